@@ -1,0 +1,59 @@
+/* The kernel/user contract of mwscope: the only header included both by the
+ * BPF programs (bpf/NAME.bpf.c) and by userspace (src/). Plain C, fixed-width
+ * types only. Changing it is a change to both sides in one commit. */
+#ifndef MWSCOPE_EVENTS_H
+#define MWSCOPE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Deepest user stack an event carries. Deeper stacks are truncated at the
+ * root end and flagged with MWS_FLAG_STACK_TRUNCATED. */
+#define MWS_MAX_STACK_DEPTH 127
+
+enum mws_event_kind {
+	MWS_EV_ALLOC = 1, /* one heap allocation (exact mode: runtime.mallocgc) */
+};
+
+/* Indices of the per-CPU counters array that BPF increments and userspace
+ * sums. Loss is never silent: every report prints the drop counters. */
+enum mws_counter {
+	MWS_CNT_PROBE_HITS = 0,   /* probe fired in the target process */
+	MWS_CNT_EVENTS_SUBMITTED, /* events written to the ring buffer */
+	MWS_CNT_RINGBUF_DROPS,    /* bpf_ringbuf_reserve failed: ring full */
+	MWS_CNT_STACK_ERRORS,     /* bpf_get_stack failed: event sent without stack */
+	MWS_CNT__COUNT,
+};
+
+enum mws_event_flags {
+	MWS_FLAG_STACK_TRUNCATED = 1u << 0, /* stack deeper than MWS_MAX_STACK_DEPTH */
+	MWS_FLAG_NO_CALLER = 1u << 1,       /* could not read the return address at [SP] */
+};
+
+/* Every event starts with this header. */
+struct mws_event_header {
+	__u32 kind; /* enum mws_event_kind */
+	__u32 pid;  /* tgid as the kernel sees it (init PID namespace) */
+	__u32 tid;
+	__u32 flags; /* enum mws_event_flags */
+	__u64 ts_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+};
+
+/* An allocation seen at the entry of the allocator.
+ * stack[] holds return addresses, innermost first, as the kernel's
+ * frame-pointer unwinder gives them; stack[0] is the probed instruction's
+ * own address. At function entry the caller has not been unwound yet (its
+ * return address is at [SP], not behind a frame pointer), so BPF reads it
+ * into `caller` and userspace splices it in after stack[0]. */
+struct mws_alloc_event {
+	struct mws_event_header hdr;
+	__u64 size;      /* bytes requested */
+	__u64 type_addr; /* Go *_type passed to mallocgc (0 for noscan raw memory) */
+	__u64 caller;    /* return address at [SP] on entry */
+	__u32 stack_len; /* valid entries in stack[] */
+	__u32 _pad;
+	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+#endif /* MWSCOPE_EVENTS_H */

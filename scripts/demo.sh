@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make demo: start the demo Go server (a net/http middleware chain from
+# tests/fixtures/allocserver), drive bounded loopback load at it, attach
+# mwscope for ~10 s, print the report, write demo.folded and demo.json.
+set -euo pipefail
+BUILD=${1:-build}
+MWSCOPE=$BUILD/mwscope
+FIX=$BUILD/fixtures
+SECONDS_TO_RECORD=${DEMO_SECONDS:-10}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: attaching probes needs root; run: sudo make demo" >&2
+  exit 1
+fi
+
+workdir=$(mktemp -d)
+cleanup() {
+  [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+"$FIX/allocserver" >"$workdir/server.out" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$workdir/server.out" && break; sleep 0.1; done
+PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$workdir/server.out")
+[ -n "$PORT" ] || { echo "demo: the demo server did not start" >&2; cat "$workdir/server.out" >&2; exit 1; }
+echo "demo: server PID $SERVER_PID on 127.0.0.1:$PORT; load: 8 keep-alive connections on /work and /health" >&2
+
+# Load for a little longer than the recording, so the whole window sees traffic.
+"$FIX/loadgen" -url "http://127.0.0.1:$PORT/work,http://127.0.0.1:$PORT/health" -n 0 -c 8 \
+  -duration "$((SECONDS_TO_RECORD + 4))s" >"$workdir/load.out" 2>&1 &
+LOAD_PID=$!
+sleep 1
+
+echo "demo: sudo $MWSCOPE -p $SERVER_PID -d $SECONDS_TO_RECORD --folded demo.folded --json demo.json" >&2
+"$MWSCOPE" -p "$SERVER_PID" -d "$SECONDS_TO_RECORD" --folded demo.folded --json demo.json
+wait "$LOAD_PID" || true
+LOAD_PID=
+echo "demo: load generator: $(cat "$workdir/load.out")" >&2
+echo "demo: flame graph input in demo.folded (flamegraph.pl, inferno, speedscope); profile in demo.json" >&2

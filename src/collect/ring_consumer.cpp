@@ -1,0 +1,42 @@
+#include "collect/ring_consumer.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mws::collect {
+
+RingConsumer::RingConsumer(bpf_map* events, EventDecoder& decoder) : map_(events), decoder_(decoder) {}
+
+RingConsumer::~RingConsumer() {
+  if (rb_) ring_buffer__free(rb_);
+}
+
+Status RingConsumer::init() {
+  rb_ = ring_buffer__new(bpf_map__fd(map_), &RingConsumer::on_record, this, nullptr);
+  if (!rb_) return Error{std::string("cannot open the BPF ring buffer: ") + std::strerror(errno)};
+  return Ok{};
+}
+
+int RingConsumer::on_record(void* ctx, void* data, size_t size) {
+  static_cast<RingConsumer*>(ctx)->decoder_.decode(data, size);
+  return 0;
+}
+
+Result<int> RingConsumer::poll(int timeout_ms) {
+  int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n == -EINTR) return 0;
+  if (n < 0) return Error{std::string("reading the BPF ring buffer failed: ") + std::strerror(-n)};
+  // A wakeup may arrive with more data behind it; take it now.
+  int more = ring_buffer__consume(rb_);
+  return n + (more > 0 ? more : 0);
+}
+
+Result<int> RingConsumer::drain() {
+  int n = ring_buffer__consume(rb_);
+  if (n < 0) return Error{std::string("reading the BPF ring buffer failed: ") + std::strerror(-n)};
+  return n;
+}
+
+}  // namespace mws::collect

@@ -1,0 +1,122 @@
+// mwscope command line: wiring only. Every decision lives in src/*/.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "record/recording.h"
+#include "report/folded.h"
+#include "report/json.h"
+#include "report/reporter.h"
+#include "report/text.h"
+#include "report/weight.h"
+#include "version.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;  // no SA_RESTART: a blocked poll returns at once
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "mwscope: %s\n", message.c_str());
+  return 1;
+}
+
+struct OutputOptions {
+  std::string weight = "bytes";
+  std::string folded_path;
+  std::string json_path;
+  size_t top = 20;
+};
+
+void add_output_options(CLI::App& app, OutputOptions& out) {
+  app.add_option("--weight", out.weight, "What folded stacks and the top table weigh: bytes or objects")
+      ->check(CLI::IsMember({"bytes", "objects"}))
+      ->capture_default_str();
+  app.add_option("--folded", out.folded_path, "Write flame-graph input (folded stacks) to FILE");
+  app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
+  app.add_option("--top", out.top, "Rows in the top allocation sites table")->capture_default_str();
+}
+
+int emit(const mws::Profile& profile, const OutputOptions& out) {
+  auto weight = mws::parse_weight(out.weight);
+  if (!weight) return fail(weight.error().message);
+  std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
+  std::fflush(stdout);
+  if (!out.folded_path.empty()) {
+    if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight)); !st)
+      return fail(st.error().message);
+    std::fprintf(stderr, "mwscope: wrote folded stacks to %s\n", out.folded_path.c_str());
+  }
+  if (!out.json_path.empty()) {
+    if (auto st = mws::write_file(out.json_path, mws::render_json(profile)); !st)
+      return fail(st.error().message);
+    std::fprintf(stderr, "mwscope: wrote profile to %s\n", out.json_path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mwscope: which middleware allocates what, on a running Go server (eBPF, no restart)"};
+  app.set_version_flag("--version", MWSCOPE_VERSION);
+  app.require_subcommand(0, 1);
+
+  mws::record::RecordOptions rec;
+  OutputOptions out;
+  uint64_t ringbuf_mb = 32;
+  app.add_option("-p,--pid", rec.pid, "PID of the running Go server to profile");
+  app.add_option("-d,--duration", rec.duration_s, "Seconds to record (default: until Ctrl-C)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--mode", rec.mode, "exact: every allocation, through runtime.mallocgc")
+      ->check(CLI::IsMember({"exact"}))
+      ->capture_default_str();
+  app.add_option("--ringbuf-mb", ringbuf_mb, "Ring buffer size in MiB (power of two)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_flag("--bench-empty-program", rec.empty_program,
+               "Benchmarks only: attach a BPF program that records nothing")
+      ->group("");
+  add_output_options(app, out);
+
+  std::string profile_path;
+  OutputOptions report_out;
+  auto* report = app.add_subcommand("report", "Render a saved Profile (from --json) without the target");
+  report->add_option("profile", profile_path, "Profile JSON written by --json")->required();
+  add_output_options(*report, report_out);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*report) {
+    auto text = mws::read_file(profile_path);
+    if (!text) return fail(text.error().message);
+    auto profile = mws::parse_profile_json(*text);
+    if (!profile) return fail(profile_path + ": " + profile.error().message);
+    return emit(*profile, report_out);
+  }
+
+  if (rec.pid <= 0) return fail("which process? give its PID with -p PID (see --help)");
+  if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
+  rec.ringbuf_bytes = ringbuf_mb << 20;
+  install_signal_handlers();
+  rec.stop = &g_stop;
+  rec.on_attached = [](const std::string& line) {
+    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", line.c_str());
+  };
+  rec.on_notice = [](const std::string& line) { std::fprintf(stderr, "mwscope: %s\n", line.c_str()); };
+  auto profile = mws::record::record(rec);
+  if (!profile) return fail(profile.error().message);
+  return emit(*profile, out);
+}

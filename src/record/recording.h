@@ -1,0 +1,33 @@
+// One recording session: inspect the target, attach, collect until told
+// to stop (or the duration ends, or the target exits), detach, then
+// symbolize and build the Profile. Detaching always happens before
+// symbolizing, so the target pays for probes only while we record.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "model/profile.h"
+#include "util/result.h"
+
+namespace mws::record {
+
+struct RecordOptions {
+  pid_t pid = 0;
+  double duration_s = 0;  // 0: until *stop becomes true
+  std::string mode = "exact";
+  uint64_t ringbuf_bytes = 32ull << 20;
+  bool empty_program = false;  // benchmark baseline: probe fires, emits nothing
+  const std::atomic<bool>* stop = nullptr;
+  // Called once every probe is live, with a one-line summary.
+  std::function<void(const std::string&)> on_attached;
+  // Called for non-fatal remarks (the target exited, ...).
+  std::function<void(const std::string&)> on_notice;
+};
+
+Result<Profile> record(const RecordOptions& opt);
+
+}  // namespace mws::record

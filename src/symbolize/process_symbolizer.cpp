@@ -1,0 +1,38 @@
+#include "symbolize/process_symbolizer.h"
+
+#include <fmt/format.h>
+
+namespace mws::symbolize {
+
+ProcessSymbolizer::ProcessSymbolizer(const target::ProcessInfo& proc, const target::ElfFile& exe,
+                                     std::unique_ptr<BinarySymbolizer> exe_symbolizer)
+    : mappings_(proc.mappings), exe_display_(proc.exe_display), exe_(exe),
+      exe_symbolizer_(std::move(exe_symbolizer)) {}
+
+const std::vector<Frame>& ProcessSymbolizer::symbolize_return_address(uint64_t ret_addr) {
+  auto it = cache_.find(ret_addr);
+  if (it != cache_.end()) return it->second;
+  return cache_.emplace(ret_addr, resolve(ret_addr)).first->second;
+}
+
+std::vector<Frame> ProcessSymbolizer::resolve(uint64_t ret_addr) {
+  // ret - 1 lies inside the call instruction, so the frame reports the
+  // call's line, not the next statement's (as Go's own tracebacks do).
+  const uint64_t pc = ret_addr - 1;
+  for (const auto& m : mappings_) {
+    if (pc < m.start || pc >= m.end) continue;
+    const uint64_t file_off = pc - m.start + m.offset;
+    if (m.path == exe_display_ && exe_symbolizer_) {
+      for (const auto& seg : exe_.load_segments()) {
+        if (file_off < seg.offset || file_off >= seg.offset + seg.filesz) continue;
+        auto frames = exe_symbolizer_->symbolize(seg.vaddr + (file_off - seg.offset));
+        if (!frames.empty()) return frames;
+      }
+    }
+    std::string base = m.path.empty() ? "anon" : m.path.substr(m.path.find_last_of('/') + 1);
+    return {Frame{fmt::format("[{}+{:#x}]", base, file_off), "", 0, false}};
+  }
+  return {Frame{"[unknown]", "", 0, false}};
+}
+
+}  // namespace mws::symbolize

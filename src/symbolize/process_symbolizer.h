@@ -1,0 +1,42 @@
+// Symbolizes return addresses seen in a process: finds the mapping, turns
+// the runtime address into the binary's link-time address, asks that
+// binary's symbolizer, and caches the answer per address.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/profile.h"
+#include "symbolize/symbolizer.h"
+#include "target/elf_file.h"
+#include "target/process.h"
+
+namespace mws::symbolize {
+
+class ProcessSymbolizer {
+ public:
+  // `exe` is the target's executable (opened from ProcessInfo::exe_path),
+  // `exe_symbolizer` symbolizes it. Mappings of other files (libc, vdso)
+  // are named by file and offset.
+  ProcessSymbolizer(const target::ProcessInfo& proc, const target::ElfFile& exe,
+                    std::unique_ptr<BinarySymbolizer> exe_symbolizer);
+
+  // Frames for a return address (innermost first); never empty: an unknown
+  // address yields one frame "[unknown]" or "[file+0xoff]".
+  const std::vector<Frame>& symbolize_return_address(uint64_t ret_addr);
+
+  size_t cache_size() const { return cache_.size(); }
+
+ private:
+  std::vector<Frame> resolve(uint64_t ret_addr);
+  std::vector<target::Mapping> mappings_;
+  std::string exe_display_;
+  const target::ElfFile& exe_;
+  std::unique_ptr<BinarySymbolizer> exe_symbolizer_;
+  std::unordered_map<uint64_t, std::vector<Frame>> cache_;
+};
+
+}  // namespace mws::symbolize

@@ -1,0 +1,128 @@
+#include "target/elf_file.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mws::target {
+
+Result<std::unique_ptr<ElfFile>> ElfFile::open(const std::string& path) {
+  std::unique_ptr<ElfFile> f(new ElfFile());
+  f->path_ = path;
+  f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f->fd_ < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  struct stat st {};
+  if (fstat(f->fd_, &st) != 0 || st.st_size <= 0) return Error{"cannot read " + path + ": empty or unreadable file"};
+  f->size_ = static_cast<size_t>(st.st_size);
+  void* m = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, f->fd_, 0);
+  if (m == MAP_FAILED) return Error{"cannot map " + path + ": " + std::strerror(errno)};
+  f->data_ = static_cast<const uint8_t*>(m);
+
+  elf_version(EV_CURRENT);
+  Elf* elf = elf_memory(reinterpret_cast<char*>(const_cast<uint8_t*>(f->data_)), f->size_);
+  if (!elf || elf_kind(elf) != ELF_K_ELF) {
+    if (elf) elf_end(elf);
+    return Error{path + " is not an ELF executable"};
+  }
+  GElf_Ehdr eh;
+  if (!gelf_getehdr(elf, &eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+    elf_end(elf);
+    return Error{path + " is not an x86-64 ELF executable (only amd64 is supported)"};
+  }
+  f->is_dyn_ = eh.e_type == ET_DYN;
+
+  size_t phnum = 0;
+  elf_getphdrnum(elf, &phnum);
+  for (size_t i = 0; i < phnum; i++) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
+      f->segments_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_flags});
+  }
+
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) == 0) {
+    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh)) continue;
+      const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
+      f->sections_.push_back({name ? name : "", sh.sh_addr, sh.sh_offset, sh.sh_size, sh.sh_type});
+      if (sh.sh_type == SHT_SYMTAB) f->has_symtab_ = true;
+    }
+  }
+  elf_end(elf);
+  return f;
+}
+
+ElfFile::~ElfFile() {
+  if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+std::optional<ElfSection> ElfFile::section(std::string_view name) const {
+  for (const auto& s : sections_)
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::span<const uint8_t> ElfFile::section_data(const ElfSection& s) const {
+  if (s.type == SHT_NOBITS || s.offset > size_ || s.size > size_ - s.offset) return {};
+  return {data_ + s.offset, s.size};
+}
+
+const std::vector<ElfSymbol>& ElfFile::symbols() const {
+  if (symbols_loaded_) return symbols_;
+  symbols_loaded_ = true;
+  Elf* elf = elf_memory(reinterpret_cast<char*>(const_cast<uint8_t*>(data_)), size_);
+  if (!elf) return symbols_;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+    Elf_Data* d = elf_getdata(scn, nullptr);
+    if (!d) continue;
+    size_t n = sh.sh_size / sh.sh_entsize;
+    symbols_.reserve(n);
+    for (size_t i = 0; i < n; i++) {
+      GElf_Sym sym;
+      if (!gelf_getsym(d, static_cast<int>(i), &sym)) continue;
+      if (GELF_ST_TYPE(sym.st_info) != STT_FUNC) continue;
+      const char* nm = elf_strptr(elf, sh.sh_link, sym.st_name);
+      if (!nm || !*nm) continue;
+      symbols_.push_back({nm, sym.st_value, sym.st_size});
+    }
+  }
+  elf_end(elf);
+  return symbols_;
+}
+
+std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
+  for (const auto& s : symbols())
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::optional<uint64_t> ElfFile::vaddr_to_offset(uint64_t vaddr) const {
+  for (const auto& seg : segments_)
+    if (vaddr >= seg.vaddr && vaddr < seg.vaddr + seg.filesz) return vaddr - seg.vaddr + seg.offset;
+  return std::nullopt;
+}
+
+std::span<const uint8_t> ElfFile::read_vaddr(uint64_t vaddr, uint64_t len) const {
+  for (const auto& seg : segments_) {
+    if (vaddr < seg.vaddr || vaddr >= seg.vaddr + seg.filesz) continue;
+    uint64_t off = vaddr - seg.vaddr + seg.offset;
+    uint64_t avail = seg.vaddr + seg.filesz - vaddr;
+    if (off > size_) return {};
+    len = std::min({len, avail, static_cast<uint64_t>(size_ - off)});
+    return {data_ + off, len};
+  }
+  return {};
+}
+
+}  // namespace mws::target

@@ -1,0 +1,78 @@
+// ElfFile: read-only view of an ELF executable (libelf underneath): its
+// sections, program headers and symbol table. The whole file is mapped
+// once; spans stay valid for the ElfFile's lifetime.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mws::target {
+
+struct ElfSection {
+  std::string name;
+  uint64_t addr = 0;    // link-time virtual address (0 if not allocated)
+  uint64_t offset = 0;  // offset in the file
+  uint64_t size = 0;
+  uint32_t type = 0;    // SHT_*
+};
+
+struct ElfSegment {  // PT_LOAD program header
+  uint64_t vaddr = 0, offset = 0, filesz = 0, memsz = 0;
+  uint32_t flags = 0;  // PF_X | PF_W | PF_R
+};
+
+struct ElfSymbol {
+  std::string name;
+  uint64_t value = 0;  // link-time virtual address
+  uint64_t size = 0;
+};
+
+class ElfFile {
+ public:
+  // Opens and maps `path`. Fails with a message naming the path.
+  static Result<std::unique_ptr<ElfFile>> open(const std::string& path);
+  ~ElfFile();
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool is_pie() const { return is_dyn_; }  // ET_DYN
+  const std::vector<ElfSection>& sections() const { return sections_; }
+  const std::vector<ElfSegment>& load_segments() const { return segments_; }
+  std::optional<ElfSection> section(std::string_view name) const;
+  // Bytes of a section (empty span for SHT_NOBITS or out-of-file sections).
+  std::span<const uint8_t> section_data(const ElfSection& s) const;
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+  bool has_symtab() const { return has_symtab_; }
+  // Function symbol by exact name from .symtab (not .dynsym).
+  std::optional<ElfSymbol> find_symbol(std::string_view name) const;
+  // All symbols of .symtab (loaded lazily once).
+  const std::vector<ElfSymbol>& symbols() const;
+
+  // Link-time virtual address -> file offset, through the PT_LOAD segments.
+  std::optional<uint64_t> vaddr_to_offset(uint64_t vaddr) const;
+  // Reads `len` bytes at a link-time virtual address (file-backed part only).
+  std::span<const uint8_t> read_vaddr(uint64_t vaddr, uint64_t len) const;
+
+ private:
+  ElfFile() = default;
+  std::string path_;
+  int fd_ = -1;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool is_dyn_ = false;
+  bool has_symtab_ = false;
+  std::vector<ElfSection> sections_;
+  std::vector<ElfSegment> segments_;
+  mutable std::vector<ElfSymbol> symbols_;
+  mutable bool symbols_loaded_ = false;
+};
+
+}  // namespace mws::target

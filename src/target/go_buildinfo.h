@@ -1,0 +1,23 @@
+// The Go version (and main module path) recorded by the linker in
+// .go.buildinfo. Present in every Go >= 1.13 binary, stripped or not.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "target/elf_file.h"
+
+namespace mws::target {
+
+struct GoBuildInfo {
+  std::string version;  // "go1.19.8"
+  std::string module_info;  // raw modinfo text (may be empty)
+};
+
+// nullopt when the binary carries no Go build information (not Go).
+std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf);
+
+// "go1.21.3" -> {1, 21}; nullopt for a version we cannot parse ("devel ...").
+std::optional<std::pair<int, int>> parse_go_version(const std::string& v);
+
+}  // namespace mws::target

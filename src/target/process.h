@@ -1,0 +1,35 @@
+// What a running process is: its executable (reachable through
+// /proc/PID/root, so a process in a container works) and its mappings.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mws::target {
+
+struct Mapping {
+  uint64_t start = 0, end = 0, offset = 0;
+  bool executable = false;
+  std::string path;  // as the target sees it; empty for anonymous memory
+};
+
+struct ProcessInfo {
+  pid_t pid = 0;
+  std::string exe_display;  // the executable's path inside the target's mount namespace
+  std::string exe_path;     // a path that opens that same file from here
+  std::string comm;
+  std::vector<Mapping> mappings;
+};
+
+// Fails with "no process with PID N" or "not permitted to inspect ..." etc.
+Result<ProcessInfo> inspect_process(pid_t pid);
+bool process_exists(pid_t pid);
+// Re-reads /proc/PID/maps (mappings change as a process runs).
+Result<std::vector<Mapping>> read_mappings(pid_t pid);
+
+}  // namespace mws::target

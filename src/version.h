@@ -1,0 +1,2 @@
+#pragma once
+#define MWSCOPE_VERSION "0.1.0"

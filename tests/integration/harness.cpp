@@ -1,0 +1,230 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace mws::test {
+
+using namespace std::chrono;
+
+std::string fixture(const std::string& name) { return std::string(MWS_FIXTURE_DIR) + "/" + name; }
+std::string mwscope_binary() { return MWS_BINARY; }
+
+Child Child::spawn(const std::vector<std::string>& argv) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  Child c;
+  c.pid_ = pid;
+  c.out_fd_ = out[0];
+  c.err_fd_ = err[0];
+  return c;
+}
+
+Child::Child(Child&& o) noexcept
+    : pid_(o.pid_), out_fd_(o.out_fd_), err_fd_(o.err_fd_), out_(std::move(o.out_)), err_(std::move(o.err_)),
+      out_scanned_(o.out_scanned_), err_scanned_(o.err_scanned_), reaped_(o.reaped_), status_(o.status_) {
+  o.pid_ = -1;
+  o.out_fd_ = o.err_fd_ = -1;
+}
+
+Child::~Child() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+bool Child::pump(milliseconds timeout) {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
+  if (n <= 0) return false;
+  bool got = false;
+  char buf[65536];
+  for (int i = 0; i < 2; i++) {
+    if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+    ssize_t r;
+    while ((r = read(fds[i].fd, buf, sizeof(buf))) > 0) {
+      (i == 0 ? out_ : err_).append(buf, static_cast<size_t>(r));
+      got = true;
+    }
+  }
+  return got;
+}
+
+std::optional<std::string> Child::wait_line(std::string& buf, size_t& scanned, const std::string& needle,
+                                            milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    size_t nl;
+    while ((nl = buf.find('\n', scanned)) != std::string::npos) {
+      std::string line = buf.substr(scanned, nl - scanned);
+      scanned = nl + 1;
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    if (!pump(std::min(left, milliseconds(100))) && !running()) {
+      pump(milliseconds(0));
+      if (buf.find('\n', scanned) == std::string::npos) return std::nullopt;
+    }
+  }
+}
+
+std::optional<std::string> Child::wait_stdout_line(const std::string& needle, milliseconds timeout) {
+  return wait_line(out_, out_scanned_, needle, timeout);
+}
+std::optional<std::string> Child::wait_stderr_line(const std::string& needle, milliseconds timeout) {
+  return wait_line(err_, err_scanned_, needle, timeout);
+}
+
+void Child::signal(int sig) {
+  if (pid_ > 0 && !reaped_) kill(pid_, sig);
+}
+
+bool Child::running() {
+  if (reaped_) return false;
+  int st;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+int Child::wait(milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  while (running()) {
+    pump(milliseconds(50));
+    if (steady_clock::now() > deadline) {
+      kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+      reaped_ = true;
+      status_ = 128 + SIGKILL;
+    }
+  }
+  while (pump(milliseconds(0))) {
+  }
+  return status_;
+}
+
+CommandResult run(const std::vector<std::string>& argv, milliseconds timeout) {
+  Child c = Child::spawn(argv);
+  CommandResult r;
+  r.status = c.wait(timeout);
+  r.out = c.stdout_text();
+  r.err = c.stderr_text();
+  return r;
+}
+
+std::optional<std::string> http_get(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string resp;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) resp.append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (resp.rfind("HTTP/1.1 200", 0) != 0) return std::nullopt;
+  size_t body = resp.find("\r\n\r\n");
+  if (body == std::string::npos) return std::nullopt;
+  std::string head = resp.substr(0, body), rest = resp.substr(body + 4);
+  if (head.find("Transfer-Encoding: chunked") == std::string::npos) return rest;
+  std::string out;  // de-chunk
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    size_t eol = rest.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    size_t len = std::stoul(rest.substr(pos, eol - pos), nullptr, 16);
+    if (len == 0) break;
+    out += rest.substr(eol + 2, len);
+    pos = eol + 2 + len + 2;
+  }
+  return out;
+}
+
+Server start_server(const std::string& fixture_name, const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv{fixture(fixture_name)};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  Server s{Child::spawn(argv), 0};
+  auto line = s.child.wait_stdout_line("listening on", seconds(20));
+  if (!line) throw std::runtime_error(fixture_name + " did not start: " + s.child.stderr_text());
+  s.port = std::stoi(line->substr(line->rfind(':') + 1));
+  return s;
+}
+
+std::vector<std::string> loaded_bpf_program_names() {
+  std::vector<std::string> names;
+  __u32 id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) names.emplace_back(info.name);
+    close(fd);
+  }
+  return names;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string temp_path(const std::string& name) {
+  return "/tmp/mwscope-test-" + std::to_string(getpid()) + "-" + name;
+}
+
+}  // namespace mws::test

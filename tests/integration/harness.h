@@ -1,0 +1,75 @@
+// Helpers for BPF tests: run real processes, wait for the lines they print,
+// talk HTTP to fixtures on loopback. Every wait is bounded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mws::test {
+
+std::string fixture(const std::string& name);  // path of a built Go fixture
+std::string mwscope_binary();
+
+// A child process with stdout and stderr captured. Killed (SIGKILL) and
+// reaped on destruction unless already waited for.
+class Child {
+ public:
+  static Child spawn(const std::vector<std::string>& argv);
+  Child(Child&&) noexcept;
+  Child& operator=(Child&&) = delete;
+  Child(const Child&) = delete;
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  // Reads until a line of stdout (or stderr) contains `needle`; returns it.
+  std::optional<std::string> wait_stdout_line(const std::string& needle, std::chrono::milliseconds timeout);
+  std::optional<std::string> wait_stderr_line(const std::string& needle, std::chrono::milliseconds timeout);
+  void signal(int sig);
+  // Waits for exit (SIGKILL after timeout); returns the exit status
+  // (128+signal when killed) and collects the rest of the output.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  const std::string& stdout_text() const { return out_; }
+  const std::string& stderr_text() const { return err_; }
+
+ private:
+  Child() = default;
+  bool pump(std::chrono::milliseconds timeout);  // reads what is available
+  std::optional<std::string> wait_line(std::string& buf, size_t& scanned, const std::string& needle,
+                                       std::chrono::milliseconds timeout);
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+  std::string out_, err_;
+  size_t out_scanned_ = 0, err_scanned_ = 0;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+struct CommandResult {
+  int status = -1;
+  std::string out, err;
+};
+CommandResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// HTTP/1.1 GET on 127.0.0.1:port; returns the body, or nullopt on any error.
+std::optional<std::string> http_get(int port, const std::string& path);
+
+// Starts a Go fixture server and returns it with its port (parsed from its
+// "listening on 127.0.0.1:PORT" line).
+struct Server {
+  Child child;
+  int port = 0;
+};
+Server start_server(const std::string& fixture_name, const std::vector<std::string>& extra_args = {});
+
+// Names of loaded BPF programs (to check that nothing of ours stays loaded).
+std::vector<std::string> loaded_bpf_program_names();
+
+std::string read_file(const std::string& path);
+std::string temp_path(const std::string& name);
+
+}  // namespace mws::test
