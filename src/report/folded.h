@@ -1,0 +1,23 @@
+// Folded stacks ("collapsed" format): the input of flamegraph.pl, inferno
+// and speedscope. Definition: docs/profile.md#folded-stacks.
+#pragma once
+
+#include <string>
+
+#include "model/profile.h"
+#include "report/weight.h"
+
+namespace mws {
+
+// One line per distinct rendered stack: frames root first, leaf last, joined
+// by ';', then one space and the summed weight. Frames are Go function names
+// only (no file:line), so stacks that differ only in lines are merged. Lines
+// with weight 0 are left out; lines are sorted by their text. Every line ends
+// with '\n'; an empty Profile gives "".
+std::string render_folded(const Profile& profile, Weight weight);
+
+// The text one frame name becomes in folded output (exposed for tests and
+// for other formats that must match folded frame names).
+std::string folded_frame_name(const std::string& function);
+
+}  // namespace mws

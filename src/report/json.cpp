@@ -1,0 +1,313 @@
+#include "report/json.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "report/weight.h"
+
+namespace mws {
+
+ProfileJsonError::ProfileJsonError(Kind kind, std::string path, std::string problem)
+    : kind_(kind), path_(std::move(path)), problem_(std::move(problem)) {
+  compose();
+}
+
+void ProfileJsonError::prepend(std::string_view parent) {
+  std::string p(parent);
+  if (!path_.empty()) {
+    if (path_[0] != '[') p += '.';
+    p += path_;
+  }
+  path_ = std::move(p);
+  compose();
+}
+
+void ProfileJsonError::compose() {
+  if (kind_ == Kind::Missing) {
+    message_ = "missing field " + path_;
+  } else if (path_.empty()) {
+    message_ = problem_;
+  } else {
+    message_ = "field " + path_ + ": " + problem_;
+  }
+}
+
+namespace {
+
+using Kind = ProfileJsonError::Kind;
+
+template <typename J>
+std::string describe(const J& v) {
+  if (v.is_number()) return "number " + v.dump();
+  if (v.is_boolean()) return v.dump();
+  return std::string(v.type_name());
+}
+
+template <typename J>
+void expect_object(const J& j, std::string_view what) {
+  if (!j.is_object()) {
+    throw ProfileJsonError(Kind::Invalid, "", fmt::format("expected {}, got {}", what, describe(j)));
+  }
+}
+
+template <typename J>
+const J& field(const J& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) throw ProfileJsonError(Kind::Missing, key, "");
+  return *it;
+}
+
+[[noreturn]] void invalid(const char* key, std::string problem) {
+  throw ProfileJsonError(Kind::Invalid, key, std::move(problem));
+}
+
+template <typename J>
+void read(const J& obj, const char* key, std::string& out) {
+  const J& v = field(obj, key);
+  if (!v.is_string()) invalid(key, "expected a string, got " + describe(v));
+  out = v.template get_ref<const std::string&>();
+}
+
+template <typename J>
+void read(const J& obj, const char* key, bool& out) {
+  const J& v = field(obj, key);
+  if (!v.is_boolean()) invalid(key, "expected true or false, got " + describe(v));
+  out = v.template get<bool>();
+}
+
+template <typename J>
+void read(const J& obj, const char* key, double& out) {
+  const J& v = field(obj, key);
+  if (!v.is_number()) invalid(key, "expected a number, got " + describe(v));
+  out = v.template get<double>();
+}
+
+template <typename J>
+uint64_t read_unsigned(const J& obj, const char* key, uint64_t max) {
+  const J& v = field(obj, key);
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.template get<int64_t>() < 0)) {
+    invalid(key, "expected a non-negative integer, got " + describe(v));
+  }
+  const uint64_t x = v.template get<uint64_t>();
+  if (x > max) invalid(key, fmt::format("value {} out of range (max {})", x, max));
+  return x;
+}
+
+template <typename J>
+void read(const J& obj, const char* key, uint64_t& out) {
+  out = read_unsigned(obj, key, std::numeric_limits<uint64_t>::max());
+}
+
+template <typename J>
+void read(const J& obj, const char* key, uint32_t& out) {
+  out = static_cast<uint32_t>(read_unsigned(obj, key, std::numeric_limits<uint32_t>::max()));
+}
+
+template <typename J>
+void read(const J& obj, const char* key, int32_t& out) {
+  const J& v = field(obj, key);
+  if (!v.is_number_integer()) invalid(key, "expected an integer, got " + describe(v));
+  constexpr int64_t lo = std::numeric_limits<int32_t>::min();
+  constexpr int64_t hi = std::numeric_limits<int32_t>::max();
+  const bool in_range = v.is_number_unsigned()
+                            ? v.template get<uint64_t>() <= static_cast<uint64_t>(hi)
+                            : (v.template get<int64_t>() >= lo && v.template get<int64_t>() <= hi);
+  if (!in_range) invalid(key, fmt::format("value {} out of range for a 32-bit integer", v.dump()));
+  out = static_cast<int32_t>(v.template get<int64_t>());
+}
+
+// Reads obj[key] as an array of T, each element with from_json; errors name
+// the element: "frames[2].line".
+template <typename J, typename T>
+void read_array(const J& obj, const char* key, std::vector<T>& out) {
+  const J& v = field(obj, key);
+  if (!v.is_array()) invalid(key, "expected an array, got " + describe(v));
+  out.clear();
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    T item;
+    try {
+      from_json(v[i], item);
+    } catch (ProfileJsonError& e) {
+      e.prepend(fmt::format("{}[{}]", key, i));
+      throw;
+    }
+    out.push_back(std::move(item));
+  }
+}
+
+template <typename J>
+void frame_to(J& j, const Frame& f) {
+  j = J::object();
+  j["function"] = f.function;
+  j["file"] = f.file;
+  j["line"] = f.line;
+  j["inlined"] = f.inlined;
+}
+
+template <typename J>
+void frame_from(const J& j, Frame& f) {
+  expect_object(j, "a frame object {function, file, line, inlined}");
+  read(j, "function", f.function);
+  read(j, "file", f.file);
+  read(j, "line", f.line);
+  read(j, "inlined", f.inlined);
+}
+
+template <typename J>
+void stack_to(J& j, const ProfileStack& s) {
+  j = J::object();
+  j["objects"] = s.objects;
+  j["bytes"] = s.bytes;
+  J frames = J::array();
+  for (const Frame& f : s.frames) frames.push_back(J(f));
+  j["frames"] = std::move(frames);
+}
+
+template <typename J>
+void stack_from(const J& j, ProfileStack& s) {
+  expect_object(j, "a stack object {objects, bytes, frames}");
+  read(j, "objects", s.objects);
+  read(j, "bytes", s.bytes);
+  read_array(j, "frames", s.frames);
+}
+
+template <typename J>
+void meta_to(J& j, const ProfileMeta& m) {
+  j = J::object();
+  j["tool_version"] = m.tool_version;
+  j["pid"] = m.pid;
+  j["executable"] = m.executable;
+  j["go_version"] = m.go_version;
+  j["mode"] = m.mode;
+  j["started_unix_ns"] = m.started_unix_ns;
+  // JSON has no NaN/Infinity (nlohmann would write null): write 0, "unknown".
+  j["duration_s"] = std::isfinite(m.duration_s) ? m.duration_s : 0.0;
+  j["probes_attached"] = m.probes_attached;
+  j["events"] = m.events;
+  j["dropped_events"] = m.dropped_events;
+  j["stack_errors"] = m.stack_errors;
+  j["truncated_stacks"] = m.truncated_stacks;
+}
+
+template <typename J>
+void meta_from(const J& j, ProfileMeta& m) {
+  expect_object(j, "an object");
+  read(j, "tool_version", m.tool_version);
+  read(j, "pid", m.pid);
+  read(j, "executable", m.executable);
+  read(j, "go_version", m.go_version);
+  read(j, "mode", m.mode);
+  read(j, "started_unix_ns", m.started_unix_ns);
+  read(j, "duration_s", m.duration_s);
+  read(j, "probes_attached", m.probes_attached);
+  read(j, "events", m.events);
+  read(j, "dropped_events", m.dropped_events);
+  read(j, "stack_errors", m.stack_errors);
+  read(j, "truncated_stacks", m.truncated_stacks);
+}
+
+template <typename J>
+void profile_to(J& j, const Profile& p) {
+  j = J::object();
+  j["schema"] = kProfileSchema;
+  j["meta"] = J(p.meta);
+  J totals = J::object();
+  totals["objects"] = total_weight(p, Weight::Objects);
+  totals["bytes"] = total_weight(p, Weight::Bytes);
+  j["totals"] = std::move(totals);
+  J stacks = J::array();
+  for (const ProfileStack& s : p.stacks) stacks.push_back(J(s));
+  j["stacks"] = std::move(stacks);
+}
+
+template <typename J>
+void profile_from(const J& j, Profile& p) {
+  if (!j.is_object()) {
+    throw ProfileJsonError(Kind::Invalid, "",
+                           "expected a JSON object at the top level, got " + describe(j));
+  }
+  auto schema = j.find("schema");
+  if (schema == j.end()) {
+    throw ProfileJsonError(Kind::Invalid, "",
+                           fmt::format("missing field schema (not an mwscope profile? expected "
+                                       "\"schema\": \"{}\")",
+                                       kProfileSchema));
+  }
+  if (!schema->is_string() || schema->template get_ref<const std::string&>() != kProfileSchema) {
+    throw ProfileJsonError(Kind::Invalid, "",
+                           fmt::format("unsupported schema {} (this mwscope reads \"{}\")",
+                                       schema->dump(), kProfileSchema));
+  }
+  const J& meta = field(j, "meta");
+  try {
+    from_json(meta, p.meta);
+  } catch (ProfileJsonError& e) {
+    e.prepend("meta");
+    throw;
+  }
+  read_array(j, "stacks", p.stacks);
+}
+
+// Makes a library message one line and drops nlohmann's "[json.exception.x.N] ".
+std::string one_line(std::string s) {
+  if (s.rfind("[json.exception.", 0) == 0) {
+    const auto end = s.find("] ");
+    if (end != std::string::npos) s.erase(0, end + 2);
+  }
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+void to_json(nlohmann::ordered_json& j, const Frame& f) { frame_to(j, f); }
+void to_json(nlohmann::ordered_json& j, const ProfileStack& s) { stack_to(j, s); }
+void to_json(nlohmann::ordered_json& j, const ProfileMeta& m) { meta_to(j, m); }
+void to_json(nlohmann::ordered_json& j, const Profile& p) { profile_to(j, p); }
+void from_json(const nlohmann::ordered_json& j, Frame& f) { frame_from(j, f); }
+void from_json(const nlohmann::ordered_json& j, ProfileStack& s) { stack_from(j, s); }
+void from_json(const nlohmann::ordered_json& j, ProfileMeta& m) { meta_from(j, m); }
+void from_json(const nlohmann::ordered_json& j, Profile& p) { profile_from(j, p); }
+
+void to_json(nlohmann::json& j, const Frame& f) { frame_to(j, f); }
+void to_json(nlohmann::json& j, const ProfileStack& s) { stack_to(j, s); }
+void to_json(nlohmann::json& j, const ProfileMeta& m) { meta_to(j, m); }
+void to_json(nlohmann::json& j, const Profile& p) { profile_to(j, p); }
+void from_json(const nlohmann::json& j, Frame& f) { frame_from(j, f); }
+void from_json(const nlohmann::json& j, ProfileStack& s) { stack_from(j, s); }
+void from_json(const nlohmann::json& j, ProfileMeta& m) { meta_from(j, m); }
+void from_json(const nlohmann::json& j, Profile& p) { profile_from(j, p); }
+
+std::string render_json(const Profile& profile) {
+  const nlohmann::ordered_json j = profile;
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+Result<Profile> parse_profile_json(std::string_view text, std::string_view source) {
+  const std::string src(source);
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Error{src + ": empty, expected a JSON profile (" + std::string(kProfileSchema) + ")"};
+  }
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end());
+    Profile p;
+    from_json(j, p);
+    return p;
+  } catch (const ProfileJsonError& e) {
+    return Error{src + ": " + one_line(e.what())};
+  } catch (const nlohmann::json::parse_error& e) {
+    return Error{src + ": malformed JSON: " + one_line(e.what())};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{src + ": invalid profile: " + one_line(e.what())};
+  } catch (const std::bad_alloc&) {
+    return Error{src + ": out of memory while reading the profile"};
+  }
+}
+
+}  // namespace mws

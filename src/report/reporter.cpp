@@ -1,0 +1,140 @@
+#include "report/reporter.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "report/folded.h"
+#include "report/json.h"
+#include "report/text.h"
+
+namespace mws {
+
+Result<Format> parse_format(std::string_view s) {
+  if (s == "text") return Format::Text;
+  if (s == "folded") return Format::Folded;
+  if (s == "json") return Format::Json;
+  return Error{"unknown output format \"" + std::string(s) + "\": use text, folded or json"};
+}
+
+std::string_view name(Format f) {
+  switch (f) {
+    case Format::Text: return "text";
+    case Format::Folded: return "folded";
+    case Format::Json: return "json";
+  }
+  return "?";
+}
+
+std::string render(const Profile& profile, Format format, const ReportOptions& options) {
+  switch (format) {
+    case Format::Text: return render_text(profile, options.weight, options.top_n);
+    case Format::Folded: return render_folded(profile, options.weight);
+    case Format::Json: return render_json(profile);
+  }
+  return {};
+}
+
+namespace {
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+Error io_error(const std::string& verb, const std::string& path, std::string_view step, int err) {
+  if (step.empty()) return Error{fmt::format("cannot {} {}: {}", verb, path, errno_text(err))};
+  return Error{fmt::format("cannot {} {}: {}: {}", verb, path, step, errno_text(err))};
+}
+
+// Closes fd and removes the temporary file unless released.
+struct TempFile {
+  int fd = -1;
+  std::string path;
+  bool keep = false;
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!keep && !path.empty()) ::unlink(path.c_str());
+  }
+};
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+Status write_file(const std::string& path, std::string_view bytes) {
+  if (path.empty()) return Error{"cannot write a file with an empty path"};
+  static std::atomic<unsigned> counter{0};
+
+  TempFile tmp;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string candidate = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
+    // O_EXCL: never follow or reuse someone else's file; mode 0666 lets the
+    // umask decide, like any other file the user creates.
+    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      tmp.fd = fd;
+      tmp.path = std::move(candidate);
+      break;
+    }
+    if (errno != EEXIST) return io_error("write", path, "create temporary file", errno);
+  }
+  if (tmp.fd < 0) return io_error("write", path, "create temporary file", EEXIST);
+
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(tmp.fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path, "write", errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(tmp.fd) != 0) return io_error("write", path, "fsync", errno);
+  const int fd = tmp.fd;
+  tmp.fd = -1;
+  if (::close(fd) != 0) return io_error("write", path, "close", errno);
+  if (::rename(tmp.path.c_str(), path.c_str()) != 0) {
+    return io_error("write", path, "rename into place", errno);
+  }
+  tmp.keep = true;
+
+  // Make the rename itself durable; best effort (some filesystems refuse).
+  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    ::close(dir);
+  }
+  return Ok{};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("read", path, "", errno);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return io_error("read", path, "", err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace mws

@@ -1,0 +1,589 @@
+// Reporters: folded, JSON, text, and the file writer. Profiles are built by
+// hand; expected values are computed from the Profile by construction.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "model/profile.h"
+#include "report/folded.h"
+#include "report/json.h"
+#include "report/reporter.h"
+#include "report/text.h"
+#include "report/weight.h"
+
+using namespace mws;
+
+namespace {
+
+Frame fr(std::string function, std::string file = "", uint32_t line = 0, bool inlined = false) {
+  return Frame{std::move(function), std::move(file), line, inlined};
+}
+
+ProfileStack st(std::vector<Frame> frames_leaf_first, uint64_t objects, uint64_t bytes) {
+  return ProfileStack{std::move(frames_leaf_first), objects, bytes};
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Splits a folded line the way flamegraph.pl/inferno/speedscope do: at the
+// last space into stack and count, the stack at every ';'.
+struct FoldedLine {
+  std::vector<std::string> frames;
+  uint64_t count = 0;
+};
+FoldedLine parse_folded_line(const std::string& line) {
+  const auto sp = line.rfind(' ');
+  REQUIRE(sp != std::string::npos);
+  const std::string count = line.substr(sp + 1);
+  REQUIRE(!count.empty());
+  REQUIRE(std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; }));
+  FoldedLine out;
+  out.count = std::stoull(count);
+  std::string stack = line.substr(0, sp);
+  size_t start = 0;
+  for (;;) {
+    const auto semi = stack.find(';', start);
+    out.frames.push_back(stack.substr(start, semi - start));
+    if (semi == std::string::npos) break;
+    start = semi + 1;
+  }
+  return out;
+}
+
+Profile http_profile() {
+  Profile p;
+  p.meta.tool_version = "0.1.0";
+  p.meta.pid = 4242;
+  p.meta.executable = "/srv/api/bin/api-server";
+  p.meta.go_version = "go1.22.3";
+  p.meta.mode = "exact";
+  p.meta.started_unix_ns = 1714533164000000000ULL;  // 2024-05-01 03:12:44 UTC
+  p.meta.duration_s = 10.0;
+  p.meta.probes_attached = 2;
+  p.meta.events = 1310;
+  p.meta.dropped_events = 0;
+  const Frame serve = fr("net/http.(*conn).serve", "/usr/local/go/src/net/http/server.go", 2039);
+  const Frame handler_func =
+      fr("net/http.HandlerFunc.ServeHTTP", "/usr/local/go/src/net/http/server.go", 2166);
+  const Frame logging = fr("main.Logging.func1", "/src/app/middleware/logging.go", 42);
+  const Frame auth = fr("main.Auth.func1", "/src/app/middleware/auth.go", 17);
+  const Frame mallocgc = fr("runtime.mallocgc", "/usr/local/go/src/runtime/malloc.go", 1015);
+  const Frame newobject = fr("runtime.newobject", "/usr/local/go/src/runtime/malloc.go", 1254);
+  const Frame makeslice = fr("runtime.makeslice", "/usr/local/go/src/runtime/slice.go", 103);
+  p.stacks = {
+      // site main.Logging.func1:42 via two different runtime entries
+      st({mallocgc, newobject, logging, handler_func, serve}, 1000, 64000),
+      st({mallocgc, makeslice, logging, handler_func, auth, handler_func, serve}, 200, 16000),
+      // site main.Auth.func1:17
+      st({mallocgc, newobject, auth, handler_func, serve}, 100, 19200),
+      // runtime allocating for itself: the leaf stays the site
+      st({mallocgc, fr("runtime.malg", "/usr/local/go/src/runtime/proc.go", 4500),
+          fr("runtime.newproc1", "/usr/local/go/src/runtime/proc.go", 4800)},
+         10, 800),
+  };
+  return p;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- weight
+
+TEST_CASE("weight parses its two names and nothing else", "[report]") {
+  REQUIRE(parse_weight("bytes").ok());
+  CHECK(*parse_weight("bytes") == Weight::Bytes);
+  CHECK(*parse_weight("objects") == Weight::Objects);
+  CHECK(name(Weight::Bytes) == "bytes");
+  CHECK(name(Weight::Objects) == "objects");
+  auto bad = parse_weight("allocs");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("allocs") != std::string::npos);
+}
+
+TEST_CASE("total_weight saturates instead of wrapping", "[report]") {
+  Profile p;
+  const uint64_t max = std::numeric_limits<uint64_t>::max();
+  p.stacks = {st({fr("a")}, max - 1, 1), st({fr("b")}, 5, 2)};
+  CHECK(total_weight(p, Weight::Objects) == max);
+  CHECK(total_weight(p, Weight::Bytes) == 3);
+}
+
+// ---------------------------------------------------------------- folded
+
+TEST_CASE("folded: frames root first, leaf last, weight after one space", "[report]") {
+  Profile p;
+  p.stacks = {st({fr("main.alloc", "a.go", 3), fr("main.Logging.func1"),
+                  fr("net/http.HandlerFunc.ServeHTTP"), fr("net/http.(*conn).serve")},
+                 3, 96)};
+  CHECK(render_folded(p, Weight::Bytes) ==
+        "net/http.(*conn).serve;net/http.HandlerFunc.ServeHTTP;main.Logging.func1;main.alloc 96\n");
+  CHECK(render_folded(p, Weight::Objects) ==
+        "net/http.(*conn).serve;net/http.HandlerFunc.ServeHTTP;main.Logging.func1;main.alloc 3\n");
+}
+
+TEST_CASE("folded: stacks identical after rendering are merged, sums kept", "[report]") {
+  Profile p;
+  // Same functions, different file:line and inlining: one folded line.
+  p.stacks = {st({fr("main.a", "x.go", 1), fr("main.main", "m.go", 10)}, 2, 20),
+              st({fr("main.a", "x.go", 2, true), fr("main.main", "m.go", 11)}, 3, 30),
+              st({fr("main.b"), fr("main.main")}, 7, 70)};
+  const std::string out = render_folded(p, Weight::Bytes);
+  CHECK(out == "main.main;main.a 50\nmain.main;main.b 70\n");
+
+  for (Weight w : {Weight::Bytes, Weight::Objects}) {
+    const auto lines = lines_of(render_folded(p, w));
+    uint64_t sum = 0;
+    for (const auto& l : lines) sum += parse_folded_line(l).count;
+    CHECK(sum == total_weight(p, w));
+  }
+}
+
+TEST_CASE("folded: zero-weight lines are left out, per weight", "[report]") {
+  Profile p;
+  p.stacks = {st({fr("main.zero_bytes")}, 4, 0), st({fr("main.both")}, 1, 8),
+              st({fr("main.nothing")}, 0, 0)};
+  CHECK(render_folded(p, Weight::Bytes) == "main.both 8\n");
+  CHECK(render_folded(p, Weight::Objects) == "main.both 1\nmain.zero_bytes 4\n");
+  CHECK(render_folded(Profile{}, Weight::Bytes).empty());
+}
+
+TEST_CASE("folded: lines are sorted by text whatever the input order", "[report]") {
+  Profile p = http_profile();
+  p.stacks.push_back(st({fr("zz.last"), fr("aa.first")}, 1, 1));
+  p.stacks.push_back(st({}, 2, 2));
+  const std::string a = render_folded(p, Weight::Bytes);
+  auto lines = lines_of(a);
+  CHECK(std::is_sorted(lines.begin(), lines.end()));
+  CHECK(lines.size() == p.stacks.size());
+  std::reverse(p.stacks.begin(), p.stacks.end());
+  CHECK(render_folded(p, Weight::Bytes) == a);
+}
+
+TEST_CASE("folded: names are sanitized so every line still parses", "[report]") {
+  Profile p;
+  const std::vector<Frame> frames = {
+      fr("main.semi;colon"),                  // ';' would split the frame
+      fr("main.new\nline\r"),                 // newline would end the line
+      fr(""),                                 // empty name
+      fr("main.tab\there\x01"),               // other control characters
+      fr("main.bad\xff\xc3utf8"),             // invalid UTF-8 (inferno reads UTF-8)
+      fr("main.héllo.世界"),                  // valid UTF-8 is kept
+      fr("main.(*T).with space [generic]"),   // spaces are harmless
+  };
+  p.stacks = {st(frames, 1, 123), st({}, 4, 5)};
+  const std::string out = render_folded(p, Weight::Bytes);
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == 2);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 2);
+
+  CHECK(lines[0] == "[no stack] 5");
+  const FoldedLine l = parse_folded_line(lines[1]);
+  CHECK(l.count == 123);
+  REQUIRE(l.frames.size() == frames.size());
+  // root first: frames reversed
+  CHECK(l.frames[0] == "main.(*T).with space [generic]");
+  CHECK(l.frames[1] == "main.héllo.世界");
+  CHECK(l.frames[2] == "main.bad??utf8");
+  CHECK(l.frames[3] == "main.tab?here?");
+  CHECK(l.frames[4] == "[unknown]");
+  CHECK(l.frames[5] == "main.new?line?");
+  CHECK(l.frames[6] == "main.semi:colon");
+  CHECK(folded_frame_name("   ") == "[unknown]");
+}
+
+// ---------------------------------------------------------------- JSON
+
+TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[report]") {
+  const uint64_t max = std::numeric_limits<uint64_t>::max();
+  Profile p = http_profile();
+  p.meta.pid = std::numeric_limits<int32_t>::min();
+  p.meta.executable = "/tmp/we\"ird\\path/ser ver\n";
+  p.meta.go_version = "";
+  p.meta.started_unix_ns = max;
+  p.meta.duration_s = 0.1;  // not exact in binary: must still round-trip
+  p.meta.probes_attached = std::numeric_limits<uint32_t>::max();
+  p.meta.events = max - 1;
+  p.meta.dropped_events = (uint64_t{1} << 63) + 1;
+  p.meta.stack_errors = 1;
+  p.meta.truncated_stacks = 9007199254740993ULL;  // 2^53 + 1: breaks if read as double
+  p.stacks.push_back(st({fr(std::string("nul\0inside", 10), "f\tile.go",
+                            std::numeric_limits<uint32_t>::max(), true),
+                         fr("quote\" back\\slash; semi \x01 ctl é 世界 🔥", "", 0, false)},
+                        max, max - 2));
+  p.stacks.push_back(st({}, 0, 0));
+
+  const std::string text = render_json(p);
+  CHECK(text.find("\"schema\": \"mwscope.profile/1\"") != std::string::npos);
+  CHECK(text.back() == '\n');
+  auto back = parse_profile_json(text);
+  REQUIRE(back.ok());
+  CHECK(*back == p);
+  CHECK(render_json(*back) == text);
+
+  p.meta.duration_s = 12345.678901234567;
+  auto again = parse_profile_json(render_json(p));
+  REQUIRE(again.ok());
+  CHECK(again->meta.duration_s == p.meta.duration_s);
+
+  auto empty = parse_profile_json(render_json(Profile{}));
+  REQUIRE(empty.ok());
+  CHECK(*empty == Profile{});
+}
+
+TEST_CASE("json: writes frames as objects and totals for humans, ignores totals on read",
+          "[report]") {
+  const Profile p = http_profile();
+  nlohmann::json j = nlohmann::json::parse(render_json(p));
+  CHECK(j["totals"]["objects"] == p.total_objects());
+  CHECK(j["totals"]["bytes"] == p.total_bytes());
+  const auto& f = j["stacks"][0]["frames"][0];
+  CHECK(f.is_object());
+  CHECK(f.size() == 4);
+  CHECK(f["function"] == "runtime.mallocgc");
+  CHECK(f["line"] == 1015);
+  CHECK(f["inlined"] == false);
+  // Leaf first, as in the model.
+  CHECK(j["stacks"][0]["frames"].back()["function"] == "net/http.(*conn).serve");
+
+  j["totals"]["objects"] = 1;
+  j["future_field"] = "ignored";
+  auto back = parse_profile_json(j.dump());
+  REQUIRE(back.ok());
+  CHECK(*back == p);
+
+  // Schema and meta come first in the file, stacks last.
+  const std::string text = render_json(p);
+  CHECK(text.find("\"schema\"") < text.find("\"meta\""));
+  CHECK(text.find("\"totals\"") < text.find("\"stacks\""));
+}
+
+TEST_CASE("json: invalid UTF-8 is written as U+FFFD, never throws", "[report]") {
+  Profile p;
+  p.stacks = {st({fr("main.bad\xff")}, 1, 1)};
+  std::string text;
+  REQUIRE_NOTHROW(text = render_json(p));
+  auto back = parse_profile_json(text);
+  REQUIRE(back.ok());
+  CHECK(back->stacks[0].frames[0].function == "main.bad\xEF\xBF\xBD");
+}
+
+namespace {
+std::string error_of(const std::string& text) {
+  auto r = parse_profile_json(text, "profile.json");
+  REQUIRE_FALSE(r.ok());
+  const std::string& m = r.error().message;
+  CHECK(m.find('\n') == std::string::npos);
+  CHECK(m.rfind("profile.json: ", 0) == 0);
+  return m;
+}
+}  // namespace
+
+TEST_CASE("json: rejects other schemas and non-profiles with a one-line message", "[report]") {
+  nlohmann::json j = nlohmann::json::parse(render_json(http_profile()));
+  j["schema"] = "mwscope.profile/2";
+  CHECK(error_of(j.dump()) ==
+        "profile.json: unsupported schema \"mwscope.profile/2\" (this mwscope reads "
+        "\"mwscope.profile/1\")");
+  j.erase("schema");
+  CHECK(error_of(j.dump()).find("missing field schema") != std::string::npos);
+  CHECK(error_of("[1, 2]").find("expected a JSON object at the top level, got array") !=
+        std::string::npos);
+}
+
+TEST_CASE("json: names the missing or wrong field", "[report]") {
+  const nlohmann::json good = nlohmann::json::parse(render_json(http_profile()));
+
+  nlohmann::json j = good;
+  j["stacks"][3].erase("objects");
+  CHECK(error_of(j.dump()) == "profile.json: missing field stacks[3].objects");
+
+  j = good;
+  j["stacks"][1]["frames"][2].erase("line");
+  CHECK(error_of(j.dump()) == "profile.json: missing field stacks[1].frames[2].line");
+
+  j = good;
+  j["meta"].erase("dropped_events");
+  CHECK(error_of(j.dump()) == "profile.json: missing field meta.dropped_events");
+
+  j = good;
+  j.erase("stacks");
+  CHECK(error_of(j.dump()) == "profile.json: missing field stacks");
+
+  j = good;
+  j["stacks"][0]["bytes"] = "12";
+  CHECK(error_of(j.dump()) ==
+        "profile.json: field stacks[0].bytes: expected a non-negative integer, got string");
+
+  j = good;
+  j["stacks"][0]["objects"] = -1;
+  CHECK(error_of(j.dump()).find("field stacks[0].objects: expected a non-negative integer") !=
+        std::string::npos);
+
+  j = good;
+  j["stacks"][0]["objects"] = 1.5;
+  CHECK(error_of(j.dump()).find("field stacks[0].objects") != std::string::npos);
+
+  j = good;
+  j["meta"]["pid"] = int64_t{1} << 40;
+  CHECK(error_of(j.dump()).find("field meta.pid: value 1099511627776 out of range") !=
+        std::string::npos);
+
+  j = good;
+  j["stacks"][0]["frames"][0]["line"] = uint64_t{1} << 32;
+  CHECK(error_of(j.dump()).find("field stacks[0].frames[0].line: value 4294967296 out of range") !=
+        std::string::npos);
+
+  j = good;
+  j["stacks"][2]["frames"][0] = "runtime.mallocgc";
+  CHECK(error_of(j.dump()).find("field stacks[2].frames[0]: expected a frame object") !=
+        std::string::npos);
+
+  j = good;
+  j["stacks"][0]["frames"][0]["inlined"] = 0;
+  CHECK(error_of(j.dump()).find("field stacks[0].frames[0].inlined: expected true or false") !=
+        std::string::npos);
+}
+
+TEST_CASE("json: malformed input gives a one-line parse error with its position", "[report]") {
+  const std::string text = render_json(http_profile());
+  const std::string m = error_of(text.substr(0, text.size() / 2));
+  CHECK(m.find("malformed JSON") != std::string::npos);
+  CHECK(m.find("line") != std::string::npos);
+  CHECK(m.find("[json.exception") == std::string::npos);
+  CHECK(error_of("").find("empty") != std::string::npos);
+  CHECK(error_of("{\"schema\": \"mwscope.profile/1\",}").find("malformed JSON") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- text
+
+TEST_CASE("text: header always shows dropped events and stack problems", "[report]") {
+  Profile p = http_profile();
+  std::string out = render_text(p, Weight::Bytes, 10);
+  CHECK(std::regex_search(out, std::regex("\n  dropped events +0\n")));
+  CHECK(std::regex_search(out, std::regex("\n  stack problems +0 stack errors .*0 truncated stacks")));
+  CHECK(out.find("pid 4242") != std::string::npos);
+  CHECK(out.find("/srv/api/bin/api-server") != std::string::npos);
+  CHECK(out.find("go1.22.3") != std::string::npos);
+  CHECK(out.find("exact") != std::string::npos);
+  CHECK(out.find("2024-05-01 03:12:44 UTC") != std::string::npos);
+  CHECK(out.find("2 probes attached") != std::string::npos);
+  // 1310 objects in 10 s; 100,000 bytes = 97.7 KiB
+  CHECK(out.find("1,310 objects, 97.7 KiB (100,000 bytes)") != std::string::npos);
+  CHECK(out.find("131 objects/s, 9.8 KiB/s") != std::string::npos);
+
+  p.meta.dropped_events = 90;
+  p.meta.stack_errors = 3;
+  p.meta.truncated_stacks = 1;
+  out = render_text(p, Weight::Bytes, 10);
+  CHECK(out.find("dropped events   90 of 1,400 events (6.4%) LOST") != std::string::npos);
+  CHECK(out.find("3 stack errors") != std::string::npos);
+  CHECK(out.find("1 truncated stack ") != std::string::npos);
+
+  const std::string empty = render_text(Profile{}, Weight::Objects, 10);
+  CHECK(std::regex_search(empty, std::regex("\n  dropped events +0\n")));
+  CHECK(empty.find("No allocations recorded") != std::string::npos);
+}
+
+TEST_CASE("text: sites skip runtime leaf frames and aggregate across stacks", "[report]") {
+  const Profile p = http_profile();
+  const auto sites = allocation_sites(p, Weight::Bytes);
+  REQUIRE(sites.size() == 3);
+  // Logging: 64000 + 16000 from two stacks with different runtime leaves.
+  CHECK(sites[0].frame.function == "main.Logging.func1");
+  CHECK(sites[0].bytes == p.stacks[0].bytes + p.stacks[1].bytes);
+  CHECK(sites[0].objects == p.stacks[0].objects + p.stacks[1].objects);
+  CHECK(sites[0].stacks == 2);
+  CHECK(sites[0].heaviest == &p.stacks[0]);
+  CHECK(sites[0].site_index == 2);
+  CHECK(sites[1].frame.function == "main.Auth.func1");
+  // A stack entirely in the runtime keeps its leaf.
+  CHECK(sites[2].frame.function == "runtime.mallocgc");
+
+  const std::string out = render_text(p, Weight::Bytes, 10);
+  const uint64_t total = p.total_bytes();  // 100000
+  REQUIRE(total == 100000);
+  // share = 80000 / 100000 and 19200 / 100000
+  CHECK(std::regex_search(out, std::regex(
+      R"(\n +1 +1,200 +78\.1 KiB +80\.0% +main\.Logging\.func1 +middleware/logging\.go:42\n)")));
+  CHECK(std::regex_search(out, std::regex(
+      R"(\n +2 +100 +18\.8 KiB +19\.2% +main\.Auth\.func1 +middleware/auth\.go:17\n)")));
+  CHECK(std::regex_search(out, std::regex(
+      R"(\n +3 +10 +800 B +0\.8% +runtime\.mallocgc +runtime/malloc\.go:1015\n)")));
+  CHECK(out.find("runtime.newobject  ") != std::string::npos);  // shown in the chain only
+  CHECK_FALSE(std::regex_search(out, std::regex(R"(\n +\d+ +[\d,]+ +\S+ \S+ +[\d.]+% +runtime\.newobject)")));
+
+  // Ranked by objects the order changes and the heading says so.
+  const std::string by_objects = render_text(p, Weight::Objects, 10);
+  CHECK(by_objects.find("allocation sites by objects") != std::string::npos);
+  CHECK(std::regex_search(by_objects, std::regex(R"(\n +1 +1,200 .* 91\.6% +main\.Logging\.func1)")));
+}
+
+TEST_CASE("text: heaviest stack of each top site, leaf to root, site marked", "[report]") {
+  Profile p = http_profile();
+  // A deep stack: 2 runtime frames + 20 user frames.
+  std::vector<Frame> deep = {fr("runtime.mallocgc"), fr("runtime.newobject")};
+  for (int i = 0; i < 20; ++i) deep.push_back(fr("main.level" + std::to_string(i), "/a/b/c.go", i + 1));
+  p.stacks.push_back(st(deep, 1, 1000000));
+  const std::string out = render_text(p, Weight::Bytes, 10);
+  CHECK(out.find("#1 main.level0  heaviest of 1 stack: 1 objects, 976.6 KiB (100.0% of this site)") !=
+        std::string::npos);
+  CHECK(std::regex_search(out, std::regex(R"(\n    > main\.level0 +b/c\.go:1\n)")));
+  CHECK(out.find("main.level9 ") != std::string::npos);   // 12th frame shown
+  CHECK(out.find("main.level10 ") == std::string::npos);  // 13th is not
+  CHECK(out.find("... 10 more frames (root: main.level19)") != std::string::npos);
+  // Leaf first: mallocgc before the site, the root after.
+  const auto chain = out.find("#2 main.Logging.func1");
+  REQUIRE(chain != std::string::npos);
+  CHECK(out.find("runtime.mallocgc", chain) < out.find("> main.Logging.func1", chain));
+  CHECK(out.find("> main.Logging.func1", chain) < out.find("net/http.(*conn).serve", chain));
+}
+
+TEST_CASE("text: top_n limits rows and reports the rest", "[report]") {
+  Profile p;
+  p.meta.duration_s = 1;
+  for (int i = 0; i < 30; ++i) {
+    p.stacks.push_back(st({fr("main.f" + std::to_string(i), "x.go", 1)}, 1, 100 + i));
+  }
+  const std::string out = render_text(p, Weight::Bytes, 5);
+  CHECK(out.find("Top 5 allocation sites by bytes (of 30 sites") != std::string::npos);
+  CHECK(out.find("main.f29 ") != std::string::npos);
+  CHECK(out.find("main.f24 ") == std::string::npos);
+  // 25 remaining sites: objects 25, bytes sum(100..124)
+  uint64_t rest = 0;
+  for (int i = 0; i < 25; ++i) rest += 100 + i;
+  CHECK(out.find(fmt::format("... 25 more sites: 25 objects, {:.1f} KiB", rest / 1024.0)) !=
+        std::string::npos);
+  CHECK(render_text(p, Weight::Bytes, 0).find("Top 30 allocation sites") != std::string::npos);
+}
+
+TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report]") {
+  Profile p = http_profile();
+  p.meta.executable = "/" + std::string(300, 'x') + "/server";
+  const std::string long_name =
+      "github.com/some/very/long/module/path/v2/internal/pkg/middleware.(*Chain[...]).Then.func1." +
+      std::string(80, 'y');
+  p.stacks.push_back(st({fr("runtime.mallocgc"), fr(long_name, "/very/long/dir/" + std::string(60, 'f') + ".go", 7)}, 5, 500));
+  p.stacks.push_back(st({fr("main.tie_b", "t.go", 1)}, 1, 64));
+  p.stacks.push_back(st({fr("main.tie_a", "t.go", 2)}, 1, 64));
+  p.stacks.push_back(st({fr("main.bad\nname\x1b[31m")}, 1, 1));
+  const std::string out = render_text(p, Weight::Bytes, 0);
+  for (const auto& line : lines_of(out)) {
+    size_t cols = 0;
+    for (char c : line) cols += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    INFO(line);
+    CHECK(cols <= kTextWidth);
+  }
+  CHECK(out.find('\x1b') == std::string::npos);  // control characters never reach the terminal
+  CHECK(out.find("main.bad?name?[31m") != std::string::npos);
+  CHECK(out.find("main.tie_a") < out.find("main.tie_b"));
+
+  Profile shuffled = p;
+  std::reverse(shuffled.stacks.begin(), shuffled.stacks.end());
+  std::rotate(shuffled.stacks.begin(), shuffled.stacks.begin() + 3, shuffled.stacks.end());
+  CHECK(render_text(shuffled, Weight::Bytes, 0) == out);
+  CHECK(render_text(shuffled, Weight::Objects, 3) == render_text(p, Weight::Objects, 3));
+}
+
+// ---------------------------------------------------------------- reporter
+
+namespace {
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/mws_report_test.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") ::unlink((path + "/" + n).c_str());
+      }
+      ::closedir(d);
+    }
+    ::rmdir(path.c_str());
+  }
+  size_t entries() const {
+    size_t n = 0;
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(d)) n += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
+      ::closedir(d);
+    }
+    return n;
+  }
+};
+}  // namespace
+
+TEST_CASE("reporter: formats by name, render dispatches", "[report]") {
+  CHECK(*parse_format("text") == Format::Text);
+  CHECK(*parse_format("folded") == Format::Folded);
+  CHECK(*parse_format("json") == Format::Json);
+  CHECK(name(Format::Folded) == "folded");
+  auto bad = parse_format("svg2");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("svg2") != std::string::npos);
+
+  const Profile p = http_profile();
+  CHECK(render(p, Format::Folded, {Weight::Objects, 3}) == render_folded(p, Weight::Objects));
+  CHECK(render(p, Format::Json) == render_json(p));
+  CHECK(render(p, Format::Text, {Weight::Bytes, 2}) == render_text(p, Weight::Bytes, 2));
+}
+
+TEST_CASE("reporter: write_file replaces atomically and leaves no temp file", "[report]") {
+  TempDir dir;
+  const std::string path = dir.path + "/profile.json";
+  const std::string text = render_json(http_profile());
+  REQUIRE(write_file(path, "old contents that are longer than nothing").ok());
+  REQUIRE(write_file(path, text).ok());
+  auto back = read_file(path);
+  REQUIRE(back.ok());
+  CHECK(*back == text);
+  CHECK(dir.entries() == 1);
+  auto parsed = parse_profile_json(*back, path);
+  REQUIRE(parsed.ok());
+  CHECK(*parsed == http_profile());
+
+  REQUIRE(write_file(path, "").ok());
+  CHECK(read_file(path)->empty());
+}
+
+TEST_CASE("reporter: write and read errors name the path and the errno text", "[report]") {
+  TempDir dir;
+  const std::string missing = dir.path + "/no/such/dir/out.folded";
+  auto w = write_file(missing, "x");
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().message.find(missing) != std::string::npos);
+  CHECK(w.error().message.find("No such file or directory") != std::string::npos);
+
+  // The target is a directory: rename fails, nothing is left behind.
+  const std::string sub = dir.path + "/adir";
+  REQUIRE(::mkdir(sub.c_str(), 0755) == 0);
+  auto d = write_file(sub, "x");
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error().message.find(sub) != std::string::npos);
+  CHECK(dir.entries() == 1);
+
+  auto r = read_file(dir.path + "/absent.json");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message ==
+        "cannot read " + dir.path + "/absent.json: No such file or directory");
+}
