@@ -22,7 +22,7 @@ enum mws_counter {
 	MWS_CNT_PROBE_HITS = 0,   /* probe fired in the target process */
 	MWS_CNT_EVENTS_SUBMITTED, /* events written to the ring buffer */
 	MWS_CNT_RINGBUF_DROPS,    /* bpf_ringbuf_reserve failed: ring full */
-	MWS_CNT_STACK_ERRORS,     /* bpf_get_stack failed: event sent without stack */
+	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
 	MWS_CNT__COUNT,
 };
 
@@ -34,14 +34,14 @@ enum mws_event_flags {
 /* Every event starts with this header. */
 struct mws_event_header {
 	__u32 kind; /* enum mws_event_kind */
-	__u32 pid;  /* tgid as the kernel sees it (init PID namespace) */
+	__u32 pid;  /* tgid as theees it (init PID namespace) */
 	__u32 tid;
 	__u32 flags; /* enum mws_event_flags */
 	__u64 ts_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 };
 
 /* An allocation seen at the entry of the allocator.
- * stack[] holds return addresses, innermost first, as the kernel's
+ * stack[] holds return addresses, innermost first, as BPF's
  * frame-pointer unwinder gives them; stack[0] is the probed instruction's
  * own address. At function entry the caller has not been unwound yet (its
  * return address is at [SP], not behind a frame pointer), so BPF reads it
