@@ -1,0 +1,78 @@
+// The Go ABI table: byte offsets of the runtime struct fields that our BPF
+// programs and our process_vm_readv code read, and the per-version facts
+// about the runtime functions we probe, for Go 1.17 … 1.26 on amd64.
+//
+// Offsets come from the binary's DWARF when it has some (the compiler's own
+// word), else from a table keyed by the Go version in .go.buildinfo, filled
+// by hand from each version's src/runtime/runtime2.go (see go_abi.cpp, one
+// commented row per version). A version the table does not know is an error
+// that names the version: we never guess a layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "target/elf_file.h"
+#include "util/result.h"
+
+namespace mws::target {
+
+// The Go minor versions the table covers (1.<min> … 1.<max>).
+inline constexpr int kGoAbiMinMinor = 17;
+inline constexpr int kGoAbiMaxMinor = 26;
+
+// Byte offsets inside Go runtime structs (amd64). -1 = this version has no such field.
+struct GoRuntimeOffsets {
+  int64_t g_goid = -1, g_startpc = -1, g_gopc = -1, g_atomicstatus = -1, g_waitreason = -1,
+          g_waitsince = -1, g_m = -1, g_parent_goid = -1 /* Go >= 1.21 */, m_curg = -1,
+          g_sched_sp = -1 /* g.sched.sp */, g_sched_bp = -1, g_sched_pc = -1;
+  // runtime.allgs is a []*g; its address comes from .symtab when present.
+  std::string source;  // "DWARF" or "table go1.19"
+
+  bool operator==(const GoRuntimeOffsets&) const = default;
+};
+
+// From the DWARF types runtime.g, runtime.gobuf (via g.sched) and runtime.m.
+// Fails when the binary has no DWARF, or its DWARF has no runtime.g / g.goid.
+Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf);
+// From the hand-filled table; go_version as in .go.buildinfo ("go1.21.3").
+// Fails, naming the version, when the table has no row for it.
+Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version);
+// DWARF first, else the table. The error (both failed) names the version.
+Result<GoRuntimeOffsets> go_runtime_offsets(const ElfFile& elf, const std::string& go_version);
+
+// Per-version facts about functions we probe (argument registers in ABIInternal order
+// RAX RBX RCX RDI RSI R8 R9 R10 R11: the 0-based index of each argument).
+struct GoFunctionFacts {
+  // runtime.newproc1:
+  //   1.17       newproc1(fn *funcval, argp unsafe.Pointer, narg int32, callergp *g, callerpc uintptr) *g
+  //   1.18-1.22  newproc1(fn *funcval, callergp *g, callerpc uintptr) *g
+  //   1.23+      newproc1(fn *funcval, callergp *g, callerpc uintptr, parked bool, waitreason waitReason) *g
+  int newproc1_callergp_arg = -1, newproc1_callerpc_arg = -1;
+  bool newproc1_returns_g = true;  // result in RAX
+  // runtime.mallocgc(size uintptr, typ *_type, needzero bool) unsafe.Pointer in every version.
+  int mallocgc_size_arg = 0, mallocgc_type_arg = 1;
+  // runtime.mProf_Malloc: 1.17-1.22 (p unsafe.Pointer, size uintptr); 1.23+ (mp *m, p, size).
+  int mprof_malloc_ptr_arg = -1, mprof_malloc_size_arg = -1;
+  // Goroutines can end through runtime.gdestroy without runtime.goexit1: a coroutine
+  // (iter.Pull) exits via coroexit -> coroswitch_m -> gdestroy. runtime/coro.go and
+  // gdestroy exist since Go 1.22 (iter.Pull behind GOEXPERIMENT=rangefunc there, on by
+  // default from 1.23).
+  bool has_gdestroy = false;
+  std::string gdestroy_function;  // "runtime.gdestroy" when has_gdestroy, else ""
+  // Functions through which every heap allocation passes in this version.
+  std::vector<std::string> mallocgc_entry_points;
+};
+// Fails, naming the version, for a version outside the table.
+Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
+
+// Goroutine status as Go's traceback prints it ("runnable", "waiting", ...); with the
+// _Gscan bit (0x1000) set: "waiting (scan)". Unknown values: "unknown status N".
+std::string go_status_name(uint32_t atomicstatus);
+// The waitReason string as Go prints it ("chan receive", "select", "sleep", "IO wait",
+// ...) from that version's waitReason enum (values shift between versions).
+// "" for waitReasonZero, when out of range, or for a version outside the table.
+std::string go_wait_reason_name(const std::string& go_version, uint8_t reason);
+
+}  // namespace mws::target

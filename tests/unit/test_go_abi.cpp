@@ -1,0 +1,338 @@
+// The Go ABI table against the truth: the compiler's DWARF of the fixtures (built with
+// the machine's Go) must give exactly the hand-computed row for that Go version, the
+// stripped build must fall back to that row, and the local toolchain's own
+// runtime2.go must list the same waitReasons. The other rows are checked for internal
+// consistency (declaration order, shared prefixes, per-version facts).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "target/elf_file.h"
+#include "target/go_abi.h"
+#include "target/go_buildinfo.h"
+
+using mws::target::ElfFile;
+using mws::target::go_function_facts;
+using mws::target::go_offsets_from_dwarf;
+using mws::target::go_offsets_from_table;
+using mws::target::go_runtime_offsets;
+using mws::target::go_status_name;
+using mws::target::go_wait_reason_name;
+using mws::target::GoRuntimeOffsets;
+using mws::target::kGoAbiMaxMinor;
+using mws::target::kGoAbiMinMinor;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(MWS_FIXTURE_DIR) + "/" + name; }
+
+std::unique_ptr<ElfFile> open_fixture(const std::string& name) {
+  auto elf = ElfFile::open(fixture(name));
+  INFO(fixture(name) << ": " << (elf ? "" : elf.error().message));
+  REQUIRE(elf.ok());
+  return std::move(elf.value());
+}
+
+std::string fixture_go_version(const ElfFile& elf) {
+  auto bi = mws::target::read_go_buildinfo(elf);
+  REQUIRE(bi.has_value());
+  REQUIRE(mws::target::parse_go_version(bi->version).has_value());
+  return bi->version;
+}
+
+std::string version(int minor) { return "go1." + std::to_string(minor); }
+
+void require_same(const GoRuntimeOffsets& got, const GoRuntimeOffsets& want) {
+  CHECK(got.g_goid == want.g_goid);
+  CHECK(got.g_startpc == want.g_startpc);
+  CHECK(got.g_gopc == want.g_gopc);
+  CHECK(got.g_atomicstatus == want.g_atomicstatus);
+  CHECK(got.g_waitreason == want.g_waitreason);
+  CHECK(got.g_waitsince == want.g_waitsince);
+  CHECK(got.g_m == want.g_m);
+  CHECK(got.g_parent_goid == want.g_parent_goid);
+  CHECK(got.m_curg == want.m_curg);
+  CHECK(got.g_sched_sp == want.g_sched_sp);
+  CHECK(got.g_sched_pc == want.g_sched_pc);
+  CHECK(got.g_sched_bp == want.g_sched_bp);
+}
+
+std::string run(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "";
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// The strings of runtime2.go's `const ( waitReasonZero waitReason = iota // "" ...)`
+// block, in enum order (each line carries the string as a // "..." comment).
+std::vector<std::string> wait_reasons_from_source(const std::string& runtime2_go) {
+  std::ifstream in(runtime2_go);
+  std::vector<std::string> out;
+  std::string line;
+  bool in_block = false;
+  while (std::getline(in, line)) {
+    if (!in_block) {
+      in_block = line.find("waitReasonZero") != std::string::npos &&
+                 line.find("iota") != std::string::npos;
+      if (!in_block) continue;
+    } else if (line.find(')') == 0) {
+      break;
+    }
+    auto c = line.find("// \"");
+    if (c == std::string::npos) continue;
+    auto end = line.rfind('"');
+    out.push_back(line.substr(c + 4, end - (c + 4)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("DWARF offsets of the go fixture equal the table row of its Go version", "[goabi]") {
+  auto elf = open_fixture("allocserver");
+  const std::string ver = fixture_go_version(*elf);
+  auto dwarf = go_offsets_from_dwarf(*elf);
+  INFO("go version " << ver << ": " << (dwarf ? "" : dwarf.error().message));
+  REQUIRE(dwarf.ok());
+  CHECK(dwarf->source == "DWARF");
+  auto table = go_offsets_from_table(ver);
+  INFO((table ? "" : table.error().message));
+  REQUIRE(table.ok());
+  require_same(*dwarf, *table);
+
+  // And the entry point prefers DWARF when there is some.
+  auto best = go_runtime_offsets(*elf, ver);
+  REQUIRE(best.ok());
+  CHECK(best->source == "DWARF");
+}
+
+TEST_CASE("DWARF offsets of the go1.19 fixture are the known go1.19 layout", "[goabi]") {
+  auto elf = open_fixture("allocserver");
+  const std::string ver = fixture_go_version(*elf);
+  if (mws::target::parse_go_version(ver)->second != 19) {
+    WARN("fixture built with " << ver << ", not go1.19: the go1.19 literal check is skipped");
+    return;
+  }
+  auto o = go_offsets_from_dwarf(*elf);
+  REQUIRE(o.ok());
+  CHECK(o->g_m == 48);
+  CHECK(o->g_sched_sp == 56);
+  CHECK(o->g_sched_pc == 64);
+  CHECK(o->g_sched_bp == 104);
+  CHECK(o->g_atomicstatus == 144);
+  CHECK(o->g_goid == 152);
+  CHECK(o->g_waitsince == 168);
+  CHECK(o->g_waitreason == 176);
+  CHECK(o->g_gopc == 296);
+  CHECK(o->g_startpc == 312);
+  CHECK(o->g_parent_goid == -1);
+  CHECK(o->m_curg == 192);
+}
+
+TEST_CASE("a stripped binary falls back to the table of its Go version", "[goabi]") {
+  auto elf = open_fixture("allocserver_stripped");
+  const std::string ver = fixture_go_version(*elf);
+  auto dwarf = go_offsets_from_dwarf(*elf);
+  REQUIRE_FALSE(dwarf.ok());
+  CHECK(dwarf.error().message.find("DWARF") != std::string::npos);
+
+  auto o = go_runtime_offsets(*elf, ver);
+  INFO((o ? "" : o.error().message));
+  REQUIRE(o.ok());
+  const int minor = mws::target::parse_go_version(ver)->second;
+  CHECK(o->source == "table " + version(minor));
+  if (minor == 19) CHECK(o->source == "table go1.19");
+
+  // The unstripped twin's DWARF says the same.
+  auto twin = go_offsets_from_dwarf(*open_fixture("allocserver"));
+  REQUIRE(twin.ok());
+  require_same(*o, *twin);
+}
+
+TEST_CASE("an unknown Go version is an error that names it", "[goabi]") {
+  for (std::string v : {"go1.99.0", "go1.16.15", "go2.0", "devel go1.27-abcdef"}) {
+    INFO(v);
+    auto o = go_offsets_from_table(v);
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.error().message.find(v) != std::string::npos);
+    auto f = go_function_facts(v);
+    REQUIRE_FALSE(f.ok());
+    CHECK(f.error().message.find(v) != std::string::npos);
+    CHECK(go_wait_reason_name(v, 2) == "");
+  }
+  // No DWARF and no table row: the error still names the version.
+  auto stripped = open_fixture("allocserver_stripped");
+  auto o = go_runtime_offsets(*stripped, "go1.99.0");
+  REQUIRE_FALSE(o.ok());
+  CHECK(o.error().message.find("go1.99.0") != std::string::npos);
+}
+
+TEST_CASE("patch releases and release candidates use their minor version's row", "[goabi]") {
+  auto a = go_offsets_from_table("go1.21.13");
+  auto b = go_offsets_from_table("go1.21rc2");
+  auto c = go_offsets_from_table("go1.21");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  CHECK(*a == *b);
+  CHECK(*a == *c);
+  CHECK(a->source == "table go1.21");
+}
+
+TEST_CASE("goroutine status names, with the scan bit", "[goabi]") {
+  CHECK(go_status_name(0) == "idle");
+  CHECK(go_status_name(1) == "runnable");
+  CHECK(go_status_name(2) == "running");
+  CHECK(go_status_name(3) == "syscall");
+  CHECK(go_status_name(4) == "waiting");
+  CHECK(go_status_name(6) == "dead");
+  CHECK(go_status_name(8) == "copystack");
+  CHECK(go_status_name(9) == "preempted");
+  CHECK(go_status_name(0x1001) == "runnable (scan)");
+  CHECK(go_status_name(0x1002) == "running (scan)");
+  CHECK(go_status_name(0x1004) == "waiting (scan)");
+  CHECK(go_status_name(0x1009) == "preempted (scan)");
+  CHECK(go_status_name(0x42).find("unknown") != std::string::npos);
+  CHECK(go_status_name(0x1042).find("unknown") != std::string::npos);
+}
+
+TEST_CASE("wait reason names as Go prints them", "[goabi]") {
+  // go1.19 (runtime2.go of go1.19.x)
+  CHECK(go_wait_reason_name("go1.19.8", 0) == "");
+  CHECK(go_wait_reason_name("go1.19.8", 2) == "IO wait");
+  CHECK(go_wait_reason_name("go1.19.8", 9) == "select");
+  CHECK(go_wait_reason_name("go1.19.8", 14) == "chan receive");
+  CHECK(go_wait_reason_name("go1.19.8", 15) == "chan send");
+  CHECK(go_wait_reason_name("go1.19.8", 18) == "semacquire");
+  CHECK(go_wait_reason_name("go1.19.8", 19) == "sleep");
+  CHECK(go_wait_reason_name("go1.19.8", 20) == "sync.Cond.Wait");
+  CHECK(go_wait_reason_name("go1.19.8", 26) == "debug call");
+  CHECK(go_wait_reason_name("go1.19.8", 27) == "");  // out of range
+  CHECK(go_wait_reason_name("go1.19.8", 255) == "");
+  // The enum changed across versions.
+  CHECK(go_wait_reason_name("go1.21.0", 21) == "sync.Mutex.Lock");
+  CHECK(go_wait_reason_name("go1.22.0", 36) == "coroutine");
+  CHECK(go_wait_reason_name("go1.22.0", 37) == "");
+  CHECK(go_wait_reason_name("go1.23.0", 37) == "GC weak to strong wait");
+  CHECK(go_wait_reason_name("go1.24.0", 24) == "sync.WaitGroup.Wait");
+  CHECK(go_wait_reason_name("go1.24.0", 41) == "chan receive (synctest)");
+  CHECK(go_wait_reason_name("go1.25.0", 18) == "GOMAXPROCS updater (idle)");
+  CHECK(go_wait_reason_name("go1.25.0", 9) == "select");
+  CHECK(go_wait_reason_name("go1.25.0", 46) == "cleanup wait");
+  CHECK(go_wait_reason_name("go1.26.0", 9) == "GC scavenge wait");
+  CHECK(go_wait_reason_name("go1.26.0", 18) == "select");
+  CHECK(go_wait_reason_name("go1.26.0", 19) == "chan receive");
+}
+
+TEST_CASE("the local toolchain's runtime2.go lists the table's wait reasons", "[goabi]") {
+  auto elf = open_fixture("allocserver");
+  const std::string ver = fixture_go_version(*elf);
+  const std::string goroot = run("go env GOROOT 2>/dev/null");
+  const std::string src = goroot + "/src/runtime/runtime2.go";
+  const std::string local = run("go env GOVERSION 2>/dev/null");
+  if (goroot.empty() || !std::ifstream(src) ||
+      mws::target::parse_go_version(local) != mws::target::parse_go_version(ver)) {
+    WARN("no runtime2.go of " << ver << " at '" << src << "': wait-reason source check skipped");
+    return;
+  }
+  auto reasons = wait_reasons_from_source(src);
+  INFO(src);
+  REQUIRE(reasons.size() > 20);
+  for (size_t i = 0; i < reasons.size(); i++) {
+    INFO("waitReason " << i);
+    CHECK(go_wait_reason_name(ver, static_cast<uint8_t>(i)) == reasons[i]);
+  }
+  CHECK(go_wait_reason_name(ver, static_cast<uint8_t>(reasons.size())) == "");
+}
+
+TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
+  for (int minor = kGoAbiMinMinor; minor <= kGoAbiMaxMinor; minor++) {
+    const std::string v = version(minor) + ".1";
+    INFO(v);
+    auto r = go_offsets_from_table(v);
+    REQUIRE(r.ok());
+    const GoRuntimeOffsets& o = *r;
+    CHECK(o.source == "table " + version(minor));
+
+    // The head of runtime.g never moved: m at 48, sched (a gobuf) at 56.
+    CHECK(o.g_m == 48);
+    CHECK(o.g_sched_sp == 56);
+    CHECK(o.g_sched_pc == 64);
+    // gobuf {sp, pc, g, ctxt, ret, lr, bp}; ret removed in go1.25.
+    CHECK(o.g_sched_bp == (minor <= 24 ? 104 : 96));
+    CHECK(o.m_curg == (minor <= 24 ? 192 : 184));
+
+    // Declaration order: m < sched < atomicstatus < goid < waitsince < waitreason
+    // < [parentGoid] < gopc < startpc.
+    CHECK(o.g_m < o.g_sched_sp);
+    CHECK(o.g_sched_sp < o.g_sched_pc);
+    CHECK(o.g_sched_pc < o.g_sched_bp);
+    CHECK(o.g_sched_bp < o.g_atomicstatus);
+    CHECK(o.g_atomicstatus + 8 == o.g_goid);  // atomicstatus, stackLock, goid
+    CHECK(o.g_goid + 16 == o.g_waitsince);    // goid, schedlink, waitsince
+    CHECK(o.g_waitsince + 8 == o.g_waitreason);
+    CHECK(o.g_waitreason < o.g_gopc);
+    CHECK(o.g_gopc + 16 == o.g_startpc);  // gopc, ancestors, startpc
+    if (minor < 21) {
+      CHECK(o.g_parent_goid == -1);
+    } else {
+      CHECK(o.g_parent_goid > o.g_waitreason);
+      CHECK(o.g_parent_goid + 8 == o.g_gopc);
+    }
+    // Every offset is naturally aligned.
+    for (int64_t off : {o.g_goid, o.g_startpc, o.g_gopc, o.g_waitsince, o.g_m, o.m_curg,
+                        o.g_sched_sp, o.g_sched_bp, o.g_sched_pc})
+      CHECK(off % 8 == 0);
+    CHECK(o.g_atomicstatus % 4 == 0);
+    if (minor >= 21) CHECK(o.g_parent_goid % 8 == 0);
+
+    // syscallbp (go1.23) shifts everything after sched by 8; the gobuf shrink (go1.25)
+    // takes it back.
+    CHECK(o.g_goid == (minor == 23 || minor == 24 ? 160 : 152));
+
+    auto f = go_function_facts(v);
+    REQUIRE(f.ok());
+    CHECK(f->newproc1_callergp_arg == (minor == 17 ? 3 : 1));
+    CHECK(f->newproc1_callerpc_arg == (minor == 17 ? 4 : 2));
+    CHECK(f->newproc1_returns_g);
+    CHECK(f->mallocgc_size_arg == 0);
+    CHECK(f->mallocgc_type_arg == 1);
+    CHECK(f->mprof_malloc_ptr_arg == (minor >= 23 ? 1 : 0));
+    CHECK(f->mprof_malloc_size_arg == f->mprof_malloc_ptr_arg + 1);
+    CHECK(f->has_gdestroy == (minor >= 22));
+    CHECK(f->gdestroy_function == (minor >= 22 ? "runtime.gdestroy" : ""));
+    REQUIRE_FALSE(f->mallocgc_entry_points.empty());
+    CHECK(f->mallocgc_entry_points.front() == "runtime.mallocgc");
+
+    // Every version's waitReason list starts with waitReasonZero, has the common
+    // reasons, and ends somewhere.
+    CHECK(go_wait_reason_name(v, 0) == "");
+    CHECK(go_wait_reason_name(v, 1) == "GC assist marking");
+    CHECK(go_wait_reason_name(v, 2) == "IO wait");
+    int count = 0;
+    bool seen_select = false, seen_sleep = false, seen_chan_receive = false;
+    for (int i = 1; i < 256; i++) {
+      std::string s = go_wait_reason_name(v, static_cast<uint8_t>(i));
+      if (s.empty()) break;
+      count++;
+      seen_select |= s == "select";
+      seen_sleep |= s == "sleep";
+      seen_chan_receive |= s == "chan receive";
+    }
+    CHECK(count >= 26);
+    CHECK(seen_select);
+    CHECK(seen_sleep);
+    CHECK(seen_chan_receive);
+    CHECK(go_wait_reason_name(v, static_cast<uint8_t>(count + 1)) == "");
+  }
+}
