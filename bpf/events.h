@@ -13,7 +13,9 @@
 #define MWS_MAX_STACK_DEPTH 127
 
 enum mws_event_kind {
-	MWS_EV_ALLOC = 1, /* one heap allocation (exact mode: runtime.mallocgc) */
+	MWS_EV_ALLOC = 1,      /* one heap allocation (exact mode: runtime.mallocgc) */
+	MWS_EV_TASK_SPAWN = 2, /* a goroutine was created (runtime.newproc1 returned) */
+	MWS_EV_TASK_EXIT = 3,  /* a goroutine ended (runtime.goexit1) */
 };
 
 /* Indices of the per-CPU counters array that BPF increments and userspace
@@ -23,6 +25,7 @@ enum mws_counter {
 	MWS_CNT_EVENTS_SUBMITTED, /* events written to the ring buffer */
 	MWS_CNT_RINGBUF_DROPS,    /* bpf_ringbuf_reserve failed: ring full */
 	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
+	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
 	MWS_CNT__COUNT,
 };
 
@@ -54,6 +57,44 @@ struct mws_alloc_event {
 	__u32 stack_len; /* valid entries in stack[] */
 	__u32 _pad;
 	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+/* Byte offsets of the runtime fields the task programs read, from DWARF
+ * or the Go ABI table (src/target/go_abi.h); -1 when the version lacks
+ * the field. Set in rodata before load. */
+struct mws_go_offsets {
+	__s64 g_goid;
+	__s64 g_startpc;
+	__s64 g_gopc;
+	__s64 g_m;
+	__s64 g_parent_goid;
+	__s64 m_curg;
+};
+
+/* A goroutine was created. Read at newproc1's RET: RAX is the new g; the
+ * probe runs on the system stack (g0), whose m.curg is the creator. The
+ * stack is the creator's (newproc1 runs under systemstack, whose frame
+ * chain leads back to the goroutine stack), innermost first like
+ * mws_alloc_event: stack[0] is the RET itself, `caller` the return
+ * address at [SP]. */
+struct mws_task_spawn_event {
+	struct mws_event_header hdr;
+	__u64 goid;
+	__u64 parent_goid; /* 0 when unknown */
+	__u64 g_addr;      /* the runtime.g, to read its state later */
+	__u64 startpc;     /* the goroutine's function */
+	__u64 gopc;        /* return address of the go statement */
+	__u64 caller;
+	__u32 stack_len;
+	__u32 _pad;
+	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+/* A goroutine is ending (entry of runtime.goexit1, R14 = its g). */
+struct mws_task_exit_event {
+	struct mws_event_header hdr;
+	__u64 goid;
+	__u64 g_addr;
 };
 
 #endif /* MWSCOPE_EVENTS_H */

@@ -9,6 +9,7 @@
 #include "record/recording.h"
 #include "report/folded.h"
 #include "report/json.h"
+#include "report/leaks.h"
 #include "report/reporter.h"
 #include "report/text.h"
 #include "report/weight.h"
@@ -37,6 +38,7 @@ struct OutputOptions {
   std::string weight = "bytes";
   std::string folded_path;
   std::string json_path;
+  std::string leaks_folded_path;
   size_t top = 20;
 };
 
@@ -46,6 +48,8 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
       ->capture_default_str();
   app.add_option("--folded", out.folded_path, "Write flame-graph input (folded stacks) to FILE");
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
+  app.add_option("--leaks-folded", out.leaks_folded_path,
+                 "Write one folded line per leaked goroutine group (creation stack, live count) to FILE");
   app.add_option("--top", out.top, "Rows in the top allocation sites table")->capture_default_str();
 }
 
@@ -58,6 +62,11 @@ int emit(const mws::Profile& profile, const OutputOptions& out) {
     if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight)); !st)
       return fail(st.error().message);
     std::fprintf(stderr, "mwscope: wrote folded stacks to %s\n", out.folded_path.c_str());
+  }
+  if (!out.leaks_folded_path.empty()) {
+    if (auto st = mws::write_file(out.leaks_folded_path, mws::render_leaks_folded(profile)); !st)
+      return fail(st.error().message);
+    std::fprintf(stderr, "mwscope: wrote leaked goroutine stacks to %s\n", out.leaks_folded_path.c_str());
   }
   if (!out.json_path.empty()) {
     if (auto st = mws::write_file(out.json_path, mws::render_json(profile)); !st)
@@ -86,9 +95,17 @@ int main(int argc, char** argv) {
   app.add_option("--ringbuf-mb", ringbuf_mb, "Ring buffer size in MiB (power of two)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  app.add_flag("--bench-empty-program", rec.empty_program,
-               "Benchmarks only: attach a BPF program that records nothing")
+  app.add_flag("--bench-empty-program", rec.empty_programs,
+               "Benchmarks only: attach a BPF program that records nothing to every probe site")
       ->group("");
+  app.add_option("--leak-age", rec.leak_age_s,
+                 "Goroutines alive longer than this many seconds at the end are reported as leaked")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  bool no_goroutines = false, no_allocs = false;
+  app.add_flag("--no-goroutines", no_goroutines, "Do not track goroutine creation and exit");
+  app.add_flag("--no-allocs", no_allocs,
+               "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit");
   add_output_options(app, out);
 
   std::string profile_path;
@@ -110,6 +127,8 @@ int main(int argc, char** argv) {
   if (rec.pid <= 0) return fail("which process? give its PID with -p PID (see --help)");
   if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
   rec.ringbuf_bytes = ringbuf_mb << 20;
+  rec.track_goroutines = !no_goroutines;
+  rec.track_allocations = !no_allocs;
   install_signal_handlers();
   rec.stop = &g_stop;
   rec.on_attached = [](const std::string& line) {

@@ -1,10 +1,21 @@
 #include "collect/event_decoder.h"
 
-#include <cstring>
-
 #include "bpf/events.h"
 
 namespace mws::collect {
+
+size_t EventDecoder::splice_stack(const mws_event_header& hdr, uint64_t caller, const __u64* stack,
+                                  uint32_t stack_len, uint64_t* out) {
+  if (hdr.flags & MWS_FLAG_STACK_TRUNCATED) stats_.truncated_stacks++;
+  size_t n = 0;
+  if (hdr.flags & MWS_FLAG_NO_CALLER)
+    stats_.missing_caller++;
+  else
+    out[n++] = caller;
+  uint32_t len = stack_len > MWS_MAX_STACK_DEPTH ? MWS_MAX_STACK_DEPTH : stack_len;
+  for (uint32_t i = 1; i < len; i++) out[n++] = stack[i];
+  return n;
+}
 
 void EventDecoder::decode(const void* data, size_t size) {
   if (size < sizeof(mws_event_header)) {
@@ -12,24 +23,32 @@ void EventDecoder::decode(const void* data, size_t size) {
     return;
   }
   const auto* hdr = static_cast<const mws_event_header*>(data);
-  if (hdr->kind != MWS_EV_ALLOC || size < sizeof(mws_alloc_event)) {
-    stats_.malformed++;
-    return;
-  }
-  const auto* e = static_cast<const mws_alloc_event*>(data);
-  if (e->hdr.flags & MWS_FLAG_STACK_TRUNCATED) stats_.truncated_stacks++;
-
-  // stack[0] is the probed instruction inside the allocator itself; the
-  // allocation's stack starts at its caller, read from [SP] by BPF.
   uint64_t pcs[MWS_MAX_STACK_DEPTH + 1];
-  size_t n = 0;
-  if (e->hdr.flags & MWS_FLAG_NO_CALLER)
-    stats_.missing_caller++;
-  else
-    pcs[n++] = e->caller;
-  uint32_t len = e->stack_len > MWS_MAX_STACK_DEPTH ? MWS_MAX_STACK_DEPTH : e->stack_len;
-  for (uint32_t i = 1; i < len; i++) pcs[n++] = e->stack[i];
-  agg_.add_alloc(std::span<const uint64_t>(pcs, n), e->size);
+  switch (hdr->kind) {
+    case MWS_EV_ALLOC: {
+      if (size < sizeof(mws_alloc_event)) break;
+      const auto* e = static_cast<const mws_alloc_event*>(data);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size);
+      return;
+    }
+    case MWS_EV_TASK_SPAWN: {
+      if (size < sizeof(mws_task_spawn_event)) break;
+      const auto* e = static_cast<const mws_task_spawn_event*>(data);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->parent_goid, e->hdr.ts_ns,
+                      std::span<const uint64_t>(pcs, n));
+      return;
+    }
+    case MWS_EV_TASK_EXIT: {
+      if (size < sizeof(mws_task_exit_event)) break;
+      tasks_.on_exit(static_cast<const mws_task_exit_event*>(data)->goid);
+      return;
+    }
+    default:
+      break;
+  }
+  stats_.malformed++;
 }
 
 }  // namespace mws::collect

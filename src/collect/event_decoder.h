@@ -1,27 +1,34 @@
-// Turns raw ring-buffer records (bpf/events.h) into aggregator updates.
+// Turns raw ring-buffer records (bpf/events.h) into model updates.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "bpf/events.h"
 #include "model/aggregator.h"
+#include "model/task_tracker.h"
 
 namespace mws::collect {
 
 struct DecodeStats {
-  uint64_t malformed = 0;        // records too short or of unknown kind
+  uint64_t malformed = 0;  // records too short or of unknown kind
   uint64_t truncated_stacks = 0;
   uint64_t missing_caller = 0;
 };
 
 class EventDecoder {
  public:
-  explicit EventDecoder(model::Aggregator& agg) : agg_(agg) {}
+  EventDecoder(model::Aggregator& allocs, model::TaskTracker& tasks) : allocs_(allocs), tasks_(tasks) {}
   void decode(const void* data, size_t size);
   const DecodeStats& stats() const { return stats_; }
 
  private:
-  model::Aggregator& agg_;
+  // Builds the stack innermost first: the caller read at [SP], then the
+  // walked frames after stack[0] (the probed instruction itself).
+  size_t splice_stack(const mws_event_header& hdr, uint64_t caller, const __u64* stack, uint32_t stack_len,
+                      uint64_t* out);
+  model::Aggregator& allocs_;
+  model::TaskTracker& tasks_;
   DecodeStats stats_;
 };
 

@@ -3,6 +3,7 @@
 // one without the target. Schema: docs/profile.md.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct Frame {
   uint32_t line = 0;     // 0 when unknown
   bool inlined = false;
   bool operator==(const Frame&) const = default;
+  auto operator<=>(const Frame&) const = default;
 };
 
 struct ProfileStack {
@@ -27,6 +29,46 @@ struct ProfileStack {
   bool operator==(const ProfileStack&) const = default;
 };
 
+// Goroutines created during the recording with the same creation stack
+// and start function.
+struct TaskGroup {
+  std::vector<Frame> creation_stack;  // leaf first: [0] is the frame that executed the go statement
+  std::string start_function;         // the goroutine's function (g.startpc)
+  uint64_t spawned = 0;               // created during the recording
+  uint64_t ended = 0;                 // of those, ended during the recording
+  uint64_t live = 0;                  // of those, alive when the recording stopped
+  uint64_t leaked = 0;                // of the live ones, older than the leak age
+  double oldest_age_s = 0;            // age of the oldest live one
+  double growth_per_min = 0;          // (spawned - ended) per minute of recording
+  // How the live ones wait, read from the target's memory at the end:
+  // {"chan receive", 50}, ... most first. Empty when not readable.
+  std::vector<std::pair<std::string, uint64_t>> states;
+  bool operator==(const TaskGroup&) const = default;
+};
+
+// Goroutines alive when the probes went live, grouped by where they were
+// created (g.gopc) and their start function.
+struct PreexistingTaskGroup {
+  std::string created_by;  // function of the go statement
+  std::string start_function;
+  uint64_t alive_at_attach = 0;
+  bool operator==(const PreexistingTaskGroup&) const = default;
+};
+
+struct TaskSummary {
+  bool tracked = false;             // false: see unavailable_reason
+  std::string unavailable_reason;
+  std::string offsets_source;       // "DWARF" or "table go1.19"
+  double leak_age_s = 30;           // live longer than this = leaked
+  uint64_t spawned = 0, ended = 0, live_at_end = 0, leaked = 0;
+  uint64_t preexisting_at_attach = 0;  // alive when probes went live
+  uint64_t preexisting_ended = 0;      // of those, seen ending
+  uint64_t dropped = 0;                // spawn/exit events lost (BPF read errors, limits)
+  std::vector<TaskGroup> groups;       // every group with spawned > 0, most leaked first
+  std::vector<PreexistingTaskGroup> preexisting;
+  bool operator==(const TaskSummary&) const = default;
+};
+
 // What was recorded, from where, and what was lost.
 struct ProfileMeta {
   std::string tool_version;
@@ -34,6 +76,7 @@ struct ProfileMeta {
   std::string executable;   // path of the target's executable as opened
   std::string go_version;   // "go1.19.8", empty when not Go
   std::string mode;         // "exact"
+  bool allocations_tracked = true;  // false with --no-allocs: stacks is empty by choice
   uint64_t started_unix_ns = 0;
   double duration_s = 0;    // wall time the probes were live
   uint32_t probes_attached = 0;
@@ -47,6 +90,7 @@ struct ProfileMeta {
 struct Profile {
   ProfileMeta meta;
   std::vector<ProfileStack> stacks;  // unordered; each distinct stack once
+  TaskSummary tasks;
   bool operator==(const Profile&) const = default;
 
   uint64_t total_objects() const;

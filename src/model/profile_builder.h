@@ -1,13 +1,35 @@
-// Turns the aggregator's raw stacks into a Profile: symbolizes every
-// distinct address once and merges stacks that symbolize identically.
+// Turns the model's raw data into a Profile: symbolizes every distinct
+// address once and merges stacks that symbolize identically.
 #pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "model/aggregator.h"
 #include "model/profile.h"
+#include "model/task_tracker.h"
 #include "symbolize/process_symbolizer.h"
 
 namespace mws::model {
 
-Profile build_profile(const Aggregator& agg, symbolize::ProcessSymbolizer& sym, ProfileMeta meta);
+std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym);
+
+struct TaskSummaryInputs {
+  uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording
+  double duration_s = 0;
+  double leak_age_s = 30;
+  // How a live goroutine waits ("chan receive", "runnable"); nullopt if unreadable.
+  std::function<std::optional<std::string>(uint64_t g_addr)> state_of;
+};
+
+// Fills the counts and groups of `out` (its tracked/reason/preexisting
+// fields are the caller's).
+void build_task_summary(const TaskTracker& tasks, symbolize::ProcessSymbolizer& sym, const TaskSummaryInputs& in,
+                        TaskSummary& out);
+
+// Frames of a function entry (g.startpc), for naming start functions.
+std::string function_at_entry(symbolize::ProcessSymbolizer& sym, uint64_t entry);
 
 }  // namespace mws::model

@@ -1,10 +1,11 @@
-// Where to hook a Go executable: checks that it is Go, that we can find
-// the allocator, and where in its prologue the probe goes.
+// Where to hook a Go executable: checks that it is Go, finds the runtime
+// functions, the offsets of the g fields the task programs read, and where
+// in each function the probes go.
 #pragma once
 
 #include <string>
 
-#include "probes/alloc_probe.h"
+#include "probes/go_probes.h"
 #include "target/elf_file.h"
 #include "target/go_buildinfo.h"
 #include "util/result.h"
@@ -13,10 +14,19 @@ namespace mws::probes {
 
 struct GoTarget {
   target::GoBuildInfo build;
-  ProbeSite mallocgc;
+  GoProbePlan plan;
+  // Empty when goroutine tracking is planned; otherwise why it is not.
+  std::string tasks_unavailable;
+  std::string offsets_source;  // "DWARF" or "table go1.19"
+  int64_t g_atomicstatus_offset = -1, g_waitreason_offset = -1;
+};
+
+struct PlanRequest {
+  bool allocations = true;
+  bool tasks = true;
 };
 
 // `what` names the target in messages ("process 123 (/usr/bin/app)").
-Result<GoTarget> plan_go_alloc_probe(const target::ElfFile& exe, const std::string& what);
+Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& what, const PlanRequest& req);
 
 }  // namespace mws::probes

@@ -1,21 +1,28 @@
 #include "record/recording.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <ctime>
 
 #include "collect/event_decoder.h"
 #include "collect/ring_consumer.h"
 #include "model/aggregator.h"
 #include "model/profile_builder.h"
-#include "probes/alloc_probe.h"
+#include "model/task_tracker.h"
 #include "probes/go_probe_plan.h"
+#include "probes/go_probes.h"
 #include "symbolize/go_symbolizer.h"
 #include "symbolize/process_symbolizer.h"
 #include "target/elf_file.h"
+#include "target/go_abi.h"
+#include "target/go_goroutines.h"
 #include "target/privileges.h"
 #include "target/process.h"
+#include "target/remote_memory.h"
 #include "version.h"
 
 namespace mws::record {
@@ -23,10 +30,54 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t unix_now_ns() {
+uint64_t clock_ns(clockid_t id) {
   timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(id, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// Runtime address of a symbol of the executable (non-PIE: its link
+// address; PIE: shifted by where the first segment was mapped).
+std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const target::ElfFile& exe,
+                                        uint64_t link_addr) {
+  if (!exe.is_pie()) return link_addr;
+  for (const auto& m : proc.mappings)
+    if (m.path == proc.exe_display && m.offset == 0 && !exe.load_segments().empty())
+      return link_addr + m.start - (exe.load_segments().front().vaddr & ~0xfffull);
+  return std::nullopt;
+}
+
+std::string describe_state(const target::GoroutineState& st, const std::string& go_version) {
+  const uint32_t status = st.status & ~target::kGoStatusScan;
+  if (status == 4 /* _Gwaiting */) {
+    auto reason = target::go_wait_reason_name(go_version, st.waitreason);
+    return reason.empty() ? "waiting" : reason;
+  }
+  return target::go_status_name(st.status);
+}
+
+// Goroutines alive as the probes go live, registered with the tracker so
+// their exits are told apart, and grouped for the report.
+void snapshot_preexisting(const target::ProcessInfo& proc, const target::ElfFile& exe,
+                          const target::GoRuntimeOffsets& off, model::TaskTracker& tracker,
+                          std::vector<target::GoroutineSnapshot>& out, std::string& problem) {
+  auto allgs = exe.find_symbol("runtime.allgs");
+  if (!allgs) {
+    problem = "runtime.allgs not found";
+    return;
+  }
+  auto addr = runtime_address(proc, exe, allgs->value);
+  if (!addr) {
+    problem = "cannot locate runtime.allgs in memory";
+    return;
+  }
+  auto gs = target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, off);
+  if (!gs) {
+    problem = gs.error().message;
+    return;
+  }
+  for (const auto& g : *gs) tracker.register_preexisting(g.goid);
+  out = std::move(*gs);
 }
 
 }  // namespace
@@ -42,39 +93,64 @@ Result<Profile> record(const RecordOptions& opt) {
 
   auto exe = target::ElfFile::open(proc->exe_path);
   if (!exe) return Error{what + ": " + exe.error().message};
-  auto plan = probes::plan_go_alloc_probe(**exe, what);
-  if (!plan) return plan.error();
+  if (!opt.track_allocations && !opt.track_goroutines)
+    return Error{"nothing to record: --no-allocs and --no-goroutines together turn every probe off"};
+  auto target = probes::plan_go_probes(**exe, what, {opt.track_allocations, opt.track_goroutines});
+  if (!target) return target.error();
+  if (opt.track_goroutines && !target->tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
+    opt.on_notice("goroutine tracking is off: " + target->tasks_unavailable + "; allocation profiling goes on");
 
-  probes::AllocProbeOptions popt;
+  if (target->plan.alloc.empty() && target->plan.spawn.empty())
+    return Error{"nothing to attach: goroutine tracking is unavailable (" + target->tasks_unavailable +
+                 ") and --no-allocs turned allocation profiling off"};
+
+  probes::GoProbeOptions popt;
   popt.pid = opt.pid;
   popt.ringbuf_bytes = opt.ringbuf_bytes;
-  popt.empty_program = opt.empty_program;
-  auto probe = probes::AllocProbe::attach(plan->mallocgc, popt);
-  if (!probe) return probe.error();
+  popt.empty_programs = opt.empty_programs;
+  auto probes = probes::GoProbes::attach(target->plan, popt);
+  if (!probes) return probes.error();
 
-  model::Aggregator agg;
-  collect::EventDecoder decoder(agg);
-  collect::RingConsumer consumer((*probe)->events_map(), decoder);
+  model::Aggregator allocs;
+  model::TaskTracker tasks;
+  collect::EventDecoder decoder(allocs, tasks);
+  collect::RingConsumer consumer((*probes)->events_map(), decoder);
   if (auto st = consumer.init(); !st) return st.error();
 
-  ProfileMeta meta;
+  const bool tracking_tasks = !target->plan.spawn.empty();
+  target::GoRuntimeOffsets offsets;
+  std::vector<target::GoroutineSnapshot> preexisting;
+  std::string preexisting_problem;
+  if (tracking_tasks) {
+    offsets = *target::go_runtime_offsets(**exe, target->build.version);
+    snapshot_preexisting(*proc, **exe, offsets, tasks, preexisting, preexisting_problem);
+  }
+
+  Profile profile;
+  ProfileMeta& meta = profile.meta;
   meta.tool_version = MWSCOPE_VERSION;
   meta.pid = opt.pid;
   meta.executable = proc->exe_display;
-  meta.go_version = plan->build.version;
+  meta.go_version = target->build.version;
   meta.mode = opt.mode;
-  meta.probes_attached = (*probe)->probes_attached();
-  meta.started_unix_ns = unix_now_ns();
+  meta.allocations_tracked = !target->plan.alloc.empty();
+  meta.probes_attached = (*probes)->probes_attached();
+  meta.started_unix_ns = clock_ns(CLOCK_REALTIME);
   const auto started = Clock::now();
-  if (opt.on_attached)
-    opt.on_attached(fmt::format("attached {} probe(s) to {} ({}): {} at {:#x}{}", meta.probes_attached, what,
-                                plan->build.version, plan->mallocgc.symbol, plan->mallocgc.vaddr,
-                                plan->mallocgc.on_stack_check_jump ? " (prologue jump)" : " (entry)"));
+  if (opt.on_attached) {
+    std::vector<std::string> parts;
+    for (const auto& a : target->plan.alloc)
+      parts.push_back(fmt::format("allocations at {}+{:#x} ({})", a.symbol, a.vaddr, a.placement));
+    if (tracking_tasks)
+      parts.push_back(fmt::format("goroutine spawn ({} RET) and exit, g offsets from {}", target->plan.spawn.size(),
+                                  target->offsets_source));
+    opt.on_attached(fmt::format("attached {} probe(s) to {} ({}): {}", meta.probes_attached, what,
+                                target->build.version, fmt::join(parts, "; ")));
+  }
 
   bool target_exited = false;
   while (!(opt.stop && opt.stop->load())) {
-    if (opt.duration_s > 0 &&
-        std::chrono::duration<double>(Clock::now() - started).count() >= opt.duration_s)
+    if (opt.duration_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= opt.duration_s)
       break;
     auto n = consumer.poll(100);
     if (!n) return n.error();
@@ -84,23 +160,60 @@ Result<Profile> record(const RecordOptions& opt) {
     }
   }
   // Detach first: from here on the target runs at full speed.
-  (*probe)->detach();
+  (*probes)->detach();
   meta.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
+  const uint64_t end_ns = clock_ns(CLOCK_MONOTONIC);
   if (auto n = consumer.drain(); !n) return n.error();
   if (target_exited && opt.on_notice) opt.on_notice(what + " exited; reporting what was recorded");
 
-  const auto bpf = (*probe)->read_counters();
-  meta.events = agg.events();
-  meta.dropped_events = bpf.ringbuf_drops + agg.dropped() + decoder.stats().malformed;
+  const auto bpf = (*probes)->read_counters();
+  meta.events = allocs.events() + tasks.spawned() + tasks.ended() + tasks.preexisting_ended() + tasks.unknown_exits();
+  meta.dropped_events = bpf.ringbuf_drops + allocs.dropped() + decoder.stats().malformed + tasks.dropped() +
+                        bpf.task_read_errors;
   meta.stack_errors = bpf.stack_errors + decoder.stats().missing_caller;
   meta.truncated_stacks = decoder.stats().truncated_stacks;
 
-  auto go_sym = symbolize::GoSymbolizer::create(**exe, plan->build.version);
+  auto go_sym = symbolize::GoSymbolizer::create(**exe, target->build.version);
   std::unique_ptr<symbolize::BinarySymbolizer> exe_sym;
-  if (go_sym) exe_sym = std::move(*go_sym);
-  else if (opt.on_notice) opt.on_notice("symbols unavailable: " + go_sym.error().message);
+  if (go_sym)
+    exe_sym = std::move(*go_sym);
+  else if (opt.on_notice)
+    opt.on_notice("symbols unavailable: " + go_sym.error().message);
   symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
-  return model::build_profile(agg, sym, std::move(meta));
+  profile.stacks = model::build_alloc_stacks(allocs, sym);
+
+  TaskSummary& ts = profile.tasks;
+  ts.tracked = tracking_tasks;
+  ts.unavailable_reason = tracking_tasks ? "" : target->tasks_unavailable;
+  ts.offsets_source = target->offsets_source;
+  ts.leak_age_s = opt.leak_age_s;
+  if (tracking_tasks) {
+    target::RemoteMemory mem(opt.pid);
+    model::TaskSummaryInputs in;
+    in.now_ns = end_ns;
+    in.duration_s = meta.duration_s;
+    in.leak_age_s = opt.leak_age_s;
+    const std::string version = target->build.version;
+    in.state_of = [&](uint64_t g) -> std::optional<std::string> {
+      auto st = target::read_goroutine_state(mem, g, offsets);
+      if (!st) return std::nullopt;
+      return describe_state(*st, version);
+    };
+    model::build_task_summary(tasks, sym, in, ts);
+    ts.dropped = tasks.dropped() + bpf.task_read_errors;
+    ts.preexisting_at_attach = preexisting.size();
+    std::map<std::pair<std::string, std::string>, uint64_t> by_site;
+    for (const auto& g : preexisting) {
+      const auto& created = sym.symbolize_return_address(g.gopc);
+      by_site[{created.empty() ? "[unknown]" : created.front().function, model::function_at_entry(sym, g.startpc)}]++;
+    }
+    for (const auto& [k, n] : by_site) ts.preexisting.push_back({k.first, k.second, n});
+    std::sort(ts.preexisting.begin(), ts.preexisting.end(),
+              [](const auto& a, const auto& b) { return a.alive_at_attach > b.alive_at_attach; });
+    if (!preexisting_problem.empty() && opt.on_notice)
+      opt.on_notice("goroutines alive before attach are not known: " + preexisting_problem);
+  }
+  return profile;
 }
 
 }  // namespace mws::record

@@ -20,7 +20,10 @@ struct RecordOptions {
   double duration_s = 0;  // 0: until *stop becomes true
   std::string mode = "exact";
   uint64_t ringbuf_bytes = 32ull << 20;
-  bool empty_program = false;  // benchmark baseline: probe fires, emits nothing
+  bool empty_programs = false;  // benchmark baseline: probes fire, emit nothing
+  bool track_allocations = true;
+  bool track_goroutines = true;
+  double leak_age_s = 30;      // live longer than this = leaked
   const std::atomic<bool>* stop = nullptr;
   // Called once every probe is live, with a one-line summary.
   std::function<void(const std::string&)> on_attached;

@@ -183,6 +183,7 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["executable"] = m.executable;
   j["go_version"] = m.go_version;
   j["mode"] = m.mode;
+  j["allocations_tracked"] = m.allocations_tracked;
   j["started_unix_ns"] = m.started_unix_ns;
   // JSON has no NaN/Infinity (nlohmann would write null): write 0, "unknown".
   j["duration_s"] = std::isfinite(m.duration_s) ? m.duration_s : 0.0;
@@ -201,6 +202,8 @@ void meta_from(const J& j, ProfileMeta& m) {
   read(j, "executable", m.executable);
   read(j, "go_version", m.go_version);
   read(j, "mode", m.mode);
+  // Optional, true when absent (profiles from before --no-allocs existed).
+  if (j.contains("allocations_tracked")) read(j, "allocations_tracked", m.allocations_tracked);
   read(j, "started_unix_ns", m.started_unix_ns);
   read(j, "duration_s", m.duration_s);
   read(j, "probes_attached", m.probes_attached);
@@ -208,6 +211,113 @@ void meta_from(const J& j, ProfileMeta& m) {
   read(j, "dropped_events", m.dropped_events);
   read(j, "stack_errors", m.stack_errors);
   read(j, "truncated_stacks", m.truncated_stacks);
+}
+
+template <typename J>
+void task_group_to(J& j, const TaskGroup& g) {
+  j = J::object();
+  j["start_function"] = g.start_function;
+  j["spawned"] = g.spawned;
+  j["ended"] = g.ended;
+  j["live"] = g.live;
+  j["leaked"] = g.leaked;
+  j["oldest_age_s"] = std::isfinite(g.oldest_age_s) ? g.oldest_age_s : 0.0;
+  j["growth_per_min"] = std::isfinite(g.growth_per_min) ? g.growth_per_min : 0.0;
+  J states = J::array();
+  for (const auto& [state, n] : g.states) {
+    J s = J::object();
+    s["state"] = state;
+    s["count"] = n;
+    states.push_back(std::move(s));
+  }
+  j["states"] = std::move(states);
+  J frames = J::array();
+  for (const Frame& f : g.creation_stack) frames.push_back(J(f));
+  j["creation_stack"] = std::move(frames);
+}
+
+template <typename J>
+void task_group_from(const J& j, TaskGroup& g) {
+  expect_object(j, "a task group object");
+  read(j, "start_function", g.start_function);
+  read(j, "spawned", g.spawned);
+  read(j, "ended", g.ended);
+  read(j, "live", g.live);
+  read(j, "leaked", g.leaked);
+  read(j, "oldest_age_s", g.oldest_age_s);
+  read(j, "growth_per_min", g.growth_per_min);
+  const J& states = field(j, "states");
+  if (!states.is_array()) invalid("states", "expected an array, got " + describe(states));
+  g.states.clear();
+  for (size_t i = 0; i < states.size(); ++i) {
+    std::pair<std::string, uint64_t> st;
+    try {
+      expect_object(states[i], "a state object {state, count}");
+      read(states[i], "state", st.first);
+      read(states[i], "count", st.second);
+    } catch (ProfileJsonError& e) {
+      e.prepend(fmt::format("states[{}]", i));
+      throw;
+    }
+    g.states.push_back(std::move(st));
+  }
+  read_array(j, "creation_stack", g.creation_stack);
+}
+
+template <typename J>
+void preexisting_to(J& j, const PreexistingTaskGroup& g) {
+  j = J::object();
+  j["created_by"] = g.created_by;
+  j["start_function"] = g.start_function;
+  j["alive_at_attach"] = g.alive_at_attach;
+}
+
+template <typename J>
+void preexisting_from(const J& j, PreexistingTaskGroup& g) {
+  expect_object(j, "a preexisting task group object");
+  read(j, "created_by", g.created_by);
+  read(j, "start_function", g.start_function);
+  read(j, "alive_at_attach", g.alive_at_attach);
+}
+
+template <typename J>
+void tasks_to(J& j, const TaskSummary& t) {
+  j = J::object();
+  j["tracked"] = t.tracked;
+  j["unavailable_reason"] = t.unavailable_reason;
+  j["offsets_source"] = t.offsets_source;
+  j["leak_age_s"] = std::isfinite(t.leak_age_s) ? t.leak_age_s : 0.0;
+  j["spawned"] = t.spawned;
+  j["ended"] = t.ended;
+  j["live_at_end"] = t.live_at_end;
+  j["leaked"] = t.leaked;
+  j["preexisting_at_attach"] = t.preexisting_at_attach;
+  j["preexisting_ended"] = t.preexisting_ended;
+  j["dropped"] = t.dropped;
+  J groups = J::array();
+  for (const auto& g : t.groups) groups.push_back(J(g));
+  j["groups"] = std::move(groups);
+  J pre = J::array();
+  for (const auto& g : t.preexisting) pre.push_back(J(g));
+  j["preexisting"] = std::move(pre);
+}
+
+template <typename J>
+void tasks_from(const J& j, TaskSummary& t) {
+  expect_object(j, "an object");
+  read(j, "tracked", t.tracked);
+  read(j, "unavailable_reason", t.unavailable_reason);
+  read(j, "offsets_source", t.offsets_source);
+  read(j, "leak_age_s", t.leak_age_s);
+  read(j, "spawned", t.spawned);
+  read(j, "ended", t.ended);
+  read(j, "live_at_end", t.live_at_end);
+  read(j, "leaked", t.leaked);
+  read(j, "preexisting_at_attach", t.preexisting_at_attach);
+  read(j, "preexisting_ended", t.preexisting_ended);
+  read(j, "dropped", t.dropped);
+  read_array(j, "groups", t.groups);
+  read_array(j, "preexisting", t.preexisting);
 }
 
 template <typename J>
@@ -222,6 +332,7 @@ void profile_to(J& j, const Profile& p) {
   J stacks = J::array();
   for (const ProfileStack& s : p.stacks) stacks.push_back(J(s));
   j["stacks"] = std::move(stacks);
+  j["tasks"] = J(p.tasks);
 }
 
 template <typename J>
@@ -250,6 +361,15 @@ void profile_from(const J& j, Profile& p) {
     throw;
   }
   read_array(j, "stacks", p.stacks);
+  // Optional: a profile recorded without goroutine tracking may omit it.
+  if (auto t = j.find("tasks"); t != j.end()) {
+    try {
+      from_json(*t, p.tasks);
+    } catch (ProfileJsonError& e) {
+      e.prepend("tasks");
+      throw;
+    }
+  }
 }
 
 // Makes a library message one line and drops nlohmann's "[json.exception.x.N] ".
@@ -274,6 +394,12 @@ void from_json(const nlohmann::ordered_json& j, Frame& f) { frame_from(j, f); }
 void from_json(const nlohmann::ordered_json& j, ProfileStack& s) { stack_from(j, s); }
 void from_json(const nlohmann::ordered_json& j, ProfileMeta& m) { meta_from(j, m); }
 void from_json(const nlohmann::ordered_json& j, Profile& p) { profile_from(j, p); }
+void to_json(nlohmann::ordered_json& j, const TaskGroup& g) { task_group_to(j, g); }
+void to_json(nlohmann::ordered_json& j, const PreexistingTaskGroup& g) { preexisting_to(j, g); }
+void to_json(nlohmann::ordered_json& j, const TaskSummary& t) { tasks_to(j, t); }
+void from_json(const nlohmann::ordered_json& j, TaskGroup& g) { task_group_from(j, g); }
+void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
+void from_json(const nlohmann::ordered_json& j, TaskSummary& t) { tasks_from(j, t); }
 
 void to_json(nlohmann::json& j, const Frame& f) { frame_to(j, f); }
 void to_json(nlohmann::json& j, const ProfileStack& s) { stack_to(j, s); }
@@ -283,6 +409,12 @@ void from_json(const nlohmann::json& j, Frame& f) { frame_from(j, f); }
 void from_json(const nlohmann::json& j, ProfileStack& s) { stack_from(j, s); }
 void from_json(const nlohmann::json& j, ProfileMeta& m) { meta_from(j, m); }
 void from_json(const nlohmann::json& j, Profile& p) { profile_from(j, p); }
+void to_json(nlohmann::json& j, const TaskGroup& g) { task_group_to(j, g); }
+void to_json(nlohmann::json& j, const PreexistingTaskGroup& g) { preexisting_to(j, g); }
+void to_json(nlohmann::json& j, const TaskSummary& t) { tasks_to(j, t); }
+void from_json(const nlohmann::json& j, TaskGroup& g) { task_group_from(j, g); }
+void from_json(const nlohmann::json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
+void from_json(const nlohmann::json& j, TaskSummary& t) { tasks_from(j, t); }
 
 std::string render_json(const Profile& profile) {
   const nlohmann::ordered_json j = profile;

@@ -59,6 +59,12 @@ void to_json(nlohmann::ordered_json& j, const Profile& p);  // whole document
 void from_json(const nlohmann::ordered_json& j, Frame& f);
 void from_json(const nlohmann::ordered_json& j, ProfileStack& s);
 void from_json(const nlohmann::ordered_json& j, ProfileMeta& m);
+void to_json(nlohmann::ordered_json& j, const TaskGroup& g);
+void to_json(nlohmann::ordered_json& j, const PreexistingTaskGroup& g);
+void to_json(nlohmann::ordered_json& j, const TaskSummary& t);
+void from_json(const nlohmann::ordered_json& j, TaskGroup& g);
+void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g);
+void from_json(const nlohmann::ordered_json& j, TaskSummary& t);
 void from_json(const nlohmann::ordered_json& j, Profile& p);  // checks schema
 
 void to_json(nlohmann::json& j, const Frame& f);
@@ -68,6 +74,12 @@ void to_json(nlohmann::json& j, const Profile& p);
 void from_json(const nlohmann::json& j, Frame& f);
 void from_json(const nlohmann::json& j, ProfileStack& s);
 void from_json(const nlohmann::json& j, ProfileMeta& m);
+void to_json(nlohmann::json& j, const TaskGroup& g);
+void to_json(nlohmann::json& j, const PreexistingTaskGroup& g);
+void to_json(nlohmann::json& j, const TaskSummary& t);
+void from_json(const nlohmann::json& j, TaskGroup& g);
+void from_json(const nlohmann::json& j, PreexistingTaskGroup& g);
+void from_json(const nlohmann::json& j, TaskSummary& t);
 void from_json(const nlohmann::json& j, Profile& p);
 
 }  // namespace mws

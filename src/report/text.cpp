@@ -1,4 +1,6 @@
 #include "report/text.h"
+#include "report/text_format.h"
+#include "report/leaks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,139 +19,7 @@ constexpr size_t kChainSites = 5;    // sites whose heaviest stack is shown
 constexpr size_t kChainFrames = 12;  // frames shown per chain
 constexpr size_t kLabelWidth = 17;   // header labels
 
-uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
-                                                      : a + b;
-}
-
-// "1234567" -> "1,234,567".
-std::string grouped(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string human_bytes(double b) {
-  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (b < 1024) return fmt::format("{} B", static_cast<uint64_t>(b));
-  int u = -1;
-  while (b >= 1024 && u < 5) {
-    b /= 1024;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", b, units[u]);
-}
-
-std::string human_bytes(uint64_t b) {
-  if (b < 1024) return fmt::format("{} B", b);
-  return human_bytes(static_cast<double>(b));
-}
-
-std::string rate(double per_s) {
-  if (per_s < 100) return fmt::format("{:.1f}", per_s);
-  if (per_s >= 1e19) return fmt::format("{:.3g}", per_s);
-  return grouped(static_cast<uint64_t>(std::llround(per_s)));
-}
-
-std::string percent(uint64_t part, uint64_t whole) {
-  if (whole == 0) return "-";
-  return fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
-}
-
-std::string duration(double s) {
-  if (!std::isfinite(s) || s <= 0) return "unknown";
-  if (s < 60) return fmt::format("{:.1f} s", s);
-  const auto total = static_cast<uint64_t>(std::llround(s));
-  if (total < 3600) return fmt::format("{:.1f} s ({}m {:02}s)", s, total / 60, total % 60);
-  return fmt::format("{:.0f} s ({}h {:02}m)", s, total / 3600, total % 3600 / 60);
-}
-
-std::string utc_time(uint64_t unix_ns) {
-  if (unix_ns == 0) return "unknown";
-  const auto secs = static_cast<std::time_t>(unix_ns / 1000000000ULL);
-  std::tm tm{};
-  if (gmtime_r(&secs, &tm) == nullptr) return "unknown";
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-// Names and paths come from the target: a control character must not break
-// the table (or drive the terminal), so each becomes '?'.
-std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = '?';
-  }
-  return out;
-}
-
-// Columns a UTF-8 string takes (one per code point; good enough for names).
-size_t width(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
-// Byte offset of the code point number `cp` in s.
-size_t byte_offset(std::string_view s, size_t cp) {
-  size_t seen = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (seen == cp) return i;
-      ++seen;
-    }
-  }
-  return s.size();
-}
-
-// Shortens s to at most w columns by cutting its middle: Go names keep their
-// package (head) and their function (tail).
-std::string elide(std::string_view s, size_t w) {
-  const size_t n = width(s);
-  if (n <= w) return std::string(s);
-  if (w <= 3) return std::string(s.substr(0, byte_offset(s, w)));
-  const size_t keep = w - 3;
-  const size_t head = keep / 2;
-  const size_t tail = keep - head;
-  return std::string(s.substr(0, byte_offset(s, head))) + "..." +
-         std::string(s.substr(byte_offset(s, n - tail)));
-}
-
-std::string pad(std::string_view s, size_t w) {
-  std::string out(s);
-  const size_t n = width(s);
-  if (n < w) out.append(w - n, ' ');
-  return out;
-}
-
-std::string rpad(std::string_view s, size_t w) {
-  const size_t n = width(s);
-  return n < w ? std::string(w - n, ' ') + std::string(s) : std::string(s);
-}
-
-// "/home/u/src/app/middleware/log.go" -> "middleware/log.go".
-std::string short_file(std::string_view file) {
-  const auto last = file.rfind('/');
-  if (last == std::string_view::npos || last == 0) return std::string(file);
-  const auto prev = file.rfind('/', last - 1);
-  return std::string(prev == std::string_view::npos ? file : file.substr(prev + 1));
-}
-
-std::string location(const Frame& f) {
-  if (f.file.empty()) return f.line ? fmt::format("?:{}", f.line) : "?";
-  std::string loc = printable(short_file(f.file));
-  if (f.line) loc += fmt::format(":{}", f.line);
-  return loc;
-}
-
-std::string function_name(const Frame& f) {
-  return f.function.empty() ? "[unknown]" : printable(f.function);
-}
+using namespace textfmt;
 
 void header_line(std::string& out, std::string_view label, std::string_view value) {
   out += fmt::format("  {}{}\n", pad(label, kLabelWidth), value);
@@ -212,6 +82,10 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
   const std::vector<AllocationSite> sites = allocation_sites(p, weight);
   const uint64_t total = total_weight(p, weight);
   out += '\n';
+  if (!p.meta.allocations_tracked) {
+    out += "Allocations: not probed (recorded with --no-allocs)\n";
+    return;
+  }
   if (sites.empty()) {
     out += fmt::format("No allocations recorded (total {} is 0).\n", name(weight));
     return;
@@ -358,6 +232,7 @@ std::string render_text(const Profile& profile, Weight weight, size_t top_n) {
   std::string out;
   render_header(out, profile);
   render_sites(out, profile, weight, top_n);
+  out += render_leaks_text(profile, top_n);
   return out;
 }
 

@@ -91,10 +91,11 @@ const std::vector<ElfSymbol>& ElfFile::symbols() const {
     for (size_t i = 0; i < n; i++) {
       GElf_Sym sym;
       if (!gelf_getsym(d, static_cast<int>(i), &sym)) continue;
-      if (GELF_ST_TYPE(sym.st_info) != STT_FUNC) continue;
+      const int type = GELF_ST_TYPE(sym.st_info);
+      if (type != STT_FUNC && type != STT_OBJECT) continue;
       const char* nm = elf_strptr(elf, sh.sh_link, sym.st_name);
       if (!nm || !*nm) continue;
-      symbols_.push_back({nm, sym.st_value, sym.st_size});
+      symbols_.push_back({nm, sym.st_value, sym.st_size, type == STT_FUNC});
     }
   }
   elf_end(elf);

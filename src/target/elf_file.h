@@ -31,6 +31,7 @@ struct ElfSymbol {
   std::string name;
   uint64_t value = 0;  // link-time virtual address
   uint64_t size = 0;
+  bool is_function = false;  // STT_FUNC; otherwise STT_OBJECT (data)
 };
 
 class ElfFile {
@@ -51,9 +52,9 @@ class ElfFile {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
 
   bool has_symtab() const { return has_symtab_; }
-  // Function symbol by exact name from .symtab (not .dynsym).
+  // Function or data symbol by exact name from .symtab (not .dynsym).
   std::optional<ElfSymbol> find_symbol(std::string_view name) const;
-  // All symbols of .symtab (loaded lazily once).
+  // All function and data symbols of .symtab (loaded lazily once).
   const std::vector<ElfSymbol>& symbols() const;
 
   // Link-time virtual address -> file offset, through the PT_LOAD segments.

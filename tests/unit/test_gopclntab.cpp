@@ -164,6 +164,7 @@ TEST_CASE("GoPclntab function index agrees with .symtab", "[symbolize]") {
   // ones with "[...]"; runtime.text and runtime.etext are markers (size 0).
   size_t funcs = 0, found = 0;
   for (const auto& s : elf->symbols()) {
+    if (!s.is_function) continue;
     if (s.size == 0) continue;
     funcs++;
     std::string name = mws::target::go_func_name_for_print(s.name);

@@ -1,0 +1,38 @@
+// StackTable: interns raw stacks (machine return addresses, innermost
+// first) so each distinct stack is stored once and named by a small id.
+// Bounded: past max_stacks, intern() refuses new stacks and the caller
+// counts the loss.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace mws::model {
+
+using StackId = uint32_t;
+
+class StackTable {
+ public:
+  explicit StackTable(size_t max_stacks = 1u << 20) : max_stacks_(max_stacks) {}
+  // nullopt when the stack is new and the table is full.
+  std::optional<StackId> intern(std::span<const uint64_t> pcs);
+  size_t size() const { return stacks_.size(); }
+  const std::vector<uint64_t>& pcs(StackId id) const { return stacks_[id]; }
+
+ private:
+  struct SpanHash {
+    size_t operator()(std::span<const uint64_t> s) const;
+  };
+  struct SpanEq {
+    bool operator()(std::span<const uint64_t> a, std::span<const uint64_t> b) const;
+  };
+  size_t max_stacks_;
+  std::vector<std::vector<uint64_t>> stacks_;
+  // Keys view stacks_[i]'s heap buffers, which never move.
+  std::unordered_map<std::span<const uint64_t>, StackId, SpanHash, SpanEq> index_;
+};
+
+}  // namespace mws::model

@@ -1,0 +1,58 @@
+#include "model/task_tracker.h"
+
+#include <algorithm>
+
+namespace mws::model {
+
+void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc, uint64_t parent_goid,
+                           uint64_t ts_ns, std::span<const uint64_t> stack) {
+  spawned_++;
+  // A goid can only be registered as preexisting if we read allgs after
+  // the probes went live and the goroutine was created in between.
+  preexisting_.erase(goid);
+
+  // gopc is the return address of the call to newproc: the go statement.
+  // Everything inside it (newproc1, newproc.func1, systemstack) goes.
+  auto at = std::find(stack.begin(), stack.end(), gopc);
+  std::span<const uint64_t> creation = at == stack.end() ? stack : stack.subspan(at - stack.begin());
+
+  auto sid = stacks_.intern(creation);
+  if (!sid || live_.size() >= max_live_) {
+    dropped_++;
+    return;
+  }
+  const uint64_t key = (uint64_t(*sid) << 32) ^ startpc ^ (startpc >> 32) * 0x9e3779b97f4a7c15ull;
+  auto [it, fresh] = group_index_.emplace(key, static_cast<GroupId>(groups_.size()));
+  if (fresh) groups_.push_back({*sid, startpc, 0, 0});
+  GroupId gid = it->second;
+  // Hash collisions between different (stack, startpc) pairs: fall back
+  // to a linear search among groups (rare; keeps groups exact).
+  if (groups_[gid].creation_stack != *sid || groups_[gid].startpc != startpc) {
+    auto same = std::find_if(groups_.begin(), groups_.end(),
+                             [&](const TaskGroupCounts& g) { return g.creation_stack == *sid && g.startpc == startpc; });
+    if (same == groups_.end()) {
+      groups_.push_back({*sid, startpc, 0, 0});
+      gid = static_cast<GroupId>(groups_.size() - 1);
+    } else {
+      gid = static_cast<GroupId>(same - groups_.begin());
+    }
+  }
+  groups_[gid].spawned++;
+  live_[goid] = LiveTask{g_addr, ts_ns, parent_goid, gid};
+}
+
+void TaskTracker::on_exit(uint64_t goid) {
+  auto it = live_.find(goid);
+  if (it != live_.end()) {
+    groups_[it->second.group].ended++;
+    live_.erase(it);
+    ended_++;
+    return;
+  }
+  if (preexisting_.erase(goid))
+    preexisting_ended_++;
+  else
+    unknown_exits_++;
+}
+
+}  // namespace mws::model

@@ -1,0 +1,67 @@
+// TaskTracker: the goroutines seen being created and ending while we
+// record. Live tasks are keyed by goid; each belongs to a group (creation
+// stack, start function). Goroutines that existed before attach are known
+// only by the goids the caller registers, and are kept apart.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "model/stack_table.h"
+
+namespace mws::model {
+
+using GroupId = uint32_t;
+
+struct LiveTask {
+  uint64_t g_addr = 0;
+  uint64_t created_ns = 0;  // CLOCK_MONOTONIC
+  uint64_t parent_goid = 0;
+  GroupId group = 0;
+};
+
+struct TaskGroupCounts {
+  StackId creation_stack = 0;  // return addresses; [0] is the go statement's
+  uint64_t startpc = 0;
+  uint64_t spawned = 0;
+  uint64_t ended = 0;
+};
+
+class TaskTracker {
+ public:
+  explicit TaskTracker(size_t max_live = 1u << 21, size_t max_stacks = 1u << 18)
+      : max_live_(max_live), stacks_(max_stacks) {}
+
+  // Goroutines alive when probes went live (read from the runtime's allgs).
+  void register_preexisting(uint64_t goid) { preexisting_.insert(goid); }
+
+  // `stack` innermost first as captured at newproc1's RET; frames below
+  // the go statement (newproc1, systemstack, ...) are cut using gopc.
+  void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc, uint64_t parent_goid,
+                uint64_t ts_ns, std::span<const uint64_t> stack);
+  void on_exit(uint64_t goid);
+
+  const std::unordered_map<uint64_t, LiveTask>& live() const { return live_; }
+  const std::vector<TaskGroupCounts>& groups() const { return groups_; }
+  const StackTable& stacks() const { return stacks_; }
+  uint64_t spawned() const { return spawned_; }
+  uint64_t ended() const { return ended_; }
+  uint64_t preexisting_alive() const { return preexisting_.size(); }
+  uint64_t preexisting_ended() const { return preexisting_ended_; }
+  uint64_t unknown_exits() const { return unknown_exits_; }
+  uint64_t dropped() const { return dropped_; }  // over a limit
+
+ private:
+  size_t max_live_;
+  StackTable stacks_;
+  std::vector<TaskGroupCounts> groups_;
+  std::unordered_map<uint64_t, GroupId> group_index_;  // (stack id, startpc) hashed
+  std::unordered_map<uint64_t, LiveTask> live_;
+  std::unordered_set<uint64_t> preexisting_;
+  uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
+};
+
+}  // namespace mws::model

@@ -1,0 +1,93 @@
+#include "probes/go_probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "go_probes.skel.h"
+
+namespace mws::probes {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+}  // namespace
+
+Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, const GoProbeOptions& opt) {
+  std::unique_ptr<GoProbes> p(new GoProbes());
+  p->skel_ = go_probes::open();
+  if (!p->skel_) return Error{"cannot open the BPF object: " + errno_text(errno)};
+  auto* progs = &p->skel_->progs;
+
+  p->skel_->rodata->target_tgid = static_cast<uint32_t>(opt.pid);
+  std::memcpy(const_cast<mws_go_offsets*>(&p->skel_->rodata->go_off), &plan.offsets, sizeof(plan.offsets));
+  if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
+    return Error{"cannot size the ring buffer: " + errno_text(err)};
+  // Load only the programs this plan uses.
+  const bool real = !opt.empty_programs;
+  bpf_program__set_autoload(progs->on_mallocgc, real && !plan.alloc.empty());
+  bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
+  bpf_program__set_autoload(progs->on_empty, !real);
+
+  if (int err = go_probes::load(p->skel_)) {
+    if (err == -EPERM || err == -EACCES)
+      return Error{"not permitted to load BPF programs: run mwscope as root (or with CAP_BPF and CAP_PERFMON)"};
+    return Error{"cannot load the BPF programs (" + errno_text(err) +
+                 "); the kernel needs BPF ring buffers and BTF (Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF)"};
+  }
+
+  auto attach_all = [&](bpf_program* prog, const std::vector<ProbeSite>& sites) -> Status {
+    for (const auto& site : sites) {
+      bpf_link* link = bpf_program__attach_uprobe(prog, false, opt.pid, site.binary_path.c_str(), site.file_offset);
+      if (!link) {
+        int err = errno;
+        return Error{"cannot attach a uprobe to " + site.symbol + " in " + site.binary_path + ": " + errno_text(err)};
+      }
+      p->links_.push_back(link);
+    }
+    return Ok{};
+  };
+  // On failure the destructor detaches what was attached.
+  auto prog = [&](bpf_program* p) { return real ? p : progs->on_empty; };
+  if (auto st = attach_all(prog(progs->on_mallocgc), plan.alloc); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
+  return p;
+}
+
+GoProbes::~GoProbes() {
+  detach();
+  if (skel_) go_probes::destroy(skel_);
+}
+
+void GoProbes::detach() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
+  links_.clear();
+}
+
+bpf_map* GoProbes::events_map() const { return skel_->maps.events; }
+
+BpfCounters GoProbes::read_counters() const {
+  BpfCounters c;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return c;
+  std::vector<uint64_t> vals(static_cast<size_t>(ncpu));
+  int fd = bpf_map__fd(skel_->maps.counters);
+  auto sum = [&](uint32_t key) {
+    uint64_t total = 0;
+    if (bpf_map_lookup_elem(fd, &key, vals.data()) == 0)
+      for (auto v : vals) total += v;
+    return total;
+  };
+  c.probe_hits = sum(MWS_CNT_PROBE_HITS);
+  c.events_submitted = sum(MWS_CNT_EVENTS_SUBMITTED);
+  c.ringbuf_drops = sum(MWS_CNT_RINGBUF_DROPS);
+  c.stack_errors = sum(MWS_CNT_STACK_ERRORS);
+  c.task_read_errors = sum(MWS_CNT_TASK_READ_ERRORS);
+  return c;
+}
+
+}  // namespace mws::probes

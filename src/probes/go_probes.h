@@ -1,0 +1,68 @@
+// Loads bpf/go.bpf.c and attaches its programs to a Go target: the
+// allocator entry, newproc1's RET instructions, goexit1's entry.
+// BPF links are owned by file descriptors held here; destroying GoProbes
+// (or mwscope dying) detaches everything. Nothing is pinned.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/events.h"
+#include "util/result.h"
+
+struct go_probes;
+struct bpf_map;
+struct bpf_link;
+
+namespace mws::probes {
+
+struct ProbeSite {
+  std::string binary_path;   // file to attach to
+  std::string symbol;        // for messages: "runtime.mallocgc"
+  uint64_t file_offset = 0;  // uprobe offset in the file
+  uint64_t vaddr = 0;        // link-time address of the probed instruction
+  std::string placement;     // "prologue jump", "entry", "RET"
+};
+
+// What to attach. Empty optional parts are not attached.
+struct GoProbePlan {
+  std::vector<ProbeSite> alloc;          // runtime.mallocgc entry
+  std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
+  std::vector<ProbeSite> exit;           // runtime.goexit1 entry
+  mws_go_offsets offsets{-1, -1, -1, -1, -1, -1};
+};
+
+struct GoProbeOptions {
+  pid_t pid = 0;
+  uint64_t ringbuf_bytes = 32ull << 20;  // power of two
+  bool empty_programs = false;  // benchmark baseline: every probe runs on_empty
+};
+
+struct BpfCounters {
+  uint64_t probe_hits = 0, events_submitted = 0, ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
+};
+
+class GoProbes {
+ public:
+  static Result<std::unique_ptr<GoProbes>> attach(const GoProbePlan& plan, const GoProbeOptions& opt);
+  ~GoProbes();
+  GoProbes(const GoProbes&) = delete;
+  GoProbes& operator=(const GoProbes&) = delete;
+
+  bpf_map* events_map() const;
+  BpfCounters read_counters() const;
+  uint32_t probes_attached() const { return static_cast<uint32_t>(links_.size()); }
+  // Detaches every probe now (idempotent); maps stay readable.
+  void detach();
+
+ private:
+  GoProbes() = default;
+  go_probes* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+};
+
+}  // namespace mws::probes

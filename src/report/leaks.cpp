@@ -1,0 +1,121 @@
+#include "report/leaks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "report/folded.h"
+#include "report/text_format.h"
+
+namespace mws {
+namespace {
+
+using namespace textfmt;
+
+constexpr size_t kStackFrames = 10;
+
+std::string states_text(const TaskGroup& g) {
+  if (g.states.empty()) return "?";
+  std::string s;
+  for (size_t i = 0; i < g.states.size() && i < 2; i++) {
+    if (i) s += ", ";
+    s += fmt::format("{} x{}", printable(g.states[i].first), grouped(g.states[i].second));
+  }
+  if (g.states.size() > 2) s += ", ...";
+  return s;
+}
+
+std::string go_statement(const TaskGroup& g) {
+  if (g.creation_stack.empty()) return "[no stack]";
+  // The innermost frame is the go statement; an inlined one is shown with
+  // the function that holds it.
+  const Frame& f = g.creation_stack.front();
+  return fmt::format("{} {}", function_name(f), location(f));
+}
+
+void render_group_stack(std::string& out, size_t rank, const TaskGroup& g) {
+  out += fmt::format("\n  #{} {} started by the go statement in {} (leaf first)\n", rank,
+                     printable(g.start_function), go_statement(g));
+  size_t shown = std::min(g.creation_stack.size(), kStackFrames);
+  for (size_t i = 0; i < shown; i++) {
+    const Frame& f = g.creation_stack[i];
+    out += fmt::format("      {}  {}{}\n", pad(elide(function_name(f), 60), 60), location(f),
+                       f.inlined ? " (inlined)" : "");
+  }
+  if (g.creation_stack.size() > shown)
+    out += fmt::format("      ... {} more frames\n", g.creation_stack.size() - shown);
+}
+
+}  // namespace
+
+std::string render_leaks_text(const Profile& p, size_t top_n) {
+  const TaskSummary& t = p.tasks;
+  std::string out;
+  if (!t.tracked) {
+    out += fmt::format("\nGoroutines: not tracked ({})\n",
+                       t.unavailable_reason.empty() ? "no goroutine data in this profile" : t.unavailable_reason);
+    return out;
+  }
+  out += fmt::format("\nLeaked goroutines: alive at the end and older than {:.0f} s\n", t.leak_age_s);
+  out += fmt::format("  created while recording {}, ended {}, alive at the end {}, leaked {}; dropped {}\n",
+                     grouped(t.spawned), grouped(t.ended), grouped(t.live_at_end), grouped(t.leaked),
+                     grouped(t.dropped));
+
+  std::vector<const TaskGroup*> live;
+  for (const auto& g : t.groups)
+    if (g.live > 0) live.push_back(&g);
+  if (live.empty()) {
+    out += "  none: every goroutine created while recording has ended\n";
+  } else {
+    const size_t shown = top_n ? std::min(top_n, live.size()) : live.size();
+    out += fmt::format("  {:>3}  {:>7}  {:>6}  {:>8}  {:>7}  {:>8}  {:>9}  {}\n", "#", "leaked", "live", "spawned",
+                       "ended", "oldest", "growth/m", "start function / state / go statement");
+    for (size_t i = 0; i < shown; i++) {
+      const TaskGroup& g = *live[i];
+      out += fmt::format("  {:>3}  {:>7}  {:>6}  {:>8}  {:>7}  {:>8}  {:>+9.1f}  {}\n", i + 1, grouped(g.leaked),
+                         grouped(g.live), grouped(g.spawned), grouped(g.ended), duration(g.oldest_age_s),
+                         g.growth_per_min, elide(printable(g.start_function), 60));
+      out += fmt::format("  {:>62}  {}\n", "", elide(states_text(g), 56));
+      out += fmt::format("  {:>62}  go statement: {}\n", "", elide(go_statement(g), 56));
+    }
+    if (live.size() > shown) out += fmt::format("  ... {} more groups with live goroutines\n", live.size() - shown);
+    for (size_t i = 0; i < shown && i < 3; i++)
+      if (live[i]->leaked > 0) render_group_stack(out, i + 1, *live[i]);
+  }
+  uint64_t short_lived = 0;
+  for (const auto& g : t.groups)
+    if (g.live == 0) short_lived += g.spawned;
+  if (short_lived)
+    out += fmt::format("  {} goroutines in {} other group(s) were created and ended while recording\n",
+                       grouped(short_lived),
+                       std::count_if(t.groups.begin(), t.groups.end(), [](const TaskGroup& g) { return g.live == 0; }));
+
+  out += fmt::format("\nGoroutines alive before attach: {} (their creation was not seen; {} of them ended while recording)\n",
+                     grouped(t.preexisting_at_attach), grouped(t.preexisting_ended));
+  for (size_t i = 0; i < t.preexisting.size() && i < 10; i++) {
+    const auto& g = t.preexisting[i];
+    out += fmt::format("  {:>7}  {}  (created by {})\n", grouped(g.alive_at_attach), printable(g.start_function),
+                       printable(g.created_by));
+  }
+  return out;
+}
+
+std::string render_leaks_folded(const Profile& p) {
+  std::vector<std::string> lines;
+  for (const auto& g : p.tasks.groups) {
+    if (g.leaked == 0) continue;
+    std::string line;
+    for (auto it = g.creation_stack.rbegin(); it != g.creation_stack.rend(); ++it) {
+      if (!line.empty()) line += ';';
+      line += folded_frame_name(it->function);
+    }
+    if (line.empty()) line = "[no stack]";
+    lines.push_back(fmt::format("{} {}", line, g.live));
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+}  // namespace mws

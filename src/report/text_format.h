@@ -1,0 +1,32 @@
+// Formatting helpers shared by the text reports: numbers with thousands
+// separators, human byte units, column padding that counts code points,
+// and sanitizing of names that come from the target.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "model/profile.h"
+
+namespace mws::textfmt {
+
+uint64_t sat_add(uint64_t a, uint64_t b);
+std::string grouped(uint64_t n);  // "1234567" -> "1,234,567"
+std::string human_bytes(double b);
+std::string human_bytes(uint64_t b);
+std::string rate(double per_s);
+std::string percent(uint64_t part, uint64_t whole);
+std::string duration(double s);
+std::string utc_time(uint64_t unix_ns);
+std::string printable(std::string_view s);  // control characters -> '?'
+size_t width(std::string_view s);            // columns (code points)
+size_t byte_offset(std::string_view s, size_t cp);
+std::string elide(std::string_view s, size_t w);  // cut the middle to fit w columns
+std::string pad(std::string_view s, size_t w);
+std::string rpad(std::string_view s, size_t w);
+std::string short_file(std::string_view file);  // last two path components
+std::string location(const Frame& f);           // "pkg/file.go:42"
+std::string function_name(const Frame& f);
+
+}  // namespace mws::textfmt

@@ -1,0 +1,182 @@
+// Goroutine lifecycle against the truth: taskserver's middleware leak one
+// goroutine per request on /leak and /leak-select and start short-lived
+// workers on /work and /spawn-burst; its /debug/goroutines endpoint is the
+// runtime's own goroutine profile (pprof debug=2) grouped by creator.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+using namespace mws::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+void send(int port, const std::string& path, int times) {
+  for (int i = 0; i < times; i++) REQUIRE(http_get(port, path));
+}
+
+const json* group_by_start(const json& profile, const std::string& start) {
+  for (const auto& g : profile.at("tasks").at("groups"))
+    if (g.at("start_function") == start) return &g;
+  return nullptr;
+}
+
+uint64_t state_count(const json& group, const std::string& state) {
+  for (const auto& s : group.at("states"))
+    if (s.at("state") == state) return s.at("count");
+  return 0;
+}
+
+struct Recording {
+  Child mw;
+  std::string json_path, leaks_path;
+};
+
+Recording start_recording(pid_t pid, const std::string& name, std::vector<std::string> extra = {}) {
+  Recording r{Child::spawn([&] {
+                std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(pid), "--json",
+                                              temp_path(name + ".json"), "--leaks-folded",
+                                              temp_path(name + ".leaks")};
+                argv.insert(argv.end(), extra.begin(), extra.end());
+                return argv;
+              }()),
+              temp_path(name + ".json"), temp_path(name + ".leaks")};
+  auto attached = r.mw.wait_stderr_line("attached", seconds(30));
+  INFO(r.mw.stderr_text());
+  REQUIRE(attached);
+  REQUIRE(attached->find("goroutine spawn") != std::string::npos);
+  return r;
+}
+
+json stop_recording(Recording& r) {
+  r.mw.signal(SIGINT);
+  INFO(r.mw.stderr_text());
+  REQUIRE(r.mw.wait(seconds(60)) == 0);
+  return json::parse(read_file(r.json_path));
+}
+
+}  // namespace
+
+TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers are not", "[bpf][goroutines]") {
+  Server server = start_server("taskserver");
+  Recording rec = start_recording(server.child.pid(), "leaks", {"--leak-age", "1"});
+
+  const int leaks = 40, selects = 25, works = 300, burst = 200;
+  send(server.port, "/leak", leaks);
+  send(server.port, "/leak-select", selects);
+  send(server.port, "/work", works);
+  send(server.port, "/spawn-burst?n=" + std::to_string(burst), 1);
+  std::this_thread::sleep_for(milliseconds(1500));  // past the leak age; the burst's 100 ms sleeps are over
+  auto truth = json::parse(*http_get(server.port, "/debug/goroutines"));
+  json profile = stop_recording(rec);
+  REQUIRE(server.child.running());
+
+  const json& tasks = profile.at("tasks");
+  INFO(tasks.dump(1).substr(0, 4000));
+  REQUIRE(tasks.at("tracked") == true);
+  CHECK(tasks.at("dropped") == 0);
+  CHECK(profile.at("meta").at("dropped_events") == 0);
+
+  // The two leaking middleware: exactly one goroutine per request, all
+  // alive, with the wait state the runtime reports.
+  struct Leak {
+    std::string creator, start, state;
+    int requests;
+  };
+  for (const Leak& l : {Leak{"main.Watchdog.func1", "main.Watchdog.func1.1", "chan receive", leaks},
+                        Leak{"main.Notifier.func1", "main.Notifier.func1.1", "select", selects}}) {
+    INFO(l.start);
+    const json* g = group_by_start(profile, l.start);
+    REQUIRE(g);
+    const uint64_t runtime_count = truth.at("by_creator").at(l.creator).at("count");
+    CHECK(runtime_count == uint64_t(l.requests));
+    CHECK(g->at("spawned") == l.requests);
+    CHECK(g->at("live") == runtime_count);
+    CHECK(g->at("leaked") == runtime_count);
+    CHECK(g->at("ended") == 0);
+    CHECK(state_count(*g, l.state) == truth.at("by_creator").at(l.creator).at("states").at(l.state));
+    REQUIRE(!g->at("creation_stack").empty());
+    CHECK(g->at("creation_stack")[0].at("function") == l.creator);
+    CHECK(g->at("creation_stack")[0].at("line").get<int>() > 0);
+  }
+
+  // Workers: every one seen starting and ending, none reported.
+  for (auto [start, n] : {std::pair{"main.Offload.func1.1", works}, std::pair{"main.spawnBurstHandler.func1", burst}}) {
+    INFO(start);
+    const json* g = group_by_start(profile, start);
+    REQUIRE(g);
+    CHECK(g->at("spawned") == n);
+    CHECK(g->at("ended") == n);
+    CHECK(g->at("live") == 0);
+    CHECK(g->at("leaked") == 0);
+  }
+  CHECK(!truth.at("by_creator").contains("main.Offload.func1"));
+
+  SECTION("--leaks-folded: creation stack root first, ending at the go statement, weighted by live count") {
+    std::istringstream in(read_file(rec.leaks_path));
+    std::map<std::string, uint64_t> by_leaf;
+    std::string line;
+    while (std::getline(in, line)) {
+      auto space = line.rfind(' ');
+      std::string stack = line.substr(0, space);
+      std::string leaf = stack.substr(stack.rfind(';') + 1);
+      by_leaf[leaf] += std::stoull(line.substr(space + 1));
+      if (leaf == "main.Watchdog.func1") CHECK(stack.find("net/http.(*conn).serve") < stack.find("main.Watchdog"));
+    }
+    CHECK(by_leaf["main.Watchdog.func1"] == uint64_t(leaks));
+    CHECK(by_leaf["main.Notifier.func1"] == uint64_t(selects));
+    CHECK(by_leaf.count("main.Offload.func1") == 0);
+  }
+}
+
+TEST_CASE("goroutines that existed before attach are kept apart", "[bpf][goroutines]") {
+  Server server = start_server("taskserver");
+  const int before = 12, during = 7;
+  send(server.port, "/leak", before);
+  std::this_thread::sleep_for(milliseconds(200));
+  Recording rec = start_recording(server.child.pid(), "preexisting", {"--leak-age", "0"});
+  send(server.port, "/leak", during);
+  std::this_thread::sleep_for(milliseconds(300));
+  json profile = stop_recording(rec);
+
+  const json& tasks = profile.at("tasks");
+  INFO(tasks.dump(1).substr(0, 3000));
+  const json* g = group_by_start(profile, "main.Watchdog.func1.1");
+  REQUIRE(g);
+  CHECK(g->at("leaked") == during);
+  uint64_t pre_watchdog = 0;
+  for (const auto& p : tasks.at("preexisting"))
+    if (p.at("start_function") == "main.Watchdog.func1.1") {
+      CHECK(p.at("created_by") == "main.Watchdog.func1");
+      pre_watchdog += p.at("alive_at_attach").get<uint64_t>();
+    }
+  CHECK(pre_watchdog == uint64_t(before));
+  CHECK(tasks.at("preexisting_at_attach").get<uint64_t>() >= uint64_t(before));
+}
+
+TEST_CASE("the target is unharmed by repeated attach and detach under load", "[bpf][goroutines][safety]") {
+  Server server = start_server("taskserver");
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port);
+  Child load = Child::spawn({fixture("loadgen"), "-url", base + "/work," + base + "/spawn-burst?n=3," + base + "/health",
+                             "-n", "0", "-c", "4", "-duration", "14s"});
+  for (int i = 0; i < 5; i++) {
+    auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1.5"}, seconds(60));
+    INFO("attach " << i << ": " << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.err.find("attached") != std::string::npos);
+    REQUIRE(server.child.running());
+  }
+  INFO(load.stdout_text() << load.stderr_text());
+  CHECK(load.wait(seconds(60)) == 0);  // loadgen exits non-zero on any failed request
+  auto out = json::parse(load.stdout_text());
+  CHECK(out.at("errors") == 0);
+  CHECK(out.at("requests").get<uint64_t>() > 100);
+  CHECK(server.child.running());
+  CHECK(http_get(server.port, "/debug/goroutines"));
+}

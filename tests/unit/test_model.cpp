@@ -1,0 +1,132 @@
+// Aggregation and decoding on hand-made events (the BPF side's layout from
+// bpf/events.h), without root.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <vector>
+
+#include "bpf/events.h"
+#include "collect/event_decoder.h"
+#include "model/aggregator.h"
+#include "model/task_tracker.h"
+
+using namespace mws;
+
+TEST_CASE("aggregator counts objects and bytes per distinct stack", "[model]") {
+  model::Aggregator agg;
+  const std::vector<uint64_t> a{0x10, 0x20, 0x30}, b{0x10, 0x20}, c{0x10, 0x20, 0x30};
+  agg.add_alloc(a, 8);
+  agg.add_alloc(b, 16);
+  agg.add_alloc(c, 24);  // same as a
+  REQUIRE(agg.stack_count() == 2);
+  CHECK(agg.events() == 3);
+  CHECK(agg.counts(0).objects == 2);
+  CHECK(agg.counts(0).bytes == 32);
+  CHECK(agg.counts(1).objects == 1);
+  CHECK(agg.stack(1) == b);
+}
+
+TEST_CASE("aggregator past its stack limit counts drops, never loses them silently", "[model]") {
+  model::Aggregator agg(2);
+  for (uint64_t i = 0; i < 5; i++) agg.add_alloc(std::vector<uint64_t>{i}, 1);
+  agg.add_alloc(std::vector<uint64_t>{0}, 1);  // a known stack still counts
+  CHECK(agg.stack_count() == 2);
+  CHECK(agg.dropped() == 3);
+  CHECK(agg.events() == 3);
+}
+
+namespace {
+
+mws_alloc_event alloc_event(uint64_t size, uint64_t caller, std::vector<uint64_t> walked, uint32_t flags = 0) {
+  mws_alloc_event e{};
+  e.hdr.kind = MWS_EV_ALLOC;
+  e.hdr.flags = flags;
+  e.size = size;
+  e.caller = caller;
+  e.stack_len = static_cast<uint32_t>(walked.size());
+  for (size_t i = 0; i < walked.size(); i++) e.stack[i] = walked[i];
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("decoder splices the caller read at [SP] in place of the probed instruction", "[model]") {
+  model::Aggregator agg;
+  model::TaskTracker tasks;
+  collect::EventDecoder dec(agg, tasks);
+  // stack[0] is the probe's own address inside mallocgc; the caller is at [SP].
+  auto e = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000});
+  dec.decode(&e, sizeof(e));
+  REQUIRE(agg.stack_count() == 1);
+  CHECK(agg.stack(0) == std::vector<uint64_t>{0xCA11, 0x5000, 0x6000});
+  CHECK(agg.counts(0).bytes == 48);
+
+  auto no_caller = alloc_event(8, 0, {0x40e184, 0x5000}, MWS_FLAG_NO_CALLER);
+  dec.decode(&no_caller, sizeof(no_caller));
+  CHECK(agg.stack(1) == std::vector<uint64_t>{0x5000});
+  CHECK(dec.stats().missing_caller == 1);
+
+  auto truncated = alloc_event(8, 1, std::vector<uint64_t>(MWS_MAX_STACK_DEPTH, 7), MWS_FLAG_STACK_TRUNCATED);
+  dec.decode(&truncated, sizeof(truncated));
+  CHECK(dec.stats().truncated_stacks == 1);
+}
+
+TEST_CASE("decoder rejects short and unknown records and counts them", "[model]") {
+  model::Aggregator agg;
+  model::TaskTracker tasks;
+  collect::EventDecoder dec(agg, tasks);
+  auto e = alloc_event(8, 1, {2});
+  dec.decode(&e, sizeof(mws_event_header));  // too short for an alloc event
+  mws_event_header unknown{};
+  unknown.kind = 99;
+  dec.decode(&unknown, sizeof(unknown));
+  dec.decode(&unknown, 3);
+  CHECK(dec.stats().malformed == 3);
+  CHECK(agg.events() == 0);
+}
+
+TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched by goid", "[model]") {
+  model::TaskTracker t;
+  t.register_preexisting(1);
+  const uint64_t gopc = 0x4a0010;
+  // As captured at newproc1's RET: newproc.func1, systemstack, then the go statement.
+  const std::vector<uint64_t> captured{0x443001, 0x460002, gopc, 0x4b0000};
+  for (uint64_t goid = 10; goid < 15; goid++) t.on_spawn(goid, 0xc000 + goid, 0x4a1000, gopc, 2, 1000, captured);
+  t.on_spawn(20, 0xd000, 0x4a2000, gopc, 2, 1000, captured);  // other start function: other group
+  REQUIRE(t.groups().size() == 2);
+  CHECK(t.stacks().pcs(t.groups()[0].creation_stack) == std::vector<uint64_t>{gopc, 0x4b0000});
+  t.on_exit(10);
+  t.on_exit(11);
+  t.on_exit(1);   // existed before attach
+  t.on_exit(99);  // never seen
+  CHECK(t.spawned() == 6);
+  CHECK(t.ended() == 2);
+  CHECK(t.live().size() == 4);
+  CHECK(t.groups()[0].spawned == 5);
+  CHECK(t.groups()[0].ended == 2);
+  CHECK(t.preexisting_ended() == 1);
+  CHECK(t.unknown_exits() == 1);
+}
+
+TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
+  model::Aggregator agg;
+  model::TaskTracker tasks;
+  collect::EventDecoder dec(agg, tasks);
+  mws_task_spawn_event s{};
+  s.hdr.kind = MWS_EV_TASK_SPAWN;
+  s.goid = 42;
+  s.gopc = 0x3000;
+  s.caller = 0x1000;
+  s.stack_len = 3;
+  s.stack[0] = 0x999;  // the RET itself
+  s.stack[1] = 0x3000;
+  s.stack[2] = 0x4000;
+  dec.decode(&s, sizeof(s));
+  mws_task_exit_event x{};
+  x.hdr.kind = MWS_EV_TASK_EXIT;
+  x.goid = 42;
+  REQUIRE(tasks.live().size() == 1);
+  CHECK(tasks.stacks().pcs(0) == std::vector<uint64_t>{0x3000, 0x4000});
+  dec.decode(&x, sizeof(x));
+  CHECK(tasks.live().empty());
+  CHECK(tasks.ended() == 1);
+}
