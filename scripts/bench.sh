@@ -4,7 +4,9 @@
 # 1. Cost per allocation (exact mode): allocbench times a loop of N
 #    allocations with no probe, with an empty BPF program on the same probe
 #    (the bare uprobe trap), and with mwscope recording. Medians over rounds.
-# 2. Pipeline throughput: allocbench allocates as fast as it can on every
+# 2. Cost per goroutine (spawn + exit probes only, --no-allocs): the same
+#    three-way comparison on a loop that starts and ends goroutines.
+# 3. Pipeline throughput: allocbench allocates as fast as it can on every
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 set -euo pipefail
 BUILD=${1:-build}
@@ -56,6 +58,22 @@ awk -v none="$(field "$work/none.out" median_ns_per_alloc)" \
   printf "  %-32s %9.0f ns/alloc  (+%.0f ns)\n", "mwscope --mode exact", exact, exact - none
   printf "  ratio exact/empty (added cost): %.2f; our BPF + userspace work adds %.0f ns per allocation\n",
          (exact - none) / (empty - none), exact - empty
+  printf "  events received %d, dropped %d\n", ev, dr
+}'
+
+echo "bench: cost per goroutine spawned and ended, $ROUNDS rounds of $N (medians; allocator not probed)"
+run gnone "-spawn -n $N -rounds $ROUNDS"
+run gempty "-spawn -n $N -rounds $ROUNDS" --no-allocs --bench-empty-program
+run gtasks "-spawn -n $N -rounds $ROUNDS" --no-allocs
+awk -v none="$(field "$work/gnone.out" median_ns_per_op)" \
+    -v empty="$(field "$work/gempty.out" median_ns_per_op)" \
+    -v tasks="$(field "$work/gtasks.out" median_ns_per_op)" \
+    -v ev="$(field "$work/gtasks.json" events)" -v dr="$(field "$work/gtasks.json" dropped_events)" 'BEGIN {
+  printf "  %-32s %9.0f ns/goroutine\n", "no probe", none
+  printf "  %-32s %9.0f ns/goroutine  (+%.0f ns: two bare uprobe traps)\n", "empty BPF programs (spawn, exit)", empty, empty - none
+  printf "  %-32s %9.0f ns/goroutine  (+%.0f ns)\n", "mwscope --no-allocs", tasks, tasks - none
+  printf "  ratio mwscope/empty (added cost): %.2f; our work adds %.0f ns per goroutine\n",
+         (tasks - none) / (empty - none), tasks - empty
   printf "  events received %d, dropped %d\n", ev, dr
 }'
 
