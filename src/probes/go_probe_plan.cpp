@@ -4,25 +4,14 @@
 
 #include "probes/prologue.h"
 #include "probes/ret_finder.h"
+#include "target/go_functions.h"
 #include "target/go_abi.h"
 
 namespace mws::probes {
 namespace {
 
-struct Function {
-  uint64_t entry = 0, size = 0, file_offset = 0;
-};
-
-Result<Function> find_function(const target::ElfFile& exe, const std::string& name, const std::string& what) {
-  auto sym = exe.find_symbol(name);
-  if (!sym) return Error{what + ": " + name + " not found in the symbol table of " + exe.path()};
-  auto off = exe.vaddr_to_offset(sym->value);
-  if (!off) return Error{what + ": " + name + " lies outside the file's loadable segments"};
-  return Function{sym->value, sym->size ? sym->size : 64, *off};
-}
-
-Result<ProbeSite> entry_site(const target::ElfFile& exe, const std::string& name, const std::string& what) {
-  auto fn = find_function(exe, name, what);
+Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctionIndex& index, const std::string& name) {
+  auto fn = index.find(name);
   if (!fn) return fn.error();
   auto placement = find_entry_probe_offset(exe.read_vaddr(fn->entry, fn->size), fn->entry);
   return ProbeSite{exe.path(), name, fn->file_offset + placement.offset, fn->entry + placement.offset,
@@ -31,7 +20,7 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const std::string& name
 
 // Goroutine tracking: newproc1's RETs and goexit1's entry, plus the g
 // offsets. Returns why not when something is missing.
-std::string plan_tasks(const target::ElfFile& exe, const std::string& what, GoTarget& t) {
+std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   auto offsets = target::go_runtime_offsets(exe, t.build.version);
   if (!offsets) return offsets.error().message;
   if (offsets->g_goid < 0) return "the offset of runtime.g.goid is unknown for " + t.build.version;
@@ -41,7 +30,7 @@ std::string plan_tasks(const target::ElfFile& exe, const std::string& what, GoTa
   t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc,
                     offsets->g_m,    offsets->g_parent_goid, offsets->m_curg};
 
-  auto newproc1 = find_function(exe, "runtime.newproc1", what);
+  auto newproc1 = index.find("runtime.newproc1");
   if (!newproc1) return newproc1.error().message;
   auto rets = find_ret_instructions(exe.read_vaddr(newproc1->entry, newproc1->size), newproc1->entry);
   if (rets.empty()) return "no RET instruction found in runtime.newproc1";
@@ -49,9 +38,10 @@ std::string plan_tasks(const target::ElfFile& exe, const std::string& what, GoTa
     t.plan.spawn.push_back(
         {exe.path(), "runtime.newproc1", newproc1->file_offset + (ret - newproc1->entry), ret, "RET"});
 
-  auto goexit1 = entry_site(exe, "runtime.goexit1", what);
+  auto goexit1 = entry_site(exe, index, "runtime.goexit1");
   if (!goexit1) return goexit1.error().message;
   t.plan.exit.push_back(*goexit1);
+  t.allgs_vaddr = target::find_allgs(exe, index);
   return "";
 }
 
@@ -66,16 +56,15 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   auto ver = target::parse_go_version(build->version);
   if (ver && *ver < std::make_pair(1, 17))
     return Error{what + " was built with " + build->version + "; mwscope needs Go >= 1.17 (register ABI)"};
-  if (!exe.has_symtab())
-    return Error{what + " is a stripped Go binary (" + build->version +
-                 ", no symbol table); stripped binaries are not supported yet: profile a build without -ldflags=-s"};
+  t.stripped = !exe.has_symtab();
+  target::GoFunctionIndex index(exe, build->version, what);
   if (req.allocations) {
-    auto site = entry_site(exe, "runtime.mallocgc", what);
+    auto site = entry_site(exe, index, "runtime.mallocgc");
     if (!site) return site.error();
     t.plan.alloc.push_back(*site);
   }
   if (req.tasks) {
-    t.tasks_unavailable = plan_tasks(exe, what, t);
+    t.tasks_unavailable = plan_tasks(exe, index, t);
     if (!t.tasks_unavailable.empty()) {
       t.plan.spawn.clear();
       t.plan.exit.clear();

@@ -3,6 +3,7 @@
 // in each function the probes go.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "probes/go_probes.h"
@@ -18,6 +19,8 @@ struct GoTarget {
   // Empty when goroutine tracking is planned; otherwise why it is not.
   std::string tasks_unavailable;
   std::string offsets_source;  // "DWARF" or "table go1.19"
+  bool stripped = false;       // no .symtab: functions found through .gopclntab
+  std::optional<uint64_t> allgs_vaddr;  // link address of runtime.allgs, when found
   int64_t g_atomicstatus_offset = -1, g_waitreason_offset = -1;
 };
 

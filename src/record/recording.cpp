@@ -59,14 +59,14 @@ std::string describe_state(const target::GoroutineState& st, const std::string& 
 // Goroutines alive as the probes go live, registered with the tracker so
 // their exits are told apart, and grouped for the report.
 void snapshot_preexisting(const target::ProcessInfo& proc, const target::ElfFile& exe,
-                          const target::GoRuntimeOffsets& off, model::TaskTracker& tracker,
-                          std::vector<target::GoroutineSnapshot>& out, std::string& problem) {
-  auto allgs = exe.find_symbol("runtime.allgs");
-  if (!allgs) {
+                          std::optional<uint64_t> allgs_vaddr, const target::GoRuntimeOffsets& off,
+                          model::TaskTracker& tracker, std::vector<target::GoroutineSnapshot>& out,
+                          std::string& problem) {
+  if (!allgs_vaddr) {
     problem = "runtime.allgs not found";
     return;
   }
-  auto addr = runtime_address(proc, exe, allgs->value);
+  auto addr = runtime_address(proc, exe, *allgs_vaddr);
   if (!addr) {
     problem = "cannot locate runtime.allgs in memory";
     return;
@@ -123,7 +123,7 @@ Result<Profile> record(const RecordOptions& opt) {
   std::string preexisting_problem;
   if (tracking_tasks) {
     offsets = *target::go_runtime_offsets(**exe, target->build.version);
-    snapshot_preexisting(*proc, **exe, offsets, tasks, preexisting, preexisting_problem);
+    snapshot_preexisting(*proc, **exe, target->allgs_vaddr, offsets, tasks, preexisting, preexisting_problem);
   }
 
   Profile profile;
@@ -140,7 +140,7 @@ Result<Profile> record(const RecordOptions& opt) {
   if (opt.on_attached) {
     std::vector<std::string> parts;
     for (const auto& a : target->plan.alloc)
-      parts.push_back(fmt::format("allocations at {}+{:#x} ({})", a.symbol, a.vaddr, a.placement));
+      parts.push_back(fmt::format("allocations: {} at {:#x} ({})", a.symbol, a.vaddr, a.placement));
     if (tracking_tasks)
       parts.push_back(fmt::format("goroutine spawn ({} RET) and exit, g offsets from {}", target->plan.spawn.size(),
                                   target->offsets_source));

@@ -202,18 +202,18 @@ Server start_server(const std::string& fixture_name, const std::vector<std::stri
   return s;
 }
 
-std::vector<std::string> loaded_bpf_program_names() {
-  std::vector<std::string> names;
+std::vector<BpfProgram> loaded_bpf_programs() {
+  std::vector<BpfProgram> progs;
   __u32 id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) {
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) continue;
     bpf_prog_info info{};
     __u32 len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) names.emplace_back(info.name);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) progs.push_back({id, info.name});
     close(fd);
   }
-  return names;
+  return progs;
 }
 
 std::string read_file(const std::string& path) {

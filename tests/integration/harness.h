@@ -66,8 +66,12 @@ struct Server {
 };
 Server start_server(const std::string& fixture_name, const std::vector<std::string>& extra_args = {});
 
-// Names of loaded BPF programs (to check that nothing of ours stays loaded).
-std::vector<std::string> loaded_bpf_program_names();
+// Loaded BPF programs (to check that nothing of ours stays loaded).
+struct BpfProgram {
+  uint32_t id = 0;  // ids only grow, so "loaded after X" is id > X
+  std::string name;
+};
+std::vector<BpfProgram> loaded_bpf_programs();
 
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& name);

@@ -142,3 +142,56 @@ TEST_CASE("exact mode counts every allocation per function, as the Go runtime do
     CHECK(sum == profile.at("totals").at("objects").get<uint64_t>());
   }
 }
+
+namespace {
+
+// Stacks through a main.* frame, keyed by their frames, from a recording of
+// `requests` requests against a fresh `fixture_name` server.
+std::map<std::string, uint64_t> main_stacks(const std::string& fixture_name, int requests) {
+  Server server = start_server(fixture_name);
+  const std::string json_path = temp_path(fixture_name + ".json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path,
+                           "--no-goroutines"});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  drive_load(server.port, requests);
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  json profile = json::parse(read_file(json_path));
+  std::map<std::string, uint64_t> out;
+  for (const auto& s : profile.at("stacks")) {
+    std::string key;
+    bool through_main = false;
+    for (const auto& f : s.at("frames")) {
+      through_main |= f.at("function").get<std::string>().rfind("main.", 0) == 0;
+      key += f.dump() + "\n";
+    }
+    if (through_main) out[key] += s.at("objects").get<uint64_t>();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a stripped build gives the same symbolized stacks as the unstripped one", "[bpf][stripped]") {
+  const int requests = 400;
+  auto full = main_stacks("allocserver", requests);
+  auto stripped = main_stacks("allocserver_stripped", requests);
+  REQUIRE(full.size() >= 5);
+  // Same functions, files, lines and inlined frames, stack for stack; the
+  // middleware allocate by construction, so the counts match too.
+  std::vector<std::string> only_full, only_stripped;
+  for (const auto& [k, n] : full)
+    if (!stripped.count(k)) only_full.push_back(k);
+  for (const auto& [k, n] : stripped)
+    if (!full.count(k)) only_stripped.push_back(k);
+  INFO("only in the unstripped run: " << (only_full.empty() ? "" : only_full.front()));
+  INFO("only in the stripped run: " << (only_stripped.empty() ? "" : only_stripped.front()));
+  CHECK(only_full.size() <= full.size() / 10);  // rare runtime-internal stacks (GC assists) may differ
+  size_t same_counts = 0;
+  for (const auto& [k, n] : full)
+    if (stripped.count(k) && stripped[k] == n) same_counts++;
+  CHECK(same_counts >= full.size() - only_full.size() - 2);
+  bool saw_middleware = false;
+  for (const auto& [k, n] : stripped) saw_middleware |= k.find("main.Logging.func1") != std::string::npos;
+  CHECK(saw_middleware);
+}

@@ -70,3 +70,29 @@ TEST_CASE("a function without the Go stack check keeps its probe at the entry", 
   CHECK_FALSE(p.on_stack_check_jump);
   CHECK(probes::find_ret_instructions(code, 0x1000) == std::vector<uint64_t>{0x1008});
 }
+
+#include "target/go_functions.h"
+
+TEST_CASE("runtime.allgs found from runtime.allgadd's code equals the symbol", "[probes]") {
+  auto elf = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/allocserver");
+  REQUIRE(elf);
+  target::GoFunctionIndex index(**elf, "go1.19", "fixture");
+  auto sym = (*elf)->find_symbol("runtime.allgs");
+  REQUIRE(sym);
+  CHECK(target::find_allgs_in_code(**elf, index) == sym->value);
+
+  // The stripped build has no symbol: functions come from .gopclntab.
+  auto stripped = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/allocserver_stripped");
+  REQUIRE(stripped);
+  REQUIRE_FALSE((*stripped)->has_symtab());
+  target::GoFunctionIndex sindex(**stripped, "go1.19", "fixture");
+  auto mallocgc = sindex.find("runtime.mallocgc");
+  REQUIRE(mallocgc);
+  CHECK(mallocgc->entry == (*elf)->find_symbol("runtime.mallocgc")->value);
+  // -s -w shifts the data sections a little but keeps their order: allgs
+  // sits at the same offset into .bss.
+  const uint64_t bss_full = (*elf)->section(".bss")->addr, bss_stripped = (*stripped)->section(".bss")->addr;
+  auto found = target::find_allgs(**stripped, sindex);
+  REQUIRE(found);
+  CHECK(*found - bss_stripped == sym->value - bss_full);
+}

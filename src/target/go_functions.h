@@ -1,0 +1,41 @@
+// Finding a Go binary's runtime functions and variables by name, whether
+// or not it was stripped: .symtab when present, else .gopclntab (every Go
+// binary keeps it), and, for the few variables we read, the code that
+// uses them.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "target/elf_file.h"
+#include "target/gopclntab.h"
+#include "util/result.h"
+
+namespace mws::target {
+
+struct GoFunctionRange {
+  uint64_t entry = 0, size = 0, file_offset = 0;
+};
+
+class GoFunctionIndex {
+ public:
+  // `what` names the target in messages ("process 123 (/usr/bin/app)").
+  GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what);
+  Result<GoFunctionRange> find(const std::string& name) const;
+  bool from_symtab() const { return exe_.has_symtab(); }
+
+ private:
+  const ElfFile& exe_;
+  std::string what_;
+  std::optional<GoPclntab> pclntab_;
+  std::string problem_;
+};
+
+// Link address of runtime.allgs ([]*g): the .symtab symbol, or, in a
+// stripped binary, the slice header that runtime.allgadd appends to (the
+// one variable whose ptr, len and cap words it all addresses).
+std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& index);
+// The code-only half of find_allgs (exposed to test it on unstripped binaries).
+std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index);
+
+}  // namespace mws::target
