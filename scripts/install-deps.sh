@@ -10,6 +10,18 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2
   # fixtures, demo, benchmarks
   golang-go wrk curl
+  # Go web-framework fixtures (tests/fixtures/{gin,chi,echo}server): source
+  # under /usr/share/gocode; the second group is what echoserver/go.mod's
+  # replace lines name (echo's dependencies, listed so the paths stay there)
+  golang-github-gin-gonic-gin-dev golang-github-go-chi-chi-dev
+  golang-github-labstack-echo-dev
+  golang-github-labstack-gommon-dev golang-github-mattn-go-colorable-dev
+  golang-github-mattn-go-isatty-dev golang-github-valyala-fasttemplate-dev
+  golang-github-valyala-bytebufferpool-dev golang-golang-x-crypto-dev
+  golang-golang-x-net-dev golang-golang-x-sys-dev golang-golang-x-term-dev
+  golang-golang-x-text-dev golang-golang-x-time-dev
+  # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)
+  libclang-rt-14-dev
 )
 
 missing=()
@@ -18,6 +30,13 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm fetches the esbuild binaries of the cross-version tests. Machines of
+# this kind ship Node.js from another source, which conflicts with Debian's
+# npm package: install Debian's only when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
