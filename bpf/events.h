@@ -26,6 +26,7 @@ enum mws_counter {
 	MWS_CNT_RINGBUF_DROPS,    /* bpf_ringbuf_reserve failed: ring full */
 	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
 	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
+	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
 	MWS_CNT__COUNT,
 };
 

@@ -5,6 +5,7 @@
  *  on_mallocgc     entry of runtime.mallocgc: one event per allocation
  *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created
  *  on_goexit1      entry of runtime.goexit1: a goroutine is ending
+ *  on_request      entry of net/http.serverHandler.ServeHTTP: counts requests
  *  on_empty        benchmarks only: the bare cost of a probe hit
  *
  * Entry probes sit on the prologue's stack-check JBE (the kernel emulates
@@ -144,6 +145,15 @@ int on_mallocgc(struct pt_regs *ctx)
 	e->_pad = 0;
 	capture_stack(ctx, &e->hdr, &e->caller, e->stack, &e->stack_len);
 	submit(e);
+	return 0;
+}
+
+/* One HTTP request reaches the server's handler: a counter, no event. */
+SEC("uprobe")
+int on_request(struct pt_regs *ctx)
+{
+	if (is_target())
+		count(MWS_CNT_REQUESTS);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "attribute/attribution.h"
 #include "record/recording.h"
 #include "report/folded.h"
 #include "report/json.h"
@@ -39,6 +40,8 @@ struct OutputOptions {
   std::string folded_path;
   std::string json_path;
   std::string leaks_folded_path;
+  std::vector<std::string> middleware_patterns;
+  bool group_by_middleware = false;
   size_t top = 20;
 };
 
@@ -51,15 +54,25 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--leaks-folded", out.leaks_folded_path,
                  "Write one folded line per leaked goroutine group (creation stack, live count) to FILE");
   app.add_option("--top", out.top, "Rows in the top allocation sites table")->capture_default_str();
+  app.add_option("--middleware", out.middleware_patterns,
+                 "Also treat functions matching REGEX as middleware (repeatable), e.g. 'myco/api/mw\\.'");
+  app.add_option_function<std::string>(
+         "--group-by", [&out](const std::string&) { out.group_by_middleware = true; },
+         "middleware: folded stacks start with the owning middleware, so a flame graph splits by it first")
+      ->check(CLI::IsMember({"middleware"}));
 }
 
-int emit(const mws::Profile& profile, const OutputOptions& out) {
+int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::MiddlewareRules& rules) {
+  mws::attribute::attribute_profile(profile, rules);
+  for (const auto& r : profile.user_rules)
+    if (r.frames_matched == 0)
+      std::fprintf(stderr, "mwscope: warning: --middleware '%s' matched no frame in this profile\n", r.pattern.c_str());
   auto weight = mws::parse_weight(out.weight);
   if (!weight) return fail(weight.error().message);
   std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
   std::fflush(stdout);
   if (!out.folded_path.empty()) {
-    if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight)); !st)
+    if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight, out.group_by_middleware)); !st)
       return fail(st.error().message);
     std::fprintf(stderr, "mwscope: wrote folded stacks to %s\n", out.folded_path.c_str());
   }
@@ -119,12 +132,17 @@ int main(int argc, char** argv) {
   if (*report) {
     auto text = mws::read_file(profile_path);
     if (!text) return fail(text.error().message);
+    auto rules = mws::attribute::MiddlewareRules::create(report_out.middleware_patterns);
+    if (!rules) return fail(rules.error().message);
     auto profile = mws::parse_profile_json(*text);
     if (!profile) return fail(profile_path + ": " + profile.error().message);
-    return emit(*profile, report_out);
+    return emit(*profile, report_out, *rules);
   }
 
   if (rec.pid <= 0) return fail("which process? give its PID with -p PID (see --help)");
+  // Checked before anything attaches.
+  auto rules = mws::attribute::MiddlewareRules::create(out.middleware_patterns);
+  if (!rules) return fail(rules.error().message);
   if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
   rec.ringbuf_bytes = ringbuf_mb << 20;
   rec.track_goroutines = !no_goroutines;
@@ -137,5 +155,5 @@ int main(int argc, char** argv) {
   rec.on_notice = [](const std::string& line) { std::fprintf(stderr, "mwscope: %s\n", line.c_str()); };
   auto profile = mws::record::record(rec);
   if (!profile) return fail(profile.error().message);
-  return emit(*profile, out);
+  return emit(*profile, out, *rules);
 }

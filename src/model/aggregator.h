@@ -1,15 +1,23 @@
-// Aggregator: counts allocations per distinct raw stack. The event path
-// does one hash lookup and two additions. Bounded by its StackTable: an
-// allocation with a new stack past the limit is counted as dropped.
+// Aggregator: counts allocations per distinct (raw stack, Go type). The
+// event path does two hash lookups and two additions. Bounded by its
+// StackTable: an allocation with a new stack past the limit is dropped,
+// and counted.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "model/stack_table.h"
 
 namespace mws::model {
+
+struct AllocKey {
+  StackId stack = 0;
+  uint64_t type_addr = 0;  // Go *_type passed to mallocgc; 0 for untyped memory
+  bool operator==(const AllocKey&) const = default;
+};
 
 struct StackCounts {
   uint64_t objects = 0;
@@ -21,17 +29,27 @@ class Aggregator {
   explicit Aggregator(size_t max_stacks = 1u << 20) : stacks_(max_stacks) {}
 
   // `pcs` innermost first. Returns false when the allocation was dropped.
-  bool add_alloc(std::span<const uint64_t> pcs, uint64_t size);
+  bool add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr = 0);
 
+  const StackTable& stacks() const { return stacks_; }
   size_t stack_count() const { return stacks_.size(); }
   const std::vector<uint64_t>& stack(StackId id) const { return stacks_.pcs(id); }
-  const StackCounts& counts(StackId id) const { return counts_[id]; }
+  // Every (stack, type) seen, with its counts.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [k, c] : counts_) f(k, c);
+  }
+  // Counts of one stack over all types.
+  StackCounts counts(StackId id) const;
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
 
  private:
+  struct KeyHash {
+    size_t operator()(const AllocKey& k) const { return (size_t(k.stack) * 0x9e3779b97f4a7c15ull) ^ k.type_addr; }
+  };
   StackTable stacks_;
-  std::vector<StackCounts> counts_;
+  std::unordered_map<AllocKey, StackCounts, KeyHash> counts_;
   uint64_t events_ = 0;
   uint64_t dropped_ = 0;
 };

@@ -26,6 +26,8 @@ struct ProfileStack {
   std::vector<Frame> frames;  // innermost (leaf) first, outermost (root) last
   uint64_t objects = 0;       // allocations seen with this stack
   uint64_t bytes = 0;         // bytes requested by them
+  std::string type;           // Go type allocated ("context.valueCtx", "[]uint8"); empty if unknown
+  std::string middleware;     // owning middleware ("main.Logging"), "(server)" outside all; empty if not attributed
   bool operator==(const ProfileStack&) const = default;
 };
 
@@ -43,6 +45,7 @@ struct TaskGroup {
   // How the live ones wait, read from the target's memory at the end:
   // {"chan receive", 50}, ... most first. Empty when not readable.
   std::vector<std::pair<std::string, uint64_t>> states;
+  std::string middleware;  // the middleware in whose code the go statement ran; "(server)" if none
   bool operator==(const TaskGroup&) const = default;
 };
 
@@ -69,6 +72,48 @@ struct TaskSummary {
   bool operator==(const TaskSummary&) const = default;
 };
 
+// A name with counts: a site ("main.Logging.func1 main.go:116") or a type.
+struct NamedCount {
+  std::string name;
+  uint64_t objects = 0, bytes = 0;
+  bool operator==(const NamedCount&) const = default;
+};
+
+// One middleware (or final handler, or "(server)" for everything outside
+// the chains): what it allocated itself and what ran below it.
+struct MiddlewareRow {
+  std::string name;                 // "main.Logging", "main.authMiddleware"
+  uint64_t objects = 0, bytes = 0;  // self: allocations whose innermost middleware frame is this one
+  uint64_t inclusive_objects = 0, inclusive_bytes = 0;  // this one anywhere in the chain
+  double objects_per_request = 0, bytes_per_request = 0;  // self / requests; 0 when not counted
+  uint64_t leaked_tasks = 0;        // leaked goroutines created in its code
+  uint64_t live_tasks = 0;
+  std::vector<NamedCount> top_sites;  // by bytes
+  std::vector<NamedCount> top_types;  // by bytes
+  bool operator==(const MiddlewareRow&) const = default;
+};
+
+struct MiddlewareChain {
+  std::vector<std::string> names;  // outermost first
+  uint64_t objects = 0, bytes = 0;  // allocated under this chain
+  bool operator==(const MiddlewareChain&) const = default;
+};
+
+struct RequestCount {
+  bool counted = false;
+  uint64_t requests = 0;  // HTTP requests served while recording
+  std::string note;       // why not counted, when not
+  bool operator==(const RequestCount&) const = default;
+};
+
+// What a --middleware pattern matched.
+struct RuleMatch {
+  std::string pattern;
+  uint64_t frames_matched = 0;
+  std::vector<std::string> functions;  // distinct functions matched (first few)
+  bool operator==(const RuleMatch&) const = default;
+};
+
 // What was recorded, from where, and what was lost.
 struct ProfileMeta {
   std::string tool_version;
@@ -91,6 +136,10 @@ struct Profile {
   ProfileMeta meta;
   std::vector<ProfileStack> stacks;  // unordered; each distinct stack once
   TaskSummary tasks;
+  RequestCount requests;
+  std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
+  std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first
+  std::vector<RuleMatch> user_rules;
   bool operator==(const Profile&) const = default;
 
   uint64_t total_objects() const;

@@ -6,29 +6,42 @@
 namespace mws::model {
 namespace {
 
+// Functions a Go stack starts from: beyond them the frame-pointer chain
+// leads into whatever created the thread (clone, rt0), not Go code, and
+// Go's own tracebacks stop there too.
+bool is_stack_root(const std::string& fn) {
+  return fn == "runtime.goexit" || fn == "runtime.mstart" || fn == "runtime.rt0_go" || fn == "runtime.mcall" ||
+         fn == "runtime.morestack";
+}
+
 std::vector<Frame> symbolize_stack(const std::vector<uint64_t>& pcs, symbolize::ProcessSymbolizer& sym) {
   std::vector<Frame> frames;
   for (uint64_t ret : pcs) {
     const auto& f = sym.symbolize_return_address(ret);
     frames.insert(frames.end(), f.begin(), f.end());
+    if (!f.empty() && is_stack_root(f.back().function)) break;
   }
   return frames;
 }
 
 }  // namespace
 
-std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym) {
-  std::vector<ProfileStack> out;
+std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
+                                             const std::function<std::string(uint64_t, uint64_t)>& type_name) {
+  std::vector<std::vector<Frame>> frames(agg.stack_count());
+  for (StackId id = 0; id < agg.stack_count(); id++) frames[id] = symbolize_stack(agg.stack(id), sym);
   // Two raw stacks that differ only in addresses within the same source
-  // lines become one stack.
-  std::map<std::vector<Frame>, size_t> index;
-  for (StackId id = 0; id < agg.stack_count(); id++) {
-    ProfileStack s{symbolize_stack(agg.stack(id), sym), 0, 0};
-    auto [it, fresh] = index.emplace(s.frames, out.size());
-    if (fresh) out.push_back(std::move(s));
-    out[it->second].objects += agg.counts(id).objects;
-    out[it->second].bytes += agg.counts(id).bytes;
-  }
+  // lines become one stack (per type).
+  std::vector<ProfileStack> out;
+  std::map<std::pair<std::vector<Frame>, std::string>, size_t> index;
+  agg.for_each([&](const AllocKey& k, const StackCounts& c) {
+    // The average object size picks "T" or "[]T" for the type's name.
+    std::string type = type_name ? type_name(k.type_addr, c.objects ? c.bytes / c.objects : 0) : "";
+    auto [it, fresh] = index.emplace(std::make_pair(frames[k.stack], type), out.size());
+    if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, type, ""});
+    out[it->second].objects += c.objects;
+    out[it->second].bytes += c.bytes;
+  });
   return out;
 }
 

@@ -14,7 +14,9 @@
 
 namespace mws::model {
 
-std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym);
+// `type_name(type_addr, size)` names the Go type of an allocation.
+std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
+                                             const std::function<std::string(uint64_t, uint64_t)>& type_name);
 
 struct TaskSummaryInputs {
   uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording

@@ -50,6 +50,13 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
 Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& what, const PlanRequest& req) {
   GoTarget t;
   auto build = target::read_go_buildinfo(exe);
+  // No .go.buildinfo header (esbuild 0.28.2, go1.26.5, ships without one):
+  // the version is runtime.buildVersion, found through .gopclntab.
+  std::optional<target::GoFunctionIndex> index;
+  if (!build) {
+    index.emplace(exe, "", what);
+    if (auto v = target::find_build_version(exe, *index)) build = target::GoBuildInfo{*v, ""};
+  }
   if (!build)
     return Error{what + " is not a Go program (its executable has no Go build information); mwscope profiles Go servers"};
   t.build = *build;
@@ -57,14 +64,20 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   if (ver && *ver < std::make_pair(1, 17))
     return Error{what + " was built with " + build->version + "; mwscope needs Go >= 1.17 (register ABI)"};
   t.stripped = !exe.has_symtab();
-  target::GoFunctionIndex index(exe, build->version, what);
+  if (!index) index.emplace(exe, build->version, what);
   if (req.allocations) {
-    auto site = entry_site(exe, index, "runtime.mallocgc");
+    auto site = entry_site(exe, *index, "runtime.mallocgc");
     if (!site) return site.error();
     t.plan.alloc.push_back(*site);
   }
+  // Every request of a net/http server passes serverHandler.ServeHTTP
+  // once (gin, echo, chi... all sit behind it).
+  if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP"))
+    t.plan.requests.push_back(*site);
+  else
+    t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
   if (req.tasks) {
-    t.tasks_unavailable = plan_tasks(exe, index, t);
+    t.tasks_unavailable = plan_tasks(exe, *index, t);
     if (!t.tasks_unavailable.empty()) {
       t.plan.spawn.clear();
       t.plan.exit.clear();

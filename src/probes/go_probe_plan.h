@@ -21,6 +21,7 @@ struct GoTarget {
   std::string offsets_source;  // "DWARF" or "table go1.19"
   bool stripped = false;       // no .symtab: functions found through .gopclntab
   std::optional<uint64_t> allgs_vaddr;  // link address of runtime.allgs, when found
+  std::string requests_unavailable;     // empty when requests are counted
   int64_t g_atomicstatus_offset = -1, g_waitreason_offset = -1;
 };
 

@@ -33,6 +33,7 @@ struct GoProbePlan {
   std::vector<ProbeSite> alloc;          // runtime.mallocgc entry
   std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry
+  std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
   mws_go_offsets offsets{-1, -1, -1, -1, -1, -1};
 };
 
@@ -44,6 +45,7 @@ struct GoProbeOptions {
 
 struct BpfCounters {
   uint64_t probe_hits = 0, events_submitted = 0, ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
+  uint64_t requests = 0;
 };
 
 class GoProbes {

@@ -20,6 +20,7 @@
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_goroutines.h"
+#include "target/go_types.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "target/remote_memory.h"
@@ -180,7 +181,12 @@ Result<Profile> record(const RecordOptions& opt) {
   else if (opt.on_notice)
     opt.on_notice("symbols unavailable: " + go_sym.error().message);
   symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
-  profile.stacks = model::build_alloc_stacks(allocs, sym);
+  target::GoTypeNamer types(**exe);
+  profile.stacks = model::build_alloc_stacks(
+      allocs, sym, [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); });
+  profile.requests.counted = !target->plan.requests.empty();
+  profile.requests.requests = bpf.requests;
+  profile.requests.note = target->requests_unavailable;
 
   TaskSummary& ts = profile.tasks;
   ts.tracked = tracking_tasks;

@@ -74,7 +74,7 @@ std::string folded_frame_name(const std::string& function) {
   return out;
 }
 
-std::string render_folded(const Profile& profile, Weight weight) {
+std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware) {
   // Rendered stack text -> summed weight. Distinct ProfileStacks can render
   // to the same text (same functions, different file:line or inlining).
   std::map<std::string, uint64_t> merged;
@@ -82,8 +82,10 @@ std::string render_folded(const Profile& profile, Weight weight) {
     const uint64_t w = weight_of(s, weight);
     if (w == 0) continue;
     std::string key;
+    if (group_by_middleware)
+      key = folded_frame_name(s.middleware.empty() ? "(unattributed)" : s.middleware);
     if (s.frames.empty()) {
-      key = "[no stack]";
+      key += key.empty() ? "[no stack]" : ";[no stack]";
     } else {
       for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) {  // root first
         if (!key.empty()) key += ';';

@@ -13,8 +13,10 @@ namespace mws {
 // by ';', then one space and the summed weight. Frames are Go function names
 // only (no file:line), so stacks that differ only in lines are merged. Lines
 // with weight 0 are left out; lines are sorted by their text. Every line ends
-// with '\n'; an empty Profile gives "".
-std::string render_folded(const Profile& profile, Weight weight);
+// with '\n'; an empty Profile gives "". With group_by_middleware, every
+// stack starts with its owning middleware (ProfileStack::middleware) as an
+// extra root frame, so a flame graph splits by middleware first.
+std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false);
 
 // The text one frame name becomes in folded output (exposed for tests and
 // for other formats that must match folded frame names).

@@ -162,6 +162,8 @@ void stack_to(J& j, const ProfileStack& s) {
   j = J::object();
   j["objects"] = s.objects;
   j["bytes"] = s.bytes;
+  j["type"] = s.type;
+  j["middleware"] = s.middleware;
   J frames = J::array();
   for (const Frame& f : s.frames) frames.push_back(J(f));
   j["frames"] = std::move(frames);
@@ -172,6 +174,8 @@ void stack_from(const J& j, ProfileStack& s) {
   expect_object(j, "a stack object {objects, bytes, frames}");
   read(j, "objects", s.objects);
   read(j, "bytes", s.bytes);
+  if (j.contains("type")) read(j, "type", s.type);
+  if (j.contains("middleware")) read(j, "middleware", s.middleware);
   read_array(j, "frames", s.frames);
 }
 
@@ -231,6 +235,7 @@ void task_group_to(J& j, const TaskGroup& g) {
     states.push_back(std::move(s));
   }
   j["states"] = std::move(states);
+  j["middleware"] = g.middleware;
   J frames = J::array();
   for (const Frame& f : g.creation_stack) frames.push_back(J(f));
   j["creation_stack"] = std::move(frames);
@@ -261,6 +266,7 @@ void task_group_from(const J& j, TaskGroup& g) {
     }
     g.states.push_back(std::move(st));
   }
+  if (j.contains("middleware")) read(j, "middleware", g.middleware);
   read_array(j, "creation_stack", g.creation_stack);
 }
 
@@ -321,6 +327,101 @@ void tasks_from(const J& j, TaskSummary& t) {
 }
 
 template <typename J>
+void named_to(J& j, const NamedCount& c) {
+  j = J::object();
+  j["name"] = c.name;
+  j["objects"] = c.objects;
+  j["bytes"] = c.bytes;
+}
+
+template <typename J>
+void named_from(const J& j, NamedCount& c) {
+  expect_object(j, "an object {name, objects, bytes}");
+  read(j, "name", c.name);
+  read(j, "objects", c.objects);
+  read(j, "bytes", c.bytes);
+}
+
+template <typename J>
+void middleware_to(J& j, const MiddlewareRow& m) {
+  j = J::object();
+  j["name"] = m.name;
+  j["objects"] = m.objects;
+  j["bytes"] = m.bytes;
+  j["inclusive_objects"] = m.inclusive_objects;
+  j["inclusive_bytes"] = m.inclusive_bytes;
+  j["objects_per_request"] = std::isfinite(m.objects_per_request) ? m.objects_per_request : 0.0;
+  j["bytes_per_request"] = std::isfinite(m.bytes_per_request) ? m.bytes_per_request : 0.0;
+  j["leaked_tasks"] = m.leaked_tasks;
+  j["live_tasks"] = m.live_tasks;
+  J sites = J::array(), types = J::array();
+  for (const auto& c : m.top_sites) sites.push_back(J(c));
+  for (const auto& c : m.top_types) types.push_back(J(c));
+  j["top_sites"] = std::move(sites);
+  j["top_types"] = std::move(types);
+}
+
+template <typename J>
+void middleware_from(const J& j, MiddlewareRow& m) {
+  expect_object(j, "a middleware object");
+  read(j, "name", m.name);
+  read(j, "objects", m.objects);
+  read(j, "bytes", m.bytes);
+  read(j, "inclusive_objects", m.inclusive_objects);
+  read(j, "inclusive_bytes", m.inclusive_bytes);
+  read(j, "objects_per_request", m.objects_per_request);
+  read(j, "bytes_per_request", m.bytes_per_request);
+  read(j, "leaked_tasks", m.leaked_tasks);
+  read(j, "live_tasks", m.live_tasks);
+  read_array(j, "top_sites", m.top_sites);
+  read_array(j, "top_types", m.top_types);
+}
+
+template <typename J>
+void chain_to(J& j, const MiddlewareChain& c) {
+  j = J::object();
+  j["names"] = c.names;
+  j["objects"] = c.objects;
+  j["bytes"] = c.bytes;
+}
+
+template <typename J>
+void chain_from(const J& j, MiddlewareChain& c) {
+  expect_object(j, "a chain object {names, objects, bytes}");
+  const J& names = field(j, "names");
+  if (!names.is_array()) invalid("names", "expected an array, got " + describe(names));
+  c.names.clear();
+  for (const auto& n : names) {
+    if (!n.is_string()) invalid("names", "expected strings");
+    c.names.push_back(n.template get<std::string>());
+  }
+  read(j, "objects", c.objects);
+  read(j, "bytes", c.bytes);
+}
+
+template <typename J>
+void rule_to(J& j, const RuleMatch& r) {
+  j = J::object();
+  j["pattern"] = r.pattern;
+  j["frames_matched"] = r.frames_matched;
+  j["functions"] = r.functions;
+}
+
+template <typename J>
+void rule_from(const J& j, RuleMatch& r) {
+  expect_object(j, "a rule object {pattern, frames_matched, functions}");
+  read(j, "pattern", r.pattern);
+  read(j, "frames_matched", r.frames_matched);
+  const J& fns = field(j, "functions");
+  if (!fns.is_array()) invalid("functions", "expected an array, got " + describe(fns));
+  r.functions.clear();
+  for (const auto& f : fns) {
+    if (!f.is_string()) invalid("functions", "expected strings");
+    r.functions.push_back(f.template get<std::string>());
+  }
+}
+
+template <typename J>
 void profile_to(J& j, const Profile& p) {
   j = J::object();
   j["schema"] = kProfileSchema;
@@ -333,6 +434,18 @@ void profile_to(J& j, const Profile& p) {
   for (const ProfileStack& s : p.stacks) stacks.push_back(J(s));
   j["stacks"] = std::move(stacks);
   j["tasks"] = J(p.tasks);
+  J requests = J::object();
+  requests["counted"] = p.requests.counted;
+  requests["requests"] = p.requests.requests;
+  requests["note"] = p.requests.note;
+  j["requests"] = std::move(requests);
+  J middleware = J::array(), chains = J::array(), rules = J::array();
+  for (const auto& m : p.middleware) middleware.push_back(J(m));
+  for (const auto& c : p.chains) chains.push_back(J(c));
+  for (const auto& r : p.user_rules) rules.push_back(J(r));
+  j["middleware"] = std::move(middleware);
+  j["chains"] = std::move(chains);
+  j["user_rules"] = std::move(rules);
 }
 
 template <typename J>
@@ -361,7 +474,21 @@ void profile_from(const J& j, Profile& p) {
     throw;
   }
   read_array(j, "stacks", p.stacks);
-  // Optional: a profile recorded without goroutine tracking may omit it.
+  // Optional parts: older profiles may lack them.
+  if (auto r = j.find("requests"); r != j.end()) {
+    try {
+      expect_object(*r, "an object {counted, requests, note}");
+      read(*r, "counted", p.requests.counted);
+      read(*r, "requests", p.requests.requests);
+      read(*r, "note", p.requests.note);
+    } catch (ProfileJsonError& e) {
+      e.prepend("requests");
+      throw;
+    }
+  }
+  if (j.contains("middleware")) read_array(j, "middleware", p.middleware);
+  if (j.contains("chains")) read_array(j, "chains", p.chains);
+  if (j.contains("user_rules")) read_array(j, "user_rules", p.user_rules);
   if (auto t = j.find("tasks"); t != j.end()) {
     try {
       from_json(*t, p.tasks);
@@ -400,6 +527,14 @@ void to_json(nlohmann::ordered_json& j, const TaskSummary& t) { tasks_to(j, t); 
 void from_json(const nlohmann::ordered_json& j, TaskGroup& g) { task_group_from(j, g); }
 void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
 void from_json(const nlohmann::ordered_json& j, TaskSummary& t) { tasks_from(j, t); }
+void to_json(nlohmann::ordered_json& j, const NamedCount& c) { named_to(j, c); }
+void to_json(nlohmann::ordered_json& j, const MiddlewareRow& m) { middleware_to(j, m); }
+void to_json(nlohmann::ordered_json& j, const MiddlewareChain& c) { chain_to(j, c); }
+void to_json(nlohmann::ordered_json& j, const RuleMatch& r) { rule_to(j, r); }
+void from_json(const nlohmann::ordered_json& j, NamedCount& c) { named_from(j, c); }
+void from_json(const nlohmann::ordered_json& j, MiddlewareRow& m) { middleware_from(j, m); }
+void from_json(const nlohmann::ordered_json& j, MiddlewareChain& c) { chain_from(j, c); }
+void from_json(const nlohmann::ordered_json& j, RuleMatch& r) { rule_from(j, r); }
 
 void to_json(nlohmann::json& j, const Frame& f) { frame_to(j, f); }
 void to_json(nlohmann::json& j, const ProfileStack& s) { stack_to(j, s); }
@@ -415,6 +550,14 @@ void to_json(nlohmann::json& j, const TaskSummary& t) { tasks_to(j, t); }
 void from_json(const nlohmann::json& j, TaskGroup& g) { task_group_from(j, g); }
 void from_json(const nlohmann::json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
 void from_json(const nlohmann::json& j, TaskSummary& t) { tasks_from(j, t); }
+void to_json(nlohmann::json& j, const NamedCount& c) { named_to(j, c); }
+void to_json(nlohmann::json& j, const MiddlewareRow& m) { middleware_to(j, m); }
+void to_json(nlohmann::json& j, const MiddlewareChain& c) { chain_to(j, c); }
+void to_json(nlohmann::json& j, const RuleMatch& r) { rule_to(j, r); }
+void from_json(const nlohmann::json& j, NamedCount& c) { named_from(j, c); }
+void from_json(const nlohmann::json& j, MiddlewareRow& m) { middleware_from(j, m); }
+void from_json(const nlohmann::json& j, MiddlewareChain& c) { chain_from(j, c); }
+void from_json(const nlohmann::json& j, RuleMatch& r) { rule_from(j, r); }
 
 std::string render_json(const Profile& profile) {
   const nlohmann::ordered_json j = profile;

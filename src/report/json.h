@@ -65,6 +65,14 @@ void to_json(nlohmann::ordered_json& j, const TaskSummary& t);
 void from_json(const nlohmann::ordered_json& j, TaskGroup& g);
 void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g);
 void from_json(const nlohmann::ordered_json& j, TaskSummary& t);
+void to_json(nlohmann::ordered_json& j, const NamedCount& c);
+void to_json(nlohmann::ordered_json& j, const MiddlewareRow& m);
+void to_json(nlohmann::ordered_json& j, const MiddlewareChain& c);
+void to_json(nlohmann::ordered_json& j, const RuleMatch& r);
+void from_json(const nlohmann::ordered_json& j, NamedCount& c);
+void from_json(const nlohmann::ordered_json& j, MiddlewareRow& m);
+void from_json(const nlohmann::ordered_json& j, MiddlewareChain& c);
+void from_json(const nlohmann::ordered_json& j, RuleMatch& r);
 void from_json(const nlohmann::ordered_json& j, Profile& p);  // checks schema
 
 void to_json(nlohmann::json& j, const Frame& f);
@@ -80,6 +88,14 @@ void to_json(nlohmann::json& j, const TaskSummary& t);
 void from_json(const nlohmann::json& j, TaskGroup& g);
 void from_json(const nlohmann::json& j, PreexistingTaskGroup& g);
 void from_json(const nlohmann::json& j, TaskSummary& t);
+void to_json(nlohmann::json& j, const NamedCount& c);
+void to_json(nlohmann::json& j, const MiddlewareRow& m);
+void to_json(nlohmann::json& j, const MiddlewareChain& c);
+void to_json(nlohmann::json& j, const RuleMatch& r);
+void from_json(const nlohmann::json& j, NamedCount& c);
+void from_json(const nlohmann::json& j, MiddlewareRow& m);
+void from_json(const nlohmann::json& j, MiddlewareChain& c);
+void from_json(const nlohmann::json& j, RuleMatch& r);
 void from_json(const nlohmann::json& j, Profile& p);
 
 }  // namespace mws

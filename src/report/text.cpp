@@ -1,6 +1,7 @@
 #include "report/text.h"
 #include "report/text_format.h"
 #include "report/leaks.h"
+#include "report/middleware_text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -232,6 +233,7 @@ std::string render_text(const Profile& profile, Weight weight, size_t top_n) {
   std::string out;
   render_header(out, profile);
   render_sites(out, profile, weight, top_n);
+  out += render_middleware_text(profile, top_n);
   out += render_leaks_text(profile, top_n);
   return out;
 }

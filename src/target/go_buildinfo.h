@@ -1,5 +1,7 @@
 // The Go version (and main module path) recorded by the linker in
-// .go.buildinfo. Present in every Go >= 1.13 binary, stripped or not.
+// .go.buildinfo. Present in nearly every Go >= 1.13 binary, stripped or not;
+// some release builds lack it (esbuild 0.28.2), and then the version comes
+// from runtime.buildVersion (target/go_functions.h: find_build_version).
 #pragma once
 
 #include <optional>

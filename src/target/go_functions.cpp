@@ -2,7 +2,9 @@
 
 #include <capstone/capstone.h>
 
+#include <cctype>
 #include <set>
+#include <span>
 
 namespace mws::target {
 
@@ -40,15 +42,16 @@ std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& in
   return find_allgs_in_code(exe, index);
 }
 
-std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index) {
-  auto fn = index.find("runtime.allgadd");
-  if (!fn) return std::nullopt;
-  auto code = exe.read_vaddr(fn->entry, fn->size);
+namespace {
 
-  // Every RIP-relative data address the function touches.
+// Every RIP-relative data address the function touches.
+std::set<uint64_t> rip_relative_refs(const ElfFile& exe, const GoFunctionIndex& index, const std::string& name) {
   std::set<uint64_t> refs;
+  auto fn = index.find(name);
+  if (!fn) return refs;
+  auto code = exe.read_vaddr(fn->entry, fn->size);
   csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return refs;
   cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
   cs_insn* insn = cs_malloc(handle);
   const uint8_t* p = code.data();
@@ -66,11 +69,58 @@ std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionI
   }
   cs_free(insn, 1);
   cs_close(&handle);
+  return refs;
+}
+
+uint64_t le64(std::span<const uint8_t> b, size_t at) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | b[at + i];
+  return v;
+}
+
+// The Go string whose header {ptr, len} is at `addr`, when it reads as a Go
+// version.
+std::optional<std::string> version_string_at(const ElfFile& exe, uint64_t addr) {
+  auto hdr = exe.read_vaddr(addr, 16);
+  if (hdr.size() != 16) return std::nullopt;
+  const uint64_t ptr = le64(hdr, 0), len = le64(hdr, 8);
+  if (len < 4 || len > 256) return std::nullopt;
+  auto bytes = exe.read_vaddr(ptr, len);
+  if (bytes.size() != len) return std::nullopt;
+  std::string s(bytes.begin(), bytes.end());
+  const bool go = s.size() > 4 && s.compare(0, 4, "go1.") == 0 && std::isdigit(static_cast<unsigned char>(s[4]));
+  if (!go && s.rfind("devel ", 0) != 0) return std::nullopt;
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e) return std::nullopt;
+  return s;
+}
+
+}  // namespace
+
+std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index) {
+  std::set<uint64_t> refs = rip_relative_refs(exe, index, "runtime.allgadd");
 
   // append(allgs, gp) reads ptr, len and cap: the lowest address X with
   // X, X+8 and X+16 all referenced is the slice header.
   for (uint64_t a : refs)
     if (refs.count(a + 8) && refs.count(a + 16)) return a;
+  return std::nullopt;
+}
+
+std::optional<std::string> find_build_version(const ElfFile& exe, const GoFunctionIndex& index) {
+  if (auto sym = exe.find_symbol("runtime.buildVersion")) return version_string_at(exe, sym->value);
+  // proc.go, schedinit, in every Go version since 1.5:
+  //   if buildVersion == "" {
+  //     // Condition should never trigger. This code just serves
+  //     // to ensure runtime·buildVersion is kept in the resulting binary.
+  //     buildVersion = "unknown"
+  //   }
+  // so the function addresses the string header (its len word at least).
+  // The header is in .data, initialised by the linker (-X runtime.buildVersion).
+  for (uint64_t a : rip_relative_refs(exe, index, "runtime.schedinit")) {
+    if (auto v = version_string_at(exe, a)) return v;
+    if (auto v = version_string_at(exe, a - 8)) return v;  // the len word was addressed
+  }
   return std::nullopt;
 }
 

@@ -38,4 +38,13 @@ std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& in
 // The code-only half of find_allgs (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 
+// The value of runtime.buildVersion ("go1.26.5", what runtime.Version()
+// returns), for binaries without a .go.buildinfo header (some release
+// pipelines drop the section: esbuild 0.28.2's go1.26.5 binary has none,
+// though its modinfo is there). Found through the .symtab symbol, else
+// through the code of runtime.schedinit, which reads and writes the
+// variable in every Go version. nullopt when not found or when the value
+// does not look like a Go version ("go1.N..." or "devel ...").
+std::optional<std::string> find_build_version(const ElfFile& exe, const GoFunctionIndex& index);
+
 }  // namespace mws::target

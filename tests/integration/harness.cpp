@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -23,16 +24,23 @@ using namespace std::chrono;
 std::string fixture(const std::string& name) { return std::string(MWS_FIXTURE_DIR) + "/" + name; }
 std::string mwscope_binary() { return MWS_BINARY; }
 
-Child Child::spawn(const std::vector<std::string>& argv) {
-  int out[2], err[2];
+Child Child::spawn(const std::vector<std::string>& argv) { return spawn(argv, SpawnOptions{}); }
+
+Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& opt) {
+  int out[2], err[2], in[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (opt.stdin_pipe && pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     dup2(out[1], 1);
     dup2(err[1], 2);
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
+    if (opt.stdin_pipe) {
+      dup2(in[0], 0);
+    } else {
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -41,29 +49,38 @@ Child Child::spawn(const std::vector<std::string>& argv) {
   }
   close(out[1]);
   close(err[1]);
+  if (opt.stdin_pipe) close(in[0]);
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
   Child c;
   c.pid_ = pid;
   c.out_fd_ = out[0];
   c.err_fd_ = err[0];
+  c.in_fd_ = in[1];
   return c;
 }
 
 Child::Child(Child&& o) noexcept
-    : pid_(o.pid_), out_fd_(o.out_fd_), err_fd_(o.err_fd_), out_(std::move(o.out_)), err_(std::move(o.err_)),
-      out_scanned_(o.out_scanned_), err_scanned_(o.err_scanned_), reaped_(o.reaped_), status_(o.status_) {
+    : pid_(o.pid_), out_fd_(o.out_fd_), err_fd_(o.err_fd_), in_fd_(o.in_fd_), out_(std::move(o.out_)),
+      err_(std::move(o.err_)), out_scanned_(o.out_scanned_), err_scanned_(o.err_scanned_), reaped_(o.reaped_),
+      status_(o.status_) {
   o.pid_ = -1;
-  o.out_fd_ = o.err_fd_ = -1;
+  o.out_fd_ = o.err_fd_ = o.in_fd_ = -1;
 }
 
 Child::~Child() {
+  close_stdin();
   if (pid_ > 0 && !reaped_) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
   if (out_fd_ >= 0) close(out_fd_);
   if (err_fd_ >= 0) close(err_fd_);
+}
+
+void Child::close_stdin() {
+  if (in_fd_ >= 0) close(in_fd_);
+  in_fd_ = -1;
 }
 
 bool Child::pump(milliseconds timeout) {
@@ -190,6 +207,117 @@ std::optional<std::string> http_get(int port, const std::string& path) {
     pos = eol + 2 + len + 2;
   }
   return out;
+}
+
+namespace {
+
+int connect_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool iequals_prefix(const std::string& line, const std::string& name) {
+  if (line.size() < name.size()) return false;
+  for (size_t i = 0; i < name.size(); i++)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != std::tolower(static_cast<unsigned char>(name[i])))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<HttpConnection> HttpConnection::open(int port) {
+  int fd = connect_loopback(port);
+  if (fd < 0) return std::nullopt;
+  HttpConnection c;
+  c.fd_ = fd;
+  return std::optional<HttpConnection>(std::move(c));
+}
+
+HttpConnection::HttpConnection(HttpConnection&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
+
+HttpConnection::~HttpConnection() { close(); }
+
+void HttpConnection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool HttpConnection::fill() {
+  char buf[65536];
+  ssize_t n = read(fd_, buf, sizeof(buf));
+  if (n <= 0) return false;
+  buf_.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<HttpConnection::Response> HttpConnection::get(const std::string& path) {
+  if (fd_ < 0) return std::nullopt;
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n";
+  if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return std::nullopt;
+  size_t end;
+  while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+    if (!fill()) return std::nullopt;
+  Response r;
+  r.headers = buf_.substr(0, end);
+  buf_.erase(0, end + 4);
+  if (r.headers.rfind("HTTP/1.1 ", 0) != 0 || r.headers.size() < 12) return std::nullopt;
+  r.status = std::atoi(r.headers.c_str() + 9);
+  std::optional<size_t> length;
+  bool chunked = false;
+  std::istringstream lines(r.headers);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (iequals_prefix(line, "content-length:")) length = std::stoul(line.substr(15));
+    if (iequals_prefix(line, "transfer-encoding:") && line.find("chunked") != std::string::npos) chunked = true;
+  }
+  if (chunked) {
+    for (;;) {
+      size_t eol;
+      while ((eol = buf_.find("\r\n")) == std::string::npos)
+        if (!fill()) return std::nullopt;
+      size_t len = std::stoul(buf_.substr(0, eol), nullptr, 16);
+      while (buf_.size() < eol + 2 + len + 2)
+        if (!fill()) return std::nullopt;
+      r.body += buf_.substr(eol + 2, len);
+      buf_.erase(0, eol + 2 + len + 2);  // a last chunk of 0 is followed by an empty trailer line
+      if (len == 0) break;
+    }
+  } else if (length) {
+    while (buf_.size() < *length)
+      if (!fill()) return std::nullopt;
+    r.body = buf_.substr(0, *length);
+    buf_.erase(0, *length);
+  } else if (r.status != 204 && r.status != 304) {
+    return std::nullopt;  // body until close: not a keep-alive response
+  }
+  return r;
+}
+
+bool wait_port_open(int port, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    int fd = connect_loopback(port);
+    if (fd >= 0) {
+      close(fd);
+      return true;
+    }
+    if (steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
 }
 
 Server start_server(const std::string& fixture_name, const std::vector<std::string>& extra_args) {

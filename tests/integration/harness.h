@@ -14,11 +14,19 @@ namespace mws::test {
 std::string fixture(const std::string& name);  // path of a built Go fixture
 std::string mwscope_binary();
 
+struct SpawnOptions {
+  // Give the child a pipe as stdin, kept open by the parent until
+  // close_stdin() or destruction (e.g. `esbuild --serve` stops when its stdin
+  // closes). Default: /dev/null.
+  bool stdin_pipe = false;
+};
+
 // A child process with stdout and stderr captured. Killed (SIGKILL) and
 // reaped on destruction unless already waited for.
 class Child {
  public:
   static Child spawn(const std::vector<std::string>& argv);
+  static Child spawn(const std::vector<std::string>& argv, const SpawnOptions& opt);
   Child(Child&&) noexcept;
   Child& operator=(Child&&) = delete;
   Child(const Child&) = delete;
@@ -35,6 +43,7 @@ class Child {
   bool running();
   const std::string& stdout_text() const { return out_; }
   const std::string& stderr_text() const { return err_; }
+  void close_stdin();  // no-op unless spawned with stdin_pipe
 
  private:
   Child() = default;
@@ -42,7 +51,7 @@ class Child {
   std::optional<std::string> wait_line(std::string& buf, size_t& scanned, const std::string& needle,
                                        std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
-  int out_fd_ = -1, err_fd_ = -1;
+  int out_fd_ = -1, err_fd_ = -1, in_fd_ = -1;
   std::string out_, err_;
   size_t out_scanned_ = 0, err_scanned_ = 0;
   bool reaped_ = false;
@@ -57,6 +66,37 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
 
 // HTTP/1.1 GET on 127.0.0.1:port; returns the body, or nullopt on any error.
 std::optional<std::string> http_get(int port, const std::string& path);
+
+// An HTTP/1.1 keep-alive connection to 127.0.0.1:port: several requests on
+// one TCP connection (one server-side connection goroutine in net/http).
+// Every read is bounded by a 30 s socket timeout.
+class HttpConnection {
+ public:
+  static std::optional<HttpConnection> open(int port);
+  HttpConnection(HttpConnection&&) noexcept;
+  HttpConnection& operator=(HttpConnection&&) = delete;
+  HttpConnection(const HttpConnection&) = delete;
+  ~HttpConnection();
+
+  struct Response {
+    int status = 0;
+    std::string headers;  // the status line and header lines
+    std::string body;     // de-chunked
+  };
+  // GET path with keep-alive; reads exactly one full response (Content-Length
+  // or chunked). nullopt on any error.
+  std::optional<Response> get(const std::string& path);
+  void close();
+
+ private:
+  HttpConnection() = default;
+  bool fill();  // appends what the socket has to buf_; false on EOF/error
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// True once a TCP connect to 127.0.0.1:port succeeds (bounded wait).
+bool wait_port_open(int port, std::chrono::milliseconds timeout);
 
 // Starts a Go fixture server and returns it with its port (parsed from its
 // "listening on 127.0.0.1:PORT" line).

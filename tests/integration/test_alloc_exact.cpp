@@ -68,7 +68,7 @@ TEST_CASE("exact mode counts every allocation per function, as the Go runtime do
   INFO(mw.stderr_text());
   REQUIRE(attached);
 
-  auto construction = json::parse(*http_get(server.port, "/debug/construction"));
+  auto construction = json::parse(*http_get(server.port, "/debug/construction")).at("functions");
   auto before = runtime_counts(server.port);
   const int requests = 1500;
   drive_load(server.port, requests);

@@ -1,0 +1,132 @@
+#include "attribute/attribution.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace mws::attribute {
+namespace {
+
+struct Accum {
+  MiddlewareRow row;
+  std::map<std::string, NamedCount> sites, types;
+};
+
+void add(std::map<std::string, NamedCount>& m, const std::string& name, uint64_t objects, uint64_t bytes) {
+  NamedCount& c = m[name];
+  c.name = name;
+  c.objects += objects;
+  c.bytes += bytes;
+}
+
+std::vector<NamedCount> top(const std::map<std::string, NamedCount>& m, size_t n) {
+  std::vector<NamedCount> v;
+  for (const auto& [k, c] : m) v.push_back(c);
+  std::sort(v.begin(), v.end(), [](const NamedCount& a, const NamedCount& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
+  });
+  if (v.size() > n) v.resize(n);
+  return v;
+}
+
+// "main.Logging.func1 main.go:116": the frame the allocation happened in,
+// within the owning middleware's part of the stack (the innermost frame
+// that is not the Go runtime).
+std::string site_of(const std::vector<Frame>& frames) {
+  for (const Frame& f : frames) {
+    if (f.function.starts_with("runtime.") || f.function.starts_with("internal/")) continue;
+    std::string file = f.file.substr(f.file.find_last_of('/') + 1);
+    return f.line ? fmt::format("{} {}:{}", f.function, file, f.line) : f.function;
+  }
+  return frames.empty() ? "[no stack]" : frames.front().function;
+}
+
+}  // namespace
+
+void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
+  std::map<std::string, Accum> rows;
+  std::map<std::vector<std::string>, MiddlewareChain> chains;
+  std::vector<RuleMatch> user(rules.user_patterns().size());
+  std::vector<std::set<std::string>> user_functions(user.size());
+  for (size_t i = 0; i < user.size(); i++) user[i].pattern = rules.user_patterns()[i];
+
+  for (ProfileStack& s : p.stacks) {
+    auto chain = rules.chain(s.frames);
+    s.middleware = chain.empty() ? kServer : chain.back().name;
+    Accum& self = rows[s.middleware];
+    self.row.name = s.middleware;
+    self.row.objects += s.objects;
+    self.row.bytes += s.bytes;
+    add(self.sites, site_of(s.frames), s.objects, s.bytes);
+    add(self.types, s.type.empty() ? "(unknown type)" : s.type, s.objects, s.bytes);
+
+    std::set<std::string> seen;  // a name twice in one chain counts once
+    std::vector<std::string> names;
+    for (const auto& m : chain) {
+      names.push_back(m.name);
+      if (!seen.insert(m.name).second) continue;
+      Accum& a = rows[m.name];
+      a.row.name = m.name;
+      a.row.inclusive_objects += s.objects;
+      a.row.inclusive_bytes += s.bytes;
+    }
+    if (!names.empty()) {
+      MiddlewareChain& c = chains[names];
+      c.names = names;
+      c.objects += s.objects;
+      c.bytes += s.bytes;
+    }
+    for (size_t u = 0; u < user.size(); u++)
+      for (const Frame& f : s.frames)
+        if (rules.user_match(u, f.function)) {
+          user[u].frames_matched++;
+          user_functions[u].insert(f.function);
+        }
+  }
+
+  for (TaskGroup& g : p.tasks.groups) {
+    auto chain = rules.chain(g.creation_stack);
+    g.middleware = chain.empty() ? kServer : chain.back().name;
+    Accum& a = rows[g.middleware];
+    a.row.name = g.middleware;
+    a.row.leaked_tasks += g.leaked;
+    a.row.live_tasks += g.live;
+  }
+
+  p.middleware.clear();
+  for (auto& [name, a] : rows) {
+    a.row.inclusive_objects = std::max(a.row.inclusive_objects, a.row.objects);
+    a.row.inclusive_bytes = std::max(a.row.inclusive_bytes, a.row.bytes);
+    if (p.requests.counted && p.requests.requests > 0) {
+      a.row.objects_per_request = double(a.row.objects) / double(p.requests.requests);
+      a.row.bytes_per_request = double(a.row.bytes) / double(p.requests.requests);
+    }
+    a.row.top_sites = top(a.sites, top_n);
+    a.row.top_types = top(a.types, top_n);
+    p.middleware.push_back(std::move(a.row));
+  }
+  std::sort(p.middleware.begin(), p.middleware.end(), [](const MiddlewareRow& a, const MiddlewareRow& b) {
+    if (a.bytes != b.bytes) return a.bytes > b.bytes;
+    if (a.leaked_tasks != b.leaked_tasks) return a.leaked_tasks > b.leaked_tasks;
+    return a.name < b.name;
+  });
+
+  p.chains.clear();
+  for (auto& [k, c] : chains) p.chains.push_back(std::move(c));
+  std::sort(p.chains.begin(), p.chains.end(), [](const MiddlewareChain& a, const MiddlewareChain& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.names < b.names;
+  });
+  if (p.chains.size() > 10) p.chains.resize(10);
+
+  for (size_t u = 0; u < user.size(); u++) {
+    for (const auto& f : user_functions[u]) {
+      if (user[u].functions.size() >= 10) break;
+      user[u].functions.push_back(f);
+    }
+  }
+  p.user_rules = std::move(user);
+}
+
+}  // namespace mws::attribute

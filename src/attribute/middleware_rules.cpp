@@ -1,0 +1,175 @@
+#include "attribute/middleware_rules.h"
+
+#include <array>
+
+namespace mws::attribute {
+namespace {
+
+using namespace std::string_view_literals;
+
+// Functions that call "the next handler": the frame they call is middleware.
+constexpr std::array kDispatchers = {
+    "net/http.HandlerFunc.ServeHTTP"sv,
+    "github.com/gin-gonic/gin.(*Context).Next"sv,
+    "github.com/urfave/negroni.HandlerFunc.ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.HandlerFunc.ServeHTTP"sv,
+    "github.com/caddyserver/caddy/v2/modules/caddyhttp.HandlerFunc.ServeHTTP"sv,
+    "github.com/caddyserver/caddy/v2/modules/caddyhttp.MiddlewareHandlerFunc.ServeHTTP"sv,
+};
+
+// Packages whose frames are routers, adapters and plumbing, never a
+// middleware row (their bundled middleware live in subpackages such as
+// chi/middleware or gorilla/handlers, which are not listed here).
+constexpr std::array kFrameworkPackages = {
+    "net/http."sv,
+    "github.com/gin-gonic/gin."sv,
+    "github.com/labstack/echo/v4."sv,
+    "github.com/labstack/echo."sv,
+    "github.com/go-chi/chi/v5."sv,
+    "github.com/go-chi/chi."sv,
+    "github.com/gorilla/mux."sv,
+    "github.com/justinas/alice."sv,
+    "github.com/caddyserver/caddy/v2/modules/caddyhttp."sv,
+};
+
+// negroni's own middleware (Logger, Recovery, Static) are middleware; only
+// its plumbing is not.
+constexpr std::array kPlumbing = {
+    "github.com/urfave/negroni.middleware.ServeHTTP"sv,
+    "github.com/urfave/negroni.(*Negroni).ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.middleware.ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.(*Negroni).ServeHTTP"sv,
+};
+
+constexpr std::array kEchoHeads = {
+    "github.com/labstack/echo/v4.(*Echo).ServeHTTP"sv,
+    "github.com/labstack/echo.(*Echo).ServeHTTP"sv,
+};
+
+template <size_t N>
+bool in(const std::array<std::string_view, N>& set, std::string_view s) {
+  for (auto x : set)
+    if (x == s) return true;
+  return false;
+}
+
+bool is_framework(std::string_view fn) {
+  if (in(kPlumbing, fn)) return true;
+  for (auto p : kFrameworkPackages)
+    if (fn.starts_with(p)) return true;
+  return false;
+}
+
+// Strips trailing closure suffixes: ".func1", ".func1.2", ".1".
+std::string_view strip_closures(std::string_view fn) {
+  for (;;) {
+    size_t dot = fn.rfind('.');
+    if (dot == std::string_view::npos) return fn;
+    std::string_view tail = fn.substr(dot + 1);
+    std::string_view digits = tail.starts_with("func") ? tail.substr(4) : tail;
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return fn;
+    fn = fn.substr(0, dot);
+  }
+}
+
+bool is_closure(std::string_view fn) { return strip_closures(fn) != fn; }
+
+bool is_serve_http_method(std::string_view fn) {
+  if (!fn.ends_with(".ServeHTTP")) return false;
+  std::string_view recv = fn.substr(0, fn.size() - 10);  // "pkg.T" or "pkg.(*T)"
+  size_t slash = recv.rfind('/');
+  std::string_view last = slash == std::string_view::npos ? recv : recv.substr(slash + 1);
+  return last.find('.') != std::string_view::npos;  // a method, not a package function
+}
+
+// The function's package path: "net/http.(*conn).serve" -> "net/http".
+std::string_view package_of(std::string_view fn) {
+  size_t slash = fn.rfind('/');
+  size_t dot = fn.find('.', slash == std::string_view::npos ? 0 : slash);
+  return dot == std::string_view::npos ? fn : fn.substr(0, dot);
+}
+
+// Go's own rule (cmd/go): a standard-library import path has no dot in its
+// first element. "main" is the program, not the library.
+bool is_stdlib(std::string_view fn) {
+  std::string_view pkg = package_of(fn);
+  if (pkg == "main") return false;
+  std::string_view first = pkg.substr(0, pkg.find('/'));
+  return first.find('.') == std::string_view::npos;
+}
+
+bool in_echo_head(std::string_view fn) {
+  for (auto h : kEchoHeads)
+    if (fn.starts_with(h)) return true;  // (*Echo).ServeHTTP and its closures
+  return false;
+}
+
+}  // namespace
+
+std::string middleware_name(std::string_view fn) {
+  if (fn.ends_with("-fm")) fn.remove_suffix(3);  // method value
+  if (is_serve_http_method(fn)) {
+    std::string recv(fn.substr(0, fn.size() - 10));
+    // "main.(*auth)" -> "main.auth"
+    size_t open = recv.find("(*");
+    if (open != std::string::npos && recv.ends_with(")")) recv = recv.substr(0, open) + recv.substr(open + 2, recv.size() - open - 3);
+    return recv;
+  }
+  return std::string(strip_closures(fn));
+}
+
+Result<MiddlewareRules> MiddlewareRules::create(const std::vector<std::string>& user_patterns) {
+  MiddlewareRules r;
+  for (const auto& p : user_patterns) {
+    try {
+      r.regexes_.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return Error{"--middleware '" + p + "' is not a valid regular expression (" + e.what() +
+                   "); it is matched against function names like main.Logging.func1"};
+    }
+    r.patterns_.push_back(p);
+  }
+  return r;
+}
+
+bool MiddlewareRules::user_match(size_t i, std::string_view function) const {
+  return std::regex_search(function.begin(), function.end(), regexes_[i]);
+}
+
+bool MiddlewareRules::is_middleware(const std::vector<Frame>& frames, size_t i, bool in_echo_chain) const {
+  const std::string& fn = frames[i].function;
+  for (size_t u = 0; u < regexes_.size(); u++)
+    if (user_match(u, fn)) return true;
+  if (is_framework(fn)) return false;
+  if (fn.starts_with("runtime.") || fn.starts_with("[")) return false;
+  if (i + 1 < frames.size() && in(kDispatchers, frames[i + 1].function)) return true;
+  if (is_serve_http_method(fn)) return true;
+  return in_echo_chain;
+}
+
+std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& frames) const {
+  std::vector<MiddlewareFrame> out;
+  bool echo_chain = false;  // below (*Echo).ServeHTTP, until the final handler
+  for (size_t k = frames.size(); k-- > 0;) {
+    const std::string& fn = frames[k].function;
+    if (in_echo_head(fn)) {
+      echo_chain = true;
+      continue;
+    }
+    // In an echo chain, user closures are layers and the first other user
+    // function is the final handler; echo's own frames are transparent; a
+    // standard-library frame (context.WithValue called by a layer) ends it.
+    if (echo_chain && !is_framework(fn) && is_stdlib(fn)) echo_chain = false;
+    bool echo_layer = echo_chain && !is_framework(fn);
+    if (is_middleware(frames, k, echo_layer)) {
+      std::string name = middleware_name(fn);
+      // An inlined frame of the same middleware as its caller is one layer.
+      if (out.empty() || out.back().name != name) out.push_back({k, std::move(name)});
+      else out.back().frame = k;
+    }
+    if (echo_layer && !is_closure(fn)) echo_chain = false;
+  }
+  return out;
+}
+
+}  // namespace mws::attribute

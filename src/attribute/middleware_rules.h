@@ -1,0 +1,55 @@
+// Which frames of a stack are HTTP middleware (or the final handler of a
+// chain), and what to call them.
+//
+// A frame is middleware when:
+//  - it is called by a dispatcher that runs "the next handler":
+//    net/http.HandlerFunc.ServeHTTP (closures, chi/gorilla/alice
+//    middleware), gin's (*Context).Next, negroni's and caddy's HandlerFunc
+//    adapters;
+//  - it is a ServeHTTP method of a type that is not a router or adapter
+//    (pkg.(*T).ServeHTTP, pkg.T.ServeHTTP; caddy's ServeHTTP(w, r, next));
+//  - it is in an echo chain: below (*Echo).ServeHTTP, echo calls each
+//    MiddlewareFunc's closure directly; every closure outside echo's own
+//    package is a layer, and the first non-closure is the final handler;
+//  - its function matches a user pattern (--middleware REGEX).
+// Frames of the frameworks' own packages are never middleware.
+#pragma once
+
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/profile.h"
+#include "util/result.h"
+
+namespace mws::attribute {
+
+struct MiddlewareFrame {
+  size_t frame = 0;  // index into the leaf-first frames
+  std::string name;  // "main.Logging"
+};
+
+// "main.Logging.func1" -> "main.Logging"; "main.(*auth).ServeHTTP" ->
+// "main.auth"; "main.(*API).get-fm" -> "main.(*API).get"; others unchanged.
+std::string middleware_name(std::string_view function);
+
+class MiddlewareRules {
+ public:
+  // Fails with a one-line message naming a pattern that does not compile.
+  static Result<MiddlewareRules> create(const std::vector<std::string>& user_patterns);
+
+  // The middleware frames of a stack (frames leaf first), outermost first.
+  std::vector<MiddlewareFrame> chain(const std::vector<Frame>& frames) const;
+
+  const std::vector<std::string>& user_patterns() const { return patterns_; }
+  // Whether user pattern i matches this function.
+  bool user_match(size_t i, std::string_view function) const;
+
+ private:
+  bool is_middleware(const std::vector<Frame>& frames, size_t i, bool in_echo_chain) const;
+  std::vector<std::string> patterns_;
+  std::vector<std::regex> regexes_;
+};
+
+}  // namespace mws::attribute

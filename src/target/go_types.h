@@ -1,0 +1,38 @@
+// Names of Go types, from the *_type pointers mallocgc receives, read from
+// the executable's own type data (no access to the process needed: type
+// descriptors live in .rodata).
+//
+// Layout (amd64, Go 1.17-1.26; runtime._type, later internal/abi.Type):
+// size uintptr @0, ptrdata @8, hash uint32 @16, tflag uint8 @20, align,
+// fieldAlign, kind @21..23, equal @24, gcdata @32, str nameOff int32 @40.
+// str is an offset from the module's types base (runtime.types, the start
+// of .rodata); the name there is a flags byte, a uvarint length, the bytes.
+// tflagExtraStar (1<<1) means the stored name has a '*' to drop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "target/elf_file.h"
+
+namespace mws::target {
+
+class GoTypeNamer {
+ public:
+  explicit GoTypeNamer(const ElfFile& exe);
+  bool available() const { return types_base_ != 0; }
+  // "context.valueCtx", "[]uint8" (when the allocation holds several
+  // elements of the type), "(no type)" for typ == 0 (raw noscan memory).
+  std::string name(uint64_t type_addr, uint64_t alloc_size);
+
+ private:
+  std::optional<std::string> type_string(uint64_t type_addr);
+  std::optional<uint64_t> type_size(uint64_t type_addr);
+  const ElfFile& exe_;
+  uint64_t types_base_ = 0;
+  std::unordered_map<uint64_t, std::string> cache_;
+};
+
+}  // namespace mws::target

@@ -1,0 +1,293 @@
+// Real, stripped, statically linked Go servers built by other Go versions:
+// esbuild's release binaries from the npm registry (no .symtab, no DWARF, so
+// every runtime fact comes from .gopclntab and the Go ABI table in
+// src/target/go_abi.cpp). `esbuild --serve` is a plain net/http server.
+//
+// The truth is by construction: K keep-alive connections opened after attach
+// and still open when mwscope stops are exactly K live connection goroutines,
+// each parked reading its next request ("IO wait"). esbuild has no pprof
+// endpoint, so there is no runtime-side count to compare with.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+using namespace mws::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+struct EsbuildVersion {
+  std::string esbuild;  // npm version of @esbuild/linux-x64
+  std::string go;       // the Go release it was built with (shared/NOTES.md)
+  // g.startpc's function of a connection goroutine: not net/http.(*conn).serve
+  // itself. Server.Serve runs `go c.serve(connCtx)`, a go statement with
+  // arguments, which the compiler (Go >= 1.18) wraps in a closure of Serve,
+  // numbered after Serve's two defer wrappers (`defer l.Close()`,
+  // `defer srv.trackListener(&l, false)`). Go 1.22 renamed the wrappers:
+  // the .gopclntab of these binaries holds Serve.func1..func3 (go1.19.4,
+  // go1.20.4) and Serve.deferwrap1, deferwrap2, gowrap3 (go1.22.4, go1.23.1,
+  // go1.26.5). creation_stack[0] is net/http.(*Server).Serve in all.
+  std::string conn_start;
+};
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The binary's Go version as the Go toolchain reads it (`go version FILE`),
+// when a local toolchain can read it; "" otherwise. An independent check of
+// the table above: mwscope has its own reader.
+std::string go_tool_version(const std::string& binary) {
+  if (system("command -v go >/dev/null 2>&1") != 0) return "";
+  auto r = run({"go", "version", binary}, seconds(30));
+  if (r.status != 0) return "";
+  auto pos = r.out.rfind(": ");
+  return pos == std::string::npos ? "" : trim(r.out.substr(pos + 2));
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+// Files served: a small page, a text file and a big file (responses of a few
+// hundred KB make net/http and esbuild allocate on every request).
+struct ServedDir {
+  std::string path;
+  std::map<std::string, std::string> files;  // URL path -> content
+  explicit ServedDir(const std::string& name) : path(temp_path(name)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+    files["/index.html"] = "<!doctype html><title>mwscope</title><p>hello from a stripped Go server</p>\n";
+    files["/small.txt"] = std::string(1000, 's');
+    std::string big;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < 400 * 1024; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      big.push_back(static_cast<char>('a' + x % 26));
+    }
+    files["/big.txt"] = big;
+    for (const auto& [url, content] : files) std::ofstream(path + url, std::ios::binary) << content;
+  }
+  ~ServedDir() { std::filesystem::remove_all(path); }
+};
+
+// Server-side TCP connections of 127.0.0.1:port in state ESTABLISHED, as the
+// kernel lists them (/proc/net/tcp: "sl local rem st ...", hex ports, st 01).
+int established_server_connections(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string sl, local, remote, st;
+    f >> sl >> local >> remote >> st;
+    auto colon = local.find(':');
+    if (colon == std::string::npos) continue;
+    if (std::stoi(local.substr(colon + 1), nullptr, 16) == port && st == "01") n++;
+  }
+  return n;
+}
+
+const json* group_by_start(const json& profile, const std::string& start) {
+  for (const auto& g : profile.at("tasks").at("groups"))
+    if (g.at("start_function") == start) return &g;
+  return nullptr;
+}
+
+uint64_t state_count(const json& group, const std::string& state) {
+  for (const auto& s : group.at("states"))
+    if (s.at("state") == state) return s.at("count");
+  return 0;
+}
+
+std::string group_names(const json& profile) {
+  std::string out;
+  for (const auto& g : profile.at("tasks").at("groups"))
+    out += g.at("start_function").get<std::string>() + " live=" + std::to_string(g.at("live").get<uint64_t>()) +
+           " spawned=" + std::to_string(g.at("spawned").get<uint64_t>()) + "\n";
+  return out;
+}
+
+void profile_esbuild(const EsbuildVersion& v) {
+  const auto t0 = steady_clock::now();
+  auto fetched = run({"bash", std::string(MWS_SOURCE_DIR) + "/scripts/fetch-esbuild.sh", v.esbuild,
+                      std::string(MWS_BUILD_DIR) + "/esbuild"},
+                     seconds(240));
+  INFO("fetch-esbuild.sh " << v.esbuild << ": " << fetched.err);
+  REQUIRE(fetched.status == 0);
+  const std::string binary = trim(fetched.out);
+  REQUIRE(std::filesystem::exists(binary));
+
+  // The version esbuild was built with, read without mwscope. Go 1.19's
+  // `go version` cannot read binaries without .go.buildinfo (esbuild 0.28.2
+  // has none): then the table is the only word.
+  const std::string tool_version = go_tool_version(binary);
+  if (!tool_version.empty()) CHECK(tool_version == v.go);
+
+  ServedDir dir("esbuild-" + v.esbuild);
+  const int port = free_port();
+  REQUIRE(port > 0);
+  SpawnOptions keep_stdin;
+  keep_stdin.stdin_pipe = true;  // esbuild --serve stops when its stdin closes
+  Child server = Child::spawn(
+      {binary, "--serve=127.0.0.1:" + std::to_string(port), "--servedir=" + dir.path, "--log-level=warning"},
+      keep_stdin);
+  {
+    INFO(server.stderr_text());
+    REQUIRE(wait_port_open(port, seconds(20)));
+  }
+  // One request before attach: the server is fully up. Its connection
+  // goroutine ends now, before attach, and so belongs to no group.
+  REQUIRE(http_get(port, "/index.html") == dir.files["/index.html"]);
+  std::this_thread::sleep_for(milliseconds(200));
+
+  const std::string json_path = temp_path("esbuild-" + v.esbuild + ".json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.pid()), "--json", json_path,
+                           "--leak-age", "0"});
+  auto attached = mw.wait_stderr_line("attached", seconds(30));
+  {
+    INFO(mw.stderr_text());
+    REQUIRE(attached);
+  }
+  INFO("attached line: " << *attached);
+  CHECK(attached->find("goroutine spawn") != std::string::npos);
+
+  // K keep-alive connections opened after attach, several requests on each,
+  // every response read in full; all still open when mwscope stops.
+  const int K = 6, per_connection = 4;
+  const std::vector<std::string> paths = {"/big.txt", "/index.html", "/small.txt", "/big.txt"};
+  std::vector<HttpConnection> conns;
+  for (int k = 0; k < K; k++) {
+    auto c = HttpConnection::open(port);
+    REQUIRE(c);
+    conns.push_back(std::move(*c));
+  }
+  for (int r = 0; r < per_connection; r++)
+    for (int k = 0; k < K; k++) {
+      const std::string& path = paths[(r + k) % paths.size()];
+      auto resp = conns[k].get(path);
+      INFO("connection " << k << " request " << r << " " << path);
+      REQUIRE(resp);
+      CHECK(resp->status == 200);
+      CHECK(resp->body == dir.files[path]);
+    }
+  std::this_thread::sleep_for(milliseconds(300));  // every connection goroutine parked reading again
+  // The kernel agrees that the server holds exactly K connections.
+  CHECK(established_server_connections(port) == K);
+
+  mw.signal(SIGINT);
+  int mw_status = mw.wait(seconds(60));
+  INFO("mwscope stderr: " << mw.stderr_text());
+  REQUIRE(mw_status == 0);
+  for (auto& c : conns) c.close();
+  REQUIRE(server.running());
+
+  // After detach the server is unharmed: a fresh connection gets the file.
+  CHECK(http_get(port, "/big.txt") == dir.files["/big.txt"]);
+  {
+    auto c = HttpConnection::open(port);
+    REQUIRE(c);
+    auto resp = c->get("/small.txt");
+    REQUIRE(resp);
+    CHECK(resp->status == 200);
+    CHECK(resp->body == dir.files["/small.txt"]);
+  }
+  CHECK(server.running());
+
+  json profile = json::parse(read_file(json_path));
+  std::filesystem::remove(json_path);
+  const json& meta = profile.at("meta");
+  const json& tasks = profile.at("tasks");
+  INFO("meta: " << meta.dump());
+  INFO("groups:\n" << group_names(profile));
+
+  CHECK(meta.at("go_version") == v.go);
+  CHECK(meta.at("dropped_events") == 0);
+  CHECK(meta.at("events").get<uint64_t>() > 0);
+  REQUIRE(tasks.at("tracked") == true);
+  CHECK(tasks.at("dropped") == 0);
+
+  // Allocation stacks symbolized through net/http with file:line.
+  bool through_conn_serve = false;
+  uint64_t objects = 0;
+  for (const auto& s : profile.at("stacks")) {
+    objects += s.at("objects").get<uint64_t>();
+    for (const auto& f : s.at("frames")) {
+      const std::string file = f.at("file");
+      if (f.at("function") == "net/http.(*conn).serve" && file.size() >= 9 &&
+          file.compare(file.size() - 9, 9, "server.go") == 0 && f.at("line").get<uint32_t>() > 0)
+        through_conn_serve = true;
+    }
+  }
+  CHECK(objects > 0);
+  CHECK(through_conn_serve);
+
+  // The connection goroutines: exactly K, created after attach, alive at
+  // stop, each parked reading its next request.
+  const json* conn = group_by_start(profile, v.conn_start);
+  REQUIRE(conn);
+  INFO("connection group: " << conn->dump());
+  CHECK(conn->at("live") == K);
+  CHECK(conn->at("leaked") == K);  // --leak-age 0: every live one counts
+  CHECK(conn->at("spawned") == K);
+  CHECK(conn->at("ended") == 0);
+  CHECK(state_count(*conn, "IO wait") == uint64_t(K));
+  REQUIRE(!conn->at("creation_stack").empty());
+  CHECK(conn->at("creation_stack")[0].at("function") == "net/http.(*Server).Serve");
+  CHECK(conn->at("creation_stack")[0].at("line").get<uint32_t>() > 0);
+
+  server.close_stdin();
+  CHECK(server.wait(seconds(10)) == 0);
+  WARN("esbuild " << v.esbuild << " (" << v.go << "): " << meta.at("events").get<uint64_t>() << " events, "
+                  << objects << " allocations, " << conn->at("live").get<uint64_t>()
+                  << " live connection goroutines, " << tasks.at("groups").size() << " groups, "
+                  << duration_cast<milliseconds>(steady_clock::now() - t0).count() << " ms");
+}
+
+}  // namespace
+
+TEST_CASE("stripped esbuild 0.16.17 built with go1.19.4", "[bpf][versions]") {
+  profile_esbuild({"0.16.17", "go1.19.4", "net/http.(*Server).Serve.func3"});
+}
+
+TEST_CASE("stripped esbuild 0.17.19 built with go1.20.4", "[bpf][versions]") {
+  profile_esbuild({"0.17.19", "go1.20.4", "net/http.(*Server).Serve.func3"});
+}
+
+TEST_CASE("stripped esbuild 0.22.0 built with go1.22.4", "[bpf][versions]") {
+  profile_esbuild({"0.22.0", "go1.22.4", "net/http.(*Server).Serve.gowrap3"});
+}
+
+TEST_CASE("stripped esbuild 0.24.2 built with go1.23.1", "[bpf][versions]") {
+  profile_esbuild({"0.24.2", "go1.23.1", "net/http.(*Server).Serve.gowrap3"});
+}
+
+TEST_CASE("stripped esbuild 0.28.2 built with go1.26.5", "[bpf][versions]") {
+  profile_esbuild({"0.28.2", "go1.26.5", "net/http.(*Server).Serve.gowrap3"});
+}

@@ -1,0 +1,151 @@
+// Middleware rules and attribution on stacks shaped like real ones (frame
+// names as Go prints them, leaf first), without root.
+#include <catch2/catch.hpp>
+
+#include "attribute/attribution.h"
+#include "attribute/middleware_rules.h"
+
+using namespace mws;
+using attribute::MiddlewareRules;
+
+namespace {
+
+std::vector<Frame> stack(std::initializer_list<const char*> leaf_first) {
+  std::vector<Frame> v;
+  for (const char* f : leaf_first) v.push_back(Frame{f, "x.go", 1, false});
+  return v;
+}
+
+
+std::vector<Frame> through_server(std::vector<Frame> top) {
+  for (const char* f : {"net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve", "net/http.(*Server).Serve.func3",
+                        "runtime.goexit"})
+    top.push_back(Frame{f, "server.go", 1, false});
+  return top;
+}
+
+std::vector<std::string> names(const MiddlewareRules& r, const std::vector<Frame>& frames) {
+  std::vector<std::string> out;
+  for (const auto& m : r.chain(frames)) out.push_back(m.name);
+  return out;
+}
+
+MiddlewareRules rules(std::vector<std::string> user = {}) {
+  auto r = MiddlewareRules::create(user);
+  REQUIRE(r);
+  return std::move(*r);
+}
+
+}  // namespace
+
+TEST_CASE("middleware are named after what built them", "[attribute]") {
+  CHECK(attribute::middleware_name("main.Logging.func1") == "main.Logging");
+  CHECK(attribute::middleware_name("main.Watchdog.func1.1") == "main.Watchdog");
+  CHECK(attribute::middleware_name("main.(*authMiddleware).ServeHTTP") == "main.authMiddleware");
+  CHECK(attribute::middleware_name("github.com/x/y.limiter.ServeHTTP") == "github.com/x/y.limiter");
+  CHECK(attribute::middleware_name("main.(*API).getUser-fm") == "main.(*API).getUser");
+  CHECK(attribute::middleware_name("main.workHandler") == "main.workHandler");
+  CHECK(attribute::middleware_name("main.v2") == "main.v2");  // not a closure suffix
+}
+
+TEST_CASE("net/http closures, a ServeHTTP type and the final handler, outermost first", "[attribute]") {
+  auto frames = through_server(stack({"runtime.mallocgc", "runtime.newobject", "main.workHandler",
+                                      "net/http.HandlerFunc.ServeHTTP", "main.(*authMiddleware).ServeHTTP",
+                                      "main.RequestID.func1", "net/http.HandlerFunc.ServeHTTP", "main.Logging.func1",
+                                      "net/http.HandlerFunc.ServeHTTP", "net/http.(*ServeMux).ServeHTTP"}));
+  CHECK(names(rules(), frames) ==
+        std::vector<std::string>{"main.Logging", "main.RequestID", "main.authMiddleware", "main.workHandler"});
+}
+
+TEST_CASE("stdlib calls made by a middleware stay with it; server code is (server)", "[attribute]") {
+  Profile p;
+  p.requests = {true, 10, ""};
+  p.stacks.push_back({through_server(stack({"runtime.newobject", "context.WithValue", "main.RequestID.func1",
+                                            "net/http.HandlerFunc.ServeHTTP"})),
+                      10, 480, "context.valueCtx", ""});
+  p.stacks.push_back({through_server(stack({"runtime.newobject", "net/http.(*Request).WithContext",
+                                            "main.RequestID.func1", "net/http.HandlerFunc.ServeHTTP"})),
+                      10, 2560, "http.Request", ""});
+  p.stacks.push_back({stack({"runtime.makeslice", "net/http.readRequest", "net/http.(*conn).readRequest",
+                             "net/http.(*conn).serve", "runtime.goexit"}),
+                      7, 700, "[]uint8", ""});
+  attribute::attribute_profile(p, rules());
+  REQUIRE(p.middleware.size() == 2);
+  const MiddlewareRow& rid = p.middleware[0];
+  CHECK(rid.name == "main.RequestID");
+  CHECK(rid.objects == 20);
+  CHECK(rid.bytes == 3040);
+  CHECK(rid.objects_per_request == Approx(2.0));
+  CHECK(rid.bytes_per_request == Approx(304.0));
+  REQUIRE(rid.top_types.size() == 2);
+  CHECK(rid.top_types[0].name == "http.Request");
+  CHECK(p.middleware[1].name == attribute::kServer);
+  CHECK(p.stacks[2].middleware == attribute::kServer);
+  CHECK(p.stacks[0].middleware == "main.RequestID");
+}
+
+TEST_CASE("gin handlers run by (*Context).Next", "[attribute]") {
+  auto frames = through_server(stack(
+      {"runtime.newobject", "main.work", "github.com/gin-gonic/gin.(*Context).Next", "main.Auth",
+       "github.com/gin-gonic/gin.(*Context).Next", "main.Logger.func1", "github.com/gin-gonic/gin.(*Context).Next",
+       "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest", "github.com/gin-gonic/gin.(*Engine).ServeHTTP"}));
+  CHECK(names(rules(), frames) == std::vector<std::string>{"main.Logger", "main.Auth", "main.work"});
+}
+
+TEST_CASE("echo chains: closures are layers, the first other function is the handler", "[attribute]") {
+  auto frames = through_server(stack({"runtime.newobject", "encoding/json.Marshal", "main.work",
+                                      "github.com/labstack/echo/v4.(*Echo).add.func1", "main.Auth.func1",
+                                      "main.Logger.func1", "github.com/labstack/echo/v4.(*Echo).ServeHTTP.func1",
+                                      "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}));
+  CHECK(names(rules(), frames) == std::vector<std::string>{"main.Logger", "main.Auth", "main.work"});
+
+  // A layer calling the standard library: the stdlib frame is not a handler.
+  auto with_value = through_server(stack({"runtime.newobject", "context.WithValue", "main.RequestID.func1",
+                                          "main.Logger.func1", "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}));
+  CHECK(names(rules(), with_value) == std::vector<std::string>{"main.Logger", "main.RequestID"});
+  auto pool = through_server(stack({"runtime.newobject", "sync.(*Pool).Get",
+                                    "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}));
+  CHECK(names(rules(), pool).empty());
+  // The factory that echo calls per request to rebuild the chain.
+  auto factory = through_server(stack({"runtime.newobject", "main.Logger", "github.com/labstack/echo/v4.applyMiddleware",
+                                       "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}));
+  CHECK(names(rules(), factory) == std::vector<std::string>{"main.Logger"});
+}
+
+TEST_CASE("goroutines belong to the middleware whose code ran the go statement", "[attribute]") {
+  Profile p;
+  TaskGroup g;
+  g.creation_stack = through_server(stack({"main.Watchdog.func1", "net/http.HandlerFunc.ServeHTTP",
+                                           "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  g.leaked = 40;
+  g.live = 40;
+  p.tasks.groups.push_back(g);
+  attribute::attribute_profile(p, rules());
+  CHECK(p.tasks.groups[0].middleware == "main.Watchdog");
+  REQUIRE(!p.middleware.empty());
+  CHECK(p.middleware[0].name == "main.Watchdog");
+  CHECK(p.middleware[0].leaked_tasks == 40);
+  CHECK(p.requests.counted == false);
+  CHECK(p.middleware[0].objects_per_request == 0);
+}
+
+TEST_CASE("user patterns add middleware and report what they matched", "[attribute]") {
+  auto frames = through_server(stack({"runtime.newobject", "myco/api.(*Router).dispatch", "myco/api.Serve"}));
+  CHECK(names(rules(), frames).empty());
+  CHECK(names(rules({"^myco/api\\.\\(\\*Router\\)"}), frames) == std::vector<std::string>{"myco/api.(*Router).dispatch"});
+
+  Profile p;
+  p.stacks.push_back({frames, 3, 30, "", ""});
+  attribute::attribute_profile(p, rules({"dispatch$", "nothing-matches-this"}));
+  REQUIRE(p.user_rules.size() == 2);
+  CHECK(p.user_rules[0].frames_matched == 1);
+  CHECK(p.user_rules[0].functions == std::vector<std::string>{"myco/api.(*Router).dispatch"});
+  CHECK(p.user_rules[1].frames_matched == 0);
+}
+
+TEST_CASE("a pattern that does not compile is a one-line error", "[attribute]") {
+  auto r = MiddlewareRules::create({"main.(Logging"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("main.(Logging") != std::string::npos);
+  CHECK(r.error().message.find('\n') == std::string::npos);
+}
