@@ -86,3 +86,26 @@ awk -v allocs="$(field "$work/stress.out" allocs)" -v secs="$(field "$work/stres
   printf "  target allocations %d in %.1f s (%.0f/s under the probe)\n", allocs, secs, allocs / secs
   printf "  mwscope events %d, dropped %d: %.0f events/s through the pipeline over the run\n", ev, dr, ev / secs
 }'
+
+# 4. Symbol loading: what mwscope does with a big stripped Go binary after a
+#    recording (open, build info, .gopclntab parse, 10,000 pcs symbolized,
+#    the first lookup by name). The binary is the Go toolchain's own compiler
+#    (cmd/compile, ~16 MB with -s -w), built with the machine's Go; set
+#    BENCH_SYMBOLS_BINARY to measure another one. Budget: 300 ms (median).
+SYM_BUDGET_MS=300
+SYM_BIN=${BENCH_SYMBOLS_BINARY:-$BUILD/bench/gocompile_stripped}
+if [ -z "${BENCH_SYMBOLS_BINARY:-}" ] && [ ! -x "$SYM_BIN" ]; then
+  echo "bench: building cmd/compile with -ldflags='-s -w' into $SYM_BIN"
+  mkdir -p "$(dirname "$SYM_BIN")"
+  (cd / && env GOFLAGS= GOCACHE="$(realpath "$BUILD")/go-cache" go build -ldflags="-s -w" -o "$(realpath -m "$SYM_BIN")" cmd/compile)
+fi
+sym_bytes=$(stat -c %s "$SYM_BIN")
+echo "bench: symbol loading of $SYM_BIN ($(awk -v b="$sym_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'))"
+"$BUILD/bench_symbols" "$SYM_BIN" "${BENCH_SYMBOL_REPS:-7}" 10000 | tee "$work/symbols.out" | sed 's/^/  /'
+sym_ms=$(sed -n 's/^median_total_ms //p' "$work/symbols.out")
+if awk -v t="$sym_ms" -v b="$SYM_BUDGET_MS" 'BEGIN { exit !(t < b) }'; then
+  echo "  verdict: median total $sym_ms ms < $SYM_BUDGET_MS ms: PASS"
+else
+  echo "  verdict: median total $sym_ms ms >= $SYM_BUDGET_MS ms: FAIL"
+  exit 1
+fi
