@@ -97,7 +97,11 @@ SYM_BIN=${BENCH_SYMBOLS_BINARY:-$BUILD/bench/gocompile_stripped}
 if [ -z "${BENCH_SYMBOLS_BINARY:-}" ] && [ ! -x "$SYM_BIN" ]; then
   echo "bench: building cmd/compile with -ldflags='-s -w' into $SYM_BIN"
   mkdir -p "$(dirname "$SYM_BIN")"
-  (cd / && env GOFLAGS= GOCACHE="$(realpath "$BUILD")/go-cache" go build -ldflags="-s -w" -o "$(realpath -m "$SYM_BIN")" cmd/compile)
+  # Absolute paths first: the build runs from / (cmd/compile is a standard
+  # package path, not one relative to this checkout).
+  go_cache=$(realpath -m "$BUILD/go-cache")
+  sym_out=$(realpath -m "$SYM_BIN")
+  (cd / && env GOFLAGS= GOCACHE="$go_cache" go build -ldflags="-s -w" -o "$sym_out" cmd/compile)
 fi
 sym_bytes=$(stat -c %s "$SYM_BIN")
 echo "bench: symbol loading of $SYM_BIN ($(awk -v b="$sym_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'))"
