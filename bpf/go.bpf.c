@@ -4,7 +4,9 @@
  *
  *  on_mallocgc     entry of runtime.mallocgc: one event per allocation
  *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created
- *  on_goexit1      entry of runtime.goexit1: a goroutine is ending
+ *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22)
+ *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
+ *                  goexit0 calls it, and so do coroutines that end without goexit1)
  *  on_request      entry of net/http.serverHandler.ServeHTTP: counts requests
  *  on_empty        benchmarks only: the bare cost of a probe hit
  *
@@ -206,14 +208,10 @@ int on_newproc1_ret(struct pt_regs *ctx)
 	return 0;
 }
 
-/* At goexit1's entry: R14 = the ending goroutine's g. */
-SEC("uprobe")
-int on_goexit1(struct pt_regs *ctx)
+static __always_inline int emit_exit(__u64 g)
 {
-	if (!is_target())
-		return 0;
+	__u64 goid = 0;
 	count(MWS_CNT_PROBE_HITS);
-	__u64 g = ctx->r14, goid = 0;
 	if (read_u64(g, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
@@ -228,4 +226,23 @@ int on_goexit1(struct pt_regs *ctx)
 	e->g_addr = g;
 	submit(e);
 	return 0;
+}
+
+/* At goexit1's entry: R14 = the ending goroutine's g. */
+SEC("uprobe")
+int on_goexit1(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	return emit_exit(ctx->r14);
+}
+
+/* At gdestroy's entry (Go >= 1.22): gdestroy(gp *g), gp in RAX. It runs on
+ * g0, so R14 is not the ending goroutine. */
+SEC("uprobe")
+int on_gdestroy(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	return emit_exit(PT_REGS_RC(ctx));
 }

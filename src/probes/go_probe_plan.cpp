@@ -38,9 +38,19 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
     t.plan.spawn.push_back(
         {exe.path(), "runtime.newproc1", newproc1->file_offset + (ret - newproc1->entry), ret, "RET"});
 
-  auto goexit1 = entry_site(exe, index, "runtime.goexit1");
-  if (!goexit1) return goexit1.error().message;
-  t.plan.exit.push_back(*goexit1);
+  // Go >= 1.22 ends every goroutine in gdestroy: goexit0 calls it, and so
+  // does a coroutine (iter.Pull) that ends without goexit1. Probing it
+  // alone sees both, once each. Older versions end through goexit1.
+  auto facts = target::go_function_facts(t.build.version);
+  if (facts && facts->has_gdestroy) {
+    auto gdestroy = entry_site(exe, index, facts->gdestroy_function);
+    if (!gdestroy) return gdestroy.error().message;
+    t.plan.exit_gdestroy.push_back(*gdestroy);
+  } else {
+    auto goexit1 = entry_site(exe, index, "runtime.goexit1");
+    if (!goexit1) return goexit1.error().message;
+    t.plan.exit.push_back(*goexit1);
+  }
   t.allgs_vaddr = target::find_allgs(exe, index);
   return "";
 }
@@ -81,6 +91,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     if (!t.tasks_unavailable.empty()) {
       t.plan.spawn.clear();
       t.plan.exit.clear();
+      t.plan.exit_gdestroy.clear();
     }
   } else {
     t.tasks_unavailable = "goroutine tracking was turned off (--no-goroutines)";

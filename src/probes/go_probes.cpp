@@ -30,6 +30,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_mallocgc, real && !plan.alloc.empty());
   bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
+  bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
   bpf_program__set_autoload(progs->on_request, real && !plan.requests.empty());
   bpf_program__set_autoload(progs->on_empty, !real);
 
@@ -56,6 +57,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_mallocgc), plan.alloc); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_gdestroy), plan.exit_gdestroy); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_request), plan.requests); !st) return st.error();
   return p;
 }

@@ -32,7 +32,8 @@ struct ProbeSite {
 struct GoProbePlan {
   std::vector<ProbeSite> alloc;          // runtime.mallocgc entry
   std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
-  std::vector<ProbeSite> exit;           // runtime.goexit1 entry
+  std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
+  std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
   mws_go_offsets offsets{-1, -1, -1, -1, -1, -1};
 };

@@ -143,7 +143,9 @@ Result<Profile> record(const RecordOptions& opt) {
     for (const auto& a : target->plan.alloc)
       parts.push_back(fmt::format("allocations: {} at {:#x} ({})", a.symbol, a.vaddr, a.placement));
     if (tracking_tasks)
-      parts.push_back(fmt::format("goroutine spawn ({} RET) and exit, g offsets from {}", target->plan.spawn.size(),
+      parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
+                                  target->plan.spawn.size(),
+                                  target->plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
                                   target->offsets_source));
     opt.on_attached(fmt::format("attached {} probe(s) to {} ({}): {}", meta.probes_attached, what,
                                 target->build.version, fmt::join(parts, "; ")));
