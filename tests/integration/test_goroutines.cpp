@@ -118,6 +118,16 @@ TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers ar
   }
   CHECK(!truth.at("by_creator").contains("main.Offload.func1"));
 
+  // Each leak is charged to the middleware whose code ran the go statement.
+  auto leaked_by = [&](const std::string& name) -> uint64_t {
+    for (const auto& m : profile.at("middleware"))
+      if (m.at("name") == name) return m.at("leaked_tasks");
+    return 0;
+  };
+  CHECK(leaked_by("main.Watchdog") == uint64_t(leaks));
+  CHECK(leaked_by("main.Notifier") == uint64_t(selects));
+  CHECK(leaked_by("main.Offload") == 0);
+
   SECTION("--leaks-folded: creation stack root first, ending at the go statement, weighted by live count") {
     std::istringstream in(read_file(rec.leaks_path));
     std::map<std::string, uint64_t> by_leaf;

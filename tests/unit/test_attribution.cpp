@@ -4,6 +4,7 @@
 
 #include "attribute/attribution.h"
 #include "attribute/middleware_rules.h"
+#include "report/folded.h"
 
 using namespace mws;
 using attribute::MiddlewareRules;
@@ -148,4 +149,17 @@ TEST_CASE("a pattern that does not compile is a one-line error", "[attribute]") 
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("main.(Logging") != std::string::npos);
   CHECK(r.error().message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("--group-by middleware puts the owning middleware first in every folded stack", "[attribute]") {
+  Profile p;
+  p.stacks.push_back({through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"})),
+                      3, 192, "", ""});
+  p.stacks.push_back({stack({"runtime.makeslice", "net/http.readRequest", "runtime.goexit"}), 2, 20, "", ""});
+  attribute::attribute_profile(p, rules());
+  const std::string out = render_folded(p, Weight::Objects, true);
+  CHECK(out.find("(server);") == 0);  // lines sorted: '(' sorts before 'm'
+  CHECK(out.find("(server);runtime.goexit;net/http.readRequest;runtime.makeslice 2\n") != std::string::npos);
+  CHECK(out.find("main.Logging;runtime.goexit;net/http.(*Server).Serve.func3;") != std::string::npos);
+  CHECK(render_folded(p, Weight::Objects, false).find("main.Logging;") == std::string::npos);
 }
