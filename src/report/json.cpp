@@ -513,51 +513,13 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
-void to_json(nlohmann::ordered_json& j, const Frame& f) { frame_to(j, f); }
-void to_json(nlohmann::ordered_json& j, const ProfileStack& s) { stack_to(j, s); }
-void to_json(nlohmann::ordered_json& j, const ProfileMeta& m) { meta_to(j, m); }
-void to_json(nlohmann::ordered_json& j, const Profile& p) { profile_to(j, p); }
-void from_json(const nlohmann::ordered_json& j, Frame& f) { frame_from(j, f); }
-void from_json(const nlohmann::ordered_json& j, ProfileStack& s) { stack_from(j, s); }
-void from_json(const nlohmann::ordered_json& j, ProfileMeta& m) { meta_from(j, m); }
-void from_json(const nlohmann::ordered_json& j, Profile& p) { profile_from(j, p); }
-void to_json(nlohmann::ordered_json& j, const TaskGroup& g) { task_group_to(j, g); }
-void to_json(nlohmann::ordered_json& j, const PreexistingTaskGroup& g) { preexisting_to(j, g); }
-void to_json(nlohmann::ordered_json& j, const TaskSummary& t) { tasks_to(j, t); }
-void from_json(const nlohmann::ordered_json& j, TaskGroup& g) { task_group_from(j, g); }
-void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
-void from_json(const nlohmann::ordered_json& j, TaskSummary& t) { tasks_from(j, t); }
-void to_json(nlohmann::ordered_json& j, const NamedCount& c) { named_to(j, c); }
-void to_json(nlohmann::ordered_json& j, const MiddlewareRow& m) { middleware_to(j, m); }
-void to_json(nlohmann::ordered_json& j, const MiddlewareChain& c) { chain_to(j, c); }
-void to_json(nlohmann::ordered_json& j, const RuleMatch& r) { rule_to(j, r); }
-void from_json(const nlohmann::ordered_json& j, NamedCount& c) { named_from(j, c); }
-void from_json(const nlohmann::ordered_json& j, MiddlewareRow& m) { middleware_from(j, m); }
-void from_json(const nlohmann::ordered_json& j, MiddlewareChain& c) { chain_from(j, c); }
-void from_json(const nlohmann::ordered_json& j, RuleMatch& r) { rule_from(j, r); }
-
-void to_json(nlohmann::json& j, const Frame& f) { frame_to(j, f); }
-void to_json(nlohmann::json& j, const ProfileStack& s) { stack_to(j, s); }
-void to_json(nlohmann::json& j, const ProfileMeta& m) { meta_to(j, m); }
-void to_json(nlohmann::json& j, const Profile& p) { profile_to(j, p); }
-void from_json(const nlohmann::json& j, Frame& f) { frame_from(j, f); }
-void from_json(const nlohmann::json& j, ProfileStack& s) { stack_from(j, s); }
-void from_json(const nlohmann::json& j, ProfileMeta& m) { meta_from(j, m); }
-void from_json(const nlohmann::json& j, Profile& p) { profile_from(j, p); }
-void to_json(nlohmann::json& j, const TaskGroup& g) { task_group_to(j, g); }
-void to_json(nlohmann::json& j, const PreexistingTaskGroup& g) { preexisting_to(j, g); }
-void to_json(nlohmann::json& j, const TaskSummary& t) { tasks_to(j, t); }
-void from_json(const nlohmann::json& j, TaskGroup& g) { task_group_from(j, g); }
-void from_json(const nlohmann::json& j, PreexistingTaskGroup& g) { preexisting_from(j, g); }
-void from_json(const nlohmann::json& j, TaskSummary& t) { tasks_from(j, t); }
-void to_json(nlohmann::json& j, const NamedCount& c) { named_to(j, c); }
-void to_json(nlohmann::json& j, const MiddlewareRow& m) { middleware_to(j, m); }
-void to_json(nlohmann::json& j, const MiddlewareChain& c) { chain_to(j, c); }
-void to_json(nlohmann::json& j, const RuleMatch& r) { rule_to(j, r); }
-void from_json(const nlohmann::json& j, NamedCount& c) { named_from(j, c); }
-void from_json(const nlohmann::json& j, MiddlewareRow& m) { middleware_from(j, m); }
-void from_json(const nlohmann::json& j, MiddlewareChain& c) { chain_from(j, c); }
-void from_json(const nlohmann::json& j, RuleMatch& r) { rule_from(j, r); }
+#define MWS_DEFINE_JSON(Type, stem)                                                  \
+  void to_json(nlohmann::ordered_json& j, const Type& v) { stem##_to(j, v); }        \
+  void from_json(const nlohmann::ordered_json& j, Type& v) { stem##_from(j, v); }    \
+  void to_json(nlohmann::json& j, const Type& v) { stem##_to(j, v); }                \
+  void from_json(const nlohmann::json& j, Type& v) { stem##_from(j, v); }
+MWS_PROFILE_JSON_TYPES(MWS_DEFINE_JSON)
+#undef MWS_DEFINE_JSON
 
 std::string render_json(const Profile& profile) {
   const nlohmann::ordered_json j = profile;

@@ -52,50 +52,19 @@ class ProfileJsonError : public std::exception {
 
 // nlohmann ADL hooks, for both the ordered (used for writing: keeps `schema`
 // and `meta` at the top of the file) and the default json type.
-void to_json(nlohmann::ordered_json& j, const Frame& f);
-void to_json(nlohmann::ordered_json& j, const ProfileStack& s);
-void to_json(nlohmann::ordered_json& j, const ProfileMeta& m);
-void to_json(nlohmann::ordered_json& j, const Profile& p);  // whole document
-void from_json(const nlohmann::ordered_json& j, Frame& f);
-void from_json(const nlohmann::ordered_json& j, ProfileStack& s);
-void from_json(const nlohmann::ordered_json& j, ProfileMeta& m);
-void to_json(nlohmann::ordered_json& j, const TaskGroup& g);
-void to_json(nlohmann::ordered_json& j, const PreexistingTaskGroup& g);
-void to_json(nlohmann::ordered_json& j, const TaskSummary& t);
-void from_json(const nlohmann::ordered_json& j, TaskGroup& g);
-void from_json(const nlohmann::ordered_json& j, PreexistingTaskGroup& g);
-void from_json(const nlohmann::ordered_json& j, TaskSummary& t);
-void to_json(nlohmann::ordered_json& j, const NamedCount& c);
-void to_json(nlohmann::ordered_json& j, const MiddlewareRow& m);
-void to_json(nlohmann::ordered_json& j, const MiddlewareChain& c);
-void to_json(nlohmann::ordered_json& j, const RuleMatch& r);
-void from_json(const nlohmann::ordered_json& j, NamedCount& c);
-void from_json(const nlohmann::ordered_json& j, MiddlewareRow& m);
-void from_json(const nlohmann::ordered_json& j, MiddlewareChain& c);
-void from_json(const nlohmann::ordered_json& j, RuleMatch& r);
-void from_json(const nlohmann::ordered_json& j, Profile& p);  // checks schema
+// Every model type with a JSON form, with the stem of its converters in
+// json.cpp (STEM_to, STEM_from). Profile's from_json checks the schema.
+#define MWS_PROFILE_JSON_TYPES(X)                                                                   \
+  X(Frame, frame) X(ProfileStack, stack) X(ProfileMeta, meta) X(Profile, profile)                   \
+  X(TaskGroup, task_group) X(PreexistingTaskGroup, preexisting) X(TaskSummary, tasks)               \
+  X(NamedCount, named) X(MiddlewareRow, middleware) X(MiddlewareChain, chain) X(RuleMatch, rule)
 
-void to_json(nlohmann::json& j, const Frame& f);
-void to_json(nlohmann::json& j, const ProfileStack& s);
-void to_json(nlohmann::json& j, const ProfileMeta& m);
-void to_json(nlohmann::json& j, const Profile& p);
-void from_json(const nlohmann::json& j, Frame& f);
-void from_json(const nlohmann::json& j, ProfileStack& s);
-void from_json(const nlohmann::json& j, ProfileMeta& m);
-void to_json(nlohmann::json& j, const TaskGroup& g);
-void to_json(nlohmann::json& j, const PreexistingTaskGroup& g);
-void to_json(nlohmann::json& j, const TaskSummary& t);
-void from_json(const nlohmann::json& j, TaskGroup& g);
-void from_json(const nlohmann::json& j, PreexistingTaskGroup& g);
-void from_json(const nlohmann::json& j, TaskSummary& t);
-void to_json(nlohmann::json& j, const NamedCount& c);
-void to_json(nlohmann::json& j, const MiddlewareRow& m);
-void to_json(nlohmann::json& j, const MiddlewareChain& c);
-void to_json(nlohmann::json& j, const RuleMatch& r);
-void from_json(const nlohmann::json& j, NamedCount& c);
-void from_json(const nlohmann::json& j, MiddlewareRow& m);
-void from_json(const nlohmann::json& j, MiddlewareChain& c);
-void from_json(const nlohmann::json& j, RuleMatch& r);
-void from_json(const nlohmann::json& j, Profile& p);
+#define MWS_DECLARE_JSON(Type, stem)                              \
+  void to_json(nlohmann::ordered_json& j, const Type& v);         \
+  void from_json(const nlohmann::ordered_json& j, Type& v);       \
+  void to_json(nlohmann::json& j, const Type& v);                 \
+  void from_json(const nlohmann::json& j, Type& v);
+MWS_PROFILE_JSON_TYPES(MWS_DECLARE_JSON)
+#undef MWS_DECLARE_JSON
 
 }  // namespace mws
