@@ -151,7 +151,7 @@ TEST_CASE("a pattern that does not compile is a one-line error", "[attribute]") 
   CHECK(r.error().message.find('\n') == std::string::npos);
 }
 
-TEST_CASE("--group-by middleware puts the owning middleware first in every folded stack", "[attribute]") {
+TEST_CASE("folded stacks grouped by middleware start with the owning middleware", "[attribute]") {
   Profile p;
   p.stacks.push_back({through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"})),
                       3, 192, "", ""});
