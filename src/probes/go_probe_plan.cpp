@@ -24,9 +24,7 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   auto offsets = target::go_runtime_offsets(exe, t.build.version);
   if (!offsets) return offsets.error().message;
   if (offsets->g_goid < 0) return "the offset of runtime.g.goid is unknown for " + t.build.version;
-  t.offsets_source = offsets->source;
-  t.g_atomicstatus_offset = offsets->g_atomicstatus;
-  t.g_waitreason_offset = offsets->g_waitreason;
+  t.offsets = *offsets;
   t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc,
                     offsets->g_m,    offsets->g_parent_goid, offsets->m_curg};
 

@@ -8,6 +8,7 @@
 
 #include "probes/go_probes.h"
 #include "target/elf_file.h"
+#include "target/go_abi.h"
 #include "target/go_buildinfo.h"
 #include "util/result.h"
 
@@ -18,11 +19,13 @@ struct GoTarget {
   GoProbePlan plan;
   // Empty when goroutine tracking is planned; otherwise why it is not.
   std::string tasks_unavailable;
-  std::string offsets_source;  // "DWARF" or "table go1.19"
+  // Offsets of the runtime.g fields, for the BPF programs (plan.offsets)
+  // and for reading goroutine state after recording; source says "DWARF"
+  // or "table go1.19". Computed once: DWARF parsing is not free.
+  target::GoRuntimeOffsets offsets;
   bool stripped = false;       // no .symtab: functions found through .gopclntab
   std::optional<uint64_t> allgs_vaddr;  // link address of runtime.allgs, when found
   std::string requests_unavailable;     // empty when requests are counted
-  int64_t g_atomicstatus_offset = -1, g_waitreason_offset = -1;
 };
 
 struct PlanRequest {

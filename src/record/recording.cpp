@@ -119,13 +119,11 @@ Result<Profile> record(const RecordOptions& opt) {
   if (auto st = consumer.init(); !st) return st.error();
 
   const bool tracking_tasks = !target->plan.spawn.empty();
-  target::GoRuntimeOffsets offsets;
+  const target::GoRuntimeOffsets& offsets = target->offsets;
   std::vector<target::GoroutineSnapshot> preexisting;
   std::string preexisting_problem;
-  if (tracking_tasks) {
-    offsets = *target::go_runtime_offsets(**exe, target->build.version);
+  if (tracking_tasks)
     snapshot_preexisting(*proc, **exe, target->allgs_vaddr, offsets, tasks, preexisting, preexisting_problem);
-  }
 
   Profile profile;
   ProfileMeta& meta = profile.meta;
@@ -146,7 +144,7 @@ Result<Profile> record(const RecordOptions& opt) {
       parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
                                   target->plan.spawn.size(),
                                   target->plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
-                                  target->offsets_source));
+                                  offsets.source));
     opt.on_attached(fmt::format("attached {} probe(s) to {} ({}): {}", meta.probes_attached, what,
                                 target->build.version, fmt::join(parts, "; ")));
   }
@@ -193,7 +191,7 @@ Result<Profile> record(const RecordOptions& opt) {
   TaskSummary& ts = profile.tasks;
   ts.tracked = tracking_tasks;
   ts.unavailable_reason = tracking_tasks ? "" : target->tasks_unavailable;
-  ts.offsets_source = target->offsets_source;
+  ts.offsets_source = offsets.source;
   ts.leak_age_s = opt.leak_age_s;
   if (tracking_tasks) {
     target::RemoteMemory mem(opt.pid);
