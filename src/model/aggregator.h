@@ -13,11 +13,8 @@
 
 namespace mws::model {
 
-struct AllocKey {
-  StackId stack = 0;
-  uint64_t type_addr = 0;  // Go *_type passed to mallocgc; 0 for untyped memory
-  bool operator==(const AllocKey&) const = default;
-};
+// StackKey::word is the Go *_type passed to mallocgc; 0 for untyped memory.
+using AllocKey = StackKey;
 
 struct StackCounts {
   uint64_t objects = 0;
@@ -45,11 +42,8 @@ class Aggregator {
   uint64_t dropped() const { return dropped_; }
 
  private:
-  struct KeyHash {
-    size_t operator()(const AllocKey& k) const { return (size_t(k.stack) * 0x9e3779b97f4a7c15ull) ^ k.type_addr; }
-  };
   StackTable stacks_;
-  std::unordered_map<AllocKey, StackCounts, KeyHash> counts_;
+  std::unordered_map<AllocKey, StackCounts, StackKeyHash> counts_;
   uint64_t events_ = 0;
   uint64_t dropped_ = 0;
 };

@@ -36,7 +36,7 @@ std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::P
   std::map<std::pair<std::vector<Frame>, std::string>, size_t> index;
   agg.for_each([&](const AllocKey& k, const StackCounts& c) {
     // The average object size picks "T" or "[]T" for the type's name.
-    std::string type = type_name ? type_name(k.type_addr, c.objects ? c.bytes / c.objects : 0) : "";
+    std::string type = type_name ? type_name(k.word, c.objects ? c.bytes / c.objects : 0) : "";
     auto [it, fresh] = index.emplace(std::make_pair(frames[k.stack], type), out.size());
     if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, type, ""});
     out[it->second].objects += c.objects;

@@ -14,6 +14,18 @@ namespace mws::model {
 
 using StackId = uint32_t;
 
+// A stack plus one more word that splits it: the Go type allocated
+// (Aggregator), the goroutine's start function (TaskTracker).
+struct StackKey {
+  StackId stack = 0;
+  uint64_t word = 0;
+  bool operator==(const StackKey&) const = default;
+};
+
+struct StackKeyHash {
+  size_t operator()(const StackKey& k) const { return (size_t(k.stack) * 0x9e3779b97f4a7c15ull) ^ k.word; }
+};
+
 class StackTable {
  public:
   explicit StackTable(size_t max_stacks = 1u << 20) : max_stacks_(max_stacks) {}

@@ -21,22 +21,9 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
     dropped_++;
     return;
   }
-  const uint64_t key = (uint64_t(*sid) << 32) ^ startpc ^ (startpc >> 32) * 0x9e3779b97f4a7c15ull;
-  auto [it, fresh] = group_index_.emplace(key, static_cast<GroupId>(groups_.size()));
+  auto [it, fresh] = group_index_.emplace(StackKey{*sid, startpc}, static_cast<GroupId>(groups_.size()));
   if (fresh) groups_.push_back({*sid, startpc, 0, 0});
-  GroupId gid = it->second;
-  // Hash collisions between different (stack, startpc) pairs: fall back
-  // to a linear search among groups (rare; keeps groups exact).
-  if (groups_[gid].creation_stack != *sid || groups_[gid].startpc != startpc) {
-    auto same = std::find_if(groups_.begin(), groups_.end(),
-                             [&](const TaskGroupCounts& g) { return g.creation_stack == *sid && g.startpc == startpc; });
-    if (same == groups_.end()) {
-      groups_.push_back({*sid, startpc, 0, 0});
-      gid = static_cast<GroupId>(groups_.size() - 1);
-    } else {
-      gid = static_cast<GroupId>(same - groups_.begin());
-    }
-  }
+  const GroupId gid = it->second;
   groups_[gid].spawned++;
   live_[goid] = LiveTask{g_addr, ts_ns, parent_goid, gid};
 }

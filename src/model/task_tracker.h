@@ -58,7 +58,7 @@ class TaskTracker {
   size_t max_live_;
   StackTable stacks_;
   std::vector<TaskGroupCounts> groups_;
-  std::unordered_map<uint64_t, GroupId> group_index_;  // (stack id, startpc) hashed
+  std::unordered_map<StackKey, GroupId, StackKeyHash> group_index_;  // (creation stack, startpc)
   std::unordered_map<uint64_t, LiveTask> live_;
   std::unordered_set<uint64_t> preexisting_;
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
