@@ -15,14 +15,4 @@ bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_
   return true;
 }
 
-StackCounts Aggregator::counts(StackId id) const {
-  StackCounts total;
-  for (const auto& [k, c] : counts_)
-    if (k.stack == id) {
-      total.objects += c.objects;
-      total.bytes += c.bytes;
-    }
-  return total;
-}
-
 }  // namespace mws::model

@@ -36,8 +36,6 @@ class Aggregator {
   void for_each(F&& f) const {
     for (const auto& [k, c] : counts_) f(k, c);
   }
-  // Counts of one stack over all types.
-  StackCounts counts(StackId id) const;
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
 
