@@ -28,7 +28,9 @@ Result<int> RingConsumer::poll(int timeout_ms) {
   int n = ring_buffer__poll(rb_, timeout_ms);
   if (n == -EINTR) return 0;
   if (n < 0) return Error{std::string("reading the BPF ring buffer failed: ") + std::strerror(-n)};
-  // A wakeup may arrive with more data behind it; take it now.
+  // BPF submits with BPF_RB_NO_WAKEUP until a batch has built up, so a
+  // poll that times out has consumed nothing: this is what drains those
+  // records (and whatever arrived after a wakeup).
   int more = ring_buffer__consume(rb_);
   return n + (more > 0 ? more : 0);
 }
