@@ -22,12 +22,26 @@ struct Frame {
   auto operator<=>(const Frame&) const = default;
 };
 
+// One allocation site. In exact mode objects/bytes are counted; in sampled
+// mode (meta.mode == "sampled") they are estimates scaled from the Go
+// runtime's heap samples the way pprof scales them, and the raw sample
+// counts are kept beside them, never replaced.
 struct ProfileStack {
   std::vector<Frame> frames;  // innermost (leaf) first, outermost (root) last
-  uint64_t objects = 0;       // allocations seen with this stack
-  uint64_t bytes = 0;         // bytes requested by them
+  uint64_t objects = 0;       // allocations with this stack (sampled: estimate)
+  uint64_t bytes = 0;         // their bytes (exact: requested; sampled: the runtime's size, estimate)
   std::string type;           // Go type allocated ("context.valueCtx", "[]uint8"); empty if unknown
   std::string middleware;     // owning middleware ("main.Logging"), "(server)" outside all; empty if not attributed
+  // Sampled mode only (0 in exact mode): what runtime.mProf_Malloc and
+  // runtime.mProf_Free reported for this stack while recording.
+  uint64_t samples = 0, sample_bytes = 0;  // sampled allocations, raw
+  uint64_t freed_samples = 0, freed_sample_bytes = 0;  // sampled objects freed (swept), raw
+  // In use as of the last GC of the recording: samples allocated before
+  // that GC minus samples freed, raw and scaled. Negative when more of
+  // this stack's older objects (allocated before attach) were freed than
+  // new ones kept.
+  int64_t inuse_samples = 0, inuse_sample_bytes = 0;
+  int64_t inuse_objects = 0, inuse_bytes = 0;
   bool operator==(const ProfileStack&) const = default;
 };
 
@@ -76,6 +90,7 @@ struct TaskSummary {
 struct NamedCount {
   std::string name;
   uint64_t objects = 0, bytes = 0;
+  int64_t inuse_bytes = 0;  // sampled mode: in use as of the last GC (estimate)
   bool operator==(const NamedCount&) const = default;
 };
 
@@ -86,6 +101,12 @@ struct MiddlewareRow {
   uint64_t objects = 0, bytes = 0;  // self: allocations whose innermost middleware frame is this one
   uint64_t inclusive_objects = 0, inclusive_bytes = 0;  // this one anywhere in the chain
   double objects_per_request = 0, bytes_per_request = 0;  // self / requests; 0 when not counted
+  // Sampled mode: raw samples behind objects/bytes, and what stays in use
+  // (estimates, self) with its growth per minute of recording: which
+  // middleware retains memory.
+  uint64_t samples = 0;
+  int64_t inuse_objects = 0, inuse_bytes = 0;
+  double inuse_bytes_per_min = 0;
   uint64_t leaked_tasks = 0;        // leaked goroutines created in its code
   uint64_t live_tasks = 0;
   std::vector<NamedCount> top_sites;  // by bytes
@@ -120,7 +141,7 @@ struct ProfileMeta {
   int32_t pid = 0;
   std::string executable;   // path of the target's executable as opened
   std::string go_version;   // "go1.19.8", empty when not Go
-  std::string mode;         // "exact"
+  std::string mode;         // "sampled" (the Go runtime's heap sampler) or "exact" (every mallocgc)
   bool allocations_tracked = true;  // false with --no-allocs: stacks is empty by choice
   uint64_t started_unix_ns = 0;
   double duration_s = 0;    // wall time the probes were live
@@ -129,6 +150,12 @@ struct ProfileMeta {
   uint64_t dropped_events = 0;  // lost in BPF (ring buffer full) or over a limit in userspace
   uint64_t stack_errors = 0;    // events recorded without a usable stack
   uint64_t truncated_stacks = 0;  // stacks cut at MWS_MAX_STACK_DEPTH
+  // Sampled mode only.
+  uint64_t sample_rate = 0;  // the target's runtime.MemProfileRate (bytes between samples on average)
+  uint64_t gc_cycles = 0;    // GC cycles that ended while recording; in-use is as of the last one
+  // Sampled objects freed while recording whose allocation was sampled
+  // before attach at a stack never seen since: counted, not attributed.
+  uint64_t unattributed_free_samples = 0, unattributed_free_bytes = 0;
   bool operator==(const ProfileMeta&) const = default;
 };
 
@@ -144,6 +171,7 @@ struct Profile {
 
   uint64_t total_objects() const;
   uint64_t total_bytes() const;
+  bool sampled() const { return meta.mode == "sampled"; }
 };
 
 }  // namespace mws
