@@ -16,6 +16,11 @@ enum mws_event_kind {
 	MWS_EV_ALLOC = 1,      /* one heap allocation (exact mode: runtime.mallocgc) */
 	MWS_EV_TASK_SPAWN = 2, /* a goroutine was created (runtime.newproc1 returned) */
 	MWS_EV_TASK_EXIT = 3,  /* a goroutine ended (runtime.goexit1) */
+	/* Sampled mode: the Go runtime's own heap sampler. */
+	MWS_EV_SAMPLE_ALLOC = 4,  /* runtime.mProf_Malloc: a sampled allocation (mws_alloc_event) */
+	MWS_EV_SAMPLE_BUCKET = 5, /* runtime.setprofilebucket: which bucket the sample went to */
+	MWS_EV_SAMPLE_FREE = 6,   /* runtime.mProf_Free: a sampled object was swept */
+	MWS_EV_GC_END = 7,        /* runtime.gcMarkTermination: a GC cycle ends (world stopped) */
 };
 
 /* Indices of the per-CPU counters array that BPF increments and userspace
@@ -52,12 +57,43 @@ struct mws_event_header {
  * into `caller` and userspace splices it in after stack[0]. */
 struct mws_alloc_event {
 	struct mws_event_header hdr;
-	__u64 size;      /* bytes requested */
-	__u64 type_addr; /* Go *_type passed to mallocgc (0 for noscan raw memory) */
+	__u64 size;      /* bytes requested (sampled: the runtime's size for the object) */
+	__u64 type_addr; /* Go *_type passed to mallocgc (0 for noscan raw memory; 0 when sampled) */
+	__u64 object;    /* sampled: the object's address, to link its bucket; 0 in exact mode */
 	__u64 caller;    /* return address at [SP] on entry */
 	__u32 stack_len; /* valid entries in stack[] */
 	__u32 _pad;
 	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+/* runtime.setprofilebucket(p, b): sampled object p now carries profile
+ * bucket b. The runtime calls it from mProf_Malloc right after the
+ * allocation event, so userspace learns which of our stacks b counts. */
+struct mws_sample_bucket_event {
+	struct mws_event_header hdr;
+	__u64 object;
+	__u64 bucket;
+};
+
+/* runtime.mProf_Free(b, size): a sampled object of bucket b was freed. */
+struct mws_sample_free_event {
+	struct mws_event_header hdr;
+	__u64 bucket;
+	__u64 size;
+};
+
+/* A GC cycle ended (mark termination, world stopped): the runtime's heap
+ * profile is "as of" this point, and so is our in-use figure. */
+struct mws_gc_event {
+	struct mws_event_header hdr;
+};
+
+/* Register (ABIInternal argument index: 0 RAX, 1 RBX, 2 RCX) of
+ * mProf_Malloc's p and size; they moved when Go 1.23 added mp as the
+ * first argument. Set in rodata before load. */
+struct mws_mprof_args {
+	__u32 object_arg;
+	__u32 size_arg;
 };
 
 /* Byte offsets of the runtime fields the task programs read, from DWARF

@@ -2,7 +2,12 @@
 /* BPF programs for Go targets (amd64). One object, one ring buffer, one
  * counters map, so events of all kinds arrive in one order.
  *
- *  on_mallocgc     entry of runtime.mallocgc: one event per allocation
+ *  on_mallocgc     entry of runtime.mallocgc: one event per allocation (exact mode)
+ *  on_mprof_malloc entry of runtime.mProf_Malloc: one event per allocation the
+ *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
+ *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
+ *  on_mprof_free   entry of runtime.mProf_Free: a sampled object was swept
+ *  on_gc_end       entry of runtime.gcMarkTermination: a GC cycle ends
  *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created
  *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22)
  *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
@@ -28,6 +33,7 @@ const volatile __u32 target_tgid = 0;
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, -1, -1, -1};
+const volatile struct mws_mprof_args mprof_args = {0, 1};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -123,8 +129,36 @@ static __always_inline int read_u64(__u64 base, __s64 off, __u64 *out)
 	return bpf_probe_read_user(out, sizeof(*out), (void *)(base + off));
 }
 
-/* Go ABIInternal (amd64): mallocgc(size uintptr, typ *_type, needzero bool)
- * has size in RAX and typ in RBX. */
+/* Go ABIInternal (amd64) passes integer arguments in RAX, RBX, RCX, ...
+ * All three are read first: the verifier only allows loads from ctx at
+ * constant offsets, and without the barriers clang turns the switch into
+ * one load at a computed offset. */
+static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
+{
+	__u64 ax = ctx->ax, bx = ctx->bx, cx = ctx->cx;
+
+	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx));
+	return i == 0 ? ax : i == 1 ? bx : i == 2 ? cx : 0;
+}
+
+static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
+{
+	struct mws_alloc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(MWS_CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	fill_header(&e->hdr, kind);
+	e->size = size;
+	e->type_addr = type_addr;
+	e->object = object;
+	e->_pad = 0;
+	capture_stack(ctx, &e->hdr, &e->caller, e->stack, &e->stack_len);
+	submit(e);
+	return 0;
+}
+
+/* mallocgc(size uintptr, typ *_type, needzero bool): size in RAX, typ in RBX. */
 SEC("uprobe")
 int on_mallocgc(struct pt_regs *ctx)
 {
@@ -135,17 +169,74 @@ int on_mallocgc(struct pt_regs *ctx)
 	 * does not record it either. */
 	if (PT_REGS_RC(ctx) == 0)
 		return 0;
+	return emit_alloc(ctx, MWS_EV_ALLOC, PT_REGS_RC(ctx), ctx->bx, 0);
+}
 
-	struct mws_alloc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+/* mProf_Malloc(p unsafe.Pointer, size uintptr), Go 1.17-1.22, or
+ * mProf_Malloc(mp *m, p unsafe.Pointer, size uintptr), Go 1.23+: the
+ * runtime's sampler chose this allocation. */
+SEC("uprobe")
+int on_mprof_malloc(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(MWS_CNT_PROBE_HITS);
+	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
+			  go_arg(ctx, mprof_args.object_arg));
+}
+
+/* setprofilebucket(p unsafe.Pointer, b *bucket): p in RAX, b in RBX. */
+SEC("uprobe")
+int on_setprofilebucket(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(MWS_CNT_PROBE_HITS);
+	struct mws_sample_bucket_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(MWS_CNT_RINGBUF_DROPS);
 		return 0;
 	}
-	fill_header(&e->hdr, MWS_EV_ALLOC);
-	e->size = PT_REGS_RC(ctx); /* RAX */
-	e->type_addr = ctx->bx;	   /* RBX */
-	e->_pad = 0;
-	capture_stack(ctx, &e->hdr, &e->caller, e->stack, &e->stack_len);
+	fill_header(&e->hdr, MWS_EV_SAMPLE_BUCKET);
+	e->object = ctx->ax;
+	e->bucket = ctx->bx;
+	submit(e);
+	return 0;
+}
+
+/* mProf_Free(b *bucket, size uintptr): b in RAX, size in RBX. */
+SEC("uprobe")
+int on_mprof_free(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(MWS_CNT_PROBE_HITS);
+	struct mws_sample_free_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(MWS_CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	fill_header(&e->hdr, MWS_EV_SAMPLE_FREE);
+	e->bucket = ctx->ax;
+	e->size = ctx->bx;
+	submit(e);
+	return 0;
+}
+
+/* gcMarkTermination runs with the world stopped, once per GC cycle, and
+ * is where the runtime advances its heap profile cycle. */
+SEC("uprobe")
+int on_gc_end(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(MWS_CNT_PROBE_HITS);
+	struct mws_gc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(MWS_CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	fill_header(&e->hdr, MWS_EV_GC_END);
 	submit(e);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "attribute/attribution.h"
@@ -46,8 +47,10 @@ struct OutputOptions {
 };
 
 void add_output_options(CLI::App& app, OutputOptions& out) {
-  app.add_option("--weight", out.weight, "What folded stacks and the top table weigh: bytes or objects")
-      ->check(CLI::IsMember({"bytes", "objects"}))
+  app.add_option("--weight", out.weight,
+                 "What folded stacks and the top table weigh: bytes, objects (sampled mode: estimates), samples "
+                 "(raw), inuse-bytes or inuse-objects (sampled mode)")
+      ->check(CLI::IsMember({"bytes", "objects", "samples", "inuse-bytes", "inuse-objects"}))
       ->capture_default_str();
   app.add_option("--folded", out.folded_path, "Write flame-graph input (folded stacks) to FILE");
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
@@ -102,9 +105,15 @@ int main(int argc, char** argv) {
   app.add_option("-p,--pid", rec.pid, "PID of the running Go server to profile");
   app.add_option("-d,--duration", rec.duration_s, "Seconds to record (default: until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--mode", rec.mode, "exact: every allocation, through runtime.mallocgc")
-      ->check(CLI::IsMember({"exact"}))
+  app.add_option("--mode", rec.mode,
+                 "sampled: the Go runtime's own heap samples (1 per MemProfileRate bytes), with frees and in-use; "
+                 "nearly free. exact: every allocation, through runtime.mallocgc; a uprobe trap each")
+      ->check(CLI::IsMember({"sampled", "exact"}))
       ->capture_default_str();
+  app.add_option("--go-sample-rate", rec.go_sample_rate,
+                 "Sampled mode: first set the target's runtime.MemProfileRate to BYTES (writes into the process; "
+                 "for targets whose rate is 0)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--ringbuf-mb", ringbuf_mb, "Ring buffer size in MiB (power of two)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -115,8 +124,15 @@ int main(int argc, char** argv) {
                  "Goroutines alive longer than this many seconds at the end are reported as leaked")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  bool no_goroutines = false, no_allocs = false;
-  app.add_flag("--no-goroutines", no_goroutines, "Do not track goroutine creation and exit");
+  // Goroutine tracking and request counting cost a uprobe trap per
+  // goroutine / request (net/http starts a goroutine per request): on by
+  // default in exact mode, opt-in in sampled mode.
+  std::optional<bool> goroutines, requests;
+  bool no_allocs = false;
+  app.add_flag("--goroutines,!--no-goroutines", goroutines,
+               "Track goroutine creation and exit (default: on in exact mode, off in sampled mode)");
+  app.add_flag("--requests,!--no-requests", requests,
+               "Count HTTP requests for per-request figures (default: on in exact mode, off in sampled mode)");
   app.add_flag("--no-allocs", no_allocs,
                "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit");
   add_output_options(app, out);
@@ -145,7 +161,9 @@ int main(int argc, char** argv) {
   if (!rules) return fail(rules.error().message);
   if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
   rec.ringbuf_bytes = ringbuf_mb << 20;
-  rec.track_goroutines = !no_goroutines;
+  const bool exact = rec.mode == "exact";
+  rec.track_goroutines = goroutines.value_or(exact || no_allocs);
+  rec.count_requests = requests.value_or(exact);
   rec.track_allocations = !no_allocs;
   install_signal_handlers();
   rec.stop = &g_stop;

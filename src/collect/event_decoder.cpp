@@ -32,6 +32,30 @@ void EventDecoder::decode(const void* data, size_t size) {
       allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr);
       return;
     }
+    case MWS_EV_SAMPLE_ALLOC: {
+      if (size < sizeof(mws_alloc_event)) break;
+      const auto* e = static_cast<const mws_alloc_event*>(data);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object);
+      return;
+    }
+    case MWS_EV_SAMPLE_BUCKET: {
+      if (size < sizeof(mws_sample_bucket_event)) break;
+      const auto* e = static_cast<const mws_sample_bucket_event*>(data);
+      samples_.on_bucket(e->object, e->bucket);
+      return;
+    }
+    case MWS_EV_SAMPLE_FREE: {
+      if (size < sizeof(mws_sample_free_event)) break;
+      const auto* e = static_cast<const mws_sample_free_event*>(data);
+      samples_.on_free(e->bucket, e->size);
+      return;
+    }
+    case MWS_EV_GC_END: {
+      if (size < sizeof(mws_gc_event)) break;
+      samples_.on_gc_end();
+      return;
+    }
     case MWS_EV_TASK_SPAWN: {
       if (size < sizeof(mws_task_spawn_event)) break;
       const auto* e = static_cast<const mws_task_spawn_event*>(data);

@@ -6,6 +6,7 @@
 
 #include "bpf/events.h"
 #include "model/aggregator.h"
+#include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 
 namespace mws::collect {
@@ -18,7 +19,8 @@ struct DecodeStats {
 
 class EventDecoder {
  public:
-  EventDecoder(model::Aggregator& allocs, model::TaskTracker& tasks) : allocs_(allocs), tasks_(tasks) {}
+  EventDecoder(model::Aggregator& allocs, model::SampleTracker& samples, model::TaskTracker& tasks)
+      : allocs_(allocs), samples_(samples), tasks_(tasks) {}
   void decode(const void* data, size_t size);
   const DecodeStats& stats() const { return stats_; }
 
@@ -28,6 +30,7 @@ class EventDecoder {
   size_t splice_stack(const mws_event_header& hdr, uint64_t caller, const __u64* stack, uint32_t stack_len,
                       uint64_t* out);
   model::Aggregator& allocs_;
+  model::SampleTracker& samples_;
   model::TaskTracker& tasks_;
   DecodeStats stats_;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "model/heap_sample_scale.h"
+
 namespace mws::model {
 namespace {
 
@@ -24,7 +26,49 @@ std::vector<Frame> symbolize_stack(const std::vector<uint64_t>& pcs, symbolize::
   return frames;
 }
 
+// Drops the frames up to and including the innermost runtime.mallocgc:
+// what is left is the allocating code, as in exact mode.
+std::vector<Frame> below_allocator(std::vector<Frame> frames) {
+  for (size_t i = 0; i < frames.size(); i++)
+    if (frames[i].function == "runtime.mallocgc") {
+      frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i + 1));
+      break;
+    }
+  return frames;
+}
+
 }  // namespace
+
+std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, symbolize::ProcessSymbolizer& sym,
+                                               uint64_t rate) {
+  std::vector<std::vector<Frame>> frames(samples.stack_count());
+  for (StackId id = 0; id < samples.stack_count(); id++)
+    frames[id] = below_allocator(symbolize_stack(samples.stack(id), sym));
+  // Scaled per (stack, size) before merging stacks that symbolize alike:
+  // pprof scales per record, and the runtime's records are (stack, size)
+  // buckets.
+  std::vector<ProfileStack> out;
+  std::map<std::vector<Frame>, size_t> index;
+  samples.for_each([&](const SampleKey& k, const SampleCounts& c) {
+    auto [it, fresh] = index.emplace(frames[k.stack], out.size());
+    if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, "", ""});
+    ProfileStack& s = out[it->second];
+    const double scale = heap_sample_scale(double(k.word), rate);
+    const int64_t inuse = int64_t(c.before_gc_samples) - int64_t(c.freed_samples);
+    const int64_t inuse_bytes = int64_t(c.before_gc_bytes) - int64_t(c.freed_bytes);
+    s.samples += c.samples;
+    s.sample_bytes += c.bytes;
+    s.freed_samples += c.freed_samples;
+    s.freed_sample_bytes += c.freed_bytes;
+    s.inuse_samples += inuse;
+    s.inuse_sample_bytes += inuse_bytes;
+    s.objects += uint64_t(scaled(int64_t(c.samples), scale));
+    s.bytes += uint64_t(scaled(int64_t(c.bytes), scale));
+    s.inuse_objects += scaled(inuse, scale);
+    s.inuse_bytes += scaled(inuse_bytes, scale);
+  });
+  return out;
+}
 
 std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name) {

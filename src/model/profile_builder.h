@@ -9,6 +9,7 @@
 
 #include "model/aggregator.h"
 #include "model/profile.h"
+#include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 #include "symbolize/process_symbolizer.h"
 
@@ -17,6 +18,14 @@ namespace mws::model {
 // `type_name(type_addr, size)` names the Go type of an allocation.
 std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name);
+
+// Sampled mode: one ProfileStack per (stack, size) with raw samples, frees
+// and in-use, and objects/bytes scaled at `rate` (runtime.MemProfileRate)
+// the way pprof scales heap samples. The stacks start where exact mode's
+// do, at the caller of runtime.mallocgc: the sampler's own frames
+// (mProf_Malloc, profilealloc, mallocgc) are cut.
+std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, symbolize::ProcessSymbolizer& sym,
+                                               uint64_t rate);
 
 struct TaskSummaryInputs {
   uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording

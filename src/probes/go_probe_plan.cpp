@@ -53,6 +53,31 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   return "";
 }
 
+// The runtime's heap sampler: where it records a sample, tags the object
+// with its bucket, frees it, and ends a GC cycle. All four are real
+// (not inlined) functions in 1.17-1.26; checked in binaries 1.19-1.26.
+Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
+  auto facts = target::go_function_facts(t.build.version);
+  if (!facts) return facts.error();
+  t.plan.mprof_args = {static_cast<uint32_t>(facts->mprof_malloc_ptr_arg),
+                       static_cast<uint32_t>(facts->mprof_malloc_size_arg)};
+  const std::pair<const char*, std::vector<ProbeSite>*> sites[] = {
+      {"runtime.mProf_Malloc", &t.plan.sample_alloc},
+      {"runtime.setprofilebucket", &t.plan.sample_bucket},
+      {"runtime.mProf_Free", &t.plan.sample_free},
+      {"runtime.gcMarkTermination", &t.plan.gc_end},
+  };
+  for (const auto& [name, out] : sites) {
+    auto site = entry_site(exe, index, name);
+    if (!site) return Error{site.error().message + "; try --mode exact"};
+    out->push_back(*site);
+  }
+  t.mem_profile_rate_vaddr = target::find_mem_profile_rate(exe, index);
+  if (!t.mem_profile_rate_vaddr)
+    return Error{"cannot find runtime.MemProfileRate in " + exe.path() + "; try --mode exact"};
+  return Ok{};
+}
+
 }  // namespace
 
 Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& what, const PlanRequest& req) {
@@ -73,14 +98,18 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     return Error{what + " was built with " + build->version + "; mwscope needs Go >= 1.17 (register ABI)"};
   t.stripped = !exe.has_symtab();
   if (!index) index.emplace(exe, build->version, what);
-  if (req.allocations) {
+  if (req.allocations == AllocationProbes::Exact) {
     auto site = entry_site(exe, *index, "runtime.mallocgc");
     if (!site) return site.error();
     t.plan.alloc.push_back(*site);
+  } else if (req.allocations == AllocationProbes::Sampled) {
+    if (auto st = plan_sampled(exe, *index, t); !st) return Error{what + ": " + st.error().message};
   }
   // Every request of a net/http server passes serverHandler.ServeHTTP
   // once (gin, echo, chi... all sit behind it).
-  if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP"))
+  if (!req.requests)
+    t.requests_unavailable = "requests not counted (one uprobe trap per request; --requests turns it on)";
+  else if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP"))
     t.plan.requests.push_back(*site);
   else
     t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
@@ -92,7 +121,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
       t.plan.exit_gdestroy.clear();
     }
   } else {
-    t.tasks_unavailable = "goroutine tracking was turned off (--no-goroutines)";
+    t.tasks_unavailable = "goroutine tracking is off (two uprobe traps per goroutine; --goroutines turns it on)";
   }
   return t;
 }

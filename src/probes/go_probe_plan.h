@@ -26,11 +26,20 @@ struct GoTarget {
   bool stripped = false;       // no .symtab: functions found through .gopclntab
   std::optional<uint64_t> allgs_vaddr;  // link address of runtime.allgs, when found
   std::string requests_unavailable;     // empty when requests are counted
+  // Link address of runtime.MemProfileRate (sampled mode reads the rate there).
+  std::optional<uint64_t> mem_profile_rate_vaddr;
+};
+
+enum class AllocationProbes {
+  None,     // --no-allocs
+  Exact,    // runtime.mallocgc: every allocation
+  Sampled,  // runtime.mProf_Malloc/setprofilebucket/mProf_Free: the runtime's own samples, and frees
 };
 
 struct PlanRequest {
-  bool allocations = true;
+  AllocationProbes allocations = AllocationProbes::Sampled;
   bool tasks = true;
+  bool requests = true;
 };
 
 // `what` names the target in messages ("process 123 (/usr/bin/app)").

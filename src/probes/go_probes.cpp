@@ -23,11 +23,16 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
 
   p->skel_->rodata->target_tgid = static_cast<uint32_t>(opt.pid);
   std::memcpy(const_cast<mws_go_offsets*>(&p->skel_->rodata->go_off), &plan.offsets, sizeof(plan.offsets));
+  std::memcpy(const_cast<mws_mprof_args*>(&p->skel_->rodata->mprof_args), &plan.mprof_args, sizeof(plan.mprof_args));
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
   const bool real = !opt.empty_programs;
   bpf_program__set_autoload(progs->on_mallocgc, real && !plan.alloc.empty());
+  bpf_program__set_autoload(progs->on_mprof_malloc, real && !plan.sample_alloc.empty());
+  bpf_program__set_autoload(progs->on_setprofilebucket, real && !plan.sample_bucket.empty());
+  bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
+  bpf_program__set_autoload(progs->on_gc_end, real && !plan.gc_end.empty());
   bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
   bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
@@ -55,6 +60,10 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   // On failure the destructor detaches what was attached.
   auto prog = [&](bpf_program* p) { return real ? p : progs->on_empty; };
   if (auto st = attach_all(prog(progs->on_mallocgc), plan.alloc); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_mprof_malloc), plan.sample_alloc); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_setprofilebucket), plan.sample_bucket); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_gc_end), plan.gc_end); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_gdestroy), plan.exit_gdestroy); !st) return st.error();

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "collect/event_decoder.h"
@@ -81,10 +83,37 @@ void snapshot_preexisting(const target::ProcessInfo& proc, const target::ElfFile
   out = std::move(*gs);
 }
 
+// Sampled mode rides runtime.MemProfileRate: read it (and set it, when
+// asked) before attaching. Returns the rate in force.
+Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::ProcessInfo& proc,
+                                     const target::ElfFile& exe, const probes::GoTarget& t, const std::string& what) {
+  auto addr = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
+  if (!addr) return Error{what + ": cannot locate runtime.MemProfileRate in memory; try --mode exact"};
+  target::RemoteMemory mem(opt.pid);
+  if (opt.go_sample_rate > 0) {
+    const int64_t rate = static_cast<int64_t>(opt.go_sample_rate);
+    if (!mem.write(*addr, &rate, sizeof(rate)))
+      return Error{what + ": cannot write runtime.MemProfileRate (" + std::strerror(errno) + ")"};
+    if (opt.on_notice)
+      opt.on_notice(fmt::format("warning: wrote runtime.MemProfileRate = {} into {} (--go-sample-rate); it stays "
+                                "so after mwscope exits",
+                                rate, what));
+  }
+  auto rate = mem.read<int64_t>(*addr);
+  if (!rate) return Error{what + ": cannot read runtime.MemProfileRate (" + std::strerror(errno) + ")"};
+  if (*rate <= 0)
+    return Error{what + ": its runtime.MemProfileRate is 0, so the Go runtime samples no allocation (Go turns " +
+                 "sampling off in programs that never call runtime.MemProfile, e.g. without net/http/pprof); " +
+                 "use --mode exact, or --go-sample-rate 524288 to turn sampling on (writes into the process)"};
+  return static_cast<uint64_t>(*rate);
+}
+
 }  // namespace
 
 Result<Profile> record(const RecordOptions& opt) {
-  if (opt.mode != "exact") return Error{"unknown mode '" + opt.mode + "': only --mode exact is available"};
+  if (opt.mode != "exact" && opt.mode != "sampled")
+    return Error{"unknown mode '" + opt.mode + "': use --mode sampled or --mode exact"};
+  const bool sampled = opt.mode == "sampled";
   if (!target::process_exists(opt.pid))
     return Error{fmt::format("no process with PID {} (is it running, and in this PID namespace?)", opt.pid)};
   if (auto st = target::check_bpf_privileges(); !st) return st.error();
@@ -96,12 +125,24 @@ Result<Profile> record(const RecordOptions& opt) {
   if (!exe) return Error{what + ": " + exe.error().message};
   if (!opt.track_allocations && !opt.track_goroutines)
     return Error{"nothing to record: --no-allocs and --no-goroutines together turn every probe off"};
-  auto target = probes::plan_go_probes(**exe, what, {opt.track_allocations, opt.track_goroutines});
+  probes::PlanRequest req;
+  req.allocations = !opt.track_allocations ? probes::AllocationProbes::None
+                    : sampled              ? probes::AllocationProbes::Sampled
+                                           : probes::AllocationProbes::Exact;
+  req.tasks = opt.track_goroutines;
+  req.requests = opt.count_requests;
+  auto target = probes::plan_go_probes(**exe, what, req);
   if (!target) return target.error();
+  uint64_t sample_rate = 0;
+  if (!target->plan.sample_alloc.empty()) {
+    auto rate = prepare_sample_rate(opt, *proc, **exe, *target, what);
+    if (!rate) return rate.error();
+    sample_rate = *rate;
+  }
   if (opt.track_goroutines && !target->tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
     opt.on_notice("goroutine tracking is off: " + target->tasks_unavailable + "; allocation profiling goes on");
 
-  if (target->plan.alloc.empty() && target->plan.spawn.empty())
+  if (target->plan.alloc.empty() && target->plan.sample_alloc.empty() && target->plan.spawn.empty())
     return Error{"nothing to attach: goroutine tracking is unavailable (" + target->tasks_unavailable +
                  ") and --no-allocs turned allocation profiling off"};
 
@@ -113,8 +154,9 @@ Result<Profile> record(const RecordOptions& opt) {
   if (!probes) return probes.error();
 
   model::Aggregator allocs;
+  model::SampleTracker samples;
   model::TaskTracker tasks;
-  collect::EventDecoder decoder(allocs, tasks);
+  collect::EventDecoder decoder(allocs, samples, tasks);
   collect::RingConsumer consumer((*probes)->events_map(), decoder);
   if (auto st = consumer.init(); !st) return st.error();
 
@@ -132,7 +174,8 @@ Result<Profile> record(const RecordOptions& opt) {
   meta.executable = proc->exe_display;
   meta.go_version = target->build.version;
   meta.mode = opt.mode;
-  meta.allocations_tracked = !target->plan.alloc.empty();
+  meta.allocations_tracked = !target->plan.alloc.empty() || !target->plan.sample_alloc.empty();
+  meta.sample_rate = sample_rate;
   meta.probes_attached = (*probes)->probes_attached();
   meta.started_unix_ns = clock_ns(CLOCK_REALTIME);
   const auto started = Clock::now();
@@ -140,6 +183,10 @@ Result<Profile> record(const RecordOptions& opt) {
     std::vector<std::string> parts;
     for (const auto& a : target->plan.alloc)
       parts.push_back(fmt::format("allocations: {} at {:#x} ({})", a.symbol, a.vaddr, a.placement));
+    if (!target->plan.sample_alloc.empty())
+      parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
+                                  "gcMarkTermination (MemProfileRate {} B)",
+                                  sample_rate));
     if (tracking_tasks)
       parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
                                   target->plan.spawn.size(),
@@ -168,8 +215,8 @@ Result<Profile> record(const RecordOptions& opt) {
   if (target_exited && opt.on_notice) opt.on_notice(what + " exited; reporting what was recorded");
 
   const auto bpf = (*probes)->read_counters();
-  meta.events = allocs.events() + tasks.spawned() + tasks.ended() + tasks.preexisting_ended() + tasks.unknown_exits();
-  meta.dropped_events = bpf.ringbuf_drops + allocs.dropped() + decoder.stats().malformed + tasks.dropped() +
+  meta.events = allocs.events() + samples.events() + tasks.spawned() + tasks.ended() + tasks.preexisting_ended() + tasks.unknown_exits();
+  meta.dropped_events = bpf.ringbuf_drops + allocs.dropped() + samples.dropped() + decoder.stats().malformed + tasks.dropped() +
                         bpf.task_read_errors;
   meta.stack_errors = bpf.stack_errors + decoder.stats().missing_caller;
   meta.truncated_stacks = decoder.stats().truncated_stacks;
@@ -182,8 +229,15 @@ Result<Profile> record(const RecordOptions& opt) {
     opt.on_notice("symbols unavailable: " + go_sym.error().message);
   symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
   target::GoTypeNamer types(**exe);
-  profile.stacks = model::build_alloc_stacks(
-      allocs, sym, [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); });
+  if (sampled) {
+    profile.stacks = model::build_sampled_stacks(samples, sym, sample_rate);
+    meta.gc_cycles = samples.gc_cycles();
+    meta.unattributed_free_samples = samples.unattributed_free_samples();
+    meta.unattributed_free_bytes = samples.unattributed_free_bytes();
+  } else {
+    profile.stacks = model::build_alloc_stacks(
+        allocs, sym, [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); });
+  }
   profile.requests.counted = !target->plan.requests.empty();
   profile.requests.requests = bpf.requests;
   profile.requests.note = target->requests_unavailable;

@@ -18,11 +18,15 @@ namespace mws::record {
 struct RecordOptions {
   pid_t pid = 0;
   double duration_s = 0;  // 0: until *stop becomes true
-  std::string mode = "exact";
+  std::string mode = "sampled";  // "sampled" or "exact"
   uint64_t ringbuf_bytes = 32ull << 20;
   bool empty_programs = false;  // benchmark baseline: probes fire, emit nothing
   bool track_allocations = true;
   bool track_goroutines = true;
+  bool count_requests = true;
+  // Sampled mode: set the target's runtime.MemProfileRate to this many
+  // bytes before attaching (0: leave it). Writes into the target.
+  uint64_t go_sample_rate = 0;
   double leak_age_s = 30;      // live longer than this = leaked
   const std::atomic<bool>* stop = nullptr;
   // Called once every probe is live, with a one-line summary.

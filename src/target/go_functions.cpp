@@ -97,6 +97,46 @@ std::optional<std::string> version_string_at(const ElfFile& exe, uint64_t addr) 
 
 }  // namespace
 
+std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFunctionIndex& index) {
+  if (auto sym = exe.find_symbol("runtime.MemProfileRate")) return sym->value;
+  return find_mem_profile_rate_in_code(exe, index);
+}
+
+std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index) {
+  // malloc.go, profilealloc, with nextSample inlined (1.17-1.26):
+  //   if MemProfileRate == 1 { return 0 }
+  // so MemProfileRate is the RIP-relative quadword loaded into a register
+  // that one of the next few instructions compares with 1. (1.26 first
+  // tests it for 0; the compare with 1 follows a few instructions later.)
+  auto fn = index.find("runtime.profilealloc");
+  if (!fn) return std::nullopt;
+  auto code = exe.read_vaddr(fn->entry, fn->size);
+  csh handle;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
+  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+  cs_insn* insns = nullptr;
+  const size_t n = cs_disasm(handle, code.data(), code.size(), fn->entry, 0, &insns);
+  std::optional<uint64_t> found;
+  for (size_t i = 0; i < n && !found; i++) {
+    const cs_x86& load = insns[i].detail->x86;
+    if (insns[i].id != X86_INS_MOV || load.op_count != 2 || load.operands[0].type != X86_OP_REG ||
+        load.operands[1].type != X86_OP_MEM || load.operands[1].mem.base != X86_REG_RIP || load.operands[1].size != 8)
+      continue;
+    const x86_reg reg = load.operands[0].reg;
+    for (size_t j = i + 1; j < n && j <= i + 6; j++) {
+      const cs_x86& cmp = insns[j].detail->x86;
+      if (insns[j].id == X86_INS_CMP && cmp.op_count == 2 && cmp.operands[0].type == X86_OP_REG &&
+          cmp.operands[0].reg == reg && cmp.operands[1].type == X86_OP_IMM && cmp.operands[1].imm == 1) {
+        found = insns[i].address + insns[i].size + load.operands[1].mem.disp;
+        break;
+      }
+    }
+  }
+  if (insns) cs_free(insns, n);
+  cs_close(&handle);
+  return found;
+}
+
 std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index) {
   std::set<uint64_t> refs = rip_relative_refs(exe, index, "runtime.allgadd");
 

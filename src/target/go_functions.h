@@ -38,6 +38,12 @@ std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& in
 // The code-only half of find_allgs (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 
+// Link address of runtime.MemProfileRate (an int): the .symtab symbol, or,
+// stripped, the variable runtime.profilealloc compares with 1.
+std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFunctionIndex& index);
+// The code-only half (exposed to test it on unstripped binaries).
+std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index);
+
 // The value of runtime.buildVersion ("go1.26.5", what runtime.Version()
 // returns), for binaries without a .go.buildinfo header (some release
 // pipelines drop the section: esbuild 0.28.2's go1.26.5 binary has none,

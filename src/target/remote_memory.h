@@ -1,5 +1,6 @@
 // Reads another process's memory with process_vm_readv (no ptrace stop:
-// the target keeps running). Used after recording, never on the event path.
+// the target keeps running). Used before and after recording, never on the
+// event path. write() exists for one opt-in case only (--go-sample-rate).
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,9 @@ class RemoteMemory {
  public:
   explicit RemoteMemory(pid_t pid) : pid_(pid) {}
   bool read(uint64_t addr, void* out, size_t len) const;
+  // process_vm_writev of one aligned word or less: a single store, which
+  // the target sees whole.
+  bool write(uint64_t addr, const void* data, size_t len) const;
   template <typename T>
   std::optional<T> read(uint64_t addr) const {
     T v{};

@@ -67,7 +67,8 @@ mws_alloc_event alloc_event(uint64_t size, uint64_t caller, std::vector<uint64_t
 TEST_CASE("decoder splices the caller read at [SP] in place of the probed instruction", "[model]") {
   model::Aggregator agg;
   model::TaskTracker tasks;
-  collect::EventDecoder dec(agg, tasks);
+  model::SampleTracker samples;
+  collect::EventDecoder dec(agg, samples, tasks);
   // stack[0] is the probe's own address inside mallocgc; the caller is at [SP].
   auto e = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000});
   dec.decode(&e, sizeof(e));
@@ -88,7 +89,8 @@ TEST_CASE("decoder splices the caller read at [SP] in place of the probed instru
 TEST_CASE("decoder rejects short and unknown records and counts them", "[model]") {
   model::Aggregator agg;
   model::TaskTracker tasks;
-  collect::EventDecoder dec(agg, tasks);
+  model::SampleTracker samples;
+  collect::EventDecoder dec(agg, samples, tasks);
   auto e = alloc_event(8, 1, {2});
   dec.decode(&e, sizeof(mws_event_header));  // too short for an alloc event
   mws_event_header unknown{};
@@ -125,7 +127,8 @@ TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched 
 TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   model::Aggregator agg;
   model::TaskTracker tasks;
-  collect::EventDecoder dec(agg, tasks);
+  model::SampleTracker samples;
+  collect::EventDecoder dec(agg, samples, tasks);
   mws_task_spawn_event s{};
   s.hdr.kind = MWS_EV_TASK_SPAWN;
   s.goid = 42;

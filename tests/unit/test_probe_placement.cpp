@@ -96,3 +96,12 @@ TEST_CASE("runtime.allgs found from runtime.allgadd's code equals the symbol", "
   REQUIRE(found);
   CHECK(*found - bss_stripped == sym->value - bss_full);
 }
+
+TEST_CASE("runtime.MemProfileRate found from runtime.profilealloc's code equals the symbol", "[probes]") {
+  auto elf = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/allocserver");
+  REQUIRE(elf);
+  target::GoFunctionIndex index(**elf, "go1.19", "fixture");
+  auto sym = (*elf)->find_symbol("runtime.MemProfileRate");
+  REQUIRE(sym);
+  CHECK(target::find_mem_profile_rate_in_code(**elf, index) == sym->value);
+}

@@ -1,0 +1,78 @@
+// SampleTracker: the Go runtime's heap samples (sampled mode). Each sampled
+// allocation comes with our stack and the object's address; the runtime
+// then files the object under a profile bucket (setprofilebucket), and when
+// the object is swept it reports only that bucket (mProf_Free). So the
+// tracker learns bucket -> stack from the allocations it sees, and charges
+// each free to the stack its bucket was last linked to.
+//
+// In use "as of the last GC", as runtime.MemProfile means it: allocations
+// made before the latest GC cycle ended, minus every free seen. Later
+// allocations have not had a chance to be freed yet.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+
+#include "model/stack_table.h"
+
+namespace mws::model {
+
+// StackKey::word is the sampled size: the runtime keys its buckets by
+// (stack, size) too, and pprof's scaling needs the size per sample.
+using SampleKey = StackKey;
+
+struct SampleCounts {
+  uint64_t samples = 0, bytes = 0;                 // sampled allocations
+  uint64_t before_gc_samples = 0, before_gc_bytes = 0;  // of those, made before the last GC end
+  uint64_t freed_samples = 0, freed_bytes = 0;     // frees charged to this stack
+};
+
+class SampleTracker {
+ public:
+  explicit SampleTracker(size_t max_stacks = 1u << 20, size_t max_unlinked = 1u << 16)
+      : stacks_(max_stacks), max_unlinked_(max_unlinked) {}
+
+  // `pcs` innermost first. Returns false when the sample was dropped.
+  bool on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object);
+  void on_bucket(uint64_t object, uint64_t bucket);
+  void on_free(uint64_t bucket, uint64_t size);
+  void on_gc_end() { gc_cycles_++; }
+
+  const StackTable& stacks() const { return stacks_; }
+  size_t stack_count() const { return stacks_.size(); }
+  const std::vector<uint64_t>& stack(StackId id) const { return stacks_.pcs(id); }
+  // Every (stack, size) sampled or freed, with before_gc_* as of now.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [k, e] : counts_) f(k, settled(e));
+  }
+
+  uint64_t events() const { return events_; }
+  uint64_t dropped() const { return dropped_; }
+  uint64_t gc_cycles() const { return gc_cycles_; }
+  // Frees whose bucket never came with a sampled allocation while we
+  // recorded: objects sampled before attach.
+  uint64_t unattributed_free_samples() const { return unattributed_free_samples_; }
+  uint64_t unattributed_free_bytes() const { return unattributed_free_bytes_; }
+  // Samples still waiting for their bucket (the runtime skips
+  // setprofilebucket only while an M is being set up: should stay ~0).
+  size_t unlinked() const { return unlinked_.size(); }
+
+ private:
+  struct Entry {
+    SampleCounts c;
+    uint64_t epoch = 0;  // gc_cycles_ when `c.samples - c.before_gc_samples` were counted
+  };
+  SampleCounts settled(const Entry& e) const;
+
+  StackTable stacks_;
+  size_t max_unlinked_;
+  std::unordered_map<SampleKey, Entry, StackKeyHash> counts_;
+  std::unordered_map<uint64_t, SampleKey> unlinked_;  // object -> its sample, until its bucket is known
+  std::unordered_map<uint64_t, SampleKey> buckets_;   // runtime bucket -> the sample last filed under it
+  uint64_t gc_cycles_ = 0, events_ = 0, dropped_ = 0;
+  uint64_t unattributed_free_samples_ = 0, unattributed_free_bytes_ = 0;
+};
+
+}  // namespace mws::model
