@@ -63,7 +63,7 @@ TEST_CASE("exact mode counts every allocation per function, as the Go runtime do
   Server server = start_server("allocserver");
   const std::string json_path = temp_path("exact.json"), folded_path = temp_path("exact.folded");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path,
-                           "--folded", folded_path, "--weight", "objects"});
+                           "--folded", folded_path, "--weight", "objects", "--mode", "exact"});
   auto attached = mw.wait_stderr_line("attached", seconds(30));
   INFO(mw.stderr_text());
   REQUIRE(attached);
@@ -151,7 +151,7 @@ std::map<std::string, uint64_t> main_stacks(const std::string& fixture_name, int
   Server server = start_server(fixture_name);
   const std::string json_path = temp_path(fixture_name + ".json");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path,
-                           "--no-goroutines"});
+                           "--mode", "exact", "--no-goroutines"});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   drive_load(server.port, requests);
   mw.signal(SIGINT);

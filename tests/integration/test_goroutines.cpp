@@ -40,7 +40,8 @@ struct Recording {
 
 Recording start_recording(pid_t pid, const std::string& name, std::vector<std::string> extra = {}) {
   Recording r{Child::spawn([&] {
-                std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(pid), "--json",
+                // Exact mode: goroutine tracking and request counting on by default.
+                std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(pid), "--mode", "exact", "--json",
                                               temp_path(name + ".json"), "--leaks-folded",
                                               temp_path(name + ".leaks")};
                 argv.insert(argv.end(), extra.begin(), extra.end());
@@ -176,7 +177,7 @@ TEST_CASE("the target is unharmed by repeated attach and detach under load", "[b
   Child load = Child::spawn({fixture("loadgen"), "-url", base + "/work," + base + "/spawn-burst?n=3," + base + "/health",
                              "-n", "0", "-c", "4", "-duration", "14s"});
   for (int i = 0; i < 5; i++) {
-    auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1.5"}, seconds(60));
+    auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1.5", "--mode", "exact"}, seconds(60));
     INFO("attach " << i << ": " << r.err);
     CHECK(r.status == 0);
     CHECK(r.err.find("attached") != std::string::npos);

@@ -39,7 +39,7 @@ TEST_CASE("objects per request per middleware equal the construction and the run
   const json construction = json::parse(*http_get(server.port, "/debug/construction"));
   const std::string json_path = temp_path(fixture_name + "-mw.json");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path,
-                           "--no-goroutines"});
+                           "--mode", "exact", "--no-goroutines"});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
 
   auto before = runtime_objects(server.port);  // request 1 of the window
@@ -104,7 +104,7 @@ TEST_CASE("a --middleware pattern that does not compile is refused before attach
 
 TEST_CASE("a --middleware pattern that matches nothing is said so", "[bpf][middleware]") {
   Server server = start_server("allocserver");
-  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "2", "--middleware",
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "2", "--mode", "exact", "--middleware",
                            "^matches\\.nothing$", "--middleware", "Logging"});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   REQUIRE(http_get(server.port, "/work"));

@@ -134,7 +134,13 @@ std::string group_names(const json& profile) {
   return out;
 }
 
-void profile_esbuild(const EsbuildVersion& v) {
+// Exact mode probes runtime.mallocgc. Sampled mode probes the runtime's
+// sampler; --go-sample-rate 1 makes it sample every allocation, so a short
+// run has samples, and a wrong argument register (mProf_Malloc gained an
+// argument in Go 1.23) would show as absurd sizes.
+enum class Mode { Exact, Sampled };
+
+void profile_esbuild(const EsbuildVersion& v, Mode mode) {
   const auto t0 = steady_clock::now();
   auto fetched = run({"bash", std::string(MWS_SOURCE_DIR) + "/scripts/fetch-esbuild.sh", v.esbuild,
                       std::string(MWS_BUILD_DIR) + "/esbuild"},
@@ -168,8 +174,13 @@ void profile_esbuild(const EsbuildVersion& v) {
   std::this_thread::sleep_for(milliseconds(200));
 
   const std::string json_path = temp_path("esbuild-" + v.esbuild + ".json");
-  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.pid()), "--json", json_path,
-                           "--leak-age", "0"});
+  std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(server.pid()), "--json", json_path,
+                                "--leak-age", "0"};
+  if (mode == Mode::Exact)
+    argv.insert(argv.end(), {"--mode", "exact"});
+  else
+    argv.insert(argv.end(), {"--mode", "sampled", "--goroutines", "--go-sample-rate", "1"});
+  Child mw = Child::spawn(argv);
   auto attached = mw.wait_stderr_line("attached", seconds(30));
   {
     INFO(mw.stderr_text());
@@ -257,6 +268,19 @@ void profile_esbuild(const EsbuildVersion& v) {
   }
   CHECK(objects > 0);
   CHECK(through_conn_serve);
+  if (mode == Mode::Sampled) {
+    CHECK(meta.at("mode") == "sampled");
+    CHECK(meta.at("sample_rate") == 1);
+    uint64_t samples = 0;
+    for (const auto& s : profile.at("stacks")) {
+      const uint64_t n = s.at("samples"), bytes = s.at("sample_bytes");
+      samples += n;
+      INFO("stack " << s.dump());
+      if (n > 0) CHECK(bytes / n < (1ull << 30));  // a size, not an address
+      CHECK(s.at("objects") == n);                 // rate 1: nothing to scale
+    }
+    CHECK(samples > 0);
+  }
 
   // The connection goroutines: exactly K, created after attach, alive at
   // stop, each parked reading its next request.
@@ -283,21 +307,31 @@ void profile_esbuild(const EsbuildVersion& v) {
 }  // namespace
 
 TEST_CASE("stripped esbuild 0.16.17 built with go1.19.4", "[bpf][versions]") {
-  profile_esbuild({"0.16.17", "go1.19.4", "net/http.(*Server).Serve.func3"});
+  const EsbuildVersion v{"0.16.17", "go1.19.4", "net/http.(*Server).Serve.func3"};
+  SECTION("exact mode") { profile_esbuild(v, Mode::Exact); }
+  SECTION("sampled mode") { profile_esbuild(v, Mode::Sampled); }
 }
 
 TEST_CASE("stripped esbuild 0.17.19 built with go1.20.4", "[bpf][versions]") {
-  profile_esbuild({"0.17.19", "go1.20.4", "net/http.(*Server).Serve.func3"});
+  const EsbuildVersion v{"0.17.19", "go1.20.4", "net/http.(*Server).Serve.func3"};
+  SECTION("exact mode") { profile_esbuild(v, Mode::Exact); }
+  SECTION("sampled mode") { profile_esbuild(v, Mode::Sampled); }
 }
 
 TEST_CASE("stripped esbuild 0.22.0 built with go1.22.4", "[bpf][versions]") {
-  profile_esbuild({"0.22.0", "go1.22.4", "net/http.(*Server).Serve.gowrap3"});
+  const EsbuildVersion v{"0.22.0", "go1.22.4", "net/http.(*Server).Serve.gowrap3"};
+  SECTION("exact mode") { profile_esbuild(v, Mode::Exact); }
+  SECTION("sampled mode") { profile_esbuild(v, Mode::Sampled); }
 }
 
 TEST_CASE("stripped esbuild 0.24.2 built with go1.23.1", "[bpf][versions]") {
-  profile_esbuild({"0.24.2", "go1.23.1", "net/http.(*Server).Serve.gowrap3"});
+  const EsbuildVersion v{"0.24.2", "go1.23.1", "net/http.(*Server).Serve.gowrap3"};
+  SECTION("exact mode") { profile_esbuild(v, Mode::Exact); }
+  SECTION("sampled mode") { profile_esbuild(v, Mode::Sampled); }
 }
 
 TEST_CASE("stripped esbuild 0.28.2 built with go1.26.5", "[bpf][versions]") {
-  profile_esbuild({"0.28.2", "go1.26.5", "net/http.(*Server).Serve.gowrap3"});
+  const EsbuildVersion v{"0.28.2", "go1.26.5", "net/http.(*Server).Serve.gowrap3"};
+  SECTION("exact mode") { profile_esbuild(v, Mode::Exact); }
+  SECTION("sampled mode") { profile_esbuild(v, Mode::Sampled); }
 }

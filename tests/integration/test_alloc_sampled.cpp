@@ -1,0 +1,138 @@
+// Sampled mode against the truth. The fixture runs with
+// runtime.MemProfileRate = 4096, so its runtime samples about one
+// allocation per 4 KiB; mwscope sees the same sampler's decisions through
+// its probes, so per fixture function (innermost main.* frame) its raw
+// sample counts must equal the runtime's own MemProfile deltas exactly,
+// allocations, frees and in-use alike. Its scaled estimates must land
+// within 10% of what exact mode counts for the same requests.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+
+using namespace mws::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kRate = 4096;
+
+struct Truth {
+  int64_t objects = 0, bytes = 0, free_objects = 0, free_bytes = 0;
+};
+
+// runtime.MemProfile per innermost main.* frame (the endpoint runs two GCs
+// first, so it is complete as of now).
+std::map<std::string, Truth> runtime_profile(int port) {
+  auto body = http_get(port, "/debug/allocs");
+  REQUIRE(body);
+  const json doc = json::parse(*body);
+  REQUIRE(doc.at("memprofilerate") == kRate);
+  std::map<std::string, Truth> out;
+  for (auto& [fn, c] : doc.at("functions").items())
+    out[fn] = {c.at("objects"), c.at("bytes"), c.at("free_objects"), c.at("free_bytes")};
+  return out;
+}
+
+struct Ours {
+  int64_t samples = 0, sample_bytes = 0, freed = 0, inuse = 0, objects = 0;
+};
+
+std::map<std::string, Ours> per_function(const json& profile) {
+  std::map<std::string, Ours> out;
+  for (const auto& s : profile.at("stacks"))
+    for (const auto& f : s.at("frames")) {
+      const std::string fn = f.at("function");
+      if (fn.rfind("main.", 0) != 0) continue;
+      Ours& o = out[fn];
+      o.samples += s.at("samples").get<int64_t>();
+      o.sample_bytes += s.at("sample_bytes").get<int64_t>();
+      o.freed += s.at("freed_samples").get<int64_t>();
+      o.inuse += s.at("inuse_samples").get<int64_t>();
+      o.objects += s.at("objects").get<int64_t>();
+      break;
+    }
+  return out;
+}
+
+void load(int port, int n) {
+  auto r = run({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n",
+                std::to_string(n), "-c", "4"},
+               seconds(300));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+}
+
+
+}  // namespace
+
+TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use", "[bpf][sampled]") {
+  Server server = start_server("allocserver", {"-memprofilerate", std::to_string(kRate)});
+  auto construction = json::parse(*http_get(server.port, "/debug/construction")).at("functions");
+
+  // The truth's "before" is taken before attaching: its two GCs sweep (and
+  // so free) objects the runtime counts before the window; after it the
+  // idle server frees nothing until the load starts.
+  auto before = runtime_profile(server.port);
+  const std::string json_path = temp_path("sampled.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path});
+  auto attached = mw.wait_stderr_line("attached", seconds(30));
+  INFO(mw.stderr_text());
+  REQUIRE(attached);
+  CHECK(attached->find("MemProfileRate " + std::to_string(kRate)) != std::string::npos);
+
+  const int requests = 40000;  // ~200 k objects per function: enough samples for the 10% check below
+  load(server.port, requests);
+  auto after = runtime_profile(server.port);  // its GCs free the load's garbage while we record
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  REQUIRE(server.child.running());
+
+  json profile = json::parse(read_file(json_path));
+  const json& meta = profile.at("meta");
+  INFO(meta.dump());
+  CHECK(meta.at("mode") == "sampled");
+  CHECK(meta.at("sample_rate") == kRate);
+  CHECK(meta.at("dropped_events") == 0);
+  CHECK(meta.at("gc_cycles").get<uint64_t>() >= 2);  // at least the truth endpoint's two
+  auto ours = per_function(profile);
+
+  for (auto& [fn, _] : construction.items()) {
+    if (construction[fn].at("routes")[0] != "/work") continue;
+    const Truth& a = after[fn];
+    const Truth& b = before[fn];
+    const Ours& o = ours[fn];
+    INFO(fn << ": runtime allocs " << a.objects - b.objects << " frees " << a.free_objects - b.free_objects
+            << "; mwscope samples " << o.samples << " freed " << o.freed << " in use " << o.inuse);
+    REQUIRE(a.objects - b.objects > 0);
+    CHECK(o.samples == a.objects - b.objects);
+    CHECK(o.sample_bytes == a.bytes - b.bytes);
+    CHECK(o.freed == a.free_objects - b.free_objects);
+    CHECK(o.inuse == (a.objects - b.objects) - (a.free_objects - b.free_objects));
+  }
+
+  SECTION("scaled estimates are within 10% of exact mode's counts for the same requests") {
+    const int exact_requests = 3000;  // exact counts are deterministic per request: fewer suffice
+    const std::string exact_path = temp_path("sampled-vs-exact.json");
+    Child ex = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", exact_path,
+                             "--mode", "exact", "--no-goroutines"});
+    REQUIRE(ex.wait_stderr_line("attached", seconds(30)));
+    load(server.port, exact_requests);
+    ex.signal(SIGINT);
+    REQUIRE(ex.wait(seconds(60)) == 0);
+    auto exact = per_function(json::parse(read_file(exact_path)));
+    for (auto& [fn, _] : construction.items()) {
+      if (construction[fn].at("routes")[0] != "/work") continue;
+      const double est_per_request = double(ours[fn].objects) / requests;
+      const double exact_per_request = double(exact[fn].objects) / exact_requests;
+      INFO(fn << ": estimate " << est_per_request << " objects/request, exact " << exact_per_request);
+      REQUIRE(exact_per_request > 0);
+      CHECK(std::fabs(est_per_request - exact_per_request) <= 0.10 * exact_per_request);
+    }
+  }
+}
