@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -40,8 +42,13 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_empty, !real);
 
   if (int err = go_probes::load(p->skel_)) {
-    if (err == -EPERM || err == -EACCES)
+    // The verifier also answers EACCES; privileges were checked before
+    // we got here, so as root it is the verifier (libbpf printed its log).
+    if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
       return Error{"not permitted to load BPF programs: run mwscope as root (or with CAP_BPF and CAP_PERFMON)"};
+    if (err == -EACCES)
+      return Error{"this kernel's BPF verifier rejected mwscope's programs (its log is above); please report it "
+                   "with `uname -r`"};
     return Error{"cannot load the BPF programs (" + errno_text(err) +
                  "); the kernel needs BPF ring buffers and BTF (Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF)"};
   }
