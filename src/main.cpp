@@ -72,12 +72,14 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
       std::fprintf(stderr, "mwscope: warning: --middleware '%s' matched no frame in this profile\n", r.pattern.c_str());
   auto weight = mws::parse_weight(out.weight);
   if (!weight) return fail(weight.error().message);
+  if (auto st = mws::check_weight(profile, *weight); !st) return fail(st.error().message);
   std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
   std::fflush(stdout);
   if (!out.folded_path.empty()) {
     if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight, out.group_by_middleware)); !st)
       return fail(st.error().message);
-    std::fprintf(stderr, "mwscope: wrote folded stacks to %s\n", out.folded_path.c_str());
+    std::fprintf(stderr, "mwscope: wrote folded stacks (%s) to %s\n", mws::describe_folded(profile, *weight).c_str(),
+                 out.folded_path.c_str());
   }
   if (!out.leaks_folded_path.empty()) {
     if (auto st = mws::write_file(out.leaks_folded_path, mws::render_leaks_folded(profile)); !st)

@@ -14,11 +14,12 @@ struct Accum {
   std::map<std::string, NamedCount> sites, types;
 };
 
-void add(std::map<std::string, NamedCount>& m, const std::string& name, uint64_t objects, uint64_t bytes) {
+void add(std::map<std::string, NamedCount>& m, const std::string& name, const ProfileStack& s) {
   NamedCount& c = m[name];
   c.name = name;
-  c.objects += objects;
-  c.bytes += bytes;
+  c.objects += s.objects;
+  c.bytes += s.bytes;
+  c.inuse_bytes += s.inuse_bytes;
 }
 
 std::vector<NamedCount> top(const std::map<std::string, NamedCount>& m, size_t n) {
@@ -59,8 +60,11 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     self.row.name = s.middleware;
     self.row.objects += s.objects;
     self.row.bytes += s.bytes;
-    add(self.sites, site_of(s.frames), s.objects, s.bytes);
-    add(self.types, s.type.empty() ? "(unknown type)" : s.type, s.objects, s.bytes);
+    self.row.samples += s.samples;
+    self.row.inuse_objects += s.inuse_objects;
+    self.row.inuse_bytes += s.inuse_bytes;
+    add(self.sites, site_of(s.frames), s);
+    add(self.types, s.type.empty() ? "(unknown type)" : s.type, s);
 
     std::set<std::string> seen;  // a name twice in one chain counts once
     std::vector<std::string> names;
@@ -103,6 +107,11 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       a.row.objects_per_request = double(a.row.objects) / double(p.requests.requests);
       a.row.bytes_per_request = double(a.row.bytes) / double(p.requests.requests);
     }
+    // In-use counts what the recording added to the heap (sampled
+    // allocations kept minus sampled frees, older objects' frees included):
+    // per minute of recording, how fast this middleware retains memory.
+    if (p.meta.duration_s > 0)
+      a.row.inuse_bytes_per_min = double(a.row.inuse_bytes) / (p.meta.duration_s / 60.0);
     a.row.top_sites = top(a.sites, top_n);
     a.row.top_types = top(a.types, top_n);
     p.middleware.push_back(std::move(a.row));

@@ -5,6 +5,8 @@
 #include <map>
 #include <vector>
 
+#include "report/text_format.h"
+
 namespace mws {
 
 namespace {
@@ -72,6 +74,27 @@ std::string folded_frame_name(const std::string& function) {
   }
   if (out.find_first_not_of(' ') == std::string::npos) return "[unknown]";
   return out;
+}
+
+std::string describe_folded(const Profile& profile, Weight weight) {
+  const ProfileMeta& m = profile.meta;
+  if (!profile.sampled()) {
+    const std::string mode = m.mode.empty() ? "mode unknown" : textfmt::printable(m.mode) + " mode";
+    return mode + ", " + std::string(name(weight));
+  }
+  std::string out = "sampled mode (MemProfileRate " +
+                    (m.sample_rate == 0 ? std::string("unknown") : std::to_string(m.sample_rate)) + "), ";
+  switch (weight) {
+    case Weight::Bytes: return out + "estimated bytes";
+    case Weight::Objects: return out + "estimated objects";
+    case Weight::Samples: return out + "raw samples";
+    case Weight::InuseBytes:
+    case Weight::InuseObjects:
+      out += weight == Weight::InuseBytes ? "estimated in-use bytes" : "estimated in-use objects";
+      if (m.gc_cycles == 0) return out + " (not known yet: no GC ended while recording, so all 0)";
+      return out + " as of the last GC (negative counts as 0)";
+  }
+  return out + std::string(name(weight));
 }
 
 std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware) {

@@ -18,6 +18,12 @@ namespace mws {
 // extra root frame, so a flame graph splits by middleware first.
 std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false);
 
+// What the numbers of render_folded(profile, weight) are, for the CLI to
+// print beside the file name (the file itself stays pure folded lines):
+// "exact mode, bytes", "sampled mode (MemProfileRate 4096), estimated
+// bytes", "sampled mode (MemProfileRate 4096), raw samples".
+std::string describe_folded(const Profile& profile, Weight weight);
+
 // The text one frame name becomes in folded output (exposed for tests and
 // for other formats that must match folded frame names).
 std::string folded_frame_name(const std::string& function);

@@ -107,16 +107,33 @@ void read(const J& obj, const char* key, uint32_t& out) {
 }
 
 template <typename J>
-void read(const J& obj, const char* key, int32_t& out) {
+int64_t read_signed(const J& obj, const char* key, int64_t lo, int64_t hi, std::string_view what) {
   const J& v = field(obj, key);
   if (!v.is_number_integer()) invalid(key, "expected an integer, got " + describe(v));
-  constexpr int64_t lo = std::numeric_limits<int32_t>::min();
-  constexpr int64_t hi = std::numeric_limits<int32_t>::max();
   const bool in_range = v.is_number_unsigned()
                             ? v.template get<uint64_t>() <= static_cast<uint64_t>(hi)
                             : (v.template get<int64_t>() >= lo && v.template get<int64_t>() <= hi);
-  if (!in_range) invalid(key, fmt::format("value {} out of range for a 32-bit integer", v.dump()));
-  out = static_cast<int32_t>(v.template get<int64_t>());
+  if (!in_range) invalid(key, fmt::format("value {} out of range for {}", v.dump(), what));
+  return v.template get<int64_t>();
+}
+
+template <typename J>
+void read(const J& obj, const char* key, int32_t& out) {
+  out = static_cast<int32_t>(read_signed(obj, key, std::numeric_limits<int32_t>::min(),
+                                         std::numeric_limits<int32_t>::max(), "a 32-bit integer"));
+}
+
+template <typename J>
+void read(const J& obj, const char* key, int64_t& out) {
+  out = read_signed(obj, key, std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max(), "a 64-bit signed integer");
+}
+
+// For fields added after a schema's first profiles: absent keeps `out` as
+// it is (the model's default); present, it is read as strictly as any other.
+template <typename J, typename T>
+void read_optional(const J& obj, const char* key, T& out) {
+  if (obj.contains(key)) read(obj, key, out);
 }
 
 // Reads obj[key] as an array of T, each element with from_json; errors name
@@ -164,6 +181,14 @@ void stack_to(J& j, const ProfileStack& s) {
   j["bytes"] = s.bytes;
   j["type"] = s.type;
   j["middleware"] = s.middleware;
+  j["samples"] = s.samples;
+  j["sample_bytes"] = s.sample_bytes;
+  j["freed_samples"] = s.freed_samples;
+  j["freed_sample_bytes"] = s.freed_sample_bytes;
+  j["inuse_samples"] = s.inuse_samples;
+  j["inuse_sample_bytes"] = s.inuse_sample_bytes;
+  j["inuse_objects"] = s.inuse_objects;
+  j["inuse_bytes"] = s.inuse_bytes;
   J frames = J::array();
   for (const Frame& f : s.frames) frames.push_back(J(f));
   j["frames"] = std::move(frames);
@@ -174,8 +199,17 @@ void stack_from(const J& j, ProfileStack& s) {
   expect_object(j, "a stack object {objects, bytes, frames}");
   read(j, "objects", s.objects);
   read(j, "bytes", s.bytes);
-  if (j.contains("type")) read(j, "type", s.type);
-  if (j.contains("middleware")) read(j, "middleware", s.middleware);
+  read_optional(j, "type", s.type);
+  read_optional(j, "middleware", s.middleware);
+  // Sampled mode; absent in profiles written before it existed.
+  read_optional(j, "samples", s.samples);
+  read_optional(j, "sample_bytes", s.sample_bytes);
+  read_optional(j, "freed_samples", s.freed_samples);
+  read_optional(j, "freed_sample_bytes", s.freed_sample_bytes);
+  read_optional(j, "inuse_samples", s.inuse_samples);
+  read_optional(j, "inuse_sample_bytes", s.inuse_sample_bytes);
+  read_optional(j, "inuse_objects", s.inuse_objects);
+  read_optional(j, "inuse_bytes", s.inuse_bytes);
   read_array(j, "frames", s.frames);
 }
 
@@ -196,6 +230,10 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["dropped_events"] = m.dropped_events;
   j["stack_errors"] = m.stack_errors;
   j["truncated_stacks"] = m.truncated_stacks;
+  j["sample_rate"] = m.sample_rate;
+  j["gc_cycles"] = m.gc_cycles;
+  j["unattributed_free_samples"] = m.unattributed_free_samples;
+  j["unattributed_free_bytes"] = m.unattributed_free_bytes;
 }
 
 template <typename J>
@@ -207,7 +245,7 @@ void meta_from(const J& j, ProfileMeta& m) {
   read(j, "go_version", m.go_version);
   read(j, "mode", m.mode);
   // Optional, true when absent (profiles from before --no-allocs existed).
-  if (j.contains("allocations_tracked")) read(j, "allocations_tracked", m.allocations_tracked);
+  read_optional(j, "allocations_tracked", m.allocations_tracked);
   read(j, "started_unix_ns", m.started_unix_ns);
   read(j, "duration_s", m.duration_s);
   read(j, "probes_attached", m.probes_attached);
@@ -215,6 +253,11 @@ void meta_from(const J& j, ProfileMeta& m) {
   read(j, "dropped_events", m.dropped_events);
   read(j, "stack_errors", m.stack_errors);
   read(j, "truncated_stacks", m.truncated_stacks);
+  // Sampled mode; absent in profiles written before it existed.
+  read_optional(j, "sample_rate", m.sample_rate);
+  read_optional(j, "gc_cycles", m.gc_cycles);
+  read_optional(j, "unattributed_free_samples", m.unattributed_free_samples);
+  read_optional(j, "unattributed_free_bytes", m.unattributed_free_bytes);
 }
 
 template <typename J>
@@ -266,7 +309,7 @@ void task_group_from(const J& j, TaskGroup& g) {
     }
     g.states.push_back(std::move(st));
   }
-  if (j.contains("middleware")) read(j, "middleware", g.middleware);
+  read_optional(j, "middleware", g.middleware);
   read_array(j, "creation_stack", g.creation_stack);
 }
 
@@ -332,6 +375,7 @@ void named_to(J& j, const NamedCount& c) {
   j["name"] = c.name;
   j["objects"] = c.objects;
   j["bytes"] = c.bytes;
+  j["inuse_bytes"] = c.inuse_bytes;
 }
 
 template <typename J>
@@ -340,6 +384,7 @@ void named_from(const J& j, NamedCount& c) {
   read(j, "name", c.name);
   read(j, "objects", c.objects);
   read(j, "bytes", c.bytes);
+  read_optional(j, "inuse_bytes", c.inuse_bytes);
 }
 
 template <typename J>
@@ -352,6 +397,10 @@ void middleware_to(J& j, const MiddlewareRow& m) {
   j["inclusive_bytes"] = m.inclusive_bytes;
   j["objects_per_request"] = std::isfinite(m.objects_per_request) ? m.objects_per_request : 0.0;
   j["bytes_per_request"] = std::isfinite(m.bytes_per_request) ? m.bytes_per_request : 0.0;
+  j["samples"] = m.samples;
+  j["inuse_objects"] = m.inuse_objects;
+  j["inuse_bytes"] = m.inuse_bytes;
+  j["inuse_bytes_per_min"] = std::isfinite(m.inuse_bytes_per_min) ? m.inuse_bytes_per_min : 0.0;
   j["leaked_tasks"] = m.leaked_tasks;
   j["live_tasks"] = m.live_tasks;
   J sites = J::array(), types = J::array();
@@ -371,6 +420,10 @@ void middleware_from(const J& j, MiddlewareRow& m) {
   read(j, "inclusive_bytes", m.inclusive_bytes);
   read(j, "objects_per_request", m.objects_per_request);
   read(j, "bytes_per_request", m.bytes_per_request);
+  read_optional(j, "samples", m.samples);
+  read_optional(j, "inuse_objects", m.inuse_objects);
+  read_optional(j, "inuse_bytes", m.inuse_bytes);
+  read_optional(j, "inuse_bytes_per_min", m.inuse_bytes_per_min);
   read(j, "leaked_tasks", m.leaked_tasks);
   read(j, "live_tasks", m.live_tasks);
   read_array(j, "top_sites", m.top_sites);
@@ -429,6 +482,7 @@ void profile_to(J& j, const Profile& p) {
   J totals = J::object();
   totals["objects"] = total_weight(p, Weight::Objects);
   totals["bytes"] = total_weight(p, Weight::Bytes);
+  totals["samples"] = total_weight(p, Weight::Samples);
   j["totals"] = std::move(totals);
   J stacks = J::array();
   for (const ProfileStack& s : p.stacks) stacks.push_back(J(s));

@@ -1,5 +1,7 @@
 #include "report/middleware_text.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "report/text_format.h"
@@ -18,13 +20,39 @@ std::string per_request(const Profile& p, double v, bool bytes) {
   return v < 100 ? fmt::format("{:.2f}", v) : grouped(static_cast<uint64_t>(v + 0.5));
 }
 
-std::string list(const std::vector<NamedCount>& v, size_t n) {
+// "name (1.2 KiB x40)"; with in-use known: "name (1.2 KiB x40, 300 B in use)".
+std::string list(const std::vector<NamedCount>& v, size_t n, bool inuse) {
   std::string s;
   for (size_t i = 0; i < v.size() && i < n; i++) {
     if (i) s += ", ";
-    s += fmt::format("{} ({} x{})", printable(v[i].name), human_bytes(v[i].bytes), grouped(v[i].objects));
+    s += fmt::format("{} ({} x{}", printable(v[i].name), human_bytes(v[i].bytes), grouped(v[i].objects));
+    s += inuse ? fmt::format(", {} in use)", signed_bytes(v[i].inuse_bytes)) : ")";
   }
   return s.empty() ? "-" : s;
+}
+
+// Sampled mode: what each middleware keeps in use and how fast that grows,
+// most in use first.
+void render_inuse(std::string& out, const Profile& p, size_t shown) {
+  if (p.meta.gc_cycles == 0) {
+    out += "\nIn use by middleware: not known yet (no GC ended while recording)\n";
+    return;
+  }
+  std::vector<const MiddlewareRow*> rows;
+  for (const auto& m : p.middleware) rows.push_back(&m);
+  std::stable_sort(rows.begin(), rows.end(), [](const MiddlewareRow* a, const MiddlewareRow* b) {
+    return a->inuse_bytes > b->inuse_bytes;
+  });
+  out += fmt::format("\nIn use by middleware as of the last GC (self, estimates; {} GC cycle{} ended while recording)\n",
+                     grouped(p.meta.gc_cycles), p.meta.gc_cycles == 1 ? "" : "s");
+  out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>16}\n", "#", pad("middleware", kNameWidth), "in-use objects",
+                     "in-use bytes", "growth");
+  for (size_t i = 0; i < shown; i++) {
+    const MiddlewareRow& m = *rows[i];
+    out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>16}\n", i + 1,
+                       pad(elide(printable(m.name), kNameWidth), kNameWidth), signed_grouped(m.inuse_objects),
+                       signed_bytes(m.inuse_bytes), growth_per_min(m.inuse_bytes_per_min));
+  }
 }
 
 }  // namespace
@@ -41,25 +69,30 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
   else
     out += fmt::format("  requests: not counted ({}); per-request columns show -\n",
                        p.requests.note.empty() ? "unknown" : p.requests.note);
-  out += fmt::format("  {:>3}  {}  {:>9}  {:>10}  {:>6}  {:>10}  {:>10}  {:>7}\n", "#", pad("middleware", kNameWidth),
-                     "objs/req", "bytes/req", "share", "objects", "bytes", "leaked");
+  // Sampled mode: objects and bytes are estimates; the raw samples follow them.
+  const bool sampled = p.sampled();
+  if (sampled) out += "  objects, bytes and per-request figures are estimates from the raw samples beside them\n";
+  auto samples = [&](const std::string& v) { return sampled ? fmt::format("  {:>9}", v) : std::string(); };
+  out += fmt::format("  {:>3}  {}  {:>9}  {:>10}  {:>6}  {:>10}  {:>10}{}  {:>7}\n", "#", pad("middleware", kNameWidth),
+                     "objs/req", "bytes/req", "share", "objects", "bytes", samples("samples"), "leaked");
   const size_t shown = top_n ? std::min(top_n, p.middleware.size()) : p.middleware.size();
   for (size_t i = 0; i < shown; i++) {
     const MiddlewareRow& m = p.middleware[i];
-    out += fmt::format("  {:>3}  {}  {:>9}  {:>10}  {:>6}  {:>10}  {:>10}  {:>7}\n", i + 1,
+    out += fmt::format("  {:>3}  {}  {:>9}  {:>10}  {:>6}  {:>10}  {:>10}{}  {:>7}\n", i + 1,
                        pad(elide(printable(m.name), kNameWidth), kNameWidth),
                        per_request(p, m.objects_per_request, false), per_request(p, m.bytes_per_request, true),
                        percent(m.bytes, total_bytes), grouped(m.objects), human_bytes(m.bytes),
-                       grouped(m.leaked_tasks));
+                       samples(grouped(m.samples)), grouped(m.leaked_tasks));
   }
   if (p.middleware.size() > shown) out += fmt::format("  ... {} more\n", p.middleware.size() - shown);
 
+  const bool inuse = sampled && p.meta.gc_cycles > 0;
   for (size_t i = 0; i < shown && i < kDetailRows; i++) {
     const MiddlewareRow& m = p.middleware[i];
     if (m.objects == 0) continue;
     out += fmt::format("\n  #{} {}\n", i + 1, printable(m.name));
-    out += fmt::format("      types: {}\n", elide(list(m.top_types, 4), 110));
-    out += fmt::format("      sites: {}\n", elide(list(m.top_sites, 3), 110));
+    out += fmt::format("      types: {}\n", elide(list(m.top_types, 4, inuse), 110));
+    out += fmt::format("      sites: {}\n", elide(list(m.top_sites, 3, inuse), 110));
   }
 
   if (!p.chains.empty()) {
@@ -74,6 +107,7 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     out += fmt::format("  --middleware '{}': {} frames matched{}\n", printable(r.pattern), grouped(r.frames_matched),
                        r.functions.empty() ? " (matched nothing)" : " in " + printable(r.functions.front()) +
                                                                         (r.functions.size() > 1 ? ", ..." : ""));
+  if (sampled) render_inuse(out, p, shown);
   return out;
 }
 

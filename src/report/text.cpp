@@ -26,6 +26,57 @@ void header_line(std::string& out, std::string_view label, std::string_view valu
   out += fmt::format("  {}{}\n", pad(label, kLabelWidth), value);
 }
 
+std::string sample_rate_text(uint64_t rate) {
+  if (rate == 0) return "unknown";
+  if (rate < 1024) return fmt::format("{} B", rate);
+  return fmt::format("{} B = {}", rate, human_bytes(rate));
+}
+
+// Which mode produced the profile, and what its numbers therefore are.
+void render_mode(std::string& out, const ProfileMeta& m) {
+  if (m.mode == "sampled") {
+    header_line(out, "mode", fmt::format("sampled — the Go runtime's heap sampler (runtime.MemProfileRate = {})",
+                                         sample_rate_text(m.sample_rate)));
+    header_line(out, "", "objects and bytes are estimates scaled like pprof, raw samples shown beside them");
+  } else if (m.mode == "exact") {
+    header_line(out, "mode", "exact — every runtime.mallocgc call counted");
+  } else {
+    header_line(out, "mode", m.mode.empty() ? "unknown" : elide(printable(m.mode), kTextWidth - 2 - kLabelWidth));
+  }
+}
+
+// Sampled mode: the raw samples, what is in use, and frees not attributed.
+void render_sampled_totals(std::string& out, const Profile& p) {
+  const ProfileMeta& m = p.meta;
+  uint64_t samples = 0, sample_bytes = 0, freed = 0, freed_bytes = 0;
+  int64_t inuse_objects = 0, inuse_bytes = 0;
+  for (const ProfileStack& s : p.stacks) {
+    samples = sat_add(samples, s.samples);
+    sample_bytes = sat_add(sample_bytes, s.sample_bytes);
+    freed = sat_add(freed, s.freed_samples);
+    freed_bytes = sat_add(freed_bytes, s.freed_sample_bytes);
+    inuse_objects = sat_add(inuse_objects, s.inuse_objects);
+    inuse_bytes = sat_add(inuse_bytes, s.inuse_bytes);
+  }
+  header_line(out, "raw samples",
+              fmt::format("{} allocations ({}) sampled, {} sampled objects ({}) freed", grouped(samples),
+                          human_bytes(sample_bytes), grouped(freed), human_bytes(freed_bytes)));
+  if (m.gc_cycles == 0) {
+    header_line(out, "in use", "not known yet: no GC ended while recording");
+  } else {
+    header_line(out, "in use",
+                fmt::format("est. {} objects, {} as of the last GC ({} GC cycle{} ended while recording)",
+                            signed_grouped(inuse_objects), signed_bytes(inuse_bytes), grouped(m.gc_cycles),
+                            m.gc_cycles == 1 ? "" : "s"));
+  }
+  if (m.unattributed_free_samples != 0 || m.unattributed_free_bytes != 0) {
+    header_line(out, "not attributed",
+                fmt::format("{} sampled free{} ({}) of objects allocated before attach at stacks not seen since",
+                            grouped(m.unattributed_free_samples), m.unattributed_free_samples == 1 ? "" : "s",
+                            human_bytes(m.unattributed_free_bytes)));
+  }
+}
+
 void render_header(std::string& out, const Profile& p) {
   const ProfileMeta& m = p.meta;
   const size_t value_width = kTextWidth - 2 - kLabelWidth;
@@ -38,19 +89,21 @@ void render_header(std::string& out, const Profile& p) {
                           value_width - pid.size()));
   header_line(out, "Go version",
               m.go_version.empty() ? "unknown (not a Go binary?)" : elide(printable(m.go_version), value_width));
-  header_line(out, "mode", m.mode.empty() ? "unknown" : elide(printable(m.mode), value_width));
+  render_mode(out, m);
   header_line(out, "started", utc_time(m.started_unix_ns));
   header_line(out, "duration",
               fmt::format("{}, {} probe{} attached", duration(m.duration_s),
                           grouped(m.probes_attached), m.probes_attached == 1 ? "" : "s"));
   const uint64_t objects = total_weight(p, Weight::Objects);
   const uint64_t bytes = total_weight(p, Weight::Bytes);
+  const char* est = p.sampled() ? "est. " : "";
   header_line(out, "allocations",
-              fmt::format("{} objects, {} ({} bytes) in {} distinct stacks", grouped(objects),
+              fmt::format("{}{} objects, {} ({} bytes) in {} distinct stacks", est, grouped(objects),
                           human_bytes(bytes), grouped(bytes), grouped(p.stacks.size())));
+  if (p.sampled()) render_sampled_totals(out, p);
   if (std::isfinite(m.duration_s) && m.duration_s > 0) {
     header_line(out, "rate",
-                fmt::format("{} objects/s, {}/s", rate(static_cast<double>(objects) / m.duration_s),
+                fmt::format("{}{} objects/s, {}/s", est, rate(static_cast<double>(objects) / m.duration_s),
                             human_bytes(static_cast<double>(bytes) / m.duration_s)));
   } else {
     header_line(out, "rate", "unknown (no duration recorded)");
@@ -68,6 +121,24 @@ void render_header(std::string& out, const Profile& p) {
               fmt::format("{} stack error{} (no usable stack), {} truncated stack{} (cut at max depth)",
                           grouped(m.stack_errors), m.stack_errors == 1 ? "" : "s",
                           grouped(m.truncated_stacks), m.truncated_stacks == 1 ? "" : "s"));
+}
+
+// Adds the counters of a stack or a site to a site, saturating.
+template <typename Counts>
+void add_counts(AllocationSite& to, const Counts& c) {
+  to.objects = sat_add(to.objects, c.objects);
+  to.bytes = sat_add(to.bytes, c.bytes);
+  to.samples = sat_add(to.samples, c.samples);
+  to.inuse_objects = sat_add(to.inuse_objects, c.inuse_objects);
+  to.inuse_bytes = sat_add(to.inuse_bytes, c.inuse_bytes);
+}
+
+// "1,200 objects, 78.1 KiB"; sampled: "est. 1,200 objects, 78.1 KiB, 12 samples".
+template <typename Counts>
+std::string counts_text(bool sampled, const Counts& c) {
+  if (!sampled) return fmt::format("{} objects, {}", grouped(c.objects), human_bytes(c.bytes));
+  return fmt::format("est. {} objects, {}, {} sample{}", grouped(c.objects), human_bytes(c.bytes),
+                     grouped(c.samples), c.samples == 1 ? "" : "s");
 }
 
 auto frame_key(const Frame& f) { return std::tie(f.function, f.file, f.line, f.inlined); }
@@ -96,47 +167,52 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
                      shown, shown == 1 ? "" : "s", name(weight), sites.size(),
                      sites.size() == 1 ? "" : "s");
 
-  struct Row { std::string rank, objects, bytes, share, function, location; };
-  std::vector<Row> rows;
-  Row head{"#", "objects", "bytes", "share", "function", "location"};
-  size_t wr = head.rank.size(), wo = head.objects.size(), wb = head.bytes.size(),
-         ws = head.share.size(), wf = head.function.size(), wl = head.location.size();
+  // Numeric columns (right-aligned), then function and location.
+  const bool sampled = p.sampled();
+  const bool inuse_known = p.meta.gc_cycles > 0;
+  std::vector<std::vector<std::string>> rows;
+  if (sampled) {
+    rows.push_back({"#", "est. objects", "est. bytes", "samples", "in use", "share", "function", "location"});
+  } else {
+    rows.push_back({"#", "objects", "bytes", "share", "function", "location"});
+  }
   for (size_t i = 0; i < shown; ++i) {
     const AllocationSite& s = sites[i];
-    Row r{std::to_string(i + 1), grouped(s.objects), human_bytes(s.bytes),
-          percent(weight == Weight::Bytes ? s.bytes : s.objects, total), function_name(s.frame),
-          s.frame.function == "[no stack]" && s.frame.file.empty() ? "" : location(s.frame)};
-    wr = std::max(wr, width(r.rank));
-    wo = std::max(wo, width(r.objects));
-    wb = std::max(wb, width(r.bytes));
-    ws = std::max(ws, width(r.share));
-    wf = std::max(wf, width(r.function));
-    wl = std::max(wl, width(r.location));
+    std::vector<std::string> r{std::to_string(i + 1), grouped(s.objects), human_bytes(s.bytes)};
+    if (sampled) {
+      r.push_back(grouped(s.samples));
+      r.push_back(inuse_known ? signed_bytes(s.inuse_bytes) : "-");
+    }
+    r.push_back(percent(weight_of(s, weight), total));
+    r.push_back(function_name(s.frame));
+    r.push_back(s.frame.function == "[no stack]" && s.frame.file.empty() ? "" : location(s.frame));
     rows.push_back(std::move(r));
   }
+  const size_t numeric = rows[0].size() - 2;
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) w[c] = std::max(w[c], width(r[c]));
   // Fit 120 columns: the location keeps up to 40, the function gets the rest.
-  const size_t fixed = 2 + wr + 2 + wo + 2 + wb + 2 + ws + 2 + 2;
+  size_t fixed = 2 + 2;
+  for (size_t c = 0; c < numeric; ++c) fixed += w[c] + 2;
+  size_t& wf = w[numeric];
+  size_t& wl = w[numeric + 1];
   wl = std::min<size_t>(wl, 40);
   wf = std::min(wf, std::max<size_t>(20, kTextWidth - fixed - wl));
-  auto emit = [&](const Row& r) {
-    std::string line = fmt::format("  {}  {}  {}  {}  {}  {}", rpad(r.rank, wr), rpad(r.objects, wo),
-                                   rpad(r.bytes, wb), rpad(r.share, ws), pad(elide(r.function, wf), wf),
-                                   elide(r.location, wl));
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < numeric; ++c) line += "  " + rpad(r[c], w[c]);
+    line += "  " + pad(elide(r[numeric], wf), wf) + "  " + elide(r[numeric + 1], wl);
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';
-  };
-  emit(head);
-  for (const Row& r : rows) emit(r);
+  }
 
   if (shown < sites.size()) {
-    uint64_t objects = 0, bytes = 0;
-    for (size_t i = shown; i < sites.size(); ++i) {
-      objects = sat_add(objects, sites[i].objects);
-      bytes = sat_add(bytes, sites[i].bytes);
-    }
-    out += fmt::format("  ... {} more site{}: {} objects, {} ({})\n", sites.size() - shown,
-                       sites.size() - shown == 1 ? "" : "s", grouped(objects), human_bytes(bytes),
-                       percent(weight == Weight::Bytes ? bytes : objects, total));
+    AllocationSite rest;
+    for (size_t i = shown; i < sites.size(); ++i) add_counts(rest, sites[i]);
+    out += fmt::format("  ... {} more site{}: {} ({})\n", sites.size() - shown,
+                       sites.size() - shown == 1 ? "" : "s", counts_text(sampled, rest),
+                       percent(weight_of(rest, weight), total));
   }
 
   // The heaviest full stack of each of the top sites, leaf first.
@@ -146,11 +222,9 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
   for (size_t i = 0; i < chains; ++i) {
     const AllocationSite& s = sites[i];
     const ProfileStack& st = *s.heaviest;
-    const uint64_t site_w = weight == Weight::Bytes ? s.bytes : s.objects;
-    out += fmt::format("\n  #{} {}  heaviest of {} stack{}: {} objects, {} ({} of this site)\n", i + 1,
+    out += fmt::format("\n  #{} {}  heaviest of {} stack{}: {} ({} of this site)\n", i + 1,
                        elide(function_name(s.frame), 40), s.stacks, s.stacks == 1 ? "" : "s",
-                       grouped(st.objects), human_bytes(st.bytes),
-                       percent(weight_of(st, weight), site_w));
+                       counts_text(sampled, st), percent(weight_of(st, weight), weight_of(s, weight)));
     if (st.frames.empty()) {
       out += "      [no stack]  (the event had no usable user stack)\n";
       continue;
@@ -208,8 +282,7 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
     AllocationSite& s =
         by_key[std::make_tuple(st.frames.empty(), frame.function, frame.file, frame.line)];
     if (s.stacks == 0) s.frame = frame;
-    s.objects = sat_add(s.objects, st.objects);
-    s.bytes = sat_add(s.bytes, st.bytes);
+    add_counts(s, st);
     ++s.stacks;
     if (s.heaviest == nullptr || w > weight_of(*s.heaviest, weight) ||
         (w == weight_of(*s.heaviest, weight) && stack_tiebreak_less(st, *s.heaviest))) {
@@ -222,9 +295,7 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
   for (auto& [key, s] : by_key) sites.push_back(std::move(s));
   // by_key is already ordered by name: a stable sort by weight breaks ties by name.
   std::stable_sort(sites.begin(), sites.end(), [&](const AllocationSite& a, const AllocationSite& b) {
-    const uint64_t wa = weight == Weight::Bytes ? a.bytes : a.objects;
-    const uint64_t wb = weight == Weight::Bytes ? b.bytes : b.objects;
-    return wa > wb;
+    return weight_of(a, weight) > weight_of(b, weight);
   });
   return sites;
 }

@@ -1,5 +1,5 @@
-// The terminal report: what an SRE reads first. Header (target, recording,
-// totals, losses), the top allocation sites, and the heaviest call chain of
+// The terminal report: what an SRE reads first. Header (target, mode,
+// recording, totals, losses), the top allocation sites, and the heaviest call chain of
 // each of the top 5 sites. Fits 120 columns; output is deterministic.
 #pragma once
 
@@ -25,6 +25,8 @@ struct AllocationSite {
   Frame frame;          // function "[no stack]" for stacks without frames
   uint64_t objects = 0;
   uint64_t bytes = 0;
+  uint64_t samples = 0;                      // sampled mode: raw samples behind objects/bytes
+  int64_t inuse_objects = 0, inuse_bytes = 0;  // sampled mode: in use as of the last GC (estimates)
   size_t stacks = 0;    // how many ProfileStacks have this site
   const ProfileStack* heaviest = nullptr;  // heaviest of them by the chosen weight
   size_t site_index = 0;                   // index of `frame` in heaviest->frames

@@ -13,6 +13,19 @@ uint64_t sat_add(uint64_t a, uint64_t b) {
                                                       : a + b;
 }
 
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
+namespace {
+
+// |n| without overflow for INT64_MIN.
+uint64_t magnitude(int64_t n) { return n < 0 ? uint64_t{0} - static_cast<uint64_t>(n) : static_cast<uint64_t>(n); }
+
+}  // namespace
+
 // "1234567" -> "1,234,567".
 std::string grouped(uint64_t n) {
   std::string digits = std::to_string(n);
@@ -23,6 +36,8 @@ std::string grouped(uint64_t n) {
   }
   return out;
 }
+
+std::string signed_grouped(int64_t n) { return (n < 0 ? "-" : "") + grouped(magnitude(n)); }
 
 std::string human_bytes(double b) {
   static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -38,6 +53,13 @@ std::string human_bytes(double b) {
 std::string human_bytes(uint64_t b) {
   if (b < 1024) return fmt::format("{} B", b);
   return human_bytes(static_cast<double>(b));
+}
+
+std::string signed_bytes(int64_t b) { return (b < 0 ? "-" : "") + human_bytes(magnitude(b)); }
+
+std::string growth_per_min(double bytes_per_min) {
+  if (!std::isfinite(bytes_per_min)) return "?";
+  return fmt::format("{}{}/min", bytes_per_min < 0 ? '-' : '+', human_bytes(std::fabs(bytes_per_min)));
 }
 
 std::string rate(double per_s) {

@@ -12,9 +12,13 @@
 namespace mws::textfmt {
 
 uint64_t sat_add(uint64_t a, uint64_t b);
+int64_t sat_add(int64_t a, int64_t b);
 std::string grouped(uint64_t n);  // "1234567" -> "1,234,567"
+std::string signed_grouped(int64_t n);  // "-1234" -> "-1,234"
 std::string human_bytes(double b);
 std::string human_bytes(uint64_t b);
+std::string signed_bytes(int64_t b);  // "-1.2 KiB"
+std::string growth_per_min(double bytes_per_min);  // "+1.2 MiB/min", "-300 B/min"
 std::string rate(double per_s);
 std::string percent(uint64_t part, uint64_t whole);
 std::string duration(double s);

@@ -11,22 +11,68 @@
 
 namespace mws {
 
-enum class Weight { Bytes, Objects };
+// Bytes and Objects: counted (exact mode) or estimated (sampled mode).
+// Samples: raw sampled allocations. InuseBytes, InuseObjects: estimates of
+// what is in use as of the last GC. The last three exist in sampled mode
+// only (check_weight).
+enum class Weight { Bytes, Objects, Samples, InuseBytes, InuseObjects };
 
-// "bytes" | "objects" (the spelling the CLI accepts and name() returns).
+struct WeightName {
+  Weight weight;
+  std::string_view name;
+};
+inline constexpr WeightName kWeightNames[] = {{Weight::Bytes, "bytes"},
+                                              {Weight::Objects, "objects"},
+                                              {Weight::Samples, "samples"},
+                                              {Weight::InuseBytes, "inuse-bytes"},
+                                              {Weight::InuseObjects, "inuse-objects"}};
+
+// The spelling the CLI accepts (--weight) and name() returns.
 inline Result<Weight> parse_weight(std::string_view s) {
-  if (s == "bytes") return Weight::Bytes;
-  if (s == "objects") return Weight::Objects;
-  return Error{"unknown weight \"" + std::string(s) + "\": use bytes or objects"};
+  for (const WeightName& w : kWeightNames) {
+    if (w.name == s) return w.weight;
+  }
+  return Error{"unknown weight \"" + std::string(s) +
+               "\": use bytes, objects, samples, inuse-bytes or inuse-objects"};
 }
 
 inline std::string_view name(Weight w) {
-  return w == Weight::Bytes ? "bytes" : "objects";
+  for (const WeightName& n : kWeightNames) {
+    if (n.weight == w) return n.name;
+  }
+  return "?";
 }
 
-// The counter of one stack that `w` selects.
-inline uint64_t weight_of(const ProfileStack& s, Weight w) {
-  return w == Weight::Bytes ? s.bytes : s.objects;
+// Whether `w` reads counters that only sampled mode fills.
+inline bool needs_sampled_mode(Weight w) { return w != Weight::Bytes && w != Weight::Objects; }
+
+// A profile recorded in exact mode has no samples and no in-use counts:
+// weighing it by them would give an empty flame graph, so it is refused
+// with one line the CLI prints.
+inline Status check_weight(const Profile& p, Weight w) {
+  if (!needs_sampled_mode(w) || p.sampled()) return Ok{};
+  const std::string mode = p.meta.mode.empty() ? "an unknown mode" : "--mode " + p.meta.mode;
+  return Error{"--weight " + std::string(name(w)) +
+               " needs a sampled-mode profile (this one was recorded with " + mode +
+               "); use bytes or objects"};
+}
+
+// A weight is never negative: in-use counts below 0 (more frees of objects
+// allocated before attach than new ones kept) weigh 0.
+inline uint64_t non_negative(int64_t v) { return v > 0 ? static_cast<uint64_t>(v) : 0; }
+
+// The counter that `w` selects in anything with the counters of a
+// ProfileStack (a stack, an AllocationSite, a MiddlewareRow).
+template <typename Counts>
+uint64_t weight_of(const Counts& c, Weight w) {
+  switch (w) {
+    case Weight::Bytes: return c.bytes;
+    case Weight::Objects: return c.objects;
+    case Weight::Samples: return c.samples;
+    case Weight::InuseBytes: return non_negative(c.inuse_bytes);
+    case Weight::InuseObjects: return non_negative(c.inuse_objects);
+  }
+  return 0;
 }
 
 // Sum of weight_of over all stacks; saturates at UINT64_MAX instead of

@@ -163,3 +163,52 @@ TEST_CASE("folded stacks grouped by middleware start with the owning middleware"
   CHECK(out.find("main.Logging;runtime.goexit;net/http.(*Server).Serve.func3;") != std::string::npos);
   CHECK(render_folded(p, Weight::Objects, false).find("main.Logging;") == std::string::npos);
 }
+
+TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per minute from the duration",
+          "[attribute]") {
+  Profile p;
+  p.meta.mode = "sampled";
+  p.meta.duration_s = 30;  // half a minute: growth per minute is twice the in-use
+  auto sampled = [](std::vector<Frame> frames, std::string type, uint64_t samples, int64_t inuse_objects,
+                    int64_t inuse_bytes) {
+    ProfileStack s{std::move(frames), samples * 10, samples * 640, std::move(type), ""};
+    s.samples = samples;
+    s.inuse_objects = inuse_objects;
+    s.inuse_bytes = inuse_bytes;
+    return s;
+  };
+  const auto logging = through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  const auto logging_slice = through_server(stack({"runtime.makeslice", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  const auto auth = through_server(stack({"runtime.newobject", "main.Auth.func1", "net/http.HandlerFunc.ServeHTTP",
+                                          "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  p.stacks.push_back(sampled(logging, "[]uint8", 12, 90, 5760));
+  p.stacks.push_back(sampled(logging_slice, "[]uint8", 3, 30, 1920));
+  p.stacks.push_back(sampled(auth, "main.token", 5, -20, -1280));
+  attribute::attribute_profile(p, rules());
+
+  REQUIRE(p.middleware.size() == 2);
+  const MiddlewareRow& log = p.middleware[0];
+  REQUIRE(log.name == "main.Logging");
+  CHECK(log.samples == 15);
+  CHECK(log.inuse_objects == 120);
+  CHECK(log.inuse_bytes == 7680);
+  CHECK(log.inuse_bytes_per_min == Approx(15360.0));
+  REQUIRE(log.top_types.size() == 1);
+  CHECK(log.top_types[0].inuse_bytes == 7680);
+  REQUIRE(!log.top_sites.empty());
+  CHECK(log.top_sites[0].inuse_bytes == 7680);  // both stacks allocate at main.Logging.func1 x.go:1
+
+  const MiddlewareRow& a = p.middleware[1];
+  REQUIRE(a.name == "main.Auth");
+  CHECK(a.samples == 5);  // self only: not added to Logging above
+  CHECK(a.inuse_objects == -20);
+  CHECK(a.inuse_bytes == -1280);
+  CHECK(a.inuse_bytes_per_min == Approx(-2560.0));
+  CHECK(a.top_types[0].name == "main.token");
+  CHECK(a.top_types[0].inuse_bytes == -1280);
+
+  p.meta.duration_s = 0;  // unknown duration: no growth rate
+  attribute::attribute_profile(p, rules());
+  CHECK(p.middleware[0].inuse_bytes_per_min == 0);
+  CHECK(p.middleware[0].inuse_bytes == 7680);
+}

@@ -44,6 +44,16 @@ std::vector<std::string> lines_of(const std::string& s) {
   return out;
 }
 
+// Every line of a text report fits kTextWidth columns (one per code point).
+void check_fits(const std::string& out) {
+  for (const auto& line : lines_of(out)) {
+    size_t cols = 0;
+    for (char c : line) cols += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    INFO(line);
+    CHECK(cols <= kTextWidth);
+  }
+}
+
 // Splits a folded line the way flamegraph.pl/inferno/speedscope do: at the
 // last space into stack and count, the stack at every ';'.
 struct FoldedLine {
@@ -103,19 +113,81 @@ Profile http_profile() {
   return p;
 }
 
+// http_profile() as recorded in sampled mode at MemProfileRate 4096:
+// objects/bytes are the scaled estimates, the raw samples beside them.
+// Auth's stack freed more old objects than it kept: negative in-use.
+Profile sampled_profile() {
+  Profile p = http_profile();
+  p.meta.mode = "sampled";
+  p.meta.sample_rate = 4096;
+  p.meta.gc_cycles = 3;
+  p.meta.duration_s = 30.0;
+  auto sample = [](ProfileStack& s, uint64_t samples, uint64_t freed, int64_t inuse_objects, int64_t inuse_bytes) {
+    s.samples = samples;
+    s.sample_bytes = samples * (s.bytes / std::max<uint64_t>(s.objects, 1));
+    s.freed_samples = freed;
+    s.freed_sample_bytes = freed * 64;
+    s.inuse_samples = static_cast<int64_t>(samples) - static_cast<int64_t>(freed);
+    s.inuse_sample_bytes = s.inuse_samples * 64;
+    s.inuse_objects = inuse_objects;
+    s.inuse_bytes = inuse_bytes;
+  };
+  sample(p.stacks[0], 16, 4, 750, 48000);
+  sample(p.stacks[1], 4, 0, 200, 16000);
+  sample(p.stacks[2], 5, 7, -40, -7680);
+  sample(p.stacks[3], 1, 0, 10, 800);
+  return p;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- weight
 
-TEST_CASE("weight parses its two names and nothing else", "[report]") {
+TEST_CASE("weight parses its five names and nothing else", "[report]") {
   REQUIRE(parse_weight("bytes").ok());
   CHECK(*parse_weight("bytes") == Weight::Bytes);
   CHECK(*parse_weight("objects") == Weight::Objects);
-  CHECK(name(Weight::Bytes) == "bytes");
-  CHECK(name(Weight::Objects) == "objects");
+  CHECK(*parse_weight("samples") == Weight::Samples);
+  CHECK(*parse_weight("inuse-bytes") == Weight::InuseBytes);
+  CHECK(*parse_weight("inuse-objects") == Weight::InuseObjects);
+  for (Weight w : {Weight::Bytes, Weight::Objects, Weight::Samples, Weight::InuseBytes, Weight::InuseObjects}) {
+    CHECK(*parse_weight(name(w)) == w);
+  }
   auto bad = parse_weight("allocs");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("allocs") != std::string::npos);
+  CHECK(bad.error().message.find("inuse-bytes") != std::string::npos);
+  CHECK_FALSE(parse_weight("inuse_bytes").ok());
+}
+
+TEST_CASE("weight: samples and in-use need a sampled-mode profile", "[report]") {
+  const Profile exact = http_profile();
+  const Profile sampled = sampled_profile();
+  for (Weight w : {Weight::Samples, Weight::InuseBytes, Weight::InuseObjects}) {
+    const Status st = check_weight(exact, w);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message.find('\n') == std::string::npos);
+    CHECK(st.error().message.find("--weight " + std::string(name(w)) + " needs a sampled-mode profile") == 0);
+    CHECK(check_weight(sampled, w).ok());
+  }
+  CHECK(check_weight(exact, Weight::Samples).error().message.find("recorded with --mode exact") !=
+        std::string::npos);
+  for (Weight w : {Weight::Bytes, Weight::Objects}) {
+    CHECK(check_weight(exact, w).ok());
+    CHECK(check_weight(sampled, w).ok());
+  }
+}
+
+TEST_CASE("weight: negative in-use weighs 0, samples are raw", "[report]") {
+  const Profile p = sampled_profile();
+  CHECK(weight_of(p.stacks[2], Weight::InuseBytes) == 0);
+  CHECK(weight_of(p.stacks[2], Weight::InuseObjects) == 0);
+  CHECK(weight_of(p.stacks[0], Weight::InuseBytes) == 48000);
+  CHECK(weight_of(p.stacks[0], Weight::Samples) == 16);
+  CHECK(total_weight(p, Weight::InuseBytes) == 48000 + 16000 + 800);
+  CHECK(total_weight(p, Weight::InuseObjects) == 750 + 200 + 10);
+  CHECK(total_weight(p, Weight::Samples) == 16 + 4 + 5 + 1);
+  CHECK(total_weight(http_profile(), Weight::Samples) == 0);
 }
 
 TEST_CASE("total_weight saturates instead of wrapping", "[report]") {
@@ -209,6 +281,38 @@ TEST_CASE("folded: names are sanitized so every line still parses", "[report]") 
   CHECK(folded_frame_name("   ") == "[unknown]");
 }
 
+TEST_CASE("folded: sampled weights stay pure folded lines", "[report]") {
+  const Profile p = sampled_profile();
+  const auto samples = lines_of(render_folded(p, Weight::Samples));
+  REQUIRE(samples.size() == 4);
+  uint64_t sum = 0;
+  for (const auto& l : samples) sum += parse_folded_line(l).count;
+  CHECK(sum == 26);
+  CHECK(render_folded(p, Weight::Samples).find(
+            "net/http.(*conn).serve;net/http.HandlerFunc.ServeHTTP;main.Auth.func1;runtime.newobject;runtime.mallocgc 5\n") !=
+        std::string::npos);
+  // Auth's in-use is negative: left out, like any zero weight.
+  const std::string inuse = render_folded(p, Weight::InuseBytes);
+  CHECK(inuse.find("main.Auth.func1;runtime.newobject") == std::string::npos);
+  for (const auto& l : lines_of(inuse)) CHECK(parse_folded_line(l).count > 0);
+  CHECK(lines_of(inuse).size() == 3);
+}
+
+TEST_CASE("folded: describe_folded says the mode and what the numbers are", "[report]") {
+  const Profile exact = http_profile();
+  Profile sampled = sampled_profile();
+  CHECK(describe_folded(exact, Weight::Bytes) == "exact mode, bytes");
+  CHECK(describe_folded(exact, Weight::Objects) == "exact mode, objects");
+  CHECK(describe_folded(sampled, Weight::Bytes) == "sampled mode (MemProfileRate 4096), estimated bytes");
+  CHECK(describe_folded(sampled, Weight::Objects) == "sampled mode (MemProfileRate 4096), estimated objects");
+  CHECK(describe_folded(sampled, Weight::Samples) == "sampled mode (MemProfileRate 4096), raw samples");
+  CHECK(describe_folded(sampled, Weight::InuseBytes).find("estimated in-use bytes as of the last GC") !=
+        std::string::npos);
+  sampled.meta.gc_cycles = 0;
+  CHECK(describe_folded(sampled, Weight::InuseObjects).find("no GC ended") != std::string::npos);
+  CHECK(describe_folded(Profile{}, Weight::Bytes) == "mode unknown, bytes");
+}
+
 // ---------------------------------------------------------------- JSON
 
 TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[report]") {
@@ -246,6 +350,56 @@ TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[
   auto empty = parse_profile_json(render_json(Profile{}));
   REQUIRE(empty.ok());
   CHECK(*empty == Profile{});
+}
+
+TEST_CASE("json: round-trips a sampled profile, negative and extreme in-use included", "[report]") {
+  Profile p = sampled_profile();
+  p.meta.unattributed_free_samples = 3;
+  p.meta.unattributed_free_bytes = 192;
+  p.stacks[0].inuse_bytes = std::numeric_limits<int64_t>::min();
+  p.stacks[1].inuse_objects = std::numeric_limits<int64_t>::max();
+  p.stacks[0].type = "[]uint8";
+  p.middleware.push_back(MiddlewareRow{.name = "main.Auth",
+                                       .objects = 100,
+                                       .bytes = 19200,
+                                       .samples = 5,
+                                       .inuse_objects = -40,
+                                       .inuse_bytes = -7680,
+                                       .inuse_bytes_per_min = -15360.5,
+                                       .top_sites = {NamedCount{"main.Auth.func1 auth.go:17", 100, 19200, -7680}}});
+  const std::string text = render_json(p);
+  auto back = parse_profile_json(text);
+  REQUIRE(back.ok());
+  CHECK(*back == p);
+  CHECK(back->stacks[0].inuse_bytes == std::numeric_limits<int64_t>::min());
+  CHECK(back->middleware[0].top_sites[0].inuse_bytes == -7680);
+  CHECK(render_json(*back) == text);
+  const nlohmann::json j = nlohmann::json::parse(text);
+  CHECK(j["meta"]["sample_rate"] == 4096);
+  CHECK(j["meta"]["gc_cycles"] == 3);
+  CHECK(j["stacks"][2]["inuse_bytes"] == -7680);
+  CHECK(j["totals"]["samples"] == 26);
+}
+
+TEST_CASE("json: profiles written before sampled mode still read", "[report]") {
+  const Profile exact = http_profile();
+  nlohmann::json j = nlohmann::json::parse(render_json(exact));
+  for (const char* k : {"sample_rate", "gc_cycles", "unattributed_free_samples", "unattributed_free_bytes"}) {
+    REQUIRE(j["meta"].contains(k));
+    j["meta"].erase(k);
+  }
+  for (auto& s : j["stacks"]) {
+    for (const char* k : {"samples", "sample_bytes", "freed_samples", "freed_sample_bytes", "inuse_samples",
+                          "inuse_sample_bytes", "inuse_objects", "inuse_bytes"}) {
+      REQUIRE(s.contains(k));
+      s.erase(k);
+    }
+  }
+  j["totals"].erase("samples");
+  auto back = parse_profile_json(j.dump(), "old.json");
+  REQUIRE(back.ok());
+  CHECK(*back == exact);
+  CHECK_FALSE(back->sampled());
 }
 
 TEST_CASE("json: writes frames as objects and totals for humans, ignores totals on read",
@@ -360,6 +514,26 @@ TEST_CASE("json: names the missing or wrong field", "[report]") {
   j["stacks"][0]["frames"][0]["inlined"] = 0;
   CHECK(error_of(j.dump()).find("field stacks[0].frames[0].inlined: expected true or false") !=
         std::string::npos);
+}
+
+TEST_CASE("json: new fields, when present, are read as strictly as the old ones", "[report]") {
+  const nlohmann::json good = nlohmann::json::parse(render_json(sampled_profile()));
+  nlohmann::json j = good;
+  j["stacks"][0]["samples"] = -1;
+  CHECK(error_of(j.dump()).find("field stacks[0].samples: expected a non-negative integer") != std::string::npos);
+
+  j = good;
+  j["stacks"][1]["inuse_bytes"] = "12";
+  CHECK(error_of(j.dump()) == "profile.json: field stacks[1].inuse_bytes: expected an integer, got string");
+
+  j = good;
+  j["stacks"][1]["inuse_objects"] = std::numeric_limits<uint64_t>::max();
+  CHECK(error_of(j.dump()).find("field stacks[1].inuse_objects: value 18446744073709551615 out of range") !=
+        std::string::npos);
+
+  j = good;
+  j["meta"]["gc_cycles"] = 1.5;
+  CHECK(error_of(j.dump()).find("field meta.gc_cycles") != std::string::npos);
 }
 
 TEST_CASE("json: malformed input gives a one-line parse error with its position", "[report]") {
@@ -485,12 +659,7 @@ TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report
   p.stacks.push_back(st({fr("main.tie_a", "t.go", 2)}, 1, 64));
   p.stacks.push_back(st({fr("main.bad\nname\x1b[31m")}, 1, 1));
   const std::string out = render_text(p, Weight::Bytes, 0);
-  for (const auto& line : lines_of(out)) {
-    size_t cols = 0;
-    for (char c : line) cols += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    INFO(line);
-    CHECK(cols <= kTextWidth);
-  }
+  check_fits(out);
   CHECK(out.find('\x1b') == std::string::npos);  // control characters never reach the terminal
   CHECK(out.find("main.bad?name?[31m") != std::string::npos);
   CHECK(out.find("main.tie_a") < out.find("main.tie_b"));
@@ -500,6 +669,107 @@ TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report
   std::rotate(shuffled.stacks.begin(), shuffled.stacks.begin() + 3, shuffled.stacks.end());
   CHECK(render_text(shuffled, Weight::Bytes, 0) == out);
   CHECK(render_text(shuffled, Weight::Objects, 3) == render_text(p, Weight::Objects, 3));
+}
+
+namespace {
+// Middleware rows as attribution fills them for sampled_profile().
+void add_sampled_middleware(Profile& p) {
+  p.middleware = {
+      MiddlewareRow{.name = "main.Logging", .objects = 1200, .bytes = 80000, .samples = 20, .inuse_objects = 950,
+                    .inuse_bytes = 64000, .inuse_bytes_per_min = 1.2 * 1024 * 1024,
+                    .top_sites = {NamedCount{"main.Logging.func1 logging.go:42", 1200, 80000, 64000}}},
+      MiddlewareRow{.name = "main.Auth", .objects = 100, .bytes = 19200, .samples = 5, .inuse_objects = -40,
+                    .inuse_bytes = -7680, .inuse_bytes_per_min = -15360}};
+}
+}  // namespace
+
+TEST_CASE("text: the header says which mode produced the report", "[report]") {
+  const std::string exact = render_text(http_profile(), Weight::Bytes, 10);
+  CHECK(std::regex_search(exact, std::regex("\n  mode +exact — every runtime\\.mallocgc call counted\n")));
+  CHECK(exact.find("sampled") == std::string::npos);
+  CHECK(exact.find("est.") == std::string::npos);
+  CHECK(exact.find("samples") == std::string::npos);
+
+  const std::string sampled = render_text(sampled_profile(), Weight::Bytes, 10);
+  CHECK(std::regex_search(sampled, std::regex(
+      "\n  mode +sampled — the Go runtime's heap sampler \\(runtime\\.MemProfileRate = 4096 B = 4\\.0 KiB\\)\n"
+      " +objects and bytes are estimates scaled like pprof, raw samples shown beside them\n")));
+  CHECK(sampled.find("est. 1,310 objects, 97.7 KiB (100,000 bytes)") != std::string::npos);
+  // 26 samples of 4 stacks; 11 freed.
+  CHECK(std::regex_search(sampled, std::regex("\n  raw samples +26 allocations \\(.*\\) sampled, 11 sampled objects")));
+  CHECK(std::regex_search(sampled, std::regex("\n  dropped events +0\n")));
+
+  Profile unknown = http_profile();
+  unknown.meta.mode = "";
+  CHECK(std::regex_search(render_text(unknown, Weight::Bytes, 10), std::regex("\n  mode +unknown\n")));
+}
+
+TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report]") {
+  Profile p = sampled_profile();
+  const std::string out = render_text(p, Weight::Bytes, 10);
+  // In use: 48000 + 16000 - 7680 + 800 = 57120 bytes = 55.8 KiB; 750 + 200 - 40 + 10 objects.
+  CHECK(out.find("in use           est. 920 objects, 55.8 KiB as of the last GC (3 GC cycles ended while recording)") !=
+        std::string::npos);
+  CHECK(std::regex_search(out, std::regex(R"(\n +# +est\. objects +est\. bytes +samples +in use +share +function +location\n)")));
+  // Logging: 1,200 est. objects from 16 + 4 samples, 64000 bytes in use.
+  CHECK(std::regex_search(out, std::regex(
+      R"(\n +1 +1,200 +78\.1 KiB +20 +62\.5 KiB +80\.0% +main\.Logging\.func1 +middleware/logging\.go:42\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +-7\.5 KiB +19\.2% +main\.Auth\.func1 )")));
+  CHECK(out.find("heaviest of 2 stacks: est. 1,000 objects, 62.5 KiB, 16 samples (80.0% of this site)") !=
+        std::string::npos);
+  CHECK(out.find("not attributed") == std::string::npos);
+  check_fits(out);
+
+  // Ranked by raw samples, Auth (5) still before the runtime site (1).
+  const std::string by_samples = render_text(p, Weight::Samples, 10);
+  CHECK(by_samples.find("allocation sites by samples") != std::string::npos);
+  CHECK(std::regex_search(by_samples, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +-7\.5 KiB +19\.2% +main\.Auth)")));
+  // Ranked by in-use bytes, Auth's negative in-use weighs 0: not listed.
+  const std::string by_inuse = render_text(p, Weight::InuseBytes, 10);
+  CHECK(by_inuse.find("Top 2 allocation sites by inuse-bytes") != std::string::npos);
+  CHECK(by_inuse.find("main.Auth.func1  ") == std::string::npos);
+
+  p.meta.gc_cycles = 0;
+  const std::string no_gc = render_text(p, Weight::Bytes, 10);
+  CHECK(no_gc.find("in use           not known yet: no GC ended while recording") != std::string::npos);
+  CHECK(std::regex_search(no_gc, std::regex(R"(\n +1 +1,200 +78\.1 KiB +20 +- +80\.0% +main\.Logging)")));
+
+  p.meta.unattributed_free_samples = 12;
+  p.meta.unattributed_free_bytes = 3 * 1024 * 1024;
+  const std::string frees = render_text(p, Weight::Bytes, 10);
+  CHECK(frees.find("\n  not attributed   12 sampled frees (3.0 MiB) of objects allocated before attach at stacks "
+                   "not seen since\n") != std::string::npos);
+  check_fits(frees);
+}
+
+TEST_CASE("text: sampled middleware table shows samples, in-use and growth per minute", "[report]") {
+  Profile p = sampled_profile();
+  add_sampled_middleware(p);
+  const std::string out = render_text(p, Weight::Bytes, 10);
+  CHECK(std::regex_search(out, std::regex(R"(\n +# +middleware +objs/req +bytes/req +share +objects +bytes +samples +leaked\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +- +- +80\.6% +1,200 +78\.1 KiB +20 +0\n)")));
+  CHECK(out.find("In use by middleware as of the last GC (self, estimates; 3 GC cycles ended while recording)") !=
+        std::string::npos);
+  CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +950 +62\.5 KiB +\+1\.2 MiB/min\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +2 +main\.Auth +-40 +-7\.5 KiB +-15\.0 KiB/min\n)")));
+  CHECK(out.find("sites: main.Logging.func1 logging.go:42 (78.1 KiB x1,200, 62.5 KiB in use)") != std::string::npos);
+  check_fits(out);
+
+  p.meta.gc_cycles = 0;
+  CHECK(render_text(p, Weight::Bytes, 10).find("In use by middleware: not known yet (no GC ended while recording)") !=
+        std::string::npos);
+}
+
+TEST_CASE("text: exact middleware table keeps its columns", "[report]") {
+  Profile p = http_profile();
+  p.middleware = {MiddlewareRow{.name = "main.Logging", .objects = 1200, .bytes = 80000,
+                                .top_sites = {NamedCount{"main.Logging.func1 logging.go:42", 1200, 80000, 0}}}};
+  const std::string out = render_text(p, Weight::Bytes, 10);
+  CHECK(out.find("\n    #  middleware                             objs/req   bytes/req   share     objects       bytes   leaked\n"
+                 "    1  main.Logging                                  -           -  100.0%       1,200    78.1 KiB        0\n") !=
+        std::string::npos);
+  CHECK(out.find("sites: main.Logging.func1 logging.go:42 (78.1 KiB x1,200)\n") != std::string::npos);
+  CHECK(out.find("In use") == std::string::npos);
 }
 
 // ---------------------------------------------------------------- reporter
