@@ -121,7 +121,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
       t.plan.exit_gdestroy.clear();
     }
   } else {
-    t.tasks_unavailable = "goroutine tracking is off (two uprobe traps per goroutine; --goroutines turns it on)";
+    t.tasks_unavailable = "not requested: it costs two uprobe traps per goroutine, and net/http starts one per request; --goroutines turns it on";
   }
   return t;
 }

@@ -91,7 +91,8 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     const MiddlewareRow& m = p.middleware[i];
     if (m.objects == 0) continue;
     out += fmt::format("\n  #{} {}\n", i + 1, printable(m.name));
-    out += fmt::format("      types: {}\n", elide(list(m.top_types, 4, inuse), 110));
+    // mProf_Malloc is not told the type: sampled profiles have none to show.
+    if (!sampled) out += fmt::format("      types: {}\n", elide(list(m.top_types, 4, inuse), 110));
     out += fmt::format("      sites: {}\n", elide(list(m.top_sites, 3, inuse), 110));
   }
 
