@@ -71,6 +71,38 @@ TEST_CASE("no PID at all", "[bpf][errors]") {
   expect_one_line_error(run({mwscope_binary()}), "-p PID", since);
 }
 
+TEST_CASE("a Go program whose heap sampler is off: sampled mode says so, --go-sample-rate turns it on",
+          "[bpf][errors][sampled]") {
+  Server server = start_server("noprofserver");
+  auto rate_now = [&] {
+    auto body = http_get(server.port, "/debug/info");
+    REQUIRE(body);
+    auto at = body->find("\"memprofilerate\":");
+    REQUIRE(at != std::string::npos);
+    return std::stol(body->substr(at + 17));
+  };
+  REQUIRE(rate_now() == 0);  // the fixture's construction: nothing reaches runtime.MemProfile
+  const uint32_t since = newest_program_id();
+  expect_one_line_error(run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1"}),
+                        "MemProfileRate is 0", since);
+  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1"});
+  CHECK(r.err.find("--mode exact") != std::string::npos);
+  CHECK(rate_now() == 0);  // refusing wrote nothing
+
+  // Opt-in: the rate is written (with a warning), and samples arrive.
+  const std::string json_path = temp_path("noprof.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--go-sample-rate", "1",
+                           "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  CHECK(mw.stderr_text().find("warning: wrote runtime.MemProfileRate = 1") != std::string::npos);
+  CHECK(rate_now() == 1);
+  for (int i = 0; i < 50; i++) REQUIRE(http_get(server.port, "/work"));
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  const std::string profile = read_file(json_path);
+  CHECK(profile.find("main.workHandler") != std::string::npos);
+}
+
 TEST_CASE("a killed mwscope leaves nothing attached and the target keeps serving", "[bpf][errors][safety]") {
   Server server = start_server("allocserver");
   const uint32_t since = newest_program_id();
