@@ -8,6 +8,8 @@
 #    three-way comparison on a loop that starts and ends goroutines.
 # 3. Pipeline throughput: allocbench allocates as fast as it can on every
 #    core while mwscope records; events/s and drops, from mwscope's profile.
+# 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
+#    no profiler, --mode sampled and --mode exact (runs before 4).
 set -euo pipefail
 BUILD=${1:-build}
 MWSCOPE=$BUILD/mwscope
@@ -47,7 +49,7 @@ field() { sed -n "s/.*\"$2\": *\([0-9.e+]*\).*/\1/p" "$1" | tail -1; }
 
 echo "bench: cost per allocation, $ROUNDS rounds of $N allocations of 64 B (medians)"
 run none "-n $N -rounds $ROUNDS"
-run empty "-n $N -rounds $ROUNDS" --bench-empty-program
+run empty "-n $N -rounds $ROUNDS" --mode exact --bench-empty-program
 run exact "-n $N -rounds $ROUNDS" --mode exact
 awk -v none="$(field "$work/none.out" median_ns_per_alloc)" \
     -v empty="$(field "$work/empty.out" median_ns_per_alloc)" \
@@ -63,8 +65,8 @@ awk -v none="$(field "$work/none.out" median_ns_per_alloc)" \
 
 echo "bench: cost per goroutine spawned and ended, $ROUNDS rounds of $N (medians; allocator not probed)"
 run gnone "-spawn -n $N -rounds $ROUNDS"
-run gempty "-spawn -n $N -rounds $ROUNDS" --no-allocs --bench-empty-program
-run gtasks "-spawn -n $N -rounds $ROUNDS" --no-allocs
+run gempty "-spawn -n $N -rounds $ROUNDS" --goroutines --no-allocs --bench-empty-program
+run gtasks "-spawn -n $N -rounds $ROUNDS" --goroutines --no-allocs
 awk -v none="$(field "$work/gnone.out" median_ns_per_op)" \
     -v empty="$(field "$work/gempty.out" median_ns_per_op)" \
     -v tasks="$(field "$work/gtasks.out" median_ns_per_op)" \
@@ -85,6 +87,139 @@ awk -v allocs="$(field "$work/stress.out" allocs)" -v secs="$(field "$work/stres
     -v dur="$(field "$work/stress.json" duration_s)" 'BEGIN {
   printf "  target allocations %d in %.1f s (%.0f/s under the probe)\n", allocs, secs, allocs / secs
   printf "  mwscope events %d, dropped %d: %.0f events/s through the pipeline over the run\n", ev, dr, ev / secs
+}'
+
+# 5. HTTP throughput of a saturated Go server: no profiler vs --mode sampled
+#    vs --mode exact (issue 6: sampled mode must cost <= 2% of throughput).
+#    Placed before 4 because 4 exits non-zero on FAIL; this section never
+#    does on its verdict (a noisy VM), only when mwscope cannot attach.
+#
+#    Target: allocserver with -memprofilerate 524288, Go's own default (the
+#    fixture's default of 1 would make the runtime itself record every
+#    allocation, which is slow and not what production runs). Load: loadgen
+#    on /work with BENCH_HTTP_CONCURRENCY (8) keep-alive connections for
+#    BENCH_HTTP_SECONDS (5) per round; BENCH_HTTP_ROUNDS (5) rounds of each
+#    mode, interleaved (none, sampled, exact, none, ...) so that drift of the
+#    machine (other work, thermal, the host) hits all three alike.
+#
+#    One server for all rounds, not a fresh one per round: a fresh Go process
+#    spends its first seconds growing its heap, settling the GC pacer and
+#    filling its pools, so short rounds on fresh servers would measure
+#    start-up as much as the profiler; one warm process (after an unmeasured
+#    warm-up round) differs between rounds only by whether mwscope is
+#    attached. mwscope attaches before each profiled round (we wait for its
+#    "attached" line) and detaches on SIGINT after it, so nothing of one
+#    round's probes is left for the next.
+#
+#    Nothing is pinned: on this 2-core VM the load generator costs the
+#    machine about as much CPU per request as the server does, so a server
+#    pinned to one core would be limited by the load generator pinned to the
+#    other. Instead server and loadgen share the whole machine, which is
+#    saturated: throughput stops rising at about -c 8 (on the 2-core dev VM,
+#    -c 4/8/16/32 gave about 18k/25k/27k/25k req/s, the server at ~85% of a
+#    core and the machine 7-10% idle at every -c: wake-up gaps between the
+#    two processes, not missing load; machine idle is shown per round).
+#    A consequence: a profiler that adds x% to the server's CPU per request
+#    shows up as roughly x% x (server's share of the machine) of throughput
+#    (the server gets ~85% of one of the 2 cores). So each round also
+#    prints the server's own CPU time per request (utime+stime from
+#    /proc/PID/stat, which includes the BPF programs run in its context):
+#    that ratio is the undiluted per-request cost.
+HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-5}
+HTTP_SECS=${BENCH_HTTP_SECONDS:-5}
+HTTP_CONC=${BENCH_HTTP_CONCURRENCY:-8}
+HTTP_RATE=524288
+HTTP_SERVER=$BUILD/fixtures/allocserver
+LOADGEN=$BUILD/fixtures/loadgen
+HZ=$(getconf CLK_TCK)
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime of PID
+machine_ticks() { awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6; exit }' /proc/stat; }  # total idle
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# json_num FILE JQ_EXPR PY_EXPR: a number from a JSON file, with jq if it is installed, else python3.
+json_num() {
+  if command -v jq >/dev/null; then jq -r "$2" "$1"; else python3 -c "import json, sys; p = json.load(open(sys.argv[1])); print($3)" "$1"; fi
+}
+
+echo "bench: HTTP throughput of a saturated Go server ($(nproc) cores): no profiler vs --mode sampled vs --mode exact"
+echo "  allocserver -memprofilerate $HTTP_RATE, loadgen -c $HTTP_CONC on /work, $HTTP_ROUNDS interleaved rounds of ${HTTP_SECS}s per mode"
+"$HTTP_SERVER" -memprofilerate "$HTTP_RATE" >"$work/http_server.out" 2>&1 &
+http_pid=$!
+for _ in $(seq 100); do grep -q "^listening on" "$work/http_server.out" && break; sleep 0.05; done
+http_addr=$(sed -n 's/^listening on //p' "$work/http_server.out")
+[ -n "$http_addr" ] || { echo "bench: allocserver did not start:" >&2; cat "$work/http_server.out" >&2; exit 1; }
+http_url=http://$http_addr/work
+"$LOADGEN" -url "$http_url" -n 0 -duration 2s -c "$HTTP_CONC" >/dev/null   # warm-up, not measured
+
+# http_round MODE ROUND: one loaded round, with mwscope --mode MODE attached unless MODE is none.
+# Appends "rps server_us_per_request" to $work/http_MODE.tsv and prints one line.
+http_round() {
+  local mode=$1 round=$2 mw_pid="" extra=""
+  local base=$work/http_${mode}_${round}
+  if [ "$mode" != none ]; then
+    "$MWSCOPE" -p "$http_pid" --mode "$mode" --json "$base.json" >"$base.report" 2>"$base.err" &
+    mw_pid=$!
+    for _ in $(seq 400); do
+      grep -q "attached" "$base.err" && break
+      kill -0 "$mw_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "attached" "$base.err" || { echo "bench: mwscope --mode $mode did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+  fi
+  local s0 s1 t0 i0 t1 i1 m0=0 m1=0
+  s0=$(proc_ticks "$http_pid"); read -r t0 i0 < <(machine_ticks)
+  [ -n "$mw_pid" ] && m0=$(proc_ticks "$mw_pid")
+  # exit status 1 = some requests failed; the errors are printed below.
+  "$LOADGEN" -url "$http_url" -n 0 -duration "${HTTP_SECS}s" -c "$HTTP_CONC" >"$base.load" 2>"$base.loaderr" || true
+  s1=$(proc_ticks "$http_pid"); read -r t1 i1 < <(machine_ticks)
+  [ -n "$mw_pid" ] && m1=$(proc_ticks "$mw_pid")
+  if [ -n "$mw_pid" ]; then
+    kill -INT "$mw_pid"; wait "$mw_pid"
+    # sampled: raw samples = sum of "samples" over "stacks"; exact: events (one per allocation).
+    local what count dropped
+    if [ "$mode" = sampled ]; then
+      what="raw samples"
+      count=$(json_num "$base.json" '[.stacks[]?.samples // 0] | add // 0' 'sum(s.get("samples", 0) for s in p.get("stacks", []))')
+    else
+      what=events
+      count=$(json_num "$base.json" '.meta.events' 'p["meta"]["events"]')
+    fi
+    dropped=$(json_num "$base.json" '.meta.dropped_events' 'p["meta"]["dropped_events"]')
+    extra=$(awk -v m="$((m1 - m0))" -v hz="$HZ" -v secs="$HTTP_SECS" -v what="$what" -v c="$count" -v dr="$dropped" \
+      'BEGIN { printf "  mwscope %3.0f%% CPU, %s %d, dropped %d", 100 * m / hz / secs, what, c, dr }')
+  fi
+  local requests rps errors
+  requests=$(field "$base.load" requests); rps=$(field "$base.load" rps); errors=$(field "$base.load" errors)
+  [ -n "$rps" ] || { echo "bench: loadgen printed no result:" >&2; cat "$base.load" "$base.loaderr" >&2; exit 1; }
+  awk -v r="$rps" -v n="$requests" -v s="$((s1 - s0))" -v hz="$HZ" -v secs="$HTTP_SECS" \
+      'BEGIN { printf "%s %s\n", r, (n > 0 ? 1e6 * s / hz / n : "nan") }' >>"$work/http_$mode.tsv"
+  awk -v mode="$mode" -v round="$round" -v r="$rps" -v n="$requests" -v e="$errors" -v s="$((s1 - s0))" -v hz="$HZ" \
+      -v secs="$HTTP_SECS" -v dt="$((t1 - t0))" -v di="$((i1 - i0))" -v extra="$extra" 'BEGIN {
+    printf "  round %d %-8s %7.0f req/s  server %4.0f%% CPU, %5.1f us CPU/request  machine idle %3.0f%%%s%s\n",
+           round, mode, r, 100 * s / hz / secs, (n > 0 ? 1e6 * s / hz / n : 0), (dt > 0 ? 100 * di / dt : 0),
+           (e > 0 ? "  ERRORS " e : ""), extra
+  }'
+}
+
+for round in $(seq "$HTTP_ROUNDS"); do
+  for mode in none sampled exact; do http_round "$mode" "$round"; done
+done
+kill -INT "$http_pid"; wait "$http_pid" || true
+
+rps_none=$(cut -d' ' -f1 "$work/http_none.tsv" | median)
+rps_sampled=$(cut -d' ' -f1 "$work/http_sampled.tsv" | median)
+rps_exact=$(cut -d' ' -f1 "$work/http_exact.tsv" | median)
+us_none=$(cut -d' ' -f2 "$work/http_none.tsv" | median)
+us_sampled=$(cut -d' ' -f2 "$work/http_sampled.tsv" | median)
+us_exact=$(cut -d' ' -f2 "$work/http_exact.tsv" | median)
+awk -v rn="$rps_none" -v rs="$rps_sampled" -v re="$rps_exact" \
+    -v un="$us_none" -v us="$us_sampled" -v ue="$us_exact" 'BEGIN {
+  printf "  medians: %-24s %8.0f req/s  %6.1f us server CPU/request\n", "no profiler", rn, un
+  printf "           %-24s %8.0f req/s  %6.1f us server CPU/request\n", "mwscope --mode sampled", rs, us
+  printf "           %-24s %8.0f req/s  %6.1f us server CPU/request\n", "mwscope --mode exact", re, ue
+  printf "  ratios: sampled/none %.3f, exact/none %.3f (throughput); sampled/none %.3f, exact/none %.3f (server CPU/request)\n",
+         rs / rn, re / rn, us / un, ue / un
+  cost = 100 * (1 - rs / rn)
+  printf "  verdict: sampled costs %.1f%% of throughput (target <= 2%%): %s\n", cost, (cost <= 2 ? "PASS" : "FAIL")
 }'
 
 # 4. Symbol loading: what mwscope does with a big stripped Go binary after a

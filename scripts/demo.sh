@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make demo: start the demo Go server (a net/http middleware chain from
 # tests/fixtures/allocserver), drive bounded loopback load at it, attach
-# mwscope for ~10 s, print the report, write demo.folded and demo.json.
+# mwscope for ~10 s in its default (sampled) mode, print the report, write
+# demo.folded and demo.json. The server samples one allocation per 4 KiB
+# (runtime.MemProfileRate = 4096, finer than Go's 512 KiB default) so that
+# a 10 s demo has thousands of samples; --requests adds per-request figures.
 set -euo pipefail
 BUILD=${1:-build}
 MWSCOPE=$BUILD/mwscope
@@ -22,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$FIX/allocserver" >"$workdir/server.out" 2>&1 &
+"$FIX/allocserver" -memprofilerate 4096 >"$workdir/server.out" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$workdir/server.out" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$workdir/server.out")
@@ -35,8 +38,8 @@ echo "demo: server PID $SERVER_PID on 127.0.0.1:$PORT; load: 8 keep-alive connec
 LOAD_PID=$!
 sleep 1
 
-echo "demo: sudo $MWSCOPE -p $SERVER_PID -d $SECONDS_TO_RECORD --folded demo.folded --json demo.json" >&2
-"$MWSCOPE" -p "$SERVER_PID" -d "$SECONDS_TO_RECORD" --folded demo.folded --json demo.json
+echo "demo: sudo $MWSCOPE -p $SERVER_PID -d $SECONDS_TO_RECORD --requests --folded demo.folded --json demo.json" >&2
+"$MWSCOPE" -p "$SERVER_PID" -d "$SECONDS_TO_RECORD" --requests --folded demo.folded --json demo.json
 wait "$LOAD_PID" || true
 LOAD_PID=
 echo "demo: load generator: $(cat "$workdir/load.out")" >&2

@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
-#include <optional>
 #include <string>
 
 #include "attribute/attribution.h"
@@ -129,12 +128,17 @@ int main(int argc, char** argv) {
   // Goroutine tracking and request counting cost a uprobe trap per
   // goroutine / request (net/http starts a goroutine per request): on by
   // default in exact mode, opt-in in sampled mode.
-  std::optional<bool> goroutines, requests;
+  // Plain flag pairs: CLI11 gives a negatable std::optional<bool> flag a
+  // value even when neither spelling is on the command line.
+  bool goroutines_on = false, goroutines_off = false, requests_on = false, requests_off = false;
   bool no_allocs = false;
-  app.add_flag("--goroutines,!--no-goroutines", goroutines,
-               "Track goroutine creation and exit (default: on in exact mode, off in sampled mode)");
-  app.add_flag("--requests,!--no-requests", requests,
-               "Count HTTP requests for per-request figures (default: on in exact mode, off in sampled mode)");
+  auto* g_on = app.add_flag("--goroutines", goroutines_on,
+                            "Track goroutine creation and exit (default: on in exact mode, off in sampled mode)");
+  app.add_flag("--no-goroutines", goroutines_off, "Do not track goroutines")->excludes(g_on);
+  auto* r_on = app.add_flag("--requests", requests_on,
+                            "Count HTTP requests for per-request figures (default: on in exact mode, off in "
+                            "sampled mode)");
+  app.add_flag("--no-requests", requests_off, "Do not count requests")->excludes(r_on);
   app.add_flag("--no-allocs", no_allocs,
                "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit");
   add_output_options(app, out);
@@ -164,8 +168,8 @@ int main(int argc, char** argv) {
   if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";
-  rec.track_goroutines = goroutines.value_or(exact || no_allocs);
-  rec.count_requests = requests.value_or(exact);
+  rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs));
+  rec.count_requests = requests_on || (!requests_off && exact);
   rec.track_allocations = !no_allocs;
   install_signal_handlers();
   rec.stop = &g_stop;

@@ -110,8 +110,8 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     // In-use counts what the recording added to the heap (sampled
     // allocations kept minus sampled frees, older objects' frees included):
     // per minute of recording, how fast this middleware retains memory.
-    if (p.meta.duration_s > 0)
-      a.row.inuse_bytes_per_min = double(a.row.inuse_bytes) / (p.meta.duration_s / 60.0);
+    if (p.meta.inuse_window_s > 0)
+      a.row.inuse_bytes_per_min = double(a.row.inuse_bytes) / (p.meta.inuse_window_s / 60.0);
     a.row.top_sites = top(a.sites, top_n);
     a.row.top_types = top(a.types, top_n);
     p.middleware.push_back(std::move(a.row));

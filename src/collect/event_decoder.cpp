@@ -53,7 +53,7 @@ void EventDecoder::decode(const void* data, size_t size) {
     }
     case MWS_EV_GC_END: {
       if (size < sizeof(mws_gc_event)) break;
-      samples_.on_gc_end();
+      samples_.on_gc_end(static_cast<const mws_gc_event*>(data)->hdr.ts_ns);
       return;
     }
     case MWS_EV_TASK_SPAWN: {

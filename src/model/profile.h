@@ -36,10 +36,11 @@ struct ProfileStack {
   // runtime.mProf_Free reported for this stack while recording.
   uint64_t samples = 0, sample_bytes = 0;  // sampled allocations, raw
   uint64_t freed_samples = 0, freed_sample_bytes = 0;  // sampled objects freed (swept), raw
-  // In use as of the last GC of the recording: samples allocated before
-  // that GC minus samples freed, raw and scaled. Negative when more of
-  // this stack's older objects (allocated before attach) were freed than
-  // new ones kept.
+  // Change of in-use between the first and the last GC that ended while
+  // recording (what diffing two runtime.MemProfile snapshots taken at those
+  // GCs shows): samples allocated between them minus samples freed by the
+  // sweeps after the first, raw and scaled. Negative when older objects of
+  // this stack died faster than new ones were kept.
   int64_t inuse_samples = 0, inuse_sample_bytes = 0;
   int64_t inuse_objects = 0, inuse_bytes = 0;
   bool operator==(const ProfileStack&) const = default;
@@ -152,7 +153,11 @@ struct ProfileMeta {
   uint64_t truncated_stacks = 0;  // stacks cut at MWS_MAX_STACK_DEPTH
   // Sampled mode only.
   uint64_t sample_rate = 0;  // the target's runtime.MemProfileRate (bytes between samples on average)
-  uint64_t gc_cycles = 0;    // GC cycles that ended while recording; in-use is as of the last one
+  uint64_t gc_cycles = 0;    // GC cycles that ended while recording
+  // Seconds from the first to the last of them: the span in-use change
+  // covers (growth per minute divides by it); 0 = fewer than two GCs
+  // ended, in-use unknown.
+  double inuse_window_s = 0;
   // Sampled objects freed while recording whose allocation was sampled
   // before attach at a stack never seen since: counted, not attributed.
   uint64_t unattributed_free_samples = 0, unattributed_free_bytes = 0;
@@ -172,6 +177,7 @@ struct Profile {
   uint64_t total_objects() const;
   uint64_t total_bytes() const;
   bool sampled() const { return meta.mode == "sampled"; }
+  bool inuse_known() const { return sampled() && meta.inuse_window_s > 0; }
 };
 
 }  // namespace mws

@@ -54,8 +54,8 @@ std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, sym
     if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, "", ""});
     ProfileStack& s = out[it->second];
     const double scale = heap_sample_scale(double(k.word), rate);
-    const int64_t inuse = int64_t(c.before_gc_samples) - int64_t(c.freed_samples);
-    const int64_t inuse_bytes = int64_t(c.before_gc_bytes) - int64_t(c.freed_bytes);
+    const int64_t inuse = int64_t(c.window_samples) - int64_t(c.window_freed_samples);
+    const int64_t inuse_bytes = int64_t(c.window_bytes) - int64_t(c.window_freed_bytes);
     s.samples += c.samples;
     s.sample_bytes += c.bytes;
     s.freed_samples += c.freed_samples;

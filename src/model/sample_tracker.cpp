@@ -2,11 +2,13 @@
 
 namespace mws::model {
 
+// Epoch N runs from the N-th GC end seen to the next (epoch 0: from attach
+// to the first). The window holds allocations of epochs 1 .. last-1.
 SampleCounts SampleTracker::settled(const Entry& e) const {
   SampleCounts c = e.c;
-  if (e.epoch < gc_cycles_) {  // a GC ended after the last of these samples
-    c.before_gc_samples = c.samples;
-    c.before_gc_bytes = c.bytes;
+  if (e.epoch >= 1 && e.epoch < gc_cycles_) {  // a GC ended after them: they are in the window
+    c.window_samples += e.pending_samples;
+    c.window_bytes += e.pending_bytes;
   }
   return c;
 }
@@ -19,10 +21,15 @@ bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint6
   }
   const SampleKey key{*id, size};
   Entry& e = counts_[key];
-  e.c = settled(e);
-  e.epoch = gc_cycles_;
+  if (e.epoch != gc_cycles_) {
+    e.c = settled(e);
+    e.epoch = gc_cycles_;
+    e.pending_samples = e.pending_bytes = 0;
+  }
   e.c.samples++;
   e.c.bytes += size;
+  e.pending_samples++;
+  e.pending_bytes += size;
   events_++;
   if (unlinked_.size() < max_unlinked_) unlinked_[object] = key;
   return true;
@@ -46,6 +53,18 @@ void SampleTracker::on_free(uint64_t bucket, uint64_t size) {
   SampleCounts& c = counts_[it->second].c;
   c.freed_samples++;
   c.freed_bytes += size;
+  // Frees before the second GC end come from sweeps of GCs up to the
+  // first: objects allocated before the window.
+  if (gc_cycles_ >= 2) {
+    c.window_freed_samples++;
+    c.window_freed_bytes += size;
+  }
+}
+
+void SampleTracker::on_gc_end(uint64_t ts_ns) {
+  gc_cycles_++;
+  if (gc_cycles_ == 1) first_gc_ns_ = ts_ns;
+  last_gc_ns_ = ts_ns;
 }
 
 }  // namespace mws::model

@@ -232,6 +232,7 @@ Result<Profile> record(const RecordOptions& opt) {
   if (sampled) {
     profile.stacks = model::build_sampled_stacks(samples, sym, sample_rate);
     meta.gc_cycles = samples.gc_cycles();
+    meta.inuse_window_s = samples.inuse_window_s();
     meta.unattributed_free_samples = samples.unattributed_free_samples();
     meta.unattributed_free_bytes = samples.unattributed_free_bytes();
   } else {

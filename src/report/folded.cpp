@@ -91,8 +91,8 @@ std::string describe_folded(const Profile& profile, Weight weight) {
     case Weight::InuseBytes:
     case Weight::InuseObjects:
       out += weight == Weight::InuseBytes ? "estimated in-use bytes" : "estimated in-use objects";
-      if (m.gc_cycles == 0) return out + " (not known yet: no GC ended while recording, so all 0)";
-      return out + " as of the last GC (negative counts as 0)";
+      if (m.inuse_window_s <= 0) return out + " (not known yet: fewer than two GC ends while recording, so all 0)";
+      return out + " gained between the first and the last GC end (negative counts as 0)";
   }
   return out + std::string(name(weight));
 }

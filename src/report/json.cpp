@@ -232,6 +232,7 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["truncated_stacks"] = m.truncated_stacks;
   j["sample_rate"] = m.sample_rate;
   j["gc_cycles"] = m.gc_cycles;
+  j["inuse_window_s"] = std::isfinite(m.inuse_window_s) ? m.inuse_window_s : 0.0;
   j["unattributed_free_samples"] = m.unattributed_free_samples;
   j["unattributed_free_bytes"] = m.unattributed_free_bytes;
 }
@@ -256,6 +257,7 @@ void meta_from(const J& j, ProfileMeta& m) {
   // Sampled mode; absent in profiles written before it existed.
   read_optional(j, "sample_rate", m.sample_rate);
   read_optional(j, "gc_cycles", m.gc_cycles);
+  read_optional(j, "inuse_window_s", m.inuse_window_s);
   read_optional(j, "unattributed_free_samples", m.unattributed_free_samples);
   read_optional(j, "unattributed_free_bytes", m.unattributed_free_bytes);
 }

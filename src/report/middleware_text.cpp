@@ -34,8 +34,8 @@ std::string list(const std::vector<NamedCount>& v, size_t n, bool inuse) {
 // Sampled mode: what each middleware keeps in use and how fast that grows,
 // most in use first.
 void render_inuse(std::string& out, const Profile& p, size_t shown) {
-  if (p.meta.gc_cycles == 0) {
-    out += "\nIn use by middleware: not known yet (no GC ended while recording)\n";
+  if (!p.inuse_known()) {
+    out += "\nIn use by middleware: not known yet (it needs two GC ends while recording)\n";
     return;
   }
   std::vector<const MiddlewareRow*> rows;
@@ -43,8 +43,9 @@ void render_inuse(std::string& out, const Profile& p, size_t shown) {
   std::stable_sort(rows.begin(), rows.end(), [](const MiddlewareRow* a, const MiddlewareRow* b) {
     return a->inuse_bytes > b->inuse_bytes;
   });
-  out += fmt::format("\nIn use by middleware as of the last GC (self, estimates; {} GC cycle{} ended while recording)\n",
-                     grouped(p.meta.gc_cycles), p.meta.gc_cycles == 1 ? "" : "s");
+  out += fmt::format("\nIn use by middleware: change over {} between the first and the last of {} GC ends (self, "
+                     "estimates)\n",
+                     duration(p.meta.inuse_window_s), grouped(p.meta.gc_cycles));
   out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>16}\n", "#", pad("middleware", kNameWidth), "in-use objects",
                      "in-use bytes", "growth");
   for (size_t i = 0; i < shown; i++) {
@@ -86,7 +87,7 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
   }
   if (p.middleware.size() > shown) out += fmt::format("  ... {} more\n", p.middleware.size() - shown);
 
-  const bool inuse = sampled && p.meta.gc_cycles > 0;
+  const bool inuse = p.inuse_known();
   for (size_t i = 0; i < shown && i < kDetailRows; i++) {
     const MiddlewareRow& m = p.middleware[i];
     if (m.objects == 0) continue;

@@ -61,13 +61,14 @@ void render_sampled_totals(std::string& out, const Profile& p) {
   header_line(out, "raw samples",
               fmt::format("{} allocations ({}) sampled, {} sampled objects ({}) freed", grouped(samples),
                           human_bytes(sample_bytes), grouped(freed), human_bytes(freed_bytes)));
-  if (m.gc_cycles == 0) {
-    header_line(out, "in use", "not known yet: no GC ended while recording");
+  if (m.inuse_window_s <= 0) {
+    header_line(out, "in use", fmt::format("not known yet: it needs two GC ends while recording, {} seen",
+                                           grouped(m.gc_cycles)));
   } else {
     header_line(out, "in use",
-                fmt::format("est. {} objects, {} as of the last GC ({} GC cycle{} ended while recording)",
-                            signed_grouped(inuse_objects), signed_bytes(inuse_bytes), grouped(m.gc_cycles),
-                            m.gc_cycles == 1 ? "" : "s"));
+                fmt::format("est. {} objects, {} over {} between the first and the last of {} GC ends",
+                            signed_grouped(inuse_objects), signed_bytes(inuse_bytes), duration(m.inuse_window_s),
+                            grouped(m.gc_cycles)));
   }
   if (m.unattributed_free_samples != 0 || m.unattributed_free_bytes != 0) {
     header_line(out, "not attributed",
@@ -169,7 +170,7 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
 
   // Numeric columns (right-aligned), then function and location.
   const bool sampled = p.sampled();
-  const bool inuse_known = p.meta.gc_cycles > 0;
+  const bool inuse_known = p.inuse_known();
   std::vector<std::vector<std::string>> rows;
   if (sampled) {
     rows.push_back({"#", "est. objects", "est. bytes", "samples", "in use", "share", "function", "location"});

@@ -5,6 +5,11 @@
 // sample counts must equal the runtime's own MemProfile deltas exactly,
 // allocations, frees and in-use alike. Its scaled estimates must land
 // within 10% of what exact mode counts for the same requests.
+//
+// In-use is a change between two GC ends, like the difference of two
+// MemProfile snapshots: the truth's two snapshots each run two GCs, and
+// both are taken while mwscope records, so its first and last GC ends are
+// the truth's own.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -60,9 +65,16 @@ std::map<std::string, Ours> per_function(const json& profile) {
   return out;
 }
 
-void load(int port, int n) {
-  auto r = run({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n",
-                std::to_string(n), "-c", "4"},
+void load(int port, int n, const std::string& paths = "/work") {
+  std::string urls;
+  for (size_t at = 0; at < paths.size();) {
+    size_t comma = paths.find(',', at);
+    if (comma == std::string::npos) comma = paths.size();
+    urls += (urls.empty() ? "" : ",") + std::string("http://127.0.0.1:") + std::to_string(port) +
+            paths.substr(at, comma - at);
+    at = comma + 1;
+  }
+  auto r = run({fixture("loadgen"), "-url", urls, "-n", std::to_string(n), "-c", "4"},
                seconds(300));
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
@@ -75,10 +87,6 @@ TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use"
   Server server = start_server("allocserver", {"-memprofilerate", std::to_string(kRate)});
   auto construction = json::parse(*http_get(server.port, "/debug/construction")).at("functions");
 
-  // The truth's "before" is taken before attaching: its two GCs sweep (and
-  // so free) objects the runtime counts before the window; after it the
-  // idle server frees nothing until the load starts.
-  auto before = runtime_profile(server.port);
   const std::string json_path = temp_path("sampled.json");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path});
   auto attached = mw.wait_stderr_line("attached", seconds(30));
@@ -86,8 +94,11 @@ TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use"
   REQUIRE(attached);
   CHECK(attached->find("MemProfileRate " + std::to_string(kRate)) != std::string::npos);
 
+  auto before = runtime_profile(server.port);
   const int requests = 40000;  // ~200 k objects per function: enough samples for the 10% check below
   load(server.port, requests);
+  const int retains = 20000;  // 20,000 x 256 B kept: ~1,200 samples that are never freed
+  load(server.port, retains, "/retain");
   auto after = runtime_profile(server.port);  // its GCs free the load's garbage while we record
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
@@ -102,8 +113,10 @@ TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use"
   CHECK(meta.at("gc_cycles").get<uint64_t>() >= 2);  // at least the truth endpoint's two
   auto ours = per_function(profile);
 
-  for (auto& [fn, _] : construction.items()) {
-    if (construction[fn].at("routes")[0] != "/work") continue;
+  std::vector<std::string> compared = {"main.retainHandler"};
+  for (auto& [fn, _] : construction.items())
+    if (construction[fn].at("routes")[0] == "/work") compared.push_back(fn);
+  for (const std::string& fn : compared) {
     const Truth& a = after[fn];
     const Truth& b = before[fn];
     const Ours& o = ours[fn];
@@ -115,6 +128,9 @@ TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use"
     CHECK(o.freed == a.free_objects - b.free_objects);
     CHECK(o.inuse == (a.objects - b.objects) - (a.free_objects - b.free_objects));
   }
+  // Heap that only grows shows as in-use, charged to its handler.
+  CHECK(ours["main.retainHandler"].inuse > 0);
+  CHECK(ours["main.workHandler"].inuse == 0);
 
   SECTION("scaled estimates are within 10% of exact mode's counts for the same requests") {
     const int exact_requests = 3000;  // exact counts are deterministic per request: fewer suffice

@@ -164,11 +164,12 @@ TEST_CASE("folded stacks grouped by middleware start with the owning middleware"
   CHECK(render_folded(p, Weight::Objects, false).find("main.Logging;") == std::string::npos);
 }
 
-TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per minute from the duration",
+TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per minute over the in-use window",
           "[attribute]") {
   Profile p;
   p.meta.mode = "sampled";
-  p.meta.duration_s = 30;  // half a minute: growth per minute is twice the in-use
+  p.meta.duration_s = 45;
+  p.meta.inuse_window_s = 30;  // half a minute between the first and last GC end: growth is twice the in-use
   auto sampled = [](std::vector<Frame> frames, std::string type, uint64_t samples, int64_t inuse_objects,
                     int64_t inuse_bytes) {
     ProfileStack s{std::move(frames), samples * 10, samples * 640, std::move(type), ""};
@@ -207,7 +208,7 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   CHECK(a.top_types[0].name == "main.token");
   CHECK(a.top_types[0].inuse_bytes == -1280);
 
-  p.meta.duration_s = 0;  // unknown duration: no growth rate
+  p.meta.inuse_window_s = 0;  // fewer than two GC ends: no in-use window
   attribute::attribute_profile(p, rules());
   CHECK(p.middleware[0].inuse_bytes_per_min == 0);
   CHECK(p.middleware[0].inuse_bytes == 7680);

@@ -122,6 +122,7 @@ Profile sampled_profile() {
   p.meta.sample_rate = 4096;
   p.meta.gc_cycles = 3;
   p.meta.duration_s = 30.0;
+  p.meta.inuse_window_s = 30.0;
   auto sample = [](ProfileStack& s, uint64_t samples, uint64_t freed, int64_t inuse_objects, int64_t inuse_bytes) {
     s.samples = samples;
     s.sample_bytes = samples * (s.bytes / std::max<uint64_t>(s.objects, 1));
@@ -306,10 +307,10 @@ TEST_CASE("folded: describe_folded says the mode and what the numbers are", "[re
   CHECK(describe_folded(sampled, Weight::Bytes) == "sampled mode (MemProfileRate 4096), estimated bytes");
   CHECK(describe_folded(sampled, Weight::Objects) == "sampled mode (MemProfileRate 4096), estimated objects");
   CHECK(describe_folded(sampled, Weight::Samples) == "sampled mode (MemProfileRate 4096), raw samples");
-  CHECK(describe_folded(sampled, Weight::InuseBytes).find("estimated in-use bytes as of the last GC") !=
+  CHECK(describe_folded(sampled, Weight::InuseBytes).find("estimated in-use bytes gained between the first and the last GC end") !=
         std::string::npos);
-  sampled.meta.gc_cycles = 0;
-  CHECK(describe_folded(sampled, Weight::InuseObjects).find("no GC ended") != std::string::npos);
+  sampled.meta.inuse_window_s = 0;
+  CHECK(describe_folded(sampled, Weight::InuseObjects).find("fewer than two GC ends") != std::string::npos);
   CHECK(describe_folded(Profile{}, Weight::Bytes) == "mode unknown, bytes");
 }
 
@@ -708,7 +709,7 @@ TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report
   Profile p = sampled_profile();
   const std::string out = render_text(p, Weight::Bytes, 10);
   // In use: 48000 + 16000 - 7680 + 800 = 57120 bytes = 55.8 KiB; 750 + 200 - 40 + 10 objects.
-  CHECK(out.find("in use           est. 920 objects, 55.8 KiB as of the last GC (3 GC cycles ended while recording)") !=
+  CHECK(out.find("in use           est. 920 objects, 55.8 KiB over 30.0 s between the first and the last of 3 GC ends") !=
         std::string::npos);
   CHECK(std::regex_search(out, std::regex(R"(\n +# +est\. objects +est\. bytes +samples +in use +share +function +location\n)")));
   // Logging: 1,200 est. objects from 16 + 4 samples, 64000 bytes in use.
@@ -730,8 +731,10 @@ TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report
   CHECK(by_inuse.find("main.Auth.func1  ") == std::string::npos);
 
   p.meta.gc_cycles = 0;
+  p.meta.inuse_window_s = 0;
   const std::string no_gc = render_text(p, Weight::Bytes, 10);
-  CHECK(no_gc.find("in use           not known yet: no GC ended while recording") != std::string::npos);
+  CHECK(no_gc.find("in use           not known yet: it needs two GC ends while recording, 0 seen") !=
+        std::string::npos);
   CHECK(std::regex_search(no_gc, std::regex(R"(\n +1 +1,200 +78\.1 KiB +20 +- +80\.0% +main\.Logging)")));
 
   p.meta.unattributed_free_samples = 12;
@@ -748,7 +751,7 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   const std::string out = render_text(p, Weight::Bytes, 10);
   CHECK(std::regex_search(out, std::regex(R"(\n +# +middleware +objs/req +bytes/req +share +objects +bytes +samples +leaked\n)")));
   CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +- +- +80\.6% +1,200 +78\.1 KiB +20 +0\n)")));
-  CHECK(out.find("In use by middleware as of the last GC (self, estimates; 3 GC cycles ended while recording)") !=
+  CHECK(out.find("In use by middleware: change over 30.0 s between the first and the last of 3 GC ends (self, estimates)") !=
         std::string::npos);
   CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +950 +62\.5 KiB +\+1\.2 MiB/min\n)")));
   CHECK(std::regex_search(out, std::regex(R"(\n +2 +main\.Auth +-40 +-7\.5 KiB +-15\.0 KiB/min\n)")));
@@ -756,7 +759,8 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   check_fits(out);
 
   p.meta.gc_cycles = 0;
-  CHECK(render_text(p, Weight::Bytes, 10).find("In use by middleware: not known yet (no GC ended while recording)") !=
+  p.meta.inuse_window_s = 0;
+  CHECK(render_text(p, Weight::Bytes, 10).find("In use by middleware: not known yet (it needs two GC ends while recording)") !=
         std::string::npos);
 }
 
