@@ -69,6 +69,20 @@ static __always_inline void fill_header(struct mws_event_header *h, __u32 kind)
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
+/* Reserves a ring-buffer record of `size` bytes and fills its header; on a
+ * full ring counts the drop and returns NULL. Every event starts with
+ * struct mws_event_header. */
+static __always_inline void *reserve_event(__u64 size, __u32 kind)
+{
+	struct mws_event_header *h = bpf_ringbuf_reserve(&events, size, 0);
+	if (!h) {
+		count(MWS_CNT_RINGBUF_DROPS);
+		return NULL;
+	}
+	fill_header(h, kind);
+	return h;
+}
+
 static __always_inline void submit(void *e)
 {
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
@@ -143,12 +157,9 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 
 static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
 {
-	struct mws_alloc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_alloc_event *e = reserve_event(sizeof(*e), kind);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, kind);
 	e->size = size;
 	e->type_addr = type_addr;
 	e->object = object;
@@ -192,12 +203,9 @@ int on_setprofilebucket(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
-	struct mws_sample_bucket_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_sample_bucket_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_BUCKET);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, MWS_EV_SAMPLE_BUCKET);
 	e->object = ctx->ax;
 	e->bucket = ctx->bx;
 	submit(e);
@@ -211,12 +219,9 @@ int on_mprof_free(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
-	struct mws_sample_free_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_sample_free_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_FREE);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, MWS_EV_SAMPLE_FREE);
 	e->bucket = ctx->ax;
 	e->size = ctx->bx;
 	submit(e);
@@ -231,12 +236,9 @@ int on_gc_end(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
-	struct mws_gc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_gc_event *e = reserve_event(sizeof(*e), MWS_EV_GC_END);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, MWS_EV_GC_END);
 	submit(e);
 	return 0;
 }
@@ -273,12 +275,9 @@ int on_newproc1_ret(struct pt_regs *ctx)
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
-	struct mws_task_spawn_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_task_spawn_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_SPAWN);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, MWS_EV_TASK_SPAWN);
 	e->goid = goid;
 	e->g_addr = newg;
 	e->startpc = 0;
@@ -307,12 +306,9 @@ static __always_inline int emit_exit(__u64 g)
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
-	struct mws_task_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(MWS_CNT_RINGBUF_DROPS);
+	struct mws_task_exit_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_EXIT);
+	if (!e)
 		return 0;
-	}
-	fill_header(&e->hdr, MWS_EV_TASK_EXIT);
 	e->goid = goid;
 	e->g_addr = g;
 	submit(e);
