@@ -26,6 +26,13 @@ std::vector<Frame> symbolize_stack(const std::vector<uint64_t>& pcs, symbolize::
   return frames;
 }
 
+// Every interned stack symbolized once, indexed by StackId.
+std::vector<std::vector<Frame>> symbolize_all(const StackTable& table, symbolize::ProcessSymbolizer& sym) {
+  std::vector<std::vector<Frame>> frames(table.size());
+  for (StackId id = 0; id < table.size(); id++) frames[id] = symbolize_stack(table.pcs(id), sym);
+  return frames;
+}
+
 // Drops the frames up to and including the innermost runtime.mallocgc:
 // what is left is the allocating code, as in exact mode.
 std::vector<Frame> below_allocator(std::vector<Frame> frames) {
@@ -41,9 +48,8 @@ std::vector<Frame> below_allocator(std::vector<Frame> frames) {
 
 std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, symbolize::ProcessSymbolizer& sym,
                                                uint64_t rate) {
-  std::vector<std::vector<Frame>> frames(samples.stack_count());
-  for (StackId id = 0; id < samples.stack_count(); id++)
-    frames[id] = below_allocator(symbolize_stack(samples.stack(id), sym));
+  auto frames = symbolize_all(samples.stacks(), sym);
+  for (auto& f : frames) f = below_allocator(std::move(f));
   // Scaled per (stack, size) before merging stacks that symbolize alike:
   // pprof scales per record, and the runtime's records are (stack, size)
   // buckets.
@@ -72,8 +78,7 @@ std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, sym
 
 std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name) {
-  std::vector<std::vector<Frame>> frames(agg.stack_count());
-  for (StackId id = 0; id < agg.stack_count(); id++) frames[id] = symbolize_stack(agg.stack(id), sym);
+  const auto frames = symbolize_all(agg.stacks(), sym);
   // Two raw stacks that differ only in addresses within the same source
   // lines become one stack (per type).
   std::vector<ProfileStack> out;

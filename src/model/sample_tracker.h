@@ -46,8 +46,6 @@ class SampleTracker {
   void on_gc_end(uint64_t ts_ns);
 
   const StackTable& stacks() const { return stacks_; }
-  size_t stack_count() const { return stacks_.size(); }
-  const std::vector<uint64_t>& stack(StackId id) const { return stacks_.pcs(id); }
   // Every (stack, size) sampled or freed, with its window as of now.
   template <typename F>
   void for_each(F&& f) const {
