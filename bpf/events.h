@@ -13,7 +13,7 @@
 #define MWS_MAX_STACK_DEPTH 127
 
 enum mws_event_kind {
-	MWS_EV_ALLOC = 1,      /* one heap allocation (exact mode: runtime.mallocgc) */
+	MWS_EV_ALLOC = 1,      /* one heap allocation (exact mode: an allocator entry point) */
 	MWS_EV_TASK_SPAWN = 2, /* a goroutine was created (runtime.newproc1 returned) */
 	MWS_EV_TASK_EXIT = 3,  /* a goroutine ended (runtime.goexit1) */
 	/* Sampled mode: the Go runtime's own heap sampler. */
@@ -43,7 +43,7 @@ enum mws_event_flags {
 /* Every event starts with this header. */
 struct mws_event_header {
 	__u32 kind; /* enum mws_event_kind */
-	__u32 pid;  /* tgid as theees it (init PID namespace) */
+	__u32 pid;  /* tgid as the kernel sees it (init PID namespace) */
 	__u32 tid;
 	__u32 flags; /* enum mws_event_flags */
 	__u64 ts_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
@@ -90,10 +90,33 @@ struct mws_gc_event {
 
 /* Register (ABIInternal argument index: 0 RAX, 1 RBX, 2 RCX) of
  * mProf_Malloc's p and size; they moved when Go 1.23 added mp as the
- * first argument. Set in rodata before load. */
+ * first argument. mProf_Free(b, size) lost its size in Go 1.27:
+ * free_size_arg < 0 means "read b->size at bucket_size_offset". Set in
+ * rodata before load. */
 struct mws_mprof_args {
 	__u32 object_arg;
 	__u32 size_arg;
+	__s32 free_size_arg;
+	__u32 bucket_size_offset;
+};
+
+/* Exact mode probes every allocator entry point (runtime.mallocgc and the
+ * size-specialised allocators of Go 1.26+, which mallocgc also calls): an
+ * allocation is counted once, at the outermost one. A probe hit whose
+ * caller (the return address at [SP]) lies in one of these link-time
+ * [lo, hi) ranges of allocator code is not counted. Each probe's BPF
+ * cookie is its own link-time address, so the program turns the runtime
+ * caller into a link-time one whatever the load address (PIE). Set in
+ * rodata before load. */
+#define MWS_MAX_ALLOCATOR_RANGES 16
+struct mws_code_range {
+	__u64 lo;
+	__u64 hi;
+};
+struct mws_allocator_ranges {
+	__u32 count;
+	__u32 _pad;
+	struct mws_code_range range[MWS_MAX_ALLOCATOR_RANGES];
 };
 
 /* Byte offsets of the runtime fields the task programs read, from DWARF

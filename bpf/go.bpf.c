@@ -2,7 +2,9 @@
 /* BPF programs for Go targets (amd64). One object, one ring buffer, one
  * counters map, so events of all kinds arrive in one order.
  *
- *  on_mallocgc     entry of runtime.mallocgc: one event per allocation (exact mode)
+ *  on_mallocgc     entry of every allocator entry point (runtime.mallocgc, and the
+ *                  size-specialised allocators of Go 1.26+): one event per
+ *                  allocation, at the outermost one (exact mode)
  *  on_mprof_malloc entry of runtime.mProf_Malloc: one event per allocation the
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
  *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
@@ -33,7 +35,8 @@ const volatile __u32 target_tgid = 0;
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, -1, -1, -1};
-const volatile struct mws_mprof_args mprof_args = {0, 1};
+const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32};
+const volatile struct mws_allocator_ranges allocator_ranges = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -118,16 +121,25 @@ static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, __u64 *sta
 	return i;
 }
 
-/* Fills caller (the return address at [SP]: at a function's entry or RET
- * RBP belongs to the caller's frame, so the walk would skip the direct
- * caller) and the walked stack; flags and counts what went wrong. */
-static __always_inline void capture_stack(struct pt_regs *ctx, struct mws_event_header *h, __u64 *caller,
-					  __u64 *stack, __u32 *stack_len)
+/* The return address at [SP]: at a function's entry or RET, RBP belongs to
+ * the caller's frame, so the frame-pointer walk would skip the direct
+ * caller. 0 when unreadable. */
+static __always_inline __u64 read_caller(struct pt_regs *ctx)
 {
-	if (bpf_probe_read_user(caller, sizeof(*caller), (void *)PT_REGS_SP(ctx)) != 0) {
-		*caller = 0;
+	__u64 caller = 0;
+	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_SP(ctx)) != 0)
+		return 0;
+	return caller;
+}
+
+/* Fills the walked stack beside the caller already read; flags and counts
+ * what went wrong. */
+static __always_inline void capture_stack(struct pt_regs *ctx, struct mws_event_header *h, __u64 caller,
+					  __u64 *caller_out, __u64 *stack, __u32 *stack_len)
+{
+	*caller_out = caller;
+	if (caller == 0)
 		h->flags |= MWS_FLAG_NO_CALLER;
-	}
 	__u32 depth = walk_frame_pointers(ctx, stack);
 	*stack_len = depth;
 	if (depth <= 1 && ctx->bp != 0)
@@ -155,7 +167,8 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 	return i == 0 ? ax : i == 1 ? bx : i == 2 ? cx : 0;
 }
 
-static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
+static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object,
+				      __u64 caller)
 {
 	struct mws_alloc_event *e = reserve_event(sizeof(*e), kind);
 	if (!e)
@@ -164,12 +177,30 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	e->type_addr = type_addr;
 	e->object = object;
 	e->_pad = 0;
-	capture_stack(ctx, &e->hdr, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;
 }
 
-/* mallocgc(size uintptr, typ *_type, needzero bool): size in RAX, typ in RBX. */
+/* Whether the return address `caller` (a runtime address) lies in
+ * allocator code: then an outer allocator entry already counted this
+ * allocation. The probe's cookie is its link-time address, ctx->ip its
+ * runtime one (the kernel points ip at the probed instruction before
+ * running the handlers). */
+static __always_inline bool called_by_allocator(struct pt_regs *ctx, __u64 caller)
+{
+	__u64 at = caller - (ctx->ip - bpf_get_attach_cookie(ctx));
+	for (__u32 i = 0; i < MWS_MAX_ALLOCATOR_RANGES; i++) {
+		if (i >= allocator_ranges.count)
+			break;
+		if (at >= allocator_ranges.range[i].lo && at < allocator_ranges.range[i].hi)
+			return true;
+	}
+	return false;
+}
+
+/* mallocgc(size uintptr, typ *_type, needzero bool), and the size-specialised
+ * entry points with the same arguments: size in RAX, typ in RBX. */
 SEC("uprobe")
 int on_mallocgc(struct pt_regs *ctx)
 {
@@ -180,7 +211,10 @@ int on_mallocgc(struct pt_regs *ctx)
 	 * does not record it either. */
 	if (PT_REGS_RC(ctx) == 0)
 		return 0;
-	return emit_alloc(ctx, MWS_EV_ALLOC, PT_REGS_RC(ctx), ctx->bx, 0);
+	__u64 caller = read_caller(ctx);
+	if (caller != 0 && called_by_allocator(ctx, caller))
+		return 0;
+	return emit_alloc(ctx, MWS_EV_ALLOC, PT_REGS_RC(ctx), ctx->bx, 0, caller);
 }
 
 /* mProf_Malloc(p unsafe.Pointer, size uintptr), Go 1.17-1.22, or
@@ -193,7 +227,7 @@ int on_mprof_malloc(struct pt_regs *ctx)
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
-			  go_arg(ctx, mprof_args.object_arg));
+			  go_arg(ctx, mprof_args.object_arg), read_caller(ctx));
 }
 
 /* setprofilebucket(p unsafe.Pointer, b *bucket): p in RAX, b in RBX. */
@@ -212,7 +246,8 @@ int on_setprofilebucket(struct pt_regs *ctx)
 	return 0;
 }
 
-/* mProf_Free(b *bucket, size uintptr): b in RAX, size in RBX. */
+/* mProf_Free(b *bucket, size uintptr): b in RAX, size in RBX; Go 1.27:
+ * mProf_Free(b *bucket), the size being b.size. */
 SEC("uprobe")
 int on_mprof_free(struct pt_regs *ctx)
 {
@@ -223,7 +258,11 @@ int on_mprof_free(struct pt_regs *ctx)
 	if (!e)
 		return 0;
 	e->bucket = ctx->ax;
-	e->size = ctx->bx;
+	e->size = 0;
+	if (mprof_args.free_size_arg >= 0)
+		e->size = go_arg(ctx, (__u32)mprof_args.free_size_arg);
+	else
+		read_u64(ctx->ax, mprof_args.bucket_size_offset, &e->size);
 	submit(e);
 	return 0;
 }
@@ -293,7 +332,7 @@ int on_newproc1_ret(struct pt_regs *ctx)
 		if (read_u64(ctx->r14, go_off.g_m, &m) == 0 && read_u64(m, go_off.m_curg, &curg) == 0)
 			read_u64(curg, go_off.g_goid, &e->parent_goid);
 	}
-	capture_stack(ctx, &e->hdr, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, &e->hdr, read_caller(ctx), &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "probes/prologue.h"
 #include "probes/ret_finder.h"
 #include "target/go_functions.h"
@@ -16,6 +18,57 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
   auto placement = find_entry_probe_offset(exe.read_vaddr(fn->entry, fn->size), fn->entry);
   return ProbeSite{exe.path(), name, fn->file_offset + placement.offset, fn->entry + placement.offset,
                    placement.on_stack_check_jump ? "prologue jump" : "entry"};
+}
+
+// Exact mode: a probe on every allocator entry point (runtime.mallocgc, and
+// the size-specialised allocators the compiler calls directly from Go 1.26
+// with GOEXPERIMENT=sizespecializedmalloc, 1.27 by default), and the code
+// ranges of every runtime.mallocgc* function, so that BPF counts an
+// allocation once, at the outermost allocator. A runtime.mallocgc* function
+// of unknown role could be an entry point we would miss: refuse rather than
+// undercount.
+Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
+  if (auto mallocgc = index.find("runtime.mallocgc"); !mallocgc) return mallocgc.error();
+  std::vector<std::string> unknown;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+    switch (target::allocator_role(fn.name)) {
+      case target::AllocatorRole::kEntry: {
+        auto site = entry_site(exe, index, fn.name);
+        if (!site) return site.error();
+        t.plan.alloc.push_back(*site);
+        break;
+      }
+      case target::AllocatorRole::kInternal:
+        break;
+      case target::AllocatorRole::kUnknown:
+        unknown.push_back(fn.name);
+        break;
+    }
+    // Go aligns functions to 32 bytes: a function that starts in the
+    // previous one's padding continues its range.
+    const uint64_t lo = fn.range.entry, hi = fn.range.entry + fn.range.size;
+    if (!ranges.empty() && lo <= ((ranges.back().second + 31) & ~uint64_t{31}))
+      ranges.back().second = std::max(ranges.back().second, hi);
+    else
+      ranges.emplace_back(lo, hi);
+  }
+  if (!unknown.empty())
+    return Error{fmt::format("exact mode refused: {} has allocator function{} that mwscope does not know ({}{}), so it "
+                             "could miss allocations ({}); the default sampled mode works",
+                             exe.path(), unknown.size() > 1 ? "s" : "", unknown.front(),
+                             unknown.size() > 1 ? fmt::format(" and {} more", unknown.size() - 1) : "",
+                             t.build.version)};
+  if (ranges.size() > MWS_MAX_ALLOCATOR_RANGES)
+    return Error{fmt::format("exact mode refused: the allocator code of {} lies in {} pieces, more than the {} mwscope "
+                             "can tell apart; the default sampled mode works",
+                             exe.path(), ranges.size(), MWS_MAX_ALLOCATOR_RANGES)};
+  // runtime.mallocgc first: messages name it.
+  std::stable_partition(t.plan.alloc.begin(), t.plan.alloc.end(),
+                        [](const ProbeSite& s) { return s.symbol == "runtime.mallocgc"; });
+  t.plan.allocator_ranges.count = static_cast<uint32_t>(ranges.size());
+  for (size_t i = 0; i < ranges.size(); i++) t.plan.allocator_ranges.range[i] = {ranges[i].first, ranges[i].second};
+  return Ok{};
 }
 
 // Goroutine tracking: newproc1's RETs and goexit1's entry, plus the g
@@ -60,7 +113,8 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
   t.plan.mprof_args = {static_cast<uint32_t>(facts->mprof_malloc_ptr_arg),
-                       static_cast<uint32_t>(facts->mprof_malloc_size_arg)};
+                       static_cast<uint32_t>(facts->mprof_malloc_size_arg), facts->mprof_free_size_arg,
+                       static_cast<uint32_t>(facts->bucket_size_offset)};
   const std::pair<const char*, std::vector<ProbeSite>*> sites[] = {
       {"runtime.mProf_Malloc", &t.plan.sample_alloc},
       {"runtime.setprofilebucket", &t.plan.sample_bucket},
@@ -99,9 +153,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   t.stripped = !exe.has_symtab();
   if (!index) index.emplace(exe, build->version, what);
   if (req.allocations == AllocationProbes::Exact) {
-    auto site = entry_site(exe, *index, "runtime.mallocgc");
-    if (!site) return site.error();
-    t.plan.alloc.push_back(*site);
+    if (auto st = plan_exact(exe, *index, t); !st) return Error{what + ": " + st.error().message};
   } else if (req.allocations == AllocationProbes::Sampled) {
     if (auto st = plan_sampled(exe, *index, t); !st) return Error{what + ": " + st.error().message};
   }

@@ -26,6 +26,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   p->skel_->rodata->target_tgid = static_cast<uint32_t>(opt.pid);
   std::memcpy(const_cast<mws_go_offsets*>(&p->skel_->rodata->go_off), &plan.offsets, sizeof(plan.offsets));
   std::memcpy(const_cast<mws_mprof_args*>(&p->skel_->rodata->mprof_args), &plan.mprof_args, sizeof(plan.mprof_args));
+  std::memcpy(const_cast<mws_allocator_ranges*>(&p->skel_->rodata->allocator_ranges), &plan.allocator_ranges,
+              sizeof(plan.allocator_ranges));
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
@@ -55,7 +57,10 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
 
   auto attach_all = [&](bpf_program* prog, const std::vector<ProbeSite>& sites) -> Status {
     for (const auto& site : sites) {
-      bpf_link* link = bpf_program__attach_uprobe(prog, false, opt.pid, site.binary_path.c_str(), site.file_offset);
+      // The cookie is the site's link-time address (see called_by_allocator in go.bpf.c).
+      LIBBPF_OPTS(bpf_uprobe_opts, uprobe, .bpf_cookie = site.vaddr, .retprobe = false);
+      bpf_link* link =
+          bpf_program__attach_uprobe_opts(prog, opt.pid, site.binary_path.c_str(), site.file_offset, &uprobe);
       if (!link) {
         int err = errno;
         return Error{"cannot attach a uprobe to " + site.symbol + " in " + site.binary_path + ": " + errno_text(err)};

@@ -30,13 +30,14 @@ struct ProbeSite {
 
 // What to attach. Empty optional parts are not attached.
 struct GoProbePlan {
-  std::vector<ProbeSite> alloc;          // runtime.mallocgc entry (exact mode)
+  std::vector<ProbeSite> alloc;          // allocator entry points (exact mode): runtime.mallocgc, ...
+  mws_allocator_ranges allocator_ranges{};  // allocator code, link-time (exact mode)
   // Sampled mode: the Go runtime's heap sampler.
   std::vector<ProbeSite> sample_alloc;   // runtime.mProf_Malloc entry
   std::vector<ProbeSite> sample_bucket;  // runtime.setprofilebucket entry
   std::vector<ProbeSite> sample_free;    // runtime.mProf_Free entry
   std::vector<ProbeSite> gc_end;         // runtime.gcMarkTermination entry
-  mws_mprof_args mprof_args{0, 1};
+  mws_mprof_args mprof_args{0, 1, 1, 32};
   std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22

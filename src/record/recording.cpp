@@ -181,8 +181,13 @@ Result<Profile> record(const RecordOptions& opt) {
   const auto started = Clock::now();
   if (opt.on_attached) {
     std::vector<std::string> parts;
-    for (const auto& a : target->plan.alloc)
-      parts.push_back(fmt::format("allocations: {} at {:#x} ({})", a.symbol, a.vaddr, a.placement));
+    if (!target->plan.alloc.empty()) {
+      const auto& a = target->plan.alloc.front();  // runtime.mallocgc
+      std::string more = target->plan.alloc.size() > 1
+                             ? fmt::format(" and {} size-specialised allocators", target->plan.alloc.size() - 1)
+                             : "";
+      parts.push_back(fmt::format("allocations: {} at {:#x} ({}){}", a.symbol, a.vaddr, a.placement, more));
+    }
     if (!target->plan.sample_alloc.empty())
       parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
                                   "gcMarkTermination (MemProfileRate {} B)",

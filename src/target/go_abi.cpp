@@ -16,7 +16,7 @@
 #include <optional>
 #include <string_view>
 
-#include "target/go_buildinfo.h"
+#include "target/gopclntab.h"  // parse_go_version
 
 namespace mws::target {
 
@@ -48,7 +48,7 @@ struct OffsetRow {
 
 constexpr int64_t kGM = 48, kSchedSp = 56, kSchedPc = 64;
 
-constexpr std::array<OffsetRow, 10> kOffsetRows = {{
+constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // go1.17: runtime2.go of go1.17.13 (erlangtui/go1.17.13, annotated). After sched:
     // syscallsp(112) syscallpc(120) stktopsp(128) param(136) atomicstatus uint32(144)
     // stackLock(148) goid int64(152) schedlink(160) waitsince(168) waitreason(176),
@@ -102,21 +102,31 @@ constexpr std::array<OffsetRow, 10> kOffsetRows = {{
     // runningCleanups(220) sig(224) secret(228) writebuf(232) parentGoid(280) gopc(288)
     // startpc(304). xRegs and valgrindStackID are after startpc.
     {26, 152, 304, 288, 144, 176, 168, 280, 184, 96},
+    // go1.27: runtime2.go of go1.27.4 (Debian's golang-1.27-src): g and m unchanged
+    // from go1.26; checked against the DWARF of a go1.27.4 build by the toolchain
+    // matrix test.
+    {27, 152, 304, 288, 144, 176, 168, 280, 184, 96},
 }};
 
-std::optional<int> table_minor(const std::string& go_version) {
+// The table row for a version: its own, or the newest row for a version newer
+// than every row (`newer` set). nullopt before go1.17 or for a non-Go-1 version.
+struct TableRow {
+  int minor = 0;
+  bool newer = false;
+};
+
+std::optional<TableRow> table_row(const std::string& go_version) {
   auto v = parse_go_version(go_version);
-  if (!v || v->first != 1 || v->second < kGoAbiMinMinor || v->second > kGoAbiMaxMinor)
-    return std::nullopt;
-  return v->second;
+  if (!v || v->first != 1 || v->second < kGoAbiMinMinor) return std::nullopt;
+  if (v->second > kGoAbiMaxMinor) return TableRow{kGoAbiMaxMinor, true};
+  return TableRow{v->second, false};
 }
 
 Error unknown_version(const std::string& go_version, std::string_view what) {
   return Error{"no Go " + std::string(what) + " table for Go version \"" + go_version +
                "\": mwscope knows go1." + std::to_string(kGoAbiMinMinor) + " to go1." +
                std::to_string(kGoAbiMaxMinor) +
-               " (a binary built with DWARF works for the struct offsets; otherwise add a row "
-               "to src/target/go_abi.cpp)"};
+               " and newer (a binary built with DWARF works for the struct offsets)"};
 }
 
 // ---------------------------------------------------------------------------
@@ -524,10 +534,10 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
 }
 
 Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
-  auto minor = table_minor(go_version);
-  if (!minor) return unknown_version(go_version, "runtime struct offset");
+  auto row = table_row(go_version);
+  if (!row) return unknown_version(go_version, "runtime struct offset");
   for (const OffsetRow& r : kOffsetRows) {
-    if (r.minor != *minor) continue;
+    if (r.minor != row->minor) continue;
     GoRuntimeOffsets o;
     o.g_goid = r.goid;
     o.g_startpc = r.startpc;
@@ -542,6 +552,7 @@ Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
     o.g_sched_pc = kSchedPc;
     o.g_sched_bp = r.sched_bp;
     o.source = "table go1." + std::to_string(r.minor);
+    if (row->newer) o.source += " (newest row, for " + go_version + ")";
     return o;
   }
   return unknown_version(go_version, "runtime struct offset");
@@ -556,9 +567,9 @@ Result<GoRuntimeOffsets> go_runtime_offsets(const ElfFile& elf, const std::strin
 }
 
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
-  auto minor = table_minor(go_version);
-  if (!minor) return unknown_version(go_version, "runtime function");
-  const int v = *minor;
+  auto row = table_row(go_version);
+  if (!row) return unknown_version(go_version, "runtime function");
+  const int v = row->minor;
   GoFunctionFacts f;
   // proc.go: go1.17 newproc1(fn, argp, narg, callergp, callerpc) -> RAX RBX RCX RDI RSI;
   // go1.18 removed argp/narg (go statements with arguments became closures);
@@ -571,13 +582,10 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
     f.newproc1_callerpc_arg = 2;
   }
   f.newproc1_returns_g = true;
-  // malloc.go: mallocgc(size uintptr, typ *_type, needzero bool) in every version. From
-  // go1.24 it dispatches to mallocgcTiny/SmallNoscan/SmallScan*/Large, and from go1.26
-  // (GOEXPERIMENT sizespecializedmalloc) to size-class-specialised functions through
-  // tables, but always from inside mallocgc: it stays the one entry point.
+  // malloc.go: mallocgc(size uintptr, typ *_type, needzero bool) in every version, and
+  // the size-specialised entry points take the same arguments (see allocator_role).
   f.mallocgc_size_arg = 0;
   f.mallocgc_type_arg = 1;
-  f.mallocgc_entry_points = {"runtime.mallocgc"};
   // mprof.go: go1.23 added mp *m as first parameter (profStack lives in m from 1.23).
   if (v <= 22) {
     f.mprof_malloc_ptr_arg = 0;
@@ -586,10 +594,32 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
     f.mprof_malloc_ptr_arg = 1;
     f.mprof_malloc_size_arg = 2;
   }
+  // mprof.go: go1.27 dropped mProf_Free's size (the bucket has it).
+  f.mprof_free_size_arg = v <= 26 ? 1 : -1;
+  f.bucket_size_offset = 32;
   // coro.go (go1.22+): coroexit -> coroswitch_m -> gdestroy(gp), never goexit1.
   f.has_gdestroy = v >= 22;
   f.gdestroy_function = f.has_gdestroy ? "runtime.gdestroy" : "";
   return f;
+}
+
+AllocatorRole allocator_role(std::string_view fn) {
+  constexpr std::string_view kPrefix = "runtime.mallocgc";
+  if (!fn.starts_with(kPrefix)) return AllocatorRole::kUnknown;
+  std::string_view rest = fn.substr(kPrefix.size());
+  if (rest.empty()) return AllocatorRole::kEntry;
+  // Size-specialised entry points: a known stem followed by a size class or size.
+  auto numbered = [&](std::string_view stem) {
+    if (!rest.starts_with(stem) || rest.size() == stem.size()) return false;
+    return rest.substr(stem.size()).find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  for (std::string_view stem : {"SmallScanNoHeaderSC", "SmallNoScanSC", "TinySC", "TinySize"})
+    if (numbered(stem)) return AllocatorRole::kEntry;
+  // malloc.go (1.24+) and malloc_generated.go (1.26+): called by the entries only.
+  for (std::string_view internal : {"Tiny", "SmallNoscan", "SmallScanNoHeader", "SmallScanHeader", "Large",
+                                    "TinySlowPath", "SmallScanSlowPath", "SmallNoScanSlowPath"})
+    if (rest == internal) return AllocatorRole::kInternal;
+  return AllocatorRole::kUnknown;
 }
 
 std::string go_status_name(uint32_t atomicstatus) {
@@ -608,17 +638,17 @@ std::string go_status_name(uint32_t atomicstatus) {
 }
 
 std::string go_wait_reason_name(const std::string& go_version, uint8_t reason) {
-  auto minor = table_minor(go_version);
-  if (!minor) return "";
+  auto row = table_row(go_version);
+  if (!row) return "";
   std::string_view s;
-  switch (*minor) {
+  switch (row->minor) {
     case 17: case 18: case 19: s = pick(kWait17, std::size(kWait17), reason); break;
     case 20: case 21: s = pick(kWait20, std::size(kWait20), reason); break;
     case 22: s = pick(kWait22, std::size(kWait22) - 1, reason); break;  // no weak-to-strong
     case 23: s = pick(kWait22, std::size(kWait22), reason); break;
     case 24: s = pick(kWait24, std::size(kWait24), reason); break;
     case 25: s = pick(kWait25, std::size(kWait25), reason); break;
-    case 26: s = pick(kWait26, std::size(kWait26), reason); break;
+    case 26: case 27: s = pick(kWait26, std::size(kWait26), reason); break;  // 1.27: same enum
     default: break;
   }
   return std::string(s);

@@ -1,16 +1,20 @@
 // The Go ABI table: byte offsets of the runtime struct fields that our BPF
 // programs and our process_vm_readv code read, and the per-version facts
-// about the runtime functions we probe, for Go 1.17 … 1.26 on amd64.
+// about the runtime functions we probe, for Go 1.17 … 1.27 on amd64.
 //
 // Offsets come from the binary's DWARF when it has some (the compiler's own
 // word), else from a table keyed by the Go version in .go.buildinfo, filled
 // by hand from each version's src/runtime/runtime2.go (see go_abi.cpp, one
 // commented row per version). A version the table does not know is an error
-// that names the version: we never guess a layout.
+// that names the version: we never guess a layout. A version newer than the
+// newest row takes the newest row (DWARF first), and says so in `source`:
+// layouts rarely change between releases, and the toolchain matrix tests
+// (tests/integration/test_go_matrix.cpp) show when a new row is due.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "target/elf_file.h"
@@ -20,7 +24,7 @@ namespace mws::target {
 
 // The Go minor versions the table covers (1.<min> … 1.<max>).
 inline constexpr int kGoAbiMinMinor = 17;
-inline constexpr int kGoAbiMaxMinor = 26;
+inline constexpr int kGoAbiMaxMinor = 27;
 
 // Byte offsets inside Go runtime structs (amd64). -1 = this version has no such field.
 struct GoRuntimeOffsets {
@@ -28,7 +32,7 @@ struct GoRuntimeOffsets {
           g_waitsince = -1, g_m = -1, g_parent_goid = -1 /* Go >= 1.21 */, m_curg = -1,
           g_sched_sp = -1 /* g.sched.sp */, g_sched_bp = -1, g_sched_pc = -1;
   // runtime.allgs is a []*g; its address comes from .symtab when present.
-  std::string source;  // "DWARF" or "table go1.19"
+  std::string source;  // "DWARF", "table go1.19", or "table go1.27 (newest row, for go1.28.1)"
 
   bool operator==(const GoRuntimeOffsets&) const = default;
 };
@@ -55,17 +59,37 @@ struct GoFunctionFacts {
   int mallocgc_size_arg = 0, mallocgc_type_arg = 1;
   // runtime.mProf_Malloc: 1.17-1.22 (p unsafe.Pointer, size uintptr); 1.23+ (mp *m, p, size).
   int mprof_malloc_ptr_arg = -1, mprof_malloc_size_arg = -1;
+  // runtime.mProf_Free: 1.17-1.26 (b *bucket, size uintptr); 1.27 (b *bucket), the size
+  // being b.size. -1 = no size argument: read the bucket.
+  int mprof_free_size_arg = -1;
+  // runtime.bucket {next, allnext *bucket; typ bucketType; hash, size, nstk uintptr}:
+  // byte offset of size, the same in every version of the table.
+  int64_t bucket_size_offset = 32;
   // Goroutines can end through runtime.gdestroy without runtime.goexit1: a coroutine
   // (iter.Pull) exits via coroexit -> coroswitch_m -> gdestroy. runtime/coro.go and
   // gdestroy exist since Go 1.22 (iter.Pull behind GOEXPERIMENT=rangefunc there, on by
   // default from 1.23).
   bool has_gdestroy = false;
   std::string gdestroy_function;  // "runtime.gdestroy" when has_gdestroy, else ""
-  // Functions through which every heap allocation passes in this version.
-  std::vector<std::string> mallocgc_entry_points;
 };
 // Fails, naming the version, for a version outside the table.
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
+
+// How a runtime function named runtime.mallocgc* takes part in heap allocation.
+//  - Entry: called from outside the allocator for one allocation, with mallocgc's
+//    arguments (size RAX, type RBX): runtime.mallocgc itself, and the
+//    size-specialised allocators that the compiler calls directly for small
+//    new(T) under GOEXPERIMENT=sizespecializedmalloc (1.26 opt-in, 1.27 default):
+//    mallocgcSmallScanNoHeaderSC<N>, mallocgcSmallNoScanSC<N>, and the tiny one
+//    (mallocgcTinySize<N> in 1.26, mallocgcTinySC2 in 1.27). mallocgc also calls
+//    them through its size tables: an allocation is counted once, at the
+//    outermost allocator function on the stack.
+//  - Internal: only ever called by an Entry (mallocgc's per-kind paths of 1.24+,
+//    the slow paths of the specialised ones).
+//  - Unknown: a runtime.mallocgc* function no Go release of the table has: a new
+//    entry point may hide behind it, so exact mode refuses to count.
+enum class AllocatorRole { kEntry, kInternal, kUnknown };
+AllocatorRole allocator_role(std::string_view function);
 
 // Goroutine status as Go's traceback prints it ("runnable", "waiting", ...); with the
 // _Gscan bit (0x1000) set: "waiting (scan)". Unknown values: "unknown status N".

@@ -84,10 +84,4 @@ std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf) {
   return info;
 }
 
-std::optional<std::pair<int, int>> parse_go_version(const std::string& v) {
-  int major = 0, minor = 0;
-  if (sscanf(v.c_str(), "go%d.%d", &major, &minor) != 2) return std::nullopt;
-  return std::make_pair(major, minor);
-}
-
 }  // namespace mws::target

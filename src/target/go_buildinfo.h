@@ -19,7 +19,4 @@ struct GoBuildInfo {
 // nullopt when the binary carries no Go build information (not Go).
 std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf);
 
-// "go1.21.3" -> {1, 21}; nullopt for a version we cannot parse ("devel ...").
-std::optional<std::pair<int, int>> parse_go_version(const std::string& v);
-
 }  // namespace mws::target

@@ -2,6 +2,7 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <span>
@@ -35,6 +36,24 @@ Result<GoFunctionRange> GoFunctionIndex::find(const std::string& name) const {
   auto off = exe_.vaddr_to_offset(entry);
   if (!off) return Error{what_ + ": " + name + " lies outside the file's loadable segments"};
   return GoFunctionRange{entry, size ? size : 64, *off};
+}
+
+std::vector<NamedGoFunction> GoFunctionIndex::find_prefix(std::string_view prefix) const {
+  std::set<std::string> names;
+  if (exe_.has_symtab()) {
+    for (const ElfSymbol& s : exe_.symbols())
+      if (s.is_function && std::string_view(s.name).starts_with(prefix)) names.insert(s.name);
+  } else if (pclntab_) {
+    for (size_t i = 0; i < pclntab_->function_count(); i++) {
+      std::string_view name = pclntab_->function(i).name;
+      if (name.starts_with(prefix)) names.emplace(name);
+    }
+  }
+  std::vector<NamedGoFunction> out;
+  for (const auto& name : names)
+    if (auto range = find(name)) out.push_back({name, *range});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.range.entry < b.range.entry; });
+  return out;
 }
 
 std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& index) {

@@ -6,6 +6,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "target/elf_file.h"
 #include "target/gopclntab.h"
@@ -17,11 +19,18 @@ struct GoFunctionRange {
   uint64_t entry = 0, size = 0, file_offset = 0;
 };
 
+struct NamedGoFunction {
+  std::string name;
+  GoFunctionRange range;
+};
+
 class GoFunctionIndex {
  public:
   // `what` names the target in messages ("process 123 (/usr/bin/app)").
   GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what);
   Result<GoFunctionRange> find(const std::string& name) const;
+  // Every function whose name starts with `prefix`, by entry address.
+  std::vector<NamedGoFunction> find_prefix(std::string_view prefix) const;
   bool from_symtab() const { return exe_.has_symtab(); }
 
  private:

@@ -14,6 +14,7 @@
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_buildinfo.h"
+#include "target/gopclntab.h"
 
 using mws::target::ElfFile;
 using mws::target::go_function_facts;
@@ -159,8 +160,8 @@ TEST_CASE("a stripped binary falls back to the table of its Go version", "[goabi
   require_same(*o, *twin);
 }
 
-TEST_CASE("an unknown Go version is an error that names it", "[goabi]") {
-  for (std::string v : {"go1.99.0", "go1.16.15", "go2.0", "devel go1.27-abcdef"}) {
+TEST_CASE("a version before the table, or not Go 1, is an error that names it", "[goabi]") {
+  for (std::string v : {"go1.16.15", "go2.0", "not a version"}) {
     INFO(v);
     auto o = go_offsets_from_table(v);
     REQUIRE_FALSE(o.ok());
@@ -172,9 +173,49 @@ TEST_CASE("an unknown Go version is an error that names it", "[goabi]") {
   }
   // No DWARF and no table row: the error still names the version.
   auto stripped = open_fixture("allocserver_stripped");
-  auto o = go_runtime_offsets(*stripped, "go1.99.0");
+  auto o = go_runtime_offsets(*stripped, "go1.16.15");
   REQUIRE_FALSE(o.ok());
-  CHECK(o.error().message.find("go1.99.0") != std::string::npos);
+  CHECK(o.error().message.find("go1.16.15") != std::string::npos);
+}
+
+TEST_CASE("a version newer than the table takes the newest row and says so", "[goabi]") {
+  const std::string newest = version(kGoAbiMaxMinor);
+  for (std::string v : {version(kGoAbiMaxMinor + 1) + ".2", std::string("devel ") + version(kGoAbiMaxMinor + 3) + "-abcdef"}) {
+    INFO(v);
+    auto o = go_offsets_from_table(v);
+    REQUIRE(o.ok());
+    auto row = go_offsets_from_table(newest + ".1");
+    REQUIRE(row.ok());
+    CHECK(o->g_goid == row->g_goid);
+    CHECK(o->g_sched_bp == row->g_sched_bp);
+    CHECK(o->source == "table " + newest + " (newest row, for " + v + ")");
+    auto f = go_function_facts(v);
+    REQUIRE(f.ok());
+    CHECK(f->has_gdestroy);
+    CHECK(f->gdestroy_function == "runtime.gdestroy");
+    CHECK(go_wait_reason_name(v, 2) == "IO wait");
+  }
+}
+
+TEST_CASE("allocator functions: entry points, internal paths, unknown ones", "[goabi]") {
+  using mws::target::allocator_role;
+  using mws::target::AllocatorRole;
+  for (const char* fn : {"runtime.mallocgc", "runtime.mallocgcSmallScanNoHeaderSC1", "runtime.mallocgcSmallScanNoHeaderSC26",
+                         "runtime.mallocgcSmallNoScanSC2", "runtime.mallocgcTinySC2", "runtime.mallocgcTinySize15"}) {
+    INFO(fn);
+    CHECK(allocator_role(fn) == AllocatorRole::kEntry);
+  }
+  for (const char* fn : {"runtime.mallocgcTiny", "runtime.mallocgcSmallNoscan", "runtime.mallocgcSmallScanNoHeader",
+                         "runtime.mallocgcSmallScanHeader", "runtime.mallocgcLarge", "runtime.mallocgcTinySlowPath",
+                         "runtime.mallocgcSmallScanSlowPath", "runtime.mallocgcSmallNoScanSlowPath"}) {
+    INFO(fn);
+    CHECK(allocator_role(fn) == AllocatorRole::kInternal);
+  }
+  for (const char* fn : {"runtime.mallocgcHuge", "runtime.mallocgcSmallScanNoHeaderSC", "runtime.mallocgcTinySCx",
+                         "runtime.mallocgcSmallNoScanSC3.abi0", "runtime.newobject"}) {
+    INFO(fn);
+    CHECK(allocator_role(fn) == AllocatorRole::kUnknown);
+  }
 }
 
 TEST_CASE("patch releases and release candidates use their minor version's row", "[goabi]") {
@@ -311,8 +352,8 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(f->mprof_malloc_size_arg == f->mprof_malloc_ptr_arg + 1);
     CHECK(f->has_gdestroy == (minor >= 22));
     CHECK(f->gdestroy_function == (minor >= 22 ? "runtime.gdestroy" : ""));
-    REQUIRE_FALSE(f->mallocgc_entry_points.empty());
-    CHECK(f->mallocgc_entry_points.front() == "runtime.mallocgc");
+    CHECK(f->mprof_free_size_arg == (minor <= 26 ? 1 : -1));
+    CHECK(f->bucket_size_offset == 32);
 
     // Every version's waitReason list starts with waitReasonZero, has the common
     // reasons, and ends somewhere.
