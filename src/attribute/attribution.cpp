@@ -54,7 +54,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
   for (size_t i = 0; i < user.size(); i++) user[i].pattern = rules.user_patterns()[i];
 
   for (ProfileStack& s : p.stacks) {
-    auto chain = rules.chain(s.frames);
+    auto chain = rules.chain(s.frames, p.closure_owners);
     s.middleware = chain.empty() ? kServer : chain.back().name;
     Accum& self = rows[s.middleware];
     self.row.name = s.middleware;
@@ -91,7 +91,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
   }
 
   for (TaskGroup& g : p.tasks.groups) {
-    auto chain = rules.chain(g.creation_stack);
+    auto chain = rules.chain(g.creation_stack, p.closure_owners);
     g.middleware = chain.empty() ? kServer : chain.back().name;
     Accum& a = rows[g.middleware];
     a.row.name = g.middleware;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "symbolize/go_closure_names.h"
+
 namespace mws::attribute {
 namespace {
 
@@ -60,19 +62,7 @@ bool is_framework(std::string_view fn) {
   return false;
 }
 
-// Strips trailing closure suffixes: ".func1", ".func1.2", ".1".
-std::string_view strip_closures(std::string_view fn) {
-  for (;;) {
-    size_t dot = fn.rfind('.');
-    if (dot == std::string_view::npos) return fn;
-    std::string_view tail = fn.substr(dot + 1);
-    std::string_view digits = tail.starts_with("func") ? tail.substr(4) : tail;
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return fn;
-    fn = fn.substr(0, dot);
-  }
-}
-
-bool is_closure(std::string_view fn) { return strip_closures(fn) != fn; }
+bool is_closure(std::string_view fn) { return symbolize::strip_closure_suffixes(fn) != fn; }
 
 bool is_serve_http_method(std::string_view fn) {
   if (!fn.ends_with(".ServeHTTP")) return false;
@@ -115,7 +105,7 @@ std::string middleware_name(std::string_view fn) {
     if (open != std::string::npos && recv.ends_with(")")) recv = recv.substr(0, open) + recv.substr(open + 2, recv.size() - open - 3);
     return recv;
   }
-  return std::string(strip_closures(fn));
+  return std::string(symbolize::strip_closure_suffixes(fn));
 }
 
 Result<MiddlewareRules> MiddlewareRules::create(const std::vector<std::string>& user_patterns) {
@@ -147,7 +137,7 @@ bool MiddlewareRules::is_middleware(const std::vector<Frame>& frames, size_t i, 
   return in_echo_chain;
 }
 
-std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& frames) const {
+std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& frames, const ClosureOwners& owners) const {
   std::vector<MiddlewareFrame> out;
   bool echo_chain = false;  // below (*Echo).ServeHTTP, until the final handler
   for (size_t k = frames.size(); k-- > 0;) {
@@ -162,7 +152,8 @@ std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& fr
     if (echo_chain && !is_framework(fn) && is_stdlib(fn)) echo_chain = false;
     bool echo_layer = echo_chain && !is_framework(fn);
     if (is_middleware(frames, k, echo_layer)) {
-      std::string name = middleware_name(fn);
+      auto owner = owners.find(fn);
+      std::string name = middleware_name(owner == owners.end() ? fn : owner->second);
       // An inlined frame of the same middleware as its caller is one layer.
       if (out.empty() || out.back().name != name) out.push_back({k, std::move(name)});
       else out.back().frame = k;

@@ -15,6 +15,7 @@
 // Frames of the frameworks' own packages are never middleware.
 #pragma once
 
+#include <map>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -34,13 +35,18 @@ struct MiddlewareFrame {
 // "main.auth"; "main.(*API).get-fm" -> "main.(*API).get"; others unchanged.
 std::string middleware_name(std::string_view function);
 
+// Closures Go renamed after inlining -> the function that made them
+// (Profile::closure_owners).
+using ClosureOwners = std::map<std::string, std::string>;
+
 class MiddlewareRules {
  public:
   // Fails with a one-line message naming a pattern that does not compile.
   static Result<MiddlewareRules> create(const std::vector<std::string>& user_patterns);
 
   // The middleware frames of a stack (frames leaf first), outermost first.
-  std::vector<MiddlewareFrame> chain(const std::vector<Frame>& frames) const;
+  // A closure in `owners` is named after its maker.
+  std::vector<MiddlewareFrame> chain(const std::vector<Frame>& frames, const ClosureOwners& owners = {}) const;
 
   const std::vector<std::string>& user_patterns() const { return patterns_; }
   // Whether user pattern i matches this function.

@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -172,6 +173,10 @@ struct Profile {
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first
   std::vector<RuleMatch> user_rules;
+  // Closures that Go renamed after inlining, and the function that made
+  // each ("main.main.stampMW.func1" -> "main.stampMW"): middleware are
+  // named after their maker (symbolize/go_closure_names.h).
+  std::map<std::string, std::string> closure_owners;
   bool operator==(const Profile&) const = default;
 
   uint64_t total_objects() const;

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <set>
+#include <string_view>
 
 #include "collect/event_decoder.h"
 #include "collect/ring_consumer.h"
@@ -17,6 +19,7 @@
 #include "model/task_tracker.h"
 #include "probes/go_probe_plan.h"
 #include "probes/go_probes.h"
+#include "symbolize/go_closure_names.h"
 #include "symbolize/go_symbolizer.h"
 #include "symbolize/process_symbolizer.h"
 #include "target/elf_file.h"
@@ -106,6 +109,20 @@ Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::Pro
                  "sampling off in programs that never call runtime.MemProfile, e.g. without net/http/pprof); " +
                  "use --mode exact, or --go-sample-rate 524288 to turn sampling on (writes into the process)"};
   return static_cast<uint64_t>(*rate);
+}
+
+// Every closure in the profile's stacks that Go renamed after inlining, with
+// the function that made it.
+std::map<std::string, std::string> find_closure_owners(const Profile& p, const target::GoPclntab& table) {
+  std::set<std::string_view> functions;
+  for (const auto& s : p.stacks)
+    for (const auto& f : s.frames) functions.insert(f.function);
+  for (const auto& g : p.tasks.groups)
+    for (const auto& f : g.creation_stack) functions.insert(f.function);
+  std::map<std::string, std::string> owners;
+  for (std::string_view fn : functions)
+    if (auto owner = symbolize::inlined_closure_owner(table, fn); !owner.empty()) owners[std::string(fn)] = owner;
+  return owners;
 }
 
 }  // namespace
@@ -228,8 +245,11 @@ Result<Profile> record(const RecordOptions& opt) {
 
   auto go_sym = symbolize::GoSymbolizer::create(**exe, target->build.version);
   std::unique_ptr<symbolize::BinarySymbolizer> exe_sym;
-  if (go_sym)
+  const target::GoPclntab* pclntab = nullptr;  // owned by exe_sym
+  if (go_sym) {
+    pclntab = &(*go_sym)->table();
     exe_sym = std::move(*go_sym);
+  }
   else if (opt.on_notice)
     opt.on_notice("symbols unavailable: " + go_sym.error().message);
   symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
@@ -279,6 +299,7 @@ Result<Profile> record(const RecordOptions& opt) {
     if (!preexisting_problem.empty() && opt.on_notice)
       opt.on_notice("goroutines alive before attach are not known: " + preexisting_problem);
   }
+  if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);
   return profile;
 }
 

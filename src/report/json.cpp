@@ -502,6 +502,9 @@ void profile_to(J& j, const Profile& p) {
   j["middleware"] = std::move(middleware);
   j["chains"] = std::move(chains);
   j["user_rules"] = std::move(rules);
+  J owners = J::object();
+  for (const auto& [closure, owner] : p.closure_owners) owners[closure] = owner;
+  j["closure_owners"] = std::move(owners);
 }
 
 template <typename J>
@@ -545,6 +548,18 @@ void profile_from(const J& j, Profile& p) {
   if (j.contains("middleware")) read_array(j, "middleware", p.middleware);
   if (j.contains("chains")) read_array(j, "chains", p.chains);
   if (j.contains("user_rules")) read_array(j, "user_rules", p.user_rules);
+  if (auto o = j.find("closure_owners"); o != j.end()) {
+    try {
+      expect_object(*o, "an object {closure: owner}");
+      for (auto it = o->begin(); it != o->end(); ++it) {
+        if (!it->is_string()) throw ProfileJsonError(Kind::Invalid, it.key(), "expected a string, got " + describe(*it));
+        p.closure_owners[it.key()] = it->template get<std::string>();
+      }
+    } catch (ProfileJsonError& e) {
+      e.prepend("closure_owners");
+      throw;
+    }
+  }
   if (auto t = j.find("tasks"); t != j.end()) {
     try {
       from_json(*t, p.tasks);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -388,9 +389,12 @@ std::optional<GoPclntab::FuncHeader> GoPclntab::func_header(size_t i) const {
   return f;
 }
 
-// Go's pcvalue + step: the value of the table at `off` for `target`, or -1.
-int32_t GoPclntab::pcvalue(uint32_t off, uint64_t entry, uint64_t target) const {
-  if (off == 0 || off >= pctab_.size()) return -1;
+// Go's pcvalue + step over the whole table at `off`: calls visit(value,
+// end) for each run of pcs [previous end, end) that share a value, until
+// visit returns false or the table ends. False when the table is malformed.
+template <typename Visit>
+bool GoPclntab::walk_pcvalue(uint32_t off, uint64_t entry, Visit&& visit) const {
+  if (off == 0 || off >= pctab_.size()) return false;
   const uint8_t* p = pctab_.data() + off;
   const uint8_t* end = pctab_.data() + pctab_.size();
   auto varint = [&](uint32_t& v) -> bool {
@@ -407,16 +411,29 @@ int32_t GoPclntab::pcvalue(uint32_t off, uint64_t entry, uint64_t target) const 
   uint64_t pc = entry;
   int32_t val = -1;
   while (true) {
-    if (p >= end) return -1;
+    if (p >= end) return false;
     bool first = pc == entry;
-    if (*p == 0 && !first) return -1;  // end of table before target
+    if (*p == 0 && !first) return true;  // end of table
     uint32_t uvdelta, pcdelta;
-    if (!varint(uvdelta)) return -1;
+    if (!varint(uvdelta)) return false;
     val = static_cast<int32_t>(static_cast<uint32_t>(val) + (-(uvdelta & 1) ^ (uvdelta >> 1)));
-    if (!varint(pcdelta)) return -1;
+    if (!varint(pcdelta)) return false;
     pc += pcdelta;  // PCQuantum is 1 on amd64
-    if (target < pc) return val;
+    if (!visit(val, pc)) return true;
   }
+}
+
+// The value of the table at `off` for `target`, or -1.
+int32_t GoPclntab::pcvalue(uint32_t off, uint64_t entry, uint64_t target) const {
+  int32_t found = -1;
+  walk_pcvalue(off, entry, [&](int32_t val, uint64_t run_end) {
+    if (target < run_end) {
+      found = val;
+      return false;
+    }
+    return true;
+  });
+  return found;
 }
 
 int32_t GoPclntab::pcdata(const FuncHeader& f, uint32_t table, uint64_t pc) const {
@@ -511,6 +528,25 @@ int32_t GoPclntab::inline_index(const GoFunction& f, uint64_t pc) const {
   return pcdata(*h, kPcdataInlTreeIndex, pc);
 }
 
+std::optional<GoPclntab::InlinedCall> GoPclntab::inlined_call(uint64_t tree, int32_t ix) const {
+  const bool old_layout = format_ != PclntabFormat::kGo120;
+  const uint64_t rec_size = old_layout ? 20 : 16;
+  if (ix < 0) return std::nullopt;
+  auto rec = read_memory(tree + uint64_t(ix) * rec_size, rec_size);
+  if (rec.empty()) return std::nullopt;
+  InlinedCall c;
+  if (old_layout) {  // {parent int16, funcID uint8, _, file int32, line int32, func_ int32, parentPc int32}
+    c.func_id = rec[2];
+    c.function = name_at(static_cast<int32_t>(le32(rec.data() + 12)));
+    c.parent_pc = static_cast<int32_t>(le32(rec.data() + 16));
+  } else {  // {funcID uint8, _ [3]byte, nameOff int32, parentPc int32, startLine int32}
+    c.func_id = rec[0];
+    c.function = name_at(static_cast<int32_t>(le32(rec.data() + 4)));
+    c.parent_pc = static_cast<int32_t>(le32(rec.data() + 8));
+  }
+  return c;
+}
+
 std::vector<GoInlineFrame> GoPclntab::expand(uint64_t pc) const {
   std::vector<GoInlineFrame> out;
   auto fn = find_function(pc);
@@ -518,8 +554,6 @@ std::vector<GoInlineFrame> GoPclntab::expand(uint64_t pc) const {
   auto h = func_header(fn->index);
   if (!h) return out;
   auto tree = funcdata(*h, kFuncdataInlTree);
-  const bool old_layout = format_ != PclntabFormat::kGo120;
-  const uint64_t rec_size = old_layout ? 20 : 16;
 
   uint64_t cur = pc;
   int32_t ix = tree ? pcdata(*h, kPcdataInlTreeIndex, cur) : -1;
@@ -530,16 +564,16 @@ std::vector<GoInlineFrame> GoPclntab::expand(uint64_t pc) const {
     // same tree entry at pcs that are not call sites; Go's unwinder would
     // loop. Stop at the first repeat and report the physical function.
     if (ix >= 0 && (seen.size() >= kMaxInlineDepth || std::find(seen.begin(), seen.end(), ix) != seen.end())) ix = -1;
-    std::span<const uint8_t> rec;
+    std::optional<InlinedCall> call;
     if (ix >= 0) {
       seen.push_back(ix);
-      rec = read_memory(*tree + uint64_t(ix) * rec_size, rec_size);
+      call = inlined_call(*tree, ix);
     }
     GoInlineFrame fr;
     GoLine ln = funcline(*h, cur);
     fr.file = ln.file;
     fr.line = ln.line;
-    if (rec.empty()) {
+    if (!call) {
       // The physical function. (Go's runtime treats name offset 0 as "no
       // name", which hides the first function of the table, internal/cpu.
       // Initialize; we give its real name.)
@@ -548,21 +582,34 @@ std::vector<GoInlineFrame> GoPclntab::expand(uint64_t pc) const {
       out.push_back(fr);
       break;
     }
-    int32_t parent_pc;
-    if (old_layout) {  // {parent int16, funcID uint8, _, file int32, line int32, func_ int32, parentPc int32}
-      fr.func_id = rec[2];
-      fr.function = name_at(static_cast<int32_t>(le32(rec.data() + 12)));
-      parent_pc = static_cast<int32_t>(le32(rec.data() + 16));
-    } else {  // {funcID uint8, _ [3]byte, nameOff int32, parentPc int32, startLine int32}
-      fr.func_id = rec[0];
-      fr.function = name_at(static_cast<int32_t>(le32(rec.data() + 4)));
-      parent_pc = static_cast<int32_t>(le32(rec.data() + 8));
-    }
+    fr.func_id = call->func_id;
+    fr.function = call->function;
     fr.inlined = true;
     out.push_back(fr);
-    cur = h->entry + static_cast<uint64_t>(static_cast<int64_t>(parent_pc));
+    cur = h->entry + static_cast<uint64_t>(static_cast<int64_t>(call->parent_pc));
     ix = pcdata(*h, kPcdataInlTreeIndex, cur);
   }
+  return out;
+}
+
+std::vector<std::string_view> GoPclntab::inlined_functions(const GoFunction& f) const {
+  std::vector<std::string_view> out;
+  auto h = func_header(f.index);
+  if (!h) return out;
+  auto tree = funcdata(*h, kFuncdataInlTree);
+  if (!tree) return out;
+  // Every tree index the function's pcs use: one walk of the pcdata table.
+  std::set<int32_t> indices;
+  if (kPcdataInlTreeIndex < h->npcdata)
+    if (auto off = u32(pcln_, h->offset + func_header_size_ + uint64_t(kPcdataInlTreeIndex) * 4))
+      walk_pcvalue(*off, h->entry, [&](int32_t ix, uint64_t) {
+        if (ix >= 0 && indices.size() < 100000) indices.insert(ix);
+        return true;
+      });
+  for (int32_t ix : indices)
+    if (auto call = inlined_call(*tree, ix)) out.push_back(call->function);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

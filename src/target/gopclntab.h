@@ -117,6 +117,8 @@ class GoPclntab {
   // as Go's inline unwinder walks them (no wrapper elision). Empty when pc
   // is in no function.
   std::vector<GoInlineFrame> expand(uint64_t pc) const;
+  // Names of the functions inlined anywhere into f (its inline tree), sorted.
+  std::vector<std::string_view> inlined_functions(const GoFunction& f) const;
 
  private:
   struct Lazy;
@@ -140,7 +142,16 @@ class GoPclntab {
     uint64_t offset = 0;  // of the _func in pcln_
   };
   std::optional<FuncHeader> func_header(size_t i) const;
+  template <typename Visit>
+  bool walk_pcvalue(uint32_t off, uint64_t entry, Visit&& visit) const;
   int32_t pcvalue(uint32_t off, uint64_t entry, uint64_t target) const;
+  struct InlinedCall {
+    std::string_view function;
+    uint8_t func_id = 0;
+    int32_t parent_pc = 0;
+  };
+  // Entry ix of the inline tree at `tree`; nullopt when unreadable.
+  std::optional<InlinedCall> inlined_call(uint64_t tree, int32_t ix) const;
   int32_t pcdata(const FuncHeader& f, uint32_t table, uint64_t pc) const;
   std::optional<uint64_t> funcdata(const FuncHeader& f, uint8_t index) const;
   GoLine funcline(const FuncHeader& f, uint64_t pc) const;
