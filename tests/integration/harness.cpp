@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -352,7 +354,9 @@ std::string read_file(const std::string& path) {
 }
 
 std::string temp_path(const std::string& name) {
-  return "/tmp/mwscope-test-" + std::to_string(getpid()) + "-" + name;
+  std::string flat = name;  // "go1.27/allocserver.json" -> "go1.27_allocserver.json"
+  std::replace(flat.begin(), flat.end(), '/', '_');
+  return "/tmp/mwscope-test-" + std::to_string(getpid()) + "-" + flat;
 }
 
 }  // namespace mws::test

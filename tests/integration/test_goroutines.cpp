@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "harness.h"
+#include "target/gopclntab.h"
+#include "truth_checks.h"
 
 using namespace mws::test;
 using namespace std::chrono;
@@ -64,15 +66,18 @@ json stop_recording(Recording& r) {
 
 }  // namespace
 
-TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers are not", "[bpf][goroutines]") {
-  Server server = start_server("taskserver");
+void mws::test::check_goroutine_lifecycles(const std::string& taskserver) {
+  Server server = start_server(taskserver);
   Recording rec = start_recording(server.child.pid(), "leaks", {"--leak-age", "1"});
+  // Coroutines (iter.Pull) exist from Go 1.23: the fixture serves /coro there.
+  const bool coroutines = http_get(server.port, "/coro?n=0").value_or("").starts_with("pulled");
 
-  const int leaks = 40, selects = 25, works = 300, burst = 200;
+  const int leaks = 40, selects = 25, works = 300, burst = 200, coros = 30;
   send(server.port, "/leak", leaks);
   send(server.port, "/leak-select", selects);
   send(server.port, "/work", works);
   send(server.port, "/spawn-burst?n=" + std::to_string(burst), 1);
+  if (coroutines) send(server.port, "/coro?n=" + std::to_string(coros), 1);
   std::this_thread::sleep_for(milliseconds(1500));  // past the leak age; the burst's 100 ms sleeps are over
   auto truth = json::parse(*http_get(server.port, "/debug/goroutines"));
   json profile = stop_recording(rec);
@@ -119,6 +124,21 @@ TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers ar
   }
   CHECK(!truth.at("by_creator").contains("main.Offload.func1"));
 
+  // Coroutines end through gdestroy without goexit1: each seen ending.
+  const auto version = mws::target::parse_go_version(profile.at("meta").at("go_version").get<std::string>());
+  REQUIRE(version);
+  CHECK(coroutines == (*version >= std::make_pair(1, 23)));
+  if (coroutines) {
+    const json* coro = nullptr;
+    for (const auto& g : profile.at("tasks").at("groups"))
+      for (const auto& f : g.at("creation_stack"))
+        if (f.at("function") == "main.coroHandler") coro = &g;
+    REQUIRE(coro);
+    CHECK(coro->at("spawned") == coros);
+    CHECK(coro->at("ended") == coros);
+    CHECK(coro->at("live") == 0);
+  }
+
   // Each leak is charged to the middleware whose code ran the go statement.
   auto leaked_by = [&](const std::string& name) -> uint64_t {
     for (const auto& m : profile.at("middleware"))
@@ -129,7 +149,7 @@ TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers ar
   CHECK(leaked_by("main.Notifier") == uint64_t(selects));
   CHECK(leaked_by("main.Offload") == 0);
 
-  SECTION("--leaks-folded: creation stack root first, ending at the go statement, weighted by live count") {
+  {  // --leaks-folded: creation stack root first, ending at the go statement, weighted by live count
     std::istringstream in(read_file(rec.leaks_path));
     std::map<std::string, uint64_t> by_leaf;
     std::string line;
@@ -144,6 +164,10 @@ TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers ar
     CHECK(by_leaf["main.Notifier.func1"] == uint64_t(selects));
     CHECK(by_leaf.count("main.Offload.func1") == 0);
   }
+}
+
+TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers are not", "[bpf][goroutines]") {
+  check_goroutine_lifecycles("taskserver");
 }
 
 TEST_CASE("goroutines that existed before attach are kept apart", "[bpf][goroutines]") {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
+#include "truth_checks.h"
 
 using namespace mws::test;
 using namespace std::chrono;
@@ -31,9 +32,7 @@ const json* row(const json& profile, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("objects per request per middleware equal the construction and the runtime's profile",
-          "[bpf][middleware]") {
-  const std::string fixture_name = GENERATE("allocserver", "ginserver", "chiserver", "echoserver");
+void mws::test::check_middleware_per_request(const std::string& fixture_name) {
   INFO("fixture " << fixture_name);
   Server server = start_server(fixture_name);
   const json construction = json::parse(*http_get(server.port, "/debug/construction"));
@@ -91,6 +90,11 @@ TEST_CASE("objects per request per middleware equal the construction and the run
   bool chain_seen = false;
   for (const auto& c : profile.at("chains")) chain_seen |= c.at("names") == construction.at("chain");
   CHECK(chain_seen);
+}
+
+TEST_CASE("objects per request per middleware equal the construction and the runtime's profile",
+          "[bpf][middleware]") {
+  check_middleware_per_request(GENERATE("allocserver", "ginserver", "chiserver", "echoserver"));
 }
 
 TEST_CASE("a --middleware pattern that does not compile is refused before attaching", "[bpf][middleware][errors]") {

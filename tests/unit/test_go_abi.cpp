@@ -5,12 +5,16 @@
 // consistency (declaration order, shared prefixes, per-version facts).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "symbolize/go_closure_names.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_buildinfo.h"
@@ -377,3 +381,174 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(go_wait_reason_name(v, static_cast<uint8_t>(count + 1)) == "");
   }
 }
+
+#ifdef MWS_GO_MATRIX
+// ---------------------------------------------------------------------------
+// The table against every real toolchain of the matrix (scripts/build-go-matrix.sh):
+// the DWARF of a binary each one built, and the runtime sources it ships. A new Go
+// release is one row in src/target/go_abi.cpp plus one run of this test.
+
+namespace {
+
+struct MatrixBuild {
+  std::string name, goroot;
+};
+
+std::vector<MatrixBuild> matrix_builds() {
+  std::ifstream in(fixture("go-matrix.txt"));
+  std::vector<MatrixBuild> out;
+  std::string name, goroot;
+  while (in >> name >> goroot) out.push_back({name, goroot});
+  return out;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Parameter names of `func NAME(...)` in a Go source file; nullopt when absent.
+std::optional<std::vector<std::string>> go_params(const std::string& src, const std::string& name) {
+  auto at = src.find("\nfunc " + name + "(");
+  if (at == std::string::npos) return std::nullopt;
+  auto open = src.find('(', at), close = src.find(')', open);
+  std::vector<std::string> names;
+  std::stringstream list(src.substr(open + 1, close - open - 1));
+  std::string part;
+  while (std::getline(list, part, ',')) {
+    std::stringstream words(part);
+    std::string first;
+    if (words >> first) names.push_back(first);
+  }
+  return names;
+}
+
+int index_of(const std::vector<std::string>& v, const std::string& x) {
+  for (size_t i = 0; i < v.size(); i++)
+    if (v[i] == x) return static_cast<int>(i);
+  return -1;
+}
+
+// The lines of the block that starts at the first line containing `head`,
+// up to the line that starts with `end`.
+std::vector<std::string> block_lines(const std::string& src, const std::string& head, const std::string& end) {
+  std::vector<std::string> out;
+  std::stringstream in(src.substr(src.find(head) == std::string::npos ? src.size() : src.find(head)));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!out.empty() && line.rfind(end, 0) == 0) break;
+    out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the table equals every real toolchain's DWARF and runtime sources", "[goabi][matrix]") {
+  auto builds = matrix_builds();
+  REQUIRE(builds.size() >= 8);
+  int newest = 0;
+  for (const auto& b : builds) {
+    INFO(b.name << " (" << b.goroot << ")");
+    auto elf = open_fixture(b.name + "/allocserver");
+    const std::string ver = fixture_go_version(*elf);
+    const int minor = mws::target::parse_go_version(ver)->second;
+    newest = std::max(newest, minor);
+    INFO(ver);
+
+    // Struct offsets: the compiler's DWARF is the truth.
+    auto dwarf = go_offsets_from_dwarf(*elf);
+    REQUIRE(dwarf.ok());
+    auto table = go_offsets_from_table(ver);
+    REQUIRE(table.ok());
+    CHECK(table->source == "table " + version(minor));
+    require_same(*dwarf, *table);
+
+    // Wait reasons and statuses: runtime2.go.
+    const std::string runtime = b.goroot + "/src/runtime/";
+    auto reasons = wait_reasons_from_source(runtime + "runtime2.go");
+    REQUIRE(reasons.size() > 20);
+    for (size_t i = 0; i < reasons.size(); i++) {
+      INFO("waitReason " << i);
+      CHECK(go_wait_reason_name(ver, static_cast<uint8_t>(i)) == reasons[i]);
+    }
+    CHECK(go_wait_reason_name(ver, static_cast<uint8_t>(reasons.size())) == "");
+    const std::string runtime2 = slurp(runtime + "runtime2.go");
+    uint32_t status = 0;
+    for (const auto& line : block_lines(runtime2, "_Gidle = iota", "\t_Gscan")) {
+      auto g = line.find("_G");
+      if (g == std::string::npos || line.find("//") < g) continue;
+      std::string name = line.substr(g + 2, line.find_first_of(" \t/=", g) - g - 2);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      INFO("status " << status);
+      CHECK(go_status_name(status++) == name);
+    }
+    CHECK(status >= 10);
+
+    // Signatures of the probed functions: mprof.go, proc.go.
+    auto facts = go_function_facts(ver);
+    REQUIRE(facts.ok());
+    const std::string mprof = slurp(runtime + "mprof.go"), proc = slurp(runtime + "proc.go");
+    auto malloc_params = go_params(mprof, "mProf_Malloc");
+    REQUIRE(malloc_params);
+    CHECK(index_of(*malloc_params, "p") == facts->mprof_malloc_ptr_arg);
+    CHECK(index_of(*malloc_params, "size") == facts->mprof_malloc_size_arg);
+    auto free_params = go_params(mprof, "mProf_Free");
+    REQUIRE(free_params);
+    CHECK(index_of(*free_params, "b") == 0);
+    CHECK(index_of(*free_params, "size") == facts->mprof_free_size_arg);
+    auto newproc1 = go_params(proc, "newproc1");
+    REQUIRE(newproc1);
+    CHECK(index_of(*newproc1, "callergp") == facts->newproc1_callergp_arg);
+    CHECK(index_of(*newproc1, "callerpc") == facts->newproc1_callerpc_arg);
+    CHECK(go_params(proc, "gdestroy").has_value() == facts->has_gdestroy);
+    // bucket: every field before size is one word (NotInHeap has no size).
+    int64_t words = 0;
+    bool found_size = false;
+    for (const auto& line : block_lines(mprof, "type bucket struct {", "}")) {
+      std::stringstream ws(line);
+      std::string field;
+      ws >> field;
+      if (field == "size") {
+        found_size = true;
+        break;
+      }
+      if (!field.empty() && field != "_" && field != "type" && field.rfind("//", 0) != 0) words++;
+    }
+    CHECK(found_size);
+    CHECK(words * 8 == facts->bucket_size_offset);
+
+    // Allocator functions: every runtime.mallocgc* of the binary has a known role,
+    // and the size-specialised builds have entry points besides mallocgc.
+    auto pcln = mws::target::GoPclntab::parse(*elf, ver);
+    REQUIRE(pcln.ok());
+    size_t entries = 0;
+    for (size_t i = 0; i < pcln->function_count(); i++) {
+      std::string_view fn = pcln->function(i).name;
+      if (!fn.starts_with("runtime.mallocgc")) continue;
+      INFO(fn);
+      CHECK(mws::target::allocator_role(fn) != mws::target::AllocatorRole::kUnknown);
+      entries += mws::target::allocator_role(fn) == mws::target::AllocatorRole::kEntry;
+    }
+    const bool specialised = minor >= 27 || b.name.find("sizespecializedmalloc") != std::string::npos;
+    CHECK((entries > 1) == specialised);
+
+    // stampMW's closure is named after stampMW's maker whatever inlining did.
+    bool saw_stamp = false;
+    for (size_t i = 0; i < pcln->function_count(); i++) {
+      std::string fn(pcln->function(i).name);
+      if (fn.find("stampMW.func") == std::string::npos) continue;
+      saw_stamp = true;
+      INFO(fn);
+      if (fn.rfind("main.stampMW.func", 0) == 0)
+        CHECK(mws::symbolize::inlined_closure_owner(*pcln, fn) == "");
+      else
+        CHECK(mws::symbolize::inlined_closure_owner(*pcln, fn) == "main.stampMW");
+    }
+    CHECK(saw_stamp);
+  }
+  CHECK(newest == kGoAbiMaxMinor);  // the newest toolchain has its own row
+}
+#endif

@@ -1,0 +1,27 @@
+// The checks against the target runtime's own truth, each on one fixture
+// build: the machine's Go builds them under their plain names
+// ("allocserver"), the toolchain matrix under "go1.27/allocserver" and so on
+// (test_go_matrix.cpp). Each starts its own server and recording and
+// asserts with Catch2.
+#pragma once
+
+#include <string>
+
+namespace mws::test {
+
+// Exact mode: objects per function (innermost main.* frame) equal
+// runtime.MemProfile at MemProfileRate 1 (test_alloc_exact.cpp).
+void check_exact_counts(const std::string& allocserver);
+// Sampled mode: raw samples, frees and in-use per function equal the
+// runtime's own at MemProfileRate 4096; estimates within 10% of exact mode
+// (test_alloc_sampled.cpp).
+void check_sampled_counts(const std::string& allocserver);
+// Objects per request per middleware equal the construction and the
+// runtime's profile, middleware named as their authors wrote them
+// (test_middleware.cpp).
+void check_middleware_per_request(const std::string& fixture);
+// Leaked goroutines exact per site, workers and (Go 1.23+) coroutines seen
+// ending (test_goroutines.cpp).
+void check_goroutine_lifecycles(const std::string& taskserver);
+
+}  // namespace mws::test
