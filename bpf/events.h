@@ -100,12 +100,21 @@ struct mws_mprof_args {
 	__u32 bucket_size_offset;
 };
 
+/* Every uprobe's BPF cookie: the link-time address of the probed
+ * instruction, and in the top bit whether it is a Go prologue's
+ * stack-check jump (after CMP SP, g.stackguard0). There, CF or ZF set means
+ * the function is about to call morestack (to grow its stack, or because
+ * the scheduler asked for preemption), which restarts it from its entry:
+ * the probe will fire again for the same call, so this hit is not counted. */
+#define MWS_COOKIE_STACK_CHECK_JUMP (1ull << 63)
+#define MWS_COOKIE_VADDR_MASK (~MWS_COOKIE_STACK_CHECK_JUMP)
+
 /* Exact mode probes every allocator entry point (runtime.mallocgc and the
  * size-specialised allocators of Go 1.26+, which mallocgc also calls): an
  * allocation is counted once, at the outermost one. A probe hit whose
  * caller (the return address at [SP]) lies in one of these link-time
- * [lo, hi) ranges of allocator code is not counted. Each probe's BPF
- * cookie is its own link-time address, so the program turns the runtime
+ * [lo, hi) ranges of allocator code is not counted. The probe's cookie
+ * (above) gives its link-time address, so the program turns the runtime
  * caller into a link-time one whatever the load address (PIE). Set in
  * rodata before load. */
 #define MWS_MAX_ALLOCATOR_RANGES 16

@@ -62,6 +62,26 @@ static __always_inline bool is_target(void)
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
+#define MWS_EFLAGS_CF 0x0001
+#define MWS_EFLAGS_ZF 0x0040
+
+/* A hit that will be repeated: the probe sits on the prologue's stack-check
+ * jump and CMP SP, g.stackguard0 found SP <= stackguard0 (CF or ZF), so the
+ * function calls morestack and runs again from its entry (see events.h,
+ * MWS_COOKIE_STACK_CHECK_JUMP). Only the hit that goes on is counted. */
+static __always_inline bool restarts_after_morestack(struct pt_regs *ctx)
+{
+	return (bpf_get_attach_cookie(ctx) & MWS_COOKIE_STACK_CHECK_JUMP) &&
+	       (ctx->flags & (MWS_EFLAGS_CF | MWS_EFLAGS_ZF));
+}
+
+/* The probed function's entry hit of this call: in the target, and not a
+ * hit that morestack will repeat. */
+static __always_inline bool counted_entry(struct pt_regs *ctx)
+{
+	return is_target() && !restarts_after_morestack(ctx);
+}
+
 static __always_inline void fill_header(struct mws_event_header *h, __u32 kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -189,7 +209,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
  * running the handlers). */
 static __always_inline bool called_by_allocator(struct pt_regs *ctx, __u64 caller)
 {
-	__u64 at = caller - (ctx->ip - bpf_get_attach_cookie(ctx));
+	__u64 at = caller - (ctx->ip - (bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK));
 	for (__u32 i = 0; i < MWS_MAX_ALLOCATOR_RANGES; i++) {
 		if (i >= allocator_ranges.count)
 			break;
@@ -204,7 +224,7 @@ static __always_inline bool called_by_allocator(struct pt_regs *ctx, __u64 calle
 SEC("uprobe")
 int on_mallocgc(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	/* mallocgc(0) returns &zerobase: no allocation, and Go's own profile
@@ -223,7 +243,7 @@ int on_mallocgc(struct pt_regs *ctx)
 SEC("uprobe")
 int on_mprof_malloc(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
@@ -234,7 +254,7 @@ int on_mprof_malloc(struct pt_regs *ctx)
 SEC("uprobe")
 int on_setprofilebucket(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	struct mws_sample_bucket_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_BUCKET);
@@ -251,7 +271,7 @@ int on_setprofilebucket(struct pt_regs *ctx)
 SEC("uprobe")
 int on_mprof_free(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	struct mws_sample_free_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_FREE);
@@ -272,7 +292,7 @@ int on_mprof_free(struct pt_regs *ctx)
 SEC("uprobe")
 int on_gc_end(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_PROBE_HITS);
 	struct mws_gc_event *e = reserve_event(sizeof(*e), MWS_EV_GC_END);
@@ -286,7 +306,7 @@ int on_gc_end(struct pt_regs *ctx)
 SEC("uprobe")
 int on_request(struct pt_regs *ctx)
 {
-	if (is_target())
+	if (counted_entry(ctx))
 		count(MWS_CNT_REQUESTS);
 	return 0;
 }
@@ -358,7 +378,7 @@ static __always_inline int emit_exit(__u64 g)
 SEC("uprobe")
 int on_goexit1(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	return emit_exit(ctx->r14);
 }
@@ -368,7 +388,7 @@ int on_goexit1(struct pt_regs *ctx)
 SEC("uprobe")
 int on_gdestroy(struct pt_regs *ctx)
 {
-	if (!is_target())
+	if (!counted_entry(ctx))
 		return 0;
 	return emit_exit(PT_REGS_RC(ctx));
 }

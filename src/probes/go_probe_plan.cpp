@@ -17,7 +17,7 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
   if (!fn) return fn.error();
   auto placement = find_entry_probe_offset(exe.read_vaddr(fn->entry, fn->size), fn->entry);
   return ProbeSite{exe.path(), name, fn->file_offset + placement.offset, fn->entry + placement.offset,
-                   placement.on_stack_check_jump ? "prologue jump" : "entry"};
+                   placement.on_stack_check_jump ? "prologue jump" : "entry", placement.on_stack_check_jump};
 }
 
 // Exact mode: a probe on every allocator entry point (runtime.mallocgc, and

@@ -57,8 +57,9 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
 
   auto attach_all = [&](bpf_program* prog, const std::vector<ProbeSite>& sites) -> Status {
     for (const auto& site : sites) {
-      // The cookie is the site's link-time address (see called_by_allocator in go.bpf.c).
-      LIBBPF_OPTS(bpf_uprobe_opts, uprobe, .bpf_cookie = site.vaddr, .retprobe = false);
+      // The cookie: the site's link-time address, and whether it is a stack-check jump (bpf/events.h).
+      const uint64_t cookie = site.vaddr | (site.on_stack_check_jump ? MWS_COOKIE_STACK_CHECK_JUMP : 0);
+      LIBBPF_OPTS(bpf_uprobe_opts, uprobe, .bpf_cookie = cookie, .retprobe = false);
       bpf_link* link =
           bpf_program__attach_uprobe_opts(prog, opt.pid, site.binary_path.c_str(), site.file_offset, &uprobe);
       if (!link) {

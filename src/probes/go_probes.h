@@ -26,6 +26,7 @@ struct ProbeSite {
   uint64_t file_offset = 0;  // uprobe offset in the file
   uint64_t vaddr = 0;        // link-time address of the probed instruction
   std::string placement;     // "prologue jump", "entry", "RET"
+  bool on_stack_check_jump = false;  // placement == "prologue jump": see MWS_COOKIE_STACK_CHECK_JUMP
 };
 
 // What to attach. Empty optional parts are not attached.

@@ -54,10 +54,12 @@ std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const t
 }
 
 std::string describe_state(const target::GoroutineState& st, const std::string& go_version) {
-  const uint32_t status = st.status & ~target::kGoStatusScan;
-  if (status == 4 /* _Gwaiting */) {
+  if (target::go_status_is_waiting(st.status)) {
     auto reason = target::go_wait_reason_name(go_version, st.waitreason);
-    return reason.empty() ? "waiting" : reason;
+    if (reason.empty()) reason = "waiting";
+    // _Gleaked: Go's own leak detector (1.26+) found it blocked on something unreachable.
+    if ((st.status & ~target::kGoStatusScan) == target::kGoStatusLeaked) reason += " (leaked, says Go)";
+    return reason;
   }
   return target::go_status_name(st.status);
 }

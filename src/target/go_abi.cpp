@@ -622,8 +622,18 @@ AllocatorRole allocator_role(std::string_view fn) {
   return AllocatorRole::kUnknown;
 }
 
+bool go_status_is_goroutine(uint32_t atomicstatus) {
+  const uint32_t base = atomicstatus & ~kGoStatusScan;
+  return base != kGoStatusDead && base != kGoStatusDeadExtra;
+}
+
+bool go_status_is_waiting(uint32_t atomicstatus) {
+  const uint32_t base = atomicstatus & ~kGoStatusScan;
+  return base == kGoStatusWaiting || base == kGoStatusLeaked;
+}
+
 std::string go_status_name(uint32_t atomicstatus) {
-  constexpr uint32_t kScan = 0x1000;
+  constexpr uint32_t kScan = kGoStatusScan;
   // runtime2.go _Gidle … ; _Gleaked (10) and _Gdeadextra (11) appear in go1.26 sources.
   static constexpr const char* kNames[] = {
       "idle",     "runnable",       "running",   "syscall",   "waiting",  "moribund_unused",

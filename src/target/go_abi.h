@@ -91,6 +91,18 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
 enum class AllocatorRole { kEntry, kInternal, kUnknown };
 AllocatorRole allocator_role(std::string_view function);
 
+// runtime2.go's goroutine statuses we act on (the same numbers in every version
+// of the table; _Gleaked and _Gdeadextra exist from go1.26).
+inline constexpr uint32_t kGoStatusWaiting = 4;     // _Gwaiting: g.waitreason says on what
+inline constexpr uint32_t kGoStatusDead = 6;        // _Gdead: a free g, not a goroutine
+inline constexpr uint32_t kGoStatusLeaked = 10;     // _Gleaked: waiting, and Go's leak detector found it unreachable
+inline constexpr uint32_t kGoStatusDeadExtra = 11;  // _Gdeadextra: the idle g of a cgo extra M, not a goroutine
+inline constexpr uint32_t kGoStatusScan = 0x1000;   // _Gscan bit, set while the GC scans the stack
+// Whether a g with this status is a goroutine (not a free or extra-M g).
+bool go_status_is_goroutine(uint32_t atomicstatus);
+// Whether g.waitreason tells what it waits on (_Gwaiting, _Gleaked).
+bool go_status_is_waiting(uint32_t atomicstatus);
+
 // Goroutine status as Go's traceback prints it ("runnable", "waiting", ...); with the
 // _Gscan bit (0x1000) set: "waiting (scan)". Unknown values: "unknown status N".
 std::string go_status_name(uint32_t atomicstatus);

@@ -30,7 +30,7 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   std::vector<GoroutineSnapshot> out;
   for (uint64_t g : gs) {
     auto st = read_goroutine_state(mem, g, off);
-    if (!st || (st->status & ~kGoStatusScan) == kGoStatusDead) continue;
+    if (!st || !go_status_is_goroutine(st->status)) continue;
     GoroutineSnapshot s;
     s.g_addr = g;
     s.state = *st;

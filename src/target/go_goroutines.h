@@ -13,9 +13,6 @@
 
 namespace mws::target {
 
-constexpr uint32_t kGoStatusDead = 6;   // _Gdead
-constexpr uint32_t kGoStatusScan = 0x1000;  // _Gscan bit
-
 struct GoroutineState {
   uint32_t status = 0;  // g.atomicstatus (scan bit included)
   uint8_t waitreason = 0;

@@ -249,6 +249,21 @@ TEST_CASE("goroutine status names, with the scan bit", "[goabi]") {
   CHECK(go_status_name(0x1009) == "preempted (scan)");
   CHECK(go_status_name(0x42).find("unknown") != std::string::npos);
   CHECK(go_status_name(0x1042).find("unknown") != std::string::npos);
+  CHECK(go_status_name(10) == "leaked");
+  CHECK(go_status_name(11) == "deadextra");
+  // A free g (_Gdead) and a cgo extra M's idle g (_Gdeadextra, 1.26+) are no goroutines.
+  using mws::target::go_status_is_goroutine;
+  using mws::target::go_status_is_waiting;
+  CHECK_FALSE(go_status_is_goroutine(6));
+  CHECK_FALSE(go_status_is_goroutine(11));
+  CHECK(go_status_is_goroutine(4));
+  CHECK(go_status_is_goroutine(10));
+  CHECK(go_status_is_goroutine(0x1004));
+  // _Gleaked is a waiting goroutine: its wait reason applies.
+  CHECK(go_status_is_waiting(4));
+  CHECK(go_status_is_waiting(0x1004));
+  CHECK(go_status_is_waiting(10));
+  CHECK_FALSE(go_status_is_waiting(2));
 }
 
 TEST_CASE("wait reason names as Go prints them", "[goabi]") {
