@@ -57,9 +57,16 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+/* The recording window: userspace sets it once every probe is attached and
+ * clears it before detaching, so that every probe counts over the same
+ * span whatever the attach and detach order and their duration (a figure
+ * per request divides counts of different probes). In .bss, which
+ * userspace writes through the skeleton's mapping. */
+volatile __u32 window_open = 0;
+
 static __always_inline bool is_target(void)
 {
-	return (__u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
+	return window_open && (__u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
 #define MWS_EFLAGS_CF 0x0001

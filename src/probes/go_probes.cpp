@@ -89,7 +89,12 @@ GoProbes::~GoProbes() {
   if (skel_) go_probes::destroy(skel_);
 }
 
+void GoProbes::open_window() { __atomic_store_n(&skel_->bss->window_open, 1u, __ATOMIC_SEQ_CST); }
+
+void GoProbes::close_window() { __atomic_store_n(&skel_->bss->window_open, 0u, __ATOMIC_SEQ_CST); }
+
 void GoProbes::detach() {
+  close_window();
   for (bpf_link* l : links_) bpf_link__destroy(l);
   links_.clear();
 }

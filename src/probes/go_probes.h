@@ -67,6 +67,11 @@ class GoProbes {
   bpf_map* events_map() const;
   BpfCounters read_counters() const;
   uint32_t probes_attached() const { return static_cast<uint32_t>(links_.size()); }
+  // Every program counts only while the window is open: opened once all
+  // probes are attached, closed before they are detached, at one instant
+  // for all of them.
+  void open_window();
+  void close_window();
   // Detaches every probe now (idempotent); maps stay readable.
   void detach();
 

@@ -171,6 +171,10 @@ Result<Profile> record(const RecordOptions& opt) {
   popt.empty_programs = opt.empty_programs;
   auto probes = probes::GoProbes::attach(target->plan, popt);
   if (!probes) return probes.error();
+  // Every probe is live: from now on they all count, over one window.
+  (*probes)->open_window();
+  const auto started = Clock::now();
+  const uint64_t started_unix_ns = clock_ns(CLOCK_REALTIME);
 
   model::Aggregator allocs;
   model::SampleTracker samples;
@@ -196,8 +200,7 @@ Result<Profile> record(const RecordOptions& opt) {
   meta.allocations_tracked = !target->plan.alloc.empty() || !target->plan.sample_alloc.empty();
   meta.sample_rate = sample_rate;
   meta.probes_attached = (*probes)->probes_attached();
-  meta.started_unix_ns = clock_ns(CLOCK_REALTIME);
-  const auto started = Clock::now();
+  meta.started_unix_ns = started_unix_ns;
   if (opt.on_attached) {
     std::vector<std::string> parts;
     if (!target->plan.alloc.empty()) {
@@ -226,15 +229,17 @@ Result<Profile> record(const RecordOptions& opt) {
       break;
     auto n = consumer.poll(100);
     if (!n) return n.error();
-    if (!target::process_exists(opt.pid)) {
+    if (!target::process_running(opt.pid)) {  // gone, or a zombie that will never run again
       target_exited = true;
       break;
     }
   }
-  // Detach first: from here on the target runs at full speed.
-  (*probes)->detach();
+  // Close the window for every probe at once, then detach: from here on
+  // the target runs at full speed, and the detach time is not recorded.
+  (*probes)->close_window();
   meta.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
   const uint64_t end_ns = clock_ns(CLOCK_MONOTONIC);
+  (*probes)->detach();
   if (auto n = consumer.drain(); !n) return n.error();
   if (target_exited && opt.on_notice) opt.on_notice(what + " exited; reporting what was recorded");
 

@@ -17,6 +17,17 @@ bool process_exists(pid_t pid) {
   return stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
 }
 
+bool process_running(pid_t pid) {
+  if (!process_exists(pid)) return false;
+  // /proc/PID/stat: "PID (comm) STATE ..."; comm may hold spaces and ')'.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;  // gone while reading
+  const char state = stat[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
 static std::string read_comm(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
   std::string s;

@@ -29,6 +29,9 @@ struct ProcessInfo {
 // Fails with "no process with PID N" or "not permitted to inspect ..." etc.
 Result<ProcessInfo> inspect_process(pid_t pid);
 bool process_exists(pid_t pid);
+// Whether the process still runs: it exists and is not a zombie (exited,
+// not yet reaped by its parent: its code will never run again).
+bool process_running(pid_t pid);
 // Re-reads /proc/PID/maps (mappings change as a process runs).
 Result<std::vector<Mapping>> read_mappings(pid_t pid);
 

@@ -134,3 +134,20 @@ TEST_CASE("the target exiting while recording ends the recording with a report",
   CHECK(mw.stdout_text().find("dropped events") != std::string::npos);
   CHECK(!read_file(json_path).empty());
 }
+
+TEST_CASE("a target that becomes a zombie ends the recording like one that exited", "[bpf][errors]") {
+  // The server is this test's child: once it exits, and until the test reaps
+  // it, it is a zombie (state Z): its code never runs again.
+  Server server = start_server("allocserver");
+  const std::string json_path = temp_path("zombie.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  REQUIRE(http_get(server.port, "/work"));
+  server.child.signal(SIGTERM);  // not reaped: stays a zombie while mwscope records
+  INFO(mw.stderr_text());
+  CHECK(mw.wait(seconds(15)) == 0);  // ends by itself (before the fix: until Ctrl-C)
+  CHECK(mw.stderr_text().find("exited") != std::string::npos);
+  CHECK(mw.stdout_text().find("dropped events") != std::string::npos);
+  CHECK(!read_file(json_path).empty());
+  server.child.wait(seconds(10));
+}

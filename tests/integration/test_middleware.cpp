@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "harness.h"
 #include "truth_checks.h"
@@ -115,4 +116,62 @@ TEST_CASE("a --middleware pattern that matches nothing is said so", "[bpf][middl
   CHECK(mw.wait(seconds(30)) == 0);
   CHECK(mw.stderr_text().find("'^matches\\.nothing$' matched no frame") != std::string::npos);
   CHECK(mw.stderr_text().find("'Logging' matched no frame") == std::string::npos);
+}
+
+TEST_CASE("objects per request of a 1 s recording under saturating load equal the construction",
+          "[bpf][middleware][window]") {
+  // Every probe counts over one window (opened once all are attached, closed
+  // before any is detached): requests and allocations come from the same
+  // span. Only the requests in flight at its two edges can be counted
+  // without their allocations or the other way round: at most one per
+  // connection at each edge.
+  Server server = start_server("allocserver");
+  const int connections = 8;
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port);
+  Child load = Child::spawn({fixture("loadgen"), "-url", base + "/work", "-n", "0", "-c", std::to_string(connections),
+                             "-duration", "8s"});
+  REQUIRE(wait_port_open(server.port, seconds(5)));
+  std::this_thread::sleep_for(milliseconds(500));  // saturated by now
+  const std::string json_path = temp_path("window.json");
+  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1", "--mode", "exact",
+                "--no-goroutines", "--json", json_path},
+               seconds(60));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  json profile = json::parse(read_file(json_path));
+  CHECK(load.wait(seconds(60)) == 0);
+
+  const uint64_t requests = profile.at("requests").at("requests");
+  INFO(requests << " requests counted in " << profile.at("meta").at("duration_s") << " s");
+  REQUIRE(requests > 100);
+  CHECK(profile.at("meta").at("duration_s").get<double>() >= 1.0);
+  CHECK(profile.at("meta").at("dropped_events") == 0);
+
+  // What each layer allocates itself, by construction (function, type,
+  // objects per request); GC-assist objects (runtime.sudog) that land in
+  // these frames now and then are not part of it.
+  struct Own {
+    std::string function, type;
+    uint64_t per_request;
+  };
+  const json construction = json::parse(*http_get(server.port, "/debug/construction")).at("functions");
+  std::string stamp_closure;
+  for (auto& [fn, c] : construction.items())
+    if (c.at("middleware") == "main.stampMW") stamp_closure = fn;
+  for (const Own& own : {Own{"main.Logging.func1", "[64]uint8", 3}, Own{stamp_closure, "[48]uint8", 1},
+                         Own{stamp_closure, "main.stampNode", 1}, Own{"main.(*authMiddleware).ServeHTTP", "[96]uint8", 5},
+                         Own{"main.workHandler", "[128]uint8", 7}}) {
+    uint64_t objects = 0;
+    for (const auto& s : profile.at("stacks")) {
+      if (s.at("type") != own.type) continue;
+      for (const auto& f : s.at("frames"))
+        if (f.at("function").get<std::string>().rfind("main.", 0) == 0) {
+          if (f.at("function") == own.function) objects += s.at("objects").get<uint64_t>();
+          break;
+        }
+    }
+    const double expected = double(own.per_request) * double(requests);
+    INFO(own.function << " " << own.type << ": " << objects << " objects, construction " << expected);
+    CHECK(std::fabs(double(objects) - expected) <= double(2 * connections * own.per_request));
+  }
 }
