@@ -603,7 +603,16 @@ Result<Profile> parse_profile_json(std::string_view text, std::string_view sourc
     return Error{src + ": empty, expected a JSON profile (" + std::string(kProfileSchema) + ")"};
   }
   try {
-    const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end());
+    // A profile nests 6 levels deep (stacks[i].frames[k] in tasks.groups);
+    // refuse absurd nesting before it costs memory.
+    static constexpr int kMaxDepth = 32;
+    const nlohmann::json j = nlohmann::json::parse(
+        text.begin(), text.end(), [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+          if (depth > kMaxDepth)
+            throw ProfileJsonError(Kind::Invalid, "",
+                                   fmt::format("nested deeper than {} levels: not an mwscope profile", kMaxDepth));
+          return true;
+        });
     Profile p;
     from_json(j, p);
     return p;

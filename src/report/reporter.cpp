@@ -1,6 +1,7 @@
 #include "report/reporter.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -117,9 +118,27 @@ Status write_file(const std::string& path, std::string_view bytes) {
   return Ok{};
 }
 
-Result<std::string> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+Result<std::string> read_file(const std::string& path, uint64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block the open
   if (fd < 0) return io_error("read", path, "", errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_error("read", path, "stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a pipe" :
+                       S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket" : "not a file";
+    return Error{fmt::format("cannot read {}: it is {}, not a regular file; give a profile written by mwscope --json",
+                             path, kind)};
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return Error{fmt::format("cannot read {}: {} MiB is more than the {} MiB a profile may have", path,
+                             static_cast<uint64_t>(st.st_size) >> 20, max_bytes >> 20)};
+  }
   std::string out;
   char buf[1 << 16];
   for (;;) {
@@ -132,6 +151,10 @@ Result<std::string> read_file(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {  // grew while we read it
+      ::close(fd);
+      return Error{fmt::format("cannot read {}: more than the {} MiB a profile may have", path, max_bytes >> 20)};
+    }
   }
   ::close(fd);
   return out;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -37,8 +38,11 @@ std::string render(const Profile& profile, Format format, const ReportOptions& o
 // file or directory".
 Status write_file(const std::string& path, std::string_view bytes);
 
-// Reads a whole file (e.g. a saved profile.json). Errors name the path and
-// the errno text.
-Result<std::string> read_file(const std::string& path);
+// Reads a whole regular file of at most max_bytes (e.g. a saved
+// profile.json). Refuses, in one line naming the path, anything else: a
+// FIFO, a device (/dev/zero), a directory, a larger file. Errors name the
+// path and the errno text.
+inline constexpr uint64_t kMaxProfileFileBytes = 4ull << 30;
+Result<std::string> read_file(const std::string& path, uint64_t max_bytes = kMaxProfileFileBytes);
 
 }  // namespace mws

@@ -861,3 +861,36 @@ TEST_CASE("reporter: write and read errors name the path and the errno text", "[
   CHECK(r.error().message ==
         "cannot read " + dir.path + "/absent.json: No such file or directory");
 }
+
+TEST_CASE("reporter: a saved profile is read only from a regular file of bounded size and depth", "[report]") {
+  TempDir dir;
+  // Endless or blocking inputs are refused before a byte is read.
+  for (const auto& [path, kind] : {std::pair<std::string, std::string>{"/dev/zero", "a device"},
+                                   {dir.path, "a directory"}}) {
+    auto r = read_file(path);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "cannot read " + path + ": it is " + kind +
+                                   ", not a regular file; give a profile written by mwscope --json");
+  }
+  const std::string fifo = dir.path + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto f = read_file(fifo);  // no writer: a blocking read would hang here
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error().message.find("it is a pipe") != std::string::npos);
+
+  // Larger than the limit: refused, naming both sizes.
+  const std::string big = dir.path + "/big.json";
+  REQUIRE(write_file(big, std::string(3 << 20, ' ')).ok());
+  auto b = read_file(big, 2 << 20);
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.error().message == "cannot read " + big + ": 3 MiB is more than the 2 MiB a profile may have");
+  CHECK(read_file(big, 4 << 20).ok());
+
+  // Nesting far deeper than a profile's is refused at once, in one line.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto p = parse_profile_json(deep, "deep.json");
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.error().message.find("deep.json: ") == 0);
+  CHECK(p.error().message.find("nested deeper than 32 levels") != std::string::npos);
+  CHECK(p.error().message.find('\n') == std::string::npos);
+}
