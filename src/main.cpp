@@ -64,6 +64,21 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
       ->check(CLI::IsMember({"middleware"}));
 }
 
+// What can be checked of the outputs before recording: the weight, and
+// that every output file can be created. A mistake found after recording
+// would cost the recording.
+int check_outputs(const OutputOptions& out, const std::string& mode) {
+  auto weight = mws::parse_weight(out.weight);
+  if (!weight) return fail(weight.error().message);
+  if (mws::needs_sampled_mode(*weight) && mode != "sampled")
+    return fail("--weight " + out.weight + " needs sampled mode (in-use and raw samples come from the Go runtime's "
+                "sampler); drop --mode " + mode + ", or use --weight bytes or objects");
+  for (const std::string* path : {&out.folded_path, &out.leaks_folded_path, &out.json_path})
+    if (!path->empty())
+      if (auto st = mws::check_writable(*path); !st) return fail(st.error().message);
+  return 0;
+}
+
 int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::MiddlewareRules& rules) {
   mws::attribute::attribute_profile(profile, rules);
   for (const auto& r : profile.user_rules)
@@ -74,23 +89,23 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   if (auto st = mws::check_weight(profile, *weight); !st) return fail(st.error().message);
   std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
   std::fflush(stdout);
-  if (!out.folded_path.empty()) {
-    if (auto st = mws::write_file(out.folded_path, mws::render_folded(profile, *weight, out.group_by_middleware)); !st)
-      return fail(st.error().message);
-    std::fprintf(stderr, "mwscope: wrote folded stacks (%s) to %s\n", mws::describe_folded(profile, *weight).c_str(),
-                 out.folded_path.c_str());
-  }
-  if (!out.leaks_folded_path.empty()) {
-    if (auto st = mws::write_file(out.leaks_folded_path, mws::render_leaks_folded(profile)); !st)
-      return fail(st.error().message);
-    std::fprintf(stderr, "mwscope: wrote leaked goroutine stacks to %s\n", out.leaks_folded_path.c_str());
-  }
-  if (!out.json_path.empty()) {
-    if (auto st = mws::write_file(out.json_path, mws::render_json(profile)); !st)
-      return fail(st.error().message);
-    std::fprintf(stderr, "mwscope: wrote profile to %s\n", out.json_path.c_str());
-  }
-  return 0;
+  // Each output on its own: one that fails does not cost the others.
+  int rc = 0;
+  auto write = [&](const std::string& path, const std::string& bytes, const std::string& what) {
+    if (path.empty()) return;
+    if (auto st = mws::write_file(path, bytes); !st) {
+      rc = fail(st.error().message);
+      return;
+    }
+    std::fprintf(stderr, "mwscope: wrote %s to %s\n", what.c_str(), path.c_str());
+  };
+  if (!out.folded_path.empty())
+    write(out.folded_path, mws::render_folded(profile, *weight, out.group_by_middleware),
+          "folded stacks (" + mws::describe_folded(profile, *weight) + ")");
+  if (!out.leaks_folded_path.empty())
+    write(out.leaks_folded_path, mws::render_leaks_folded(profile), "leaked goroutine stacks");
+  if (!out.json_path.empty()) write(out.json_path, mws::render_json(profile), "profile");
+  return rc;
 }
 
 }  // namespace
@@ -166,6 +181,7 @@ int main(int argc, char** argv) {
   auto rules = mws::attribute::MiddlewareRules::create(out.middleware_patterns);
   if (!rules) return fail(rules.error().message);
   if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
+  if (int rc = check_outputs(out, rec.mode); rc != 0) return rc;
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";
   rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs));

@@ -68,13 +68,17 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-}  // namespace
-
-Status write_file(const std::string& path, std::string_view bytes) {
+// Creates PATH.tmp.PID.N beside path, so that a rename puts it in place.
+Status create_temp_beside(const std::string& path, TempFile& tmp) {
   if (path.empty()) return Error{"cannot write a file with an empty path"};
+  // An existing path must be a regular file: the rename would replace a
+  // device node (/dev/null) or fail on a directory only at the end.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Error{fmt::format("cannot write {}: it is {}; give the path of a regular file", path,
+                             S_ISDIR(st.st_mode) ? "a directory" : "not a regular file")};
+  }
   static std::atomic<unsigned> counter{0};
-
-  TempFile tmp;
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string candidate = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
     // O_EXCL: never follow or reuse someone else's file; mode 0666 lets the
@@ -83,11 +87,25 @@ Status write_file(const std::string& path, std::string_view bytes) {
     if (fd >= 0) {
       tmp.fd = fd;
       tmp.path = std::move(candidate);
-      break;
+      return Ok{};
     }
-    if (errno != EEXIST) return io_error("write", path, "create temporary file", errno);
+    if (errno != EEXIST) {
+      return io_error("write", path, fmt::format("cannot create a file in {}", directory_of(path)), errno);
+    }
   }
-  if (tmp.fd < 0) return io_error("write", path, "create temporary file", EEXIST);
+  return io_error("write", path, "create temporary file", EEXIST);
+}
+
+}  // namespace
+
+Status check_writable(const std::string& path) {
+  TempFile probe;  // removed on return
+  return create_temp_beside(path, probe);
+}
+
+Status write_file(const std::string& path, std::string_view bytes) {
+  TempFile tmp;
+  if (auto st = create_temp_beside(path, tmp); !st) return st;
 
   const char* p = bytes.data();
   size_t left = bytes.size();

@@ -37,6 +37,10 @@ std::string render(const Profile& profile, Format format, const ReportOptions& o
 // the errno text: "cannot write out/p.json: create temporary file: No such
 // file or directory".
 Status write_file(const std::string& path, std::string_view bytes);
+// Whether write_file(path) can create its file: checked before recording,
+// so that a bad output path is refused before anything attaches. Creates
+// and removes a temporary file beside path.
+Status check_writable(const std::string& path);
 
 // Reads a whole regular file of at most max_bytes (e.g. a saved
 // profile.json). Refuses, in one line naming the path, anything else: a

@@ -1,5 +1,6 @@
 // Bad input: one line on stderr that says what is wrong, a non-zero exit,
 // and no BPF program of ours left loaded.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -150,4 +151,48 @@ TEST_CASE("a target that becomes a zombie ends the recording like one that exite
   CHECK(mw.stdout_text().find("dropped events") != std::string::npos);
   CHECK(!read_file(json_path).empty());
   server.child.wait(seconds(10));
+}
+
+TEST_CASE("a weight the mode cannot give, or an output that cannot be written, is refused before attaching",
+          "[bpf][errors]") {
+  Server server = start_server("allocserver");
+  const std::string pid = std::to_string(server.child.pid());
+  const uint32_t since = newest_program_id();
+  // Before the fix each of these recorded for the whole duration, then failed.
+  struct Case {
+    std::vector<std::string> args;
+    std::string needle;
+  };
+  const std::string ok_json = temp_path("refused-ok.json");
+  for (const Case& c : {Case{{"--mode", "exact", "--weight", "inuse-bytes"}, "--weight inuse-bytes needs sampled mode"},
+                        Case{{"--folded", "/nonexistent/dir/x.folded", "--json", ok_json},
+                             "cannot write /nonexistent/dir/x.folded: cannot create a file in /nonexistent/dir"},
+                        Case{{"--json", "/proc/version"}, "cannot write /proc/version: cannot create a file in /proc"},
+                        Case{{"--leaks-folded", "/dev/null"}, "cannot write /dev/null: it is not a regular file"},
+                        Case{{"--json", "/tmp"}, "cannot write /tmp: it is a directory"}}) {
+    std::vector<std::string> argv{mwscope_binary(), "-p", pid, "-d", "30"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = run(argv, seconds(20));  // -d 30: a run that got as far as recording would time out here
+    expect_one_line_error(r, c.needle, since);
+    CHECK(r.err.find("attached") == std::string::npos);
+  }
+  CHECK(!std::ifstream(ok_json));  // nothing written: the run never started
+  CHECK(server.child.running());
+}
+
+TEST_CASE("an output that fails at the end does not cost the others", "[bpf][errors]") {
+  Server server = start_server("allocserver");
+  const std::string dir = temp_path("vanishing-dir");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  const std::string json_path = temp_path("kept.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "2", "--folded",
+                           dir + "/x.folded", "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  REQUIRE(::rmdir(dir.c_str()) == 0);  // the folded file can no longer be written
+  INFO(mw.stderr_text());
+  CHECK(mw.wait(seconds(30)) == 1);
+  CHECK(mw.stderr_text().find("cannot write " + dir + "/x.folded") != std::string::npos);
+  CHECK(mw.stderr_text().find("wrote profile to " + json_path) != std::string::npos);
+  CHECK(!read_file(json_path).empty());
+  CHECK(mw.stdout_text().find("dropped events") != std::string::npos);  // the report too
 }
