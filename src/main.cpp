@@ -2,7 +2,10 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 
@@ -30,6 +33,27 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+// A check for a finite number >= min, a whole one when `whole`, whose
+// message says what is wrong and what is expected, e.g. "'-5' is too small:
+// give a number of seconds of at least 0" (CLI11's own range checks print a
+// 309-digit bound and call "abc" out of range). `kind`: "a number of seconds".
+CLI::Validator number_check(const std::string& kind, double min, bool whole) {
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0' || !std::isfinite(v) || (whole && v != std::floor(v)))
+          return "'" + s + "' is not " + kind;
+        if (v < min) return fmt::format("'{}' is too small: give {} of at least {}", s, kind, min);
+        return "";
+      },
+      whole ? "INT" : "NUMBER");
+}
+CLI::Validator number_of(const std::string& unit, double min) { return number_check("a number of " + unit, min, false); }
+CLI::Validator whole_number_of(const std::string& unit, double min) {
+  return number_check("a whole number of " + unit, min, true);
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "mwscope: %s\n", message.c_str());
   return 1;
@@ -55,7 +79,9 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
   app.add_option("--leaks-folded", out.leaks_folded_path,
                  "Write one folded line per leaked goroutine group (creation stack, live count) to FILE");
-  app.add_option("--top", out.top, "Rows in the top allocation sites table")->capture_default_str();
+  app.add_option("--top", out.top, "Rows in the top allocation sites table")
+      ->check(whole_number_of("rows", 1))
+      ->capture_default_str();
   app.add_option("--middleware", out.middleware_patterns,
                  "Also treat functions matching REGEX as middleware (repeatable), e.g. 'myco/api/mw\\.'");
   app.add_option_function<std::string>(
@@ -118,9 +144,13 @@ int main(int argc, char** argv) {
   mws::record::RecordOptions rec;
   OutputOptions out;
   uint64_t ringbuf_mb = 32;
-  app.add_option("-p,--pid", rec.pid, "PID of the running Go server to profile");
+  // Parse errors: one line, like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "mwscope: " + std::string(e.what()) + " (see --help)\n";
+  });
+  app.add_option("-p,--pid", rec.pid, "PID of the running Go server to profile")->check(number_check("a process ID", 1, true));
   app.add_option("-d,--duration", rec.duration_s, "Seconds to record (default: until Ctrl-C)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_of("seconds", 0));
   app.add_option("--mode", rec.mode,
                  "sampled: the Go runtime's own heap samples (1 per MemProfileRate bytes), with frees and in-use; "
                  "nearly free. exact: every allocation, through runtime.mallocgc; a uprobe trap each")
@@ -129,16 +159,16 @@ int main(int argc, char** argv) {
   app.add_option("--go-sample-rate", rec.go_sample_rate,
                  "Sampled mode: first set the target's runtime.MemProfileRate to BYTES (writes into the process; "
                  "for targets whose rate is 0)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--ringbuf-mb", ringbuf_mb, "Ring buffer size in MiB (power of two)")
-      ->check(CLI::Range(1, 1024))
+      ->check(whole_number_of("bytes", 1));
+  app.add_option("--ringbuf-mb", ringbuf_mb, "Ring buffer size in MiB (power of two, 1 to 1024)")
+      ->check(whole_number_of("MiB", 1))
       ->capture_default_str();
   app.add_flag("--bench-empty-program", rec.empty_programs,
                "Benchmarks only: attach a BPF program that records nothing to every probe site")
       ->group("");
   app.add_option("--leak-age", rec.leak_age_s,
                  "Goroutines alive longer than this many seconds at the end are reported as leaked")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_of("seconds", 0))
       ->capture_default_str();
   // Goroutine tracking and request counting cost a uprobe trap per
   // goroutine / request (net/http starts a goroutine per request): on by
@@ -180,7 +210,8 @@ int main(int argc, char** argv) {
   // Checked before anything attaches.
   auto rules = mws::attribute::MiddlewareRules::create(out.middleware_patterns);
   if (!rules) return fail(rules.error().message);
-  if ((ringbuf_mb & (ringbuf_mb - 1)) != 0) return fail("--ringbuf-mb must be a power of two");
+  if (ringbuf_mb > 1024 || (ringbuf_mb & (ringbuf_mb - 1)) != 0)
+    return fail("--ringbuf-mb must be a power of two from 1 to 1024 (MiB)");
   if (int rc = check_outputs(out, rec.mode); rc != 0) return rc;
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";

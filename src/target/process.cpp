@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace mws::target {
@@ -27,6 +29,40 @@ bool process_running(pid_t pid) {
   const char state = stat[close + 2];
   return state != 'Z' && state != 'X';
 }
+
+namespace {
+
+// "CapPrm:\t000001ffffffffff" of /proc/PID/status (or "self").
+std::optional<uint64_t> permitted_capabilities(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("CapPrm:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  return std::nullopt;
+}
+
+// Capabilities the process holds that this one does not ("CAP_SYS_RESOURCE"), or "".
+std::string capabilities_lacking(pid_t pid) {
+  static constexpr const char* kNames[] = {
+      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+      "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+      "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+      "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+      "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+      "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+      "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  auto theirs = permitted_capabilities(std::to_string(pid)), ours = permitted_capabilities("self");
+  if (!theirs || !ours) return "";
+  std::string out;
+  for (size_t cap = 0; cap < 64; cap++)
+    if ((*theirs >> cap & 1) && !(*ours >> cap & 1)) {
+      if (!out.empty()) out += ", ";
+      out += cap < std::size(kNames) ? kNames[cap] : "capability " + std::to_string(cap);
+    }
+  return out;
+}
+
+}  // namespace
 
 static std::string read_comm(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
@@ -68,8 +104,18 @@ Result<ProcessInfo> inspect_process(pid_t pid) {
   char buf[4096];
   ssize_t n = readlink((proc + "/exe").c_str(), buf, sizeof(buf) - 1);
   if (n < 0) {
-    if (errno == EACCES || errno == EPERM)
-      return Error{"not permitted to inspect process " + std::to_string(pid) + ": run mwscope as root (sudo)"};
+    if (errno == EACCES || errno == EPERM) {
+      if (geteuid() != 0)
+        return Error{"not permitted to inspect process " + std::to_string(pid) + ": run mwscope as root (sudo)"};
+      // Root, and still refused by the kernel's ptrace access check: the
+      // target holds capabilities we lack, or lives in another user namespace.
+      const int err = errno;
+      const std::string lacking = capabilities_lacking(pid);
+      return Error{"not permitted to inspect process " + std::to_string(pid) + " even as root (" + proc +
+                   "/exe: " + std::strerror(err) + "): " +
+                   (lacking.empty() ? "it is outside mwscope's user namespace, or mwscope lacks CAP_SYS_PTRACE"
+                                    : "it holds " + lacking + ", which mwscope lacks")};
+    }
     if (errno == ENOENT)
       return Error{"process " + std::to_string(pid) + " has no executable (a kernel thread or a zombie)"};
     return Error{"cannot read " + proc + "/exe: " + std::strerror(errno)};

@@ -196,3 +196,28 @@ TEST_CASE("an output that fails at the end does not cost the others", "[bpf][err
   CHECK(!read_file(json_path).empty());
   CHECK(mw.stdout_text().find("dropped events") != std::string::npos);  // the report too
 }
+
+TEST_CASE("option values that make no sense are refused in one line that says what is expected", "[bpf][errors]") {
+  const uint32_t since = newest_program_id();
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : {
+           Case{{"-d", "-5"}, "mwscope: --duration: '-5' is too small: give a number of seconds of at least 0"},
+           Case{{"-d", "abc"}, "mwscope: --duration: 'abc' is not a number of seconds"},
+           Case{{"-d", "nan"}, "mwscope: --duration: 'nan' is not a number of seconds"},
+           Case{{"--leak-age", "-1"}, "mwscope: --leak-age: '-1' is too small: give a number of seconds of at least 0"},
+           Case{{"--go-sample-rate", "0"},
+                "mwscope: --go-sample-rate: '0' is too small: give a whole number of bytes of at least 1"},
+           Case{{"--top", "-1"}, "mwscope: --top: '-1' is too small: give a whole number of rows of at least 1"},
+           Case{{"--ringbuf-mb", "3"}, "mwscope: --ringbuf-mb must be a power of two from 1 to 1024 (MiB)"},
+       }) {
+    std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(getpid())};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = run(argv, seconds(20));
+    expect_one_line_error(r, c.message, since);
+  }
+  auto r = run({mwscope_binary(), "-p", "abc"}, seconds(20));
+  expect_one_line_error(r, "mwscope: --pid: 'abc' is not a process ID", since);
+}
