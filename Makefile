@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test unit-test bpf-test demo bench clean
+.PHONY: all deps configure test unit-test sanitized-unit-test bpf-test demo bench clean
 
 all: configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -15,8 +15,17 @@ deps:
 configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -G "Unix Makefiles"
 
-test: all
+# Every test: the unit tests also under AddressSanitizer and
+# UndefinedBehaviorSanitizer (their own build), then the whole suite.
+test: all sanitized-unit-test
 	cd $(BUILD) && ctest --output-on-failure
+
+SANITIZED_BUILD ?= build-sanitized
+sanitized-unit-test: deps
+	@test -f $(SANITIZED_BUILD)/CMakeCache.txt || cmake -S . -B $(SANITIZED_BUILD) -G "Unix Makefiles" \
+	  -DCMAKE_BUILD_TYPE=SanitizedDebug -DMWS_FUZZ=OFF -DMWS_GO_MATRIX=OFF
+	cmake --build $(SANITIZED_BUILD) -j$(JOBS) --target unit_tests
+	cd $(SANITIZED_BUILD) && ctest --output-on-failure -L unit
 
 unit-test: all
 	cd $(BUILD) && ctest --output-on-failure -L unit
