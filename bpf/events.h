@@ -26,9 +26,7 @@ enum mws_event_kind {
 /* Indices of the per-CPU counters array that BPF increments and userspace
  * sums. Loss is never silent: every report prints the drop counters. */
 enum mws_counter {
-	MWS_CNT_PROBE_HITS = 0,   /* probe fired in the target process */
-	MWS_CNT_EVENTS_SUBMITTED, /* events written to the ring buffer */
-	MWS_CNT_RINGBUF_DROPS,    /* bpf_ringbuf_reserve failed: ring full */
+	MWS_CNT_RINGBUF_DROPS = 0, /* bpf_ringbuf_reserve failed: ring full */
 	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
 	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
 	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
@@ -165,5 +163,27 @@ struct mws_task_exit_event {
 	__u64 goid;
 	__u64 g_addr;
 };
+
+/* The layout both sides must agree on, checked by both compilers (clang
+ * for BPF, g++ for userspace): a field added on one side only fails the
+ * build instead of shifting every field after it. */
+#ifdef __cplusplus
+#define MWS_LAYOUT(cond) static_assert(cond, #cond)
+#else
+#define MWS_LAYOUT(cond) _Static_assert(cond, #cond)
+#endif
+MWS_LAYOUT(sizeof(struct mws_event_header) == 24);
+MWS_LAYOUT(sizeof(struct mws_alloc_event) == 56 + 8 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 64);
+MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_gc_event) == 24);
+MWS_LAYOUT(sizeof(struct mws_mprof_args) == 16);
+MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
+MWS_LAYOUT(sizeof(struct mws_go_offsets) == 48);
+MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 72 + 8 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 80);
+MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
+#undef MWS_LAYOUT
 
 #endif /* MWSCOPE_EVENTS_H */

@@ -117,7 +117,6 @@ static __always_inline void submit(void *e)
 {
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 										     : BPF_RB_NO_WAKEUP;
-	count(MWS_CNT_EVENTS_SUBMITTED);
 	bpf_ringbuf_submit(e, flags);
 }
 
@@ -233,7 +232,6 @@ int on_mallocgc(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	/* mallocgc(0) returns &zerobase: no allocation, and Go's own profile
 	 * does not record it either. */
 	if (PT_REGS_RC(ctx) == 0)
@@ -252,7 +250,6 @@ int on_mprof_malloc(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
 			  go_arg(ctx, mprof_args.object_arg), read_caller(ctx));
 }
@@ -263,7 +260,6 @@ int on_setprofilebucket(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	struct mws_sample_bucket_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_BUCKET);
 	if (!e)
 		return 0;
@@ -280,7 +276,6 @@ int on_mprof_free(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	struct mws_sample_free_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_FREE);
 	if (!e)
 		return 0;
@@ -301,7 +296,6 @@ int on_gc_end(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	struct mws_gc_event *e = reserve_event(sizeof(*e), MWS_EV_GC_END);
 	if (!e)
 		return 0;
@@ -335,7 +329,6 @@ int on_newproc1_ret(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	count(MWS_CNT_PROBE_HITS);
 	__u64 newg = PT_REGS_RC(ctx), goid = 0;
 	if (read_u64(newg, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);
@@ -367,7 +360,6 @@ int on_newproc1_ret(struct pt_regs *ctx)
 static __always_inline int emit_exit(__u64 g)
 {
 	__u64 goid = 0;
-	count(MWS_CNT_PROBE_HITS);
 	if (read_u64(g, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;

@@ -113,8 +113,6 @@ BpfCounters GoProbes::read_counters() const {
       for (auto v : vals) total += v;
     return total;
   };
-  c.probe_hits = sum(MWS_CNT_PROBE_HITS);
-  c.events_submitted = sum(MWS_CNT_EVENTS_SUBMITTED);
   c.ringbuf_drops = sum(MWS_CNT_RINGBUF_DROPS);
   c.stack_errors = sum(MWS_CNT_STACK_ERRORS);
   c.task_read_errors = sum(MWS_CNT_TASK_READ_ERRORS);

@@ -53,7 +53,7 @@ struct GoProbeOptions {
 };
 
 struct BpfCounters {
-  uint64_t probe_hits = 0, events_submitted = 0, ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
+  uint64_t ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
   uint64_t requests = 0;
 };
 
