@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test unit-test sanitized-unit-test bpf-test demo bench clean
+.PHONY: all deps configure test unit-test sanitized-unit-test bpf-test demo bench soak clean
 
 all: configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -33,11 +33,18 @@ unit-test: all
 bpf-test: all
 	cd $(BUILD) && ctest --output-on-failure -L bpf
 
-demo: all
+# Only what the demo runs: mwscope, the demo server and the load generator.
+demo: configure
+	cmake --build $(BUILD) -j$(JOBS) --target mwscope fixture_allocserver fixture_loadgen
 	bash scripts/demo.sh $(BUILD)
 
 bench: all
 	bash scripts/bench.sh $(BUILD)
+
+# The reliability campaign: attach/detach cycles and kill -9 under load, then
+# what must hold (nothing left attached, target unharmed). SOAK_CYCLES, SOAK_KILLS.
+soak: all
+	bash scripts/soak.sh $(BUILD) $(or $(SOAK_CYCLES),20) $(or $(SOAK_KILLS),10)
 
 clean:
 	rm -rf $(BUILD)

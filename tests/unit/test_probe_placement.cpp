@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <string>
 
+#include "probes/go_probe_plan.h"
 #include "probes/prologue.h"
 #include "probes/ret_finder.h"
 #include "target/elf_file.h"
+#include "target/go_abi.h"
+#include "target/go_functions.h"
 
 using namespace mws;
 
@@ -105,3 +108,51 @@ TEST_CASE("runtime.MemProfileRate found from runtime.profilealloc's code equals 
   REQUIRE(sym);
   CHECK(target::find_mem_profile_rate_in_code(**elf, index) == sym->value);
 }
+
+#ifdef MWS_GO_MATRIX
+TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only mallocgc before", "[probes][matrix]") {
+  for (const std::string build : {"go1.21", "go1.26", "go1.26-sizespecializedmalloc", "go1.27"}) {
+    INFO(build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "/allocserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    req.allocations = probes::AllocationProbes::Exact;
+    req.tasks = false;
+    auto t = probes::plan_go_probes(**elf, bin, req);
+    INFO((t ? "" : t.error().message));
+    REQUIRE(t);
+    const auto& plan = t->plan;
+    REQUIRE(!plan.alloc.empty());
+    CHECK(plan.alloc.front().symbol == "runtime.mallocgc");
+    const bool specialised = build == "go1.27" || build == "go1.26-sizespecializedmalloc";
+    CHECK((plan.alloc.size() > 1) == specialised);
+    // Every probe is an entry point on its function's stack-check jump.
+    for (const auto& site : plan.alloc) {
+      INFO(site.symbol);
+      CHECK(target::allocator_role(site.symbol) == target::AllocatorRole::kEntry);
+      CHECK(site.on_stack_check_jump);
+    }
+    // The allocator ranges hold every runtime.mallocgc* function, and nothing
+    // that calls an allocator from outside (the middleware).
+    target::GoFunctionIndex index(**elf, t->build.version, bin);
+    auto inside = [&](uint64_t addr) {
+      for (uint32_t i = 0; i < plan.allocator_ranges.count; i++)
+        if (addr >= plan.allocator_ranges.range[i].lo && addr < plan.allocator_ranges.range[i].hi) return true;
+      return false;
+    };
+    REQUIRE(plan.allocator_ranges.count >= 1);
+    CHECK(plan.allocator_ranges.count <= MWS_MAX_ALLOCATOR_RANGES);
+    for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+      INFO(fn.name);
+      CHECK(inside(fn.range.entry));
+      CHECK(inside(fn.range.entry + fn.range.size - 1));
+    }
+    for (const char* caller : {"main.workHandler", "runtime.newobject", "runtime.makeslice"}) {
+      auto fn = index.find(caller);
+      REQUIRE(fn);
+      CHECK_FALSE(inside(fn->entry));
+    }
+  }
+}
+#endif
