@@ -52,7 +52,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
       return Error{"this kernel's BPF verifier rejected mwscope's programs (its log is above); please report it "
                    "with `uname -r`"};
     return Error{"cannot load the BPF programs (" + errno_text(err) +
-                 "); the kernel needs BPF ring buffers and BTF (Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF)"};
+                 "); the kernel needs BPF ring buffers, uprobe BPF cookies and BTF (Linux >= 5.15 with CONFIG_DEBUG_INFO_BTF)"};
   }
 
   auto attach_all = [&](bpf_program* prog, const std::vector<ProbeSite>& sites) -> Status {
