@@ -87,8 +87,10 @@ left_programs=$(our_progs_since "$since")
 # The target's code against its executable: a breakpoint (0xCC) left behind
 # by a uprobe would show as a difference. Text segment from the ELF header.
 exe=$(readlink "/proc/$SERVER_PID/exe")
-read -r text_off text_addr text_size < <(readelf -SW "$exe" |
-  awk '$2 == ".text" { print strtonum("0x" $5), strtonum("0x" $4), strtonum("0x" $6) }')
+read -r text_addr text_off text_size < <(readelf -SW "$exe" |
+  awk '{ for (i = 1; i < NF; i++) if ($i == ".text") { print $(i + 2), $(i + 3), $(i + 4); exit } }')
+[ -n "${text_size:-}" ] || fail "no .text section in $exe"
+text_addr=$((16#$text_addr)) text_off=$((16#$text_off)) text_size=$((16#$text_size))
 dd if="$exe" of="$workdir/text.file" bs=64K iflag=skip_bytes,count_bytes skip="$text_off" count="$text_size" status=none
 dd if="/proc/$SERVER_PID/mem" of="$workdir/text.mem" bs=64K iflag=skip_bytes,count_bytes skip="$text_addr" \
   count="$text_size" status=none
