@@ -156,3 +156,24 @@ TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only malloc
   }
 }
 #endif
+
+TEST_CASE("exact mode refuses a binary with an allocator function it does not know", "[probes]") {
+  // unknownalloc defines runtime.mallocgcHuge, as a newer Go might.
+  const std::string bin = std::string(MWS_FIXTURE_DIR) + "/unknownalloc";
+  auto elf = target::ElfFile::open(bin);
+  REQUIRE(elf);
+  probes::PlanRequest req;
+  req.allocations = probes::AllocationProbes::Exact;
+  req.tasks = false;
+  req.requests = false;
+  auto t = probes::plan_go_probes(**elf, "process 1 (unknownalloc)", req);
+  REQUIRE_FALSE(t);
+  INFO(t.error().message);
+  CHECK(t.error().message.find("exact mode refused") != std::string::npos);
+  CHECK(t.error().message.find("runtime.mallocgcHuge") != std::string::npos);
+  CHECK(t.error().message.find("the default sampled mode works") != std::string::npos);
+  CHECK(t.error().message.find('\n') == std::string::npos);
+  // Sampled mode does not depend on knowing every allocator entry point.
+  req.allocations = probes::AllocationProbes::Sampled;
+  CHECK(probes::plan_go_probes(**elf, "process 1 (unknownalloc)", req));
+}
