@@ -64,7 +64,12 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
           bpf_program__attach_uprobe_opts(prog, opt.pid, site.binary_path.c_str(), site.file_offset, &uprobe);
       if (!link) {
         int err = errno;
-        return Error{"cannot attach a uprobe to " + site.symbol + " in " + site.binary_path + ": " + errno_text(err)};
+        std::string hint = err == EACCES || err == EPERM
+                               ? " (a uprobe perf event may need CAP_SYS_ADMIN besides CAP_BPF and CAP_PERFMON, as on "
+                                 "Linux 6.18: run mwscope as root)"
+                               : "";
+        return Error{"cannot attach a uprobe to " + site.symbol + " in " + site.binary_path + ": " + errno_text(err) +
+                     hint};
       }
       p->links_.push_back(link);
     }
