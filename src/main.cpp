@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
       ->check(number_of("seconds", 0));
   app.add_option("--mode", rec.mode,
                  "sampled: the Go runtime's own heap samples (1 per MemProfileRate bytes), with frees and in-use; "
-                 "nearly free. exact: every allocation, through runtime.mallocgc; a uprobe trap each")
+                 "nearly free. exact: every allocation, through runtime.mallocgc and the size-specialised allocators; "
+                 "a uprobe trap each")
       ->check(CLI::IsMember({"sampled", "exact"}))
       ->capture_default_str();
   app.add_option("--go-sample-rate", rec.go_sample_rate,

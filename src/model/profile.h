@@ -143,7 +143,7 @@ struct ProfileMeta {
   int32_t pid = 0;
   std::string executable;   // path of the target's executable as opened
   std::string go_version;   // "go1.19.8", empty when not Go
-  std::string mode;         // "sampled" (the Go runtime's heap sampler) or "exact" (every mallocgc)
+  std::string mode;         // "sampled" (the Go runtime's heap sampler) or "exact" (every allocation)
   bool allocations_tracked = true;  // false with --no-allocs: stacks is empty by choice
   uint64_t started_unix_ns = 0;
   double duration_s = 0;    // wall time the probes were live
