@@ -142,12 +142,10 @@ json_num() {
 
 echo "bench: HTTP throughput of a saturated Go server ($(nproc) cores): no profiler vs --mode sampled vs --mode exact"
 echo "  allocserver -memprofilerate $HTTP_RATE, loadgen -c $HTTP_CONC on /work, $HTTP_ROUNDS interleaved rounds of ${HTTP_SECS}s per mode"
-"$HTTP_SERVER" -memprofilerate "$HTTP_RATE" >"$work/http_server.out" 2>&1 &
-http_pid=$!
-for _ in $(seq 100); do grep -q "^listening on" "$work/http_server.out" && break; sleep 0.05; done
-http_addr=$(sed -n 's/^listening on //p' "$work/http_server.out")
-[ -n "$http_addr" ] || { echo "bench: allocserver did not start:" >&2; cat "$work/http_server.out" >&2; exit 1; }
-http_url=http://$http_addr/work
+. "$(dirname "$0")/fixture-server.sh"
+start_fixture_server "$work/http_server.out" "$HTTP_SERVER" -memprofilerate "$HTTP_RATE" || exit 1
+http_pid=$SERVER_PID
+http_url=http://127.0.0.1:$SERVER_PORT/work
 "$LOADGEN" -url "$http_url" -n 0 -duration 2s -c "$HTTP_CONC" >/dev/null   # warm-up, not measured
 
 # http_round MODE ROUND: one loaded round, with mwscope --mode MODE attached unless MODE is none.

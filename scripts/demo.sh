@@ -25,11 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$FIX/allocserver" -memprofilerate 4096 >"$workdir/server.out" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$workdir/server.out" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$workdir/server.out")
-[ -n "$PORT" ] || { echo "demo: the demo server did not start" >&2; cat "$workdir/server.out" >&2; exit 1; }
+. "$(dirname "$0")/fixture-server.sh"
+start_fixture_server "$workdir/server.out" "$FIX/allocserver" -memprofilerate 4096 || exit 1
+PORT=$SERVER_PORT
 echo "demo: server PID $SERVER_PID on 127.0.0.1:$PORT; load: 8 keep-alive connections on /work and /health" >&2
 
 # Load for a little longer than the recording, so the whole window sees traffic.

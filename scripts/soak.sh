@@ -44,11 +44,9 @@ our_progs_since() {
 since=$(newest_prog_id)
 since=${since:-0}
 
-"$FIX/allocserver" -memprofilerate 4096 >"$workdir/server.out" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$workdir/server.out" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$workdir/server.out")
-[ -n "$PORT" ] || fail "allocserver did not start: $(cat "$workdir/server.out")"
+. "$(dirname "$0")/fixture-server.sh"
+start_fixture_server "$workdir/server.out" "$FIX/allocserver" -memprofilerate 4096 || exit 1
+PORT=$SERVER_PORT
 
 "$FIX/loadgen" -url "http://127.0.0.1:$PORT/work,http://127.0.0.1:$PORT/health" -n 0 -c 8 \
   -duration "$((CYCLES * 3 + KILLS * 3 + 10))s" >"$workdir/load.out" 2>&1 &

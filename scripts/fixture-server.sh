@@ -1,0 +1,22 @@
+# Sourced by demo.sh, soak.sh and bench.sh: starts a Go fixture server.
+#
+# start_fixture_server OUTFILE COMMAND [ARGS...]
+#   Runs COMMAND in the background with its output in OUTFILE, waits (10 s at
+#   most) for its "listening on 127.0.0.1:PORT" line, and sets SERVER_PID and
+#   SERVER_PORT. Returns 1, with OUTFILE's text on stderr, if it does not
+#   listen in time.
+start_fixture_server() {
+  local out=$1
+  shift
+  "$@" >"$out" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 200); do
+    grep -q "listening on" "$out" && break
+    sleep 0.05
+  done
+  SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out")
+  if [ -z "$SERVER_PORT" ]; then
+    echo "$1 did not start: $(cat "$out")" >&2
+    return 1
+  fi
+}
