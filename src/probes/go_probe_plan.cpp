@@ -30,8 +30,9 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
 Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   if (auto mallocgc = index.find("runtime.mallocgc"); !mallocgc) return mallocgc.error();
   std::vector<std::string> unknown;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<target::CodeRange> ranges, internal;
   for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+    const uint64_t lo = fn.range.entry, hi = fn.range.entry + fn.range.size;
     switch (target::allocator_role(fn.name)) {
       case target::AllocatorRole::kEntry: {
         auto site = entry_site(exe, index, fn.name);
@@ -40,6 +41,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
         break;
       }
       case target::AllocatorRole::kInternal:
+        internal.push_back({lo, hi});
         break;
       case target::AllocatorRole::kUnknown:
         unknown.push_back(fn.name);
@@ -47,11 +49,10 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
     }
     // Go aligns functions to 32 bytes: a function that starts in the
     // previous one's padding continues its range.
-    const uint64_t lo = fn.range.entry, hi = fn.range.entry + fn.range.size;
-    if (!ranges.empty() && lo <= ((ranges.back().second + 31) & ~uint64_t{31}))
-      ranges.back().second = std::max(ranges.back().second, hi);
+    if (!ranges.empty() && lo <= ((ranges.back().hi + 31) & ~uint64_t{31}))
+      ranges.back().hi = std::max(ranges.back().hi, hi);
     else
-      ranges.emplace_back(lo, hi);
+      ranges.push_back({lo, hi});
   }
   if (!unknown.empty())
     return Error{fmt::format("exact mode refused: {} has allocator function{} that mwscope does not know ({}{}), so it "
@@ -59,6 +60,17 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
                              exe.path(), unknown.size() > 1 ? "s" : "", unknown.front(),
                              unknown.size() > 1 ? fmt::format(" and {} more", unknown.size() - 1) : "",
                              t.build.version)};
+  // A release newer than the table: the names are known, but prove that
+  // the allocator's internal paths are reached only from allocator code,
+  // that is through a probed entry point.
+  if (target::go_version_beyond_table(t.build.version)) {
+    auto bypass = target::direct_callers_outside(exe, index, internal, ranges);
+    if (!bypass.empty())
+      return Error{fmt::format("exact mode refused: in {} ({}, newer than mwscope knows) {} calls the allocator's "
+                               "internal paths directly, around the entry points mwscope probes, so it could miss "
+                               "allocations; the default sampled mode works",
+                               exe.path(), t.build.version, bypass.front())};
+  }
   if (ranges.size() > MWS_MAX_ALLOCATOR_RANGES)
     return Error{fmt::format("exact mode refused: the allocator code of {} lies in {} pieces, more than the {} mwscope "
                              "can tell apart; the default sampled mode works",
@@ -67,7 +79,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
   std::stable_partition(t.plan.alloc.begin(), t.plan.alloc.end(),
                         [](const ProbeSite& s) { return s.symbol == "runtime.mallocgc"; });
   t.plan.allocator_ranges.count = static_cast<uint32_t>(ranges.size());
-  for (size_t i = 0; i < ranges.size(); i++) t.plan.allocator_ranges.range[i] = {ranges[i].first, ranges[i].second};
+  for (size_t i = 0; i < ranges.size(); i++) t.plan.allocator_ranges.range[i] = {ranges[i].lo, ranges[i].hi};
   return Ok{};
 }
 

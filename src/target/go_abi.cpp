@@ -603,6 +603,11 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   return f;
 }
 
+bool go_version_beyond_table(const std::string& go_version) {
+  auto row = table_row(go_version);
+  return row && row->newer;
+}
+
 AllocatorRole allocator_role(std::string_view fn) {
   constexpr std::string_view kPrefix = "runtime.mallocgc";
   if (!fn.starts_with(kPrefix)) return AllocatorRole::kUnknown;

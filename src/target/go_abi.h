@@ -74,6 +74,9 @@ struct GoFunctionFacts {
 };
 // Fails, naming the version, for a version outside the table.
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
+// Whether the version is newer than the table's newest row (its facts are
+// then the newest row's, unproven for it).
+bool go_version_beyond_table(const std::string& go_version);
 
 // How a runtime function named runtime.mallocgc* takes part in heap allocation.
 //  - Entry: called from outside the allocator for one allocation, with mallocgc's

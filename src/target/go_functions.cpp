@@ -7,6 +7,8 @@
 #include <set>
 #include <span>
 
+#include "target/x86_code.h"
+
 namespace mws::target {
 
 GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what)
@@ -56,6 +58,50 @@ std::vector<NamedGoFunction> GoFunctionIndex::find_prefix(std::string_view prefi
   return out;
 }
 
+void GoFunctionIndex::for_each_function(const std::function<void(std::string_view, uint64_t, uint64_t)>& visit) const {
+  if (exe_.has_symtab()) {
+    for (const ElfSymbol& s : exe_.symbols())
+      if (s.is_function && s.size > 0) visit(s.name, s.value, s.size);
+  } else if (pclntab_) {
+    for (size_t i = 0; i < pclntab_->function_count(); i++) {
+      const GoFunction f = pclntab_->function(i);
+      visit(f.name, f.entry, f.size());
+    }
+  }
+}
+
+namespace {
+
+bool in_ranges(const std::vector<CodeRange>& ranges, uint64_t addr) {
+  for (const auto& r : ranges)
+    if (addr >= r.lo && addr < r.hi) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> direct_callers_outside(const ElfFile& exe, const GoFunctionIndex& index,
+                                                const std::vector<CodeRange>& callees,
+                                                const std::vector<CodeRange>& allowed) {
+  std::set<std::string> callers;
+  index.for_each_function([&](std::string_view name, uint64_t entry, uint64_t size) {
+    if (in_ranges(allowed, entry)) return;
+    for_each_instruction(exe.read_vaddr(entry, size), entry, false, [&](const cs_insn& insn) {
+      // CALL rel32: E8 and a displacement from the next instruction.
+      if (insn.size == 5 && insn.bytes[0] == 0xE8) {
+        int32_t rel = 0;
+        for (int b = 4; b >= 1; b--) rel = static_cast<int32_t>((static_cast<uint32_t>(rel) << 8) | insn.bytes[b]);
+        if (in_ranges(callees, insn.address + 5 + static_cast<int64_t>(rel))) {
+          callers.emplace(name);
+          return false;
+        }
+      }
+      return true;
+    });
+  });
+  return {callers.begin(), callers.end()};
+}
+
 std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& index) {
   if (auto sym = exe.find_symbol("runtime.allgs")) return sym->value;
   return find_allgs_in_code(exe, index);
@@ -68,26 +114,13 @@ std::set<uint64_t> rip_relative_refs(const ElfFile& exe, const GoFunctionIndex& 
   std::set<uint64_t> refs;
   auto fn = index.find(name);
   if (!fn) return refs;
-  auto code = exe.read_vaddr(fn->entry, fn->size);
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return refs;
-  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-  cs_insn* insn = cs_malloc(handle);
-  const uint8_t* p = code.data();
-  size_t left = code.size();
-  uint64_t addr = fn->entry;
-  while (left > 0) {
-    if (!cs_disasm_iter(handle, &p, &left, &addr, insn)) {
-      p++, left--, addr++;
-      continue;
-    }
-    const cs_x86& x = insn->detail->x86;
+  for_each_instruction(exe.read_vaddr(fn->entry, fn->size), fn->entry, true, [&](const cs_insn& insn) {
+    const cs_x86& x = insn.detail->x86;
     for (int i = 0; i < x.op_count; i++)
       if (x.operands[i].type == X86_OP_MEM && x.operands[i].mem.base == X86_REG_RIP)
-        refs.insert(insn->address + insn->size + x.operands[i].mem.disp);
-  }
-  cs_free(insn, 1);
-  cs_close(&handle);
+        refs.insert(insn.address + insn.size + x.operands[i].mem.disp);
+    return true;
+  });
   return refs;
 }
 

@@ -177,3 +177,35 @@ TEST_CASE("exact mode refuses a binary with an allocator function it does not kn
   req.allocations = probes::AllocationProbes::Sampled;
   CHECK(probes::plan_go_probes(**elf, "process 1 (unknownalloc)", req));
 }
+
+#ifdef MWS_GO_MATRIX
+TEST_CASE("the allocator's internal paths are called only from allocator code, on every real toolchain",
+          "[probes][matrix]") {
+  // The proof exact mode runs on a Go release newer than the table, checked
+  // here on the releases the table knows: it must hold on all of them.
+  for (const std::string build : {"go1.24", "go1.26", "go1.26-sizespecializedmalloc", "go1.27"}) {
+    INFO(build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "/allocserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    target::GoFunctionIndex index(**elf, "", bin);
+    std::vector<target::CodeRange> internal, allocator, mallocgc_only;
+    for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+      const target::CodeRange r{fn.range.entry, fn.range.entry + fn.range.size};
+      allocator.push_back(r);
+      if (target::allocator_role(fn.name) == target::AllocatorRole::kInternal) internal.push_back(r);
+      if (fn.name == "runtime.mallocgc") mallocgc_only.push_back(r);
+    }
+    REQUIRE(!internal.empty());  // 1.24+ split mallocgc into per-kind paths
+    CHECK(target::direct_callers_outside(**elf, index, internal, allocator).empty());
+    // And the scan does see calls: allowing mallocgc alone, go1.27's
+    // size-specialised entries (which call their slow paths) are callers
+    // from outside it.
+    auto outside = target::direct_callers_outside(**elf, index, internal, mallocgc_only);
+    if (build == "go1.27") {
+      REQUIRE(!outside.empty());
+      for (const auto& caller : outside) CHECK(caller.rfind("runtime.mallocgc", 0) == 0);
+    }
+  }
+}
+#endif
