@@ -16,16 +16,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-workdir=$(mktemp -d)
-cleanup() {
-  [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/fixture-server.sh"
+workdir=$(mktemp -d)
+trap cleanup_fixtures EXIT
+
 start_fixture_server "$workdir/server.out" "$FIX/allocserver" -memprofilerate 4096 || exit 1
 PORT=$SERVER_PORT
 echo "demo: server PID $SERVER_PID on 127.0.0.1:$PORT; load: 8 keep-alive connections on /work and /health" >&2

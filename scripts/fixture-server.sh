@@ -1,4 +1,5 @@
-# Sourced by demo.sh, soak.sh and bench.sh: starts a Go fixture server.
+# Sourced by demo.sh, soak.sh and bench.sh: starts a Go fixture server, and
+# cleans up after it.
 #
 # start_fixture_server OUTFILE COMMAND [ARGS...]
 #   Runs COMMAND in the background with its output in OUTFILE, waits (10 s at
@@ -19,4 +20,15 @@ start_fixture_server() {
     echo "$1 did not start: $(cat "$out")" >&2
     return 1
   fi
+}
+
+# cleanup_fixtures: for `trap cleanup_fixtures EXIT`. Kills the load
+# generator and the server (LOAD_PID, SERVER_PID) if they still run, waits
+# for them, and removes $workdir.
+cleanup_fixtures() {
+  [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${workdir:-}" ] && rm -rf "$workdir"
+  return 0
 }

@@ -25,14 +25,9 @@ fail() {
 [ "$(id -u)" -eq 0 ] || fail "attaching probes needs root; run: sudo make soak"
 command -v bpftool >/dev/null || fail "bpftool is not installed (scripts/install-deps.sh)"
 
+. "$(dirname "$0")/fixture-server.sh"
 workdir=$(mktemp -d)
-cleanup() {
-  [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+trap cleanup_fixtures EXIT
 
 # Our programs are named on_* (bpf/go.bpf.c); count those with ids above the
 # newest one loaded before we start, so another tool's programs never count.
@@ -44,7 +39,6 @@ our_progs_since() {
 since=$(newest_prog_id)
 since=${since:-0}
 
-. "$(dirname "$0")/fixture-server.sh"
 start_fixture_server "$workdir/server.out" "$FIX/allocserver" -memprofilerate 4096 || exit 1
 PORT=$SERVER_PORT
 
