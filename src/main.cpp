@@ -7,6 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <functional>
+#include <new>
+#include <ostream>
 #include <string>
 
 #include "attribute/attribution.h"
@@ -113,30 +116,39 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   auto weight = mws::parse_weight(out.weight);
   if (!weight) return fail(weight.error().message);
   if (auto st = mws::check_weight(profile, *weight); !st) return fail(st.error().message);
-  std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
+  int rc = 0;
+  try {
+    std::fputs(mws::render_text(profile, *weight, out.top).c_str(), stdout);
+  } catch (const std::bad_alloc&) {
+    rc = fail("out of memory while rendering the text report; the file outputs are still written");
+  }
   std::fflush(stdout);
   // Each output on its own: one that fails does not cost the others.
-  int rc = 0;
-  auto write = [&](const std::string& path, const std::string& bytes, const std::string& what) {
+  auto write = [&](const std::string& path, const std::string& what,
+                   const std::function<void(std::ostream&)>& produce) {
     if (path.empty()) return;
-    if (auto st = mws::write_file(path, bytes); !st) {
-      rc = fail(st.error().message);
+    try {
+      if (auto st = mws::write_file(path, produce); !st) {
+        rc = fail(st.error().message);
+        return;
+      }
+    } catch (const std::bad_alloc&) {
+      rc = fail("cannot write " + path + ": out of memory while writing the " + what + "; the other outputs were written");
       return;
     }
     std::fprintf(stderr, "mwscope: wrote %s to %s\n", what.c_str(), path.c_str());
   };
-  if (!out.folded_path.empty())
-    write(out.folded_path, mws::render_folded(profile, *weight, out.group_by_middleware),
-          "folded stacks (" + mws::describe_folded(profile, *weight) + ")");
-  if (!out.leaks_folded_path.empty())
-    write(out.leaks_folded_path, mws::render_leaks_folded(profile), "leaked goroutine stacks");
-  if (!out.json_path.empty()) write(out.json_path, mws::render_json(profile), "profile");
+  write(out.folded_path, "folded stacks (" + mws::describe_folded(profile, *weight) + ")",
+        [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
+  write(out.leaks_folded_path, "leaked goroutine stacks",
+        [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
+  write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
   return rc;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"mwscope: which middleware allocates what, on a running Go server (eBPF, no restart)"};
   app.set_version_flag("--version", MWSCOPE_VERSION);
   app.require_subcommand(0, 1);
@@ -228,4 +240,14 @@ int main(int argc, char** argv) {
   auto profile = mws::record::record(rec);
   if (!profile) return fail(profile.error().message);
   return emit(*profile, out, *rules);
+}
+
+// Out of memory anywhere is one line and a non-zero exit, never an abort;
+// the probes are gone by then (GoProbes detaches in its destructor).
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory (is mwscope under a memory or address-space limit?)");
+  }
 }

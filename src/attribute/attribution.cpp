@@ -35,13 +35,20 @@ std::vector<NamedCount> top(const std::map<std::string, NamedCount>& m, size_t n
 // "main.Logging.func1 main.go:116": the frame the allocation happened in,
 // within the owning middleware's part of the stack (the innermost frame
 // that is not the Go runtime).
-std::string site_of(const std::vector<Frame>& frames) {
-  for (const Frame& f : frames) {
+std::string site_of(const Profile& p, const std::vector<FrameId>& frame_ids) {
+  for (FrameId id : frame_ids) {
+    const Frame& f = p.frame(id);
     if (f.function.starts_with("runtime.") || f.function.starts_with("internal/")) continue;
     std::string file = f.file.substr(f.file.find_last_of('/') + 1);
     return f.line ? fmt::format("{} {}:{}", f.function, file, f.line) : f.function;
   }
-  return frames.empty() ? "[no stack]" : frames.front().function;
+  return frame_ids.empty() ? "[no stack]" : p.frame(frame_ids.front()).function;
+}
+
+// The functions of a stack's frames, leaf first, in `out` (reused).
+void functions_of(const Profile& p, const std::vector<FrameId>& frame_ids, std::vector<std::string_view>& out) {
+  out.clear();
+  for (FrameId id : frame_ids) out.push_back(p.frame(id).function);
 }
 
 }  // namespace
@@ -52,9 +59,16 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
   std::vector<RuleMatch> user(rules.user_patterns().size());
   std::vector<std::set<std::string>> user_functions(user.size());
   for (size_t i = 0; i < user.size(); i++) user[i].pattern = rules.user_patterns()[i];
+  // Which user patterns match each frame, decided once per distinct frame.
+  std::vector<std::vector<size_t>> user_matches(p.frames.size());
+  for (size_t u = 0; u < user.size(); u++)
+    for (FrameId id = 0; id < p.frames.size(); id++)
+      if (rules.user_match(u, p.frame(id).function)) user_matches[id].push_back(u);
 
+  std::vector<std::string_view> functions;
   for (ProfileStack& s : p.stacks) {
-    auto chain = rules.chain(s.frames, p.closure_owners);
+    functions_of(p, s.frame_ids, functions);
+    auto chain = rules.chain(functions, p.closure_owners);
     s.middleware = chain.empty() ? kServer : chain.back().name;
     Accum& self = rows[s.middleware];
     self.row.name = s.middleware;
@@ -63,7 +77,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     self.row.samples += s.samples;
     self.row.inuse_objects += s.inuse_objects;
     self.row.inuse_bytes += s.inuse_bytes;
-    add(self.sites, site_of(s.frames), s);
+    add(self.sites, site_of(p, s.frame_ids), s);
     add(self.types, s.type.empty() ? "(unknown type)" : s.type, s);
 
     std::set<std::string> seen;  // a name twice in one chain counts once
@@ -82,16 +96,16 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       c.objects += s.objects;
       c.bytes += s.bytes;
     }
-    for (size_t u = 0; u < user.size(); u++)
-      for (const Frame& f : s.frames)
-        if (rules.user_match(u, f.function)) {
-          user[u].frames_matched++;
-          user_functions[u].insert(f.function);
-        }
+    for (FrameId id : s.frame_ids)
+      for (size_t u : user_matches[id]) {
+        user[u].frames_matched++;
+        user_functions[u].insert(p.frame(id).function);
+      }
   }
 
   for (TaskGroup& g : p.tasks.groups) {
-    auto chain = rules.chain(g.creation_stack, p.closure_owners);
+    functions_of(p, g.creation_frame_ids, functions);
+    auto chain = rules.chain(functions, p.closure_owners);
     g.middleware = chain.empty() ? kServer : chain.back().name;
     Accum& a = rows[g.middleware];
     a.row.name = g.middleware;

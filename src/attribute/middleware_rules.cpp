@@ -126,22 +126,23 @@ bool MiddlewareRules::user_match(size_t i, std::string_view function) const {
   return std::regex_search(function.begin(), function.end(), regexes_[i]);
 }
 
-bool MiddlewareRules::is_middleware(const std::vector<Frame>& frames, size_t i, bool in_echo_chain) const {
-  const std::string& fn = frames[i].function;
+bool MiddlewareRules::is_middleware(std::span<const std::string_view> functions, size_t i, bool in_echo_chain) const {
+  const std::string_view fn = functions[i];
   for (size_t u = 0; u < regexes_.size(); u++)
     if (user_match(u, fn)) return true;
   if (is_framework(fn)) return false;
   if (fn.starts_with("runtime.") || fn.starts_with("[")) return false;
-  if (i + 1 < frames.size() && in(kDispatchers, frames[i + 1].function)) return true;
+  if (i + 1 < functions.size() && in(kDispatchers, functions[i + 1])) return true;
   if (is_serve_http_method(fn)) return true;
   return in_echo_chain;
 }
 
-std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& frames, const ClosureOwners& owners) const {
+std::vector<MiddlewareFrame> MiddlewareRules::chain(std::span<const std::string_view> functions,
+                                                    const ClosureOwners& owners) const {
   std::vector<MiddlewareFrame> out;
   bool echo_chain = false;  // below (*Echo).ServeHTTP, until the final handler
-  for (size_t k = frames.size(); k-- > 0;) {
-    const std::string& fn = frames[k].function;
+  for (size_t k = functions.size(); k-- > 0;) {
+    const std::string_view fn = functions[k];
     if (in_echo_head(fn)) {
       echo_chain = true;
       continue;
@@ -151,8 +152,8 @@ std::vector<MiddlewareFrame> MiddlewareRules::chain(const std::vector<Frame>& fr
     // standard-library frame (context.WithValue called by a layer) ends it.
     if (echo_chain && !is_framework(fn) && is_stdlib(fn)) echo_chain = false;
     bool echo_layer = echo_chain && !is_framework(fn);
-    if (is_middleware(frames, k, echo_layer)) {
-      auto owner = owners.find(fn);
+    if (is_middleware(functions, k, echo_layer)) {
+      auto owner = owners.find(std::string(fn));
       std::string name = middleware_name(owner == owners.end() ? fn : owner->second);
       // An inlined frame of the same middleware as its caller is one layer.
       if (out.empty() || out.back().name != name) out.push_back({k, std::move(name)});

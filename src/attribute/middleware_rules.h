@@ -17,6 +17,7 @@
 
 #include <map>
 #include <regex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,7 @@
 namespace mws::attribute {
 
 struct MiddlewareFrame {
-  size_t frame = 0;  // index into the leaf-first frames
+  size_t frame = 0;  // index into the leaf-first functions
   std::string name;  // "main.Logging"
 };
 
@@ -44,16 +45,17 @@ class MiddlewareRules {
   // Fails with a one-line message naming a pattern that does not compile.
   static Result<MiddlewareRules> create(const std::vector<std::string>& user_patterns);
 
-  // The middleware frames of a stack (frames leaf first), outermost first.
-  // A closure in `owners` is named after its maker.
-  std::vector<MiddlewareFrame> chain(const std::vector<Frame>& frames, const ClosureOwners& owners = {}) const;
+  // The middleware frames of a stack (the functions of its frames, leaf
+  // first), outermost first. A closure in `owners` is named after its maker.
+  std::vector<MiddlewareFrame> chain(std::span<const std::string_view> functions,
+                                     const ClosureOwners& owners = {}) const;
 
   const std::vector<std::string>& user_patterns() const { return patterns_; }
   // Whether user pattern i matches this function.
   bool user_match(size_t i, std::string_view function) const;
 
  private:
-  bool is_middleware(const std::vector<Frame>& frames, size_t i, bool in_echo_chain) const;
+  bool is_middleware(std::span<const std::string_view> functions, size_t i, bool in_echo_chain) const;
   std::vector<std::string> patterns_;
   std::vector<std::regex> regexes_;
 };

@@ -29,6 +29,8 @@ class Aggregator {
   bool add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr = 0);
 
   const StackTable& stacks() const { return stacks_; }
+  // Frees the raw stacks once symbolized; the counts and their StackIds stay.
+  void release_stacks() { stacks_.release(); }
   size_t stack_count() const { return stacks_.size(); }
   const std::vector<uint64_t>& stack(StackId id) const { return stacks_.pcs(id); }
   // Every (stack, type) seen, with its counts.
@@ -36,6 +38,7 @@ class Aggregator {
   void for_each(F&& f) const {
     for (const auto& [k, c] : counts_) f(k, c);
   }
+  size_t count_size() const { return counts_.size(); }  // distinct (stack, type)
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
 

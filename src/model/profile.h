@@ -14,6 +14,10 @@ namespace mws {
 // One source-level frame. A machine return address may expand to several
 // frames when calls were inlined (the inlined ones have inlined = true and
 // come before the physical function that contains them).
+//
+// A profile holds each distinct frame once (Profile::frames) and stacks name
+// them by index: a million stacks share a few thousand frames, so a stack
+// costs 4 bytes a frame instead of two strings.
 struct Frame {
   std::string function;  // exactly as Go prints it: "main.Logging.func1"
   std::string file;      // empty when unknown
@@ -23,12 +27,14 @@ struct Frame {
   auto operator<=>(const Frame&) const = default;
 };
 
+using FrameId = uint32_t;  // index into Profile::frames
+
 // One allocation site. In exact mode objects/bytes are counted; in sampled
 // mode (meta.mode == "sampled") they are estimates scaled from the Go
 // runtime's heap samples the way pprof scales them, and the raw sample
 // counts are kept beside them, never replaced.
 struct ProfileStack {
-  std::vector<Frame> frames;  // innermost (leaf) first, outermost (root) last
+  std::vector<FrameId> frame_ids;  // innermost (leaf) first, outermost (root) last
   uint64_t objects = 0;       // allocations with this stack (sampled: estimate)
   uint64_t bytes = 0;         // their bytes (exact: requested; sampled: the runtime's size, estimate)
   std::string type;           // Go type allocated ("context.valueCtx", "[]uint8"); empty if unknown
@@ -50,7 +56,7 @@ struct ProfileStack {
 // Goroutines created during the recording with the same creation stack
 // and start function.
 struct TaskGroup {
-  std::vector<Frame> creation_stack;  // leaf first: [0] is the frame that executed the go statement
+  std::vector<FrameId> creation_frame_ids;  // leaf first: [0] is the frame that executed the go statement
   std::string start_function;         // the goroutine's function (g.startpc)
   uint64_t spawned = 0;               // created during the recording
   uint64_t ended = 0;                 // of those, ended during the recording
@@ -152,6 +158,9 @@ struct ProfileMeta {
   uint64_t dropped_events = 0;  // lost in BPF (ring buffer full) or over a limit in userspace
   uint64_t stack_errors = 0;    // events recorded without a usable stack
   uint64_t truncated_stacks = 0;  // stacks cut at MWS_MAX_STACK_DEPTH
+  // What the report leaves out and why, when building it ran out of memory
+  // ("allocation stacks: out of memory ..."); empty when it is complete.
+  std::string cut;
   // Sampled mode only.
   uint64_t sample_rate = 0;  // the target's runtime.MemProfileRate (bytes between samples on average)
   uint64_t gc_cycles = 0;    // GC cycles that ended while recording
@@ -167,6 +176,7 @@ struct ProfileMeta {
 
 struct Profile {
   ProfileMeta meta;
+  std::vector<Frame> frames;         // each distinct frame once; stacks refer to them by FrameId
   std::vector<ProfileStack> stacks;  // unordered; each distinct stack once
   TaskSummary tasks;
   RequestCount requests;
@@ -179,6 +189,7 @@ struct Profile {
   std::map<std::string, std::string> closure_owners;
   bool operator==(const Profile&) const = default;
 
+  const Frame& frame(FrameId id) const { return frames[id]; }
   uint64_t total_objects() const;
   uint64_t total_bytes() const;
   bool sampled() const { return meta.mode == "sampled"; }

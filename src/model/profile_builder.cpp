@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 
 #include "model/heap_sample_scale.h"
 
@@ -16,48 +17,99 @@ bool is_stack_root(const std::string& fn) {
          fn == "runtime.morestack";
 }
 
-std::vector<Frame> symbolize_stack(const std::vector<uint64_t>& pcs, symbolize::ProcessSymbolizer& sym) {
-  std::vector<Frame> frames;
-  for (uint64_t ret : pcs) {
-    const auto& f = sym.symbolize_return_address(ret);
-    frames.insert(frames.end(), f.begin(), f.end());
-    if (!f.empty() && is_stack_root(f.back().function)) break;
+struct SpanHash {
+  size_t operator()(std::span<const FrameId> s) const {
+    size_t h = s.size();
+    for (FrameId id : s) h = (h ^ id) * 0x100000001b3ull;
+    return h;
   }
-  return frames;
+};
+struct SpanEq {
+  bool operator()(std::span<const FrameId> a, std::span<const FrameId> b) const {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+};
+
+// Every interned raw stack symbolized once (indexed by StackId), and for
+// each the first StackId that symbolizes alike: two raw stacks that differ
+// only in addresses within the same source lines are one stack.
+struct SymbolizedStacks {
+  std::vector<std::vector<FrameId>> frames;
+  std::vector<StackId> canonical;
+};
+
+SymbolizedStacks symbolize_all(const StackTable& table, StackSymbolizer& sym,
+                               const std::function<void(std::vector<FrameId>&)>& trim = {}) {
+  SymbolizedStacks out;
+  out.frames.resize(table.size());
+  out.canonical.resize(table.size());
+  // Keys view out.frames[i]'s buffers, which are not touched while it lives.
+  std::unordered_map<std::span<const FrameId>, StackId, SpanHash, SpanEq> first;
+  for (StackId id = 0; id < table.size(); id++) {
+    out.frames[id] = sym.symbolize(table.pcs(id));
+    if (trim) trim(out.frames[id]);
+    out.canonical[id] = first.try_emplace(out.frames[id], id).first->second;
+  }
+  return out;
 }
 
-// Every interned stack symbolized once, indexed by StackId.
-std::vector<std::vector<Frame>> symbolize_all(const StackTable& table, symbolize::ProcessSymbolizer& sym) {
-  std::vector<std::vector<Frame>> frames(table.size());
-  for (StackId id = 0; id < table.size(); id++) frames[id] = symbolize_stack(table.pcs(id), sym);
-  return frames;
-}
-
-// Drops the frames up to and including the innermost runtime.mallocgc:
-// what is left is the allocating code, as in exact mode.
-std::vector<Frame> below_allocator(std::vector<Frame> frames) {
-  for (size_t i = 0; i < frames.size(); i++)
-    if (frames[i].function == "runtime.mallocgc") {
-      frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i + 1));
-      break;
-    }
-  return frames;
+// The frames of a canonical stack for a new ProfileStack: moved out on first
+// use, copied after (a stack allocating several types appears once per type).
+std::vector<FrameId> frames_for(SymbolizedStacks& s, StackId canonical, std::vector<bool>& moved) {
+  if (moved[canonical]) return s.frames[canonical];
+  moved[canonical] = true;
+  return std::move(s.frames[canonical]);
 }
 
 }  // namespace
 
-std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, symbolize::ProcessSymbolizer& sym,
-                                               uint64_t rate) {
-  auto frames = symbolize_all(samples.stacks(), sym);
-  for (auto& f : frames) f = below_allocator(std::move(f));
+const std::vector<FrameId>& StackSymbolizer::frames_at(uint64_t ret_addr) {
+  auto it = by_address_.find(ret_addr);
+  if (it != by_address_.end()) return it->second;
+  std::vector<FrameId> ids;
+  for (const Frame& f : sym_.symbolize_return_address(ret_addr)) ids.push_back(table_.intern(f));
+  return by_address_.emplace(ret_addr, std::move(ids)).first->second;
+}
+
+std::vector<FrameId> StackSymbolizer::symbolize(const std::vector<uint64_t>& pcs) {
+  std::vector<FrameId> frames;
+  for (uint64_t ret : pcs) {
+    const auto& f = frames_at(ret);
+    frames.insert(frames.end(), f.begin(), f.end());
+    if (!f.empty() && is_stack_root(table_.at(f.back()).function)) break;
+  }
+  frames.shrink_to_fit();
+  return frames;
+}
+
+std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate) {
+  // The sampler's frames, up to and including the innermost
+  // runtime.mallocgc, are cut: what is left is the allocating code, as in
+  // exact mode.
+  auto below_allocator = [&](std::vector<FrameId>& frames) {
+    for (size_t i = 0; i < frames.size(); i++)
+      if (sym.frame(frames[i]).function == "runtime.mallocgc") {
+        frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i + 1));
+        frames.shrink_to_fit();
+        break;
+      }
+  };
+  SymbolizedStacks stacks = symbolize_all(samples.stacks(), sym, below_allocator);
+  samples.release_stacks();
   // Scaled per (stack, size) before merging stacks that symbolize alike:
   // pprof scales per record, and the runtime's records are (stack, size)
   // buckets.
   std::vector<ProfileStack> out;
-  std::map<std::vector<Frame>, size_t> index;
+  out.reserve(samples.count_size());
+  std::unordered_map<StackId, size_t> index;  // canonical stack -> out
+  std::vector<bool> moved(stacks.frames.size());
   samples.for_each([&](const SampleKey& k, const SampleCounts& c) {
-    auto [it, fresh] = index.emplace(frames[k.stack], out.size());
-    if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, "", ""});
+    const StackId canonical = stacks.canonical[k.stack];
+    auto [it, fresh] = index.try_emplace(canonical, out.size());
+    if (fresh) {
+      out.emplace_back();
+      out.back().frame_ids = frames_for(stacks, canonical, moved);
+    }
     ProfileStack& s = out[it->second];
     const double scale = heap_sample_scale(double(k.word), rate);
     const int64_t inuse = int64_t(c.window_samples) - int64_t(c.window_freed_samples);
@@ -76,18 +128,29 @@ std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, sym
   return out;
 }
 
-std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
+std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name) {
-  const auto frames = symbolize_all(agg.stacks(), sym);
-  // Two raw stacks that differ only in addresses within the same source
-  // lines become one stack (per type).
+  SymbolizedStacks stacks = symbolize_all(agg.stacks(), sym);
+  agg.release_stacks();
   std::vector<ProfileStack> out;
-  std::map<std::pair<std::vector<Frame>, std::string>, size_t> index;
+  out.reserve(agg.count_size());
+  // (canonical stack, type) -> out; types are few, so they are keyed by a
+  // small id of their name.
+  std::unordered_map<std::string, uint32_t> type_ids;
+  std::unordered_map<uint64_t, size_t> index;
+  std::vector<bool> moved(stacks.frames.size());
   agg.for_each([&](const AllocKey& k, const StackCounts& c) {
     // The average object size picks "T" or "[]T" for the type's name.
     std::string type = type_name ? type_name(k.word, c.objects ? c.bytes / c.objects : 0) : "";
-    auto [it, fresh] = index.emplace(std::make_pair(frames[k.stack], type), out.size());
-    if (fresh) out.push_back(ProfileStack{frames[k.stack], 0, 0, type, ""});
+    const StackId canonical = stacks.canonical[k.stack];
+    const uint64_t type_id = type_ids.try_emplace(type, static_cast<uint32_t>(type_ids.size())).first->second;
+    auto [it, fresh] = index.try_emplace(uint64_t(canonical) << 32 | type_id, out.size());
+    if (fresh) {
+      ProfileStack s;
+      s.frame_ids = frames_for(stacks, canonical, moved);
+      s.type = std::move(type);
+      out.push_back(std::move(s));
+    }
     out[it->second].objects += c.objects;
     out[it->second].bytes += c.bytes;
   });
@@ -101,7 +164,7 @@ std::string function_at_entry(symbolize::ProcessSymbolizer& sym, uint64_t entry)
   return frames.empty() ? "[unknown]" : frames.back().function;
 }
 
-void build_task_summary(const TaskTracker& tasks, symbolize::ProcessSymbolizer& sym, const TaskSummaryInputs& in,
+void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const TaskSummaryInputs& in,
                         TaskSummary& out) {
   out.spawned = tasks.spawned();
   out.ended = tasks.ended();
@@ -128,8 +191,8 @@ void build_task_summary(const TaskTracker& tasks, symbolize::ProcessSymbolizer& 
   for (size_t i = 0; i < groups.size(); i++) {
     const auto& raw = tasks.groups()[i];
     TaskGroup& g = groups[i];
-    g.creation_stack = symbolize_stack(tasks.stacks().pcs(raw.creation_stack), sym);
-    g.start_function = function_at_entry(sym, raw.startpc);
+    g.creation_frame_ids = sym.symbolize(tasks.stacks().pcs(raw.creation_stack));
+    g.start_function = function_at_entry(sym.process(), raw.startpc);
     g.spawned = raw.spawned;
     g.ended = raw.ended;
     g.growth_per_min = minutes > 0 ? (double(raw.spawned) - double(raw.ended)) / minutes : 0;

@@ -1,13 +1,21 @@
 // Turns the model's raw data into a Profile: symbolizes every distinct
-// address once and merges stacks that symbolize identically.
+// address once, interns the frames (Profile::frames) and merges stacks that
+// symbolize identically.
+//
+// Memory: a built stack costs its FrameIds (4 bytes a frame) and its counts,
+// about what its raw stack cost while recording; frames are shared. A
+// report of a million stacks stays within a small multiple of the
+// recording's memory (docs/profile.md, "Memory").
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "model/aggregator.h"
+#include "model/frame_table.h"
 #include "model/profile.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
@@ -15,8 +23,32 @@
 
 namespace mws::model {
 
+// Raw stacks (return addresses, innermost first) to interned frames. One per
+// profile: every stack and task group of it shares its frame table, which
+// take_frames() hands to Profile::frames at the end.
+class StackSymbolizer {
+ public:
+  explicit StackSymbolizer(symbolize::ProcessSymbolizer& sym) : sym_(sym) {}
+  // Frames leaf first, up to the frame a Go stack starts from (goexit,
+  // mstart...): beyond it the frame-pointer chain leaves Go code.
+  std::vector<FrameId> symbolize(const std::vector<uint64_t>& pcs);
+  const Frame& frame(FrameId id) const { return table_.at(id); }
+  symbolize::ProcessSymbolizer& process() { return sym_; }
+  std::vector<Frame> take_frames() && { return std::move(table_).take(); }
+
+ private:
+  const std::vector<FrameId>& frames_at(uint64_t ret_addr);
+  symbolize::ProcessSymbolizer& sym_;
+  FrameTable table_;
+  std::unordered_map<uint64_t, std::vector<FrameId>> by_address_;
+};
+
+// Both builders free the recording's raw stacks once they are symbolized
+// (release_stacks): the report then holds FrameIds where the recording held
+// return addresses, not both.
+
 // `type_name(type_addr, size)` names the Go type of an allocation.
-std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::ProcessSymbolizer& sym,
+std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name);
 
 // Sampled mode: one ProfileStack per (stack, size) with raw samples, frees
@@ -24,7 +56,7 @@ std::vector<ProfileStack> build_alloc_stacks(const Aggregator& agg, symbolize::P
 // the way pprof scales heap samples. The stacks start where exact mode's
 // do, at the caller of runtime.mallocgc: the sampler's own frames
 // (mProf_Malloc, profilealloc, mallocgc) are cut.
-std::vector<ProfileStack> build_sampled_stacks(const SampleTracker& samples, symbolize::ProcessSymbolizer& sym,
+std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
                                                uint64_t rate);
 
 struct TaskSummaryInputs {
@@ -37,7 +69,7 @@ struct TaskSummaryInputs {
 
 // Fills the counts and groups of `out` (its tracked/reason/preexisting
 // fields are the caller's).
-void build_task_summary(const TaskTracker& tasks, symbolize::ProcessSymbolizer& sym, const TaskSummaryInputs& in,
+void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const TaskSummaryInputs& in,
                         TaskSummary& out);
 
 // Frames of a function entry (g.startpc), for naming start functions.

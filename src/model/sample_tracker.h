@@ -46,12 +46,15 @@ class SampleTracker {
   void on_gc_end(uint64_t ts_ns);
 
   const StackTable& stacks() const { return stacks_; }
+  // Frees the raw stacks once symbolized; the counts and their StackIds stay.
+  void release_stacks() { stacks_.release(); }
   // Every (stack, size) sampled or freed, with its window as of now.
   template <typename F>
   void for_each(F&& f) const {
     for (const auto& [k, e] : counts_) f(k, settled(e));
   }
 
+  size_t count_size() const { return counts_.size(); }  // distinct (stack, size)
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
   uint64_t gc_cycles() const { return gc_cycles_; }

@@ -33,6 +33,12 @@ class StackTable {
   std::optional<StackId> intern(std::span<const uint64_t> pcs);
   size_t size() const { return stacks_.size(); }
   const std::vector<uint64_t>& pcs(StackId id) const { return stacks_[id]; }
+  // Frees every stack (once they are symbolized, the report needs only
+  // their ids); size() is 0 after.
+  void release() {
+    std::vector<std::vector<uint64_t>>().swap(stacks_);
+    decltype(index_)().swap(index_);
+  }
 
  private:
   struct SpanHash {

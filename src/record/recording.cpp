@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <new>
 #include <set>
 #include <string_view>
 
@@ -117,10 +118,7 @@ Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::Pro
 // the function that made it.
 std::map<std::string, std::string> find_closure_owners(const Profile& p, const target::GoPclntab& table) {
   std::set<std::string_view> functions;
-  for (const auto& s : p.stacks)
-    for (const auto& f : s.frames) functions.insert(f.function);
-  for (const auto& g : p.tasks.groups)
-    for (const auto& f : g.creation_stack) functions.insert(f.function);
+  for (const Frame& f : p.frames) functions.insert(f.function);
   std::map<std::string, std::string> owners;
   for (std::string_view fn : functions)
     if (auto owner = symbolize::inlined_closure_owner(table, fn); !owner.empty()) owners[std::string(fn)] = owner;
@@ -261,15 +259,29 @@ Result<Profile> record(const RecordOptions& opt) {
     opt.on_notice("symbols unavailable: " + go_sym.error().message);
   symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
   target::GoTypeNamer types(**exe);
+  model::StackSymbolizer stack_sym(sym);
   if (sampled) {
-    profile.stacks = model::build_sampled_stacks(samples, sym, sample_rate);
     meta.gc_cycles = samples.gc_cycles();
     meta.inuse_window_s = samples.inuse_window_s();
     meta.unattributed_free_samples = samples.unattributed_free_samples();
     meta.unattributed_free_bytes = samples.unattributed_free_bytes();
-  } else {
-    profile.stacks = model::build_alloc_stacks(
-        allocs, sym, [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); });
+  }
+  // Building the stacks is the report's biggest cost (about the recording's
+  // own memory again). Out of memory here (an address-space limit, a huge
+  // recording), the report goes on without them and says so: the counts
+  // and goroutines recorded are not lost with them.
+  const size_t raw_stacks = sampled ? samples.stacks().size() : allocs.stack_count();
+  try {
+    profile.stacks = sampled ? model::build_sampled_stacks(samples, stack_sym, sample_rate)
+                             : model::build_alloc_stacks(allocs, stack_sym, [&](uint64_t type_addr, uint64_t size) {
+                                 return types.name(type_addr, size);
+                               });
+  } catch (const std::bad_alloc&) {
+    std::vector<ProfileStack>().swap(profile.stacks);
+    meta.cut = fmt::format("allocation stacks left out: out of memory while symbolizing {} distinct stacks; "
+                           "events and goroutines are complete (record for less time, or give mwscope more memory)",
+                           raw_stacks);
+    if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
   }
   profile.requests.counted = !target->plan.requests.empty();
   profile.requests.requests = bpf.requests;
@@ -292,7 +304,7 @@ Result<Profile> record(const RecordOptions& opt) {
       if (!st) return std::nullopt;
       return describe_state(*st, version);
     };
-    model::build_task_summary(tasks, sym, in, ts);
+    model::build_task_summary(tasks, stack_sym, in, ts);
     ts.dropped = tasks.dropped() + bpf.task_read_errors;
     ts.preexisting_at_attach = preexisting.size();
     std::map<std::pair<std::string, std::string>, uint64_t> by_site;
@@ -306,6 +318,7 @@ Result<Profile> record(const RecordOptions& opt) {
     if (!preexisting_problem.empty() && opt.on_notice)
       opt.on_notice("goroutines alive before attach are not known: " + preexisting_problem);
   }
+  profile.frames = std::move(stack_sym).take_frames();
   if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);
   return profile;
 }

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <ostream>
+#include <sstream>
+#include <unordered_map>
 #include <vector>
 
 #include "report/text_format.h"
@@ -97,39 +100,118 @@ std::string describe_folded(const Profile& profile, Weight weight) {
   return out + std::string(name(weight));
 }
 
-std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware) {
-  // Rendered stack text -> summed weight. Distinct ProfileStacks can render
-  // to the same text (same functions, different file:line or inlining).
-  std::map<std::string, uint64_t> merged;
+namespace {
+
+// One folded line before it is written: its frame names (indexes into
+// FoldedNames::text), root first, and its summed weight.
+struct FoldedLine {
+  std::vector<uint32_t> names;
+  uint64_t weight = 0;
+};
+
+// The distinct folded frame names of a profile, each sanitized once.
+struct FoldedNames {
+  std::vector<std::string> text;
+  std::map<std::string, uint32_t> index;
+  uint32_t intern(const std::string& folded) {
+    auto [it, fresh] = index.try_emplace(folded, static_cast<uint32_t>(text.size()));
+    if (fresh) text.push_back(folded);
+    return it->second;
+  }
+};
+
+struct NamesHash {
+  size_t operator()(const std::vector<uint32_t>& v) const {
+    size_t h = v.size();
+    for (uint32_t x : v) h = (h ^ x) * 0x100000001b3ull;
+    return h;
+  }
+};
+
+// Reads a line's text ("a;b;c 42") one character at a time, without
+// building it, so that lines sort by their text as documented.
+class LineCursor {
+ public:
+  LineCursor(const FoldedLine& line, const FoldedNames& names) : line_(line), names_(names) {}
+  // The next character, or -1 at the end.
+  int next() {
+    while (true) {
+      if (name_ < line_.names.size()) {
+        const std::string& t = names_.text[line_.names[name_]];
+        if (pos_ < t.size()) return static_cast<unsigned char>(t[pos_++]);
+        name_++;
+        pos_ = 0;
+        return name_ < line_.names.size() ? ';' : ' ';
+      }
+      if (count_.empty()) count_ = std::to_string(line_.weight);
+      if (pos_ < count_.size()) return static_cast<unsigned char>(count_[pos_++]);
+      return -1;
+    }
+  }
+
+ private:
+  const FoldedLine& line_;
+  const FoldedNames& names_;
+  size_t name_ = 0, pos_ = 0;
+  std::string count_;
+};
+
+bool text_less(const FoldedLine& a, const FoldedLine& b, const FoldedNames& names) {
+  LineCursor x(a, names), y(b, names);
+  while (true) {
+    const int cx = x.next(), cy = y.next();
+    if (cx != cy) return cx < cy;
+    if (cx < 0) return false;
+  }
+}
+
+}  // namespace
+
+void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out) {
+  // Lines are merged and sorted as name indexes, never as whole text: a
+  // million stacks of 30 frames would be a gigabyte of text. Distinct
+  // ProfileStacks can fold to the same line (same functions, different
+  // file:line or inlining).
+  FoldedNames names;
+  std::vector<uint32_t> frame_name(profile.frames.size());
+  for (FrameId id = 0; id < profile.frames.size(); id++)
+    frame_name[id] = names.intern(folded_frame_name(profile.frame(id).function));
+  const uint32_t no_stack = names.intern("[no stack]");
+
+  std::unordered_map<std::vector<uint32_t>, uint64_t, NamesHash> merged;
+  std::vector<uint32_t> key;
   for (const ProfileStack& s : profile.stacks) {
     const uint64_t w = weight_of(s, weight);
     if (w == 0) continue;
-    std::string key;
+    key.clear();
     if (group_by_middleware)
-      key = folded_frame_name(s.middleware.empty() ? "(unattributed)" : s.middleware);
-    if (s.frames.empty()) {
-      key += key.empty() ? "[no stack]" : ";[no stack]";
-    } else {
-      for (auto it = s.frames.rbegin(); it != s.frames.rend(); ++it) {  // root first
-        if (!key.empty()) key += ';';
-        key += folded_frame_name(it->function);
-      }
-    }
-    uint64_t& sum = merged[std::move(key)];
+      key.push_back(names.intern(folded_frame_name(s.middleware.empty() ? "(unattributed)" : s.middleware)));
+    if (s.frame_ids.empty()) key.push_back(no_stack);
+    for (auto it = s.frame_ids.rbegin(); it != s.frame_ids.rend(); ++it) key.push_back(frame_name[*it]);  // root first
+    uint64_t& sum = merged[key];
     sum = saturating_add(sum, w);  // saturate rather than wrap, like total_weight()
   }
 
-  std::vector<std::string> lines;
+  std::vector<FoldedLine> lines;
   lines.reserve(merged.size());
-  for (const auto& [stack, w] : merged) lines.push_back(stack + ' ' + std::to_string(w));
-  std::sort(lines.begin(), lines.end());
+  for (auto it = merged.begin(); it != merged.end(); it = merged.erase(it))
+    lines.push_back(FoldedLine{it->first, it->second});
+  std::sort(lines.begin(), lines.end(),
+            [&](const FoldedLine& a, const FoldedLine& b) { return text_less(a, b, names); });
 
-  std::string out;
-  for (const auto& line : lines) {
-    out += line;
-    out += '\n';
+  for (const FoldedLine& line : lines) {
+    for (size_t i = 0; i < line.names.size(); i++) {
+      if (i) out.put(';');
+      out << names.text[line.names[i]];
+    }
+    out << ' ' << line.weight << '\n';
   }
-  return out;
+}
+
+std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware) {
+  std::ostringstream out;
+  write_folded(profile, weight, group_by_middleware, out);
+  return std::move(out).str();
 }
 
 }  // namespace mws

@@ -2,6 +2,7 @@
 // and speedscope. Definition: docs/profile.md#folded-stacks.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 
 #include "model/profile.h"
@@ -16,6 +17,10 @@ namespace mws {
 // with '\n'; an empty Profile gives "". With group_by_middleware, every
 // stack starts with its owning middleware (ProfileStack::middleware) as an
 // extra root frame, so a flame graph splits by middleware first.
+// write_folded streams the lines to `out`, holding only name indexes per line
+// (a million stacks are not a gigabyte of text first); render_folded returns
+// them as one string.
+void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out);
 std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false);
 
 // What the numbers of render_folded(profile, weight) are, for the CLI to

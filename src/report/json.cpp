@@ -3,9 +3,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <ostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "model/frame_table.h"
 #include "report/weight.h"
 
 namespace mws {
@@ -189,9 +192,7 @@ void stack_to(J& j, const ProfileStack& s) {
   j["inuse_sample_bytes"] = s.inuse_sample_bytes;
   j["inuse_objects"] = s.inuse_objects;
   j["inuse_bytes"] = s.inuse_bytes;
-  J frames = J::array();
-  for (const Frame& f : s.frames) frames.push_back(J(f));
-  j["frames"] = std::move(frames);
+  j["frames"] = s.frame_ids;
 }
 
 template <typename J>
@@ -210,7 +211,7 @@ void stack_from(const J& j, ProfileStack& s) {
   read_optional(j, "inuse_sample_bytes", s.inuse_sample_bytes);
   read_optional(j, "inuse_objects", s.inuse_objects);
   read_optional(j, "inuse_bytes", s.inuse_bytes);
-  read_array(j, "frames", s.frames);
+  // "frames" is read by profile_from, which knows the schema's frame table.
 }
 
 template <typename J>
@@ -230,6 +231,7 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["dropped_events"] = m.dropped_events;
   j["stack_errors"] = m.stack_errors;
   j["truncated_stacks"] = m.truncated_stacks;
+  j["cut"] = m.cut;
   j["sample_rate"] = m.sample_rate;
   j["gc_cycles"] = m.gc_cycles;
   j["inuse_window_s"] = std::isfinite(m.inuse_window_s) ? m.inuse_window_s : 0.0;
@@ -254,6 +256,7 @@ void meta_from(const J& j, ProfileMeta& m) {
   read(j, "dropped_events", m.dropped_events);
   read(j, "stack_errors", m.stack_errors);
   read(j, "truncated_stacks", m.truncated_stacks);
+  read_optional(j, "cut", m.cut);
   // Sampled mode; absent in profiles written before it existed.
   read_optional(j, "sample_rate", m.sample_rate);
   read_optional(j, "gc_cycles", m.gc_cycles);
@@ -281,9 +284,7 @@ void task_group_to(J& j, const TaskGroup& g) {
   }
   j["states"] = std::move(states);
   j["middleware"] = g.middleware;
-  J frames = J::array();
-  for (const Frame& f : g.creation_stack) frames.push_back(J(f));
-  j["creation_stack"] = std::move(frames);
+  j["creation_stack"] = g.creation_frame_ids;
 }
 
 template <typename J>
@@ -312,7 +313,7 @@ void task_group_from(const J& j, TaskGroup& g) {
     g.states.push_back(std::move(st));
   }
   read_optional(j, "middleware", g.middleware);
-  read_array(j, "creation_stack", g.creation_stack);
+  // "creation_stack" is read by profile_from, which knows the frame table.
 }
 
 template <typename J>
@@ -476,35 +477,15 @@ void rule_from(const J& j, RuleMatch& r) {
   }
 }
 
+void write_json_impl(const Profile& p, std::ostream& out);
+
+// The whole document as one tree (for callers that want one; the CLI
+// streams it with write_json).
 template <typename J>
 void profile_to(J& j, const Profile& p) {
-  j = J::object();
-  j["schema"] = kProfileSchema;
-  j["meta"] = J(p.meta);
-  J totals = J::object();
-  totals["objects"] = total_weight(p, Weight::Objects);
-  totals["bytes"] = total_weight(p, Weight::Bytes);
-  totals["samples"] = total_weight(p, Weight::Samples);
-  j["totals"] = std::move(totals);
-  J stacks = J::array();
-  for (const ProfileStack& s : p.stacks) stacks.push_back(J(s));
-  j["stacks"] = std::move(stacks);
-  j["tasks"] = J(p.tasks);
-  J requests = J::object();
-  requests["counted"] = p.requests.counted;
-  requests["requests"] = p.requests.requests;
-  requests["note"] = p.requests.note;
-  j["requests"] = std::move(requests);
-  J middleware = J::array(), chains = J::array(), rules = J::array();
-  for (const auto& m : p.middleware) middleware.push_back(J(m));
-  for (const auto& c : p.chains) chains.push_back(J(c));
-  for (const auto& r : p.user_rules) rules.push_back(J(r));
-  j["middleware"] = std::move(middleware);
-  j["chains"] = std::move(chains);
-  j["user_rules"] = std::move(rules);
-  J owners = J::object();
-  for (const auto& [closure, owner] : p.closure_owners) owners[closure] = owner;
-  j["closure_owners"] = std::move(owners);
+  std::ostringstream text;
+  write_json_impl(p, text);
+  j = J::parse(text.str());
 }
 
 template <typename J>
@@ -520,10 +501,12 @@ void profile_from(const J& j, Profile& p) {
                                        "\"schema\": \"{}\")",
                                        kProfileSchema));
   }
-  if (!schema->is_string() || schema->template get_ref<const std::string&>() != kProfileSchema) {
+  const bool inline_frames = schema->is_string() && schema->template get_ref<const std::string&>() == kProfileSchemaV1;
+  if (!schema->is_string() ||
+      (!inline_frames && schema->template get_ref<const std::string&>() != kProfileSchema)) {
     throw ProfileJsonError(Kind::Invalid, "",
-                           fmt::format("unsupported schema {} (this mwscope reads \"{}\")",
-                                       schema->dump(), kProfileSchema));
+                           fmt::format("unsupported schema {} (this mwscope reads \"{}\" and \"{}\")",
+                                       schema->dump(), kProfileSchema, kProfileSchemaV1));
   }
   const J& meta = field(j, "meta");
   try {
@@ -532,7 +515,48 @@ void profile_from(const J& j, Profile& p) {
     e.prepend("meta");
     throw;
   }
+  // Schema 2 names frames by index into a top-level "frames" table; schema
+  // 1 wrote each stack's frames inline, and they are interned here.
+  model::FrameTable table;
+  if (!inline_frames) {
+    std::vector<Frame> frames;
+    read_array(j, "frames", frames);
+    for (const Frame& f : frames) table.intern(f);
+    if (table.size() != frames.size()) invalid("frames", "a frame is listed twice");
+  }
+  auto read_frame_ids = [&](const J& obj, const char* key, std::vector<FrameId>& out) {
+    const J& v = field(obj, key);
+    if (!v.is_array()) invalid(key, "expected an array, got " + describe(v));
+    out.clear();
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      try {
+        if (inline_frames) {
+          Frame f;
+          from_json(v[i], f);
+          out.push_back(table.intern(f));
+        } else {
+          if (!v[i].is_number_unsigned() || v[i].template get<uint64_t>() >= table.size())
+            throw ProfileJsonError(Kind::Invalid, "",
+                                   fmt::format("expected a frame index below {}, got {}", table.size(), describe(v[i])));
+          out.push_back(static_cast<FrameId>(v[i].template get<uint64_t>()));
+        }
+      } catch (ProfileJsonError& e) {
+        e.prepend(fmt::format("{}[{}]", key, i));
+        throw;
+      }
+    }
+  };
   read_array(j, "stacks", p.stacks);
+  const J& stacks = field(j, "stacks");
+  for (size_t i = 0; i < p.stacks.size(); ++i) {
+    try {
+      read_frame_ids(stacks[i], "frames", p.stacks[i].frame_ids);
+    } catch (ProfileJsonError& e) {
+      e.prepend(fmt::format("stacks[{}]", i));
+      throw;
+    }
+  }
   // Optional parts: older profiles may lack them.
   if (auto r = j.find("requests"); r != j.end()) {
     try {
@@ -563,11 +587,21 @@ void profile_from(const J& j, Profile& p) {
   if (auto t = j.find("tasks"); t != j.end()) {
     try {
       from_json(*t, p.tasks);
+      const J& groups = field(*t, "groups");
+      for (size_t i = 0; i < p.tasks.groups.size(); ++i) {
+        try {
+          read_frame_ids(groups[i], "creation_stack", p.tasks.groups[i].creation_frame_ids);
+        } catch (ProfileJsonError& e) {
+          e.prepend(fmt::format("groups[{}]", i));
+          throw;
+        }
+      }
     } catch (ProfileJsonError& e) {
       e.prepend("tasks");
       throw;
     }
   }
+  p.frames = std::move(table).take();
 }
 
 // Makes a library message one line and drops nlohmann's "[json.exception.x.N] ".
@@ -592,9 +626,72 @@ std::string one_line(std::string s) {
 MWS_PROFILE_JSON_TYPES(MWS_DEFINE_JSON)
 #undef MWS_DEFINE_JSON
 
+namespace {
+
+// Writes `value` as the member `key` of the top-level object, indented by
+// one level.
+void write_member(std::ostream& out, std::string_view key, const nlohmann::ordered_json& value, bool last = false) {
+  std::string text = value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  out << "  \"" << key << "\": ";
+  for (char c : text) {
+    out.put(c);
+    if (c == '\n') out << "  ";
+  }
+  out << (last ? "\n" : ",\n");
+}
+
+// Writes the member `key` as an array of `items`, one compact element per
+// line, converting one element at a time: the frames and stacks of a big
+// recording never exist as one JSON tree.
+template <typename T>
+void write_array_member(std::ostream& out, std::string_view key, const std::vector<T>& items) {
+  out << "  \"" << key << "\": [";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out << (i ? ",\n    " : "\n    ");
+    out << nlohmann::ordered_json(items[i]).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  }
+  out << (items.empty() ? "],\n" : "\n  ],\n");
+}
+
+void write_json_impl(const Profile& p, std::ostream& out) {
+  using J = nlohmann::ordered_json;
+  out << "{\n";
+  write_member(out, "schema", J(kProfileSchema));
+  write_member(out, "meta", J(p.meta));
+  J totals = J::object();
+  totals["objects"] = total_weight(p, Weight::Objects);
+  totals["bytes"] = total_weight(p, Weight::Bytes);
+  totals["samples"] = total_weight(p, Weight::Samples);
+  write_member(out, "totals", totals);
+  write_array_member(out, "frames", p.frames);
+  write_array_member(out, "stacks", p.stacks);
+  write_member(out, "tasks", J(p.tasks));
+  J requests = J::object();
+  requests["counted"] = p.requests.counted;
+  requests["requests"] = p.requests.requests;
+  requests["note"] = p.requests.note;
+  write_member(out, "requests", requests);
+  J middleware = J::array(), chains = J::array(), rules = J::array();
+  for (const auto& m : p.middleware) middleware.push_back(J(m));
+  for (const auto& c : p.chains) chains.push_back(J(c));
+  for (const auto& r : p.user_rules) rules.push_back(J(r));
+  write_member(out, "middleware", middleware);
+  write_member(out, "chains", chains);
+  write_member(out, "user_rules", rules);
+  J owners = J::object();
+  for (const auto& [closure, owner] : p.closure_owners) owners[closure] = owner;
+  write_member(out, "closure_owners", owners, /*last=*/true);
+  out << "}\n";
+}
+
+}  // namespace
+
+void write_json(const Profile& p, std::ostream& out) { write_json_impl(p, out); }
+
 std::string render_json(const Profile& profile) {
-  const nlohmann::ordered_json j = profile;
-  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  std::ostringstream out;
+  write_json(profile, out);
+  return std::move(out).str();
 }
 
 Result<Profile> parse_profile_json(std::string_view text, std::string_view source) {

@@ -1,10 +1,12 @@
 // JSON form of a Profile: the saved recording that `mwscope report` re-renders
-// without the target. Schema "mwscope.profile/1", documented in
-// docs/profile.md. parse_profile_json(render_json(p)) == p for every Profile
+// without the target. Schema "mwscope.profile/2" (a frame table, stacks name
+// frames by index; "mwscope.profile/1", frames inline, is still read),
+// documented in docs/profile.md. parse_profile_json(render_json(p)) == p for every Profile
 // whose strings are valid UTF-8 and whose duration_s is finite (see below).
 #pragma once
 
 #include <exception>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -15,12 +17,17 @@
 
 namespace mws {
 
-inline constexpr std::string_view kProfileSchema = "mwscope.profile/1";
+inline constexpr std::string_view kProfileSchema = "mwscope.profile/2";
+inline constexpr std::string_view kProfileSchemaV1 = "mwscope.profile/1";
 
-// Pretty-printed (2-space indent), ends with '\n'. Writes the computed
+// Pretty-printed (2-space indent; each frame and each stack on one line),
+// ends with '\n'. Writes the computed
 // `totals` for human readers. Bytes that are not valid UTF-8 in a string are
 // written as U+FFFD (JSON text must be UTF-8); a non-finite duration_s is
 // written as 0.
+// write_json streams it to `out` one frame or stack at a time, so the
+// document never exists whole in memory; render_json returns it as a string.
+void write_json(const Profile& profile, std::ostream& out);
 std::string render_json(const Profile& profile);
 
 // Parses and validates a whole document. On error, one line:

@@ -25,25 +25,25 @@ std::string states_text(const TaskGroup& g) {
   return s;
 }
 
-std::string go_statement(const TaskGroup& g) {
-  if (g.creation_stack.empty()) return "[no stack]";
+std::string go_statement(const Profile& p, const TaskGroup& g) {
+  if (g.creation_frame_ids.empty()) return "[no stack]";
   // The innermost frame is the go statement; an inlined one is shown with
   // the function that holds it.
-  const Frame& f = g.creation_stack.front();
+  const Frame& f = p.frame(g.creation_frame_ids.front());
   return fmt::format("{} {}", function_name(f), location(f));
 }
 
-void render_group_stack(std::string& out, size_t rank, const TaskGroup& g) {
+void render_group_stack(std::string& out, size_t rank, const Profile& p, const TaskGroup& g) {
   out += fmt::format("\n  #{} {} started by the go statement in {} (leaf first)\n", rank,
-                     printable(g.start_function), go_statement(g));
-  size_t shown = std::min(g.creation_stack.size(), kStackFrames);
+                     printable(g.start_function), go_statement(p, g));
+  size_t shown = std::min(g.creation_frame_ids.size(), kStackFrames);
   for (size_t i = 0; i < shown; i++) {
-    const Frame& f = g.creation_stack[i];
+    const Frame& f = p.frame(g.creation_frame_ids[i]);
     out += fmt::format("      {}  {}{}\n", pad(elide(function_name(f), 60), 60), location(f),
                        f.inlined ? " (inlined)" : "");
   }
-  if (g.creation_stack.size() > shown)
-    out += fmt::format("      ... {} more frames\n", g.creation_stack.size() - shown);
+  if (g.creation_frame_ids.size() > shown)
+    out += fmt::format("      ... {} more frames\n", g.creation_frame_ids.size() - shown);
 }
 
 }  // namespace
@@ -76,11 +76,11 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
                          grouped(g.live), grouped(g.spawned), grouped(g.ended), duration(g.oldest_age_s),
                          g.growth_per_min, elide(printable(g.start_function), 60));
       out += fmt::format("  {:>62}  {}\n", "", elide(states_text(g), 56));
-      out += fmt::format("  {:>62}  go statement: {}\n", "", elide(go_statement(g), 56));
+      out += fmt::format("  {:>62}  go statement: {}\n", "", elide(go_statement(p, g), 56));
     }
     if (live.size() > shown) out += fmt::format("  ... {} more groups with live goroutines\n", live.size() - shown);
     for (size_t i = 0; i < shown && i < 3; i++)
-      if (live[i]->leaked > 0) render_group_stack(out, i + 1, *live[i]);
+      if (live[i]->leaked > 0) render_group_stack(out, i + 1, p, *live[i]);
   }
   uint64_t short_lived = 0;
   for (const auto& g : t.groups)
@@ -105,9 +105,9 @@ std::string render_leaks_folded(const Profile& p) {
   for (const auto& g : p.tasks.groups) {
     if (g.leaked == 0) continue;
     std::string line;
-    for (auto it = g.creation_stack.rbegin(); it != g.creation_stack.rend(); ++it) {
+    for (auto it = g.creation_frame_ids.rbegin(); it != g.creation_frame_ids.rend(); ++it) {
       if (!line.empty()) line += ';';
-      line += folded_frame_name(it->function);
+      line += folded_frame_name(p.frame(*it).function);
     }
     if (line.empty()) line = "[no stack]";
     lines.push_back(fmt::format("{} {}", line, g.live));

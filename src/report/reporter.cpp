@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <ostream>
+#include <streambuf>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -103,21 +105,50 @@ Status check_writable(const std::string& path) {
   return create_temp_beside(path, probe);
 }
 
-Status write_file(const std::string& path, std::string_view bytes) {
-  TempFile tmp;
-  if (auto st = create_temp_beside(path, tmp); !st) return st;
+namespace {
 
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    const ssize_t n = ::write(tmp.fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("write", path, "write", errno);
+// A stream buffer that writes to a file descriptor in 64 KiB blocks and
+// remembers the first error: after it, writes are dropped (the stream goes
+// bad) and the caller reports the errno.
+class FdStreamBuf : public std::streambuf {
+ public:
+  explicit FdStreamBuf(int fd) : fd_(fd) { setp(buf_, buf_ + sizeof buf_); }
+  int error() const { return error_; }
+  bool flush_all() { return flush_buffer() && error_ == 0; }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!flush_buffer()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
     }
-    p += n;
-    left -= static_cast<size_t>(n);
+    return traits_type::not_eof(ch);
   }
+  int sync() override { return flush_buffer() ? 0 : -1; }
+
+ private:
+  bool flush_buffer() {
+    const char* p = pbase();
+    while (error_ == 0 && p < pptr()) {
+      const ssize_t n = ::write(fd_, p, static_cast<size_t>(pptr() - p));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+        break;
+      }
+      p += n;
+    }
+    setp(buf_, buf_ + sizeof buf_);
+    return error_ == 0;
+  }
+  int fd_;
+  int error_ = 0;
+  char buf_[1 << 16];
+};
+
+// Makes tmp durable and renames it over path.
+Status commit(const std::string& path, TempFile& tmp) {
   if (::fsync(tmp.fd) != 0) return io_error("write", path, "fsync", errno);
   const int fd = tmp.fd;
   tmp.fd = -1;
@@ -134,6 +165,24 @@ Status write_file(const std::string& path, std::string_view bytes) {
     ::close(dir);
   }
   return Ok{};
+}
+
+}  // namespace
+
+Status write_file(const std::string& path, const std::function<void(std::ostream&)>& produce) {
+  TempFile tmp;
+  if (auto st = create_temp_beside(path, tmp); !st) return st;
+  {
+    FdStreamBuf buf(tmp.fd);
+    std::ostream out(&buf);
+    produce(out);
+    if (!buf.flush_all()) return io_error("write", path, "write", buf.error());
+  }
+  return commit(path, tmp);
+}
+
+Status write_file(const std::string& path, std::string_view bytes) {
+  return write_file(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 Result<std::string> read_file(const std::string& path, uint64_t max_bytes) {

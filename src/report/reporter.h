@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,11 @@ std::string render(const Profile& profile, Format format, const ReportOptions& o
 // the errno text: "cannot write out/p.json: create temporary file: No such
 // file or directory".
 Status write_file(const std::string& path, std::string_view bytes);
+// The same, for output produced piece by piece: `produce` writes into a
+// buffered stream on the temporary file, so a report as big as a million
+// stacks never sits whole in memory. A write error (disk full) stops at the
+// first failed write and is reported like any other.
+Status write_file(const std::string& path, const std::function<void(std::ostream&)>& produce);
 // Whether write_file(path) can create its file: checked before recording,
 // so that a bad output path is refused before anything attaches. Creates
 // and removes a temporary file beside path.

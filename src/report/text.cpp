@@ -122,6 +122,7 @@ void render_header(std::string& out, const Profile& p) {
               fmt::format("{} stack error{} (no usable stack), {} truncated stack{} (cut at max depth)",
                           grouped(m.stack_errors), m.stack_errors == 1 ? "" : "s",
                           grouped(m.truncated_stacks), m.truncated_stacks == 1 ? "" : "s"));
+  if (!m.cut.empty()) header_line(out, "REPORT CUT", printable(m.cut));
 }
 
 // Adds the counters of a stack or a site to a site, saturating.
@@ -145,10 +146,10 @@ std::string counts_text(bool sampled, const Counts& c) {
 auto frame_key(const Frame& f) { return std::tie(f.function, f.file, f.line, f.inlined); }
 
 // Deterministic order between stacks of equal weight, whatever the input order.
-bool stack_tiebreak_less(const ProfileStack& a, const ProfileStack& b) {
+bool stack_tiebreak_less(const Profile& p, const ProfileStack& a, const ProfileStack& b) {
   return std::lexicographical_compare(
-      a.frames.begin(), a.frames.end(), b.frames.begin(), b.frames.end(),
-      [](const Frame& x, const Frame& y) { return frame_key(x) < frame_key(y); });
+      a.frame_ids.begin(), a.frame_ids.end(), b.frame_ids.begin(), b.frame_ids.end(),
+      [&](FrameId x, FrameId y) { return frame_key(p.frame(x)) < frame_key(p.frame(y)); });
 }
 
 void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_n) {
@@ -226,26 +227,26 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
     out += fmt::format("\n  #{} {}  heaviest of {} stack{}: {} ({} of this site)\n", i + 1,
                        elide(function_name(s.frame), 40), s.stacks, s.stacks == 1 ? "" : "s",
                        counts_text(sampled, st), percent(weight_of(st, weight), weight_of(s, weight)));
-    if (st.frames.empty()) {
+    if (st.frame_ids.empty()) {
       out += "      [no stack]  (the event had no usable user stack)\n";
       continue;
     }
-    const size_t n = std::min(st.frames.size(), std::max(kChainFrames, s.site_index + 1));
+    const size_t n = std::min(st.frame_ids.size(), std::max(kChainFrames, s.site_index + 1));
     size_t fw = 0;
-    for (size_t k = 0; k < n; ++k) fw = std::max(fw, width(function_name(st.frames[k])));
+    for (size_t k = 0; k < n; ++k) fw = std::max(fw, width(function_name(p.frame(st.frame_ids[k]))));
     const size_t indent = 6;
     fw = std::min(fw, kTextWidth - indent - 2 - 40 - 11);  // 11: " (inlined)"
     for (size_t k = 0; k < n; ++k) {
-      const Frame& f = st.frames[k];
+      const Frame& f = p.frame(st.frame_ids[k]);
       std::string line = fmt::format("    {} {}  {}{}", k == s.site_index ? '>' : ' ',
                                      pad(elide(function_name(f), fw), fw), elide(location(f), 40),
                                      f.inlined ? " (inlined)" : "");
       out += line + '\n';
     }
-    if (n < st.frames.size()) {
-      const size_t more = st.frames.size() - n;
+    if (n < st.frame_ids.size()) {
+      const size_t more = st.frame_ids.size() - n;
       out += fmt::format("      ... {} more frame{} (root: {})\n", more, more == 1 ? "" : "s",
-                         elide(function_name(st.frames.back()), 60));
+                         elide(function_name(p.frame(st.frame_ids.back())), 60));
     }
   }
 }
@@ -257,9 +258,9 @@ bool is_runtime_function(std::string_view f) {
          f.starts_with("internal/");
 }
 
-size_t site_frame_index(const std::vector<Frame>& frames) {
-  for (size_t i = 0; i < frames.size(); ++i) {
-    if (!is_runtime_function(frames[i].function)) return i;
+size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids) {
+  for (size_t i = 0; i < frame_ids.size(); ++i) {
+    if (!is_runtime_function(profile.frame(frame_ids[i]).function)) return i;
   }
   return 0;
 }
@@ -273,20 +274,20 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
     if (w == 0) continue;
     Frame frame;
     size_t index = 0;
-    if (st.frames.empty()) {
+    if (st.frame_ids.empty()) {
       frame.function = "[no stack]";
     } else {
-      index = site_frame_index(st.frames);
-      frame = st.frames[index];
+      index = site_frame_index(profile, st.frame_ids);
+      frame = profile.frame(st.frame_ids[index]);
       frame.inlined = false;  // a property of one stack, not of the site
     }
     AllocationSite& s =
-        by_key[std::make_tuple(st.frames.empty(), frame.function, frame.file, frame.line)];
+        by_key[std::make_tuple(st.frame_ids.empty(), frame.function, frame.file, frame.line)];
     if (s.stacks == 0) s.frame = frame;
     add_counts(s, st);
     ++s.stacks;
     if (s.heaviest == nullptr || w > weight_of(*s.heaviest, weight) ||
-        (w == weight_of(*s.heaviest, weight) && stack_tiebreak_less(st, *s.heaviest))) {
+        (w == weight_of(*s.heaviest, weight) && stack_tiebreak_less(profile, st, *s.heaviest))) {
       s.heaviest = &st;
       s.site_index = index;
     }

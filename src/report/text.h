@@ -29,7 +29,7 @@ struct AllocationSite {
   int64_t inuse_objects = 0, inuse_bytes = 0;  // sampled mode: in use as of the last GC (estimates)
   size_t stacks = 0;    // how many ProfileStacks have this site
   const ProfileStack* heaviest = nullptr;  // heaviest of them by the chosen weight
-  size_t site_index = 0;                   // index of `frame` in heaviest->frames
+  size_t site_index = 0;                   // index of `frame` in heaviest->frame_ids
 };
 
 // Sites with a non-zero weight, heaviest first; ties by function, file, line.
@@ -39,9 +39,9 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
 // allocator and the runtime helpers that call it for user code.
 bool is_runtime_function(std::string_view function);
 
-// Index of the site frame in `frames` (leaf first): the first frame that is
-// not a runtime function, or 0 when every frame is (runtime allocations for
-// the runtime itself keep their leaf frame). frames must not be empty.
-size_t site_frame_index(const std::vector<Frame>& frames);
+// Index of the site frame in `frame_ids` (leaf first): the first frame that
+// is not a runtime function, or 0 when every frame is (runtime allocations
+// for the runtime itself keep their leaf frame). frame_ids must not be empty.
+size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids);
 
 }  // namespace mws

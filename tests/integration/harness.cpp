@@ -359,4 +359,18 @@ std::string temp_path(const std::string& name) {
   return "/tmp/mwscope-test-" + std::to_string(getpid()) + "-" + flat;
 }
 
+nlohmann::json read_profile_json(const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(read_file(path));
+  const nlohmann::json& frames = j.at("frames");
+  auto inline_frames = [&](nlohmann::json& ids) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& id : ids) out.push_back(frames.at(id.get<size_t>()));
+    ids = std::move(out);
+  };
+  for (auto& s : j.at("stacks")) inline_frames(s.at("frames"));
+  if (j.contains("tasks"))
+    for (auto& g : j.at("tasks").at("groups")) inline_frames(g.at("creation_stack"));
+  return j;
+}
+
 }  // namespace mws::test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace mws::test {
 
 std::string fixture(const std::string& name);  // path of a built Go fixture
@@ -114,6 +116,10 @@ struct BpfProgram {
 std::vector<BpfProgram> loaded_bpf_programs();
 
 std::string read_file(const std::string& path);
+// A profile written by --json, as JSON with every frame index replaced by
+// its frame object (stacks[i].frames, tasks.groups[i].creation_stack), so
+// tests read frames where they are used.
+nlohmann::json read_profile_json(const std::string& path);
 std::string temp_path(const std::string& name);
 
 }  // namespace mws::test

@@ -81,7 +81,7 @@ void mws::test::check_exact_counts(const std::string& allocserver) {
   REQUIRE(mw.wait(seconds(60)) == 0);
   REQUIRE(server.child.running());  // the target survived attach and detach
 
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   INFO(profile.at("meta").dump());
   CHECK(profile.at("meta").at("dropped_events").get<uint64_t>() == 0);
   auto ours = mwscope_counts(profile);
@@ -171,7 +171,7 @@ std::set<std::string> main_root_parts(const std::string& fixture_name, int reque
   auto after = runtime_counts(server.port);
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   CHECK(profile.at("meta").at("dropped_events").get<uint64_t>() == 0);
 
   auto ours = mwscope_counts(profile);

@@ -105,7 +105,7 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
   REQUIRE(mw.wait(seconds(60)) == 0);
   REQUIRE(server.child.running());
 
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   const json& meta = profile.at("meta");
   INFO(meta.dump());
   CHECK(meta.at("mode") == "sampled");
@@ -142,7 +142,7 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
     load(server.port, exact_requests);
     ex.signal(SIGINT);
     REQUIRE(ex.wait(seconds(60)) == 0);
-    auto exact = per_function(json::parse(read_file(exact_path)));
+    auto exact = per_function(read_profile_json(exact_path));
     for (auto& [fn, _] : construction.items()) {
       if (construction[fn].at("routes")[0] != "/work") continue;
       const double est_per_request = double(ours[fn].objects) / requests;

@@ -61,7 +61,7 @@ json stop_recording(Recording& r) {
   r.mw.signal(SIGINT);
   INFO(r.mw.stderr_text());
   REQUIRE(r.mw.wait(seconds(60)) == 0);
-  return json::parse(read_file(r.json_path));
+  return read_profile_json(r.json_path);
 }
 
 }  // namespace

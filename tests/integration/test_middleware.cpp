@@ -51,7 +51,7 @@ void mws::test::check_middleware_per_request(const std::string& fixture_name) {
   auto after = runtime_objects(server.port);  // request n + 2
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   INFO(profile.at("middleware").dump(1).substr(0, 3000));
 
   // Requests: the load plus the two truth requests, counted by construction.
@@ -138,7 +138,7 @@ TEST_CASE("objects per request of a 1 s recording under saturating load equal th
                seconds(60));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   CHECK(load.wait(seconds(60)) == 0);
 
   const uint64_t requests = profile.at("requests").at("requests");

@@ -241,7 +241,7 @@ void profile_esbuild(const EsbuildVersion& v, Mode mode) {
   }
   CHECK(server.running());
 
-  json profile = json::parse(read_file(json_path));
+  json profile = read_profile_json(json_path);
   std::filesystem::remove(json_path);
   const json& meta = profile.at("meta");
   const json& tasks = profile.at("tasks");

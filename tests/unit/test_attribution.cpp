@@ -5,9 +5,11 @@
 #include "attribute/attribution.h"
 #include "attribute/middleware_rules.h"
 #include "report/folded.h"
+#include "profile_helpers.h"
 
 using namespace mws;
 using attribute::MiddlewareRules;
+using test::make_stack;
 
 namespace {
 
@@ -27,7 +29,7 @@ std::vector<Frame> through_server(std::vector<Frame> top) {
 
 std::vector<std::string> names(const MiddlewareRules& r, const std::vector<Frame>& frames) {
   std::vector<std::string> out;
-  for (const auto& m : r.chain(frames)) out.push_back(m.name);
+  for (const auto& m : r.chain(test::functions_of(frames))) out.push_back(m.name);
   return out;
 }
 
@@ -61,15 +63,15 @@ TEST_CASE("net/http closures, a ServeHTTP type and the final handler, outermost 
 TEST_CASE("stdlib calls made by a middleware stay with it; server code is (server)", "[attribute]") {
   Profile p;
   p.requests = {true, 10, ""};
-  p.stacks.push_back({through_server(stack({"runtime.newobject", "context.WithValue", "main.RequestID.func1",
+  p.stacks.push_back(make_stack(p, through_server(stack({"runtime.newobject", "context.WithValue", "main.RequestID.func1",
                                             "net/http.HandlerFunc.ServeHTTP"})),
-                      10, 480, "context.valueCtx", ""});
-  p.stacks.push_back({through_server(stack({"runtime.newobject", "net/http.(*Request).WithContext",
+                      10, 480, "context.valueCtx"));
+  p.stacks.push_back(make_stack(p, through_server(stack({"runtime.newobject", "net/http.(*Request).WithContext",
                                             "main.RequestID.func1", "net/http.HandlerFunc.ServeHTTP"})),
-                      10, 2560, "http.Request", ""});
-  p.stacks.push_back({stack({"runtime.makeslice", "net/http.readRequest", "net/http.(*conn).readRequest",
+                      10, 2560, "http.Request"));
+  p.stacks.push_back(make_stack(p, stack({"runtime.makeslice", "net/http.readRequest", "net/http.(*conn).readRequest",
                              "net/http.(*conn).serve", "runtime.goexit"}),
-                      7, 700, "[]uint8", ""});
+                      7, 700, "[]uint8"));
   attribute::attribute_profile(p, rules());
   REQUIRE(p.middleware.size() == 2);
   const MiddlewareRow& rid = p.middleware[0];
@@ -116,8 +118,8 @@ TEST_CASE("echo chains: closures are layers, the first other function is the han
 TEST_CASE("goroutines belong to the middleware whose code ran the go statement", "[attribute]") {
   Profile p;
   TaskGroup g;
-  g.creation_stack = through_server(stack({"main.Watchdog.func1", "net/http.HandlerFunc.ServeHTTP",
-                                           "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  g.creation_frame_ids = test::intern(p, through_server(stack({"main.Watchdog.func1", "net/http.HandlerFunc.ServeHTTP",
+                                           "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"})));
   g.leaked = 40;
   g.live = 40;
   p.tasks.groups.push_back(g);
@@ -136,7 +138,7 @@ TEST_CASE("user patterns add middleware and report what they matched", "[attribu
   CHECK(names(rules({"^myco/api\\.\\(\\*Router\\)"}), frames) == std::vector<std::string>{"myco/api.(*Router).dispatch"});
 
   Profile p;
-  p.stacks.push_back({frames, 3, 30, "", ""});
+  p.stacks.push_back(make_stack(p, frames, 3, 30, ""));
   attribute::attribute_profile(p, rules({"dispatch$", "nothing-matches-this"}));
   REQUIRE(p.user_rules.size() == 2);
   CHECK(p.user_rules[0].frames_matched == 1);
@@ -153,9 +155,9 @@ TEST_CASE("a pattern that does not compile is a one-line error", "[attribute]") 
 
 TEST_CASE("folded stacks grouped by middleware start with the owning middleware", "[attribute]") {
   Profile p;
-  p.stacks.push_back({through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"})),
-                      3, 192, "", ""});
-  p.stacks.push_back({stack({"runtime.makeslice", "net/http.readRequest", "runtime.goexit"}), 2, 20, "", ""});
+  p.stacks.push_back(make_stack(p, through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"})),
+                      3, 192, ""));
+  p.stacks.push_back(make_stack(p, stack({"runtime.makeslice", "net/http.readRequest", "runtime.goexit"}), 2, 20, ""));
   attribute::attribute_profile(p, rules());
   const std::string out = render_folded(p, Weight::Objects, true);
   CHECK(out.find("(server);") == 0);  // lines sorted: '(' sorts before 'm'
@@ -170,9 +172,9 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   p.meta.mode = "sampled";
   p.meta.duration_s = 45;
   p.meta.inuse_window_s = 30;  // half a minute between the first and last GC end: growth is twice the in-use
-  auto sampled = [](std::vector<Frame> frames, std::string type, uint64_t samples, int64_t inuse_objects,
-                    int64_t inuse_bytes) {
-    ProfileStack s{std::move(frames), samples * 10, samples * 640, std::move(type), ""};
+  auto sampled = [&p](std::vector<Frame> frames, std::string type, uint64_t samples, int64_t inuse_objects,
+                      int64_t inuse_bytes) {
+    ProfileStack s = make_stack(p, frames, samples * 10, samples * 640, std::move(type));
     s.samples = samples;
     s.inuse_objects = inuse_objects;
     s.inuse_bytes = inuse_bytes;

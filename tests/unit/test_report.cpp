@@ -24,6 +24,7 @@
 #include "report/reporter.h"
 #include "report/text.h"
 #include "report/weight.h"
+#include "profile_helpers.h"
 
 using namespace mws;
 
@@ -33,8 +34,8 @@ Frame fr(std::string function, std::string file = "", uint32_t line = 0, bool in
   return Frame{std::move(function), std::move(file), line, inlined};
 }
 
-ProfileStack st(std::vector<Frame> frames_leaf_first, uint64_t objects, uint64_t bytes) {
-  return ProfileStack{std::move(frames_leaf_first), objects, bytes};
+ProfileStack st(Profile& p, const std::vector<Frame>& frames_leaf_first, uint64_t objects, uint64_t bytes) {
+  return test::make_stack(p, frames_leaf_first, objects, bytes);
 }
 
 std::vector<std::string> lines_of(const std::string& s) {
@@ -101,12 +102,12 @@ Profile http_profile() {
   const Frame makeslice = fr("runtime.makeslice", "/usr/local/go/src/runtime/slice.go", 103);
   p.stacks = {
       // site main.Logging.func1:42 via two different runtime entries
-      st({mallocgc, newobject, logging, handler_func, serve}, 1000, 64000),
-      st({mallocgc, makeslice, logging, handler_func, auth, handler_func, serve}, 200, 16000),
+      st(p, {mallocgc, newobject, logging, handler_func, serve}, 1000, 64000),
+      st(p, {mallocgc, makeslice, logging, handler_func, auth, handler_func, serve}, 200, 16000),
       // site main.Auth.func1:17
-      st({mallocgc, newobject, auth, handler_func, serve}, 100, 19200),
+      st(p, {mallocgc, newobject, auth, handler_func, serve}, 100, 19200),
       // runtime allocating for itself: the leaf stays the site
-      st({mallocgc, fr("runtime.malg", "/usr/local/go/src/runtime/proc.go", 4500),
+      st(p, {mallocgc, fr("runtime.malg", "/usr/local/go/src/runtime/proc.go", 4500),
           fr("runtime.newproc1", "/usr/local/go/src/runtime/proc.go", 4800)},
          10, 800),
   };
@@ -194,7 +195,7 @@ TEST_CASE("weight: negative in-use weighs 0, samples are raw", "[report]") {
 TEST_CASE("total_weight saturates instead of wrapping", "[report]") {
   Profile p;
   const uint64_t max = std::numeric_limits<uint64_t>::max();
-  p.stacks = {st({fr("a")}, max - 1, 1), st({fr("b")}, 5, 2)};
+  p.stacks = {st(p, {fr("a")}, max - 1, 1), st(p, {fr("b")}, 5, 2)};
   CHECK(total_weight(p, Weight::Objects) == max);
   CHECK(total_weight(p, Weight::Bytes) == 3);
 }
@@ -203,7 +204,7 @@ TEST_CASE("total_weight saturates instead of wrapping", "[report]") {
 
 TEST_CASE("folded: frames root first, leaf last, weight after one space", "[report]") {
   Profile p;
-  p.stacks = {st({fr("main.alloc", "a.go", 3), fr("main.Logging.func1"),
+  p.stacks = {st(p, {fr("main.alloc", "a.go", 3), fr("main.Logging.func1"),
                   fr("net/http.HandlerFunc.ServeHTTP"), fr("net/http.(*conn).serve")},
                  3, 96)};
   CHECK(render_folded(p, Weight::Bytes) ==
@@ -215,9 +216,9 @@ TEST_CASE("folded: frames root first, leaf last, weight after one space", "[repo
 TEST_CASE("folded: stacks identical after rendering are merged, sums kept", "[report]") {
   Profile p;
   // Same functions, different file:line and inlining: one folded line.
-  p.stacks = {st({fr("main.a", "x.go", 1), fr("main.main", "m.go", 10)}, 2, 20),
-              st({fr("main.a", "x.go", 2, true), fr("main.main", "m.go", 11)}, 3, 30),
-              st({fr("main.b"), fr("main.main")}, 7, 70)};
+  p.stacks = {st(p, {fr("main.a", "x.go", 1), fr("main.main", "m.go", 10)}, 2, 20),
+              st(p, {fr("main.a", "x.go", 2, true), fr("main.main", "m.go", 11)}, 3, 30),
+              st(p, {fr("main.b"), fr("main.main")}, 7, 70)};
   const std::string out = render_folded(p, Weight::Bytes);
   CHECK(out == "main.main;main.a 50\nmain.main;main.b 70\n");
 
@@ -231,8 +232,8 @@ TEST_CASE("folded: stacks identical after rendering are merged, sums kept", "[re
 
 TEST_CASE("folded: zero-weight lines are left out, per weight", "[report]") {
   Profile p;
-  p.stacks = {st({fr("main.zero_bytes")}, 4, 0), st({fr("main.both")}, 1, 8),
-              st({fr("main.nothing")}, 0, 0)};
+  p.stacks = {st(p, {fr("main.zero_bytes")}, 4, 0), st(p, {fr("main.both")}, 1, 8),
+              st(p, {fr("main.nothing")}, 0, 0)};
   CHECK(render_folded(p, Weight::Bytes) == "main.both 8\n");
   CHECK(render_folded(p, Weight::Objects) == "main.both 1\nmain.zero_bytes 4\n");
   CHECK(render_folded(Profile{}, Weight::Bytes).empty());
@@ -240,8 +241,8 @@ TEST_CASE("folded: zero-weight lines are left out, per weight", "[report]") {
 
 TEST_CASE("folded: lines are sorted by text whatever the input order", "[report]") {
   Profile p = http_profile();
-  p.stacks.push_back(st({fr("zz.last"), fr("aa.first")}, 1, 1));
-  p.stacks.push_back(st({}, 2, 2));
+  p.stacks.push_back(st(p, {fr("zz.last"), fr("aa.first")}, 1, 1));
+  p.stacks.push_back(st(p, {}, 2, 2));
   const std::string a = render_folded(p, Weight::Bytes);
   auto lines = lines_of(a);
   CHECK(std::is_sorted(lines.begin(), lines.end()));
@@ -261,7 +262,7 @@ TEST_CASE("folded: names are sanitized so every line still parses", "[report]") 
       fr("main.héllo.世界"),                  // valid UTF-8 is kept
       fr("main.(*T).with space [generic]"),   // spaces are harmless
   };
-  p.stacks = {st(frames, 1, 123), st({}, 4, 5)};
+  p.stacks = {st(p, frames, 1, 123), st(p, {}, 4, 5)};
   const std::string out = render_folded(p, Weight::Bytes);
   const auto lines = lines_of(out);
   REQUIRE(lines.size() == 2);
@@ -329,14 +330,14 @@ TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[
   p.meta.dropped_events = (uint64_t{1} << 63) + 1;
   p.meta.stack_errors = 1;
   p.meta.truncated_stacks = 9007199254740993ULL;  // 2^53 + 1: breaks if read as double
-  p.stacks.push_back(st({fr(std::string("nul\0inside", 10), "f\tile.go",
+  p.stacks.push_back(st(p, {fr(std::string("nul\0inside", 10), "f\tile.go",
                             std::numeric_limits<uint32_t>::max(), true),
                          fr("quote\" back\\slash; semi \x01 ctl é 世界 🔥", "", 0, false)},
                         max, max - 2));
-  p.stacks.push_back(st({}, 0, 0));
+  p.stacks.push_back(st(p, {}, 0, 0));
 
   const std::string text = render_json(p);
-  CHECK(text.find("\"schema\": \"mwscope.profile/1\"") != std::string::npos);
+  CHECK(text.find("\"schema\": \"mwscope.profile/2\"") != std::string::npos);
   CHECK(text.back() == '\n');
   auto back = parse_profile_json(text);
   REQUIRE(back.ok());
@@ -382,6 +383,43 @@ TEST_CASE("json: round-trips a sampled profile, negative and extreme in-use incl
   CHECK(j["totals"]["samples"] == 26);
 }
 
+TEST_CASE("json: schema 1 profiles, frames inline in each stack, still read", "[report]") {
+  Profile p = http_profile();
+  TaskGroup g;
+  g.creation_frame_ids = {p.stacks[0].frame_ids.back()};
+  g.spawned = 1;
+  p.tasks.tracked = true;
+  p.tasks.groups.push_back(g);
+  nlohmann::json j = nlohmann::json::parse(render_json(p));
+  // What a schema 1 writer wrote: no frame table, frame objects in place.
+  const nlohmann::json table = j["frames"];
+  auto inline_frames = [&](nlohmann::json& ids) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& id : ids) out.push_back(table[id.get<size_t>()]);
+    ids = out;
+  };
+  for (auto& s : j["stacks"]) inline_frames(s["frames"]);
+  for (auto& grp : j["tasks"]["groups"]) inline_frames(grp["creation_stack"]);
+  j.erase("frames");
+  j["schema"] = "mwscope.profile/1";
+  auto back = parse_profile_json(j.dump(), "v1.json");
+  REQUIRE(back.ok());
+  REQUIRE(back->stacks.size() == p.stacks.size());
+  for (size_t i = 0; i < p.stacks.size(); i++)
+    CHECK(test::frames_of(*back, back->stacks[i].frame_ids) == test::frames_of(p, p.stacks[i].frame_ids));
+  REQUIRE(back->tasks.groups.size() == 1);
+  CHECK(test::frames_of(*back, back->tasks.groups[0].creation_frame_ids) ==
+        test::frames_of(p, g.creation_frame_ids));
+  // Frames shared by stacks are interned once on read.
+  CHECK(back->frames.size() == p.frames.size());
+
+  // Schema 1 has no frame indexes.
+  j["stacks"][0]["frames"][0] = 0;
+  auto bad = parse_profile_json(j.dump(), "v1.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("stacks[0].frames[0]: expected a frame object") != std::string::npos);
+}
+
 TEST_CASE("json: profiles written before sampled mode still read", "[report]") {
   const Profile exact = http_profile();
   nlohmann::json j = nlohmann::json::parse(render_json(exact));
@@ -403,20 +441,27 @@ TEST_CASE("json: profiles written before sampled mode still read", "[report]") {
   CHECK_FALSE(back->sampled());
 }
 
-TEST_CASE("json: writes frames as objects and totals for humans, ignores totals on read",
+TEST_CASE("json: writes each frame once, stacks as frame indexes, and totals for humans, ignores totals on read",
           "[report]") {
   const Profile p = http_profile();
   nlohmann::json j = nlohmann::json::parse(render_json(p));
   CHECK(j["totals"]["objects"] == p.total_objects());
   CHECK(j["totals"]["bytes"] == p.total_bytes());
-  const auto& f = j["stacks"][0]["frames"][0];
+  CHECK(j["frames"].size() == p.frames.size());
+  const auto& ids = j["stacks"][0]["frames"];
+  REQUIRE(ids[0].is_number_unsigned());
+  const auto& f = j["frames"][ids[0].get<size_t>()];
   CHECK(f.is_object());
   CHECK(f.size() == 4);
   CHECK(f["function"] == "runtime.mallocgc");
   CHECK(f["line"] == 1015);
   CHECK(f["inlined"] == false);
   // Leaf first, as in the model.
-  CHECK(j["stacks"][0]["frames"].back()["function"] == "net/http.(*conn).serve");
+  CHECK(j["frames"][ids.back().get<size_t>()]["function"] == "net/http.(*conn).serve");
+  // The frame net/http.(*conn).serve ends all four stacks and is written once.
+  size_t serves = 0;
+  for (const auto& fr : j["frames"]) serves += fr["function"] == "net/http.(*conn).serve";
+  CHECK(serves == 1);
 
   j["totals"]["objects"] = 1;
   j["future_field"] = "ignored";
@@ -432,12 +477,12 @@ TEST_CASE("json: writes frames as objects and totals for humans, ignores totals 
 
 TEST_CASE("json: invalid UTF-8 is written as U+FFFD, never throws", "[report]") {
   Profile p;
-  p.stacks = {st({fr("main.bad\xff")}, 1, 1)};
+  p.stacks = {st(p, {fr("main.bad\xff")}, 1, 1)};
   std::string text;
   REQUIRE_NOTHROW(text = render_json(p));
   auto back = parse_profile_json(text);
   REQUIRE(back.ok());
-  CHECK(back->stacks[0].frames[0].function == "main.bad\xEF\xBF\xBD");
+  CHECK(back->frame(back->stacks[0].frame_ids[0]).function == "main.bad\xEF\xBF\xBD");
 }
 
 namespace {
@@ -453,10 +498,10 @@ std::string error_of(const std::string& text) {
 
 TEST_CASE("json: rejects other schemas and non-profiles with a one-line message", "[report]") {
   nlohmann::json j = nlohmann::json::parse(render_json(http_profile()));
-  j["schema"] = "mwscope.profile/2";
+  j["schema"] = "mwscope.profile/3";
   CHECK(error_of(j.dump()) ==
-        "profile.json: unsupported schema \"mwscope.profile/2\" (this mwscope reads "
-        "\"mwscope.profile/1\")");
+        "profile.json: unsupported schema \"mwscope.profile/3\" (this mwscope reads "
+        "\"mwscope.profile/2\" and \"mwscope.profile/1\")");
   j.erase("schema");
   CHECK(error_of(j.dump()).find("missing field schema") != std::string::npos);
   CHECK(error_of("[1, 2]").find("expected a JSON object at the top level, got array") !=
@@ -471,8 +516,8 @@ TEST_CASE("json: names the missing or wrong field", "[report]") {
   CHECK(error_of(j.dump()) == "profile.json: missing field stacks[3].objects");
 
   j = good;
-  j["stacks"][1]["frames"][2].erase("line");
-  CHECK(error_of(j.dump()) == "profile.json: missing field stacks[1].frames[2].line");
+  j["frames"][2].erase("line");
+  CHECK(error_of(j.dump()) == "profile.json: missing field frames[2].line");
 
   j = good;
   j["meta"].erase("dropped_events");
@@ -502,19 +547,28 @@ TEST_CASE("json: names the missing or wrong field", "[report]") {
         std::string::npos);
 
   j = good;
-  j["stacks"][0]["frames"][0]["line"] = uint64_t{1} << 32;
-  CHECK(error_of(j.dump()).find("field stacks[0].frames[0].line: value 4294967296 out of range") !=
+  j["frames"][0]["line"] = uint64_t{1} << 32;
+  CHECK(error_of(j.dump()).find("field frames[0].line: value 4294967296 out of range") !=
         std::string::npos);
 
   j = good;
   j["stacks"][2]["frames"][0] = "runtime.mallocgc";
-  CHECK(error_of(j.dump()).find("field stacks[2].frames[0]: expected a frame object") !=
+  CHECK(error_of(j.dump()).find("field stacks[2].frames[0]: expected a frame index below") !=
         std::string::npos);
 
   j = good;
-  j["stacks"][0]["frames"][0]["inlined"] = 0;
-  CHECK(error_of(j.dump()).find("field stacks[0].frames[0].inlined: expected true or false") !=
+  j["stacks"][2]["frames"][0] = good["frames"].size();
+  CHECK(error_of(j.dump()).find("field stacks[2].frames[0]: expected a frame index below") !=
         std::string::npos);
+
+  j = good;
+  j["frames"][0]["inlined"] = 0;
+  CHECK(error_of(j.dump()).find("field frames[0].inlined: expected true or false") !=
+        std::string::npos);
+
+  j = good;
+  j["frames"].push_back(good["frames"][0]);
+  CHECK(error_of(j.dump()).find("field frames: a frame is listed twice") != std::string::npos);
 }
 
 TEST_CASE("json: new fields, when present, are read as strictly as the old ones", "[report]") {
@@ -616,7 +670,7 @@ TEST_CASE("text: heaviest stack of each top site, leaf to root, site marked", "[
   // A deep stack: 2 runtime frames + 20 user frames.
   std::vector<Frame> deep = {fr("runtime.mallocgc"), fr("runtime.newobject")};
   for (int i = 0; i < 20; ++i) deep.push_back(fr("main.level" + std::to_string(i), "/a/b/c.go", i + 1));
-  p.stacks.push_back(st(deep, 1, 1000000));
+  p.stacks.push_back(st(p, deep, 1, 1000000));
   const std::string out = render_text(p, Weight::Bytes, 10);
   CHECK(out.find("#1 main.level0  heaviest of 1 stack: 1 objects, 976.6 KiB (100.0% of this site)") !=
         std::string::npos);
@@ -635,7 +689,7 @@ TEST_CASE("text: top_n limits rows and reports the rest", "[report]") {
   Profile p;
   p.meta.duration_s = 1;
   for (int i = 0; i < 30; ++i) {
-    p.stacks.push_back(st({fr("main.f" + std::to_string(i), "x.go", 1)}, 1, 100 + i));
+    p.stacks.push_back(st(p, {fr("main.f" + std::to_string(i), "x.go", 1)}, 1, 100 + i));
   }
   const std::string out = render_text(p, Weight::Bytes, 5);
   CHECK(out.find("Top 5 allocation sites by bytes (of 30 sites") != std::string::npos);
@@ -655,10 +709,10 @@ TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report
   const std::string long_name =
       "github.com/some/very/long/module/path/v2/internal/pkg/middleware.(*Chain[...]).Then.func1." +
       std::string(80, 'y');
-  p.stacks.push_back(st({fr("runtime.mallocgc"), fr(long_name, "/very/long/dir/" + std::string(60, 'f') + ".go", 7)}, 5, 500));
-  p.stacks.push_back(st({fr("main.tie_b", "t.go", 1)}, 1, 64));
-  p.stacks.push_back(st({fr("main.tie_a", "t.go", 2)}, 1, 64));
-  p.stacks.push_back(st({fr("main.bad\nname\x1b[31m")}, 1, 1));
+  p.stacks.push_back(st(p, {fr("runtime.mallocgc"), fr(long_name, "/very/long/dir/" + std::string(60, 'f') + ".go", 7)}, 5, 500));
+  p.stacks.push_back(st(p, {fr("main.tie_b", "t.go", 1)}, 1, 64));
+  p.stacks.push_back(st(p, {fr("main.tie_a", "t.go", 2)}, 1, 64));
+  p.stacks.push_back(st(p, {fr("main.bad\nname\x1b[31m")}, 1, 1));
   const std::string out = render_text(p, Weight::Bytes, 0);
   check_fits(out);
   CHECK(out.find('\x1b') == std::string::npos);  // control characters never reach the terminal
