@@ -7,7 +7,6 @@
 namespace mws::target {
 namespace {
 
-constexpr int kCapSysAdmin = 21;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
 
@@ -17,12 +16,17 @@ bool has_cap(const __user_cap_data_struct (&data)[2], int cap) {
 
 }  // namespace
 
-Status check_bpf_privileges() {
+bool has_capability(int cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) return Ok{};  // cannot tell: let the kernel decide
-  if (has_cap(data, kCapSysAdmin) || (has_cap(data, kCapBpf) && has_cap(data, kCapPerfmon))) return Ok{};
-  return Error{"not permitted: attaching probes needs root (or CAP_BPF and CAP_PERFMON); run mwscope with sudo"};
+  if (syscall(SYS_capget, &hdr, data) != 0) return true;  // cannot tell: let the kernel decide
+  return has_cap(data, cap);
+}
+
+Status check_bpf_privileges() {
+  if (has_capability(kCapSysAdmin) || (has_capability(kCapBpf) && has_capability(kCapPerfmon))) return Ok{};
+  return Error{"not permitted: mwscope needs CAP_SYS_ADMIN (to create uprobes) and CAP_SYS_PTRACE (to read the "
+               "target); run it as root (sudo)"};
 }
 
 }  // namespace mws::target

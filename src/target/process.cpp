@@ -1,5 +1,7 @@
 #include "target/process.h"
 
+#include "target/privileges.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,10 +113,14 @@ Result<ProcessInfo> inspect_process(pid_t pid) {
       // target holds capabilities we lack, or lives in another user namespace.
       const int err = errno;
       const std::string lacking = capabilities_lacking(pid);
+      const std::string why =
+          !has_capability(kCapSysPtrace)
+              ? "mwscope lacks CAP_SYS_PTRACE, which reading a process needs when it holds capabilities mwscope "
+                "does not" + (lacking.empty() ? std::string() : " (it holds " + lacking + ")")
+          : lacking.empty() ? "it is outside mwscope's user namespace"
+                            : "it holds " + lacking + ", which mwscope lacks";
       return Error{"not permitted to inspect process " + std::to_string(pid) + " even as root (" + proc +
-                   "/exe: " + std::strerror(err) + "): " +
-                   (lacking.empty() ? "it is outside mwscope's user namespace, or mwscope lacks CAP_SYS_PTRACE"
-                                    : "it holds " + lacking + ", which mwscope lacks")};
+                   "/exe: " + std::strerror(err) + "): " + why};
     }
     if (errno == ENOENT)
       return Error{"process " + std::to_string(pid) + " has no executable (a kernel thread or a zombie)"};

@@ -67,6 +67,42 @@ TEST_CASE("without the privileges to load BPF", "[bpf][errors]") {
   CHECK(server.child.running());
 }
 
+// The least capabilities that work on this kernel (Linux 6.18), as the
+// README states them: CAP_SYS_ADMIN and CAP_SYS_PTRACE, for a target running
+// as root with every capability. setpriv limits the bounding set, so
+// mwscope, run as root, holds exactly those two.
+TEST_CASE("the least capabilities: CAP_SYS_ADMIN and CAP_SYS_PTRACE record, one fewer is one line naming it",
+          "[bpf][errors][caps]") {
+  Server server = start_server("allocserver");
+  const std::string pid = std::to_string(server.child.pid());
+  auto with_caps = [&](const std::string& caps, std::vector<std::string> args) {
+    std::vector<std::string> argv{"setpriv", "--bounding-set=-all," + caps, "--", mwscope_binary(), "-p", pid};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+
+  const std::string json_path = temp_path("least-caps.json");
+  Child mw = Child::spawn(with_caps("+sys_admin,+sys_ptrace", {"--mode", "exact", "--json", json_path}));
+  REQUIRE(mw.wait_stderr_line("recording", seconds(30)));
+  constexpr int kRequests = 20;
+  for (int i = 0; i < kRequests; i++) REQUIRE(http_get(server.port, "/work"));
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  const auto profile = read_profile_json(json_path);
+  CHECK(profile.at("requests").at("requests") == kRequests);  // every probe fired: counted exactly what we sent
+  CHECK(profile.at("totals").at("objects").get<uint64_t>() > 0);
+
+  // Without CAP_SYS_ADMIN: CAP_BPF and CAP_PERFMON load the programs, but
+  // this kernel creates a uprobe only for CAP_SYS_ADMIN.
+  uint32_t since = newest_program_id();
+  auto r = run(with_caps("+bpf,+perfmon,+sys_ptrace", {"-d", "1", "--mode", "exact"}));
+  expect_one_line_error(r, "CAP_SYS_ADMIN", since);
+  // Without CAP_SYS_PTRACE: the target holds capabilities mwscope lacks.
+  since = newest_program_id();
+  expect_one_line_error(run(with_caps("+sys_admin", {"-d", "1", "--mode", "exact"})), "lacks CAP_SYS_PTRACE", since);
+  CHECK(server.child.running());
+}
+
 TEST_CASE("no PID at all", "[bpf][errors]") {
   const uint32_t since = newest_program_id();
   expect_one_line_error(run({mwscope_binary()}), "-p PID", since);
