@@ -30,6 +30,7 @@ enum mws_counter {
 	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
 	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
 	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
+	MWS_CNT_TINY_ALLOCS,      /* tiny allocations the runtime flushed (sampled mode; see on_tiny_flush) */
 	MWS_CNT__COUNT,
 };
 
@@ -96,6 +97,8 @@ struct mws_mprof_args {
 	__u32 size_arg;
 	__s32 free_size_arg;
 	__u32 bucket_size_offset;
+	__u32 mcache_tiny_allocs_offset; /* runtime.mcache.tinyAllocs */
+	__u32 _pad;
 };
 
 /* Every uprobe's BPF cookie: the link-time address of the probed
@@ -178,7 +181,7 @@ MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 64);
 MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_gc_event) == 24);
-MWS_LAYOUT(sizeof(struct mws_mprof_args) == 16);
+MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 48);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 72 + 8 + 8 * MWS_MAX_STACK_DEPTH);

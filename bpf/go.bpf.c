@@ -10,6 +10,9 @@
  *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
  *  on_mprof_free   entry of runtime.mProf_Free: a sampled object was swept
  *  on_gc_end       entry of runtime.gcMarkTermination: a GC cycle ends
+ *  on_mcache_refill, on_mcache_release_all
+ *                  entry of runtime.(*mcache).refill and releaseAll: the runtime
+ *                  flushes its per-P count of tiny allocations (sampled mode)
  *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created
  *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22)
  *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
@@ -35,7 +38,7 @@ const volatile __u32 target_tgid = 0;
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, -1, -1, -1};
-const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32};
+const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 
 struct {
@@ -50,11 +53,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 /* The recording window: userspace sets it once every probe is attached and
@@ -300,6 +308,40 @@ int on_gc_end(struct pt_regs *ctx)
 	if (!e)
 		return 0;
 	submit(e);
+	return 0;
+}
+
+/* Tiny allocations (under 16 B, no pointers) that fit into a block already
+ * started return before the heap sampler runs: the sampler, and so pprof
+ * and sampled mode, never sees them. The runtime counts them per P in
+ * mcache.tinyAllocs and adds that to its total (the runtime/metrics
+ * /gc/heap/tiny/allocs:objects) in exactly two places, which zero it after:
+ * refill of the tiny span class (every 512 blocks) and releaseAll (every GC,
+ * or a P going away). Read at their entry, the flushes in the window sum to
+ * the tiny allocations the sampler missed, at the cost of a trap per span. */
+static __always_inline void count_tiny_flush(struct pt_regs *ctx)
+{
+	__u64 n = 0;
+	if (read_u64(ctx->ax, mprof_args.mcache_tiny_allocs_offset, &n) == 0 && n)
+		count_n(MWS_CNT_TINY_ALLOCS, n);
+}
+
+/* refill(c *mcache, spc spanClass): only the tiny span class flushes. */
+#define MWS_TINY_SPAN_CLASS 5 /* makeSpanClass(tinySizeClass 2, noscan) in every version */
+SEC("uprobe")
+int on_mcache_refill(struct pt_regs *ctx)
+{
+	if (counted_entry(ctx) && (__u8)ctx->bx == MWS_TINY_SPAN_CLASS)
+		count_tiny_flush(ctx);
+	return 0;
+}
+
+/* releaseAll(c *mcache) */
+SEC("uprobe")
+int on_mcache_release_all(struct pt_regs *ctx)
+{
+	if (counted_entry(ctx))
+		count_tiny_flush(ctx);
 	return 0;
 }
 

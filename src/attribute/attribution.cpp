@@ -11,6 +11,7 @@ namespace {
 
 struct Accum {
   MiddlewareRow row;
+  uint64_t tiny_block_objects = 0;
   std::map<std::string, NamedCount> sites, types;
 };
 
@@ -66,6 +67,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       if (rules.user_match(u, p.frame(id).function)) user_matches[id].push_back(u);
 
   std::vector<std::string_view> functions;
+  uint64_t tiny_block_objects = 0;  // over every stack
   for (ProfileStack& s : p.stacks) {
     functions_of(p, s.frame_ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
@@ -77,6 +79,8 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     self.row.samples += s.samples;
     self.row.inuse_objects += s.inuse_objects;
     self.row.inuse_bytes += s.inuse_bytes;
+    self.tiny_block_objects += s.tiny_block_objects;
+    tiny_block_objects += s.tiny_block_objects;
     add(self.sites, site_of(p, s.frame_ids), s);
     add(self.types, s.type.empty() ? "(unknown type)" : s.type, s);
 
@@ -126,6 +130,12 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     // per minute of recording, how fast this middleware retains memory.
     if (p.meta.inuse_window_s > 0)
       a.row.inuse_bytes_per_min = double(a.row.inuse_bytes) / (p.meta.inuse_window_s / 60.0);
+    // The tiny allocations the sampler missed, shared by where tiny blocks
+    // were sampled: a block holds the allocations packed into it after its
+    // first, all from code running on the same P at about that time.
+    if (tiny_block_objects > 0)
+      a.row.tiny_allocs_missed = static_cast<uint64_t>(
+          double(p.meta.tiny_allocs) * double(a.tiny_block_objects) / double(tiny_block_objects) + 0.5);
     a.row.top_sites = top(a.sites, top_n);
     a.row.top_types = top(a.types, top_n);
     p.middleware.push_back(std::move(a.row));

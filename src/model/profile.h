@@ -50,6 +50,11 @@ struct ProfileStack {
   // this stack died faster than new ones were kept.
   int64_t inuse_samples = 0, inuse_sample_bytes = 0;
   int64_t inuse_objects = 0, inuse_bytes = 0;
+  // Sampled mode: of `objects`, those scaled from samples of 16 bytes, the
+  // size of a tiny block. A tiny allocation (under 16 B, no pointers) is
+  // sampled only when it starts a block, as the whole block, so each of
+  // these may stand for several allocations (ProfileMeta::tiny_allocs).
+  uint64_t tiny_block_objects = 0;
   bool operator==(const ProfileStack&) const = default;
 };
 
@@ -115,6 +120,9 @@ struct MiddlewareRow {
   uint64_t samples = 0;
   int64_t inuse_objects = 0, inuse_bytes = 0;
   double inuse_bytes_per_min = 0;
+  // Sampled mode: its share of meta.tiny_allocs, by its tiny_block_objects
+  // among all stacks': the allocations the sampler missed here (estimate).
+  uint64_t tiny_allocs_missed = 0;
   uint64_t leaked_tasks = 0;        // leaked goroutines created in its code
   uint64_t live_tasks = 0;
   std::vector<NamedCount> top_sites;  // by bytes
@@ -171,6 +179,11 @@ struct ProfileMeta {
   // Sampled objects freed while recording whose allocation was sampled
   // before attach at a stack never seen since: counted, not attributed.
   uint64_t unattributed_free_samples = 0, unattributed_free_bytes = 0;
+  // Tiny allocations the runtime packed into a block already started while
+  // recording (its own count, flushed per span and per GC): the heap
+  // sampler never sees them, so estimated objects are low by this many in
+  // all, at the stacks with tiny_block_objects.
+  uint64_t tiny_allocs = 0;
   bool operator==(const ProfileMeta&) const = default;
 };
 

@@ -9,6 +9,10 @@
 namespace mws::model {
 namespace {
 
+// The runtime's tiny block (maxTinySize): a tiny allocation is sampled as
+// the block it starts.
+constexpr uint64_t kTinyBlockBytes = 16;
+
 // Functions a Go stack starts from: beyond them the frame-pointer chain
 // leads into whatever created the thread (clone, rt0), not Go code, and
 // Go's own tracebacks stop there too.
@@ -121,6 +125,7 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
     s.inuse_samples += inuse;
     s.inuse_sample_bytes += inuse_bytes;
     s.objects += uint64_t(scaled(int64_t(c.samples), scale));
+    if (k.word == kTinyBlockBytes) s.tiny_block_objects += uint64_t(scaled(int64_t(c.samples), scale));
     s.bytes += uint64_t(scaled(int64_t(c.bytes), scale));
     s.inuse_objects += scaled(inuse, scale);
     s.inuse_bytes += scaled(inuse_bytes, scale);

@@ -126,12 +126,18 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
   if (!facts) return facts.error();
   t.plan.mprof_args = {static_cast<uint32_t>(facts->mprof_malloc_ptr_arg),
                        static_cast<uint32_t>(facts->mprof_malloc_size_arg), facts->mprof_free_size_arg,
-                       static_cast<uint32_t>(facts->bucket_size_offset)};
+                       static_cast<uint32_t>(facts->bucket_size_offset),
+                       static_cast<uint32_t>(facts->mcache_tiny_allocs_offset), 0};
   const std::pair<const char*, std::vector<ProbeSite>*> sites[] = {
       {"runtime.mProf_Malloc", &t.plan.sample_alloc},
       {"runtime.setprofilebucket", &t.plan.sample_bucket},
       {"runtime.mProf_Free", &t.plan.sample_free},
       {"runtime.gcMarkTermination", &t.plan.gc_end},
+      // Where the runtime flushes its count of the tiny allocations the
+      // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per 512
+      // tiny blocks and per GC.
+      {"runtime.(*mcache).refill", &t.plan.tiny_refill},
+      {"runtime.(*mcache).releaseAll", &t.plan.tiny_release_all},
   };
   for (const auto& [name, out] : sites) {
     auto site = entry_site(exe, index, name);

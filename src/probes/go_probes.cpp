@@ -56,6 +56,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_setprofilebucket, real && !plan.sample_bucket.empty());
   bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
   bpf_program__set_autoload(progs->on_gc_end, real && !plan.gc_end.empty());
+  bpf_program__set_autoload(progs->on_mcache_refill, real && !plan.tiny_refill.empty());
+  bpf_program__set_autoload(progs->on_mcache_release_all, real && !plan.tiny_release_all.empty());
   bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
   bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
@@ -104,6 +106,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_setprofilebucket), plan.sample_bucket); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_gc_end), plan.gc_end); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_mcache_refill), plan.tiny_refill); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_mcache_release_all), plan.tiny_release_all); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_gdestroy), plan.exit_gdestroy); !st) return st.error();
@@ -144,6 +148,7 @@ BpfCounters GoProbes::read_counters() const {
   c.stack_errors = sum(MWS_CNT_STACK_ERRORS);
   c.task_read_errors = sum(MWS_CNT_TASK_READ_ERRORS);
   c.requests = sum(MWS_CNT_REQUESTS);
+  c.tiny_allocs = sum(MWS_CNT_TINY_ALLOCS);
   return c;
 }
 

@@ -38,7 +38,9 @@ struct GoProbePlan {
   std::vector<ProbeSite> sample_bucket;  // runtime.setprofilebucket entry
   std::vector<ProbeSite> sample_free;    // runtime.mProf_Free entry
   std::vector<ProbeSite> gc_end;         // runtime.gcMarkTermination entry
-  mws_mprof_args mprof_args{0, 1, 1, 32};
+  std::vector<ProbeSite> tiny_refill;       // runtime.(*mcache).refill entry
+  std::vector<ProbeSite> tiny_release_all;  // runtime.(*mcache).releaseAll entry
+  mws_mprof_args mprof_args{0, 1, 1, 32, 32, 0};
   std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
@@ -55,6 +57,7 @@ struct GoProbeOptions {
 struct BpfCounters {
   uint64_t ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
   uint64_t requests = 0;
+  uint64_t tiny_allocs = 0;  // sampled mode: tiny allocations the runtime flushed while recording
 };
 
 class GoProbes {

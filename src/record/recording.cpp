@@ -210,7 +210,7 @@ Result<Profile> record(const RecordOptions& opt) {
     }
     if (!target->plan.sample_alloc.empty())
       parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
-                                  "gcMarkTermination (MemProfileRate {} B)",
+                                  "gcMarkTermination, (*mcache).refill and releaseAll for the tiny-allocation count (MemProfileRate {} B)",
                                   sample_rate));
     if (tracking_tasks)
       parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
@@ -283,6 +283,7 @@ Result<Profile> record(const RecordOptions& opt) {
                            raw_stacks);
     if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
   }
+  if (sampled) meta.tiny_allocs = bpf.tiny_allocs;
   profile.requests.counted = !target->plan.requests.empty();
   profile.requests.requests = bpf.requests;
   profile.requests.note = target->requests_unavailable;

@@ -193,6 +193,7 @@ void stack_to(J& j, const ProfileStack& s) {
   j["inuse_sample_bytes"] = s.inuse_sample_bytes;
   j["inuse_objects"] = s.inuse_objects;
   j["inuse_bytes"] = s.inuse_bytes;
+  j["tiny_block_objects"] = s.tiny_block_objects;
   j["frames"] = s.frame_ids;
 }
 
@@ -212,6 +213,7 @@ void stack_from(const J& j, ProfileStack& s) {
   read_optional(j, "inuse_sample_bytes", s.inuse_sample_bytes);
   read_optional(j, "inuse_objects", s.inuse_objects);
   read_optional(j, "inuse_bytes", s.inuse_bytes);
+  read_optional(j, "tiny_block_objects", s.tiny_block_objects);
   // "frames" is read by profile_from, which knows the schema's frame table.
 }
 
@@ -238,6 +240,7 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["inuse_window_s"] = std::isfinite(m.inuse_window_s) ? m.inuse_window_s : 0.0;
   j["unattributed_free_samples"] = m.unattributed_free_samples;
   j["unattributed_free_bytes"] = m.unattributed_free_bytes;
+  j["tiny_allocs"] = m.tiny_allocs;
 }
 
 template <typename J>
@@ -264,6 +267,7 @@ void meta_from(const J& j, ProfileMeta& m) {
   read_optional(j, "inuse_window_s", m.inuse_window_s);
   read_optional(j, "unattributed_free_samples", m.unattributed_free_samples);
   read_optional(j, "unattributed_free_bytes", m.unattributed_free_bytes);
+  read_optional(j, "tiny_allocs", m.tiny_allocs);
 }
 
 template <typename J>
@@ -405,6 +409,7 @@ void middleware_to(J& j, const MiddlewareRow& m) {
   j["inuse_objects"] = m.inuse_objects;
   j["inuse_bytes"] = m.inuse_bytes;
   j["inuse_bytes_per_min"] = std::isfinite(m.inuse_bytes_per_min) ? m.inuse_bytes_per_min : 0.0;
+  j["tiny_allocs_missed"] = m.tiny_allocs_missed;
   j["leaked_tasks"] = m.leaked_tasks;
   j["live_tasks"] = m.live_tasks;
   J sites = J::array(), types = J::array();
@@ -428,6 +433,7 @@ void middleware_from(const J& j, MiddlewareRow& m) {
   read_optional(j, "inuse_objects", m.inuse_objects);
   read_optional(j, "inuse_bytes", m.inuse_bytes);
   read_optional(j, "inuse_bytes_per_min", m.inuse_bytes_per_min);
+  read_optional(j, "tiny_allocs_missed", m.tiny_allocs_missed);
   read(j, "leaked_tasks", m.leaked_tasks);
   read(j, "live_tasks", m.live_tasks);
   read_array(j, "top_sites", m.top_sites);

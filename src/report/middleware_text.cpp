@@ -56,6 +56,31 @@ void render_inuse(std::string& out, const Profile& p, size_t shown) {
   }
 }
 
+// Sampled mode: where the tiny allocations the sampler cannot see most
+// likely were, by the tiny blocks each middleware had sampled.
+void render_tiny(std::string& out, const Profile& p, size_t shown) {
+  if (p.meta.tiny_allocs == 0) return;
+  std::vector<const MiddlewareRow*> rows;
+  for (size_t i = 0; i < shown; i++)
+    if (p.middleware[i].tiny_allocs_missed > 0) rows.push_back(&p.middleware[i]);
+  if (rows.empty()) return;
+  std::stable_sort(rows.begin(), rows.end(), [](const MiddlewareRow* a, const MiddlewareRow* b) {
+    return a->tiny_allocs_missed > b->tiny_allocs_missed;
+  });
+  out += fmt::format("\nTiny allocations the sampler missed: {} (runtime's count), shared by the middleware's "
+                     "sampled 16-byte blocks\n",
+                     grouped(p.meta.tiny_allocs));
+  out += fmt::format("  {:>3}  {}  {:>14}  {:>9}\n", "#", pad("middleware", kNameWidth), "missed objects", "objs/req");
+  for (size_t i = 0; i < rows.size(); i++) {
+    const MiddlewareRow& m = *rows[i];
+    const double per_req = p.requests.counted && p.requests.requests
+                               ? double(m.tiny_allocs_missed) / double(p.requests.requests)
+                               : 0;
+    out += fmt::format("  {:>3}  {}  {:>14}  {:>9}\n", i + 1, pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       grouped(m.tiny_allocs_missed), per_request(p, per_req, false));
+  }
+}
+
 }  // namespace
 
 std::string render_middleware_text(const Profile& p, size_t top_n) {
@@ -109,7 +134,10 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     out += fmt::format("  --middleware '{}': {} frames matched{}\n", printable(r.pattern), grouped(r.frames_matched),
                        r.functions.empty() ? " (matched nothing)" : " in " + printable(r.functions.front()) +
                                                                         (r.functions.size() > 1 ? ", ..." : ""));
-  if (sampled) render_inuse(out, p, shown);
+  if (sampled) {
+    render_tiny(out, p, shown);
+    render_inuse(out, p, shown);
+  }
   return out;
 }
 

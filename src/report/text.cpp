@@ -70,6 +70,10 @@ void render_sampled_totals(std::string& out, const Profile& p) {
                             signed_grouped(inuse_objects), signed_bytes(inuse_bytes), duration(m.inuse_window_s),
                             grouped(m.gc_cycles)));
   }
+  header_line(out, "tiny allocs",
+              fmt::format("{} the sampler missed: under 16 B, no pointers, packed into a started block "
+                          "(runtime's count)",
+                          grouped(m.tiny_allocs)));
   if (m.unattributed_free_samples != 0 || m.unattributed_free_bytes != 0) {
     header_line(out, "not attributed",
                 fmt::format("{} sampled free{} ({}) of objects allocated before attach at stacks not seen since",

@@ -533,6 +533,28 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   return o;
 }
 
+Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member) {
+  DwarfFile file;
+  if (auto st = file.open(elf.path()); !st) return st.error();
+  Dwarf_Off off = 0, next = 0;
+  size_t header_size = 0;
+  while (dwarf_nextcu(file.dwarf(), off, &next, &header_size, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu, die;
+    if (dwarf_offdie(file.dwarf(), off + header_size, &cu) && dwarf_child(&cu, &die) == 0) {
+      do {
+        const char* name = dwarf_diename(&die);
+        if (dwarf_tag(&die) == DW_TAG_structure_type && name && type == name) {
+          if (auto at = find_member(&die, member)) return *at;
+          return Error{"the DWARF type " + std::string(type) + " of " + elf.path() + " has no member " +
+                       std::string(member)};
+        }
+      } while (dwarf_siblingof(&die, &die) == 0);
+    }
+    off = next;
+  }
+  return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
+}
+
 Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
   auto row = table_row(go_version);
   if (!row) return unknown_version(go_version, "runtime struct offset");
@@ -597,6 +619,8 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   // mprof.go: go1.27 dropped mProf_Free's size (the bucket has it).
   f.mprof_free_size_arg = v <= 26 ? 1 : -1;
   f.bucket_size_offset = 32;
+  // mcache.go: go1.24 added memProfRate after nextSample.
+  f.mcache_tiny_allocs_offset = v <= 23 ? 32 : 40;
   // coro.go (go1.22+): coroexit -> coroswitch_m -> gdestroy(gp), never goexit1.
   f.has_gdestroy = v >= 22;
   f.gdestroy_function = f.has_gdestroy ? "runtime.gdestroy" : "";

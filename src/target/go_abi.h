@@ -65,6 +65,12 @@ struct GoFunctionFacts {
   // runtime.bucket {next, allnext *bucket; typ bucketType; hash, size, nstk uintptr}:
   // byte offset of size, the same in every version of the table.
   int64_t bucket_size_offset = 32;
+  // runtime.mcache.tinyAllocs: tiny allocations (under 16 B, no pointers) this P
+  // packed into a block already started, which the heap sampler never sees; flushed
+  // into the runtime's total by (*mcache).refill of the tiny span class and by
+  // (*mcache).releaseAll. mcache begins {nextSample, [memProfRate 1.24+,] scanAlloc,
+  // tiny, tinyoffset, tinyAllocs}, one word each.
+  int64_t mcache_tiny_allocs_offset = -1;
   // Goroutines can end through runtime.gdestroy without runtime.goexit1: a coroutine
   // (iter.Pull) exits via coroexit -> coroswitch_m -> gdestroy. runtime/coro.go and
   // gdestroy exist since Go 1.22 (iter.Pull behind GOEXPERIMENT=rangefunc there, on by
@@ -74,6 +80,9 @@ struct GoFunctionFacts {
 };
 // Fails, naming the version, for a version outside the table.
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
+// Byte offset of `member` in the DWARF struct type `type` ("runtime.mcache",
+// "tinyAllocs"); fails without DWARF or without that member.
+Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member);
 // Whether the version is newer than the table's newest row (its facts are
 // then the newest row's, unproven for it).
 bool go_version_beyond_table(const std::string& go_version);

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -156,4 +157,65 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
 
 TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use", "[bpf][sampled]") {
   check_sampled_counts("allocserver");
+}
+
+// Tiny allocations that fit into a block already started are invisible to
+// the sampler; mwscope reports the runtime's own count of them while it
+// recorded. By construction that count lies between the runtime's counts
+// read (after a GC, which flushes every P's share) around the fixture's
+// allocations, all inside the recording, and around the whole recording.
+TEST_CASE("sampled mode reports the tiny allocations its sampler cannot see, as the runtime counts them",
+          "[bpf][sampled][tiny]") {
+  SpawnOptions keep_stdin;
+  keep_stdin.stdin_pipe = true;  // the fixture exits when its stdin closes
+  Child target = Child::spawn({fixture("tinyalloc")}, keep_stdin);
+  auto number_after = [](const std::string& line, const std::string& word) {
+    return std::stoull(line.substr(line.find(word) + word.size() + 1));
+  };
+  auto before = target.wait_stdout_line("before", seconds(10));
+  REQUIRE(before);
+  REQUIRE(target.wait_stdout_line("ready", seconds(10)));
+  const uint64_t outer_start = number_after(*before, "before");
+
+  const std::string json_path = temp_path("tiny.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(target.pid()), "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("recording", seconds(30)));
+  target.signal(SIGUSR1);
+  auto tiny = target.wait_stdout_line("tiny", seconds(60));
+  REQUIRE(tiny);
+  std::istringstream words(tiny->substr(tiny->find("tiny")));
+  std::string word;
+  uint64_t inner_start = 0, inner_end = 0;
+  words >> word >> inner_start >> inner_end;
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  target.signal(SIGUSR2);
+  auto after = target.wait_stdout_line("after", seconds(30));
+  REQUIRE(after);
+  const uint64_t outer_end = number_after(*after, "after");
+
+  const json profile = read_profile_json(json_path);
+  const uint64_t seen = profile.at("meta").at("tiny_allocs");
+  INFO("runtime: " << inner_end - inner_start << " around the allocations, " << outer_end - outer_start
+                   << " around the recording; mwscope: " << seen);
+  CHECK(inner_end - inner_start > 0);
+  CHECK(seen >= inner_end - inner_start);
+  CHECK(seen <= outer_end - outer_start);
+
+  // Every allocation of makeTiny is new(uint64): each one it sampled is a
+  // 16-byte tiny block, and those blocks are where the missed ones go.
+  uint64_t tiny_objects = 0, objects = 0;
+  for (const auto& s : profile.at("stacks")) {
+    bool in_make_tiny = false;
+    for (const auto& f : s.at("frames")) in_make_tiny |= f.at("function") == "main.makeTiny";
+    if (!in_make_tiny) continue;
+    objects += s.at("objects").get<uint64_t>();
+    tiny_objects += s.at("tiny_block_objects").get<uint64_t>();
+  }
+  CHECK(objects > 0);
+  CHECK(tiny_objects == objects);
+  uint64_t missed = 0;
+  for (const auto& m : profile.at("middleware")) missed += m.at("tiny_allocs_missed").get<uint64_t>();
+  CHECK(missed > 0);
+  CHECK(missed <= seen + profile.at("middleware").size());  // shares rounded to whole objects
 }

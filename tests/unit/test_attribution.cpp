@@ -187,6 +187,11 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   p.stacks.push_back(sampled(logging, "[]uint8", 12, 90, 5760));
   p.stacks.push_back(sampled(logging_slice, "[]uint8", 3, 30, 1920));
   p.stacks.push_back(sampled(auth, "main.token", 5, -20, -1280));
+  // Tiny blocks sampled: 30 at Logging, 10 at Auth; the 100 tiny
+  // allocations the sampler missed are shared 3 to 1.
+  p.stacks[0].tiny_block_objects = 30;
+  p.stacks[2].tiny_block_objects = 10;
+  p.meta.tiny_allocs = 100;
   attribute::attribute_profile(p, rules());
 
   REQUIRE(p.middleware.size() == 2);
@@ -196,6 +201,8 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   CHECK(log.inuse_objects == 120);
   CHECK(log.inuse_bytes == 7680);
   CHECK(log.inuse_bytes_per_min == Approx(15360.0));
+  CHECK(log.tiny_allocs_missed == 75);
+  CHECK(p.middleware[1].tiny_allocs_missed == 25);
   REQUIRE(log.top_types.size() == 1);
   CHECK(log.top_types[0].inuse_bytes == 7680);
   REQUIRE(!log.top_sites.empty());

@@ -114,6 +114,11 @@ TEST_CASE("DWARF offsets of the go fixture equal the table row of its Go version
   INFO((table ? "" : table.error().message));
   REQUIRE(table.ok());
   require_same(*dwarf, *table);
+  auto facts = go_function_facts(ver);
+  REQUIRE(facts.ok());
+  auto tiny_allocs = go_member_offset_from_dwarf(*elf, "runtime.mcache", "tinyAllocs");
+  REQUIRE(tiny_allocs.ok());
+  CHECK(*tiny_allocs == facts->mcache_tiny_allocs_offset);
 
   // And the entry point prefers DWARF when there is some.
   auto best = go_runtime_offsets(*elf, ver);
@@ -505,6 +510,9 @@ TEST_CASE("the table equals every real toolchain's DWARF and runtime sources", "
     // Signatures of the probed functions: mprof.go, proc.go.
     auto facts = go_function_facts(ver);
     REQUIRE(facts.ok());
+    auto tiny_allocs = go_member_offset_from_dwarf(*elf, "runtime.mcache", "tinyAllocs");
+    REQUIRE(tiny_allocs.ok());
+    CHECK(*tiny_allocs == facts->mcache_tiny_allocs_offset);
     const std::string mprof = slurp(runtime + "mprof.go"), proc = slurp(runtime + "proc.go");
     auto malloc_params = go_params(mprof, "mProf_Malloc");
     REQUIRE(malloc_params);

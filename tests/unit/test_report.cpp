@@ -811,6 +811,17 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   CHECK(std::regex_search(out, std::regex(R"(\n +2 +main\.Auth +-40 +-7\.5 KiB +-15\.0 KiB/min\n)")));
   CHECK(out.find("sites: main.Logging.func1 logging.go:42 (78.1 KiB x1,200, 62.5 KiB in use)") != std::string::npos);
   check_fits(out);
+  CHECK(out.find("Tiny allocations") == std::string::npos);  // none missed: no table
+
+  // Tiny allocations the sampler missed: a header line, and a table of the
+  // rows they are charged to.
+  p.meta.tiny_allocs = 300;
+  p.middleware[1].tiny_allocs_missed = 300;
+  const std::string tiny = render_text(p, Weight::Bytes, 10);
+  CHECK(tiny.find("tiny allocs      300 the sampler missed") != std::string::npos);
+  CHECK(tiny.find("Tiny allocations the sampler missed: 300 (runtime's count)") != std::string::npos);
+  CHECK(std::regex_search(tiny, std::regex(R"(\n +1 +main\.Auth +300 +-\n)")));
+  check_fits(tiny);
 
   p.meta.gc_cycles = 0;
   p.meta.inuse_window_s = 0;
