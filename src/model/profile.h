@@ -184,6 +184,7 @@ struct ProfileMeta {
   // sampler never sees them, so estimated objects are low by this many in
   // all, at the stacks with tiny_block_objects.
   uint64_t tiny_allocs = 0;
+  bool tiny_allocs_counted = false;  // false: the runtime's flush points were not probed, tiny_allocs unknown
   bool operator==(const ProfileMeta&) const = default;
 };
 

@@ -133,16 +133,21 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
       {"runtime.setprofilebucket", &t.plan.sample_bucket},
       {"runtime.mProf_Free", &t.plan.sample_free},
       {"runtime.gcMarkTermination", &t.plan.gc_end},
-      // Where the runtime flushes its count of the tiny allocations the
-      // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per 512
-      // tiny blocks and per GC.
-      {"runtime.(*mcache).refill", &t.plan.tiny_refill},
-      {"runtime.(*mcache).releaseAll", &t.plan.tiny_release_all},
   };
   for (const auto& [name, out] : sites) {
     auto site = entry_site(exe, index, name);
     if (!site) return Error{site.error().message + "; try --mode exact"};
     out->push_back(*site);
+  }
+  // Where the runtime flushes its count of the tiny allocations the
+  // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per 512 tiny
+  // blocks and per GC. Both or neither; without them the report says the
+  // count is unknown.
+  auto refill = entry_site(exe, index, "runtime.(*mcache).refill");
+  auto release_all = entry_site(exe, index, "runtime.(*mcache).releaseAll");
+  if (refill && release_all) {
+    t.plan.tiny_refill.push_back(*refill);
+    t.plan.tiny_release_all.push_back(*release_all);
   }
   t.mem_profile_rate_vaddr = target::find_mem_profile_rate(exe, index);
   if (!t.mem_profile_rate_vaddr)

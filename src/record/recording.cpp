@@ -283,7 +283,8 @@ Result<Profile> record(const RecordOptions& opt) {
                            raw_stacks);
     if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
   }
-  if (sampled) meta.tiny_allocs = bpf.tiny_allocs;
+  meta.tiny_allocs_counted = sampled && !target->plan.tiny_refill.empty();
+  if (meta.tiny_allocs_counted) meta.tiny_allocs = bpf.tiny_allocs;
   profile.requests.counted = !target->plan.requests.empty();
   profile.requests.requests = bpf.requests;
   profile.requests.note = target->requests_unavailable;

@@ -241,6 +241,7 @@ void meta_to(J& j, const ProfileMeta& m) {
   j["unattributed_free_samples"] = m.unattributed_free_samples;
   j["unattributed_free_bytes"] = m.unattributed_free_bytes;
   j["tiny_allocs"] = m.tiny_allocs;
+  j["tiny_allocs_counted"] = m.tiny_allocs_counted;
 }
 
 template <typename J>
@@ -268,6 +269,7 @@ void meta_from(const J& j, ProfileMeta& m) {
   read_optional(j, "unattributed_free_samples", m.unattributed_free_samples);
   read_optional(j, "unattributed_free_bytes", m.unattributed_free_bytes);
   read_optional(j, "tiny_allocs", m.tiny_allocs);
+  read_optional(j, "tiny_allocs_counted", m.tiny_allocs_counted);
 }
 
 template <typename J>

@@ -71,9 +71,11 @@ void render_sampled_totals(std::string& out, const Profile& p) {
                             grouped(m.gc_cycles)));
   }
   header_line(out, "tiny allocs",
-              fmt::format("{} the sampler missed: under 16 B, no pointers, packed into a started block "
-                          "(runtime's count)",
-                          grouped(m.tiny_allocs)));
+              m.tiny_allocs_counted
+                  ? fmt::format("{} the sampler missed: under 16 B, no pointers, packed into a started block "
+                                "(runtime's count)",
+                                grouped(m.tiny_allocs))
+                  : std::string("not counted; the sampler misses some under 16 B (--mode exact counts them)"));
   if (m.unattributed_free_samples != 0 || m.unattributed_free_bytes != 0) {
     header_line(out, "not attributed",
                 fmt::format("{} sampled free{} ({}) of objects allocated before attach at stacks not seen since",

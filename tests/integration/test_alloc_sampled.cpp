@@ -195,6 +195,7 @@ TEST_CASE("sampled mode reports the tiny allocations its sampler cannot see, as 
   const uint64_t outer_end = number_after(*after, "after");
 
   const json profile = read_profile_json(json_path);
+  REQUIRE(profile.at("meta").at("tiny_allocs_counted") == true);
   const uint64_t seen = profile.at("meta").at("tiny_allocs");
   INFO("runtime: " << inner_end - inner_start << " around the allocations, " << outer_end - outer_start
                    << " around the recording; mwscope: " << seen);

@@ -816,6 +816,7 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   // Tiny allocations the sampler missed: a header line, and a table of the
   // rows they are charged to.
   p.meta.tiny_allocs = 300;
+  p.meta.tiny_allocs_counted = true;
   p.middleware[1].tiny_allocs_missed = 300;
   const std::string tiny = render_text(p, Weight::Bytes, 10);
   CHECK(tiny.find("tiny allocs      300 the sampler missed") != std::string::npos);
