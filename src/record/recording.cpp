@@ -3,34 +3,25 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <map>
-#include <new>
-#include <set>
-#include <string_view>
+#include <memory>
+#include <unordered_map>
 
 #include "collect/event_decoder.h"
+#include "collect/raw_recording.h"
 #include "collect/ring_consumer.h"
-#include "model/aggregator.h"
-#include "model/profile_builder.h"
-#include "model/task_tracker.h"
+#include "interpret/build_profile.h"
 #include "probes/go_probe_plan.h"
 #include "probes/go_probes.h"
-#include "symbolize/go_closure_names.h"
-#include "symbolize/go_symbolizer.h"
-#include "symbolize/process_symbolizer.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_goroutines.h"
-#include "target/go_types.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "target/remote_memory.h"
-#include "version.h"
 
 namespace mws::record {
 namespace {
@@ -43,26 +34,12 @@ uint64_t clock_ns(clockid_t id) {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Runtime address of a symbol of the executable (non-PIE: its link
-// address; PIE: shifted by where the first segment was mapped).
+// Runtime address of a symbol of the executable.
 std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const target::ElfFile& exe,
                                         uint64_t link_addr) {
-  if (!exe.is_pie()) return link_addr;
-  for (const auto& m : proc.mappings)
-    if (m.path == proc.exe_display && m.offset == 0 && !exe.load_segments().empty())
-      return link_addr + m.start - (exe.load_segments().front().vaddr & ~0xfffull);
-  return std::nullopt;
-}
-
-std::string describe_state(const target::GoroutineState& st, const std::string& go_version) {
-  if (target::go_status_is_waiting(st.status)) {
-    auto reason = target::go_wait_reason_name(go_version, st.waitreason);
-    if (reason.empty()) reason = "waiting";
-    // _Gleaked: Go's own leak detector (1.26+) found it blocked on something unreachable.
-    if ((st.status & ~target::kGoStatusScan) == target::kGoStatusLeaked) reason += " (leaked, says Go)";
-    return reason;
-  }
-  return target::go_status_name(st.status);
+  auto bias = target::load_bias(proc, exe);
+  if (!bias) return std::nullopt;
+  return link_addr + static_cast<uint64_t>(*bias);
 }
 
 // Goroutines alive as the probes go live, registered with the tracker so
@@ -114,112 +91,130 @@ Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::Pro
   return static_cast<uint64_t>(*rate);
 }
 
-// Every closure in the profile's stacks that Go renamed after inlining, with
-// the function that made it.
-std::map<std::string, std::string> find_closure_owners(const Profile& p, const target::GoPclntab& table) {
-  std::set<std::string_view> functions;
-  for (const Frame& f : p.frames) functions.insert(f.function);
-  std::map<std::string, std::string> owners;
-  for (std::string_view fn : functions)
-    if (auto owner = symbolize::inlined_closure_owner(table, fn); !owner.empty()) owners[std::string(fn)] = owner;
-  return owners;
+// The one-line summary of what was attached, for RecordOptions::on_attached.
+std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, const std::string& what,
+                          uint64_t sample_rate) {
+  std::vector<std::string> parts;
+  if (!t.plan.alloc.empty()) {
+    const auto& a = t.plan.alloc.front();  // runtime.mallocgc
+    std::string more = t.plan.alloc.size() > 1
+                           ? fmt::format(" and {} size-specialised allocators", t.plan.alloc.size() - 1)
+                           : "";
+    parts.push_back(fmt::format("allocations: {} at {:#x} ({}){}", a.symbol, a.vaddr, a.placement, more));
+  }
+  if (!t.plan.sample_alloc.empty())
+    parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
+                                "gcMarkTermination{} (MemProfileRate {} B)",
+                                t.plan.tiny_refill.empty() ? ""
+                                                           : ", (*mcache).refill and releaseAll for the "
+                                                             "tiny-allocation count",
+                                sample_rate));
+  if (!t.plan.spawn.empty())
+    parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
+                                t.plan.spawn.size(), t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
+                                t.offsets.source));
+  return fmt::format("attached {} probe(s) to {} ({}): {}", probes_attached, what, t.build.version,
+                     fmt::join(parts, "; "));
 }
 
-}  // namespace
+// How each goroutine still alive at the end waits, read from the target's
+// memory while it still runs them.
+std::unordered_map<uint64_t, std::string> read_live_states(pid_t pid, const model::TaskTracker& tasks,
+                                                           const target::GoRuntimeOffsets& offsets,
+                                                           const std::string& go_version) {
+  std::unordered_map<uint64_t, std::string> out;
+  target::RemoteMemory mem(pid);
+  for (const auto& [goid, t] : tasks.live())
+    if (auto st = target::read_goroutine_state(mem, t.g_addr, offsets))
+      out.emplace(t.g_addr, target::describe_goroutine_state(*st, go_version));
+  return out;
+}
 
-Result<Profile> record(const RecordOptions& opt) {
+// The target, inspected and planned for, before anything attaches.
+struct PreparedTarget {
+  target::ProcessInfo proc;
+  std::unique_ptr<target::ElfFile> exe;
+  probes::GoTarget plan;
+  uint64_t sample_rate = 0;  // sampled mode: runtime.MemProfileRate in force
+  std::string what;          // "process 42 (/srv/api)", for messages
+};
+
+// Every check that can fail before attaching: options, privileges, the
+// process, its binary, where each probe goes, the sample rate.
+Result<PreparedTarget> prepare(const RecordOptions& opt) {
   if (opt.mode != "exact" && opt.mode != "sampled")
     return Error{"unknown mode '" + opt.mode + "': use --mode sampled or --mode exact"};
-  const bool sampled = opt.mode == "sampled";
   if (!target::process_exists(opt.pid))
     return Error{fmt::format("no process with PID {} (is it running, and in this PID namespace?)", opt.pid)};
   if (auto st = target::check_bpf_privileges(); !st) return st.error();
-  auto proc = target::inspect_process(opt.pid);
-  if (!proc) return proc.error();
-  const std::string what = fmt::format("process {} ({})", opt.pid, proc->exe_display);
-
-  auto exe = target::ElfFile::open(proc->exe_path);
-  if (!exe) return Error{what + ": " + exe.error().message};
   if (!opt.track_allocations && !opt.track_goroutines)
     return Error{"nothing to record: --no-allocs and --no-goroutines together turn every probe off"};
+  PreparedTarget t;
+  auto proc = target::inspect_process(opt.pid);
+  if (!proc) return proc.error();
+  t.proc = std::move(*proc);
+  t.what = fmt::format("process {} ({})", opt.pid, t.proc.exe_display);
+  auto exe = target::ElfFile::open(t.proc.exe_path);
+  if (!exe) return Error{t.what + ": " + exe.error().message};
+  t.exe = std::move(*exe);
+
   probes::PlanRequest req;
-  req.allocations = !opt.track_allocations ? probes::AllocationProbes::None
-                    : sampled              ? probes::AllocationProbes::Sampled
-                                           : probes::AllocationProbes::Exact;
+  req.allocations = !opt.track_allocations   ? probes::AllocationProbes::None
+                    : opt.mode == "sampled" ? probes::AllocationProbes::Sampled
+                                            : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
   req.requests = opt.count_requests;
-  auto target = probes::plan_go_probes(**exe, what, req);
-  if (!target) return target.error();
-  uint64_t sample_rate = 0;
-  if (!target->plan.sample_alloc.empty()) {
-    auto rate = prepare_sample_rate(opt, *proc, **exe, *target, what);
-    if (!rate) return rate.error();
-    sample_rate = *rate;
-  }
-  if (opt.track_goroutines && !target->tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
-    opt.on_notice("goroutine tracking is off: " + target->tasks_unavailable + "; allocation profiling goes on");
-
-  if (target->plan.alloc.empty() && target->plan.sample_alloc.empty() && target->plan.spawn.empty())
-    return Error{"nothing to attach: goroutine tracking is unavailable (" + target->tasks_unavailable +
+  auto plan = probes::plan_go_probes(*t.exe, t.what, req);
+  if (!plan) return plan.error();
+  t.plan = std::move(*plan);
+  if (t.plan.plan.alloc.empty() && t.plan.plan.sample_alloc.empty() && t.plan.plan.spawn.empty())
+    return Error{"nothing to attach: goroutine tracking is unavailable (" + t.plan.tasks_unavailable +
                  ") and --no-allocs turned allocation profiling off"};
+  if (!t.plan.plan.sample_alloc.empty()) {
+    auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what);
+    if (!rate) return rate.error();
+    t.sample_rate = *rate;
+  }
+  if (opt.track_goroutines && !t.plan.tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
+    opt.on_notice("goroutine tracking is off: " + t.plan.tasks_unavailable + "; allocation profiling goes on");
+  return t;
+}
 
+// Attaches, collects until the window closes, detaches: everything the
+// probes saw and the target's own state at both ends, no symbol yet.
+Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const PreparedTarget& t) {
   probes::GoProbeOptions popt;
   popt.pid = opt.pid;
   popt.ringbuf_bytes = opt.ringbuf_bytes;
   popt.empty_programs = opt.empty_programs;
-  auto probes = probes::GoProbes::attach(target->plan, popt);
+  auto probes = probes::GoProbes::attach(t.plan.plan, popt);
   if (!probes) return probes.error();
   // Every probe is live: from now on they all count, over one window.
   (*probes)->open_window();
   const auto started = Clock::now();
-  const uint64_t started_unix_ns = clock_ns(CLOCK_REALTIME);
 
-  model::Aggregator allocs;
-  model::SampleTracker samples;
-  model::TaskTracker tasks;
-  collect::EventDecoder decoder(allocs, samples, tasks);
+  collect::RawRecording raw;
+  raw.started_unix_ns = clock_ns(CLOCK_REALTIME);
+  raw.process = t.proc;
+  raw.go_version = t.plan.build.version;
+  raw.mode = opt.mode;
+  raw.sample_rate = t.sample_rate;
+  raw.probes_attached = (*probes)->probes_attached();
+  raw.allocations_tracked = !t.plan.plan.alloc.empty() || !t.plan.plan.sample_alloc.empty();
+  raw.tasks_tracked = !t.plan.plan.spawn.empty();
+  raw.tasks_unavailable = t.plan.tasks_unavailable;
+  raw.offsets = t.plan.offsets;
+  raw.requests_counted = !t.plan.plan.requests.empty();
+  raw.requests_unavailable = t.plan.requests_unavailable;
+  raw.tiny_allocs_counted = raw.sampled() && !t.plan.plan.tiny_refill.empty();
+
+  collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
   collect::RingConsumer consumer((*probes)->events_map(), decoder);
   if (auto st = consumer.init(); !st) return st.error();
-
-  const bool tracking_tasks = !target->plan.spawn.empty();
-  const target::GoRuntimeOffsets& offsets = target->offsets;
-  std::vector<target::GoroutineSnapshot> preexisting;
-  std::string preexisting_problem;
-  if (tracking_tasks)
-    snapshot_preexisting(*proc, **exe, target->allgs_vaddr, offsets, tasks, preexisting, preexisting_problem);
-
-  Profile profile;
-  ProfileMeta& meta = profile.meta;
-  meta.tool_version = MWSCOPE_VERSION;
-  meta.pid = opt.pid;
-  meta.executable = proc->exe_display;
-  meta.go_version = target->build.version;
-  meta.mode = opt.mode;
-  meta.allocations_tracked = !target->plan.alloc.empty() || !target->plan.sample_alloc.empty();
-  meta.sample_rate = sample_rate;
-  meta.probes_attached = (*probes)->probes_attached();
-  meta.started_unix_ns = started_unix_ns;
-  if (opt.on_attached) {
-    std::vector<std::string> parts;
-    if (!target->plan.alloc.empty()) {
-      const auto& a = target->plan.alloc.front();  // runtime.mallocgc
-      std::string more = target->plan.alloc.size() > 1
-                             ? fmt::format(" and {} size-specialised allocators", target->plan.alloc.size() - 1)
-                             : "";
-      parts.push_back(fmt::format("allocations: {} at {:#x} ({}){}", a.symbol, a.vaddr, a.placement, more));
-    }
-    if (!target->plan.sample_alloc.empty())
-      parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
-                                  "gcMarkTermination, (*mcache).refill and releaseAll for the tiny-allocation count (MemProfileRate {} B)",
-                                  sample_rate));
-    if (tracking_tasks)
-      parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
-                                  target->plan.spawn.size(),
-                                  target->plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
-                                  offsets.source));
-    opt.on_attached(fmt::format("attached {} probe(s) to {} ({}): {}", meta.probes_attached, what,
-                                target->build.version, fmt::join(parts, "; ")));
-  }
+  if (raw.tasks_tracked)
+    snapshot_preexisting(t.proc, *t.exe, t.plan.allgs_vaddr, t.plan.offsets, raw.tasks, raw.preexisting,
+                         raw.preexisting_problem);
+  if (opt.on_attached) opt.on_attached(attached_line(t.plan, raw.probes_attached, t.what, t.sample_rate));
 
   bool target_exited = false;
   while (!(opt.stop && opt.stop->load())) {
@@ -235,94 +230,38 @@ Result<Profile> record(const RecordOptions& opt) {
   // Close the window for every probe at once, then detach: from here on
   // the target runs at full speed, and the detach time is not recorded.
   (*probes)->close_window();
-  meta.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
-  const uint64_t end_ns = clock_ns(CLOCK_MONOTONIC);
+  raw.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
+  raw.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
   (*probes)->detach();
   if (auto n = consumer.drain(); !n) return n.error();
-  if (target_exited && opt.on_notice) opt.on_notice(what + " exited; reporting what was recorded");
+  if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
 
   const auto bpf = (*probes)->read_counters();
-  meta.events = allocs.events() + samples.events() + tasks.spawned() + tasks.ended() + tasks.preexisting_ended() + tasks.unknown_exits();
-  meta.dropped_events = bpf.ringbuf_drops + allocs.dropped() + samples.dropped() + decoder.stats().malformed + tasks.dropped() +
-                        bpf.task_read_errors;
-  meta.stack_errors = bpf.stack_errors + decoder.stats().missing_caller;
-  meta.truncated_stacks = decoder.stats().truncated_stacks;
+  const auto& decoded = decoder.stats();
+  raw.requests = bpf.requests;
+  raw.tiny_allocs = bpf.tiny_allocs;
+  raw.task_read_errors = bpf.task_read_errors;
+  raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
+               raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
+  raw.dropped_events = bpf.ringbuf_drops + raw.allocs.dropped() + raw.samples.dropped() + decoded.malformed +
+                       raw.tasks.dropped() + bpf.task_read_errors;
+  raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
+  raw.truncated_stacks = decoded.truncated_stacks;
+  if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);
+  return raw;
+}
 
-  auto go_sym = symbolize::GoSymbolizer::create(**exe, target->build.version);
-  std::unique_ptr<symbolize::BinarySymbolizer> exe_sym;
-  const target::GoPclntab* pclntab = nullptr;  // owned by exe_sym
-  if (go_sym) {
-    pclntab = &(*go_sym)->table();
-    exe_sym = std::move(*go_sym);
-  }
-  else if (opt.on_notice)
-    opt.on_notice("symbols unavailable: " + go_sym.error().message);
-  symbolize::ProcessSymbolizer sym(*proc, **exe, std::move(exe_sym));
-  target::GoTypeNamer types(**exe);
-  model::StackSymbolizer stack_sym(sym);
-  if (sampled) {
-    meta.gc_cycles = samples.gc_cycles();
-    meta.inuse_window_s = samples.inuse_window_s();
-    meta.unattributed_free_samples = samples.unattributed_free_samples();
-    meta.unattributed_free_bytes = samples.unattributed_free_bytes();
-  }
-  // Building the stacks is the report's biggest cost (about the recording's
-  // own memory again). Out of memory here (an address-space limit, a huge
-  // recording), the report goes on without them and says so: the counts
-  // and goroutines recorded are not lost with them.
-  const size_t raw_stacks = sampled ? samples.stacks().size() : allocs.stack_count();
-  try {
-    profile.stacks = sampled ? model::build_sampled_stacks(samples, stack_sym, sample_rate)
-                             : model::build_alloc_stacks(allocs, stack_sym, [&](uint64_t type_addr, uint64_t size) {
-                                 return types.name(type_addr, size);
-                               });
-  } catch (const std::bad_alloc&) {
-    std::vector<ProfileStack>().swap(profile.stacks);
-    meta.cut = fmt::format("allocation stacks left out: out of memory while symbolizing {} distinct stacks; "
-                           "events and goroutines are complete (record for less time, or give mwscope more memory)",
-                           raw_stacks);
-    if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
-  }
-  meta.tiny_allocs_counted = sampled && !target->plan.tiny_refill.empty();
-  if (meta.tiny_allocs_counted) meta.tiny_allocs = bpf.tiny_allocs;
-  profile.requests.counted = !target->plan.requests.empty();
-  profile.requests.requests = bpf.requests;
-  profile.requests.note = target->requests_unavailable;
+}  // namespace
 
-  TaskSummary& ts = profile.tasks;
-  ts.tracked = tracking_tasks;
-  ts.unavailable_reason = tracking_tasks ? "" : target->tasks_unavailable;
-  ts.offsets_source = offsets.source;
-  ts.leak_age_s = opt.leak_age_s;
-  if (tracking_tasks) {
-    target::RemoteMemory mem(opt.pid);
-    model::TaskSummaryInputs in;
-    in.now_ns = end_ns;
-    in.duration_s = meta.duration_s;
-    in.leak_age_s = opt.leak_age_s;
-    const std::string version = target->build.version;
-    in.state_of = [&](uint64_t g) -> std::optional<std::string> {
-      auto st = target::read_goroutine_state(mem, g, offsets);
-      if (!st) return std::nullopt;
-      return describe_state(*st, version);
-    };
-    model::build_task_summary(tasks, stack_sym, in, ts);
-    ts.dropped = tasks.dropped() + bpf.task_read_errors;
-    ts.preexisting_at_attach = preexisting.size();
-    std::map<std::pair<std::string, std::string>, uint64_t> by_site;
-    for (const auto& g : preexisting) {
-      const auto& created = sym.symbolize_return_address(g.gopc);
-      by_site[{created.empty() ? "[unknown]" : created.front().function, model::function_at_entry(sym, g.startpc)}]++;
-    }
-    for (const auto& [k, n] : by_site) ts.preexisting.push_back({k.first, k.second, n});
-    std::sort(ts.preexisting.begin(), ts.preexisting.end(),
-              [](const auto& a, const auto& b) { return a.alive_at_attach > b.alive_at_attach; });
-    if (!preexisting_problem.empty() && opt.on_notice)
-      opt.on_notice("goroutines alive before attach are not known: " + preexisting_problem);
-  }
-  profile.frames = std::move(stack_sym).take_frames();
-  if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);
-  return profile;
+Result<Profile> record(const RecordOptions& opt) {
+  auto target = prepare(opt);
+  if (!target) return target.error();
+  auto raw = collect_recording(opt, *target);
+  if (!raw) return raw.error();
+  interpret::InterpretOptions iopt;
+  iopt.leak_age_s = opt.leak_age_s;
+  iopt.on_notice = opt.on_notice;
+  return interpret::build_profile(std::move(*raw), *target->exe, iopt);
 }
 
 }  // namespace mws::record

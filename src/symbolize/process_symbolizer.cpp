@@ -6,7 +6,7 @@ namespace mws::symbolize {
 
 ProcessSymbolizer::ProcessSymbolizer(const target::ProcessInfo& proc, const target::ElfFile& exe,
                                      std::unique_ptr<BinarySymbolizer> exe_symbolizer)
-    : mappings_(proc.mappings), exe_display_(proc.exe_display), exe_(exe),
+    : mappings_(proc.mappings), exe_display_(proc.exe_display), exe_bias_(target::load_bias(proc, exe)),
       exe_symbolizer_(std::move(exe_symbolizer)) {}
 
 const std::vector<Frame>& ProcessSymbolizer::symbolize_return_address(uint64_t ret_addr) {
@@ -22,12 +22,9 @@ std::vector<Frame> ProcessSymbolizer::resolve(uint64_t ret_addr) {
   for (const auto& m : mappings_) {
     if (pc < m.start || pc >= m.end) continue;
     const uint64_t file_off = pc - m.start + m.offset;
-    if (m.path == exe_display_ && exe_symbolizer_) {
-      for (const auto& seg : exe_.load_segments()) {
-        if (file_off < seg.offset || file_off >= seg.offset + seg.filesz) continue;
-        auto frames = exe_symbolizer_->symbolize(seg.vaddr + (file_off - seg.offset));
-        if (!frames.empty()) return frames;
-      }
+    if (m.path == exe_display_ && exe_symbolizer_ && exe_bias_) {
+      auto frames = exe_symbolizer_->symbolize(pc - static_cast<uint64_t>(*exe_bias_));
+      if (!frames.empty()) return frames;
     }
     std::string base = m.path.empty() ? "anon" : m.path.substr(m.path.find_last_of('/') + 1);
     return {Frame{fmt::format("[{}+{:#x}]", base, file_off), "", 0, false}};

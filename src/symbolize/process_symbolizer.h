@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,7 +35,7 @@ class ProcessSymbolizer {
   std::vector<Frame> resolve(uint64_t ret_addr);
   std::vector<target::Mapping> mappings_;
   std::string exe_display_;
-  const target::ElfFile& exe_;
+  std::optional<int64_t> exe_bias_;  // the executable's load bias (target::load_bias)
   std::unique_ptr<BinarySymbolizer> exe_symbolizer_;
   std::unordered_map<uint64_t, std::vector<Frame>> cache_;
 };

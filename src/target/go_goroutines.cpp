@@ -42,4 +42,15 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   return out;
 }
 
+std::string describe_goroutine_state(const GoroutineState& st, const std::string& go_version) {
+  if (go_status_is_waiting(st.status)) {
+    auto reason = go_wait_reason_name(go_version, st.waitreason);
+    if (reason.empty()) reason = "waiting";
+    // _Gleaked: Go's own leak detector (1.26+) found it blocked on something unreachable.
+    if ((st.status & ~kGoStatusScan) == kGoStatusLeaked) reason += " (leaked, says Go)";
+    return reason;
+  }
+  return go_status_name(st.status);
+}
+
 }  // namespace mws::target

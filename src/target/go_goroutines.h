@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "target/go_abi.h"
@@ -26,6 +27,11 @@ struct GoroutineSnapshot {
 // State of one g; nullopt when unreadable or the layout lacks the fields.
 std::optional<GoroutineState> read_goroutine_state(const RemoteMemory& mem, uint64_t g_addr,
                                                    const GoRuntimeOffsets& off);
+
+// How a goroutine waits, as Go's traceback says it: its wait reason when
+// waiting ("chan receive"; "... (leaked, says Go)" for _Gleaked), else its
+// status ("runnable").
+std::string describe_goroutine_state(const GoroutineState& st, const std::string& go_version);
 
 // Every goroutine in allgs that is not dead. `allgs_addr` is the runtime
 // address of the runtime.allgs slice header.

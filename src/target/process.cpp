@@ -73,6 +73,15 @@ static std::string read_comm(pid_t pid) {
   return s;
 }
 
+std::optional<int64_t> load_bias(const ProcessInfo& proc, const ElfFile& exe) {
+  if (!exe.is_pie()) return 0;
+  if (exe.load_segments().empty()) return std::nullopt;
+  for (const auto& m : proc.mappings)
+    if (m.path == proc.exe_display && m.offset == 0)
+      return static_cast<int64_t>(m.start - (exe.load_segments().front().vaddr & ~0xfffull));
+  return std::nullopt;
+}
+
 Result<std::vector<Mapping>> read_mappings(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
   if (!in) return Error{"cannot read /proc/" + std::to_string(pid) + "/maps: " + std::strerror(errno)};

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "target/elf_file.h"
 #include "util/result.h"
 
 namespace mws::target {
@@ -34,5 +35,13 @@ bool process_exists(pid_t pid);
 bool process_running(pid_t pid);
 // Re-reads /proc/PID/maps (mappings change as a process runs).
 Result<std::vector<Mapping>> read_mappings(pid_t pid);
+
+// Where the process loaded its executable `exe`: runtime address = link-time
+// address + load bias. 0 for a fixed-address (non-PIE) executable; for PIE,
+// the start of the mapping of the file's first page minus the page of its
+// first segment. nullopt when a PIE executable's first page is not mapped.
+// The one translation between what the ELF and .gopclntab say and what the
+// probes and process_vm_readv see.
+std::optional<int64_t> load_bias(const ProcessInfo& proc, const ElfFile& exe);
 
 }  // namespace mws::target

@@ -1,4 +1,4 @@
-#include "model/profile_builder.h"
+#include "interpret/profile_stacks.h"
 
 #include <algorithm>
 #include <map>
@@ -6,20 +6,21 @@
 
 #include "model/heap_sample_scale.h"
 
-namespace mws::model {
+namespace mws::interpret {
+
+using model::AllocKey;
+using model::SampleCounts;
+using model::SampleKey;
+using model::StackCounts;
+using model::StackId;
+using model::StackTable;
+using model::heap_sample_scale;
+using model::scaled;
 namespace {
 
 // The runtime's tiny block (maxTinySize): a tiny allocation is sampled as
 // the block it starts.
 constexpr uint64_t kTinyBlockBytes = 16;
-
-// Functions a Go stack starts from: beyond them the frame-pointer chain
-// leads into whatever created the thread (clone, rt0), not Go code, and
-// Go's own tracebacks stop there too.
-bool is_stack_root(const std::string& fn) {
-  return fn == "runtime.goexit" || fn == "runtime.mstart" || fn == "runtime.rt0_go" || fn == "runtime.mcall" ||
-         fn == "runtime.morestack";
-}
 
 struct SpanHash {
   size_t operator()(std::span<const FrameId> s) const {
@@ -66,25 +67,6 @@ std::vector<FrameId> frames_for(SymbolizedStacks& s, StackId canonical, std::vec
 }
 
 }  // namespace
-
-const std::vector<FrameId>& StackSymbolizer::frames_at(uint64_t ret_addr) {
-  auto it = by_address_.find(ret_addr);
-  if (it != by_address_.end()) return it->second;
-  std::vector<FrameId> ids;
-  for (const Frame& f : sym_.symbolize_return_address(ret_addr)) ids.push_back(table_.intern(f));
-  return by_address_.emplace(ret_addr, std::move(ids)).first->second;
-}
-
-std::vector<FrameId> StackSymbolizer::symbolize(const std::vector<uint64_t>& pcs) {
-  std::vector<FrameId> frames;
-  for (uint64_t ret : pcs) {
-    const auto& f = frames_at(ret);
-    frames.insert(frames.end(), f.begin(), f.end());
-    if (!f.empty() && is_stack_root(table_.at(f.back()).function)) break;
-  }
-  frames.shrink_to_fit();
-  return frames;
-}
 
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate) {
   // The sampler's frames, up to and including the innermost
@@ -214,4 +196,4 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
   out.groups = std::move(groups);
 }
 
-}  // namespace mws::model
+}  // namespace mws::interpret

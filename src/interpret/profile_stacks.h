@@ -11,37 +11,21 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "model/aggregator.h"
-#include "model/frame_table.h"
 #include "model/profile.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 #include "symbolize/process_symbolizer.h"
+#include "symbolize/stack_symbolizer.h"
 
-namespace mws::model {
+namespace mws::interpret {
 
-// Raw stacks (return addresses, innermost first) to interned frames. One per
-// profile: every stack and task group of it shares its frame table, which
-// take_frames() hands to Profile::frames at the end.
-class StackSymbolizer {
- public:
-  explicit StackSymbolizer(symbolize::ProcessSymbolizer& sym) : sym_(sym) {}
-  // Frames leaf first, up to the frame a Go stack starts from (goexit,
-  // mstart...): beyond it the frame-pointer chain leaves Go code.
-  std::vector<FrameId> symbolize(const std::vector<uint64_t>& pcs);
-  const Frame& frame(FrameId id) const { return table_.at(id); }
-  symbolize::ProcessSymbolizer& process() { return sym_; }
-  std::vector<Frame> take_frames() && { return std::move(table_).take(); }
-
- private:
-  const std::vector<FrameId>& frames_at(uint64_t ret_addr);
-  symbolize::ProcessSymbolizer& sym_;
-  FrameTable table_;
-  std::unordered_map<uint64_t, std::vector<FrameId>> by_address_;
-};
+using model::Aggregator;
+using model::SampleTracker;
+using model::TaskTracker;
+using symbolize::StackSymbolizer;
 
 // Both builders free the recording's raw stacks once they are symbolized
 // (release_stacks): the report then holds FrameIds where the recording held
@@ -75,4 +59,4 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
 // Frames of a function entry (g.startpc), for naming start functions.
 std::string function_at_entry(symbolize::ProcessSymbolizer& sym, uint64_t entry);
 
-}  // namespace mws::model
+}  // namespace mws::interpret

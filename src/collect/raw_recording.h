@@ -1,0 +1,60 @@
+// RawRecording: what one recording session collected from the target,
+// before any symbol is looked up. The plain value between collecting
+// (record/, which attaches, polls and detaches) and interpreting
+// (interpret/, which symbolizes and builds the Profile): a live view or a
+// replay can reuse either side without the other.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/aggregator.h"
+#include "model/sample_tracker.h"
+#include "model/task_tracker.h"
+#include "target/go_abi.h"
+#include "target/go_goroutines.h"
+#include "target/process.h"
+
+namespace mws::collect {
+
+struct RawRecording {
+  // What was recorded, and how.
+  target::ProcessInfo process;
+  std::string go_version;       // "go1.22.3"
+  std::string mode;             // "exact" or "sampled"
+  uint64_t sample_rate = 0;     // sampled mode: runtime.MemProfileRate in force
+  uint32_t probes_attached = 0;
+  bool allocations_tracked = false;
+  bool tasks_tracked = false;
+  std::string tasks_unavailable;     // why not, when not
+  target::GoRuntimeOffsets offsets;  // of runtime.g, for the goroutine summary's source line
+  bool requests_counted = false;
+  std::string requests_unavailable;  // why not, when not
+  bool tiny_allocs_counted = false;
+
+  // When: the window every probe counted in.
+  uint64_t started_unix_ns = 0;
+  uint64_t ended_monotonic_ns = 0;  // CLOCK_MONOTONIC when the window closed
+  double duration_s = 0;
+
+  // What the probes saw, per raw stack (return addresses).
+  model::Aggregator allocs;        // exact mode
+  model::SampleTracker samples;    // sampled mode
+  model::TaskTracker tasks;        // goroutines created and ended
+  // The target's own memory, read at the start and the end.
+  std::vector<target::GoroutineSnapshot> preexisting;  // alive when the probes went live
+  std::string preexisting_problem;                     // why they are unknown, when they are
+  std::unordered_map<uint64_t, std::string> live_states;  // g address -> how it waits, at the end
+
+  // Counters of the BPF side, and what was lost on the way.
+  uint64_t requests = 0;
+  uint64_t tiny_allocs = 0;
+  uint64_t events = 0, dropped_events = 0, stack_errors = 0, truncated_stacks = 0;
+  uint64_t task_read_errors = 0;
+
+  bool sampled() const { return mode == "sampled"; }
+};
+
+}  // namespace mws::collect

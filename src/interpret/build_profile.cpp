@@ -1,0 +1,144 @@
+#include "interpret/build_profile.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <new>
+#include <set>
+#include <string_view>
+
+#include "interpret/profile_stacks.h"
+#include "symbolize/go_closure_names.h"
+#include "symbolize/go_symbolizer.h"
+#include "symbolize/process_symbolizer.h"
+#include "symbolize/stack_symbolizer.h"
+#include "target/go_types.h"
+#include "version.h"
+
+namespace mws::interpret {
+namespace {
+
+// Every closure in the profile's frames that Go renamed after inlining,
+// with the function that made it.
+std::map<std::string, std::string> find_closure_owners(const Profile& p, const target::GoPclntab& table) {
+  std::set<std::string_view> functions;
+  for (const Frame& f : p.frames) functions.insert(f.function);
+  std::map<std::string, std::string> owners;
+  for (std::string_view fn : functions)
+    if (auto owner = symbolize::inlined_closure_owner(table, fn); !owner.empty()) owners[std::string(fn)] = owner;
+  return owners;
+}
+
+ProfileMeta meta_of(const collect::RawRecording& raw) {
+  ProfileMeta meta;
+  meta.tool_version = MWSCOPE_VERSION;
+  meta.pid = raw.process.pid;
+  meta.executable = raw.process.exe_display;
+  meta.go_version = raw.go_version;
+  meta.mode = raw.mode;
+  meta.allocations_tracked = raw.allocations_tracked;
+  meta.sample_rate = raw.sample_rate;
+  meta.probes_attached = raw.probes_attached;
+  meta.started_unix_ns = raw.started_unix_ns;
+  meta.duration_s = raw.duration_s;
+  meta.events = raw.events;
+  meta.dropped_events = raw.dropped_events;
+  meta.stack_errors = raw.stack_errors;
+  meta.truncated_stacks = raw.truncated_stacks;
+  if (raw.sampled()) {
+    meta.gc_cycles = raw.samples.gc_cycles();
+    meta.inuse_window_s = raw.samples.inuse_window_s();
+    meta.unattributed_free_samples = raw.samples.unattributed_free_samples();
+    meta.unattributed_free_bytes = raw.samples.unattributed_free_bytes();
+  }
+  meta.tiny_allocs_counted = raw.tiny_allocs_counted;
+  if (raw.tiny_allocs_counted) meta.tiny_allocs = raw.tiny_allocs;
+  return meta;
+}
+
+// Goroutines alive when the probes went live, grouped by where they were
+// created and their start function, most first.
+std::vector<PreexistingTaskGroup> preexisting_groups(const std::vector<target::GoroutineSnapshot>& gs,
+                                                     symbolize::ProcessSymbolizer& sym) {
+  std::map<std::pair<std::string, std::string>, uint64_t> by_site;
+  for (const auto& g : gs) {
+    const auto& created = sym.symbolize_return_address(g.gopc);
+    by_site[{created.empty() ? "[unknown]" : created.front().function, function_at_entry(sym, g.startpc)}]++;
+  }
+  std::vector<PreexistingTaskGroup> out;
+  for (const auto& [k, n] : by_site) out.push_back({k.first, k.second, n});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.alive_at_attach > b.alive_at_attach; });
+  return out;
+}
+
+}  // namespace
+
+Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, const InterpretOptions& opt) {
+  Profile profile;
+  profile.meta = meta_of(raw);
+  ProfileMeta& meta = profile.meta;
+
+  auto go_sym = symbolize::GoSymbolizer::create(exe, raw.go_version);
+  std::unique_ptr<symbolize::BinarySymbolizer> exe_sym;
+  const target::GoPclntab* pclntab = nullptr;  // owned by exe_sym
+  if (go_sym) {
+    pclntab = &(*go_sym)->table();
+    exe_sym = std::move(*go_sym);
+  } else if (opt.on_notice) {
+    opt.on_notice("symbols unavailable: " + go_sym.error().message);
+  }
+  symbolize::ProcessSymbolizer sym(raw.process, exe, std::move(exe_sym));
+  symbolize::StackSymbolizer stack_sym(sym);
+  target::GoTypeNamer types(exe);
+
+  // Building the stacks is the report's biggest cost (about the recording's
+  // own memory again). Out of memory here (an address-space limit, a huge
+  // recording), the report goes on without them and says so: the counts
+  // and goroutines recorded are not lost with them.
+  const size_t raw_stacks = raw.sampled() ? raw.samples.stacks().size() : raw.allocs.stack_count();
+  try {
+    profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate)
+                                   : build_alloc_stacks(raw.allocs, stack_sym, [&](uint64_t type_addr, uint64_t size) {
+                                       return types.name(type_addr, size);
+                                     });
+  } catch (const std::bad_alloc&) {
+    std::vector<ProfileStack>().swap(profile.stacks);
+    meta.cut = fmt::format("allocation stacks left out: out of memory while symbolizing {} distinct stacks; "
+                           "events and goroutines are complete (record for less time, or give mwscope more memory)",
+                           raw_stacks);
+    if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
+  }
+  profile.requests.counted = raw.requests_counted;
+  profile.requests.requests = raw.requests;
+  profile.requests.note = raw.requests_unavailable;
+
+  TaskSummary& ts = profile.tasks;
+  ts.tracked = raw.tasks_tracked;
+  ts.unavailable_reason = raw.tasks_tracked ? "" : raw.tasks_unavailable;
+  ts.offsets_source = raw.offsets.source;
+  ts.leak_age_s = opt.leak_age_s;
+  if (raw.tasks_tracked) {
+    TaskSummaryInputs in;
+    in.now_ns = raw.ended_monotonic_ns;
+    in.duration_s = raw.duration_s;
+    in.leak_age_s = opt.leak_age_s;
+    in.state_of = [&](uint64_t g) -> std::optional<std::string> {
+      auto it = raw.live_states.find(g);
+      if (it == raw.live_states.end()) return std::nullopt;
+      return it->second;
+    };
+    build_task_summary(raw.tasks, stack_sym, in, ts);
+    ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
+    ts.preexisting_at_attach = raw.preexisting.size();
+    ts.preexisting = preexisting_groups(raw.preexisting, sym);
+    if (!raw.preexisting_problem.empty() && opt.on_notice)
+      opt.on_notice("goroutines alive before attach are not known: " + raw.preexisting_problem);
+  }
+  profile.frames = std::move(stack_sym).take_frames();
+  if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);
+  return profile;
+}
+
+}  // namespace mws::interpret

@@ -1,0 +1,34 @@
+// StackSymbolizer: raw stacks (return addresses, innermost first) to
+// interned frames. One per profile: every stack and goroutine group of it
+// shares its frame table, which take_frames() hands to Profile::frames at
+// the end; each return address is symbolized once.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "model/frame_table.h"
+#include "model/profile.h"
+#include "symbolize/process_symbolizer.h"
+
+namespace mws::symbolize {
+
+class StackSymbolizer {
+ public:
+  explicit StackSymbolizer(ProcessSymbolizer& sym) : sym_(sym) {}
+  // Frames leaf first, up to the frame a Go stack starts from (goexit,
+  // mstart...): beyond it the frame-pointer chain leaves Go code.
+  std::vector<FrameId> symbolize(const std::vector<uint64_t>& pcs);
+  const Frame& frame(FrameId id) const { return table_.at(id); }
+  ProcessSymbolizer& process() { return sym_; }
+  std::vector<Frame> take_frames() && { return std::move(table_).take(); }
+
+ private:
+  const std::vector<FrameId>& frames_at(uint64_t ret_addr);
+  ProcessSymbolizer& sym_;
+  model::FrameTable table_;
+  std::unordered_map<uint64_t, std::vector<FrameId>> by_address_;
+};
+
+}  // namespace mws::symbolize
