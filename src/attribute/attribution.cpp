@@ -37,13 +37,10 @@ std::vector<NamedCount> top(const std::map<std::string, NamedCount>& m, size_t n
 // within the owning middleware's part of the stack (the innermost frame
 // that is not the Go runtime).
 std::string site_of(const Profile& p, const std::vector<FrameId>& frame_ids) {
-  for (FrameId id : frame_ids) {
-    const Frame& f = p.frame(id);
-    if (f.function.starts_with("runtime.") || f.function.starts_with("internal/")) continue;
-    std::string file = f.file.substr(f.file.find_last_of('/') + 1);
-    return f.line ? fmt::format("{} {}:{}", f.function, file, f.line) : f.function;
-  }
-  return frame_ids.empty() ? "[no stack]" : p.frame(frame_ids.front()).function;
+  if (frame_ids.empty()) return "[no stack]";
+  const Frame& f = p.frame(frame_ids[site_frame_index(p, frame_ids)]);
+  std::string file = f.file.substr(f.file.find_last_of('/') + 1);
+  return f.line ? fmt::format("{} {}:{}", f.function, file, f.line) : f.function;
 }
 
 // The functions of a stack's frames, leaf first, in `out` (reused).

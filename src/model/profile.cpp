@@ -2,6 +2,16 @@
 
 namespace mws {
 
+bool is_runtime_function(std::string_view f) {
+  return f.starts_with("runtime.") || f.starts_with("runtime/internal/") || f.starts_with("internal/");
+}
+
+size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids) {
+  for (size_t i = 0; i < frame_ids.size(); ++i)
+    if (!is_runtime_function(profile.frame(frame_ids[i]).function)) return i;
+  return 0;
+}
+
 uint64_t Profile::total_objects() const {
   uint64_t n = 0;
   for (const auto& s : stacks) n += s.objects;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mws {
@@ -187,6 +188,17 @@ struct ProfileMeta {
   bool tiny_allocs_counted = false;  // false: the runtime's flush points were not probed, tiny_allocs unknown
   bool operator==(const ProfileMeta&) const = default;
 };
+
+// "runtime.", "runtime/internal/..." and "internal/..." functions: the
+// allocator and the runtime helpers that call it for user code.
+bool is_runtime_function(std::string_view function);
+
+// The allocation site of a stack, the one definition every report and the
+// attribution use: the index in `frame_ids` (leaf first) of the first frame
+// that is not a runtime function, or 0 when every frame is (the runtime
+// allocating for itself keeps its leaf frame). frame_ids must not be empty.
+struct Profile;
+size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids);
 
 struct Profile {
   ProfileMeta meta;

@@ -12,36 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "report/folded.h"
-#include "report/json.h"
-#include "report/text.h"
 
 namespace mws {
-
-Result<Format> parse_format(std::string_view s) {
-  if (s == "text") return Format::Text;
-  if (s == "folded") return Format::Folded;
-  if (s == "json") return Format::Json;
-  return Error{"unknown output format \"" + std::string(s) + "\": use text, folded or json"};
-}
-
-std::string_view name(Format f) {
-  switch (f) {
-    case Format::Text: return "text";
-    case Format::Folded: return "folded";
-    case Format::Json: return "json";
-  }
-  return "?";
-}
-
-std::string render(const Profile& profile, Format format, const ReportOptions& options) {
-  switch (format) {
-    case Format::Text: return render_text(profile, options.weight, options.top_n);
-    case Format::Folded: return render_folded(profile, options.weight);
-    case Format::Json: return render_json(profile);
-  }
-  return {};
-}
 
 namespace {
 

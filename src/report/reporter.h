@@ -1,7 +1,7 @@
-// The small interface that ties the output formats together. Each format is
-// one file (text.cpp, folded.cpp, json.cpp, ...) with one function
-// Profile -> bytes; this file names them, picks one, and writes the bytes.
-// Nothing here prints: the CLI decides what to do with an Error.
+// Writing and reading report files: atomically, streamed, with errors that
+// name the path and the step. Each format is one file of its own (text.cpp,
+// folded.cpp, json.cpp, ...). Nothing here prints: the CLI decides what to
+// do with an Error.
 #pragma once
 
 #include <cstddef>
@@ -11,26 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "model/profile.h"
-#include "report/weight.h"
 #include "util/result.h"
 
 namespace mws {
-
-enum class Format { Text, Folded, Json };
-
-// "text" | "folded" | "json" (the spelling name() returns).
-Result<Format> parse_format(std::string_view s);
-std::string_view name(Format f);
-
-struct ReportOptions {
-  Weight weight = Weight::Bytes;  // text and folded: what to rank and sum by
-  size_t top_n = 20;              // text: sites listed (0 = all)
-};
-
-// The bytes of `profile` in `format`. JSON ignores the options (it keeps both
-// weights and every stack).
-std::string render(const Profile& profile, Format format, const ReportOptions& options = {});
 
 // Writes `bytes` to `path` atomically: a temporary file next to it
 // (path + ".tmp.<pid>.<n>", created with mode 0666 & ~umask), written, fsynced,

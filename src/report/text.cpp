@@ -259,18 +259,6 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
 
 }  // namespace
 
-bool is_runtime_function(std::string_view f) {
-  return f.starts_with("runtime.") || f.starts_with("runtime/internal/") ||
-         f.starts_with("internal/");
-}
-
-size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids) {
-  for (size_t i = 0; i < frame_ids.size(); ++i) {
-    if (!is_runtime_function(profile.frame(frame_ids[i]).function)) return i;
-  }
-  return 0;
-}
-
 std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weight) {
   // Keyed by (no-stack?, function, file, line): a function with several
   // allocating lines has several sites, as in `pprof -lines`.

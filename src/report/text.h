@@ -35,13 +35,6 @@ struct AllocationSite {
 // Sites with a non-zero weight, heaviest first; ties by function, file, line.
 std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weight);
 
-// "runtime.", "runtime/internal/..." and "internal/..." functions: the
-// allocator and the runtime helpers that call it for user code.
-bool is_runtime_function(std::string_view function);
 
-// Index of the site frame in `frame_ids` (leaf first): the first frame that
-// is not a runtime function, or 0 when every frame is (runtime allocations
-// for the runtime itself keep their leaf frame). frame_ids must not be empty.
-size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids);
 
 }  // namespace mws

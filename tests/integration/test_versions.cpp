@@ -31,7 +31,7 @@ namespace {
 
 struct EsbuildVersion {
   std::string esbuild;  // npm version of @esbuild/linux-x64
-  std::string go;       // the Go release it was built with (shared/NOTES.md)
+  std::string go;       // the Go release it was built with (its .go.buildinfo; the test checks it)
   // g.startpc's function of a connection goroutine: not net/http.(*conn).serve
   // itself. Server.Serve runs `go c.serve(connCtx)`, a go statement with
   // arguments, which the compiler (Go >= 1.18) wraps in a closure of Serve,

@@ -873,21 +873,6 @@ struct TempDir {
 };
 }  // namespace
 
-TEST_CASE("reporter: formats by name, render dispatches", "[report]") {
-  CHECK(*parse_format("text") == Format::Text);
-  CHECK(*parse_format("folded") == Format::Folded);
-  CHECK(*parse_format("json") == Format::Json);
-  CHECK(name(Format::Folded) == "folded");
-  auto bad = parse_format("svg2");
-  REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().message.find("svg2") != std::string::npos);
-
-  const Profile p = http_profile();
-  CHECK(render(p, Format::Folded, {Weight::Objects, 3}) == render_folded(p, Weight::Objects));
-  CHECK(render(p, Format::Json) == render_json(p));
-  CHECK(render(p, Format::Text, {Weight::Bytes, 2}) == render_text(p, Weight::Bytes, 2));
-}
-
 TEST_CASE("reporter: write_file replaces atomically and leaves no temp file", "[report]") {
   TempDir dir;
   const std::string path = dir.path + "/profile.json";
