@@ -133,17 +133,231 @@ void read(const J& obj, const char* key, int64_t& out) {
                     std::numeric_limits<int64_t>::max(), "a 64-bit signed integer");
 }
 
-// For fields added after a schema's first profiles: absent keeps `out` as
-// it is (the model's default); present, it is read as strictly as any other.
 template <typename J, typename T>
-void read_optional(const J& obj, const char* key, T& out) {
-  if (obj.contains(key)) read(obj, key, out);
+void read(const J& obj, const char* key, std::vector<T>& out);
+
+// Every field of each model type, described once. `fields(v, x)` names
+// each member, required (req) or optional when reading (opt: absent keeps
+// the model's default; added after a schema's first profiles), and the
+// writer and the reader below walk the same list. `object` names the type
+// in errors; `frame_ids` are written here and read by profile_from, which
+// knows the schema's frame table.
+template <typename V, typename T>
+void fields(V& v, T& f) requires std::is_same_v<std::remove_const_t<T>, Frame> {
+  v.object("a frame object {function, file, line, inlined}");
+  v.req("function", f.function);
+  v.req("file", f.file);
+  v.req("line", f.line);
+  v.req("inlined", f.inlined);
 }
 
-// Reads obj[key] as an array of T, each element with from_json; errors name
-// the element: "frames[2].line".
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, ProfileStack> {
+  v.object("a stack object {objects, bytes, frames}");
+  v.req("objects", s.objects);
+  v.req("bytes", s.bytes);
+  v.opt("type", s.type);
+  v.opt("middleware", s.middleware);
+  // Sampled mode: absent in profiles written before it existed.
+  v.opt("samples", s.samples);
+  v.opt("sample_bytes", s.sample_bytes);
+  v.opt("freed_samples", s.freed_samples);
+  v.opt("freed_sample_bytes", s.freed_sample_bytes);
+  v.opt("inuse_samples", s.inuse_samples);
+  v.opt("inuse_sample_bytes", s.inuse_sample_bytes);
+  v.opt("inuse_objects", s.inuse_objects);
+  v.opt("inuse_bytes", s.inuse_bytes);
+  v.opt("tiny_block_objects", s.tiny_block_objects);
+  v.frame_ids("frames", s.frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileMeta> {
+  v.object("an object");
+  v.req("tool_version", m.tool_version);
+  v.req("pid", m.pid);
+  v.req("executable", m.executable);
+  v.req("go_version", m.go_version);
+  v.req("mode", m.mode);
+  v.opt("allocations_tracked", m.allocations_tracked);  // true when absent: before --no-allocs existed
+  v.req("started_unix_ns", m.started_unix_ns);
+  v.req("duration_s", m.duration_s);
+  v.req("probes_attached", m.probes_attached);
+  v.req("events", m.events);
+  v.req("dropped_events", m.dropped_events);
+  v.req("stack_errors", m.stack_errors);
+  v.req("truncated_stacks", m.truncated_stacks);
+  v.opt("cut", m.cut);
+  // Sampled mode: absent in profiles written before it existed.
+  v.opt("sample_rate", m.sample_rate);
+  v.opt("gc_cycles", m.gc_cycles);
+  v.opt("inuse_window_s", m.inuse_window_s);
+  v.opt("unattributed_free_samples", m.unattributed_free_samples);
+  v.opt("unattributed_free_bytes", m.unattributed_free_bytes);
+  v.opt("tiny_allocs", m.tiny_allocs);
+  v.opt("tiny_allocs_counted", m.tiny_allocs_counted);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, TaskGroup> {
+  v.object("a task group object");
+  v.req("start_function", g.start_function);
+  v.req("spawned", g.spawned);
+  v.req("ended", g.ended);
+  v.req("live", g.live);
+  v.req("leaked", g.leaked);
+  v.req("oldest_age_s", g.oldest_age_s);
+  v.req("growth_per_min", g.growth_per_min);
+  v.req("states", g.states);  // [{"state", "count"}]
+  v.opt("middleware", g.middleware);
+  v.frame_ids("creation_stack", g.creation_frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, PreexistingTaskGroup> {
+  v.object("a preexisting task group object");
+  v.req("created_by", g.created_by);
+  v.req("start_function", g.start_function);
+  v.req("alive_at_attach", g.alive_at_attach);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& t) requires std::is_same_v<std::remove_const_t<T>, TaskSummary> {
+  v.object("an object");
+  v.req("tracked", t.tracked);
+  v.req("unavailable_reason", t.unavailable_reason);
+  v.req("offsets_source", t.offsets_source);
+  v.req("leak_age_s", t.leak_age_s);
+  v.req("spawned", t.spawned);
+  v.req("ended", t.ended);
+  v.req("live_at_end", t.live_at_end);
+  v.req("leaked", t.leaked);
+  v.req("preexisting_at_attach", t.preexisting_at_attach);
+  v.req("preexisting_ended", t.preexisting_ended);
+  v.req("dropped", t.dropped);
+  v.req("groups", t.groups);
+  v.req("preexisting", t.preexisting);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RequestCount> {
+  v.object("an object {counted, requests, note}");
+  v.req("counted", r.counted);
+  v.req("requests", r.requests);
+  v.req("note", r.note);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, NamedCount> {
+  v.object("an object {name, objects, bytes}");
+  v.req("name", c.name);
+  v.req("objects", c.objects);
+  v.req("bytes", c.bytes);
+  v.opt("inuse_bytes", c.inuse_bytes);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, MiddlewareRow> {
+  v.object("a middleware object");
+  v.req("name", m.name);
+  v.req("objects", m.objects);
+  v.req("bytes", m.bytes);
+  v.req("inclusive_objects", m.inclusive_objects);
+  v.req("inclusive_bytes", m.inclusive_bytes);
+  v.req("objects_per_request", m.objects_per_request);
+  v.req("bytes_per_request", m.bytes_per_request);
+  v.opt("samples", m.samples);
+  v.opt("inuse_objects", m.inuse_objects);
+  v.opt("inuse_bytes", m.inuse_bytes);
+  v.opt("inuse_bytes_per_min", m.inuse_bytes_per_min);
+  v.opt("tiny_allocs_missed", m.tiny_allocs_missed);
+  v.req("leaked_tasks", m.leaked_tasks);
+  v.req("live_tasks", m.live_tasks);
+  v.req("top_sites", m.top_sites);
+  v.req("top_types", m.top_types);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, MiddlewareChain> {
+  v.object("a chain object {names, objects, bytes}");
+  v.req("names", c.names);
+  v.req("objects", c.objects);
+  v.req("bytes", c.bytes);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RuleMatch> {
+  v.object("a rule object {pattern, frames_matched, functions}");
+  v.req("pattern", r.pattern);
+  v.req("frames_matched", r.frames_matched);
+  v.req("functions", r.functions);
+}
+
+// Writes the fields into a JSON object, in the order fields() lists them.
+template <typename J>
+struct JsonWriter {
+  J& j;
+  void object(const char*) { j = J::object(); }
+  template <typename T>
+  void req(const char* key, const T& v) { j[key] = value(v); }
+  template <typename T>
+  void opt(const char* key, const T& v) { j[key] = value(v); }
+  void frame_ids(const char* key, const std::vector<FrameId>& v) { j[key] = v; }
+
+  // JSON has no NaN or Infinity (nlohmann would write null): 0, "unknown".
+  static J value(double d) { return std::isfinite(d) ? d : 0.0; }
+  static J value(const std::pair<std::string, uint64_t>& state) {
+    J o = J::object();
+    o["state"] = state.first;
+    o["count"] = state.second;
+    return o;
+  }
+  template <typename T>
+  static J value(const std::vector<T>& items) {
+    J a = J::array();
+    for (const auto& x : items) a.push_back(value(x));
+    return a;
+  }
+  template <typename T>
+  static J value(const T& v) { return J(v); }  // numbers, strings, bools, model types (to_json)
+};
+
+// Reads the fields back from a JSON object, each as strictly as its type
+// allows; errors name the field ("stacks[3].objects").
+template <typename J>
+struct JsonReader {
+  const J& j;
+  void object(const char* what) { expect_object(j, what); }
+  template <typename T>
+  void req(const char* key, T& v) { read(j, key, v); }
+  template <typename T>
+  void opt(const char* key, T& v) {
+    if (j.contains(key)) read(j, key, v);
+  }
+  void frame_ids(const char*, std::vector<FrameId>&) {}
+};
+
+template <typename J>
+void read_item(const J& v, std::string& out) {
+  if (!v.is_string()) throw ProfileJsonError(Kind::Invalid, "", "expected a string, got " + describe(v));
+  out = v.template get<std::string>();
+}
+
+template <typename J>
+void read_item(const J& v, std::pair<std::string, uint64_t>& out) {
+  expect_object(v, "a state object {state, count}");
+  read(v, "state", out.first);
+  read(v, "count", out.second);
+}
+
 template <typename J, typename T>
-void read_array(const J& obj, const char* key, std::vector<T>& out) {
+void read_item(const J& v, T& out) {
+  from_json(v, out);
+}
+
+// Reads obj[key] as an array of T; errors name the element: "frames[2].line".
+template <typename J, typename T>
+void read(const J& obj, const char* key, std::vector<T>& out) {
   const J& v = field(obj, key);
   if (!v.is_array()) invalid(key, "expected an array, got " + describe(v));
   out.clear();
@@ -151,7 +365,7 @@ void read_array(const J& obj, const char* key, std::vector<T>& out) {
   for (size_t i = 0; i < v.size(); ++i) {
     T item;
     try {
-      from_json(v[i], item);
+      read_item(v[i], item);
     } catch (ProfileJsonError& e) {
       e.prepend(fmt::format("{}[{}]", key, i));
       throw;
@@ -160,330 +374,16 @@ void read_array(const J& obj, const char* key, std::vector<T>& out) {
   }
 }
 
-template <typename J>
-void frame_to(J& j, const Frame& f) {
-  j = J::object();
-  j["function"] = f.function;
-  j["file"] = f.file;
-  j["line"] = f.line;
-  j["inlined"] = f.inlined;
+template <typename J, typename T>
+void to(J& j, const T& x) {
+  JsonWriter<J> w{j};
+  fields(w, x);
 }
 
-template <typename J>
-void frame_from(const J& j, Frame& f) {
-  expect_object(j, "a frame object {function, file, line, inlined}");
-  read(j, "function", f.function);
-  read(j, "file", f.file);
-  read(j, "line", f.line);
-  read(j, "inlined", f.inlined);
-}
-
-template <typename J>
-void stack_to(J& j, const ProfileStack& s) {
-  j = J::object();
-  j["objects"] = s.objects;
-  j["bytes"] = s.bytes;
-  j["type"] = s.type;
-  j["middleware"] = s.middleware;
-  j["samples"] = s.samples;
-  j["sample_bytes"] = s.sample_bytes;
-  j["freed_samples"] = s.freed_samples;
-  j["freed_sample_bytes"] = s.freed_sample_bytes;
-  j["inuse_samples"] = s.inuse_samples;
-  j["inuse_sample_bytes"] = s.inuse_sample_bytes;
-  j["inuse_objects"] = s.inuse_objects;
-  j["inuse_bytes"] = s.inuse_bytes;
-  j["tiny_block_objects"] = s.tiny_block_objects;
-  j["frames"] = s.frame_ids;
-}
-
-template <typename J>
-void stack_from(const J& j, ProfileStack& s) {
-  expect_object(j, "a stack object {objects, bytes, frames}");
-  read(j, "objects", s.objects);
-  read(j, "bytes", s.bytes);
-  read_optional(j, "type", s.type);
-  read_optional(j, "middleware", s.middleware);
-  // Sampled mode; absent in profiles written before it existed.
-  read_optional(j, "samples", s.samples);
-  read_optional(j, "sample_bytes", s.sample_bytes);
-  read_optional(j, "freed_samples", s.freed_samples);
-  read_optional(j, "freed_sample_bytes", s.freed_sample_bytes);
-  read_optional(j, "inuse_samples", s.inuse_samples);
-  read_optional(j, "inuse_sample_bytes", s.inuse_sample_bytes);
-  read_optional(j, "inuse_objects", s.inuse_objects);
-  read_optional(j, "inuse_bytes", s.inuse_bytes);
-  read_optional(j, "tiny_block_objects", s.tiny_block_objects);
-  // "frames" is read by profile_from, which knows the schema's frame table.
-}
-
-template <typename J>
-void meta_to(J& j, const ProfileMeta& m) {
-  j = J::object();
-  j["tool_version"] = m.tool_version;
-  j["pid"] = m.pid;
-  j["executable"] = m.executable;
-  j["go_version"] = m.go_version;
-  j["mode"] = m.mode;
-  j["allocations_tracked"] = m.allocations_tracked;
-  j["started_unix_ns"] = m.started_unix_ns;
-  // JSON has no NaN/Infinity (nlohmann would write null): write 0, "unknown".
-  j["duration_s"] = std::isfinite(m.duration_s) ? m.duration_s : 0.0;
-  j["probes_attached"] = m.probes_attached;
-  j["events"] = m.events;
-  j["dropped_events"] = m.dropped_events;
-  j["stack_errors"] = m.stack_errors;
-  j["truncated_stacks"] = m.truncated_stacks;
-  j["cut"] = m.cut;
-  j["sample_rate"] = m.sample_rate;
-  j["gc_cycles"] = m.gc_cycles;
-  j["inuse_window_s"] = std::isfinite(m.inuse_window_s) ? m.inuse_window_s : 0.0;
-  j["unattributed_free_samples"] = m.unattributed_free_samples;
-  j["unattributed_free_bytes"] = m.unattributed_free_bytes;
-  j["tiny_allocs"] = m.tiny_allocs;
-  j["tiny_allocs_counted"] = m.tiny_allocs_counted;
-}
-
-template <typename J>
-void meta_from(const J& j, ProfileMeta& m) {
-  expect_object(j, "an object");
-  read(j, "tool_version", m.tool_version);
-  read(j, "pid", m.pid);
-  read(j, "executable", m.executable);
-  read(j, "go_version", m.go_version);
-  read(j, "mode", m.mode);
-  // Optional, true when absent (profiles from before --no-allocs existed).
-  read_optional(j, "allocations_tracked", m.allocations_tracked);
-  read(j, "started_unix_ns", m.started_unix_ns);
-  read(j, "duration_s", m.duration_s);
-  read(j, "probes_attached", m.probes_attached);
-  read(j, "events", m.events);
-  read(j, "dropped_events", m.dropped_events);
-  read(j, "stack_errors", m.stack_errors);
-  read(j, "truncated_stacks", m.truncated_stacks);
-  read_optional(j, "cut", m.cut);
-  // Sampled mode; absent in profiles written before it existed.
-  read_optional(j, "sample_rate", m.sample_rate);
-  read_optional(j, "gc_cycles", m.gc_cycles);
-  read_optional(j, "inuse_window_s", m.inuse_window_s);
-  read_optional(j, "unattributed_free_samples", m.unattributed_free_samples);
-  read_optional(j, "unattributed_free_bytes", m.unattributed_free_bytes);
-  read_optional(j, "tiny_allocs", m.tiny_allocs);
-  read_optional(j, "tiny_allocs_counted", m.tiny_allocs_counted);
-}
-
-template <typename J>
-void task_group_to(J& j, const TaskGroup& g) {
-  j = J::object();
-  j["start_function"] = g.start_function;
-  j["spawned"] = g.spawned;
-  j["ended"] = g.ended;
-  j["live"] = g.live;
-  j["leaked"] = g.leaked;
-  j["oldest_age_s"] = std::isfinite(g.oldest_age_s) ? g.oldest_age_s : 0.0;
-  j["growth_per_min"] = std::isfinite(g.growth_per_min) ? g.growth_per_min : 0.0;
-  J states = J::array();
-  for (const auto& [state, n] : g.states) {
-    J s = J::object();
-    s["state"] = state;
-    s["count"] = n;
-    states.push_back(std::move(s));
-  }
-  j["states"] = std::move(states);
-  j["middleware"] = g.middleware;
-  j["creation_stack"] = g.creation_frame_ids;
-}
-
-template <typename J>
-void task_group_from(const J& j, TaskGroup& g) {
-  expect_object(j, "a task group object");
-  read(j, "start_function", g.start_function);
-  read(j, "spawned", g.spawned);
-  read(j, "ended", g.ended);
-  read(j, "live", g.live);
-  read(j, "leaked", g.leaked);
-  read(j, "oldest_age_s", g.oldest_age_s);
-  read(j, "growth_per_min", g.growth_per_min);
-  const J& states = field(j, "states");
-  if (!states.is_array()) invalid("states", "expected an array, got " + describe(states));
-  g.states.clear();
-  for (size_t i = 0; i < states.size(); ++i) {
-    std::pair<std::string, uint64_t> st;
-    try {
-      expect_object(states[i], "a state object {state, count}");
-      read(states[i], "state", st.first);
-      read(states[i], "count", st.second);
-    } catch (ProfileJsonError& e) {
-      e.prepend(fmt::format("states[{}]", i));
-      throw;
-    }
-    g.states.push_back(std::move(st));
-  }
-  read_optional(j, "middleware", g.middleware);
-  // "creation_stack" is read by profile_from, which knows the frame table.
-}
-
-template <typename J>
-void preexisting_to(J& j, const PreexistingTaskGroup& g) {
-  j = J::object();
-  j["created_by"] = g.created_by;
-  j["start_function"] = g.start_function;
-  j["alive_at_attach"] = g.alive_at_attach;
-}
-
-template <typename J>
-void preexisting_from(const J& j, PreexistingTaskGroup& g) {
-  expect_object(j, "a preexisting task group object");
-  read(j, "created_by", g.created_by);
-  read(j, "start_function", g.start_function);
-  read(j, "alive_at_attach", g.alive_at_attach);
-}
-
-template <typename J>
-void tasks_to(J& j, const TaskSummary& t) {
-  j = J::object();
-  j["tracked"] = t.tracked;
-  j["unavailable_reason"] = t.unavailable_reason;
-  j["offsets_source"] = t.offsets_source;
-  j["leak_age_s"] = std::isfinite(t.leak_age_s) ? t.leak_age_s : 0.0;
-  j["spawned"] = t.spawned;
-  j["ended"] = t.ended;
-  j["live_at_end"] = t.live_at_end;
-  j["leaked"] = t.leaked;
-  j["preexisting_at_attach"] = t.preexisting_at_attach;
-  j["preexisting_ended"] = t.preexisting_ended;
-  j["dropped"] = t.dropped;
-  J groups = J::array();
-  for (const auto& g : t.groups) groups.push_back(J(g));
-  j["groups"] = std::move(groups);
-  J pre = J::array();
-  for (const auto& g : t.preexisting) pre.push_back(J(g));
-  j["preexisting"] = std::move(pre);
-}
-
-template <typename J>
-void tasks_from(const J& j, TaskSummary& t) {
-  expect_object(j, "an object");
-  read(j, "tracked", t.tracked);
-  read(j, "unavailable_reason", t.unavailable_reason);
-  read(j, "offsets_source", t.offsets_source);
-  read(j, "leak_age_s", t.leak_age_s);
-  read(j, "spawned", t.spawned);
-  read(j, "ended", t.ended);
-  read(j, "live_at_end", t.live_at_end);
-  read(j, "leaked", t.leaked);
-  read(j, "preexisting_at_attach", t.preexisting_at_attach);
-  read(j, "preexisting_ended", t.preexisting_ended);
-  read(j, "dropped", t.dropped);
-  read_array(j, "groups", t.groups);
-  read_array(j, "preexisting", t.preexisting);
-}
-
-template <typename J>
-void named_to(J& j, const NamedCount& c) {
-  j = J::object();
-  j["name"] = c.name;
-  j["objects"] = c.objects;
-  j["bytes"] = c.bytes;
-  j["inuse_bytes"] = c.inuse_bytes;
-}
-
-template <typename J>
-void named_from(const J& j, NamedCount& c) {
-  expect_object(j, "an object {name, objects, bytes}");
-  read(j, "name", c.name);
-  read(j, "objects", c.objects);
-  read(j, "bytes", c.bytes);
-  read_optional(j, "inuse_bytes", c.inuse_bytes);
-}
-
-template <typename J>
-void middleware_to(J& j, const MiddlewareRow& m) {
-  j = J::object();
-  j["name"] = m.name;
-  j["objects"] = m.objects;
-  j["bytes"] = m.bytes;
-  j["inclusive_objects"] = m.inclusive_objects;
-  j["inclusive_bytes"] = m.inclusive_bytes;
-  j["objects_per_request"] = std::isfinite(m.objects_per_request) ? m.objects_per_request : 0.0;
-  j["bytes_per_request"] = std::isfinite(m.bytes_per_request) ? m.bytes_per_request : 0.0;
-  j["samples"] = m.samples;
-  j["inuse_objects"] = m.inuse_objects;
-  j["inuse_bytes"] = m.inuse_bytes;
-  j["inuse_bytes_per_min"] = std::isfinite(m.inuse_bytes_per_min) ? m.inuse_bytes_per_min : 0.0;
-  j["tiny_allocs_missed"] = m.tiny_allocs_missed;
-  j["leaked_tasks"] = m.leaked_tasks;
-  j["live_tasks"] = m.live_tasks;
-  J sites = J::array(), types = J::array();
-  for (const auto& c : m.top_sites) sites.push_back(J(c));
-  for (const auto& c : m.top_types) types.push_back(J(c));
-  j["top_sites"] = std::move(sites);
-  j["top_types"] = std::move(types);
-}
-
-template <typename J>
-void middleware_from(const J& j, MiddlewareRow& m) {
-  expect_object(j, "a middleware object");
-  read(j, "name", m.name);
-  read(j, "objects", m.objects);
-  read(j, "bytes", m.bytes);
-  read(j, "inclusive_objects", m.inclusive_objects);
-  read(j, "inclusive_bytes", m.inclusive_bytes);
-  read(j, "objects_per_request", m.objects_per_request);
-  read(j, "bytes_per_request", m.bytes_per_request);
-  read_optional(j, "samples", m.samples);
-  read_optional(j, "inuse_objects", m.inuse_objects);
-  read_optional(j, "inuse_bytes", m.inuse_bytes);
-  read_optional(j, "inuse_bytes_per_min", m.inuse_bytes_per_min);
-  read_optional(j, "tiny_allocs_missed", m.tiny_allocs_missed);
-  read(j, "leaked_tasks", m.leaked_tasks);
-  read(j, "live_tasks", m.live_tasks);
-  read_array(j, "top_sites", m.top_sites);
-  read_array(j, "top_types", m.top_types);
-}
-
-template <typename J>
-void chain_to(J& j, const MiddlewareChain& c) {
-  j = J::object();
-  j["names"] = c.names;
-  j["objects"] = c.objects;
-  j["bytes"] = c.bytes;
-}
-
-template <typename J>
-void chain_from(const J& j, MiddlewareChain& c) {
-  expect_object(j, "a chain object {names, objects, bytes}");
-  const J& names = field(j, "names");
-  if (!names.is_array()) invalid("names", "expected an array, got " + describe(names));
-  c.names.clear();
-  for (const auto& n : names) {
-    if (!n.is_string()) invalid("names", "expected strings");
-    c.names.push_back(n.template get<std::string>());
-  }
-  read(j, "objects", c.objects);
-  read(j, "bytes", c.bytes);
-}
-
-template <typename J>
-void rule_to(J& j, const RuleMatch& r) {
-  j = J::object();
-  j["pattern"] = r.pattern;
-  j["frames_matched"] = r.frames_matched;
-  j["functions"] = r.functions;
-}
-
-template <typename J>
-void rule_from(const J& j, RuleMatch& r) {
-  expect_object(j, "a rule object {pattern, frames_matched, functions}");
-  read(j, "pattern", r.pattern);
-  read(j, "frames_matched", r.frames_matched);
-  const J& fns = field(j, "functions");
-  if (!fns.is_array()) invalid("functions", "expected an array, got " + describe(fns));
-  r.functions.clear();
-  for (const auto& f : fns) {
-    if (!f.is_string()) invalid("functions", "expected strings");
-    r.functions.push_back(f.template get<std::string>());
-  }
+template <typename J, typename T>
+void from(const J& j, T& x) {
+  JsonReader<J> r{j};
+  fields(r, x);
 }
 
 void write_json_impl(const Profile& p, std::ostream& out);
@@ -529,7 +429,7 @@ void profile_from(const J& j, Profile& p) {
   model::FrameTable table;
   if (!inline_frames) {
     std::vector<Frame> frames;
-    read_array(j, "frames", frames);
+    read(j, "frames", frames);
     for (const Frame& f : frames) table.intern(f);
     if (table.size() != frames.size()) invalid("frames", "a frame is listed twice");
   }
@@ -556,7 +456,7 @@ void profile_from(const J& j, Profile& p) {
       }
     }
   };
-  read_array(j, "stacks", p.stacks);
+  read(j, "stacks", p.stacks);
   const J& stacks = field(j, "stacks");
   for (size_t i = 0; i < p.stacks.size(); ++i) {
     try {
@@ -569,18 +469,15 @@ void profile_from(const J& j, Profile& p) {
   // Optional parts: older profiles may lack them.
   if (auto r = j.find("requests"); r != j.end()) {
     try {
-      expect_object(*r, "an object {counted, requests, note}");
-      read(*r, "counted", p.requests.counted);
-      read(*r, "requests", p.requests.requests);
-      read(*r, "note", p.requests.note);
+      from_json(*r, p.requests);
     } catch (ProfileJsonError& e) {
       e.prepend("requests");
       throw;
     }
   }
-  if (j.contains("middleware")) read_array(j, "middleware", p.middleware);
-  if (j.contains("chains")) read_array(j, "chains", p.chains);
-  if (j.contains("user_rules")) read_array(j, "user_rules", p.user_rules);
+  if (j.contains("middleware")) read(j, "middleware", p.middleware);
+  if (j.contains("chains")) read(j, "chains", p.chains);
+  if (j.contains("user_rules")) read(j, "user_rules", p.user_rules);
   if (auto o = j.find("closure_owners"); o != j.end()) {
     try {
       expect_object(*o, "an object {closure: owner}");
@@ -648,13 +545,17 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
-#define MWS_DEFINE_JSON(Type, stem)                                                  \
-  void to_json(nlohmann::ordered_json& j, const Type& v) { stem##_to(j, v); }        \
-  void from_json(const nlohmann::ordered_json& j, Type& v) { stem##_from(j, v); }    \
-  void to_json(nlohmann::json& j, const Type& v) { stem##_to(j, v); }                \
-  void from_json(const nlohmann::json& j, Type& v) { stem##_from(j, v); }
+#define MWS_DEFINE_JSON(Type)                                                  \
+  void to_json(nlohmann::ordered_json& j, const Type& v) { to(j, v); }        \
+  void from_json(const nlohmann::ordered_json& j, Type& v) { from(j, v); }    \
+  void to_json(nlohmann::json& j, const Type& v) { to(j, v); }                \
+  void from_json(const nlohmann::json& j, Type& v) { from(j, v); }
 MWS_PROFILE_JSON_TYPES(MWS_DEFINE_JSON)
 #undef MWS_DEFINE_JSON
+void to_json(nlohmann::ordered_json& j, const Profile& v) { profile_to(j, v); }
+void from_json(const nlohmann::ordered_json& j, Profile& v) { profile_from(j, v); }
+void to_json(nlohmann::json& j, const Profile& v) { profile_to(j, v); }
+void from_json(const nlohmann::json& j, Profile& v) { profile_from(j, v); }
 
 namespace {
 
@@ -696,11 +597,7 @@ void write_json_impl(const Profile& p, std::ostream& out) {
   write_array_member(out, "frames", p.frames);
   write_array_member(out, "stacks", p.stacks);
   write_member(out, "tasks", J(p.tasks));
-  J requests = J::object();
-  requests["counted"] = p.requests.counted;
-  requests["requests"] = p.requests.requests;
-  requests["note"] = p.requests.note;
-  write_member(out, "requests", requests);
+  write_member(out, "requests", J(p.requests));
   J middleware = J::array(), chains = J::array(), rules = J::array();
   for (const auto& m : p.middleware) middleware.push_back(J(m));
   for (const auto& c : p.chains) chains.push_back(J(c));

@@ -57,21 +57,21 @@ class ProfileJsonError : public std::exception {
   std::string message_;
 };
 
-// nlohmann ADL hooks, for both the ordered (used for writing: keeps `schema`
-// and `meta` at the top of the file) and the default json type.
-// Every model type with a JSON form, with the stem of its converters in
-// json.cpp (STEM_to, STEM_from). Profile's from_json checks the schema.
-#define MWS_PROFILE_JSON_TYPES(X)                                                                   \
-  X(Frame, frame) X(ProfileStack, stack) X(ProfileMeta, meta) X(Profile, profile)                   \
-  X(TaskGroup, task_group) X(PreexistingTaskGroup, preexisting) X(TaskSummary, tasks)               \
-  X(NamedCount, named) X(MiddlewareRow, middleware) X(MiddlewareChain, chain) X(RuleMatch, rule)
+// nlohmann ADL hooks, for both the ordered (used for writing: fields in the
+// order json.cpp's fields() lists them) and the default json type. Every
+// model type with a JSON form; each one's fields are described once, in
+// json.cpp. Profile's own (schema check, frame table) is written by hand.
+#define MWS_PROFILE_JSON_TYPES(X)                                                              \
+  X(Frame) X(ProfileStack) X(ProfileMeta) X(TaskGroup) X(PreexistingTaskGroup) X(TaskSummary) \
+  X(RequestCount) X(NamedCount) X(MiddlewareRow) X(MiddlewareChain) X(RuleMatch)
 
-#define MWS_DECLARE_JSON(Type, stem)                              \
+#define MWS_DECLARE_JSON(Type)                                    \
   void to_json(nlohmann::ordered_json& j, const Type& v);         \
   void from_json(const nlohmann::ordered_json& j, Type& v);       \
   void to_json(nlohmann::json& j, const Type& v);                 \
   void from_json(const nlohmann::json& j, Type& v);
 MWS_PROFILE_JSON_TYPES(MWS_DECLARE_JSON)
+MWS_DECLARE_JSON(Profile)
 #undef MWS_DECLARE_JSON
 
 }  // namespace mws
