@@ -2,6 +2,10 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
+
+#include "target/x86_code.h"
+
 namespace mws::probes {
 namespace {
 
@@ -19,28 +23,24 @@ bool is_stack_guard_cmp(const cs_insn& insn) {
 }  // namespace
 
 ProloguePlacement find_entry_probe_offset(std::span<const uint8_t> code, uint64_t entry_addr) {
-  ProloguePlacement fallback{0, false};
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return fallback;
-  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-  cs_insn* insn = nullptr;
+  ProloguePlacement result{0, false};
   // The check is within the first few instructions; 64 bytes is plenty.
-  size_t len = code.size() < 64 ? code.size() : 64;
-  size_t n = cs_disasm(handle, code.data(), len, entry_addr, 6, &insn);
-  ProloguePlacement result = fallback;
-  for (size_t i = 0; i + 1 < n; i++) {
-    if (!is_stack_guard_cmp(insn[i])) continue;
-    const cs_insn& next = insn[i + 1];
-    if (next.id == X86_INS_JBE || next.id == X86_INS_JA) {
-      // Only the instructions before it (a LEA/CMP) may sit between entry and
-      // the jump: none of them writes memory or changes SP/RBP/argument regs
-      // other than the scratch R12.
-      result = {next.address - entry_addr, true};
-    }
-    break;
-  }
-  if (insn) cs_free(insn, n);
-  cs_close(&handle);
+  constexpr int kMaxInstructions = 6;
+  int seen = 0;
+  bool after_check = false;
+  target::for_each_instruction(code.first(std::min<size_t>(code.size(), 64)), entry_addr, true,
+                               [&](const cs_insn& insn) {
+                                 if (after_check) {
+                                   // Only the instructions before it (a LEA/CMP) may sit between
+                                   // entry and the jump: none of them writes memory or changes
+                                   // SP/RBP/argument regs other than the scratch R12.
+                                   if (insn.id == X86_INS_JBE || insn.id == X86_INS_JA)
+                                     result = {insn.address - entry_addr, true};
+                                   return false;
+                                 }
+                                 after_check = is_stack_guard_cmp(insn);
+                                 return ++seen < kMaxInstructions;
+                               });
   return result;
 }
 

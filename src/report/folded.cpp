@@ -37,10 +37,6 @@ size_t utf8_sequence_length(const std::string& s, size_t i) {
   return n;
 }
 
-uint64_t saturating_add(uint64_t a, uint64_t b) {
-  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
-                                                      : a + b;
-}
 
 }  // namespace
 
@@ -189,7 +185,7 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
     if (s.frame_ids.empty()) key.push_back(no_stack);
     for (auto it = s.frame_ids.rbegin(); it != s.frame_ids.rend(); ++it) key.push_back(frame_name[*it]);  // root first
     uint64_t& sum = merged[key];
-    sum = saturating_add(sum, w);  // saturate rather than wrap, like total_weight()
+    sum = sat_add(sum, w);  // saturate rather than wrap, like total_weight()
   }
 
   std::vector<FoldedLine> lines;

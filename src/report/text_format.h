@@ -8,11 +8,11 @@
 #include <string_view>
 
 #include "model/profile.h"
+#include "util/saturating.h"
 
 namespace mws::textfmt {
 
-uint64_t sat_add(uint64_t a, uint64_t b);
-int64_t sat_add(int64_t a, int64_t b);
+using mws::sat_add;  // util/saturating.h
 std::string grouped(uint64_t n);  // "1234567" -> "1,234,567"
 std::string signed_grouped(int64_t n);  // "-1234" -> "-1,234"
 std::string human_bytes(double b);

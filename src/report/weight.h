@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "model/profile.h"
+#include "util/saturating.h"
 #include "util/result.h"
 
 namespace mws {
@@ -80,9 +81,7 @@ uint64_t weight_of(const Counts& c, Weight w) {
 inline uint64_t total_weight(const Profile& p, Weight w) {
   uint64_t sum = 0;
   for (const ProfileStack& s : p.stacks) {
-    const uint64_t v = weight_of(s, w);
-    sum = sum > std::numeric_limits<uint64_t>::max() - v ? std::numeric_limits<uint64_t>::max()
-                                                          : sum + v;
+    sum = sat_add(sum, weight_of(s, w));
   }
   return sum;
 }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "util/bytes.h"
+
 namespace mws::target {
 namespace {
 
@@ -9,33 +11,20 @@ constexpr char kMagic[] = "\xff Go buildinf:";
 constexpr size_t kMagicLen = 14;
 constexpr size_t kHeaderLen = 32;
 
-uint64_t read_le(const uint8_t* p, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
 // Reads a uvarint-length-prefixed string (Go 1.18+ inline format).
 std::optional<std::string> read_varint_string(std::span<const uint8_t> d, size_t& pos) {
-  uint64_t len = 0;
-  for (int shift = 0; pos < d.size() && shift < 64; shift += 7) {
-    uint8_t b = d[pos++];
-    len |= uint64_t(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      if (len > d.size() - pos) return std::nullopt;
-      std::string s(reinterpret_cast<const char*>(d.data() + pos), len);
-      pos += len;
-      return s;
-    }
-  }
-  return std::nullopt;
+  auto len = read_uvarint(d, pos);
+  if (!len || *len > d.size() - pos) return std::nullopt;
+  std::string s(reinterpret_cast<const char*>(d.data() + pos), *len);
+  pos += *len;
+  return s;
 }
 
 // Go < 1.18: the header holds pointers to Go string headers {ptr, len}.
 std::optional<std::string> read_pointed_string(const ElfFile& elf, uint64_t str_hdr_addr, int ptr_size) {
   auto hdr = elf.read_vaddr(str_hdr_addr, 2 * ptr_size);
   if (hdr.size() != size_t(2 * ptr_size)) return std::nullopt;
-  uint64_t ptr = read_le(hdr.data(), ptr_size), len = read_le(hdr.data() + ptr_size, ptr_size);
+  uint64_t ptr = le_n(hdr.data(), ptr_size), len = le_n(hdr.data() + ptr_size, ptr_size);
   if (len > (1u << 20)) return std::nullopt;
   auto bytes = elf.read_vaddr(ptr, len);
   if (bytes.size() != len) return std::nullopt;
@@ -74,10 +63,10 @@ std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf) {
     if (auto m = read_varint_string(d, pos)) info.module_info = *m;
   } else {
     if (flags & 0x1) return std::nullopt;  // big-endian: not amd64
-    auto v = read_pointed_string(elf, read_le(d.data() + 16, ptr_size), ptr_size);
+    auto v = read_pointed_string(elf, le_n(d.data() + 16, ptr_size), ptr_size);
     if (!v) return std::nullopt;
     info.version = *v;
-    if (auto m = read_pointed_string(elf, read_le(d.data() + 16 + ptr_size, ptr_size), ptr_size))
+    if (auto m = read_pointed_string(elf, le_n(d.data() + 16 + ptr_size, ptr_size), ptr_size))
       info.module_info = *m;
   }
   if (info.version.rfind("go", 0) != 0 && info.version.rfind("devel", 0) != 0) return std::nullopt;

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "target/x86_code.h"
+#include "util/bytes.h"
 
 namespace mws::target {
 
@@ -124,18 +125,13 @@ std::set<uint64_t> rip_relative_refs(const ElfFile& exe, const GoFunctionIndex& 
   return refs;
 }
 
-uint64_t le64(std::span<const uint8_t> b, size_t at) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | b[at + i];
-  return v;
-}
 
 // The Go string whose header {ptr, len} is at `addr`, when it reads as a Go
 // version.
 std::optional<std::string> version_string_at(const ElfFile& exe, uint64_t addr) {
   auto hdr = exe.read_vaddr(addr, 16);
   if (hdr.size() != 16) return std::nullopt;
-  const uint64_t ptr = le64(hdr, 0), len = le64(hdr, 8);
+  const uint64_t ptr = le64(hdr.data()), len = le64(hdr.data() + 8);
   if (len < 4 || len > 256) return std::nullopt;
   auto bytes = exe.read_vaddr(ptr, len);
   if (bytes.size() != len) return std::nullopt;
@@ -163,29 +159,30 @@ std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const 
   auto fn = index.find("runtime.profilealloc");
   if (!fn) return std::nullopt;
   auto code = exe.read_vaddr(fn->entry, fn->size);
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
-  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-  cs_insn* insns = nullptr;
-  const size_t n = cs_disasm(handle, code.data(), code.size(), fn->entry, 0, &insns);
+  // Quadwords loaded RIP-relative into a register in the last 6 instructions.
+  struct Load {
+    x86_reg reg;
+    uint64_t addr;
+    int age;
+  };
+  std::vector<Load> recent;
   std::optional<uint64_t> found;
-  for (size_t i = 0; i < n && !found; i++) {
-    const cs_x86& load = insns[i].detail->x86;
-    if (insns[i].id != X86_INS_MOV || load.op_count != 2 || load.operands[0].type != X86_OP_REG ||
-        load.operands[1].type != X86_OP_MEM || load.operands[1].mem.base != X86_REG_RIP || load.operands[1].size != 8)
-      continue;
-    const x86_reg reg = load.operands[0].reg;
-    for (size_t j = i + 1; j < n && j <= i + 6; j++) {
-      const cs_x86& cmp = insns[j].detail->x86;
-      if (insns[j].id == X86_INS_CMP && cmp.op_count == 2 && cmp.operands[0].type == X86_OP_REG &&
-          cmp.operands[0].reg == reg && cmp.operands[1].type == X86_OP_IMM && cmp.operands[1].imm == 1) {
-        found = insns[i].address + insns[i].size + load.operands[1].mem.disp;
-        break;
-      }
-    }
-  }
-  if (insns) cs_free(insns, n);
-  cs_close(&handle);
+  for_each_instruction(code, fn->entry, true, [&](const cs_insn& insn) {
+    const cs_x86& x = insn.detail->x86;
+    if (insn.id == X86_INS_CMP && x.op_count == 2 && x.operands[0].type == X86_OP_REG &&
+        x.operands[1].type == X86_OP_IMM && x.operands[1].imm == 1)
+      for (const Load& l : recent)
+        if (l.reg == x.operands[0].reg) {
+          found = l.addr;
+          return false;
+        }
+    for (Load& l : recent) l.age++;
+    std::erase_if(recent, [](const Load& l) { return l.age >= 6; });
+    if (insn.id == X86_INS_MOV && x.op_count == 2 && x.operands[0].type == X86_OP_REG &&
+        x.operands[1].type == X86_OP_MEM && x.operands[1].mem.base == X86_REG_RIP && x.operands[1].size == 8)
+      recent.push_back({x.operands[0].reg, insn.address + insn.size + uint64_t(x.operands[1].mem.disp), 0});
+    return true;
+  });
   return found;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "util/bytes.h"
+
 namespace mws::target {
 namespace {
 
@@ -37,13 +39,8 @@ std::optional<std::string> GoTypeNamer::type_string(uint64_t type_addr) {
   // flags byte, then a uvarint length (at most 3 bytes for any real name).
   auto name = exe_.read_vaddr(types_base_ + uint64_t(off), 4);
   if (name.size() < 2) return std::nullopt;
-  uint64_t len = 0;
   size_t pos = 1;
-  for (int shift = 0; pos < name.size(); shift += 7) {
-    uint8_t b = name[pos++];
-    len |= uint64_t(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-  }
+  const uint64_t len = read_uvarint(name, pos).value_or(0);
   if (len == 0 || len > 4096) return std::nullopt;
   auto bytes = exe_.read_vaddr(types_base_ + uint64_t(off) + pos, len);
   if (bytes.size() != len) return std::nullopt;

@@ -3,6 +3,8 @@
 // version; see gopclntab.h for the formats.
 #include "target/gopclntab.h"
 
+#include "util/bytes.h"
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -30,16 +32,6 @@ constexpr uint64_t kModGofunc118 = 304;    // Go 1.18-1.19
 constexpr uint64_t kModGofunc120 = 320;    // Go 1.20+: covctrs, ecovctrs come before `end`
 constexpr uint64_t kModMinSize = 328;       // bytes read from a moduledata candidate
 
-uint32_t le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;  // amd64 only: host order is little endian
-}
-uint64_t le64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 std::optional<PclntabFormat> format_of(uint32_t magic) {
   switch (magic) {
@@ -398,15 +390,10 @@ bool GoPclntab::walk_pcvalue(uint32_t off, uint64_t entry, Visit&& visit) const 
   const uint8_t* p = pctab_.data() + off;
   const uint8_t* end = pctab_.data() + pctab_.size();
   auto varint = [&](uint32_t& v) -> bool {
-    v = 0;
-    uint32_t shift = 0;
-    while (true) {
-      if (p >= end) return false;
-      uint8_t b = *p++;
-      v |= uint32_t(b & 0x7f) << (shift & 31);
-      if (!(b & 0x80)) return true;
-      shift += 7;
-    }
+    uint64_t wide = 0;
+    if (!read_uvarint(p, end, wide)) return false;
+    v = static_cast<uint32_t>(wide);  // the runtime's pcvalue reads uint32
+    return true;
   };
   uint64_t pc = entry;
   int32_t val = -1;
