@@ -136,21 +136,16 @@ struct mws_go_offsets {
 	__s64 g_goid;
 	__s64 g_startpc;
 	__s64 g_gopc;
-	__s64 g_m;
-	__s64 g_parent_goid;
-	__s64 m_curg;
 };
 
 /* A goroutine was created. Read at newproc1's RET: RAX is the new g; the
- * probe runs on the system stack (g0), whose m.curg is the creator. The
- * stack is the creator's (newproc1 runs under systemstack, whose frame
+ * probe runs on the system stack (g0). The stack is the creator's (newproc1 runs under systemstack, whose frame
  * chain leads back to the goroutine stack), innermost first like
  * mws_alloc_event: stack[0] is the RET itself, `caller` the return
  * address at [SP]. */
 struct mws_task_spawn_event {
 	struct mws_event_header hdr;
 	__u64 goid;
-	__u64 parent_goid; /* 0 when unknown */
 	__u64 g_addr;      /* the runtime.g, to read its state later */
 	__u64 startpc;     /* the goroutine's function */
 	__u64 gopc;        /* return address of the go statement */
@@ -183,9 +178,9 @@ MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_gc_event) == 24);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
-MWS_LAYOUT(sizeof(struct mws_go_offsets) == 48);
-MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 72 + 8 + 8 * MWS_MAX_STACK_DEPTH);
-MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 80);
+MWS_LAYOUT(sizeof(struct mws_go_offsets) == 24);
+MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 72);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
 #undef MWS_LAYOUT
 

@@ -37,7 +37,7 @@ const volatile __u32 target_tgid = 0;
  * costs one wakeup per batch instead of one per event; the consumer also
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
-const volatile struct mws_go_offsets go_off = {-1, -1, -1, -1, -1, -1};
+const volatile struct mws_go_offsets go_off = {-1, -1, -1};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 
@@ -383,17 +383,9 @@ int on_newproc1_ret(struct pt_regs *ctx)
 	e->g_addr = newg;
 	e->startpc = 0;
 	e->gopc = 0;
-	e->parent_goid = 0;
 	e->_pad = 0;
 	read_u64(newg, go_off.g_startpc, &e->startpc);
 	read_u64(newg, go_off.g_gopc, &e->gopc);
-	if (go_off.g_parent_goid >= 0) {
-		read_u64(newg, go_off.g_parent_goid, &e->parent_goid);
-	} else {
-		__u64 m = 0, curg = 0;
-		if (read_u64(ctx->r14, go_off.g_m, &m) == 0 && read_u64(m, go_off.m_curg, &curg) == 0)
-			read_u64(curg, go_off.g_goid, &e->parent_goid);
-	}
 	capture_stack(ctx, &e->hdr, read_caller(ctx), &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;

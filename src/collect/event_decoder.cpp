@@ -60,7 +60,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < sizeof(mws_task_spawn_event)) break;
       const auto* e = static_cast<const mws_task_spawn_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
-      tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->parent_goid, e->hdr.ts_ns,
+      tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->hdr.ts_ns,
                       std::span<const uint64_t>(pcs, n));
       return;
     }

@@ -4,7 +4,7 @@
 
 namespace mws::model {
 
-void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc, uint64_t parent_goid,
+void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
                            uint64_t ts_ns, std::span<const uint64_t> stack) {
   spawned_++;
   // A goid can only be registered as preexisting if we read allgs after
@@ -25,7 +25,7 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   if (fresh) groups_.push_back({*sid, startpc, 0, 0});
   const GroupId gid = it->second;
   groups_[gid].spawned++;
-  live_[goid] = LiveTask{g_addr, ts_ns, parent_goid, gid};
+  live_[goid] = LiveTask{g_addr, ts_ns, gid};
 }
 
 void TaskTracker::on_exit(uint64_t goid) {

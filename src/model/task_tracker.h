@@ -19,7 +19,6 @@ using GroupId = uint32_t;
 struct LiveTask {
   uint64_t g_addr = 0;
   uint64_t created_ns = 0;  // CLOCK_MONOTONIC
-  uint64_t parent_goid = 0;
   GroupId group = 0;
 };
 
@@ -40,7 +39,7 @@ class TaskTracker {
 
   // `stack` innermost first as captured at newproc1's RET; frames below
   // the go statement (newproc1, systemstack, ...) are cut using gopc.
-  void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc, uint64_t parent_goid,
+  void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
                 uint64_t ts_ns, std::span<const uint64_t> stack);
   void on_exit(uint64_t goid);
 

@@ -90,8 +90,7 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   if (!offsets) return offsets.error().message;
   if (offsets->g_goid < 0) return "the offset of runtime.g.goid is unknown for " + t.build.version;
   t.offsets = *offsets;
-  t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc,
-                    offsets->g_m,    offsets->g_parent_goid, offsets->m_curg};
+  t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc};
 
   auto newproc1 = index.find("runtime.newproc1");
   if (!newproc1) return newproc1.error().message;

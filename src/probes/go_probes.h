@@ -45,7 +45,7 @@ struct GoProbePlan {
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
-  mws_go_offsets offsets{-1, -1, -1, -1, -1, -1};
+  mws_go_offsets offsets{-1, -1, -1};
 };
 
 struct GoProbeOptions {

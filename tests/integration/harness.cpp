@@ -373,4 +373,16 @@ nlohmann::json read_profile_json(const std::string& path) {
   return j;
 }
 
+const nlohmann::json* group_by_start(const nlohmann::json& profile, const std::string& start) {
+  for (const auto& g : profile.at("tasks").at("groups"))
+    if (g.at("start_function") == start) return &g;
+  return nullptr;
+}
+
+uint64_t state_count(const nlohmann::json& group, const std::string& state) {
+  for (const auto& s : group.at("states"))
+    if (s.at("state") == state) return s.at("count");
+  return 0;
+}
+
 }  // namespace mws::test

@@ -120,6 +120,10 @@ std::string read_file(const std::string& path);
 // its frame object (stacks[i].frames, tasks.groups[i].creation_stack), so
 // tests read frames where they are used.
 nlohmann::json read_profile_json(const std::string& path);
+// The goroutine group of such a profile with this start function; nullptr if none.
+const nlohmann::json* group_by_start(const nlohmann::json& profile, const std::string& start);
+// How many of a group's live goroutines wait in `state` ("chan receive").
+uint64_t state_count(const nlohmann::json& group, const std::string& state);
 std::string temp_path(const std::string& name);
 
 }  // namespace mws::test

@@ -23,18 +23,6 @@ void send(int port, const std::string& path, int times) {
   for (int i = 0; i < times; i++) REQUIRE(http_get(port, path));
 }
 
-const json* group_by_start(const json& profile, const std::string& start) {
-  for (const auto& g : profile.at("tasks").at("groups"))
-    if (g.at("start_function") == start) return &g;
-  return nullptr;
-}
-
-uint64_t state_count(const json& group, const std::string& state) {
-  for (const auto& s : group.at("states"))
-    if (s.at("state") == state) return s.at("count");
-  return 0;
-}
-
 struct Recording {
   Child mw;
   std::string json_path, leaks_path;

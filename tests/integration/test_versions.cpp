@@ -114,17 +114,6 @@ int established_server_connections(int port) {
   return n;
 }
 
-const json* group_by_start(const json& profile, const std::string& start) {
-  for (const auto& g : profile.at("tasks").at("groups"))
-    if (g.at("start_function") == start) return &g;
-  return nullptr;
-}
-
-uint64_t state_count(const json& group, const std::string& state) {
-  for (const auto& s : group.at("states"))
-    if (s.at("state") == state) return s.at("count");
-  return 0;
-}
 
 std::string group_names(const json& profile) {
   std::string out;

@@ -107,8 +107,8 @@ TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched 
   const uint64_t gopc = 0x4a0010;
   // As captured at newproc1's RET: newproc.func1, systemstack, then the go statement.
   const std::vector<uint64_t> captured{0x443001, 0x460002, gopc, 0x4b0000};
-  for (uint64_t goid = 10; goid < 15; goid++) t.on_spawn(goid, 0xc000 + goid, 0x4a1000, gopc, 2, 1000, captured);
-  t.on_spawn(20, 0xd000, 0x4a2000, gopc, 2, 1000, captured);  // other start function: other group
+  for (uint64_t goid = 10; goid < 15; goid++) t.on_spawn(goid, 0xc000 + goid, 0x4a1000, gopc, 1000, captured);
+  t.on_spawn(20, 0xd000, 0x4a2000, gopc, 1000, captured);  // other start function: other group
   REQUIRE(t.groups().size() == 2);
   CHECK(t.stacks().pcs(t.groups()[0].creation_stack) == std::vector<uint64_t>{gopc, 0x4b0000});
   t.on_exit(10);
