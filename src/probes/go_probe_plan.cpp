@@ -29,6 +29,12 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
 // undercount.
 Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   if (auto mallocgc = index.find("runtime.mallocgc"); !mallocgc) return mallocgc.error();
+  // on_mallocgc reads the size in RAX and the type in RBX (go.bpf.c).
+  auto facts = target::go_function_facts(t.build.version);
+  if (!facts) return facts.error();
+  if (facts->mallocgc_size_arg != 0 || facts->mallocgc_type_arg != 1)
+    return Error{"runtime.mallocgc of " + t.build.version +
+                 " does not take (size, type) first, where exact mode reads them; use --mode sampled"};
   std::vector<std::string> unknown;
   std::vector<target::CodeRange> ranges, internal;
   for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
@@ -94,6 +100,9 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
 
   auto newproc1 = index.find("runtime.newproc1");
   if (!newproc1) return newproc1.error().message;
+  // on_newproc1_ret reads the new g in RAX, newproc1's result (go.bpf.c).
+  if (auto facts = target::go_function_facts(t.build.version); !facts || !facts->newproc1_returns_g)
+    return "runtime.newproc1 of " + t.build.version + " does not return the new g";
   auto rets = find_ret_instructions(exe.read_vaddr(newproc1->entry, newproc1->size), newproc1->entry);
   if (rets.empty()) return "no RET instruction found in runtime.newproc1";
   for (uint64_t ret : rets)

@@ -593,16 +593,8 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   if (!row) return unknown_version(go_version, "runtime function");
   const int v = row->minor;
   GoFunctionFacts f;
-  // proc.go: go1.17 newproc1(fn, argp, narg, callergp, callerpc) -> RAX RBX RCX RDI RSI;
-  // go1.18 removed argp/narg (go statements with arguments became closures);
-  // go1.23 appended (parked bool, waitreason waitReason) for coroutines.
-  if (v == 17) {
-    f.newproc1_callergp_arg = 3;
-    f.newproc1_callerpc_arg = 4;
-  } else {
-    f.newproc1_callergp_arg = 1;
-    f.newproc1_callerpc_arg = 2;
-  }
+  // proc.go: newproc1(...) *g in every version (its parameters changed in go1.18 and
+  // go1.23; the probes read only the result).
   f.newproc1_returns_g = true;
   // malloc.go: mallocgc(size uintptr, typ *_type, needzero bool) in every version, and
   // the size-specialised entry points take the same arguments (see allocator_role).

@@ -53,9 +53,11 @@ struct GoFunctionFacts {
   //   1.17       newproc1(fn *funcval, argp unsafe.Pointer, narg int32, callergp *g, callerpc uintptr) *g
   //   1.18-1.22  newproc1(fn *funcval, callergp *g, callerpc uintptr) *g
   //   1.23+      newproc1(fn *funcval, callergp *g, callerpc uintptr, parked bool, waitreason waitReason) *g
-  int newproc1_callergp_arg = -1, newproc1_callerpc_arg = -1;
-  bool newproc1_returns_g = true;  // result in RAX
-  // runtime.mallocgc(size uintptr, typ *_type, needzero bool) unsafe.Pointer in every version.
+  // The probes read the new g from newproc1's result (RAX), and plan_tasks
+  // checks this before relying on it.
+  bool newproc1_returns_g = true;
+  // runtime.mallocgc(size uintptr, typ *_type, needzero bool) unsafe.Pointer in every version;
+  // the probes read size and type from these registers (plan_exact checks it).
   int mallocgc_size_arg = 0, mallocgc_type_arg = 1;
   // runtime.mProf_Malloc: 1.17-1.22 (p unsafe.Pointer, size uintptr); 1.23+ (mp *m, p, size).
   int mprof_malloc_ptr_arg = -1, mprof_malloc_size_arg = -1;

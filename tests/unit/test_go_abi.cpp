@@ -367,8 +367,6 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
 
     auto f = go_function_facts(v);
     REQUIRE(f.ok());
-    CHECK(f->newproc1_callergp_arg == (minor == 17 ? 3 : 1));
-    CHECK(f->newproc1_callerpc_arg == (minor == 17 ? 4 : 2));
     CHECK(f->newproc1_returns_g);
     CHECK(f->mallocgc_size_arg == 0);
     CHECK(f->mallocgc_type_arg == 1);
@@ -524,8 +522,15 @@ TEST_CASE("the table equals every real toolchain's DWARF and runtime sources", "
     CHECK(index_of(*free_params, "size") == facts->mprof_free_size_arg);
     auto newproc1 = go_params(proc, "newproc1");
     REQUIRE(newproc1);
-    CHECK(index_of(*newproc1, "callergp") == facts->newproc1_callergp_arg);
-    CHECK(index_of(*newproc1, "callerpc") == facts->newproc1_callerpc_arg);
+    // newproc1 returns the new g (read in RAX at its RETs).
+    const auto newproc1_at = proc.find("\nfunc newproc1(");
+    REQUIRE(newproc1_at != std::string::npos);
+    const std::string newproc1_line = proc.substr(newproc1_at + 1, proc.find('\n', newproc1_at + 1) - newproc1_at - 1);
+    CHECK((newproc1_line.ends_with(") *g {") == facts->newproc1_returns_g));
+    CHECK(slurp(runtime + "malloc.go").find("\nfunc mallocgc(size uintptr, typ *_type, needzero bool) unsafe.Pointer {") !=
+          std::string::npos);
+    CHECK(facts->mallocgc_size_arg == 0);
+    CHECK(facts->mallocgc_type_arg == 1);
     CHECK(go_params(proc, "gdestroy").has_value() == facts->has_gdestroy);
     // bucket: every field before size is one word (NotInHeap has no size).
     int64_t words = 0;
