@@ -140,7 +140,12 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   };
   write(out.folded_path, "folded stacks (" + mws::describe_folded(profile, *weight) + ")",
         [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
-  write(out.leaks_folded_path, "leaked goroutine stacks",
+  uint64_t leaked_groups = 0;
+  for (const auto& g : profile.tasks.groups) leaked_groups += g.leaked > 0;
+  write(out.leaks_folded_path,
+        fmt::format("leaked goroutine stacks ({} group{} created while recording; the {} goroutines alive before "
+                    "attach are not in it)",
+                    leaked_groups, leaked_groups == 1 ? "" : "s", profile.tasks.preexisting_at_attach),
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
   write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
   return rc;
@@ -179,8 +184,9 @@ int run(int argc, char** argv) {
   app.add_flag("--bench-empty-program", rec.empty_programs,
                "Benchmarks only: attach a BPF program that records nothing to every probe site")
       ->group("");
-  app.add_option("--leak-age", rec.leak_age_s,
-                 "Goroutines alive longer than this many seconds at the end are reported as leaked")
+  auto* leak_age = app.add_option("--leak-age", rec.leak_age_s,
+                 "Goroutines alive longer than this many seconds at the end are reported as leaked (turns goroutine "
+                 "tracking on)")
       ->check(number_of("seconds", 0))
       ->capture_default_str();
   // Goroutine tracking and request counting cost a uprobe trap per
@@ -228,7 +234,13 @@ int run(int argc, char** argv) {
   if (int rc = check_outputs(out, rec.mode); rc != 0) return rc;
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";
-  rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs));
+  // Asking for leaks (--leak-age, --leaks-folded) asks for the goroutine
+  // tracking they come from: never a silently empty leak report.
+  const bool leaks_asked = leak_age->count() > 0 || !out.leaks_folded_path.empty();
+  if (leaks_asked && goroutines_off)
+    return fail(std::string(leak_age->count() > 0 ? "--leak-age" : "--leaks-folded") +
+                " needs goroutine tracking, which --no-goroutines turns off; drop one of them");
+  rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs || leaks_asked));
   rec.count_requests = requests_on || (!requests_off && exact);
   rec.track_allocations = !no_allocs;
   install_signal_handlers();

@@ -203,3 +203,33 @@ TEST_CASE("the target is unharmed by repeated attach and detach under load", "[b
   CHECK(server.child.running());
   CHECK(http_get(server.port, "/debug/goroutines"));
 }
+
+// In the default (sampled) mode goroutine tracking is off, but asking for
+// leak output turns it on: never a silently empty leak report. Leaked
+// goroutines here are the fixture's by construction (one per /leak request).
+TEST_CASE("asking for leak output in the default mode tracks goroutines", "[bpf][goroutines]") {
+  Server server = start_server("taskserver");
+  const std::string json_path = temp_path("asked.json"), leaks_path = temp_path("asked.leaks");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--leaks-folded", leaks_path,
+                           "--leak-age", "0.5", "--json", json_path});
+  auto attached = mw.wait_stderr_line("attached", seconds(30));
+  INFO(mw.stderr_text());
+  REQUIRE(attached);
+  CHECK(attached->find("sampled allocations") != std::string::npos);  // still the default mode
+  CHECK(attached->find("goroutine spawn") != std::string::npos);
+  constexpr int kLeaks = 12;
+  send(server.port, "/leak", kLeaks);
+  std::this_thread::sleep_for(milliseconds(1000));  // past the leak age
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  const json profile = read_profile_json(json_path);
+  REQUIRE(profile.at("tasks").at("tracked") == true);
+  const json* g = group_by_start(profile, "main.Watchdog.func1.1");
+  REQUIRE(g);
+  CHECK(g->at("leaked") == kLeaks);
+  // The folded file: one line for the group, weighted by its live goroutines.
+  const std::string folded = read_file(leaks_path);
+  CHECK(folded.find(";main.Watchdog.func1 " + std::to_string(kLeaks) + "\n") != std::string::npos);
+  // And the line beside it says what the file cannot hold.
+  CHECK(mw.stderr_text().find("goroutines alive before attach are not in it") != std::string::npos);
+}
