@@ -52,6 +52,7 @@ struct RawRecording {
   uint64_t requests = 0;
   uint64_t tiny_allocs = 0;
   uint64_t events = 0, dropped_events = 0, stack_errors = 0, truncated_stacks = 0;
+  uint64_t dropped_ring_full = 0, dropped_over_limit = 0;  // of dropped_events
   uint64_t task_read_errors = 0;
 
   bool sampled() const { return mode == "sampled"; }

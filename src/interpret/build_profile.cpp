@@ -45,6 +45,8 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
   meta.duration_s = raw.duration_s;
   meta.events = raw.events;
   meta.dropped_events = raw.dropped_events;
+  meta.dropped_ring_full = raw.dropped_ring_full;
+  meta.dropped_over_limit = raw.dropped_over_limit;
   meta.stack_errors = raw.stack_errors;
   meta.truncated_stacks = raw.truncated_stacks;
   if (raw.sampled()) {

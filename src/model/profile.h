@@ -165,6 +165,10 @@ struct ProfileMeta {
   uint32_t probes_attached = 0;
   uint64_t events = 0;        // events received and aggregated
   uint64_t dropped_events = 0;  // lost in BPF (ring buffer full) or over a limit in userspace
+  // Of those, by cause: the ring buffer was full (userspace fell behind;
+  // --ringbuf-mb), a new stack or goroutine past a table's limit (2^20
+  // stacks), and the rest (malformed events, unreadable goroutine fields).
+  uint64_t dropped_ring_full = 0, dropped_over_limit = 0;
   uint64_t stack_errors = 0;    // events recorded without a usable stack
   uint64_t truncated_stacks = 0;  // stacks cut at MWS_MAX_STACK_DEPTH
   // What the report leaves out and why, when building it ran out of memory

@@ -245,6 +245,8 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
                raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
   raw.dropped_events = bpf.ringbuf_drops + raw.allocs.dropped() + raw.samples.dropped() + decoded.malformed +
                        raw.tasks.dropped() + bpf.task_read_errors;
+  raw.dropped_ring_full = bpf.ringbuf_drops;
+  raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
   raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
   raw.truncated_stacks = decoded.truncated_stacks;
   if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);

@@ -185,6 +185,8 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileM
   v.req("probes_attached", m.probes_attached);
   v.req("events", m.events);
   v.req("dropped_events", m.dropped_events);
+  v.opt("dropped_ring_full", m.dropped_ring_full);
+  v.opt("dropped_over_limit", m.dropped_over_limit);
   v.req("stack_errors", m.stack_errors);
   v.req("truncated_stacks", m.truncated_stacks);
   v.opt("cut", m.cut);

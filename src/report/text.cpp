@@ -123,6 +123,16 @@ void render_header(std::string& out, const Profile& p) {
     header_line(out, "dropped events",
                 fmt::format("{} of {} events ({}) LOST: the counts below are too low",
                             grouped(m.dropped_events), grouped(seen), percent(m.dropped_events, seen)));
+    const uint64_t other = m.dropped_events - std::min(m.dropped_events, sat_add(m.dropped_ring_full, m.dropped_over_limit));
+    std::vector<std::string> causes;
+    if (m.dropped_ring_full)
+      causes.push_back(fmt::format("{} ring buffer full (mwscope fell behind; a larger --ringbuf-mb helps)",
+                                   grouped(m.dropped_ring_full)));
+    if (m.dropped_over_limit)
+      causes.push_back(fmt::format("{} over mwscope's limits (2^20 distinct stacks; record for less time)",
+                                   grouped(m.dropped_over_limit)));
+    if (other && !causes.empty()) causes.push_back(fmt::format("{} other", grouped(other)));
+    for (const auto& cause : causes) header_line(out, "", cause);
   }
   header_line(out, "stack problems",
               fmt::format("{} stack error{} (no usable stack), {} truncated stack{} (cut at max depth)",

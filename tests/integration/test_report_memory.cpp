@@ -121,16 +121,20 @@ TEST_CASE("a million distinct stacks: the report takes at most twice the recordi
       leaf_objects += s.at("objects").get<uint64_t>();
     }
   });
-  uint64_t dropped = 0;
-  {
+  // meta's counters, from the lines write_json gives them ("    \"key\": 12,").
+  auto meta_number = [&](const std::string& key) -> uint64_t {
     std::ifstream in(json_path);
     std::string line;
+    const std::string quoted = "\"" + key + "\": ";
     while (std::getline(in, line))
-      if (auto at = line.find("\"dropped_events\": "); at != std::string::npos) {
-        dropped = std::stoull(line.substr(at + 18));
-        break;
-      }
-  }
+      if (auto at = line.find(quoted); at != std::string::npos) return std::stoull(line.substr(at + quoted.size()));
+    FAIL("no " << key << " in " << json_path);
+    return 0;
+  };
+  const uint64_t dropped = meta_number("dropped_events");
+  // Every loss has a cause: the ring buffer was full, or a new stack came
+  // past the 2^20 the recording keeps.
+  CHECK(meta_number("dropped_ring_full") + meta_number("dropped_over_limit") == dropped);
   INFO(stacks << " stacks, " << leaf_stacks << " at main.leaf, " << dropped << " events dropped");
   CHECK(leaf_stacks == leaf_objects);                          // one allocation per stack, as built
   CHECK(leaf_objects + dropped >= (uint64_t{1} << kDepth));    // every allocation counted or counted as lost

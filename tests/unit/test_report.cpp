@@ -799,6 +799,23 @@ TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report
   check_fits(frees);
 }
 
+TEST_CASE("text: dropped events are split by cause", "[report]") {
+  Profile p = http_profile();
+  p.meta.dropped_events = 10;
+  p.meta.dropped_ring_full = 6;
+  p.meta.dropped_over_limit = 3;
+  const std::string out = render_text(p, Weight::Bytes, 5);
+  CHECK(out.find("10 of 1,320 events (0.8%) LOST") != std::string::npos);
+  CHECK(out.find("\n                   6 ring buffer full (mwscope fell behind; a larger --ringbuf-mb helps)\n"
+                 "                   3 over mwscope's limits (2^20 distinct stacks; record for less time)\n"
+                 "                   1 other\n") != std::string::npos);
+  check_fits(out);
+  // None of them: no cause line.
+  p.meta.dropped_events = 0;
+  p.meta.dropped_ring_full = p.meta.dropped_over_limit = 0;
+  CHECK(render_text(p, Weight::Bytes, 5).find("ring buffer full") == std::string::npos);
+}
+
 TEST_CASE("text: sampled middleware table shows samples, in-use and growth per minute", "[report]") {
   Profile p = sampled_profile();
   add_sampled_middleware(p);
