@@ -5,6 +5,7 @@
 #include <span>
 
 #include "model/heap_sample_scale.h"
+#include "util/sequence_hash.h"
 
 namespace mws::interpret {
 
@@ -22,19 +23,6 @@ namespace {
 // the block it starts.
 constexpr uint64_t kTinyBlockBytes = 16;
 
-struct SpanHash {
-  size_t operator()(std::span<const FrameId> s) const {
-    size_t h = s.size();
-    for (FrameId id : s) h = (h ^ id) * 0x100000001b3ull;
-    return h;
-  }
-};
-struct SpanEq {
-  bool operator()(std::span<const FrameId> a, std::span<const FrameId> b) const {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end());
-  }
-};
-
 // Every interned raw stack symbolized once (indexed by StackId), and for
 // each the first StackId that symbolizes alike: two raw stacks that differ
 // only in addresses within the same source lines are one stack.
@@ -49,7 +37,7 @@ SymbolizedStacks symbolize_all(const StackTable& table, StackSymbolizer& sym,
   out.frames.resize(table.size());
   out.canonical.resize(table.size());
   // Keys view out.frames[i]'s buffers, which are not touched while it lives.
-  std::unordered_map<std::span<const FrameId>, StackId, SpanHash, SpanEq> first;
+  std::unordered_map<std::span<const FrameId>, StackId, SequenceHash, SequenceEq> first;
   for (StackId id = 0; id < table.size(); id++) {
     out.frames[id] = sym.symbolize(table.pcs(id));
     if (trim) trim(out.frames[id]);

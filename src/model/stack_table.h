@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/sequence_hash.h"
+
 namespace mws::model {
 
 using StackId = uint32_t;
@@ -41,16 +43,10 @@ class StackTable {
   }
 
  private:
-  struct SpanHash {
-    size_t operator()(std::span<const uint64_t> s) const;
-  };
-  struct SpanEq {
-    bool operator()(std::span<const uint64_t> a, std::span<const uint64_t> b) const;
-  };
   size_t max_stacks_;
   std::vector<std::vector<uint64_t>> stacks_;
   // Keys view stacks_[i]'s heap buffers, which never move.
-  std::unordered_map<std::span<const uint64_t>, StackId, SpanHash, SpanEq> index_;
+  std::unordered_map<std::span<const uint64_t>, StackId, SequenceHash, SequenceEq> index_;
 };
 
 }  // namespace mws::model

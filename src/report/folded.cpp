@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "report/text_format.h"
+#include "util/sequence_hash.h"
 
 namespace mws {
 
@@ -116,14 +117,6 @@ struct FoldedNames {
   }
 };
 
-struct NamesHash {
-  size_t operator()(const std::vector<uint32_t>& v) const {
-    size_t h = v.size();
-    for (uint32_t x : v) h = (h ^ x) * 0x100000001b3ull;
-    return h;
-  }
-};
-
 // Reads a line's text ("a;b;c 42") one character at a time, without
 // building it, so that lines sort by their text as documented.
 class LineCursor {
@@ -174,7 +167,7 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
     frame_name[id] = names.intern(folded_frame_name(profile.frame(id).function));
   const uint32_t no_stack = names.intern("[no stack]");
 
-  std::unordered_map<std::vector<uint32_t>, uint64_t, NamesHash> merged;
+  std::unordered_map<std::vector<uint32_t>, uint64_t, SequenceHash> merged;
   std::vector<uint32_t> key;
   for (const ProfileStack& s : profile.stacks) {
     const uint64_t w = weight_of(s, weight);
