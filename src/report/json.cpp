@@ -388,17 +388,6 @@ void from(const J& j, T& x) {
   fields(r, x);
 }
 
-void write_json_impl(const Profile& p, std::ostream& out);
-
-// The whole document as one tree (for callers that want one; the CLI
-// streams it with write_json).
-template <typename J>
-void profile_to(J& j, const Profile& p) {
-  std::ostringstream text;
-  write_json_impl(p, text);
-  j = J::parse(text.str());
-}
-
 template <typename J>
 void profile_from(const J& j, Profile& p) {
   if (!j.is_object()) {
@@ -554,9 +543,7 @@ std::string one_line(std::string s) {
   void from_json(const nlohmann::json& j, Type& v) { from(j, v); }
 MWS_PROFILE_JSON_TYPES(MWS_DEFINE_JSON)
 #undef MWS_DEFINE_JSON
-void to_json(nlohmann::ordered_json& j, const Profile& v) { profile_to(j, v); }
 void from_json(const nlohmann::ordered_json& j, Profile& v) { profile_from(j, v); }
-void to_json(nlohmann::json& j, const Profile& v) { profile_to(j, v); }
 void from_json(const nlohmann::json& j, Profile& v) { profile_from(j, v); }
 
 namespace {
@@ -586,7 +573,9 @@ void write_array_member(std::ostream& out, std::string_view key, const std::vect
   out << (items.empty() ? "],\n" : "\n  ],\n");
 }
 
-void write_json_impl(const Profile& p, std::ostream& out) {
+}  // namespace
+
+void write_json(const Profile& p, std::ostream& out) {
   using J = nlohmann::ordered_json;
   out << "{\n";
   write_member(out, "schema", J(kProfileSchema));
@@ -600,22 +589,12 @@ void write_json_impl(const Profile& p, std::ostream& out) {
   write_array_member(out, "stacks", p.stacks);
   write_member(out, "tasks", J(p.tasks));
   write_member(out, "requests", J(p.requests));
-  J middleware = J::array(), chains = J::array(), rules = J::array();
-  for (const auto& m : p.middleware) middleware.push_back(J(m));
-  for (const auto& c : p.chains) chains.push_back(J(c));
-  for (const auto& r : p.user_rules) rules.push_back(J(r));
-  write_member(out, "middleware", middleware);
-  write_member(out, "chains", chains);
-  write_member(out, "user_rules", rules);
-  J owners = J::object();
-  for (const auto& [closure, owner] : p.closure_owners) owners[closure] = owner;
-  write_member(out, "closure_owners", owners, /*last=*/true);
+  write_member(out, "middleware", J(p.middleware));
+  write_member(out, "chains", J(p.chains));
+  write_member(out, "user_rules", J(p.user_rules));
+  write_member(out, "closure_owners", J(p.closure_owners), /*last=*/true);
   out << "}\n";
 }
-
-}  // namespace
-
-void write_json(const Profile& p, std::ostream& out) { write_json_impl(p, out); }
 
 std::string render_json(const Profile& profile) {
   std::ostringstream out;

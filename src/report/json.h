@@ -71,7 +71,9 @@ class ProfileJsonError : public std::exception {
   void to_json(nlohmann::json& j, const Type& v);                 \
   void from_json(const nlohmann::json& j, Type& v);
 MWS_PROFILE_JSON_TYPES(MWS_DECLARE_JSON)
-MWS_DECLARE_JSON(Profile)
 #undef MWS_DECLARE_JSON
+// Reading only: a Profile is written by write_json, streamed.
+void from_json(const nlohmann::ordered_json& j, Profile& v);
+void from_json(const nlohmann::json& j, Profile& v);
 
 }  // namespace mws
