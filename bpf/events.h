@@ -139,8 +139,9 @@ struct mws_go_offsets {
 };
 
 /* A goroutine was created. Read at newproc1's RET: RAX is the new g; the
- * probe runs on the system stack (g0). The stack is the creator's (newproc1 runs under systemstack, whose frame
- * chain leads back to the goroutine stack), innermost first like
+ * probe runs on the system stack (g0). The stack is the creator's
+ * (newproc1 runs under systemstack, whose frame chain leads back to the
+ * goroutine stack), innermost first like
  * mws_alloc_event: stack[0] is the RET itself, `caller` the return
  * address at [SP]. */
 struct mws_task_spawn_event {

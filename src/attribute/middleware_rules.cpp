@@ -153,7 +153,7 @@ std::vector<MiddlewareFrame> MiddlewareRules::chain(std::span<const std::string_
     if (echo_chain && !is_framework(fn) && is_stdlib(fn)) echo_chain = false;
     bool echo_layer = echo_chain && !is_framework(fn);
     if (is_middleware(functions, k, echo_layer)) {
-      auto owner = owners.find(std::string(fn));
+      auto owner = owners.find(fn);
       std::string name = middleware_name(owner == owners.end() ? fn : owner->second);
       // An inlined frame of the same middleware as its caller is one layer.
       if (out.empty() || out.back().name != name) out.push_back({k, std::move(name)});

@@ -38,7 +38,7 @@ std::string middleware_name(std::string_view function);
 
 // Closures Go renamed after inlining -> the function that made them
 // (Profile::closure_owners).
-using ClosureOwners = std::map<std::string, std::string>;
+using mws::ClosureOwners;
 
 class MiddlewareRules {
  public:

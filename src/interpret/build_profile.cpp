@@ -22,10 +22,10 @@ namespace {
 
 // Every closure in the profile's frames that Go renamed after inlining,
 // with the function that made it.
-std::map<std::string, std::string> find_closure_owners(const Profile& p, const target::GoPclntab& table) {
+ClosureOwners find_closure_owners(const Profile& p, const target::GoPclntab& table) {
   std::set<std::string_view> functions;
   for (const Frame& f : p.frames) functions.insert(f.function);
-  std::map<std::string, std::string> owners;
+  ClosureOwners owners;
   for (std::string_view fn : functions)
     if (auto owner = symbolize::inlined_closure_owner(table, fn); !owner.empty()) owners[std::string(fn)] = owner;
   return owners;
@@ -126,11 +126,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     in.now_ns = raw.ended_monotonic_ns;
     in.duration_s = raw.duration_s;
     in.leak_age_s = opt.leak_age_s;
-    in.state_of = [&](uint64_t g) -> std::optional<std::string> {
-      auto it = raw.live_states.find(g);
-      if (it == raw.live_states.end()) return std::nullopt;
-      return it->second;
-    };
+    in.live_states = &raw.live_states;
     build_task_summary(raw.tasks, stack_sym, in, ts);
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();

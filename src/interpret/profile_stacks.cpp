@@ -159,8 +159,8 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
       g.leaked++;
       out.leaked++;
     }
-    if (in.state_of)
-      if (auto st = in.state_of(t.g_addr)) states[t.group][*st]++;
+    if (in.live_states)
+      if (auto st = in.live_states->find(t.g_addr); st != in.live_states->end()) states[t.group][st->second]++;
   }
   const double minutes = in.duration_s / 60.0;
   for (size_t i = 0; i < groups.size(); i++) {

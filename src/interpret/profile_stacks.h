@@ -9,8 +9,8 @@
 #pragma once
 
 #include <functional>
-#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "model/aggregator.h"
@@ -35,9 +35,10 @@ using symbolize::StackSymbolizer;
 std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name);
 
-// Sampled mode: one ProfileStack per (stack, size) with raw samples, frees
-// and in-use, and objects/bytes scaled at `rate` (runtime.MemProfileRate)
-// the way pprof scales heap samples. The stacks start where exact mode's
+// Sampled mode: one ProfileStack per distinct symbolized stack with raw
+// samples, frees and in-use, and objects/bytes scaled at `rate`
+// (runtime.MemProfileRate) per (stack, size) record, the way pprof scales
+// heap samples. The stacks start where exact mode's
 // do, at the caller of runtime.mallocgc: the sampler's own frames
 // (mProf_Malloc, profilealloc, mallocgc) are cut.
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
@@ -47,8 +48,9 @@ struct TaskSummaryInputs {
   uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording
   double duration_s = 0;
   double leak_age_s = 30;
-  // How a live goroutine waits ("chan receive", "runnable"); nullopt if unreadable.
-  std::function<std::optional<std::string>(uint64_t g_addr)> state_of;
+  // How each live goroutine waited at the end, by g address ("chan
+  // receive", "runnable"); a goroutine missing from it was unreadable.
+  const std::unordered_map<uint64_t, std::string>* live_states = nullptr;
 };
 
 // Fills the counts and groups of `out` (its tracked/reason/preexisting

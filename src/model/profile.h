@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,10 @@ struct Frame {
 };
 
 using FrameId = uint32_t;  // index into Profile::frames
+
+// Closure -> the function that made it (Profile::closure_owners); looked up
+// by string_view, without a string per lookup.
+using ClosureOwners = std::map<std::string, std::string, std::less<>>;
 
 // One allocation site. In exact mode objects/bytes are counted; in sampled
 // mode (meta.mode == "sampled") they are estimates scaled from the Go
@@ -216,7 +221,7 @@ struct Profile {
   // Closures that Go renamed after inlining, and the function that made
   // each ("main.main.stampMW.func1" -> "main.stampMW"): middleware are
   // named after their maker (symbolize/go_closure_names.h).
-  std::map<std::string, std::string> closure_owners;
+  ClosureOwners closure_owners;
   bool operator==(const Profile&) const = default;
 
   const Frame& frame(FrameId id) const { return frames[id]; }

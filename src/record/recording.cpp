@@ -206,7 +206,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.offsets = t.plan.offsets;
   raw.requests_counted = !t.plan.plan.requests.empty();
   raw.requests_unavailable = t.plan.requests_unavailable;
-  raw.tiny_allocs_counted = raw.sampled() && !t.plan.plan.tiny_refill.empty();
+  raw.tiny_allocs_counted = !t.plan.plan.tiny_refill.empty();  // planned in sampled mode only
 
   collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
   collect::RingConsumer consumer((*probes)->events_map(), decoder);
@@ -243,10 +243,9 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.task_read_errors = bpf.task_read_errors;
   raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
                raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
-  raw.dropped_events = bpf.ringbuf_drops + raw.allocs.dropped() + raw.samples.dropped() + decoded.malformed +
-                       raw.tasks.dropped() + bpf.task_read_errors;
   raw.dropped_ring_full = bpf.ringbuf_drops;
   raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
+  raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
   raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
   raw.truncated_stacks = decoded.truncated_stacks;
   if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);
