@@ -318,7 +318,9 @@ int on_gc_end(struct pt_regs *ctx)
  * /gc/heap/tiny/allocs:objects) in exactly two places, which zero it after:
  * refill of the tiny span class (every 512 blocks) and releaseAll (every GC,
  * or a P going away). Read at their entry, the flushes in the window sum to
- * the tiny allocations the sampler missed, at the cost of a trap per span. */
+ * the tiny allocations the sampler missed. The refill probe traps on every
+ * span refill, of any size class, and keeps only the tiny one's: far more
+ * often than the sampler's own probes under load. */
 static __always_inline void count_tiny_flush(struct pt_regs *ctx)
 {
 	__u64 n = 0;

@@ -148,8 +148,8 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
     out->push_back(*site);
   }
   // Where the runtime flushes its count of the tiny allocations the
-  // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per 512 tiny
-  // blocks and per GC. Both or neither; without them the report says the
+  // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per span
+  // refill of any size class and per GC. Both or neither; without them the report says the
   // count is unknown.
   auto refill = entry_site(exe, index, "runtime.(*mcache).refill");
   auto release_all = entry_site(exe, index, "runtime.(*mcache).releaseAll");
