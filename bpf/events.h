@@ -20,7 +20,7 @@ enum mws_event_kind {
 	MWS_EV_SAMPLE_ALLOC = 4,  /* runtime.mProf_Malloc: a sampled allocation (mws_alloc_event) */
 	MWS_EV_SAMPLE_BUCKET = 5, /* runtime.setprofilebucket: which bucket the sample went to */
 	MWS_EV_SAMPLE_FREE = 6,   /* runtime.mProf_Free: a sampled object was swept */
-	MWS_EV_GC_END = 7,        /* runtime.gcMarkTermination: a GC cycle ends (world stopped) */
+	/* 7 was a GC end (runtime.gcMarkTermination): in-use now comes from the runtime's own profile. */
 };
 
 /* Indices of the per-CPU counters array that BPF increments and userspace
@@ -79,12 +79,6 @@ struct mws_sample_free_event {
 	struct mws_event_header hdr;
 	__u64 bucket;
 	__u64 size;
-};
-
-/* A GC cycle ended (mark termination, world stopped): the runtime's heap
- * profile is "as of" this point, and so is our in-use figure. */
-struct mws_gc_event {
-	struct mws_event_header hdr;
 };
 
 /* Register (ABIInternal argument index: 0 RAX, 1 RBX, 2 RCX) of
@@ -176,7 +170,6 @@ MWS_LAYOUT(sizeof(struct mws_alloc_event) == 56 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 64);
 MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
-MWS_LAYOUT(sizeof(struct mws_gc_event) == 24);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 24);

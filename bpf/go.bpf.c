@@ -9,7 +9,6 @@
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
  *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
  *  on_mprof_free   entry of runtime.mProf_Free: a sampled object was swept
- *  on_gc_end       entry of runtime.gcMarkTermination: a GC cycle ends
  *  on_mcache_refill, on_mcache_release_all
  *                  entry of runtime.(*mcache).refill and releaseAll: the runtime
  *                  flushes its per-P count of tiny allocations (sampled mode)
@@ -293,20 +292,6 @@ int on_mprof_free(struct pt_regs *ctx)
 		e->size = go_arg(ctx, (__u32)mprof_args.free_size_arg);
 	else
 		read_u64(ctx->ax, mprof_args.bucket_size_offset, &e->size);
-	submit(e);
-	return 0;
-}
-
-/* gcMarkTermination runs with the world stopped, once per GC cycle, and
- * is where the runtime advances its heap profile cycle. */
-SEC("uprobe")
-int on_gc_end(struct pt_regs *ctx)
-{
-	if (!counted_entry(ctx))
-		return 0;
-	struct mws_gc_event *e = reserve_event(sizeof(*e), MWS_EV_GC_END);
-	if (!e)
-		return 0;
 	submit(e);
 	return 0;
 }

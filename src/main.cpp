@@ -75,7 +75,7 @@ struct OutputOptions {
 void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--weight", out.weight,
                  "What folded stacks and the top table weigh: bytes, objects (sampled mode: estimates), samples "
-                 "(raw), inuse-bytes or inuse-objects (sampled mode)")
+                 "(raw, sampled mode), inuse-bytes or inuse-objects (the whole heap in use at the end, as of the last GC)")
       ->check(CLI::IsMember({"bytes", "objects", "samples", "inuse-bytes", "inuse-objects"}))
       ->capture_default_str();
   app.add_option("--folded", out.folded_path, "Write flame-graph input (folded stacks) to FILE");
@@ -100,7 +100,7 @@ int check_outputs(const OutputOptions& out, const std::string& mode) {
   auto weight = mws::parse_weight(out.weight);
   if (!weight) return fail(weight.error().message);
   if (mws::needs_sampled_mode(*weight) && mode != "sampled")
-    return fail("--weight " + out.weight + " needs sampled mode (in-use and raw samples come from the Go runtime's "
+    return fail("--weight " + out.weight + " needs sampled mode (raw samples come from the Go runtime's "
                 "sampler); drop --mode " + mode + ", or use --weight bytes or objects");
   for (const std::string* path : {&out.folded_path, &out.leaks_folded_path, &out.json_path})
     if (!path->empty())

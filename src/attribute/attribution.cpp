@@ -76,6 +76,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     self.row.samples += s.samples;
     self.row.inuse_objects += s.inuse_objects;
     self.row.inuse_bytes += s.inuse_bytes;
+    self.row.inuse_change_bytes += s.inuse_change_bytes;
     self.tiny_block_objects += s.tiny_block_objects;
     tiny_block_objects += s.tiny_block_objects;
     add(self.sites, site_of(p, s.frame_ids), s);
@@ -122,11 +123,11 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       a.row.objects_per_request = double(a.row.objects) / double(p.requests.requests);
       a.row.bytes_per_request = double(a.row.bytes) / double(p.requests.requests);
     }
-    // In-use counts what the recording added to the heap (sampled
-    // allocations kept minus sampled frees, older objects' frees included):
-    // per minute of recording, how fast this middleware retains memory.
-    if (p.meta.inuse_window_s > 0)
-      a.row.inuse_bytes_per_min = double(a.row.inuse_bytes) / (p.meta.inuse_window_s / 60.0);
+    // The change of the heap it holds between two readings of the
+    // runtime's profile, per minute of recording: how fast this middleware
+    // retains memory. Without a GC between the readings nothing can show.
+    if (p.meta.heap_read && p.meta.gc_cycles > 0 && p.meta.duration_s > 0)
+      a.row.inuse_bytes_per_min = double(a.row.inuse_change_bytes) / (p.meta.duration_s / 60.0);
     // The tiny allocations the sampler missed, shared by where tiny blocks
     // were sampled: a block holds the allocations packed into it after its
     // first, all from code running on the same P at about that time.

@@ -51,11 +51,6 @@ void EventDecoder::decode(const void* data, size_t size) {
       samples_.on_free(e->bucket, e->size);
       return;
     }
-    case MWS_EV_GC_END: {
-      if (size < sizeof(mws_gc_event)) break;
-      samples_.on_gc_end(static_cast<const mws_gc_event*>(data)->hdr.ts_ns);
-      return;
-    }
     case MWS_EV_TASK_SPAWN: {
       if (size < sizeof(mws_task_spawn_event)) break;
       const auto* e = static_cast<const mws_task_spawn_event*>(data);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "model/task_tracker.h"
 #include "target/go_abi.h"
 #include "target/go_goroutines.h"
+#include "target/go_heap_profile.h"
 #include "target/process.h"
 
 namespace mws::collect {
@@ -47,6 +49,10 @@ struct RawRecording {
   std::vector<target::GoroutineSnapshot> preexisting;  // alive when the probes went live
   std::string preexisting_problem;                     // why they are unknown, when they are
   std::unordered_map<uint64_t, std::string> live_states;  // g address -> how it waits, at the end
+  // The runtime's memory profile as the probes went live and after they
+  // closed; both or neither (heap_problem says why).
+  std::optional<target::HeapProfileReading> heap_at_start, heap_at_end;
+  std::string heap_problem;
 
   // Counters of the BPF side, and what was lost on the way.
   uint64_t requests = 0;

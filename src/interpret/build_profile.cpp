@@ -50,13 +50,23 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
   meta.stack_errors = raw.stack_errors;
   meta.truncated_stacks = raw.truncated_stacks;
   if (raw.sampled()) {
-    meta.gc_cycles = raw.samples.gc_cycles();
-    meta.inuse_window_s = raw.samples.inuse_window_s();
     meta.unattributed_free_samples = raw.samples.unattributed_free_samples();
     meta.unattributed_free_bytes = raw.samples.unattributed_free_bytes();
   }
   meta.tiny_allocs_counted = raw.tiny_allocs_counted;
   if (raw.tiny_allocs_counted) meta.tiny_allocs = raw.tiny_allocs;
+  if (raw.heap_at_start && raw.heap_at_end) {
+    const auto& a = *raw.heap_at_start;
+    const auto& b = *raw.heap_at_end;
+    meta.heap_read = true;
+    meta.heap_profile_rate = b.rate > 0 ? uint64_t(b.rate) : 0;
+    // mProfCycle counts GCs modulo mProfCycleWrap (3 << 25).
+    constexpr uint32_t kWrap = 3u << 25;
+    meta.gc_cycles = (b.cycle + kWrap - a.cycle) % kWrap;
+    meta.heap_unreadable_buckets = a.unreadable + b.unreadable;
+  } else {
+    meta.heap_problem = raw.heap_problem.empty() ? "not read" : raw.heap_problem;
+  }
   return meta;
 }
 
@@ -111,6 +121,19 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
                            "events and goroutines are complete (record for less time, or give mwscope more memory)",
                            raw_stacks);
     if (opt.on_notice) opt.on_notice("warning: " + meta.cut);
+  }
+  if (raw.heap_at_start && raw.heap_at_end) {
+    try {
+      add_heap_inuse(*raw.heap_at_start, *raw.heap_at_end, stack_sym, profile.stacks);
+    } catch (const std::bad_alloc&) {
+      meta.heap_read = false;
+      meta.heap_problem = "out of memory while symbolizing the runtime's heap profile";
+      for (ProfileStack& s : profile.stacks)
+        s.inuse_samples = s.inuse_sample_bytes = s.inuse_objects = s.inuse_bytes = s.inuse_change_objects =
+            s.inuse_change_bytes = 0;
+    }
+    raw.heap_at_start.reset();
+    raw.heap_at_end.reset();
   }
   profile.requests.counted = raw.requests_counted;
   profile.requests.requests = raw.requests;

@@ -86,19 +86,13 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
     }
     ProfileStack& s = out[it->second];
     const double scale = heap_sample_scale(double(k.word), rate);
-    const int64_t inuse = int64_t(c.window_samples) - int64_t(c.window_freed_samples);
-    const int64_t inuse_bytes = int64_t(c.window_bytes) - int64_t(c.window_freed_bytes);
     s.samples += c.samples;
     s.sample_bytes += c.bytes;
     s.freed_samples += c.freed_samples;
     s.freed_sample_bytes += c.freed_bytes;
-    s.inuse_samples += inuse;
-    s.inuse_sample_bytes += inuse_bytes;
     s.objects += uint64_t(scaled(int64_t(c.samples), scale));
     if (k.word == kTinyBlockBytes) s.tiny_block_objects += uint64_t(scaled(int64_t(c.samples), scale));
     s.bytes += uint64_t(scaled(int64_t(c.bytes), scale));
-    s.inuse_objects += scaled(inuse, scale);
-    s.inuse_bytes += scaled(inuse_bytes, scale);
   });
   return out;
 }
@@ -182,6 +176,84 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
     return a.start_function < b.start_function;
   });
   out.groups = std::move(groups);
+}
+
+}  // namespace mws::interpret
+
+namespace mws::interpret {
+namespace {
+
+// A bucket's in-use as pprof's inuse_objects and inuse_space show it:
+// scaled per (stack, size) record at the rate then in force.
+struct HeapInuse {
+  int64_t samples = 0, sample_bytes = 0, objects = 0, bytes = 0;
+};
+HeapInuse inuse_of(const target::HeapBucket& b, int64_t rate) {
+  HeapInuse h;
+  h.samples = int64_t(b.inuse());
+  h.sample_bytes = h.samples * int64_t(b.size);
+  const double scale = model::heap_sample_scale(double(b.size), rate > 0 ? uint64_t(rate) : 0);
+  h.objects = model::scaled(h.samples, scale);
+  h.bytes = model::scaled(h.sample_bytes, scale);
+  return h;
+}
+
+// Callers-form frames of a bucket, from the caller of the allocator on, as
+// the other stacks start (the runtime skips its own frames by a count that
+// has changed between versions; the cut makes it not matter).
+std::vector<FrameId> heap_frames(const target::HeapBucket& b, StackSymbolizer& sym) {
+  std::vector<FrameId> frames = sym.symbolize_callers(b.stack);
+  for (size_t i = frames.size(); i-- > 0;)
+    if (sym.frame(frames[i]).function.starts_with("runtime.mallocgc")) {
+      frames.erase(frames.begin(), frames.begin() + long(i + 1));
+      break;
+    }
+  return frames;
+}
+
+}  // namespace
+
+void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapProfileReading& end,
+                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks) {
+  // Stacks of no type (sampled mode's, or earlier heap stacks) by frames.
+  std::unordered_map<std::vector<FrameId>, size_t, SequenceHash, SequenceEq> index;
+  for (size_t i = 0; i < stacks.size(); i++)
+    if (stacks[i].type.empty()) index.emplace(stacks[i].frame_ids, i);
+  auto stack_of = [&](const target::HeapBucket& b) -> ProfileStack& {
+    std::vector<FrameId> frames = heap_frames(b, sym);
+    auto [it, fresh] = index.try_emplace(std::move(frames), stacks.size());
+    if (fresh) {
+      stacks.emplace_back();
+      stacks.back().frame_ids = it->first;
+    }
+    return stacks[it->second];
+  };
+  std::unordered_map<uint64_t, const target::HeapBucket*> at_start;  // by bucket address
+  for (const auto& b : start.buckets) at_start.emplace(b.address, &b);
+  for (const auto& b : end.buckets) {
+    const HeapInuse now = inuse_of(b, end.rate);
+    HeapInuse before;
+    if (auto it = at_start.find(b.address); it != at_start.end()) {
+      before = inuse_of(*it->second, start.rate);
+      at_start.erase(it);
+    }
+    if (now.samples == 0 && before.samples == 0) continue;
+    ProfileStack& s = stack_of(b);
+    s.inuse_samples += now.samples;
+    s.inuse_sample_bytes += now.sample_bytes;
+    s.inuse_objects += now.objects;
+    s.inuse_bytes += now.bytes;
+    s.inuse_change_objects += now.objects - before.objects;
+    s.inuse_change_bytes += now.bytes - before.bytes;
+  }
+  // A bucket never leaves the list; one missing at the end read torn there.
+  for (const auto& [addr, b] : at_start) {
+    const HeapInuse before = inuse_of(*b, start.rate);
+    if (before.samples == 0) continue;
+    ProfileStack& s = stack_of(*b);
+    s.inuse_change_objects -= before.objects;
+    s.inuse_change_bytes -= before.bytes;
+  }
 }
 
 }  // namespace mws::interpret

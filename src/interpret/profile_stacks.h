@@ -19,6 +19,7 @@
 #include "model/task_tracker.h"
 #include "symbolize/process_symbolizer.h"
 #include "symbolize/stack_symbolizer.h"
+#include "target/go_heap_profile.h"
 
 namespace mws::interpret {
 
@@ -43,6 +44,13 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
 // (mProf_Malloc, profilealloc, mallocgc) are cut.
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
                                                uint64_t rate);
+
+// The heap in use per stack from the runtime's memory profile read at
+// attach and at the end (ProfileStack::inuse_*): each bucket's stack is
+// symbolized in runtime.Callers' form and merged into the stack of the same
+// frames and no type in `stacks`, or added as a stack of its own.
+void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapProfileReading& end,
+                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks);
 
 struct TaskSummaryInputs {
   uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording

@@ -49,13 +49,17 @@ struct ProfileStack {
   // runtime.mProf_Free reported for this stack while recording.
   uint64_t samples = 0, sample_bytes = 0;  // sampled allocations, raw
   uint64_t freed_samples = 0, freed_sample_bytes = 0;  // sampled objects freed (swept), raw
-  // Change of in-use between the first and the last GC that ended while
-  // recording (what diffing two runtime.MemProfile snapshots taken at those
-  // GCs shows): samples allocated between them minus samples freed by the
-  // sweeps after the first, raw and scaled. Negative when older objects of
-  // this stack died faster than new ones were kept.
+  // The heap in use at this stack, in every mode, from the runtime's own
+  // memory profile (runtime.mbuckets) read at the end: as of the last GC
+  // before it, what runtime.MemProfile and pprof's inuse_space report.
+  // Raw (the runtime's samples; objects when MemProfileRate is 1) and
+  // scaled as pprof scales them. Stacks that only hold memory (nothing
+  // allocated while recording) have objects == 0 and no type.
   int64_t inuse_samples = 0, inuse_sample_bytes = 0;
   int64_t inuse_objects = 0, inuse_bytes = 0;
+  // The same at the end minus at attach (scaled): what this stack kept or
+  // let go of while recording. Negative when it shrank.
+  int64_t inuse_change_objects = 0, inuse_change_bytes = 0;
   // Sampled mode: of `objects`, those scaled from samples of 16 bytes, the
   // size of a tiny block. A tiny allocation (under 16 B, no pointers) is
   // sampled only when it starts a block, as the whole block, so each of
@@ -109,7 +113,7 @@ struct TaskSummary {
 struct NamedCount {
   std::string name;
   uint64_t objects = 0, bytes = 0;
-  int64_t inuse_bytes = 0;  // sampled mode: in use as of the last GC (estimate)
+  int64_t inuse_bytes = 0;  // in use as of the last GC before the end (ProfileStack::inuse_bytes)
   bool operator==(const NamedCount&) const = default;
 };
 
@@ -120,11 +124,11 @@ struct MiddlewareRow {
   uint64_t objects = 0, bytes = 0;  // self: allocations whose innermost middleware frame is this one
   uint64_t inclusive_objects = 0, inclusive_bytes = 0;  // this one anywhere in the chain
   double objects_per_request = 0, bytes_per_request = 0;  // self / requests; 0 when not counted
-  // Sampled mode: raw samples behind objects/bytes, and what stays in use
-  // (estimates, self) with its growth per minute of recording: which
-  // middleware retains memory.
+  // Sampled mode: raw samples behind objects/bytes.
   uint64_t samples = 0;
-  int64_t inuse_objects = 0, inuse_bytes = 0;
+  // The heap it holds (self, ProfileStack::inuse_*) at the end, its change
+  // since attach and that change per minute: which middleware retains memory.
+  int64_t inuse_objects = 0, inuse_bytes = 0, inuse_change_bytes = 0;
   double inuse_bytes_per_min = 0;
   // Sampled mode: its share of meta.tiny_allocs, by its tiny_block_objects
   // among all stacks': the allocations the sampler missed here (estimate).
@@ -181,11 +185,6 @@ struct ProfileMeta {
   std::string cut;
   // Sampled mode only.
   uint64_t sample_rate = 0;  // the target's runtime.MemProfileRate (bytes between samples on average)
-  uint64_t gc_cycles = 0;    // GC cycles that ended while recording
-  // Seconds from the first to the last of them: the span in-use change
-  // covers (growth per minute divides by it); 0 = fewer than two GCs
-  // ended, in-use unknown.
-  double inuse_window_s = 0;
   // Sampled objects freed while recording whose allocation was sampled
   // before attach at a stack never seen since: counted, not attributed.
   uint64_t unattributed_free_samples = 0, unattributed_free_bytes = 0;
@@ -195,6 +194,13 @@ struct ProfileMeta {
   // all, at the stacks with tiny_block_objects.
   uint64_t tiny_allocs = 0;
   bool tiny_allocs_counted = false;  // false: the runtime's flush points were not probed, tiny_allocs unknown
+  // The heap in use (ProfileStack::inuse_*), read from the runtime's memory
+  // profile at attach and at the end, in every mode and without a probe.
+  bool heap_read = false;         // false: heap_problem says why, and every inuse_* is 0
+  std::string heap_problem;
+  uint64_t heap_profile_rate = 0; // runtime.MemProfileRate then: 1 = every object; more: estimates
+  uint64_t gc_cycles = 0;         // GCs the runtime completed between the readings (0: no change can show)
+  uint64_t heap_unreadable_buckets = 0;  // buckets that read torn (changing as we read) and were skipped
   bool operator==(const ProfileMeta&) const = default;
 };
 
@@ -228,7 +234,7 @@ struct Profile {
   uint64_t total_objects() const;
   uint64_t total_bytes() const;
   bool sampled() const { return meta.mode == "sampled"; }
-  bool inuse_known() const { return sampled() && meta.inuse_window_s > 0; }
+  bool inuse_known() const { return meta.heap_read; }
 };
 
 }  // namespace mws

@@ -2,17 +2,6 @@
 
 namespace mws::model {
 
-// Epoch N runs from the N-th GC end seen to the next (epoch 0: from attach
-// to the first). The window holds allocations of epochs 1 .. last-1.
-SampleCounts SampleTracker::settled(const Entry& e) const {
-  SampleCounts c = e.c;
-  if (e.epoch >= 1 && e.epoch < gc_cycles_) {  // a GC ended after them: they are in the window
-    c.window_samples += e.pending_samples;
-    c.window_bytes += e.pending_bytes;
-  }
-  return c;
-}
-
 bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object) {
   auto id = stacks_.intern(pcs);
   if (!id) {
@@ -20,16 +9,9 @@ bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint6
     return false;
   }
   const SampleKey key{*id, size};
-  Entry& e = counts_[key];
-  if (e.epoch != gc_cycles_) {
-    e.c = settled(e);
-    e.epoch = gc_cycles_;
-    e.pending_samples = e.pending_bytes = 0;
-  }
-  e.c.samples++;
-  e.c.bytes += size;
-  e.pending_samples++;
-  e.pending_bytes += size;
+  SampleCounts& c = counts_[key];
+  c.samples++;
+  c.bytes += size;
   events_++;
   if (unlinked_.size() < max_unlinked_) unlinked_[object] = key;
   return true;
@@ -50,21 +32,9 @@ void SampleTracker::on_free(uint64_t bucket, uint64_t size) {
     unattributed_free_bytes_ += size;
     return;
   }
-  SampleCounts& c = counts_[it->second].c;
+  SampleCounts& c = counts_[it->second];
   c.freed_samples++;
   c.freed_bytes += size;
-  // Frees before the second GC end come from sweeps of GCs up to the
-  // first: objects allocated before the window.
-  if (gc_cycles_ >= 2) {
-    c.window_freed_samples++;
-    c.window_freed_bytes += size;
-  }
-}
-
-void SampleTracker::on_gc_end(uint64_t ts_ns) {
-  gc_cycles_++;
-  if (gc_cycles_ == 1) first_gc_ns_ = ts_ns;
-  last_gc_ns_ = ts_ns;
 }
 
 }  // namespace mws::model

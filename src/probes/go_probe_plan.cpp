@@ -140,7 +140,6 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
       {"runtime.mProf_Malloc", &t.plan.sample_alloc},
       {"runtime.setprofilebucket", &t.plan.sample_bucket},
       {"runtime.mProf_Free", &t.plan.sample_free},
-      {"runtime.gcMarkTermination", &t.plan.gc_end},
   };
   for (const auto& [name, out] : sites) {
     auto site = entry_site(exe, index, name);
@@ -161,6 +160,19 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
   if (!t.mem_profile_rate_vaddr)
     return Error{"cannot find runtime.MemProfileRate in " + exe.path() + "; try --mode exact"};
   return Ok{};
+}
+
+// The heap profile the runtime keeps (mprof.go), read from memory: no
+// probe, so it is planned in every mode. Returns why not, or "".
+std::string plan_heap_reading(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
+  auto facts = target::go_function_facts(t.build.version);
+  if (!facts) return facts.error().message;
+  if (!facts->heap_profile_readable) return "the runtime's memory profile is read from go1.19 on";
+  if (!t.mem_profile_rate_vaddr) t.mem_profile_rate_vaddr = target::find_mem_profile_rate(exe, index);
+  if (!t.mem_profile_rate_vaddr) return "runtime.MemProfileRate not found";
+  t.heap_vars = target::find_heap_profile_variables(exe, index);
+  if (!t.heap_vars) return "runtime.mbuckets not found";
+  return "";
 }
 
 }  // namespace
@@ -206,6 +218,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   } else {
     t.tasks_unavailable = "not requested: it costs two uprobe traps per goroutine, and net/http starts one per request; --goroutines turns it on";
   }
+  t.heap_unavailable = plan_heap_reading(exe, *index, t);
   return t;
 }
 

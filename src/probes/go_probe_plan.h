@@ -10,6 +10,7 @@
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_buildinfo.h"
+#include "target/go_functions.h"
 #include "util/result.h"
 
 namespace mws::probes {
@@ -28,6 +29,10 @@ struct GoTarget {
   std::string requests_unavailable;     // empty when requests are counted
   // Link address of runtime.MemProfileRate (sampled mode reads the rate there).
   std::optional<uint64_t> mem_profile_rate_vaddr;
+  // The runtime's memory profile, read at attach and at the end in every
+  // mode (no probe): where it lives, or why it cannot be read.
+  std::optional<target::HeapProfileVariables> heap_vars;
+  std::string heap_unavailable;  // empty when heap_vars and mem_profile_rate_vaddr are found
 };
 
 enum class AllocationProbes {

@@ -55,7 +55,6 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_mprof_malloc, real && !plan.sample_alloc.empty());
   bpf_program__set_autoload(progs->on_setprofilebucket, real && !plan.sample_bucket.empty());
   bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
-  bpf_program__set_autoload(progs->on_gc_end, real && !plan.gc_end.empty());
   bpf_program__set_autoload(progs->on_mcache_refill, real && !plan.tiny_refill.empty());
   bpf_program__set_autoload(progs->on_mcache_release_all, real && !plan.tiny_release_all.empty());
   bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
@@ -105,7 +104,6 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_mprof_malloc), plan.sample_alloc); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_setprofilebucket), plan.sample_bucket); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
-  if (auto st = attach_all(prog(progs->on_gc_end), plan.gc_end); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_refill), plan.tiny_refill); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_release_all), plan.tiny_release_all); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();

@@ -37,7 +37,6 @@ struct GoProbePlan {
   std::vector<ProbeSite> sample_alloc;   // runtime.mProf_Malloc entry
   std::vector<ProbeSite> sample_bucket;  // runtime.setprofilebucket entry
   std::vector<ProbeSite> sample_free;    // runtime.mProf_Free entry
-  std::vector<ProbeSite> gc_end;         // runtime.gcMarkTermination entry
   std::vector<ProbeSite> tiny_refill;       // runtime.(*mcache).refill entry
   std::vector<ProbeSite> tiny_release_all;  // runtime.(*mcache).releaseAll entry
   mws_mprof_args mprof_args{0, 1, 1, 32, 32, 0};

@@ -66,6 +66,19 @@ void snapshot_preexisting(const target::ProcessInfo& proc, const target::ElfFile
   out = std::move(*gs);
 }
 
+// The runtime's memory profile, read from the target's memory (no probe).
+Result<target::HeapProfileReading> read_heap(const target::ProcessInfo& proc, const target::ElfFile& exe,
+                                             const probes::GoTarget& t) {
+  if (!t.heap_unavailable.empty()) return Error{t.heap_unavailable};
+  auto facts = target::go_function_facts(t.build.version);
+  if (!facts) return facts.error();
+  auto buckets = runtime_address(proc, exe, t.heap_vars->mbuckets);
+  auto cycle = runtime_address(proc, exe, t.heap_vars->mprof_cycle);
+  auto rate = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
+  if (!buckets || !cycle || !rate) return Error{"cannot locate runtime.mbuckets in memory"};
+  return target::read_heap_profile(target::RemoteMemory(proc.pid), {*buckets, *cycle, *rate}, *facts);
+}
+
 // Sampled mode rides runtime.MemProfileRate: read it (and set it, when
 // asked) before attaching. Returns the rate in force.
 Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::ProcessInfo& proc,
@@ -103,8 +116,8 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
     parts.push_back(fmt::format("allocations: {} at {:#x} ({}){}", a.symbol, a.vaddr, a.placement, more));
   }
   if (!t.plan.sample_alloc.empty())
-    parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free, "
-                                "gcMarkTermination{} (MemProfileRate {} B)",
+    parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free"
+                                "{} (MemProfileRate {} B)",
                                 t.plan.tiny_refill.empty() ? ""
                                                            : ", (*mcache).refill and releaseAll for the "
                                                              "tiny-allocation count",
@@ -214,6 +227,10 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   if (raw.tasks_tracked)
     snapshot_preexisting(t.proc, *t.exe, t.plan.allgs_vaddr, t.plan.offsets, raw.tasks, raw.preexisting,
                          raw.preexisting_problem);
+  if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+    raw.heap_at_start = std::move(*heap);
+  else
+    raw.heap_problem = heap.error().message;
   if (opt.on_attached) opt.on_attached(attached_line(t.plan, raw.probes_attached, t.what, t.sample_rate));
 
   bool target_exited = false;
@@ -248,6 +265,13 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
   raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
   raw.truncated_stacks = decoded.truncated_stacks;
+  if (raw.heap_at_start) {
+    if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+      raw.heap_at_end = std::move(*heap);
+    else
+      raw.heap_problem = heap.error().message + " (at the end)";
+    if (!raw.heap_at_end) raw.heap_at_start.reset();
+  }
   if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);
   return raw;
 }

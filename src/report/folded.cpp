@@ -1,5 +1,7 @@
 #include "report/folded.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -78,6 +80,10 @@ std::string folded_frame_name(const std::string& function) {
 
 std::string describe_folded(const Profile& profile, Weight weight) {
   const ProfileMeta& m = profile.meta;
+  if (weight == Weight::InuseBytes || weight == Weight::InuseObjects)
+    return fmt::format("heap in use as of the last GC before the end, in {} (the runtime's profile, MemProfileRate {}{})",
+                       weight == Weight::InuseBytes ? "bytes" : "objects", m.heap_profile_rate,
+                       m.heap_profile_rate > 1 ? ", estimates scaled like pprof" : "");
   if (!profile.sampled()) {
     const std::string mode = m.mode.empty() ? "mode unknown" : textfmt::printable(m.mode) + " mode";
     return mode + ", " + std::string(name(weight));
@@ -89,10 +95,7 @@ std::string describe_folded(const Profile& profile, Weight weight) {
     case Weight::Objects: return out + "estimated objects";
     case Weight::Samples: return out + "raw samples";
     case Weight::InuseBytes:
-    case Weight::InuseObjects:
-      out += weight == Weight::InuseBytes ? "estimated in-use bytes" : "estimated in-use objects";
-      if (m.inuse_window_s <= 0) return out + " (not known yet: fewer than two GC ends while recording, so all 0)";
-      return out + " gained between the first and the last GC end (negative counts as 0)";
+    case Weight::InuseObjects: break;  // above
   }
   return out + std::string(name(weight));
 }

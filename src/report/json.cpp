@@ -167,6 +167,8 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, ProfileS
   v.opt("inuse_sample_bytes", s.inuse_sample_bytes);
   v.opt("inuse_objects", s.inuse_objects);
   v.opt("inuse_bytes", s.inuse_bytes);
+  v.opt("inuse_change_objects", s.inuse_change_objects);
+  v.opt("inuse_change_bytes", s.inuse_change_bytes);
   v.opt("tiny_block_objects", s.tiny_block_objects);
   v.frame_ids("frames", s.frame_ids);
 }
@@ -192,12 +194,16 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileM
   v.opt("cut", m.cut);
   // Sampled mode: absent in profiles written before it existed.
   v.opt("sample_rate", m.sample_rate);
-  v.opt("gc_cycles", m.gc_cycles);
-  v.opt("inuse_window_s", m.inuse_window_s);
   v.opt("unattributed_free_samples", m.unattributed_free_samples);
   v.opt("unattributed_free_bytes", m.unattributed_free_bytes);
   v.opt("tiny_allocs", m.tiny_allocs);
   v.opt("tiny_allocs_counted", m.tiny_allocs_counted);
+  // Schema 3: the heap in use, from the runtime's profile.
+  v.opt("heap_read", m.heap_read);
+  v.opt("heap_problem", m.heap_problem);
+  v.opt("heap_profile_rate", m.heap_profile_rate);
+  v.opt("gc_cycles", m.gc_cycles);
+  v.opt("heap_unreadable_buckets", m.heap_unreadable_buckets);
 }
 
 template <typename V, typename T>
@@ -271,6 +277,7 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, Middlewa
   v.opt("samples", m.samples);
   v.opt("inuse_objects", m.inuse_objects);
   v.opt("inuse_bytes", m.inuse_bytes);
+  v.opt("inuse_change_bytes", m.inuse_change_bytes);
   v.opt("inuse_bytes_per_min", m.inuse_bytes_per_min);
   v.opt("tiny_allocs_missed", m.tiny_allocs_missed);
   v.req("leaked_tasks", m.leaked_tasks);
@@ -388,6 +395,22 @@ void from(const J& j, T& x) {
   fields(r, x);
 }
 
+// Schemas 1 and 2 wrote as in-use the change between two GCs seen while
+// recording, not the heap in use: never shown as if it were.
+void forget_old_inuse(Profile& p) {
+  p.meta.heap_read = false;
+  p.meta.heap_problem = "recorded by an older mwscope (schema 1 or 2), which did not read the heap in use";
+  for (ProfileStack& s : p.stacks)
+    s.inuse_samples = s.inuse_sample_bytes = s.inuse_objects = s.inuse_bytes = s.inuse_change_objects =
+        s.inuse_change_bytes = 0;
+  for (MiddlewareRow& m : p.middleware) {
+    m.inuse_objects = m.inuse_bytes = m.inuse_change_bytes = 0;
+    m.inuse_bytes_per_min = 0;
+    for (auto& c : m.top_sites) c.inuse_bytes = 0;
+    for (auto& c : m.top_types) c.inuse_bytes = 0;
+  }
+}
+
 template <typename J>
 void profile_from(const J& j, Profile& p) {
   if (!j.is_object()) {
@@ -401,12 +424,13 @@ void profile_from(const J& j, Profile& p) {
                                        "\"schema\": \"{}\")",
                                        kProfileSchema));
   }
-  const bool inline_frames = schema->is_string() && schema->template get_ref<const std::string&>() == kProfileSchemaV1;
-  if (!schema->is_string() ||
-      (!inline_frames && schema->template get_ref<const std::string&>() != kProfileSchema)) {
+  const std::string version = schema->is_string() ? schema->template get_ref<const std::string&>() : std::string();
+  const bool inline_frames = version == kProfileSchemaV1;
+  const bool old_inuse = version != kProfileSchema;
+  if (version != kProfileSchema && version != kProfileSchemaV2 && version != kProfileSchemaV1) {
     throw ProfileJsonError(Kind::Invalid, "",
-                           fmt::format("unsupported schema {} (this mwscope reads \"{}\" and \"{}\")",
-                                       schema->dump(), kProfileSchema, kProfileSchemaV1));
+                           fmt::format("unsupported schema {} (this mwscope reads \"{}\", \"{}\" and \"{}\")",
+                                       schema->dump(), kProfileSchema, kProfileSchemaV2, kProfileSchemaV1));
   }
   const J& meta = field(j, "meta");
   try {
@@ -499,6 +523,7 @@ void profile_from(const J& j, Profile& p) {
     }
   }
   p.frames = std::move(table).take();
+  if (old_inuse) forget_old_inuse(p);
 }
 
 // The deepest nesting of arrays and objects in JSON text (brackets inside

@@ -17,7 +17,11 @@
 
 namespace mws {
 
-inline constexpr std::string_view kProfileSchema = "mwscope.profile/2";
+// Schema 3: in-use is the heap in use from the runtime's profile. Schema 2
+// (frames by index) and 1 (frames inline) still read; their in-use figures
+// meant a change between GCs, and are dropped when read.
+inline constexpr std::string_view kProfileSchema = "mwscope.profile/3";
+inline constexpr std::string_view kProfileSchemaV2 = "mwscope.profile/2";
 inline constexpr std::string_view kProfileSchemaV1 = "mwscope.profile/1";
 
 // Pretty-printed (2-space indent; each frame and each stack on one line),

@@ -26,16 +26,16 @@ std::string list(const std::vector<NamedCount>& v, size_t n, bool inuse) {
   for (size_t i = 0; i < v.size() && i < n; i++) {
     if (i) s += ", ";
     s += fmt::format("{} ({} x{}", printable(v[i].name), human_bytes(v[i].bytes), grouped(v[i].objects));
-    s += inuse ? fmt::format(", {} in use)", signed_bytes(v[i].inuse_bytes)) : ")";
+    s += inuse ? fmt::format(", {} in use)", human_bytes(uint64_t(std::max<int64_t>(v[i].inuse_bytes, 0)))) : ")";
   }
   return s.empty() ? "-" : s;
 }
 
-// Sampled mode: what each middleware keeps in use and how fast that grows,
-// most in use first.
+// What each middleware holds in the heap, its change while recording and
+// how fast that grows, most in use first.
 void render_inuse(std::string& out, const Profile& p, size_t shown) {
   if (!p.inuse_known()) {
-    out += "\nIn use by middleware: not known yet (it needs two GC ends while recording)\n";
+    out += "\nHeap in use by middleware: unknown (" + printable(p.meta.heap_problem) + ")\n";
     return;
   }
   std::vector<const MiddlewareRow*> rows;
@@ -43,16 +43,19 @@ void render_inuse(std::string& out, const Profile& p, size_t shown) {
   std::stable_sort(rows.begin(), rows.end(), [](const MiddlewareRow* a, const MiddlewareRow* b) {
     return a->inuse_bytes > b->inuse_bytes;
   });
-  out += fmt::format("\nIn use by middleware: change over {} between the first and the last of {} GC ends (self, "
-                     "estimates)\n",
-                     duration(p.meta.inuse_window_s), grouped(p.meta.gc_cycles));
-  out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>16}\n", "#", pad("middleware", kNameWidth), "in-use objects",
-                     "in-use bytes", "growth");
-  for (size_t i = 0; i < shown; i++) {
+  out += fmt::format("\nHeap in use by middleware: as of the last GC (self{}); change since attach over {} GC{}\n",
+                     p.meta.heap_profile_rate > 1 ? ", estimates" : "", grouped(p.meta.gc_cycles),
+                     p.meta.gc_cycles == 1 ? "" : "s");
+  out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>12}  {:>16}\n", "#", pad("middleware", kNameWidth),
+                     "in-use objects", "in-use bytes", "change", "growth");
+  for (size_t i = 0; i < shown && i < rows.size(); i++) {
     const MiddlewareRow& m = *rows[i];
-    out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>16}\n", i + 1,
-                       pad(elide(printable(m.name), kNameWidth), kNameWidth), signed_grouped(m.inuse_objects),
-                       signed_bytes(m.inuse_bytes), growth_per_min(m.inuse_bytes_per_min));
+    out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>12}  {:>16}\n", i + 1,
+                       pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       grouped(uint64_t(std::max<int64_t>(m.inuse_objects, 0))),
+                       human_bytes(uint64_t(std::max<int64_t>(m.inuse_bytes, 0))),
+                       (m.inuse_change_bytes > 0 ? "+" : "") + signed_bytes(m.inuse_change_bytes),
+                       p.meta.gc_cycles ? growth_per_min(m.inuse_bytes_per_min) : std::string("-"));
   }
 }
 
@@ -134,10 +137,8 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     out += fmt::format("  --middleware '{}': {} frames matched{}\n", printable(r.pattern), grouped(r.frames_matched),
                        r.functions.empty() ? " (matched nothing)" : " in " + printable(r.functions.front()) +
                                                                         (r.functions.size() > 1 ? ", ..." : ""));
-  if (sampled) {
-    render_tiny(out, p, shown);
-    render_inuse(out, p, shown);
-  }
+  if (sampled) render_tiny(out, p, shown);
+  render_inuse(out, p, shown);
   return out;
 }
 

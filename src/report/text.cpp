@@ -49,27 +49,15 @@ void render_mode(std::string& out, const ProfileMeta& m) {
 void render_sampled_totals(std::string& out, const Profile& p) {
   const ProfileMeta& m = p.meta;
   uint64_t samples = 0, sample_bytes = 0, freed = 0, freed_bytes = 0;
-  int64_t inuse_objects = 0, inuse_bytes = 0;
   for (const ProfileStack& s : p.stacks) {
     samples = sat_add(samples, s.samples);
     sample_bytes = sat_add(sample_bytes, s.sample_bytes);
     freed = sat_add(freed, s.freed_samples);
     freed_bytes = sat_add(freed_bytes, s.freed_sample_bytes);
-    inuse_objects = sat_add(inuse_objects, s.inuse_objects);
-    inuse_bytes = sat_add(inuse_bytes, s.inuse_bytes);
   }
   header_line(out, "raw samples",
               fmt::format("{} allocations ({}) sampled, {} sampled objects ({}) freed", grouped(samples),
                           human_bytes(sample_bytes), grouped(freed), human_bytes(freed_bytes)));
-  if (m.inuse_window_s <= 0) {
-    header_line(out, "in use", fmt::format("not known yet: it needs two GC ends while recording, {} seen",
-                                           grouped(m.gc_cycles)));
-  } else {
-    header_line(out, "in use",
-                fmt::format("est. {} objects, {} over {} between the first and the last of {} GC ends",
-                            signed_grouped(inuse_objects), signed_bytes(inuse_bytes), duration(m.inuse_window_s),
-                            grouped(m.gc_cycles)));
-  }
   header_line(out, "tiny allocs",
               m.tiny_allocs_counted
                   ? fmt::format("{} the sampler missed: under 16 B, no pointers, packed into a started block "
@@ -82,6 +70,37 @@ void render_sampled_totals(std::string& out, const Profile& p) {
                             grouped(m.unattributed_free_samples), m.unattributed_free_samples == 1 ? "" : "s",
                             human_bytes(m.unattributed_free_bytes)));
   }
+}
+
+// The heap in use from the runtime's own profile, in every mode.
+void render_heap_inuse(std::string& out, const Profile& p) {
+  const ProfileMeta& m = p.meta;
+  if (!m.heap_read) {
+    header_line(out, "heap in use", "unknown: " + printable(m.heap_problem));
+    return;
+  }
+  int64_t objects = 0, bytes = 0, change = 0;
+  for (const ProfileStack& s : p.stacks) {
+    objects = sat_add(objects, s.inuse_objects);
+    bytes = sat_add(bytes, s.inuse_bytes);
+    change = sat_add(change, s.inuse_change_bytes);
+  }
+  if (m.heap_profile_rate == 0) {
+    header_line(out, "heap in use", "unknown: the runtime samples no allocation (its MemProfileRate is 0)");
+    return;
+  }
+  const char* est = m.heap_profile_rate > 1 ? "est. " : "";
+  header_line(out, "heap in use",
+              fmt::format("{}{} objects, {} as of the last GC (the runtime's profile, MemProfileRate {})", est,
+                          grouped(uint64_t(std::max<int64_t>(objects, 0))), human_bytes(uint64_t(std::max<int64_t>(bytes, 0))),
+                          m.heap_profile_rate));
+  header_line(out, "",
+              m.gc_cycles == 0 ? std::string("change while recording: none can show, no GC completed")
+                               : fmt::format("change while recording: {}{} over {} GC{}", change > 0 ? "+" : "",
+                                             signed_bytes(change), grouped(m.gc_cycles), m.gc_cycles == 1 ? "" : "s"));
+  if (m.heap_unreadable_buckets)
+    header_line(out, "", fmt::format("{} profile bucket{} read torn and left out", grouped(m.heap_unreadable_buckets),
+                                     m.heap_unreadable_buckets == 1 ? "" : "s"));
 }
 
 void render_header(std::string& out, const Profile& p) {
@@ -108,6 +127,7 @@ void render_header(std::string& out, const Profile& p) {
               fmt::format("{}{} objects, {} ({} bytes) in {} distinct stacks", est, grouped(objects),
                           human_bytes(bytes), grouped(bytes), grouped(p.stacks.size())));
   if (p.sampled()) render_sampled_totals(out, p);
+  render_heap_inuse(out, p);
   if (std::isfinite(m.duration_s) && m.duration_s > 0) {
     header_line(out, "rate",
                 fmt::format("{}{} objects/s, {}/s", est, rate(static_cast<double>(objects) / m.duration_s),
@@ -189,18 +209,18 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
   const bool sampled = p.sampled();
   const bool inuse_known = p.inuse_known();
   std::vector<std::vector<std::string>> rows;
-  if (sampled) {
-    rows.push_back({"#", "est. objects", "est. bytes", "samples", "in use", "share", "function", "location"});
-  } else {
-    rows.push_back({"#", "objects", "bytes", "share", "function", "location"});
-  }
+  // The in-use column, when the heap was read, is the heap held at the end.
+  std::vector<std::string> head{"#"};
+  for (const char* h : {sampled ? "est. objects" : "objects", sampled ? "est. bytes" : "bytes"}) head.push_back(h);
+  if (sampled) head.push_back("samples");
+  if (inuse_known) head.push_back("in use");
+  for (const char* h : {"share", "function", "location"}) head.push_back(h);
+  rows.push_back(std::move(head));
   for (size_t i = 0; i < shown; ++i) {
     const AllocationSite& s = sites[i];
     std::vector<std::string> r{std::to_string(i + 1), grouped(s.objects), human_bytes(s.bytes)};
-    if (sampled) {
-      r.push_back(grouped(s.samples));
-      r.push_back(inuse_known ? signed_bytes(s.inuse_bytes) : "-");
-    }
+    if (sampled) r.push_back(grouped(s.samples));
+    if (inuse_known) r.push_back(human_bytes(uint64_t(std::max<int64_t>(s.inuse_bytes, 0))));
     r.push_back(percent(weight_of(s, weight), total));
     r.push_back(function_name(s.frame));
     r.push_back(s.frame.function == "[no stack]" && s.frame.file.empty() ? "" : location(s.frame));

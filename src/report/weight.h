@@ -13,9 +13,9 @@
 namespace mws {
 
 // Bytes and Objects: counted (exact mode) or estimated (sampled mode).
-// Samples: raw sampled allocations. InuseBytes, InuseObjects: estimates of
-// what is in use as of the last GC. The last three exist in sampled mode
-// only (check_weight).
+// Samples: raw sampled allocations (sampled mode only). InuseBytes,
+// InuseObjects: the whole heap in use as of the last GC before the end, from
+// the runtime's own profile (any mode, when it could be read).
 enum class Weight { Bytes, Objects, Samples, InuseBytes, InuseObjects };
 
 struct WeightName {
@@ -45,12 +45,15 @@ inline std::string_view name(Weight w) {
 }
 
 // Whether `w` reads counters that only sampled mode fills.
-inline bool needs_sampled_mode(Weight w) { return w != Weight::Bytes && w != Weight::Objects; }
+inline bool needs_sampled_mode(Weight w) { return w == Weight::Samples; }
+inline bool needs_heap(Weight w) { return w == Weight::InuseBytes || w == Weight::InuseObjects; }
 
-// A profile recorded in exact mode has no samples and no in-use counts:
-// weighing it by them would give an empty flame graph, so it is refused
-// with one line the CLI prints.
+// A weight the profile has no counts for would give an empty flame graph:
+// refused with one line the CLI prints.
 inline Status check_weight(const Profile& p, Weight w) {
+  if (needs_heap(w) && !p.meta.heap_read)
+    return Error{"--weight " + std::string(name(w)) + ": the heap in use is unknown for this profile (" +
+                 p.meta.heap_problem + "); use bytes or objects"};
   if (!needs_sampled_mode(w) || p.sampled()) return Ok{};
   const std::string mode = p.meta.mode.empty() ? "an unknown mode" : "--mode " + p.meta.mode;
   return Error{"--weight " + std::string(name(w)) +
@@ -58,8 +61,7 @@ inline Status check_weight(const Profile& p, Weight w) {
                "); use bytes or objects"};
 }
 
-// A weight is never negative: in-use counts below 0 (more frees of objects
-// allocated before attach than new ones kept) weigh 0.
+// A weight is never negative (a torn reading could make one so).
 inline uint64_t non_negative(int64_t v) { return v > 0 ? static_cast<uint64_t>(v) : 0; }
 
 // The counter that `w` selects in anything with the counters of a

@@ -1,5 +1,6 @@
 #include "symbolize/stack_symbolizer.h"
 
+#include <algorithm>
 #include <string>
 
 namespace mws::symbolize {
@@ -29,6 +30,24 @@ std::vector<FrameId> StackSymbolizer::symbolize(const std::vector<uint64_t>& pcs
     const auto& f = frames_at(ret);
     frames.insert(frames.end(), f.begin(), f.end());
     if (!f.empty() && is_stack_root(table_.at(f.back()).function)) break;
+  }
+  frames.shrink_to_fit();
+  return frames;
+}
+
+std::vector<FrameId> StackSymbolizer::symbolize_callers(const std::vector<uint64_t>& pcs) {
+  std::vector<FrameId> frames;
+  for (size_t i = 0; i < pcs.size(); i++) {
+    // by_address_ is node-based: references into it survive later inserts.
+    const std::vector<FrameId>& f = frames_at(pcs[i]);
+    if (f.empty()) continue;
+    const std::vector<FrameId>* next = i + 1 < pcs.size() ? &frames_at(pcs[i + 1]) : nullptr;
+    frames.push_back(f.front());
+    for (size_t j = 1; j < f.size(); j++) {
+      if (next && next->size() == f.size() - j && std::equal(f.begin() + long(j), f.end(), next->begin())) break;
+      frames.push_back(f[j]);
+    }
+    if (is_stack_root(table_.at(f.back()).function)) break;
   }
   frames.shrink_to_fit();
   return frames;

@@ -20,6 +20,13 @@ class StackSymbolizer {
   // Frames leaf first, up to the frame a Go stack starts from (goexit,
   // mstart...): beyond it the frame-pointer chain leaves Go code.
   std::vector<FrameId> symbolize(const std::vector<uint64_t>& pcs);
+  // The same for a stack in runtime.Callers' form (the runtime's profile
+  // buckets): one PC per source frame, an inlined call being a PC just past
+  // its inline mark. Each PC gives its innermost frame; the frames it is
+  // inlined into come from the next PCs, and are added here only when the
+  // next PC is not theirs (a stack cut at the runtime's depth limit), as
+  // runtime.CallersFrames does.
+  std::vector<FrameId> symbolize_callers(const std::vector<uint64_t>& pcs);
   const Frame& frame(FrameId id) const { return table_.at(id); }
   ProcessSymbolizer& process() { return sym_; }
   std::vector<Frame> take_frames() && { return std::move(table_).take(); }

@@ -613,6 +613,12 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   f.bucket_size_offset = 32;
   // mcache.go: go1.24 added memProfRate after nextSample.
   f.mcache_tiny_allocs_offset = v <= 23 ? 32 : 40;
+  // mprof.go: go1.19 made mProfCycle an mProfCycleHolder (cycle<<1 | flushed); go1.23
+  // made the stack depth a GODEBUG (profstackdepth, at most maxProfStackDepth); go1.27
+  // dropped alloc_bytes and free_bytes from memRecordCycle.
+  f.heap_profile_readable = v >= 19;
+  f.mem_record_cycle_words = v <= 26 ? 4 : 2;
+  f.max_profile_stack_depth = v <= 22 ? 32 : 1024;
   // coro.go (go1.22+): coroexit -> coroswitch_m -> gdestroy(gp), never goexit1.
   f.has_gdestroy = v >= 22;
   f.gdestroy_function = f.has_gdestroy ? "runtime.gdestroy" : "";

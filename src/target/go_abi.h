@@ -73,6 +73,17 @@ struct GoFunctionFacts {
   // (*mcache).releaseAll. mcache begins {nextSample, [memProfRate 1.24+,] scanAlloc,
   // tiny, tinyoffset, tinyAllocs}, one word each.
   int64_t mcache_tiny_allocs_offset = -1;
+  // The memory profile (mprof.go), read from the target's memory at attach and at
+  // the end: the list runtime.mbuckets links through bucket.allnext. A bucket is the
+  // header above (nstk at 40, 48 bytes), nstk PCs in runtime.Callers' form (one per
+  // source frame, inlined ones included), then memRecord {active, future[3]}, each a
+  // memRecordCycle: {allocs, frees, alloc_bytes, free_bytes} up to go1.26, {allocs,
+  // frees} from go1.27 (bytes are count x bucket.size in every version).
+  // runtime.mProfCycle holds cycle<<1 | flushed from go1.19 (mProfCycleHolder).
+  bool heap_profile_readable = false;  // go1.19+
+  int64_t bucket_allnext_offset = 8, bucket_typ_offset = 16, bucket_nstk_offset = 40, bucket_header_size = 48;
+  int64_t mem_record_cycle_words = 4;
+  uint64_t max_profile_stack_depth = 32;  // maxStack 32 up to go1.22; maxProfStackDepth 1024 from go1.23
   // Goroutines can end through runtime.gdestroy without runtime.goexit1: a coroutine
   // (iter.Pull) exits via coroexit -> coroswitch_m -> gdestroy. runtime/coro.go and
   // gdestroy exist since Go 1.22 (iter.Pull behind GOEXPERIMENT=rangefunc there, on by

@@ -196,6 +196,46 @@ std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionI
   return std::nullopt;
 }
 
+namespace {
+
+// Address of the first RIP-relative load of `bytes` bytes into a register
+// in function `name`.
+std::optional<uint64_t> first_rip_relative_load(const ElfFile& exe, const GoFunctionIndex& index,
+                                                const std::string& name, uint8_t bytes) {
+  auto fn = index.find(name);
+  if (!fn) return std::nullopt;
+  std::optional<uint64_t> found;
+  for_each_instruction(exe.read_vaddr(fn->entry, fn->size), fn->entry, true, [&](const cs_insn& insn) {
+    const cs_x86& x = insn.detail->x86;
+    if (insn.id == X86_INS_MOV && x.op_count == 2 && x.operands[0].type == X86_OP_REG &&
+        x.operands[1].type == X86_OP_MEM && x.operands[1].mem.base == X86_REG_RIP && x.operands[1].size == bytes) {
+      found = insn.address + insn.size + uint64_t(x.operands[1].mem.disp);
+      return false;
+    }
+    return true;
+  });
+  return found;
+}
+
+}  // namespace
+
+std::optional<HeapProfileVariables> find_heap_profile_variables(const ElfFile& exe, const GoFunctionIndex& index) {
+  auto buckets = exe.find_symbol("runtime.mbuckets");
+  auto cycle = exe.find_symbol("runtime.mProfCycle");
+  if (buckets && cycle) return HeapProfileVariables{buckets->value, cycle->value};
+  return find_heap_profile_variables_in_code(exe, index);
+}
+
+std::optional<HeapProfileVariables> find_heap_profile_variables_in_code(const ElfFile& exe,
+                                                                        const GoFunctionIndex& index) {
+  // mprof.go: mProf_FlushLocked starts `for b := mbuckets.Load(); ...`, and
+  // mProf_Flush starts `cycle, alreadyFlushed := mProfCycle.setFlushed()`.
+  auto buckets = first_rip_relative_load(exe, index, "runtime.mProf_FlushLocked", 8);
+  auto cycle = first_rip_relative_load(exe, index, "runtime.mProf_Flush", 4);
+  if (!buckets || !cycle) return std::nullopt;
+  return HeapProfileVariables{*buckets, *cycle};
+}
+
 std::optional<std::string> find_build_version(const ElfFile& exe, const GoFunctionIndex& index) {
   if (auto sym = exe.find_symbol("runtime.buildVersion")) return version_string_at(exe, sym->value);
   // proc.go, schedinit, in every Go version since 1.5:

@@ -70,6 +70,20 @@ std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFuncti
 // The code-only half (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 
+// Where the runtime keeps its memory profile (mprof.go): link addresses of
+// runtime.mbuckets (the head of the bucket list) and runtime.mProfCycle
+// (the GC cycle the profile is at). The .symtab symbols, or, stripped, the
+// first RIP-relative quadword runtime.mProf_FlushLocked loads (mbuckets)
+// and the first doubleword runtime.mProf_Flush loads (mProfCycle.value),
+// as every version of the table compiles them.
+struct HeapProfileVariables {
+  uint64_t mbuckets = 0, mprof_cycle = 0;
+};
+std::optional<HeapProfileVariables> find_heap_profile_variables(const ElfFile& exe, const GoFunctionIndex& index);
+// The code-only half (exposed to test it on unstripped binaries).
+std::optional<HeapProfileVariables> find_heap_profile_variables_in_code(const ElfFile& exe,
+                                                                        const GoFunctionIndex& index);
+
 // The value of runtime.buildVersion ("go1.26.5", what runtime.Version()
 // returns), for binaries without a .go.buildinfo header (some release
 // pipelines drop the section: esbuild 0.28.2's go1.26.5 binary has none,

@@ -166,27 +166,29 @@ TEST_CASE("folded stacks grouped by middleware start with the owning middleware"
   CHECK(render_folded(p, Weight::Objects, false).find("main.Logging;") == std::string::npos);
 }
 
-TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per minute over the in-use window",
+TEST_CASE("samples and heap in use are charged like objects; growth per minute is the change since attach",
           "[attribute]") {
   Profile p;
   p.meta.mode = "sampled";
-  p.meta.duration_s = 45;
-  p.meta.inuse_window_s = 30;  // half a minute between the first and last GC end: growth is twice the in-use
+  p.meta.duration_s = 30;  // half a minute: growth per minute is twice the change
+  p.meta.heap_read = true;
+  p.meta.gc_cycles = 4;
   auto sampled = [&p](std::vector<Frame> frames, std::string type, uint64_t samples, int64_t inuse_objects,
-                      int64_t inuse_bytes) {
+                      int64_t inuse_bytes, int64_t change_bytes) {
     ProfileStack s = make_stack(p, frames, samples * 10, samples * 640, std::move(type));
     s.samples = samples;
     s.inuse_objects = inuse_objects;
     s.inuse_bytes = inuse_bytes;
+    s.inuse_change_bytes = change_bytes;
     return s;
   };
   const auto logging = through_server(stack({"runtime.newobject", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
   const auto logging_slice = through_server(stack({"runtime.makeslice", "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
   const auto auth = through_server(stack({"runtime.newobject", "main.Auth.func1", "net/http.HandlerFunc.ServeHTTP",
                                           "main.Logging.func1", "net/http.HandlerFunc.ServeHTTP"}));
-  p.stacks.push_back(sampled(logging, "[]uint8", 12, 90, 5760));
-  p.stacks.push_back(sampled(logging_slice, "[]uint8", 3, 30, 1920));
-  p.stacks.push_back(sampled(auth, "main.token", 5, -20, -1280));
+  p.stacks.push_back(sampled(logging, "[]uint8", 12, 90, 5760, 5000));
+  p.stacks.push_back(sampled(logging_slice, "[]uint8", 3, 30, 1920, 1000));
+  p.stacks.push_back(sampled(auth, "main.token", 5, 20, 1280, -640));
   // Tiny blocks sampled: 30 at Logging, 10 at Auth; the 100 tiny
   // allocations the sampler missed are shared 3 to 1.
   p.stacks[0].tiny_block_objects = 30;
@@ -200,7 +202,8 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   CHECK(log.samples == 15);
   CHECK(log.inuse_objects == 120);
   CHECK(log.inuse_bytes == 7680);
-  CHECK(log.inuse_bytes_per_min == Approx(15360.0));
+  CHECK(log.inuse_change_bytes == 6000);
+  CHECK(log.inuse_bytes_per_min == Approx(12000.0));
   CHECK(log.tiny_allocs_missed == 75);
   CHECK(p.middleware[1].tiny_allocs_missed == 25);
   REQUIRE(log.top_types.size() == 1);
@@ -211,13 +214,14 @@ TEST_CASE("sampled mode: samples and in-use are charged like objects, growth per
   const MiddlewareRow& a = p.middleware[1];
   REQUIRE(a.name == "main.Auth");
   CHECK(a.samples == 5);  // self only: not added to Logging above
-  CHECK(a.inuse_objects == -20);
-  CHECK(a.inuse_bytes == -1280);
-  CHECK(a.inuse_bytes_per_min == Approx(-2560.0));
+  CHECK(a.inuse_objects == 20);
+  CHECK(a.inuse_bytes == 1280);
+  CHECK(a.inuse_change_bytes == -640);
+  CHECK(a.inuse_bytes_per_min == Approx(-1280.0));
   CHECK(a.top_types[0].name == "main.token");
-  CHECK(a.top_types[0].inuse_bytes == -1280);
+  CHECK(a.top_types[0].inuse_bytes == 1280);
 
-  p.meta.inuse_window_s = 0;  // fewer than two GC ends: no in-use window
+  p.meta.gc_cycles = 0;  // no GC between the readings: no change can show, no growth
   attribute::attribute_profile(p, rules());
   CHECK(p.middleware[0].inuse_bytes_per_min == 0);
   CHECK(p.middleware[0].inuse_bytes == 7680);

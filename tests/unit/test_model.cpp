@@ -151,7 +151,7 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
 
 #include "model/sample_tracker.h"
 
-TEST_CASE("sample tracker: frees follow buckets; in-use spans the first to the last GC end", "[model]") {
+TEST_CASE("sample tracker: frees follow the bucket each sample was filed under", "[model]") {
   model::SampleTracker t;
   const std::vector<uint64_t> a{0xA1, 0xA2}, b{0xB1};
   auto counts = [&](const std::vector<uint64_t>& pcs, uint64_t size) {
@@ -162,41 +162,26 @@ TEST_CASE("sample tracker: frees follow buckets; in-use spans the first to the l
     return out;
   };
 
-  // Epoch 0 (before any GC end): outside the window.
   t.on_alloc(a, 64, 0x1000);
   t.on_bucket(0x1000, 0xBA);
   t.on_free(0xDEAD, 32);  // bucket never linked: an object sampled before attach
-  t.on_gc_end(1'000'000'000);
-  // Epoch 1: allocations join the window; frees here are the first GC's
-  // sweep (objects from before it), so they stay out.
   t.on_alloc(a, 64, 0x2000);
   t.on_bucket(0x2000, 0xBA);
   t.on_alloc(b, 128, 0x3000);
   t.on_bucket(0x3000, 0xBB);
   t.on_free(0xBA, 64);
-  t.on_gc_end(3'000'000'000);
-  // Epoch 2: frees count; allocations wait for a later GC end.
   t.on_free(0xBA, 64);
-  t.on_alloc(b, 128, 0x4000);
-  t.on_bucket(0x4000, 0xBB);
+  t.on_alloc(b, 128, 0x4000);  // its bucket never comes: it waits, unlinked
 
-  CHECK(t.gc_cycles() == 2);
-  CHECK(t.inuse_window_s() == Approx(2.0));
   CHECK(t.unattributed_free_samples() == 1);
   CHECK(t.unattributed_free_bytes() == 32);
-  CHECK(t.unlinked() == 0);
+  CHECK(t.unlinked() == 1);
   auto ca = counts(a, 64);
   CHECK(ca.samples == 2);
+  CHECK(ca.bytes == 128);
   CHECK(ca.freed_samples == 2);
-  CHECK(ca.window_samples == 1);        // the epoch-1 one only
-  CHECK(ca.window_freed_samples == 1);  // the epoch-2 free only
+  CHECK(ca.freed_bytes == 128);
   auto cb = counts(b, 128);
   CHECK(cb.samples == 2);
-  CHECK(cb.window_samples == 1);  // the epoch-2 one is after the last GC end
-  CHECK(cb.window_bytes == 128);
   CHECK(cb.freed_samples == 0);
-
-  t.on_gc_end(4'000'000'000);  // now the epoch-2 allocation is in the window too
-  CHECK(counts(b, 128).window_samples == 2);
-  CHECK(t.inuse_window_s() == Approx(3.0));
 }

@@ -109,6 +109,27 @@ TEST_CASE("runtime.MemProfileRate found from runtime.profilealloc's code equals 
   CHECK(target::find_mem_profile_rate_in_code(**elf, index) == sym->value);
 }
 
+TEST_CASE("runtime.mbuckets and runtime.mProfCycle found from the profiler's code equal the symbols", "[probes]") {
+  std::vector<std::string> builds = {""};
+#ifdef MWS_GO_MATRIX
+  for (const char* b : {"go1.21/", "go1.22/", "go1.23/", "go1.24/", "go1.25/", "go1.26/", "go1.27/"}) builds.push_back(b);
+#endif
+  for (const std::string& build : builds) {
+    INFO("build " << build);
+    auto elf = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver");
+    REQUIRE(elf);
+    target::GoFunctionIndex index(**elf, "go1.19", "fixture");
+    auto buckets = (*elf)->find_symbol("runtime.mbuckets");
+    auto cycle = (*elf)->find_symbol("runtime.mProfCycle");
+    REQUIRE(buckets);
+    REQUIRE(cycle);
+    auto found = target::find_heap_profile_variables_in_code(**elf, index);
+    REQUIRE(found);
+    CHECK(found->mbuckets == buckets->value);
+    CHECK(found->mprof_cycle == cycle->value);
+  }
+}
+
 #ifdef MWS_GO_MATRIX
 TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only mallocgc before", "[probes][matrix]") {
   for (const std::string build : {"go1.21", "go1.26", "go1.26-sizespecializedmalloc", "go1.27"}) {

@@ -116,15 +116,18 @@ Profile http_profile() {
 
 // http_profile() as recorded in sampled mode at MemProfileRate 4096:
 // objects/bytes are the scaled estimates, the raw samples beside them.
-// Auth's stack freed more old objects than it kept: negative in-use.
+// The heap profile read at both ends: Auth's stack holds nothing at the end,
+// having let go of 7.5 KiB it held at attach.
 Profile sampled_profile() {
   Profile p = http_profile();
   p.meta.mode = "sampled";
   p.meta.sample_rate = 4096;
+  p.meta.heap_read = true;
+  p.meta.heap_profile_rate = 4096;
   p.meta.gc_cycles = 3;
   p.meta.duration_s = 30.0;
-  p.meta.inuse_window_s = 30.0;
-  auto sample = [](ProfileStack& s, uint64_t samples, uint64_t freed, int64_t inuse_objects, int64_t inuse_bytes) {
+  auto sample = [](ProfileStack& s, uint64_t samples, uint64_t freed, int64_t inuse_objects, int64_t inuse_bytes,
+                   int64_t change_bytes) {
     s.samples = samples;
     s.sample_bytes = samples * (s.bytes / std::max<uint64_t>(s.objects, 1));
     s.freed_samples = freed;
@@ -133,12 +136,23 @@ Profile sampled_profile() {
     s.inuse_sample_bytes = s.inuse_samples * 64;
     s.inuse_objects = inuse_objects;
     s.inuse_bytes = inuse_bytes;
+    s.inuse_change_bytes = change_bytes;
   };
-  sample(p.stacks[0], 16, 4, 750, 48000);
-  sample(p.stacks[1], 4, 0, 200, 16000);
-  sample(p.stacks[2], 5, 7, -40, -7680);
-  sample(p.stacks[3], 1, 0, 10, 800);
+  sample(p.stacks[0], 16, 4, 750, 48000, 40000);
+  sample(p.stacks[1], 4, 0, 200, 16000, 16000);
+  sample(p.stacks[2], 5, 7, 0, 0, -7680);
+  sample(p.stacks[3], 1, 0, 10, 800, 0);
   return p;
+}
+
+// Middleware rows as attribution fills them for sampled_profile().
+void add_sampled_middleware(Profile& p) {
+  p.middleware = {
+      MiddlewareRow{.name = "main.Logging", .objects = 1200, .bytes = 80000, .samples = 20, .inuse_objects = 950,
+                    .inuse_bytes = 64000, .inuse_change_bytes = 56000, .inuse_bytes_per_min = 1.2 * 1024 * 1024,
+                    .top_sites = {NamedCount{"main.Logging.func1 logging.go:42", 1200, 80000, 64000}}},
+      MiddlewareRow{.name = "main.Auth", .objects = 100, .bytes = 19200, .samples = 5, .inuse_objects = 0,
+                    .inuse_bytes = 0, .inuse_change_bytes = -7680, .inuse_bytes_per_min = -15360}};
 }
 
 }  // namespace
@@ -162,16 +176,21 @@ TEST_CASE("weight parses its five names and nothing else", "[report]") {
   CHECK_FALSE(parse_weight("inuse_bytes").ok());
 }
 
-TEST_CASE("weight: samples and in-use need a sampled-mode profile", "[report]") {
-  const Profile exact = http_profile();
+TEST_CASE("weight: samples need a sampled-mode profile, in-use a heap reading", "[report]") {
+  Profile exact = http_profile();
   const Profile sampled = sampled_profile();
+  exact.meta.heap_problem = "runtime.mbuckets not found";
   for (Weight w : {Weight::Samples, Weight::InuseBytes, Weight::InuseObjects}) {
     const Status st = check_weight(exact, w);
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().message.find('\n') == std::string::npos);
-    CHECK(st.error().message.find("--weight " + std::string(name(w)) + " needs a sampled-mode profile") == 0);
+    CHECK(st.error().message.find(w == Weight::Samples ? "needs a sampled-mode profile"
+                                                       : "the heap in use is unknown for this profile (runtime.mbuckets") !=
+          std::string::npos);
     CHECK(check_weight(sampled, w).ok());
   }
+  exact.meta.heap_read = true;  // exact mode reads the heap too
+  CHECK(check_weight(exact, Weight::InuseBytes).ok());
   CHECK(check_weight(exact, Weight::Samples).error().message.find("recorded with --mode exact") !=
         std::string::npos);
   for (Weight w : {Weight::Bytes, Weight::Objects}) {
@@ -308,10 +327,10 @@ TEST_CASE("folded: describe_folded says the mode and what the numbers are", "[re
   CHECK(describe_folded(sampled, Weight::Bytes) == "sampled mode (MemProfileRate 4096), estimated bytes");
   CHECK(describe_folded(sampled, Weight::Objects) == "sampled mode (MemProfileRate 4096), estimated objects");
   CHECK(describe_folded(sampled, Weight::Samples) == "sampled mode (MemProfileRate 4096), raw samples");
-  CHECK(describe_folded(sampled, Weight::InuseBytes).find("estimated in-use bytes gained between the first and the last GC end") !=
-        std::string::npos);
-  sampled.meta.inuse_window_s = 0;
-  CHECK(describe_folded(sampled, Weight::InuseObjects).find("fewer than two GC ends") != std::string::npos);
+  CHECK(describe_folded(sampled, Weight::InuseBytes) ==
+        "heap in use as of the last GC before the end, in bytes (the runtime's profile, MemProfileRate 4096, "
+        "estimates scaled like pprof)");
+  CHECK(describe_folded(exact, Weight::InuseObjects).find("heap in use as of the last GC before the end, in objects") == 0);
   CHECK(describe_folded(Profile{}, Weight::Bytes) == "mode unknown, bytes");
 }
 
@@ -337,7 +356,7 @@ TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[
   p.stacks.push_back(st(p, {}, 0, 0));
 
   const std::string text = render_json(p);
-  CHECK(text.find("\"schema\": \"mwscope.profile/2\"") != std::string::npos);
+  CHECK(text.find("\"schema\": \"mwscope.profile/3\"") != std::string::npos);
   CHECK(text.back() == '\n');
   auto back = parse_profile_json(text);
   REQUIRE(back.ok());
@@ -358,8 +377,9 @@ TEST_CASE("json: round-trips a sampled profile, negative and extreme in-use incl
   Profile p = sampled_profile();
   p.meta.unattributed_free_samples = 3;
   p.meta.unattributed_free_bytes = 192;
-  p.stacks[0].inuse_bytes = std::numeric_limits<int64_t>::min();
+  p.stacks[0].inuse_change_bytes = std::numeric_limits<int64_t>::min();
   p.stacks[1].inuse_objects = std::numeric_limits<int64_t>::max();
+  p.meta.heap_unreadable_buckets = 2;
   p.stacks[0].type = "[]uint8";
   p.middleware.push_back(MiddlewareRow{.name = "main.Auth",
                                        .objects = 100,
@@ -373,14 +393,35 @@ TEST_CASE("json: round-trips a sampled profile, negative and extreme in-use incl
   auto back = parse_profile_json(text);
   REQUIRE(back.ok());
   CHECK(*back == p);
-  CHECK(back->stacks[0].inuse_bytes == std::numeric_limits<int64_t>::min());
+  CHECK(back->stacks[0].inuse_change_bytes == std::numeric_limits<int64_t>::min());
   CHECK(back->middleware[0].top_sites[0].inuse_bytes == -7680);
   CHECK(render_json(*back) == text);
   const nlohmann::json j = nlohmann::json::parse(text);
   CHECK(j["meta"]["sample_rate"] == 4096);
   CHECK(j["meta"]["gc_cycles"] == 3);
-  CHECK(j["stacks"][2]["inuse_bytes"] == -7680);
+  CHECK(j["meta"]["heap_read"] == true);
+  CHECK(j["stacks"][2]["inuse_change_bytes"] == -7680);
   CHECK(j["totals"]["samples"] == 26);
+}
+
+TEST_CASE("json: schema 2 profiles read, without their in-use figures (a change between GCs then)", "[report]") {
+  Profile p = sampled_profile();
+  add_sampled_middleware(p);
+  nlohmann::json j = nlohmann::json::parse(render_json(p));
+  j["schema"] = "mwscope.profile/2";
+  auto back = parse_profile_json(j.dump(), "v2.json");
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->meta.heap_read);
+  CHECK(back->meta.heap_problem.find("older mwscope") != std::string::npos);
+  REQUIRE(back->stacks.size() == p.stacks.size());
+  for (size_t i = 0; i < p.stacks.size(); i++) {
+    CHECK(back->stacks[i].objects == p.stacks[i].objects);
+    CHECK(back->stacks[i].inuse_bytes == 0);
+    CHECK(back->stacks[i].inuse_change_bytes == 0);
+  }
+  CHECK(back->middleware[0].inuse_bytes == 0);
+  CHECK(back->middleware[0].top_sites[0].inuse_bytes == 0);
+  CHECK_FALSE(check_weight(*back, Weight::InuseBytes).ok());
 }
 
 TEST_CASE("json: schema 1 profiles, frames inline in each stack, still read", "[report]") {
@@ -498,10 +539,10 @@ std::string error_of(const std::string& text) {
 
 TEST_CASE("json: rejects other schemas and non-profiles with a one-line message", "[report]") {
   nlohmann::json j = nlohmann::json::parse(render_json(http_profile()));
-  j["schema"] = "mwscope.profile/3";
+  j["schema"] = "mwscope.profile/4";
   CHECK(error_of(j.dump()) ==
-        "profile.json: unsupported schema \"mwscope.profile/3\" (this mwscope reads "
-        "\"mwscope.profile/2\" and \"mwscope.profile/1\")");
+        "profile.json: unsupported schema \"mwscope.profile/4\" (this mwscope reads "
+        "\"mwscope.profile/3\", \"mwscope.profile/2\" and \"mwscope.profile/1\")");
   j.erase("schema");
   CHECK(error_of(j.dump()).find("missing field schema") != std::string::npos);
   CHECK(error_of("[1, 2]").find("expected a JSON object at the top level, got array") !=
@@ -726,17 +767,6 @@ TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report
   CHECK(render_text(shuffled, Weight::Objects, 3) == render_text(p, Weight::Objects, 3));
 }
 
-namespace {
-// Middleware rows as attribution fills them for sampled_profile().
-void add_sampled_middleware(Profile& p) {
-  p.middleware = {
-      MiddlewareRow{.name = "main.Logging", .objects = 1200, .bytes = 80000, .samples = 20, .inuse_objects = 950,
-                    .inuse_bytes = 64000, .inuse_bytes_per_min = 1.2 * 1024 * 1024,
-                    .top_sites = {NamedCount{"main.Logging.func1 logging.go:42", 1200, 80000, 64000}}},
-      MiddlewareRow{.name = "main.Auth", .objects = 100, .bytes = 19200, .samples = 5, .inuse_objects = -40,
-                    .inuse_bytes = -7680, .inuse_bytes_per_min = -15360}};
-}
-}  // namespace
 
 TEST_CASE("text: the header says which mode produced the report", "[report]") {
   const std::string exact = render_text(http_profile(), Weight::Bytes, 10);
@@ -762,14 +792,16 @@ TEST_CASE("text: the header says which mode produced the report", "[report]") {
 TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report]") {
   Profile p = sampled_profile();
   const std::string out = render_text(p, Weight::Bytes, 10);
-  // In use: 48000 + 16000 - 7680 + 800 = 57120 bytes = 55.8 KiB; 750 + 200 - 40 + 10 objects.
-  CHECK(out.find("in use           est. 920 objects, 55.8 KiB over 30.0 s between the first and the last of 3 GC ends") !=
+  // In use: 48000 + 16000 + 800 = 64800 bytes = 63.3 KiB; 750 + 200 + 10 objects;
+  // change 40000 + 16000 - 7680 = 48320 bytes = 47.2 KiB.
+  CHECK(out.find("heap in use      est. 960 objects, 63.3 KiB as of the last GC (the runtime's profile, "
+                 "MemProfileRate 4096)\n                   change while recording: +47.2 KiB over 3 GCs\n") !=
         std::string::npos);
   CHECK(std::regex_search(out, std::regex(R"(\n +# +est\. objects +est\. bytes +samples +in use +share +function +location\n)")));
   // Logging: 1,200 est. objects from 16 + 4 samples, 64000 bytes in use.
   CHECK(std::regex_search(out, std::regex(
       R"(\n +1 +1,200 +78\.1 KiB +20 +62\.5 KiB +80\.0% +main\.Logging\.func1 +middleware/logging\.go:42\n)")));
-  CHECK(std::regex_search(out, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +-7\.5 KiB +19\.2% +main\.Auth\.func1 )")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +0 B +19\.2% +main\.Auth\.func1 )")));
   CHECK(out.find("heaviest of 2 stacks: est. 1,000 objects, 62.5 KiB, 16 samples (80.0% of this site)") !=
         std::string::npos);
   CHECK(out.find("not attributed") == std::string::npos);
@@ -778,18 +810,20 @@ TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report
   // Ranked by raw samples, Auth (5) still before the runtime site (1).
   const std::string by_samples = render_text(p, Weight::Samples, 10);
   CHECK(by_samples.find("allocation sites by samples") != std::string::npos);
-  CHECK(std::regex_search(by_samples, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +-7\.5 KiB +19\.2% +main\.Auth)")));
-  // Ranked by in-use bytes, Auth's negative in-use weighs 0: not listed.
+  CHECK(std::regex_search(by_samples, std::regex(R"(\n +2 +100 +18\.8 KiB +5 +0 B +19\.2% +main\.Auth)")));
+  // Ranked by in-use bytes, Auth holding nothing weighs 0: not listed.
   const std::string by_inuse = render_text(p, Weight::InuseBytes, 10);
   CHECK(by_inuse.find("Top 2 allocation sites by inuse-bytes") != std::string::npos);
   CHECK(by_inuse.find("main.Auth.func1  ") == std::string::npos);
 
   p.meta.gc_cycles = 0;
-  p.meta.inuse_window_s = 0;
-  const std::string no_gc = render_text(p, Weight::Bytes, 10);
-  CHECK(no_gc.find("in use           not known yet: it needs two GC ends while recording, 0 seen") !=
+  CHECK(render_text(p, Weight::Bytes, 10).find("\n                   change while recording: none can show, no GC completed\n") !=
         std::string::npos);
-  CHECK(std::regex_search(no_gc, std::regex(R"(\n +1 +1,200 +78\.1 KiB +20 +- +80\.0% +main\.Logging)")));
+  p.meta.heap_read = false;
+  p.meta.heap_problem = "runtime.mbuckets not found";
+  const std::string no_heap = render_text(p, Weight::Bytes, 10);
+  CHECK(no_heap.find("heap in use      unknown: runtime.mbuckets not found\n") != std::string::npos);
+  CHECK(std::regex_search(no_heap, std::regex(R"(\n +1 +1,200 +78\.1 KiB +20 +80\.0% +main\.Logging)")));
 
   p.meta.unattributed_free_samples = 12;
   p.meta.unattributed_free_bytes = 3 * 1024 * 1024;
@@ -822,10 +856,10 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   const std::string out = render_text(p, Weight::Bytes, 10);
   CHECK(std::regex_search(out, std::regex(R"(\n +# +middleware +objs/req +bytes/req +share +objects +bytes +samples +leaked\n)")));
   CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +- +- +80\.6% +1,200 +78\.1 KiB +20 +0\n)")));
-  CHECK(out.find("In use by middleware: change over 30.0 s between the first and the last of 3 GC ends (self, estimates)") !=
+  CHECK(out.find("Heap in use by middleware: as of the last GC (self, estimates); change since attach over 3 GCs") !=
         std::string::npos);
-  CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +950 +62\.5 KiB +\+1\.2 MiB/min\n)")));
-  CHECK(std::regex_search(out, std::regex(R"(\n +2 +main\.Auth +-40 +-7\.5 KiB +-15\.0 KiB/min\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +1 +main\.Logging +950 +62\.5 KiB +\+54\.7 KiB +\+1\.2 MiB/min\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n +2 +main\.Auth +0 +0 B +-7\.5 KiB +-15\.0 KiB/min\n)")));
   CHECK(out.find("sites: main.Logging.func1 logging.go:42 (78.1 KiB x1,200, 62.5 KiB in use)") != std::string::npos);
   check_fits(out);
   CHECK(out.find("Tiny allocations") == std::string::npos);  // none missed: no table
@@ -841,10 +875,10 @@ TEST_CASE("text: sampled middleware table shows samples, in-use and growth per m
   CHECK(std::regex_search(tiny, std::regex(R"(\n +1 +main\.Auth +300 +-\n)")));
   check_fits(tiny);
 
-  p.meta.gc_cycles = 0;
-  p.meta.inuse_window_s = 0;
-  CHECK(render_text(p, Weight::Bytes, 10).find("In use by middleware: not known yet (it needs two GC ends while recording)") !=
-        std::string::npos);
+  p.meta.heap_read = false;
+  p.meta.heap_problem = "the runtime's memory profile is read from go1.19 on";
+  CHECK(render_text(p, Weight::Bytes, 10).find("Heap in use by middleware: unknown (the runtime's memory profile is read "
+                                               "from go1.19 on)") != std::string::npos);
 }
 
 TEST_CASE("text: exact middleware table keeps its columns", "[report]") {
