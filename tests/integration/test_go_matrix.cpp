@@ -46,6 +46,9 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
             "[bpf][matrix][sampled]") {                                                                   \
     check_sampled_counts(build "/allocserver");                                                           \
   }                                                                                                       \
+  TEST_CASE(build ": the heap in use from before attach equals the runtime's", "[bpf][matrix][heap]") {         \
+    check_heap_inuse(build "/allocserver");                                                               \
+  }                                                                                                       \
   TEST_CASE(build ": objects per request per middleware equal the construction", "[bpf][matrix][middleware]") { \
     check_middleware_per_request(build "/allocserver");                                                   \
   }                                                                                                       \

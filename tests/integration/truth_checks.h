@@ -16,6 +16,10 @@ void check_exact_counts(const std::string& allocserver);
 // runtime's own at MemProfileRate 4096; estimates within 10% of exact mode
 // (test_alloc_sampled.cpp).
 void check_sampled_counts(const std::string& allocserver);
+// The heap in use read from the runtime's profile at attach and at the end
+// equals runtime.MemProfile at MemProfileRate 1, the part kept before
+// attach included; a steady server shows no change (test_heap_inuse.cpp).
+void check_heap_inuse(const std::string& allocserver);
 // Objects per request per middleware equal the construction and the
 // runtime's profile, middleware named as their authors wrote them
 // (test_middleware.cpp).
