@@ -1,5 +1,5 @@
 // JSON form of a Profile: the saved recording that `mwscope report` re-renders
-// without the target. Schema "mwscope.profile/2" (a frame table, stacks name
+// without the target. Schema "mwscope.profile/3" (a frame table, stacks name
 // frames by index; "mwscope.profile/1", frames inline, is still read),
 // documented in docs/profile.md. parse_profile_json(render_json(p)) == p for every Profile
 // whose strings are valid UTF-8 and whose duration_s is finite (see below).
