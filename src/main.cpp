@@ -142,10 +142,24 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
         [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
   uint64_t leaked_groups = 0;
   for (const auto& g : profile.tasks.groups) leaked_groups += g.leaked > 0;
+  uint64_t leaked_parked = 0, leaked_before = 0;
+  for (const auto& g : profile.goroutines.groups) {
+    leaked_parked += g.leaked > 0;
+    leaked_before += g.leaked_before_attach;
+  }
   write(out.leaks_folded_path,
-        fmt::format("leaked goroutine stacks ({} group{} created while recording; the {} goroutines alive before "
-                    "attach are not in it)",
-                    leaked_groups, leaked_groups == 1 ? "" : "s", profile.tasks.preexisting_at_attach),
+        profile.goroutines.read && profile.tasks.tracked
+            ? fmt::format("leaked goroutine stacks ({} group{} created while recording, by creation stack; and the {} "
+                          "leaked before attach, by where they are parked)",
+                          leaked_groups, leaked_groups == 1 ? "" : "s", leaked_before)
+        : profile.goroutines.read
+            ? fmt::format("leaked goroutine stacks ({} group{} of {} goroutines read from memory at the end, by where "
+                          "they are parked, before attach included)",
+                          leaked_parked, leaked_parked == 1 ? "" : "s", profile.goroutines.leaked)
+            : fmt::format("leaked goroutine stacks ({} group{} created while recording; the {} goroutines alive "
+                          "before attach are not in it: {})",
+                          leaked_groups, leaked_groups == 1 ? "" : "s", profile.tasks.preexisting_at_attach,
+                          profile.goroutines.problem),
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
   write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
   return rc;
@@ -234,13 +248,11 @@ int run(int argc, char** argv) {
   if (int rc = check_outputs(out, rec.mode); rc != 0) return rc;
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";
-  // Asking for leaks (--leak-age, --leaks-folded) asks for the goroutine
-  // tracking they come from: never a silently empty leak report.
-  const bool leaks_asked = leak_age->count() > 0 || !out.leaks_folded_path.empty();
-  if (leaks_asked && goroutines_off)
-    return fail(std::string(leak_age->count() > 0 ? "--leak-age" : "--leaks-folded") +
-                " needs goroutine tracking, which --no-goroutines turns off; drop one of them");
-  rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs || leaks_asked));
+  // Leaks (--leak-age, --leaks-folded) come from every goroutine read from
+  // the target's memory at the end, in every mode and without a probe; the
+  // spawn probes (--goroutines) add the creation stacks of those born while
+  // recording.
+  rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs));
   rec.count_requests = requests_on || (!requests_off && exact);
   rec.track_allocations = !no_allocs;
   install_signal_handlers();

@@ -115,6 +115,15 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     a.row.live_tasks += g.live;
   }
 
+  // Goroutines read at the end: by where they are parked and were created.
+  for (GoroutineGroup& g : p.goroutines.groups) {
+    std::vector<FrameId> ids = g.frame_ids;
+    ids.insert(ids.end(), g.creation_frame_ids.begin(), g.creation_frame_ids.end());
+    functions_of(p, ids, functions);
+    auto chain = rules.chain(functions, p.closure_owners);
+    g.middleware = chain.empty() ? kServer : chain.back().name;
+  }
+
   p.middleware.clear();
   for (auto& [name, a] : rows) {
     a.row.inclusive_objects = std::max(a.row.inclusive_objects, a.row.objects);

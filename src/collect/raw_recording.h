@@ -48,6 +48,11 @@ struct RawRecording {
   // The target's own memory, read at the start and the end.
   std::vector<target::GoroutineSnapshot> preexisting;  // alive when the probes went live
   std::string preexisting_problem;                     // why they are unknown, when they are
+  // Every goroutine after the probes closed, with the stack it is parked
+  // on; read in every mode. goroutines_read false: preexisting_problem.
+  std::vector<target::GoroutineSnapshot> goroutines_at_end;
+  bool goroutines_read = false;
+  uint64_t goroutines_read_ns = 0;  // CLOCK_MONOTONIC (Go's nanotime) of the end reading
   std::unordered_map<uint64_t, std::string> live_states;  // g address -> how it waits, at the end
   // The runtime's memory profile as the probes went live and after they
   // closed; both or neither (heap_problem says why).

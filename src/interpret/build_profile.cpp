@@ -9,6 +9,7 @@
 #include <set>
 #include <string_view>
 
+#include "interpret/goroutine_groups.h"
 #include "interpret/profile_stacks.h"
 #include "symbolize/go_closure_names.h"
 #include "symbolize/go_symbolizer.h"
@@ -156,6 +157,21 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     ts.preexisting = preexisting_groups(raw.preexisting, sym);
     if (!raw.preexisting_problem.empty() && opt.on_notice)
       opt.on_notice("goroutines alive before attach are not known: " + raw.preexisting_problem);
+  }
+  if (raw.goroutines_read) {
+    GoroutineSnapshotInputs in;
+    in.at_attach = &raw.preexisting;
+    in.at_end = &raw.goroutines_at_end;
+    in.read_ns = raw.goroutines_read_ns;
+    in.duration_s = raw.duration_s;
+    in.leak_age_s = opt.leak_age_s;
+    in.go_version = raw.go_version;
+    std::unordered_map<uint64_t, uint64_t> created;
+    for (const auto& [goid, t] : raw.tasks.live()) created.emplace(goid, t.created_ns);
+    if (raw.tasks_tracked) in.created_ns = &created;
+    profile.goroutines = group_goroutines(in, stack_sym);
+  } else {
+    profile.goroutines.problem = raw.preexisting_problem.empty() ? "not read" : raw.preexisting_problem;
   }
   profile.frames = std::move(stack_sym).take_frames();
   if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);

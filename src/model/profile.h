@@ -109,6 +109,40 @@ struct TaskSummary {
   bool operator==(const TaskSummary&) const = default;
 };
 
+// Goroutines read from the target's memory at the end (every mode, no
+// probe), grouped as the runtime's goroutine profile groups them (same
+// current stack) and by where they were created and their start function.
+struct GoroutineGroup {
+  std::vector<FrameId> frame_ids;           // where they are parked, leaf first; empty when running
+  std::vector<FrameId> creation_frame_ids;  // the go statement (g.gopc), leaf first; empty for main
+  std::string start_function;               // g.startpc
+  uint64_t count = 0;
+  // Blocked at least the leak age on something other than I/O, a timer or
+  // a system call: a channel, select, lock or condition that may never come.
+  uint64_t leaked = 0;
+  uint64_t leaked_before_attach = 0;  // of `leaked`, those alive at attach
+  // The longest any of them has been blocked, a lower bound: since the GC
+  // that first saw it blocked (g.waitsince), or the recording's length when
+  // it waited for the same thing at attach and at the end; for one created
+  // while recording (--goroutines), its age. 0 = unknown.
+  double blocked_s = 0;
+  std::vector<std::pair<std::string, uint64_t>> states;  // {"chan receive", 40}, most first
+  std::string middleware;  // the middleware in whose code they were created or are parked; "(server)" if none
+  bool operator==(const GoroutineGroup&) const = default;
+};
+
+struct GoroutineSnapshotSummary {
+  bool read = false;        // false: problem says why
+  std::string problem;
+  uint64_t at_attach = 0;   // goroutines (user and runtime) alive at attach
+  uint64_t total = 0;       // user goroutines at the end (what the goroutine profile lists)
+  uint64_t runtime = 0;     // the runtime's own at the end (GC workers...), not in groups
+  uint64_t leaked = 0;
+  double leak_age_s = 30;
+  std::vector<GoroutineGroup> groups;  // most leaked first, then most
+  bool operator==(const GoroutineSnapshotSummary&) const = default;
+};
+
 // A name with counts: a site ("main.Logging.func1 main.go:116") or a type.
 struct NamedCount {
   std::string name;
@@ -220,6 +254,7 @@ struct Profile {
   std::vector<Frame> frames;         // each distinct frame once; stacks refer to them by FrameId
   std::vector<ProfileStack> stacks;  // unordered; each distinct stack once
   TaskSummary tasks;
+  GoroutineSnapshotSummary goroutines;  // every goroutine at the end, read from memory
   RequestCount requests;
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first

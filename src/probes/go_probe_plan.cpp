@@ -92,10 +92,8 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
 // Goroutine tracking: newproc1's RETs and goexit1's entry, plus the g
 // offsets. Returns why not when something is missing.
 std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
-  auto offsets = target::go_runtime_offsets(exe, t.build.version);
-  if (!offsets) return offsets.error().message;
-  if (offsets->g_goid < 0) return "the offset of runtime.g.goid is unknown for " + t.build.version;
-  t.offsets = *offsets;
+  if (!t.goroutines_unavailable.empty()) return t.goroutines_unavailable;
+  const auto* offsets = &t.offsets;
   t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc};
 
   auto newproc1 = index.find("runtime.newproc1");
@@ -122,7 +120,17 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
     if (!goexit1) return goexit1.error().message;
     t.plan.exit.push_back(*goexit1);
   }
-  t.allgs_vaddr = target::find_allgs(exe, index);
+  return "";
+}
+
+// Every goroutine, read from memory at attach and at the end (no probe):
+// runtime.allgs and the g offsets. Returns why not, or "".
+std::string plan_goroutine_reading(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
+  auto offsets = target::go_runtime_offsets(exe, t.build.version);
+  if (!offsets) return offsets.error().message;
+  if (offsets->g_goid < 0) return "the offset of runtime.g.goid is unknown for " + t.build.version;
+  t.offsets = *offsets;
+  t.allgs_vaddr = target::find_allgs(exe, index);  // without it, the readings say so
   return "";
 }
 
@@ -208,6 +216,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     t.plan.requests.push_back(*site);
   else
     t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
+  t.goroutines_unavailable = plan_goroutine_reading(exe, *index, t);
   if (req.tasks) {
     t.tasks_unavailable = plan_tasks(exe, *index, t);
     if (!t.tasks_unavailable.empty()) {

@@ -26,6 +26,9 @@ struct GoTarget {
   target::GoRuntimeOffsets offsets;
   bool stripped = false;       // no .symtab: functions found through .gopclntab
   std::optional<uint64_t> allgs_vaddr;  // link address of runtime.allgs, when found
+  // Every goroutine is read from memory at attach and at the end in every
+  // mode (allgs_vaddr, offsets); empty when it can be, else why not.
+  std::string goroutines_unavailable;
   std::string requests_unavailable;     // empty when requests are counted
   // Link address of runtime.MemProfileRate (sampled mode reads the rate there).
   std::optional<uint64_t> mem_profile_rate_vaddr;

@@ -42,28 +42,15 @@ std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const t
   return link_addr + static_cast<uint64_t>(*bias);
 }
 
-// Goroutines alive as the probes go live, registered with the tracker so
-// their exits are told apart, and grouped for the report.
-void snapshot_preexisting(const target::ProcessInfo& proc, const target::ElfFile& exe,
-                          std::optional<uint64_t> allgs_vaddr, const target::GoRuntimeOffsets& off,
-                          model::TaskTracker& tracker, std::vector<target::GoroutineSnapshot>& out,
-                          std::string& problem) {
-  if (!allgs_vaddr) {
-    problem = "runtime.allgs not found";
-    return;
-  }
-  auto addr = runtime_address(proc, exe, *allgs_vaddr);
-  if (!addr) {
-    problem = "cannot locate runtime.allgs in memory";
-    return;
-  }
-  auto gs = target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, off);
-  if (!gs) {
-    problem = gs.error().message;
-    return;
-  }
-  for (const auto& g : *gs) tracker.register_preexisting(g.goid);
-  out = std::move(*gs);
+// Every goroutine of the target, read from its memory (no probe).
+Result<std::vector<target::GoroutineSnapshot>> read_goroutines(const target::ProcessInfo& proc,
+                                                               const target::ElfFile& exe, const probes::GoTarget& t,
+                                                               bool stacks) {
+  if (!t.goroutines_unavailable.empty()) return Error{t.goroutines_unavailable};
+  if (!t.allgs_vaddr) return Error{"runtime.allgs not found"};
+  auto addr = runtime_address(proc, exe, *t.allgs_vaddr);
+  if (!addr) return Error{"cannot locate runtime.allgs in memory"};
+  return target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, t.offsets, stacks);
 }
 
 // The runtime's memory profile, read from the target's memory (no probe).
@@ -224,9 +211,15 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
   collect::RingConsumer consumer((*probes)->events_map(), decoder);
   if (auto st = consumer.init(); !st) return st.error();
-  if (raw.tasks_tracked)
-    snapshot_preexisting(t.proc, *t.exe, t.plan.allgs_vaddr, t.plan.offsets, raw.tasks, raw.preexisting,
-                         raw.preexisting_problem);
+  // Goroutines alive as the probes go live, registered with the tracker so
+  // their exits are told apart.
+  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, false)) {
+    raw.preexisting = std::move(*gs);
+    if (raw.tasks_tracked)
+      for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid);
+  } else {
+    raw.preexisting_problem = gs.error().message;
+  }
   if (auto heap = read_heap(t.proc, *t.exe, t.plan))
     raw.heap_at_start = std::move(*heap);
   else
@@ -271,6 +264,15 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     else
       raw.heap_problem = heap.error().message + " (at the end)";
     if (!raw.heap_at_end) raw.heap_at_start.reset();
+  }
+  if (raw.preexisting_problem.empty()) {
+    raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
+    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+      raw.goroutines_at_end = std::move(*gs);
+      raw.goroutines_read = true;
+    } else {
+      raw.preexisting_problem = gs.error().message + " (at the end)";
+    }
   }
   if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);
   return raw;

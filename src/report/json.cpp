@@ -248,6 +248,33 @@ void fields(V& v, T& t) requires std::is_same_v<std::remove_const_t<T>, TaskSumm
 }
 
 template <typename V, typename T>
+void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, GoroutineGroup> {
+  v.object("a goroutine group object");
+  v.req("start_function", g.start_function);
+  v.req("count", g.count);
+  v.req("leaked", g.leaked);
+  v.req("leaked_before_attach", g.leaked_before_attach);
+  v.req("blocked_s", g.blocked_s);
+  v.req("states", g.states);
+  v.opt("middleware", g.middleware);
+  v.frame_ids("stack", g.frame_ids);
+  v.frame_ids("creation_stack", g.creation_frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, GoroutineSnapshotSummary> {
+  v.object("an object");
+  v.req("read", s.read);
+  v.req("problem", s.problem);
+  v.req("at_attach", s.at_attach);
+  v.req("total", s.total);
+  v.req("runtime", s.runtime);
+  v.req("leaked", s.leaked);
+  v.req("leak_age_s", s.leak_age_s);
+  v.req("groups", s.groups);
+}
+
+template <typename V, typename T>
 void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RequestCount> {
   v.object("an object {counted, requests, note}");
   v.req("counted", r.counted);
@@ -522,6 +549,24 @@ void profile_from(const J& j, Profile& p) {
       throw;
     }
   }
+  if (auto g = j.find("goroutines"); g != j.end()) {  // schema 3
+    try {
+      from_json(*g, p.goroutines);
+      const J& groups = field(*g, "groups");
+      for (size_t i = 0; i < p.goroutines.groups.size(); ++i) {
+        try {
+          read_frame_ids(groups[i], "stack", p.goroutines.groups[i].frame_ids);
+          read_frame_ids(groups[i], "creation_stack", p.goroutines.groups[i].creation_frame_ids);
+        } catch (ProfileJsonError& e) {
+          e.prepend(fmt::format("groups[{}]", i));
+          throw;
+        }
+      }
+    } catch (ProfileJsonError& e) {
+      e.prepend("goroutines");
+      throw;
+    }
+  }
   p.frames = std::move(table).take();
   if (old_inuse) forget_old_inuse(p);
 }
@@ -613,6 +658,7 @@ void write_json(const Profile& p, std::ostream& out) {
   write_array_member(out, "frames", p.frames);
   write_array_member(out, "stacks", p.stacks);
   write_member(out, "tasks", J(p.tasks));
+  write_member(out, "goroutines", J(p.goroutines));
   write_member(out, "requests", J(p.requests));
   write_member(out, "middleware", J(p.middleware));
   write_member(out, "chains", J(p.chains));

@@ -48,9 +48,48 @@ void render_group_stack(std::string& out, size_t rank, const Profile& p, const T
 
 }  // namespace
 
+// Every goroutine at the end, read from memory, grouped by where it is
+// parked; the leaked ones first.
+void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
+  const GoroutineSnapshotSummary& s = p.goroutines;
+  if (!s.read) {
+    out += fmt::format("\nGoroutines at the end: unknown ({})\n", printable(s.problem));
+    return;
+  }
+  out += fmt::format("\nGoroutines at the end, read from the target's memory: {} ({} at attach, runtime's own "
+                     "included; {} of the runtime's own not listed)\n",
+                     grouped(s.total), grouped(s.at_attach), grouped(s.runtime));
+  out += fmt::format("  leaked: {} blocked at least {:.0f} s on a channel, select, lock or condition (I/O, timers "
+                     "and system calls are long-lived, not leaked)\n",
+                     grouped(s.leaked), s.leak_age_s);
+  const size_t shown = std::min(top_n ? top_n : s.groups.size(), s.groups.size());
+  if (shown == 0) return;
+  out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", "#", "count", "leaked", "blocked",
+                     "parked in / state / created by");
+  for (size_t i = 0; i < shown; i++) {
+    const GoroutineGroup& g = s.groups[i];
+    std::string parked = "[running]";
+    for (FrameId id : g.frame_ids)
+      if (!is_runtime_function(p.frame(id).function)) {
+        parked = function_name(p.frame(id)) + " " + location(p.frame(id));
+        break;
+      }
+    std::string states;
+    for (size_t k = 0; k < g.states.size() && k < 2; k++)
+      states += fmt::format("{}{} x{}", k ? ", " : "", printable(g.states[k].first), grouped(g.states[k].second));
+    const std::string created =
+        g.creation_frame_ids.empty() ? "(main)" : function_name(p.frame(g.creation_frame_ids.front()));
+    out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count), grouped(g.leaked),
+                       g.blocked_s > 0 ? duration(g.blocked_s) : "-", elide(printable(parked), 70));
+    out += fmt::format("  {:>33}  {}; created by {}\n", "", elide(states, 40), elide(printable(created), 40));
+  }
+  if (s.groups.size() > shown) out += fmt::format("  ... {} more groups\n", s.groups.size() - shown);
+}
+
 std::string render_leaks_text(const Profile& p, size_t top_n) {
   const TaskSummary& t = p.tasks;
   std::string out;
+  render_snapshot(out, p, top_n);
   if (!t.tracked) {
     out += fmt::format("\nGoroutines: not tracked ({})\n",
                        t.unavailable_reason.empty() ? "no goroutine data in this profile" : t.unavailable_reason);
@@ -102,6 +141,23 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
 
 std::string render_leaks_folded(const Profile& p) {
   std::vector<std::string> lines;
+  // Read from memory at the end: every leaked goroutine, by where it is
+  // parked. With --goroutines, those born while recording come from the
+  // spawn probes instead, by their whole creation stack, and only the ones
+  // alive at attach from here.
+  if (p.goroutines.read) {
+    for (const auto& g : p.goroutines.groups) {
+      const uint64_t n = p.tasks.tracked ? g.leaked_before_attach : g.leaked;
+      if (n == 0) continue;
+      std::string line;
+      for (auto it = g.frame_ids.rbegin(); it != g.frame_ids.rend(); ++it) {
+        if (!line.empty()) line += ';';
+        line += folded_frame_name(p.frame(*it).function);
+      }
+      if (line.empty()) line = "[no stack]";
+      lines.push_back(fmt::format("{} {}", line, n));
+    }
+  }
   for (const auto& g : p.tasks.groups) {
     if (g.leaked == 0) continue;
     std::string line;

@@ -118,6 +118,8 @@ AllocatorRole allocator_role(std::string_view function);
 
 // runtime2.go's goroutine statuses we act on (the same numbers in every version
 // of the table; _Gleaked and _Gdeadextra exist from go1.26).
+inline constexpr uint32_t kGoStatusRunning = 2;     // _Grunning: on a thread; g.sched is stale
+inline constexpr uint32_t kGoStatusSyscall = 3;     // _Gsyscall: in a system call, on a thread
 inline constexpr uint32_t kGoStatusWaiting = 4;     // _Gwaiting: g.waitreason says on what
 inline constexpr uint32_t kGoStatusDead = 6;        // _Gdead: a free g, not a goroutine
 inline constexpr uint32_t kGoStatusLeaked = 10;     // _Gleaked: waiting, and Go's leak detector found it unreachable

@@ -22,7 +22,18 @@ struct GoroutineState {
 struct GoroutineSnapshot {
   uint64_t g_addr = 0, goid = 0, startpc = 0, gopc = 0;
   GoroutineState state;
+  // CLOCK_MONOTONIC ns (Go's nanotime) of the GC that first saw it blocked
+  // (g.waitsince); 0 when no GC has since it blocked, or it is not blocked.
+  int64_t waitsince = 0;
+  // Where it is parked: a frame-pointer walk from its saved context
+  // (g.sched.pc, g.sched.bp), return addresses leaf first. Empty for a
+  // goroutine that runs (its registers live in a thread) or whose walk
+  // read torn.
+  std::vector<uint64_t> stack;
 };
+
+// Bounds of a goroutine's current-stack walk.
+inline constexpr size_t kGoroutineStackDepth = 64;
 
 // State of one g; nullopt when unreadable or the layout lacks the fields.
 std::optional<GoroutineState> read_goroutine_state(const RemoteMemory& mem, uint64_t g_addr,
@@ -34,8 +45,12 @@ std::optional<GoroutineState> read_goroutine_state(const RemoteMemory& mem, uint
 std::string describe_goroutine_state(const GoroutineState& st, const std::string& go_version);
 
 // Every goroutine in allgs that is not dead. `allgs_addr` is the runtime
-// address of the runtime.allgs slice header.
+// address of the runtime.allgs slice header. With `stacks`, the current
+// stack of each parked one too. Goroutines change while they are read: a
+// g that reads torn (a status that is no goroutine's, a frame chain that
+// leaves its stack) is skipped or loses its stack, never returned as
+// garbage.
 Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& mem, uint64_t allgs_addr,
-                                                            const GoRuntimeOffsets& off);
+                                                            const GoRuntimeOffsets& off, bool stacks = false);
 
 }  // namespace mws::target

@@ -370,6 +370,11 @@ nlohmann::json read_profile_json(const std::string& path) {
   for (auto& s : j.at("stacks")) inline_frames(s.at("frames"));
   if (j.contains("tasks"))
     for (auto& g : j.at("tasks").at("groups")) inline_frames(g.at("creation_stack"));
+  if (j.contains("goroutines"))
+    for (auto& g : j.at("goroutines").at("groups")) {
+      inline_frames(g.at("stack"));
+      inline_frames(g.at("creation_stack"));
+    }
   return j;
 }
 

@@ -207,29 +207,61 @@ TEST_CASE("the target is unharmed by repeated attach and detach under load", "[b
 // In the default (sampled) mode goroutine tracking is off, but asking for
 // leak output turns it on: never a silently empty leak report. Leaked
 // goroutines here are the fixture's by construction (one per /leak request).
-TEST_CASE("asking for leak output in the default mode tracks goroutines", "[bpf][goroutines]") {
+TEST_CASE("the default mode reads every goroutine from memory: leaks from before attach, as the runtime lists them",
+          "[bpf][goroutines]") {
   Server server = start_server("taskserver");
-  const std::string json_path = temp_path("asked.json"), leaks_path = temp_path("asked.leaks");
+  constexpr int kLeaks = 40, kSelects = 20;
+  send(server.port, "/leak", kLeaks);  // leaked before anyone looked
+  send(server.port, "/leak-select", kSelects);
+  std::this_thread::sleep_for(milliseconds(200));  // each reaches its wait
+  const std::string json_path = temp_path("snapshot.json"), leaks_path = temp_path("snapshot.leaks");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--leaks-folded", leaks_path,
-                           "--leak-age", "0.5", "--json", json_path});
+                           "--leak-age", "1", "--json", json_path});
   auto attached = mw.wait_stderr_line("attached", seconds(30));
   INFO(mw.stderr_text());
   REQUIRE(attached);
-  CHECK(attached->find("sampled allocations") != std::string::npos);  // still the default mode
-  CHECK(attached->find("goroutine spawn") != std::string::npos);
-  constexpr int kLeaks = 12;
-  send(server.port, "/leak", kLeaks);
-  std::this_thread::sleep_for(milliseconds(1000));  // past the leak age
+  CHECK(attached->find("sampled allocations") != std::string::npos);  // the default mode,
+  CHECK(attached->find("goroutine spawn") == std::string::npos);      // no goroutine probe
+  std::this_thread::sleep_for(milliseconds(1500));                    // past the leak age
+  const json truth = json::parse(*http_get(server.port, "/debug/goroutines")).at("by_creator");
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
   const json profile = read_profile_json(json_path);
-  REQUIRE(profile.at("tasks").at("tracked") == true);
-  const json* g = group_by_start(profile, "main.Watchdog.func1.1");
-  REQUIRE(g);
-  CHECK(g->at("leaked") == kLeaks);
-  // The folded file: one line for the group, weighted by its live goroutines.
+  const json& snap = profile.at("goroutines");
+  INFO(snap.dump(1).substr(0, 4000));
+  REQUIRE(snap.at("read") == true);
+  CHECK(profile.at("tasks").at("tracked") == false);
+
+  // Per leaking site: as many as the runtime's goroutine profile lists,
+  // parked where it says, every one leaked (waiting at attach and at the end).
+  struct Site {
+    const char* start;
+    const char* creator;
+    const char* state;
+    int count;
+  };
+  for (const Site& site : {Site{"main.Watchdog.func1.1", "main.Watchdog.func1", "chan receive", kLeaks},
+                           Site{"main.Notifier.func1.1", "main.Notifier.func1", "select", kSelects}}) {
+    INFO(site.start);
+    REQUIRE(truth.at(site.creator).at("count") == site.count);
+    uint64_t count = 0, leaked = 0, waiting = 0;
+    for (const auto& g : snap.at("groups")) {
+      if (g.at("start_function") != site.start) continue;
+      count += g.at("count").get<uint64_t>();
+      leaked += g.at("leaked").get<uint64_t>();
+      waiting += state_count(g, site.state);
+      CHECK(g.at("stack").at(0).at("function").get<std::string>().rfind("runtime.gopark", 0) == 0);
+    }
+    CHECK(count == uint64_t(site.count));
+    CHECK(leaked == uint64_t(site.count));
+    CHECK(waiting == uint64_t(site.count));
+  }
+  // The main goroutine waits for a signal forever: long-lived, not leaked.
+  CHECK(snap.at("leaked") == kLeaks + kSelects);
+
+  // The folded file: one line per parked stack, weighted by its leaked goroutines.
   const std::string folded = read_file(leaks_path);
-  CHECK(folded.find(";main.Watchdog.func1 " + std::to_string(kLeaks) + "\n") != std::string::npos);
-  // And the line beside it says what the file cannot hold.
-  CHECK(mw.stderr_text().find("goroutines alive before attach are not in it") != std::string::npos);
+  CHECK(folded.find(";main.Watchdog.func1.1;") != std::string::npos);
+  CHECK(folded.find(" " + std::to_string(kLeaks) + "\n") != std::string::npos);
+  CHECK(mw.stderr_text().find("before attach included") != std::string::npos);
 }

@@ -1,0 +1,38 @@
+// Every goroutine at the end, read from the target's memory, as groups:
+// the same current stack, go statement and start function, like the
+// runtime's goroutine profile, with a leak verdict per goroutine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/profile.h"
+#include "symbolize/stack_symbolizer.h"
+#include "target/go_goroutines.h"
+
+namespace mws::interpret {
+
+struct GoroutineSnapshotInputs {
+  const std::vector<target::GoroutineSnapshot>* at_attach = nullptr;
+  const std::vector<target::GoroutineSnapshot>* at_end = nullptr;
+  uint64_t read_ns = 0;  // CLOCK_MONOTONIC of the end reading (Go's nanotime clock)
+  double duration_s = 0;
+  double leak_age_s = 30;
+  std::string go_version;
+  // With --goroutines: goroutines created while recording, by goid, and
+  // when (CLOCK_MONOTONIC ns): their age bounds how long they have waited.
+  const std::unordered_map<uint64_t, uint64_t>* created_ns = nullptr;
+};
+
+// What a goroutine waits on decides whether a long wait is a leak: I/O
+// (a keep-alive connection in "IO wait"), timers ("sleep"), system calls
+// and the runtime's own parking are long-lived by design; a channel,
+// select, lock or condition nobody will signal is not. _Gleaked (Go's own
+// detector) always is.
+bool wait_can_leak(const target::GoroutineState& st, const std::string& reason);
+
+GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, symbolize::StackSymbolizer& sym);
+
+}  // namespace mws::interpret
