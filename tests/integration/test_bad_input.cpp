@@ -200,7 +200,7 @@ TEST_CASE("a weight the mode cannot give, or an output that cannot be written, i
     std::string needle;
   };
   const std::string ok_json = temp_path("refused-ok.json");
-  for (const Case& c : {Case{{"--mode", "exact", "--weight", "inuse-bytes"}, "--weight inuse-bytes needs sampled mode"},
+  for (const Case& c : {Case{{"--mode", "exact", "--weight", "samples"}, "--weight samples needs sampled mode"},
                         Case{{"--folded", "/nonexistent/dir/x.folded", "--json", ok_json},
                              "cannot write /nonexistent/dir/x.folded: cannot create a file in /nonexistent/dir"},
                         Case{{"--json", "/proc/version"}, "cannot write /proc/version: cannot create a file in /proc"},
