@@ -53,7 +53,6 @@ struct RawRecording {
   std::vector<target::GoroutineSnapshot> goroutines_at_end;
   bool goroutines_read = false;
   uint64_t goroutines_read_ns = 0;  // CLOCK_MONOTONIC (Go's nanotime) of the end reading
-  std::unordered_map<uint64_t, std::string> live_states;  // g address -> how it waits, at the end
   // The runtime's memory profile as the probes went live and after they
   // closed; both or neither (heap_problem says why).
   std::optional<target::HeapProfileReading> heap_at_start, heap_at_end;

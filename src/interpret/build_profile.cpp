@@ -8,6 +8,7 @@
 #include <new>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 #include "interpret/goroutine_groups.h"
 #include "interpret/profile_stacks.h"
@@ -146,11 +147,15 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   ts.offsets_source = raw.offsets.source;
   ts.leak_age_s = opt.leak_age_s;
   if (raw.tasks_tracked) {
+    // How each goroutine alive at the end waits: the end's reading has it.
+    std::unordered_map<uint64_t, std::string> live_states;
+    for (const auto& g : raw.goroutines_at_end)
+      live_states.emplace(g.g_addr, target::describe_goroutine_state(g.state, raw.go_version));
     TaskSummaryInputs in;
     in.now_ns = raw.ended_monotonic_ns;
     in.duration_s = raw.duration_s;
     in.leak_age_s = opt.leak_age_s;
-    in.live_states = &raw.live_states;
+    in.live_states = &live_states;
     build_task_summary(raw.tasks, stack_sym, in, ts);
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();

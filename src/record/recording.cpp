@@ -117,19 +117,6 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                      fmt::join(parts, "; "));
 }
 
-// How each goroutine still alive at the end waits, read from the target's
-// memory while it still runs them.
-std::unordered_map<uint64_t, std::string> read_live_states(pid_t pid, const model::TaskTracker& tasks,
-                                                           const target::GoRuntimeOffsets& offsets,
-                                                           const std::string& go_version) {
-  std::unordered_map<uint64_t, std::string> out;
-  target::RemoteMemory mem(pid);
-  for (const auto& [goid, t] : tasks.live())
-    if (auto st = target::read_goroutine_state(mem, t.g_addr, offsets))
-      out.emplace(t.g_addr, target::describe_goroutine_state(*st, go_version));
-  return out;
-}
-
 // The target, inspected and planned for, before anything attaches.
 struct PreparedTarget {
   target::ProcessInfo proc;
@@ -274,7 +261,6 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       raw.preexisting_problem = gs.error().message + " (at the end)";
     }
   }
-  if (raw.tasks_tracked) raw.live_states = read_live_states(opt.pid, raw.tasks, t.plan.offsets, raw.go_version);
   return raw;
 }
 

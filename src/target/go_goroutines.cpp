@@ -6,20 +6,6 @@
 
 namespace mws::target {
 
-std::optional<GoroutineState> read_goroutine_state(const RemoteMemory& mem, uint64_t g_addr,
-                                                   const GoRuntimeOffsets& off) {
-  if (off.g_atomicstatus < 0) return std::nullopt;
-  GoroutineState st;
-  auto status = mem.read<uint32_t>(g_addr + off.g_atomicstatus);
-  if (!status) return std::nullopt;
-  st.status = *status;
-  if (off.g_waitreason >= 0) {
-    auto wr = mem.read<uint8_t>(g_addr + off.g_waitreason);
-    if (wr) st.waitreason = *wr;
-  }
-  return st;
-}
-
 namespace {
 
 // A frame-pointer walk of a parked goroutine from its saved context. Every

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,10 +33,6 @@ struct GoroutineSnapshot {
 
 // Bounds of a goroutine's current-stack walk.
 inline constexpr size_t kGoroutineStackDepth = 64;
-
-// State of one g; nullopt when unreadable or the layout lacks the fields.
-std::optional<GoroutineState> read_goroutine_state(const RemoteMemory& mem, uint64_t g_addr,
-                                                   const GoRuntimeOffsets& off);
 
 // How a goroutine waits, as Go's traceback says it: its wait reason when
 // waiting ("chan receive"; "... (leaked, says Go)" for _Gleaked), else its
