@@ -140,26 +140,7 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   };
   write(out.folded_path, "folded stacks (" + mws::describe_folded(profile, *weight) + ")",
         [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
-  uint64_t leaked_groups = 0;
-  for (const auto& g : profile.tasks.groups) leaked_groups += g.leaked > 0;
-  uint64_t leaked_parked = 0, leaked_before = 0;
-  for (const auto& g : profile.goroutines.groups) {
-    leaked_parked += g.leaked > 0;
-    leaked_before += g.leaked_before_attach;
-  }
-  write(out.leaks_folded_path,
-        profile.goroutines.read && profile.tasks.tracked
-            ? fmt::format("leaked goroutine stacks ({} group{} created while recording, by creation stack; and the {} "
-                          "leaked before attach, by where they are parked)",
-                          leaked_groups, leaked_groups == 1 ? "" : "s", leaked_before)
-        : profile.goroutines.read
-            ? fmt::format("leaked goroutine stacks ({} group{} of {} goroutines read from memory at the end, by where "
-                          "they are parked, before attach included)",
-                          leaked_parked, leaked_parked == 1 ? "" : "s", profile.goroutines.leaked)
-            : fmt::format("leaked goroutine stacks ({} group{} created while recording; the {} goroutines alive "
-                          "before attach are not in it: {})",
-                          leaked_groups, leaked_groups == 1 ? "" : "s", profile.tasks.preexisting_at_attach,
-                          profile.goroutines.problem),
+  write(out.leaks_folded_path, "leaked goroutine stacks (" + mws::describe_leaks_folded(profile) + ")",
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
   write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
   return rc;

@@ -69,11 +69,10 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
   for (size_t i = 0; i < shown; i++) {
     const GoroutineGroup& g = s.groups[i];
     std::string parked = "[running]";
-    for (FrameId id : g.frame_ids)
-      if (!is_runtime_function(p.frame(id).function)) {
-        parked = function_name(p.frame(id)) + " " + location(p.frame(id));
-        break;
-      }
+    if (!g.frame_ids.empty()) {  // where it waits, as a site is defined everywhere
+      const Frame& f = p.frame(g.frame_ids[site_frame_index(p, g.frame_ids)]);
+      parked = function_name(f) + " " + location(f);
+    }
     std::string states;
     for (size_t k = 0; k < g.states.size() && k < 2; k++)
       states += fmt::format("{}{} x{}", k ? ", " : "", printable(g.states[k].first), grouped(g.states[k].second));
@@ -139,39 +138,58 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
   return out;
 }
 
+namespace {
+
+// A stack root first, leaf last, then its weight.
+std::string folded_line(const Profile& p, const std::vector<FrameId>& leaf_first, uint64_t weight) {
+  std::string line;
+  for (auto it = leaf_first.rbegin(); it != leaf_first.rend(); ++it) {
+    if (!line.empty()) line += ';';
+    line += folded_frame_name(p.frame(*it).function);
+  }
+  return fmt::format("{} {}", line.empty() ? "[no stack]" : line, weight);
+}
+
+// Of a group read at the end, the leaked goroutines the folded file holds:
+// with --goroutines, those born while recording come from the spawn probes
+// (by their whole creation stack), so only the ones alive at attach.
+uint64_t leaked_from_reading(const Profile& p, const GoroutineGroup& g) {
+  return p.tasks.tracked ? g.leaked_before_attach : g.leaked;
+}
+
+}  // namespace
+
 std::string render_leaks_folded(const Profile& p) {
   std::vector<std::string> lines;
-  // Read from memory at the end: every leaked goroutine, by where it is
-  // parked. With --goroutines, those born while recording come from the
-  // spawn probes instead, by their whole creation stack, and only the ones
-  // alive at attach from here.
-  if (p.goroutines.read) {
-    for (const auto& g : p.goroutines.groups) {
-      const uint64_t n = p.tasks.tracked ? g.leaked_before_attach : g.leaked;
-      if (n == 0) continue;
-      std::string line;
-      for (auto it = g.frame_ids.rbegin(); it != g.frame_ids.rend(); ++it) {
-        if (!line.empty()) line += ';';
-        line += folded_frame_name(p.frame(*it).function);
-      }
-      if (line.empty()) line = "[no stack]";
-      lines.push_back(fmt::format("{} {}", line, n));
-    }
-  }
-  for (const auto& g : p.tasks.groups) {
-    if (g.leaked == 0) continue;
-    std::string line;
-    for (auto it = g.creation_frame_ids.rbegin(); it != g.creation_frame_ids.rend(); ++it) {
-      if (!line.empty()) line += ';';
-      line += folded_frame_name(p.frame(*it).function);
-    }
-    if (line.empty()) line = "[no stack]";
-    lines.push_back(fmt::format("{} {}", line, g.live));
-  }
+  for (const auto& g : p.goroutines.groups)  // by where they are parked
+    if (uint64_t n = leaked_from_reading(p, g)) lines.push_back(folded_line(p, g.frame_ids, n));
+  for (const auto& g : p.tasks.groups)  // by creation stack
+    if (g.leaked > 0) lines.push_back(folded_line(p, g.creation_frame_ids, g.live));
   std::sort(lines.begin(), lines.end());
   std::string out;
   for (const auto& l : lines) out += l + "\n";
   return out;
+}
+
+std::string describe_leaks_folded(const Profile& p) {
+  uint64_t created = 0, parked = 0, parked_goroutines = 0;
+  for (const auto& g : p.tasks.groups) created += g.leaked > 0;
+  for (const auto& g : p.goroutines.groups) {
+    const uint64_t n = leaked_from_reading(p, g);
+    parked += n > 0;
+    parked_goroutines += n;
+  }
+  auto groups = [](uint64_t n) { return fmt::format("{} group{}", n, n == 1 ? "" : "s"); };
+  if (!p.goroutines.read)
+    return fmt::format("{} created while recording; the {} goroutines alive before attach are not in it: {}",
+                       groups(created), p.tasks.preexisting_at_attach, p.goroutines.problem);
+  if (p.tasks.tracked)
+    return fmt::format("{} created while recording, by creation stack; and the {} leaked before attach, by where "
+                       "they are parked",
+                       groups(created), parked_goroutines);
+  return fmt::format("{} of {} goroutines read from memory at the end, by where they are parked, before attach "
+                     "included",
+                     groups(parked), parked_goroutines);
 }
 
 }  // namespace mws

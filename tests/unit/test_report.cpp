@@ -996,3 +996,48 @@ TEST_CASE("reporter: a saved profile is read only from a regular file of bounded
   CHECK(p.error().message.find("nested deeper than 32 levels") != std::string::npos);
   CHECK(p.error().message.find('\n') == std::string::npos);
 }
+
+// ---------------------------------------------------------------- leaks
+
+#include "report/leaks.h"
+
+TEST_CASE("leaks folded: goroutines read at the end by parked stack, tracked ones by creation stack", "[report]") {
+  Profile p;
+  GoroutineGroup parked;
+  parked.frame_ids = test::intern(p, {fr("runtime.gopark"), fr("main.Watchdog.func1.1"), fr("runtime.goexit")});
+  parked.count = 50;
+  parked.leaked = 45;
+  parked.leaked_before_attach = 40;
+  GoroutineGroup quiet;  // nothing leaked: no line
+  quiet.frame_ids = test::intern(p, {fr("internal/poll.runtime_pollWait"), fr("runtime.goexit")});
+  quiet.count = 3;
+  p.goroutines.read = true;
+  p.goroutines.groups = {parked, quiet};
+
+  // Without the spawn probes every leaked goroutine comes from the reading.
+  CHECK(render_leaks_folded(p) == "runtime.goexit;main.Watchdog.func1.1;runtime.gopark 45\n");
+  CHECK(describe_leaks_folded(p) ==
+        "1 group of 45 goroutines read from memory at the end, by where they are parked, before attach included");
+
+  // With them, those born while recording come by creation stack, and only
+  // the 40 alive at attach from the reading: none counted twice.
+  TaskGroup created;
+  created.creation_frame_ids = test::intern(p, {fr("main.Watchdog.func1"), fr("net/http.(*conn).serve")});
+  created.spawned = created.live = created.leaked = 5;
+  p.tasks.tracked = true;
+  p.tasks.groups = {created};
+  CHECK(render_leaks_folded(p) ==
+        "net/http.(*conn).serve;main.Watchdog.func1 5\n"
+        "runtime.goexit;main.Watchdog.func1.1;runtime.gopark 40\n");
+  CHECK(describe_leaks_folded(p) ==
+        "1 group created while recording, by creation stack; and the 40 leaked before attach, by where they are "
+        "parked");
+
+  // Unread: the tracked groups only, and why the rest is missing.
+  p.goroutines = GoroutineSnapshotSummary{};
+  p.goroutines.problem = "runtime.allgs not found";
+  p.tasks.preexisting_at_attach = 7;
+  CHECK(render_leaks_folded(p) == "net/http.(*conn).serve;main.Watchdog.func1 5\n");
+  CHECK(describe_leaks_folded(p) ==
+        "1 group created while recording; the 7 goroutines alive before attach are not in it: runtime.allgs not found");
+}
