@@ -54,21 +54,26 @@ std::vector<FrameId> frames_for(SymbolizedStacks& s, StackId canonical, std::vec
   return std::move(s.frames[canonical]);
 }
 
+// The allocator's own frames cut, up to and including the outermost
+// runtime.mallocgc* (mallocgc, or a size-specialised entry point the
+// compiler called directly; target::allocator_role): what is left starts
+// at the allocating code, as exact mode's stacks do. The runtime's samples
+// and its profile buckets skip their own frames by counts that differ
+// between versions; the cut makes both start at the same frame.
+void cut_allocator_frames(std::vector<FrameId>& frames, const StackSymbolizer& sym) {
+  for (size_t i = frames.size(); i-- > 0;)
+    if (sym.frame(frames[i]).function.starts_with("runtime.mallocgc")) {
+      frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i + 1));
+      frames.shrink_to_fit();
+      return;
+    }
+}
+
 }  // namespace
 
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate) {
-  // The sampler's frames, up to and including the innermost
-  // runtime.mallocgc, are cut: what is left is the allocating code, as in
-  // exact mode.
-  auto below_allocator = [&](std::vector<FrameId>& frames) {
-    for (size_t i = 0; i < frames.size(); i++)
-      if (sym.frame(frames[i]).function == "runtime.mallocgc") {
-        frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(i + 1));
-        frames.shrink_to_fit();
-        break;
-      }
-  };
-  SymbolizedStacks stacks = symbolize_all(samples.stacks(), sym, below_allocator);
+  SymbolizedStacks stacks =
+      symbolize_all(samples.stacks(), sym, [&](std::vector<FrameId>& frames) { cut_allocator_frames(frames, sym); });
   samples.release_stacks();
   // Scaled per (stack, size) before merging stacks that symbolize alike:
   // pprof scales per record, and the runtime's records are (stack, size)
@@ -178,9 +183,6 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
   out.groups = std::move(groups);
 }
 
-}  // namespace mws::interpret
-
-namespace mws::interpret {
 namespace {
 
 // A bucket's in-use as pprof's inuse_objects and inuse_space show it:
@@ -192,24 +194,12 @@ HeapInuse inuse_of(const target::HeapBucket& b, int64_t rate) {
   HeapInuse h;
   h.samples = int64_t(b.inuse());
   h.sample_bytes = h.samples * int64_t(b.size);
-  const double scale = model::heap_sample_scale(double(b.size), rate > 0 ? uint64_t(rate) : 0);
-  h.objects = model::scaled(h.samples, scale);
-  h.bytes = model::scaled(h.sample_bytes, scale);
+  const double scale = heap_sample_scale(double(b.size), rate > 0 ? uint64_t(rate) : 0);
+  h.objects = scaled(h.samples, scale);
+  h.bytes = scaled(h.sample_bytes, scale);
   return h;
 }
 
-// Callers-form frames of a bucket, from the caller of the allocator on, as
-// the other stacks start (the runtime skips its own frames by a count that
-// has changed between versions; the cut makes it not matter).
-std::vector<FrameId> heap_frames(const target::HeapBucket& b, StackSymbolizer& sym) {
-  std::vector<FrameId> frames = sym.symbolize_callers(b.stack);
-  for (size_t i = frames.size(); i-- > 0;)
-    if (sym.frame(frames[i]).function.starts_with("runtime.mallocgc")) {
-      frames.erase(frames.begin(), frames.begin() + long(i + 1));
-      break;
-    }
-  return frames;
-}
 
 }  // namespace
 
@@ -220,7 +210,8 @@ void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapP
   for (size_t i = 0; i < stacks.size(); i++)
     if (stacks[i].type.empty()) index.emplace(stacks[i].frame_ids, i);
   auto stack_of = [&](const target::HeapBucket& b) -> ProfileStack& {
-    std::vector<FrameId> frames = heap_frames(b, sym);
+    std::vector<FrameId> frames = sym.symbolize_callers(b.stack);
+    cut_allocator_frames(frames, sym);
     auto [it, fresh] = index.try_emplace(std::move(frames), stacks.size());
     if (fresh) {
       stacks.emplace_back();

@@ -498,25 +498,34 @@ void profile_from(const J& j, Profile& p) {
       }
     }
   };
+  // The frame lists of each item of `items` (already read from `array`),
+  // a failure naming the item: stacks[3].frames[0].
+  auto read_frames_of_each = [&](const J& array, const char* name, auto& items, auto&& read_item_frames) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      try {
+        read_item_frames(array[i], items[i]);
+      } catch (ProfileJsonError& e) {
+        e.prepend(fmt::format("{}[{}]", name, i));
+        throw;
+      }
+    }
+  };
+  // An optional part (older profiles may lack it), then its groups' frames.
+  auto read_part = [&](const char* key, auto& part, auto&& read_groups) {
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    try {
+      from_json(*it, part);
+      read_groups(*it);
+    } catch (ProfileJsonError& e) {
+      e.prepend(key);
+      throw;
+    }
+  };
   read(j, "stacks", p.stacks);
-  const J& stacks = field(j, "stacks");
-  for (size_t i = 0; i < p.stacks.size(); ++i) {
-    try {
-      read_frame_ids(stacks[i], "frames", p.stacks[i].frame_ids);
-    } catch (ProfileJsonError& e) {
-      e.prepend(fmt::format("stacks[{}]", i));
-      throw;
-    }
-  }
-  // Optional parts: older profiles may lack them.
-  if (auto r = j.find("requests"); r != j.end()) {
-    try {
-      from_json(*r, p.requests);
-    } catch (ProfileJsonError& e) {
-      e.prepend("requests");
-      throw;
-    }
-  }
+  read_frames_of_each(field(j, "stacks"), "stacks", p.stacks,
+                      [&](const J& s, ProfileStack& out) { read_frame_ids(s, "frames", out.frame_ids); });
+  read_part("requests", p.requests, [](const J&) {});
   if (j.contains("middleware")) read(j, "middleware", p.middleware);
   if (j.contains("chains")) read(j, "chains", p.chains);
   if (j.contains("user_rules")) read(j, "user_rules", p.user_rules);
@@ -532,41 +541,17 @@ void profile_from(const J& j, Profile& p) {
       throw;
     }
   }
-  if (auto t = j.find("tasks"); t != j.end()) {
-    try {
-      from_json(*t, p.tasks);
-      const J& groups = field(*t, "groups");
-      for (size_t i = 0; i < p.tasks.groups.size(); ++i) {
-        try {
-          read_frame_ids(groups[i], "creation_stack", p.tasks.groups[i].creation_frame_ids);
-        } catch (ProfileJsonError& e) {
-          e.prepend(fmt::format("groups[{}]", i));
-          throw;
-        }
-      }
-    } catch (ProfileJsonError& e) {
-      e.prepend("tasks");
-      throw;
-    }
-  }
-  if (auto g = j.find("goroutines"); g != j.end()) {  // schema 3
-    try {
-      from_json(*g, p.goroutines);
-      const J& groups = field(*g, "groups");
-      for (size_t i = 0; i < p.goroutines.groups.size(); ++i) {
-        try {
-          read_frame_ids(groups[i], "stack", p.goroutines.groups[i].frame_ids);
-          read_frame_ids(groups[i], "creation_stack", p.goroutines.groups[i].creation_frame_ids);
-        } catch (ProfileJsonError& e) {
-          e.prepend(fmt::format("groups[{}]", i));
-          throw;
-        }
-      }
-    } catch (ProfileJsonError& e) {
-      e.prepend("goroutines");
-      throw;
-    }
-  }
+  read_part("tasks", p.tasks, [&](const J& t) {
+    read_frames_of_each(field(t, "groups"), "groups", p.tasks.groups, [&](const J& g, TaskGroup& out) {
+      read_frame_ids(g, "creation_stack", out.creation_frame_ids);
+    });
+  });
+  read_part("goroutines", p.goroutines, [&](const J& s) {  // schema 3
+    read_frames_of_each(field(s, "groups"), "groups", p.goroutines.groups, [&](const J& g, GoroutineGroup& out) {
+      read_frame_ids(g, "stack", out.frame_ids);
+      read_frame_ids(g, "creation_stack", out.creation_frame_ids);
+    });
+  });
   p.frames = std::move(table).take();
   if (old_inuse) forget_old_inuse(p);
 }

@@ -1041,3 +1041,28 @@ TEST_CASE("leaks folded: goroutines read at the end by parked stack, tracked one
   CHECK(describe_leaks_folded(p) ==
         "1 group created while recording; the 7 goroutines alive before attach are not in it: runtime.allgs not found");
 }
+
+TEST_CASE("json: goroutines read at the end round-trip, and a bad frame index names its group", "[report]") {
+  Profile p = http_profile();
+  GoroutineGroup g;
+  g.frame_ids = test::intern(p, {fr("runtime.gopark"), fr("main.Watchdog.func1.1", "main.go", 180)});
+  g.creation_frame_ids = test::intern(p, {fr("main.Watchdog.func1", "main.go", 178)});
+  g.start_function = "main.Watchdog.func1.1";
+  g.count = 40;
+  g.leaked = 40;
+  g.leaked_before_attach = 38;
+  g.blocked_s = 61.5;
+  g.states = {{"chan receive", 40}};
+  g.middleware = "main.Watchdog";
+  p.goroutines = {.read = true, .at_attach = 70, .total = 44, .runtime = 5, .leaked = 40, .leak_age_s = 30,
+                  .groups = {g}};
+  auto back = parse_profile_json(render_json(p));
+  REQUIRE(back.ok());
+  CHECK(back->goroutines == p.goroutines);
+  CHECK(test::frames_of(*back, back->goroutines.groups[0].frame_ids) == test::frames_of(p, g.frame_ids));
+
+  nlohmann::json j = nlohmann::json::parse(render_json(p));
+  j["goroutines"]["groups"][0]["stack"][1] = 100000;
+  CHECK(error_of(j.dump()).find("field goroutines.groups[0].stack[1]: expected a frame index below") !=
+        std::string::npos);
+}
