@@ -47,9 +47,9 @@ struct RawRecording {
   model::TaskTracker tasks;        // goroutines created and ended
   // The target's own memory, read at the start and the end.
   std::vector<target::GoroutineSnapshot> preexisting;  // alive when the probes went live
-  std::string preexisting_problem;                     // why they are unknown, when they are
+  std::string goroutines_problem;  // why the goroutines could not be read (at attach or at the end)
   // Every goroutine after the probes closed, with the stack it is parked
-  // on; read in every mode. goroutines_read false: preexisting_problem.
+  // on; read in every mode. goroutines_read false: goroutines_problem.
   std::vector<target::GoroutineSnapshot> goroutines_at_end;
   bool goroutines_read = false;
   uint64_t goroutines_read_ns = 0;  // CLOCK_MONOTONIC (Go's nanotime) of the end reading

@@ -62,9 +62,7 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
     const auto& b = *raw.heap_at_end;
     meta.heap_read = true;
     meta.heap_profile_rate = b.rate > 0 ? uint64_t(b.rate) : 0;
-    // mProfCycle counts GCs modulo mProfCycleWrap (3 << 25).
-    constexpr uint32_t kWrap = 3u << 25;
-    meta.gc_cycles = (b.cycle + kWrap - a.cycle) % kWrap;
+    meta.gc_cycles = target::gc_cycles_between(a, b);
     meta.heap_unreadable_buckets = a.unreadable + b.unreadable;
   } else {
     meta.heap_problem = raw.heap_problem.empty() ? "not read" : raw.heap_problem;
@@ -160,8 +158,8 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();
     ts.preexisting = preexisting_groups(raw.preexisting, sym);
-    if (!raw.preexisting_problem.empty() && opt.on_notice)
-      opt.on_notice("goroutines alive before attach are not known: " + raw.preexisting_problem);
+    if (!raw.goroutines_problem.empty() && opt.on_notice)
+      opt.on_notice("goroutines alive before attach are not known: " + raw.goroutines_problem);
   }
   if (raw.goroutines_read) {
     GoroutineSnapshotInputs in;
@@ -176,7 +174,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     if (raw.tasks_tracked) in.created_ns = &created;
     profile.goroutines = group_goroutines(in, stack_sym);
   } else {
-    profile.goroutines.problem = raw.preexisting_problem.empty() ? "not read" : raw.preexisting_problem;
+    profile.goroutines.problem = raw.goroutines_problem.empty() ? "not read" : raw.goroutines_problem;
   }
   profile.frames = std::move(stack_sym).take_frames();
   if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);

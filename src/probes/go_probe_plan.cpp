@@ -93,8 +93,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
 // offsets. Returns why not when something is missing.
 std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   if (!t.goroutines_unavailable.empty()) return t.goroutines_unavailable;
-  const auto* offsets = &t.offsets;
-  t.plan.offsets = {offsets->g_goid, offsets->g_startpc, offsets->g_gopc};
+  t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc};
 
   auto newproc1 = index.find("runtime.newproc1");
   if (!newproc1) return newproc1.error().message;

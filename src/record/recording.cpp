@@ -205,7 +205,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     if (raw.tasks_tracked)
       for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid);
   } else {
-    raw.preexisting_problem = gs.error().message;
+    raw.goroutines_problem = gs.error().message;
   }
   if (auto heap = read_heap(t.proc, *t.exe, t.plan))
     raw.heap_at_start = std::move(*heap);
@@ -252,13 +252,13 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       raw.heap_problem = heap.error().message + " (at the end)";
     if (!raw.heap_at_end) raw.heap_at_start.reset();
   }
-  if (raw.preexisting_problem.empty()) {
+  if (raw.goroutines_problem.empty()) {
     raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
     if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
     } else {
-      raw.preexisting_problem = gs.error().message + " (at the end)";
+      raw.goroutines_problem = gs.error().message + " (at the end)";
     }
   }
   return raw;

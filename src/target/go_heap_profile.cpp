@@ -17,6 +17,7 @@ struct RawBucket {
 Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const HeapProfileAddresses& at,
                                              const GoFunctionFacts& facts, size_t max_buckets) {
   if (!facts.heap_profile_readable) return Error{"the runtime's memory profile is read from go1.19 on"};
+  if (facts.bucket_header_size != 48) return Error{"unknown layout of the runtime's profile buckets"};
   HeapProfileReading out;
   auto rate = mem.read<int64_t>(at.mem_profile_rate);
   auto cycle = mem.read<uint32_t>(at.mprof_cycle);
@@ -33,7 +34,7 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
   for (uint64_t b = *head; b != 0 && raw.size() < max_buckets;) {
     uint64_t header[6];
     static_assert(sizeof(header) == 48);
-    if (facts.bucket_header_size != 48 || !mem.read(b, header, sizeof(header))) {
+    if (!mem.read(b, header, sizeof(header))) {
       out.unreadable++;
       break;  // the rest of the list hangs off this bucket
     }
@@ -83,6 +84,12 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
     out.buckets.push_back(std::move(h));
   }
   return out;
+}
+
+uint32_t gc_cycles_between(const HeapProfileReading& start, const HeapProfileReading& end) {
+  // mprof.go: mProfCycleWrap = len(memRecord{}.future) * (2 << 24).
+  constexpr uint32_t kWrap = uint32_t(kFutureCycles) * (2u << 24);
+  return (end.cycle + kWrap - start.cycle % kWrap) % kWrap;
 }
 
 }  // namespace mws::target

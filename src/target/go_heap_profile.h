@@ -43,4 +43,7 @@ struct HeapProfileAddresses {
 Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const HeapProfileAddresses& at,
                                              const GoFunctionFacts& facts, size_t max_buckets = 1u << 22);
 
+// GCs the runtime completed between two readings (its cycle count wraps).
+uint32_t gc_cycles_between(const HeapProfileReading& start, const HeapProfileReading& end);
+
 }  // namespace mws::target
