@@ -12,7 +12,11 @@ bool wait_can_leak(const target::GoroutineState& st, const std::string& reason) 
   const uint32_t status = st.status & ~target::kGoStatusScan;
   if (status == target::kGoStatusLeaked) return true;
   if (status != target::kGoStatusWaiting) return false;
-  for (std::string_view prefix : {"chan ", "select", "sync.", "semacquire", "sema", "cond"})
+  // The waitReason strings of the table that wait on other goroutines:
+  // "chan receive", "chan send (nil chan)", "select (no cases)",
+  // "sync.Mutex.Lock", "sync.Cond.Wait", "sync.WaitGroup.Wait",
+  // "semacquire", and "coroutine" (an iter.Pull whose stop was never called).
+  for (std::string_view prefix : {"chan ", "select", "sync.", "semacquire", "coroutine"})
     if (reason.starts_with(prefix)) return true;
   return false;
 }
