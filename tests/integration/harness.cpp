@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <cstring>
 #include <fstream>
@@ -376,6 +377,39 @@ nlohmann::json read_profile_json(const std::string& path) {
       inline_frames(g.at("creation_stack"));
     }
   return j;
+}
+
+void send_load(int port, const std::string& paths, int n) {
+  std::string urls;
+  for (size_t at = 0; at < paths.size();) {
+    size_t comma = paths.find(',', at);
+    if (comma == std::string::npos) comma = paths.size();
+    urls += (urls.empty() ? "" : ",") + std::string("http://127.0.0.1:") + std::to_string(port) +
+            paths.substr(at, comma - at);
+    at = comma + 1;
+  }
+  auto r = run({fixture("loadgen"), "-url", urls, "-n", std::to_string(n), "-c", "4"}, std::chrono::seconds(300));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+}
+
+std::map<std::string, RuntimeAllocs> runtime_allocs(int port, int rate) {
+  auto body = http_get(port, "/debug/allocs");
+  REQUIRE(body);
+  const nlohmann::json doc = nlohmann::json::parse(*body);  // keep it alive: items() only views it
+  REQUIRE(doc.at("memprofilerate") == rate);
+  std::map<std::string, RuntimeAllocs> out;
+  for (auto& [fn, c] : doc.at("functions").items())
+    out[fn] = {c.at("objects"), c.at("bytes"), c.at("free_objects"), c.at("free_bytes")};
+  return out;
+}
+
+std::string innermost_main(const nlohmann::json& stack) {
+  for (const auto& f : stack.at("frames")) {
+    const std::string& fn = f.at("function").get_ref<const std::string&>();
+    if (fn.rfind("main.", 0) == 0) return fn;
+  }
+  return "";
 }
 
 const nlohmann::json* group_by_start(const nlohmann::json& profile, const std::string& start) {

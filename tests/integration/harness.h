@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -125,5 +126,23 @@ const nlohmann::json* group_by_start(const nlohmann::json& profile, const std::s
 // How many of a group's live goroutines wait in `state` ("chan receive").
 uint64_t state_count(const nlohmann::json& group, const std::string& state);
 std::string temp_path(const std::string& name);
+
+// n requests with loadgen on 4 connections, spread over `paths`
+// ("/work,/health"); requires every one to succeed.
+void send_load(int port, const std::string& paths, int n);
+
+// allocserver's /debug/allocs: runtime.MemProfile (after two GCs) per
+// innermost main.* function, cumulative since the process started.
+// Requires the runtime's MemProfileRate to be `rate`.
+struct RuntimeAllocs {
+  int64_t objects = 0, bytes = 0, free_objects = 0, free_bytes = 0;
+  int64_t inuse_objects() const { return objects - free_objects; }
+  int64_t inuse_bytes() const { return bytes - free_bytes; }
+};
+std::map<std::string, RuntimeAllocs> runtime_allocs(int port, int rate);
+// The innermost main.* function of a profile stack (frames as
+// read_profile_json gives them), "" if none: how the fixtures' truth keys
+// its counts.
+std::string innermost_main(const nlohmann::json& stack);
 
 }  // namespace mws::test

@@ -26,39 +26,24 @@ struct Counts {
   uint64_t objects = 0, bytes = 0;
 };
 
+// runtime.MemProfile per innermost main.* function (every allocation: rate 1).
 std::map<std::string, Counts> runtime_counts(int port) {
-  auto body = http_get(port, "/debug/allocs");
-  REQUIRE(body);
   std::map<std::string, Counts> out;
-  const json doc = json::parse(*body);  // keep it alive: items() only views it
-  for (auto& [fn, c] : doc.at("functions").items())
-    out[fn] = {c.at("objects").get<uint64_t>(), c.at("bytes").get<uint64_t>()};
+  for (const auto& [fn, c] : runtime_allocs(port, 1)) out[fn] = {uint64_t(c.objects), uint64_t(c.bytes)};
   return out;
 }
 
 // Per innermost main.* frame of every stack, like the fixture's own truth.
 std::map<std::string, Counts> mwscope_counts(const json& profile) {
   std::map<std::string, Counts> out;
-  for (const auto& s : profile.at("stacks")) {
-    for (const auto& f : s.at("frames")) {
-      std::string fn = f.at("function");
-      if (fn.rfind("main.", 0) == 0) {
-        out[fn].objects += s.at("objects").get<uint64_t>();
-        out[fn].bytes += s.at("bytes").get<uint64_t>();
-        break;
-      }
+  for (const auto& s : profile.at("stacks"))
+    if (std::string fn = innermost_main(s); !fn.empty()) {
+      out[fn].objects += s.at("objects").get<uint64_t>();
+      out[fn].bytes += s.at("bytes").get<uint64_t>();
     }
-  }
   return out;
 }
 
-void drive_load(int port, int n) {
-  std::string base = "http://127.0.0.1:" + std::to_string(port);
-  auto r = run({fixture("loadgen"), "-url", base + "/work," + base + "/health", "-n", std::to_string(n), "-c", "4"},
-               seconds(120));
-  INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
-}
 
 }  // namespace
 
@@ -74,7 +59,7 @@ void mws::test::check_exact_counts(const std::string& allocserver) {
   auto construction = json::parse(*http_get(server.port, "/debug/construction")).at("functions");
   auto before = runtime_counts(server.port);
   const int requests = 1500;
-  drive_load(server.port, requests);
+  send_load(server.port, "/work,/health", requests);
   auto after = runtime_counts(server.port);
 
   mw.signal(SIGINT);
@@ -167,7 +152,7 @@ std::set<std::string> main_root_parts(const std::string& fixture_name, int reque
                            "--mode", "exact", "--no-goroutines"});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   auto before = runtime_counts(server.port);
-  drive_load(server.port, requests);
+  send_load(server.port, "/work,/health", requests);
   auto after = runtime_counts(server.port);
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);

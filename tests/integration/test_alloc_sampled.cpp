@@ -29,22 +29,6 @@ namespace {
 
 constexpr int kRate = 4096;
 
-struct Truth {
-  int64_t objects = 0, bytes = 0, free_objects = 0, free_bytes = 0;
-};
-
-// runtime.MemProfile per innermost main.* frame (the endpoint runs two GCs
-// first, so it is complete as of now).
-std::map<std::string, Truth> runtime_profile(int port) {
-  auto body = http_get(port, "/debug/allocs");
-  REQUIRE(body);
-  const json doc = json::parse(*body);
-  REQUIRE(doc.at("memprofilerate") == kRate);
-  std::map<std::string, Truth> out;
-  for (auto& [fn, c] : doc.at("functions").items())
-    out[fn] = {c.at("objects"), c.at("bytes"), c.at("free_objects"), c.at("free_bytes")};
-  return out;
-}
 
 struct Ours {
   int64_t samples = 0, sample_bytes = 0, freed = 0, inuse = 0, inuse_bytes = 0, objects = 0;
@@ -53,38 +37,22 @@ struct Ours {
 
 std::map<std::string, Ours> per_function(const json& profile) {
   std::map<std::string, Ours> out;
-  for (const auto& s : profile.at("stacks"))
-    for (const auto& f : s.at("frames")) {
-      const std::string fn = f.at("function");
-      if (fn.rfind("main.", 0) != 0) continue;
-      Ours& o = out[fn];
-      o.samples += s.at("samples").get<int64_t>();
-      o.sample_bytes += s.at("sample_bytes").get<int64_t>();
-      o.freed += s.at("freed_samples").get<int64_t>();
-      o.inuse += s.at("inuse_samples").get<int64_t>();
-      o.inuse_bytes += s.at("inuse_sample_bytes").get<int64_t>();
-      o.inuse_objects += s.at("inuse_objects").get<int64_t>();
-      o.inuse_change_objects += s.at("inuse_change_objects").get<int64_t>();
-      o.objects += s.at("objects").get<int64_t>();
-      break;
-    }
+  for (const auto& s : profile.at("stacks")) {
+    const std::string fn = innermost_main(s);
+    if (fn.empty()) continue;
+    Ours& o = out[fn];
+    o.samples += s.at("samples").get<int64_t>();
+    o.sample_bytes += s.at("sample_bytes").get<int64_t>();
+    o.freed += s.at("freed_samples").get<int64_t>();
+    o.inuse += s.at("inuse_samples").get<int64_t>();
+    o.inuse_bytes += s.at("inuse_sample_bytes").get<int64_t>();
+    o.inuse_objects += s.at("inuse_objects").get<int64_t>();
+    o.inuse_change_objects += s.at("inuse_change_objects").get<int64_t>();
+    o.objects += s.at("objects").get<int64_t>();
+  }
   return out;
 }
 
-void load(int port, int n, const std::string& paths = "/work") {
-  std::string urls;
-  for (size_t at = 0; at < paths.size();) {
-    size_t comma = paths.find(',', at);
-    if (comma == std::string::npos) comma = paths.size();
-    urls += (urls.empty() ? "" : ",") + std::string("http://127.0.0.1:") + std::to_string(port) +
-            paths.substr(at, comma - at);
-    at = comma + 1;
-  }
-  auto r = run({fixture("loadgen"), "-url", urls, "-n", std::to_string(n), "-c", "4"},
-               seconds(300));
-  INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
-}
 
 
 }  // namespace
@@ -100,12 +68,12 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
   REQUIRE(attached);
   CHECK(attached->find("MemProfileRate " + std::to_string(kRate)) != std::string::npos);
 
-  auto before = runtime_profile(server.port);
+  auto before = runtime_allocs(server.port, kRate);
   const int requests = 40000;  // ~200 k objects per function: enough samples for the 10% check below
-  load(server.port, requests);
+  send_load(server.port, "/work", requests);
   const int retains = 20000;  // 20,000 x 256 B kept: ~1,200 samples that are never freed
-  load(server.port, retains, "/retain");
-  auto after = runtime_profile(server.port);  // its GCs free the load's garbage while we record
+  send_load(server.port, "/retain", retains);
+  auto after = runtime_allocs(server.port, kRate);  // its GCs free the load's garbage while we record
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
   REQUIRE(server.child.running());
@@ -125,8 +93,8 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
   for (auto& [fn, _] : construction.items())
     if (construction[fn].at("routes")[0] == "/work") compared.push_back(fn);
   for (const std::string& fn : compared) {
-    const Truth& a = after[fn];
-    const Truth& b = before[fn];
+    const RuntimeAllocs& a = after[fn];
+    const RuntimeAllocs& b = before[fn];
     const Ours& o = ours[fn];
     INFO(fn << ": runtime allocs " << a.objects - b.objects << " frees " << a.free_objects - b.free_objects
             << "; mwscope samples " << o.samples << " freed " << o.freed << " in use " << o.inuse);
@@ -151,7 +119,7 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
     Child ex = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--json", exact_path,
                              "--mode", "exact", "--no-goroutines"});
     REQUIRE(ex.wait_stderr_line("attached", seconds(30)));
-    load(server.port, exact_requests);
+    send_load(server.port, "/work", exact_requests);
     ex.signal(SIGINT);
     REQUIRE(ex.wait(seconds(60)) == 0);
     auto exact = per_function(read_profile_json(exact_path));

@@ -19,51 +19,24 @@ using nlohmann::json;
 
 namespace {
 
-struct InUse {
-  int64_t objects = 0, bytes = 0;
-};
-
-// runtime.MemProfile's in-use per innermost main.* function.
-std::map<std::string, InUse> runtime_inuse(int port) {
-  auto body = http_get(port, "/debug/allocs");
-  REQUIRE(body);
-  const json doc = json::parse(*body);
-  REQUIRE(doc.at("memprofilerate") == 1);
-  std::map<std::string, InUse> out;
-  for (auto& [fn, c] : doc.at("functions").items())
-    out[fn] = {c.at("objects").get<int64_t>() - c.at("free_objects").get<int64_t>(),
-               c.at("bytes").get<int64_t>() - c.at("free_bytes").get<int64_t>()};
-  return out;
-}
-
 struct Ours {
   int64_t inuse_objects = 0, inuse_bytes = 0, change_objects = 0, change_bytes = 0, bytes = 0;
 };
 
-// Our in-use per innermost main.* frame.
+// Our in-use per innermost main.* frame, as the truth keys it.
 std::map<std::string, Ours> our_inuse(const json& profile) {
   std::map<std::string, Ours> out;
-  for (const auto& s : profile.at("stacks"))
-    for (const auto& f : s.at("frames")) {
-      const std::string fn = f.at("function");
-      if (fn.rfind("main.", 0) != 0) continue;
-      Ours& o = out[fn];
-      o.inuse_objects += s.at("inuse_samples").get<int64_t>();
-      o.inuse_bytes += s.at("inuse_sample_bytes").get<int64_t>();
-      o.change_objects += s.at("inuse_change_objects").get<int64_t>();
-      o.change_bytes += s.at("inuse_change_bytes").get<int64_t>();
-      o.bytes += s.at("bytes").get<int64_t>();
-      break;
-    }
+  for (const auto& s : profile.at("stacks")) {
+    const std::string fn = innermost_main(s);
+    if (fn.empty()) continue;
+    Ours& o = out[fn];
+    o.inuse_objects += s.at("inuse_samples").get<int64_t>();
+    o.inuse_bytes += s.at("inuse_sample_bytes").get<int64_t>();
+    o.change_objects += s.at("inuse_change_objects").get<int64_t>();
+    o.change_bytes += s.at("inuse_change_bytes").get<int64_t>();
+    o.bytes += s.at("bytes").get<int64_t>();
+  }
   return out;
-}
-
-void requests(int port, const std::string& path, int n) {
-  auto r = run({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + path, "-n",
-                std::to_string(n), "-c", "4"},
-               seconds(120));
-  INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
 }
 
 }  // namespace
@@ -72,9 +45,9 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
   Server server = start_server(allocserver, {"-memprofilerate", "1"});
   const std::string port = std::to_string(server.port);
   // Heap kept before anyone looked, published by the truth's GCs.
-  requests(server.port, "/retain", 500);
-  const auto at_attach = runtime_inuse(server.port);
-  REQUIRE(at_attach.at("main.retainHandler").objects >= 500);
+  send_load(server.port, "/retain", 500);
+  const auto at_attach = runtime_allocs(server.port, 1);
+  REQUIRE(at_attach.at("main.retainHandler").inuse_objects() >= 500);
 
   // A steady server: /work allocates and lets go of everything, all along.
   Child steady = Child::spawn({fixture("loadgen"), "-url", "http://127.0.0.1:" + port + "/work", "-n", "100000000",
@@ -85,9 +58,9 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
   INFO(mw.stderr_text());
   REQUIRE(mw.wait_stderr_line("recording", seconds(30)));
   std::this_thread::sleep_for(seconds(1));
-  requests(server.port, "/retain", 300);  // kept while recording
+  send_load(server.port, "/retain", 300);  // kept while recording
   std::this_thread::sleep_for(seconds(2));
-  const auto at_end = runtime_inuse(server.port);  // nothing is retained after it
+  const auto at_end = runtime_allocs(server.port, 1);  // nothing is retained after it
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
   steady.signal(SIGTERM);
@@ -107,15 +80,15 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
   // The heap held before attach and added since, per function, equals the
   // runtime's own; the change is what the runtime's two readings differ by.
   const std::string hoarder = "main.retainHandler";
-  const InUse& before = at_attach.at(hoarder);
-  const InUse& after = at_end.at(hoarder);
+  const int64_t before_objects = at_attach.at(hoarder).inuse_objects(), before_bytes = at_attach.at(hoarder).inuse_bytes();
+  const int64_t after_objects = at_end.at(hoarder).inuse_objects(), after_bytes = at_end.at(hoarder).inuse_bytes();
   const Ours& o = ours[hoarder];
-  INFO(hoarder << ": runtime in use " << before.objects << " -> " << after.objects << " objects; mwscope "
+  INFO(hoarder << ": runtime in use " << before_objects << " -> " << after_objects << " objects; mwscope "
                << o.inuse_objects << " objects, change " << o.change_objects);
-  CHECK(o.inuse_objects == after.objects);
-  CHECK(o.inuse_bytes == after.bytes);
-  CHECK(o.change_objects == after.objects - before.objects);
-  CHECK(o.change_bytes == after.bytes - before.bytes);
+  CHECK(o.inuse_objects == after_objects);
+  CHECK(o.inuse_bytes == after_bytes);
+  CHECK(o.change_objects == after_objects - before_objects);
+  CHECK(o.change_bytes == after_bytes - before_bytes);
 
   // A steady server shows no change: what /work allocated it let go of, so
   // each /work function's in-use moved by a sliver of what it allocated.
@@ -138,7 +111,7 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
     const size_t sp = line.rfind(' ');
     if (line.find(hoarder) != std::string::npos) folded += std::stoll(line.substr(sp + 1));
   }
-  CHECK(folded == after.bytes);
+  CHECK(folded == after_bytes);
 }
 
 TEST_CASE("the heap in use, whole: what grew before attach equals the runtime's; a steady server shows no change",
