@@ -53,6 +53,7 @@ struct RawRecording {
   std::vector<target::GoroutineSnapshot> goroutines_at_end;
   bool goroutines_read = false;
   uint64_t goroutines_read_ns = 0;  // CLOCK_MONOTONIC (Go's nanotime) of the end reading
+  double goroutines_read_s = 0;     // how long the end reading took
   // The runtime's memory profile as the probes went live and after they
   // closed; both or neither (heap_problem says why).
   std::optional<target::HeapProfileReading> heap_at_start, heap_at_end;

@@ -64,6 +64,7 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
     meta.heap_profile_rate = b.rate > 0 ? uint64_t(b.rate) : 0;
     meta.gc_cycles = target::gc_cycles_between(a, b);
     meta.heap_unreadable_buckets = a.unreadable + b.unreadable;
+    meta.heap_read_s = b.read_s;
   } else {
     meta.heap_problem = raw.heap_problem.empty() ? "not read" : raw.heap_problem;
   }
@@ -173,6 +174,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     for (const auto& [goid, t] : raw.tasks.live()) created.emplace(goid, t.created_ns);
     if (raw.tasks_tracked) in.created_ns = &created;
     profile.goroutines = group_goroutines(in, stack_sym);
+    profile.goroutines.read_s = raw.goroutines_read_s;
   } else {
     profile.goroutines.problem = raw.goroutines_problem.empty() ? "not read" : raw.goroutines_problem;
   }

@@ -139,6 +139,9 @@ struct GoroutineSnapshotSummary {
   uint64_t runtime = 0;     // the runtime's own at the end (GC workers...), not in groups
   uint64_t leaked = 0;
   double leak_age_s = 30;
+  // Wall time of the end reading (every g and its parked stack): the
+  // target is not stopped for it, process_vm_readv reads while it runs.
+  double read_s = 0;
   std::vector<GoroutineGroup> groups;  // most leaked first, then most
   bool operator==(const GoroutineSnapshotSummary&) const = default;
 };
@@ -235,6 +238,7 @@ struct ProfileMeta {
   uint64_t heap_profile_rate = 0; // runtime.MemProfileRate then: 1 = every object; more: estimates
   uint64_t gc_cycles = 0;         // GCs the runtime completed between the readings (0: no change can show)
   uint64_t heap_unreadable_buckets = 0;  // buckets that read torn (changing as we read) and were skipped
+  double heap_read_s = 0;                // wall time of the end reading (the target runs on meanwhile)
   bool operator==(const ProfileMeta&) const = default;
 };
 

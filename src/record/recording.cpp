@@ -254,7 +254,9 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   }
   if (raw.goroutines_problem.empty()) {
     raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
+    const auto started = Clock::now();
     if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+      raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
     } else {

@@ -204,6 +204,7 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileM
   v.opt("heap_profile_rate", m.heap_profile_rate);
   v.opt("gc_cycles", m.gc_cycles);
   v.opt("heap_unreadable_buckets", m.heap_unreadable_buckets);
+  v.opt("heap_read_s", m.heap_read_s);
 }
 
 template <typename V, typename T>
@@ -271,6 +272,7 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.req("runtime", s.runtime);
   v.req("leaked", s.leaked);
   v.req("leak_age_s", s.leak_age_s);
+  v.opt("read_s", s.read_s);
   v.req("groups", s.groups);
 }
 

@@ -8,16 +8,39 @@ namespace mws::target {
 
 namespace {
 
-// A frame-pointer walk of a parked goroutine from its saved context. Every
-// frame must lie in the goroutine's own stack [lo, hi), above the last:
-// anything else means it moved under us, and the walk stops there.
-std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, uint64_t pc, uint64_t bp, uint64_t lo, uint64_t hi) {
+// How much of a parked goroutine's stack is copied in one piece, from its
+// saved stack pointer up: the frames of a typical wait fit (Go starts a
+// goroutine with 2-8 KiB of stack), deeper ones are read frame by frame.
+constexpr uint64_t kStackWindow = 4096;
+// Goroutines read per batch: bounds the copy buffers (4 MiB of stacks).
+constexpr size_t kGoroutinesPerBatch = 1024;
+
+// Where a parked goroutine's saved context points, and the copy of the top
+// of its stack.
+struct ParkedContext {
+  uint64_t pc = 0, sp = 0, bp = 0, lo = 0, hi = 0;
+  const uint8_t* window = nullptr;  // copy of [sp, sp + window_len), when read
+  uint64_t window_len = 0;
+};
+
+// A frame-pointer walk from the saved context. Every frame must lie in the
+// goroutine's own stack [lo, hi), above the last: anything else means it
+// moved under us, and the walk stops there. Frames in the copied window
+// cost nothing; beyond it each is one read.
+std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, const ParkedContext& c) {
   std::vector<uint64_t> out;
-  if (pc == 0) return out;
-  out.push_back(pc);
-  while (out.size() < kGoroutineStackDepth && bp >= lo && bp + 16 <= hi && bp % 8 == 0) {
+  if (c.pc == 0) return out;
+  out.push_back(c.pc);
+  uint64_t bp = c.bp;
+  while (out.size() < kGoroutineStackDepth && bp >= c.lo && bp + 16 <= c.hi && bp % 8 == 0) {
     uint64_t frame[2];  // saved caller bp, return address
-    if (!mem.read(bp, frame, sizeof(frame)) || frame[1] == 0) break;
+    if (c.window && bp >= c.sp && bp + 16 <= c.sp + c.window_len) {
+      frame[0] = le64(c.window + (bp - c.sp));
+      frame[1] = le64(c.window + (bp - c.sp) + 8);
+    } else if (!mem.read(bp, frame, sizeof(frame))) {
+      break;
+    }
+    if (frame[1] == 0) break;
     out.push_back(frame[1]);
     if (frame[0] <= bp) break;
     bp = frame[0];
@@ -39,30 +62,65 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   std::vector<uint64_t> gs(hdr->len);
   if (!gs.empty() && !mem.read(hdr->ptr, gs.data(), gs.size() * sizeof(uint64_t)))
     return Error{"cannot read the runtime.allgs array from the target's memory"};
-  // One read per g: the head of runtime.g up to the last field we use.
-  // g.stack {lo, hi} is its first field in every version.
-  int64_t end = 16;
+  stacks = stacks && off.g_sched_pc >= 0 && off.g_sched_sp >= 0 && off.g_sched_bp >= 0;
+
+  // The head of runtime.g up to the last field we use; g.stack {lo, hi} is
+  // its first field in every version.
+  int64_t head_len = 16;
   for (int64_t o : {off.g_goid, off.g_startpc, off.g_gopc, off.g_atomicstatus, off.g_waitreason, off.g_waitsince,
-                    off.g_sched_pc, off.g_sched_bp})
-    end = std::max(end, o + 8);
-  std::vector<uint8_t> g(static_cast<size_t>(end));
-  auto word = [&g](int64_t o) { return o >= 0 ? le64(g.data() + o) : 0; };
+                    off.g_sched_sp, off.g_sched_pc, off.g_sched_bp})
+    head_len = std::max(head_len, o + 8);
+  const size_t head = static_cast<size_t>(head_len);
+  std::vector<uint8_t> heads(kGoroutinesPerBatch * head), windows(kGoroutinesPerBatch * kStackWindow);
+  std::vector<RemoteRead> reads;
+  std::vector<ParkedContext> parked;
   std::vector<GoroutineSnapshot> out;
-  for (uint64_t addr : gs) {
-    if (addr == 0 || !mem.read(addr, g.data(), g.size())) continue;
-    GoroutineSnapshot s;
-    s.g_addr = addr;
-    s.state.status = le32(g.data() + off.g_atomicstatus);
-    if (!go_status_is_goroutine(s.state.status)) continue;
-    if (off.g_waitreason >= 0) s.state.waitreason = g[size_t(off.g_waitreason)];
-    s.goid = word(off.g_goid);
-    s.startpc = word(off.g_startpc);
-    s.gopc = word(off.g_gopc);
-    s.waitsince = static_cast<int64_t>(word(off.g_waitsince));
-    const uint32_t status = s.state.status & ~kGoStatusScan;
-    if (stacks && off.g_sched_pc >= 0 && off.g_sched_bp >= 0 && status != kGoStatusRunning)
-      s.stack = walk_parked_stack(mem, word(off.g_sched_pc), word(off.g_sched_bp), word(0), word(8));
-    out.push_back(std::move(s));
+  out.reserve(gs.size());
+  // Batch by batch: every g's head in a few syscalls, then the top of
+  // every parked one's stack, then the walks, mostly in local copies.
+  for (size_t first = 0; first < gs.size(); first += kGoroutinesPerBatch) {
+    const size_t n = std::min(kGoroutinesPerBatch, gs.size() - first);
+    reads.assign(n, RemoteRead{});
+    for (size_t i = 0; i < n; i++) reads[i] = {gs[first + i], heads.data() + i * head, head};
+    mem.read_many(reads);
+    const size_t batch_start = out.size();
+    parked.clear();
+    for (size_t i = 0; i < n; i++) {
+      if (!reads[i].ok) continue;
+      const uint8_t* g = heads.data() + i * head;
+      auto word = [g](int64_t o) { return o >= 0 ? le64(g + o) : 0; };
+      GoroutineSnapshot s;
+      s.g_addr = gs[first + i];
+      s.state.status = le32(g + off.g_atomicstatus);
+      if (!go_status_is_goroutine(s.state.status)) continue;
+      if (off.g_waitreason >= 0) s.state.waitreason = g[off.g_waitreason];
+      s.goid = word(off.g_goid);
+      s.startpc = word(off.g_startpc);
+      s.gopc = word(off.g_gopc);
+      s.waitsince = static_cast<int64_t>(word(off.g_waitsince));
+      // A running goroutine's registers live in its thread: g.sched is stale.
+      if (stacks && (s.state.status & ~kGoStatusScan) != kGoStatusRunning)
+        parked.push_back({word(off.g_sched_pc), word(off.g_sched_sp), word(off.g_sched_bp), word(0), word(8)});
+      else
+        parked.push_back({});
+      out.push_back(std::move(s));
+    }
+    if (!stacks) continue;
+    reads.assign(parked.size(), RemoteRead{});
+    for (size_t i = 0; i < parked.size(); i++) {
+      const ParkedContext& c = parked[i];
+      if (c.pc == 0 || c.sp < c.lo || c.sp >= c.hi) continue;  // no context, or torn
+      reads[i] = {c.sp, windows.data() + i * kStackWindow, std::min(kStackWindow, c.hi - c.sp)};
+    }
+    mem.read_many(reads);
+    for (size_t i = 0; i < parked.size(); i++) {
+      ParkedContext& c = parked[i];
+      if (reads[i].ok) {
+        c.window = windows.data() + i * kStackWindow;
+        c.window_len = reads[i].len;
+      }
+      out[batch_start + i].stack = walk_parked_stack(mem, c);
+    }
   }
   return out;
 }

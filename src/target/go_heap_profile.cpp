@@ -1,5 +1,7 @@
 #include "target/go_heap_profile.h"
 
+#include <chrono>
+
 namespace mws::target {
 namespace {
 
@@ -19,6 +21,7 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
   if (!facts.heap_profile_readable) return Error{"the runtime's memory profile is read from go1.19 on"};
   if (facts.bucket_header_size != 48) return Error{"unknown layout of the runtime's profile buckets"};
   HeapProfileReading out;
+  const auto started = std::chrono::steady_clock::now();
   auto rate = mem.read<int64_t>(at.mem_profile_rate);
   auto cycle = mem.read<uint32_t>(at.mprof_cycle);
   auto head = mem.read<uint64_t>(at.mbuckets);
@@ -83,6 +86,7 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
     if (h.allocs == 0 && h.frees == 0) continue;
     out.buckets.push_back(std::move(h));
   }
+  out.read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }
 

@@ -27,6 +27,7 @@ struct HeapProfileReading {
   uint32_t cycle = 0;               // the runtime's profile cycle (one per GC, wraps)
   int64_t rate = 0;                 // runtime.MemProfileRate as read with it
   uint64_t unreadable = 0;          // buckets skipped: torn or unreadable
+  double read_s = 0;                // wall time the reading took
 };
 
 // Runtime addresses of runtime.mbuckets, runtime.mProfCycle and runtime.MemProfileRate.

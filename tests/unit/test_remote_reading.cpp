@@ -1,6 +1,6 @@
-// The reader of the runtime's memory profile, on bucket lists laid out in
-// this process's own memory as each Go version lays them out (mprof.go),
-// read back through process_vm_readv on ourselves.
+// Reading the target's memory, tried on this process itself through
+// process_vm_readv: batched reads, and the runtime's memory profile on
+// bucket lists laid out here as each Go version lays them out (mprof.go).
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -118,4 +118,25 @@ TEST_CASE("heap profile: before go1.19 it is refused with a reason", "[goabi]") 
   auto r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), *facts);
   REQUIRE_FALSE(r);
   CHECK(r.error().message == "the runtime's memory profile is read from go1.19 on");
+}
+
+TEST_CASE("remote memory: a batched read fills every readable piece and fails only the unreadable ones", "[goabi]") {
+  // More pieces than one system call takes, with unreadable ones among them
+  // (the kernel stops a call at the first of those).
+  constexpr size_t kPieces = 2500;
+  std::vector<uint64_t> source(kPieces), dest(kPieces, 0);
+  std::vector<target::RemoteRead> reads(kPieces);
+  for (size_t i = 0; i < kPieces; i++) {
+    source[i] = 0x1000 + i;
+    const bool unreadable = i % 700 == 3;  // low addresses are never mapped
+    reads[i] = {unreadable ? uint64_t(0x10 + i) : reinterpret_cast<uint64_t>(&source[i]), &dest[i], 8};
+  }
+  reads[1500].addr = 0;  // no address: skipped, not read
+  target::RemoteMemory(getpid()).read_many(reads);
+  for (size_t i = 0; i < kPieces; i++) {
+    INFO(i);
+    const bool readable = i % 700 != 3 && i != 1500;
+    CHECK(reads[i].ok == readable);
+    if (readable) CHECK(dest[i] == 0x1000 + i);
+  }
 }
