@@ -10,6 +10,10 @@
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 # 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
 #    no profiler, --mode sampled and --mode exact (runs before 4).
+# 6. Reading every goroutine (runs before 4): 1,000, 10,000 and 100,000
+#    goroutines parked 14 frames deep, read at the end of a recording with
+#    their stacks; the profile records the reading's wall time. Budget: 1 s
+#    at 100,000 (median). The target is not stopped for it.
 set -euo pipefail
 BUILD=${1:-build}
 MWSCOPE=$BUILD/mwscope
@@ -228,6 +232,34 @@ awk -v p="$paired" 'BEGIN {
   printf "  paired: sampled/none per round, median %.3f\n", p
   printf "  verdict: sampled costs %.1f%% of throughput (target <= 2%%): %s\n", cost, (cost <= 2 ? "PASS" : "FAIL")
 }'
+
+# 6. Reading every goroutine. The fixture's MemProfileRate is 0 (no pprof),
+#    so the recording runs in exact mode with nothing to count: only the
+#    readings at its ends matter here.
+GR_BUDGET_S=1
+echo "bench: reading every goroutine with its parked stack (${ROUNDS} recordings each, medians)"
+gr_verdict=PASS
+for n in 1000 10000 100000; do
+  mkfifo "$work/gr.in"
+  "$BUILD/fixtures/parkedgoroutines" -n "$n" < "$work/gr.in" > "$work/gr.out" &
+  gr_pid=$!
+  exec 9> "$work/gr.in"
+  for _ in $(seq 300); do grep -q ready "$work/gr.out" && break; sleep 0.1; done
+  reads=()
+  for r in $(seq "$ROUNDS"); do
+    "$MWSCOPE" -p "$gr_pid" -d 0.2 --mode exact --no-goroutines --json "$work/gr.json" > /dev/null 2> "$work/gr.err" ||
+      { cat "$work/gr.err" >&2; exit 1; }
+    reads+=("$(field "$work/gr.json" read_s)")
+  done
+  exec 9>&-
+  wait "$gr_pid" || true
+  rm -f "$work/gr.in"
+  median=$(printf '%s\n' "${reads[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  printf "  %7d goroutines: %.3f s (%.2f us each)\n" "$n" "$median" "$(awk -v m="$median" -v n="$n" 'BEGIN { print m * 1e6 / n }')"
+  if [ "$n" -eq 100000 ] && ! awk -v m="$median" -v b="$GR_BUDGET_S" 'BEGIN { exit !(m < b) }'; then gr_verdict=FAIL; fi
+done
+echo "  target pause: none (process_vm_readv reads while the target runs)"
+echo "  verdict: 100,000 goroutines read in under ${GR_BUDGET_S} s: $gr_verdict"
 
 # 4. Symbol loading: what mwscope does with a big stripped Go binary after a
 #    recording (open, build info, .gopclntab parse, 10,000 pcs symbolized,
