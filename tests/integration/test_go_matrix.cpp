@@ -57,3 +57,8 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
     check_goroutine_lifecycles(build "/taskserver");                                                      \
   }
 MWS_GO_MATRIX_BUILDS(MWS_MATRIX_TESTS)
+
+TEST_CASE("go1.27: beside Go's own leak detector, mwscope shows what it found and the long waits it cannot prove",
+          "[bpf][matrix][goroutines]") {
+  check_beside_go_leak_detector("go1.27/taskserver");
+}

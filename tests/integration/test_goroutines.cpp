@@ -154,6 +154,59 @@ void mws::test::check_goroutine_lifecycles(const std::string& taskserver) {
   }
 }
 
+// Go's goroutineleak profile (a GC that marks what no running goroutine can
+// reach) against the fixture's three kinds of leak: /leak-orphan waits on a
+// channel only it holds (unreachable: Go finds it and marks it _Gleaked);
+// /leak waits on a context whose cancel function a global keeps, /leak-select
+// on a channel nobody writes beside a one-hour timer (both reachable: Go
+// cannot call them leaks). mwscope reads the marks, and by how long each has
+// waited calls all three leaked.
+void mws::test::check_beside_go_leak_detector(const std::string& taskserver) {
+  Server server = start_server(taskserver);
+  constexpr int kOrphans = 6, kLeaks = 5, kSelects = 4;
+  send(server.port, "/leak-orphan", kOrphans);
+  send(server.port, "/leak", kLeaks);
+  send(server.port, "/leak-select", kSelects);
+  std::this_thread::sleep_for(milliseconds(200));  // each reaches its wait
+  auto go_says = http_get(server.port, "/debug/pprof/goroutineleak?debug=1");
+  REQUIRE(go_says);
+  INFO(*go_says);
+  REQUIRE(go_says->rfind("goroutineleak profile: total " + std::to_string(kOrphans) + "\n", 0) == 0);
+  CHECK(go_says->find("main.Orphan.func1.1") != std::string::npos);
+  CHECK(go_says->find("main.Watchdog") == std::string::npos);
+  CHECK(go_says->find("main.Notifier") == std::string::npos);
+
+  const std::string json_path = temp_path("goleak.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--leak-age", "1", "-d", "1.5",
+                           "--json", json_path});
+  INFO(mw.stderr_text());
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  const json profile = read_profile_json(json_path);
+  const json& snap = profile.at("goroutines");
+  INFO(snap.dump(1).substr(0, 4000));
+  REQUIRE(snap.at("read") == true);
+  struct Site {
+    const char* start;
+    const char* state;  // as mwscope shows it
+    int count;
+  };
+  for (const Site& site : {Site{"main.Orphan.func1.1", "chan receive (leaked, says Go)", kOrphans},
+                           Site{"main.Watchdog.func1.1", "chan receive", kLeaks},
+                           Site{"main.Notifier.func1.1", "select", kSelects}}) {
+    INFO(site.start);
+    uint64_t count = 0, leaked = 0, in_state = 0;
+    for (const auto& g : snap.at("groups"))
+      if (g.at("start_function") == site.start) {
+        count += g.at("count").get<uint64_t>();
+        leaked += g.at("leaked").get<uint64_t>();
+        in_state += state_count(g, site.state);
+      }
+    CHECK(count == uint64_t(site.count));
+    CHECK(in_state == uint64_t(site.count));
+    CHECK(leaked == uint64_t(site.count));
+  }
+}
+
 TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers are not", "[bpf][goroutines]") {
   check_goroutine_lifecycles("taskserver");
 }

@@ -24,6 +24,11 @@ void check_heap_inuse(const std::string& allocserver);
 // runtime's profile, middleware named as their authors wrote them
 // (test_middleware.cpp).
 void check_middleware_per_request(const std::string& fixture);
+// Beside Go's own leak detector (/debug/pprof/goroutineleak, Go 1.27): it
+// finds the goroutines parked on what nothing else can reach, and mwscope
+// shows them as Go marked them; mwscope also finds the long waits Go cannot
+// prove are leaks (test_goroutines.cpp).
+void check_beside_go_leak_detector(const std::string& taskserver);
 // Leaked goroutines exact per site, workers and (Go 1.23+) coroutines seen
 // ending (test_goroutines.cpp).
 void check_goroutine_lifecycles(const std::string& taskserver);
