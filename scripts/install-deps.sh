@@ -20,6 +20,9 @@ PACKAGES=(
   golang-github-valyala-bytebufferpool-dev golang-golang-x-crypto-dev
   golang-golang-x-net-dev golang-golang-x-sys-dev golang-golang-x-term-dev
   golang-golang-x-text-dev golang-golang-x-time-dev
+  # a real, stripped Go server of another build (test_goroutines.cpp: its
+  # goroutines beside its own /debug/pprof/goroutine)
+  caddy
   # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)
   libclang-rt-14-dev
 )

@@ -184,7 +184,8 @@ std::optional<std::string> http_get(int port, const std::string& path) {
     close(fd);
     return std::nullopt;
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  // Host names the port too, as a browser or curl would (caddy's admin endpoint checks it).
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\nConnection: close\r\n\r\n";
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
     close(fd);
     return std::nullopt;

@@ -2,14 +2,20 @@
 // goroutine per request on /leak and /leak-select and start short-lived
 // workers on /work and /spawn-burst; its /debug/goroutines endpoint is the
 // runtime's own goroutine profile (pprof debug=2) grouped by creator.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "harness.h"
+#include "model/profile.h"
 #include "target/gopclntab.h"
 #include "truth_checks.h"
 
@@ -317,4 +323,115 @@ TEST_CASE("the default mode reads every goroutine from memory: leaks from before
   CHECK(folded.find(";main.Watchdog.func1.1;") != std::string::npos);
   CHECK(folded.find(" " + std::to_string(kLeaks) + "\n") != std::string::npos);
   CHECK(mw.stderr_text().find("before attach included") != std::string::npos);
+}
+
+namespace {
+
+// A loopback TCP port nobody listens on now.
+int unused_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  socklen_t len = sizeof(a);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The first function of a stack that is not the runtime's, as mwscope's
+// sites are defined (model::is_runtime_function); "[running]" for none.
+std::string site_of(const std::vector<std::string>& leaf_first) {
+  for (const auto& fn : leaf_first)
+    if (!mws::is_runtime_function(fn)) return fn;
+  return leaf_first.empty() ? "[running]" : leaf_first.front();
+}
+
+// /debug/pprof/goroutine?debug=1 as goroutines per site, without the
+// goroutines that serve this very dump (its handler, its connection's
+// background read).
+std::map<std::string, uint64_t> pprof_sites(int admin_port) {
+  auto body = http_get(admin_port, "/debug/pprof/goroutine?debug=1");
+  REQUIRE(body);
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(*body);
+  std::string line;
+  uint64_t count = 0;
+  std::vector<std::string> frames;
+  auto flush = [&] {
+    bool serves_dump = false;
+    for (const auto& f : frames)
+      serves_dump |= f.rfind("runtime/pprof.", 0) == 0 || f == "net/http.(*connReader).backgroundRead";
+    if (count && !serves_dump) out[site_of(frames)] += count;
+    count = 0;
+    frames.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.find(" @ ") != std::string::npos) {
+      flush();
+      count = std::stoull(line.substr(0, line.find(' ')));
+    } else if (line.rfind("#\t", 0) == 0) {  // "#\t0xPC\tfunction+0xOFF\tfile:line"
+      std::istringstream fields(line.substr(2));
+      std::string pc, fn;
+      fields >> pc >> fn;
+      frames.push_back(fn.substr(0, fn.rfind("+0x")));
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
+// A real, stripped third-party server: Debian's caddy (built by Debian with
+// its own Go), idle, with its admin endpoint's pprof. Every goroutine the
+// runtime lists is read by mwscope, parked at the same place. Idle timers
+// may wake one now and then: a comparison counts only when the runtime's
+// own view is the same just before and just after mwscope's reading.
+TEST_CASE("Debian's caddy: every goroutine read from memory, as its own goroutine profile lists them",
+          "[bpf][goroutines][caddy]") {
+  const int admin = unused_port(), site = unused_port();
+  const std::string dir = temp_path("caddy");
+  REQUIRE(run({"mkdir", "-p", dir}).status == 0);
+  {
+    std::ofstream cfg(dir + "/Caddyfile");
+    cfg << "{\n\tadmin 127.0.0.1:" << admin << "\n\tauto_https off\n}\nhttp://127.0.0.1:" << site
+        << " {\n\trespond \"ok\"\n}\n";
+  }
+  Child caddy = Child::spawn({"env", "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "/usr/bin/caddy", "run",
+                              "--config", dir + "/Caddyfile", "--adapter", "caddyfile"});
+  INFO(caddy.stderr_text());
+  REQUIRE(wait_port_open(admin, seconds(20)));
+  REQUIRE(wait_port_open(site, seconds(20)));
+  REQUIRE(http_get(site, "/") == std::optional<std::string>("ok"));
+
+  bool compared = false;
+  for (int attempt = 0; attempt < 3 && !compared; attempt++) {
+    const auto before = pprof_sites(admin);
+    const std::string json_path = temp_path("caddy.json");
+    auto r = run({mwscope_binary(), "-p", std::to_string(caddy.pid()), "-d", "0.5", "--json", json_path});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto after = pprof_sites(admin);
+    if (before != after) continue;  // a timer fired meanwhile: not a fair comparison
+    const json profile = read_profile_json(json_path);
+    const json& snap = profile.at("goroutines");
+    REQUIRE(snap.at("read") == true);
+    std::map<std::string, uint64_t> ours;
+    for (const auto& g : snap.at("groups")) {
+      std::vector<std::string> frames;
+      for (const auto& f : g.at("stack")) frames.push_back(f.at("function"));
+      ours[site_of(frames)] += g.at("count").get<uint64_t>();
+    }
+    std::ostringstream both;
+    for (const auto& [s, n] : after) both << "  pprof " << n << " " << s << "\n";
+    for (const auto& [s, n] : ours) both << "  mwscope " << n << " " << s << "\n";
+    INFO(both.str());
+    CHECK(after.size() >= 5);  // caddy's own workers, not just net/http
+    CHECK(ours == after);
+    compared = true;
+  }
+  CHECK(compared);
 }
