@@ -179,9 +179,9 @@ int run(int argc, char** argv) {
   app.add_flag("--bench-empty-program", rec.empty_programs,
                "Benchmarks only: attach a BPF program that records nothing to every probe site")
       ->group("");
-  auto* leak_age = app.add_option("--leak-age", rec.leak_age_s,
-                 "Goroutines alive longer than this many seconds at the end are reported as leaked (turns goroutine "
-                 "tracking on)")
+  app.add_option("--leak-age", rec.leak_age_s,
+                 "A goroutine blocked on a channel, select, lock or semaphore for longer than this many seconds at "
+                 "the end is reported as leaked (read from the target's memory in every mode)")
       ->check(number_of("seconds", 0))
       ->capture_default_str();
   // Goroutine tracking and request counting cost a uprobe trap per

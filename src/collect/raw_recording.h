@@ -29,6 +29,7 @@ struct RawRecording {
   uint64_t sample_rate = 0;     // sampled mode: runtime.MemProfileRate in force
   uint32_t probes_attached = 0;
   bool allocations_tracked = false;
+  std::string allocations_unavailable;  // why not, when not (--no-allocs, a sampler that is off)
   bool tasks_tracked = false;
   std::string tasks_unavailable;     // why not, when not
   target::GoRuntimeOffsets offsets;  // of runtime.g, for the goroutine summary's source line

@@ -41,6 +41,7 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
   meta.go_version = raw.go_version;
   meta.mode = raw.mode;
   meta.allocations_tracked = raw.allocations_tracked;
+  meta.allocations_unavailable = raw.allocations_unavailable;
   meta.sample_rate = raw.sample_rate;
   meta.probes_attached = raw.probes_attached;
   meta.started_unix_ns = raw.started_unix_ns;

@@ -205,7 +205,8 @@ struct ProfileMeta {
   std::string executable;   // path of the target's executable as opened
   std::string go_version;   // "go1.19.8", empty when not Go
   std::string mode;         // "sampled" (the Go runtime's heap sampler) or "exact" (every allocation)
-  bool allocations_tracked = true;  // false with --no-allocs: stacks is empty by choice
+  bool allocations_tracked = true;  // false: stacks is empty, allocations_unavailable says why
+  std::string allocations_unavailable;  // "not requested (--no-allocs)", or the target's sampler is off
   uint64_t started_unix_ns = 0;
   double duration_s = 0;    // wall time the probes were live
   uint32_t probes_attached = 0;

@@ -84,11 +84,26 @@ Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::Pro
   }
   auto rate = mem.read<int64_t>(*addr);
   if (!rate) return Error{what + ": cannot read runtime.MemProfileRate (" + std::strerror(errno) + ")"};
-  if (*rate <= 0)
-    return Error{what + ": its runtime.MemProfileRate is 0, so the Go runtime samples no allocation (Go turns " +
-                 "sampling off in programs that never call runtime.MemProfile, e.g. without net/http/pprof); " +
-                 "use --mode exact, or --go-sample-rate 524288 to turn sampling on (writes into the process)"};
-  return static_cast<uint64_t>(*rate);
+  return *rate > 0 ? static_cast<uint64_t>(*rate) : 0;
+}
+
+// The heap sampler's probes, all of them: none fires while the sampler is off.
+void drop_sampler_probes(probes::GoProbePlan& plan) {
+  plan.sample_alloc.clear();
+  plan.sample_bucket.clear();
+  plan.sample_free.clear();
+  plan.tiny_refill.clear();
+  plan.tiny_release_all.clear();
+}
+
+// Why sampled mode records no allocation in a target whose sampler is off.
+// The rest (goroutines, the heap profile's state, requests) is still worth
+// the recording: an SRE chasing a goroutine leak in a server built without
+// net/http/pprof must not be turned away.
+std::string sampler_off_reason() {
+  return "the target's runtime.MemProfileRate is 0, so its Go runtime samples no allocation (Go turns sampling off "
+         "in programs that never call runtime.MemProfile, e.g. without net/http/pprof); use --mode exact, or "
+         "--go-sample-rate 524288 to turn sampling on (writes into the process)";
 }
 
 // The one-line summary of what was attached, for RecordOptions::on_attached.
@@ -109,6 +124,7 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                                                            : ", (*mcache).refill and releaseAll for the "
                                                              "tiny-allocation count",
                                 sample_rate));
+  if (t.plan.alloc.empty() && t.plan.sample_alloc.empty()) parts.push_back("no allocation probe");
   if (!t.plan.spawn.empty())
     parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
                                 t.plan.spawn.size(), t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
@@ -123,6 +139,7 @@ struct PreparedTarget {
   std::unique_ptr<target::ElfFile> exe;
   probes::GoTarget plan;
   uint64_t sample_rate = 0;  // sampled mode: runtime.MemProfileRate in force
+  std::string allocations_unavailable;  // why no allocation probe is attached, when none is
   std::string what;          // "process 42 (/srv/api)", for messages
 };
 
@@ -154,14 +171,25 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   auto plan = probes::plan_go_probes(*t.exe, t.what, req);
   if (!plan) return plan.error();
   t.plan = std::move(*plan);
-  if (t.plan.plan.alloc.empty() && t.plan.plan.sample_alloc.empty() && t.plan.plan.spawn.empty())
-    return Error{"nothing to attach: goroutine tracking is unavailable (" + t.plan.tasks_unavailable +
-                 ") and --no-allocs turned allocation profiling off"};
+  if (!opt.track_allocations) t.allocations_unavailable = "not requested (--no-allocs)";
   if (!t.plan.plan.sample_alloc.empty()) {
     auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what);
     if (!rate) return rate.error();
     t.sample_rate = *rate;
+    if (t.sample_rate == 0) {  // the sampler's probes would never fire: attach none of them
+      drop_sampler_probes(t.plan.plan);
+      t.allocations_unavailable = sampler_off_reason();
+      if (opt.on_notice)
+        opt.on_notice("warning: no allocation will be recorded from " + t.what + ": " + t.allocations_unavailable +
+                      ". Goroutines are still read from its memory");
+    }
   }
+  const auto& p = t.plan.plan;
+  if (p.alloc.empty() && p.sample_alloc.empty() && p.spawn.empty() && p.requests.empty() &&
+      !t.plan.goroutines_unavailable.empty())
+    return Error{"nothing to record from " + t.what + ": no probe applies (allocations: " +
+                 t.allocations_unavailable + "; goroutine tracking: " + t.plan.tasks_unavailable +
+                 ") and its goroutines cannot be read (" + t.plan.goroutines_unavailable + ")"};
   if (opt.track_goroutines && !t.plan.tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
     opt.on_notice("goroutine tracking is off: " + t.plan.tasks_unavailable + "; allocation profiling goes on");
   return t;
@@ -188,6 +216,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.sample_rate = t.sample_rate;
   raw.probes_attached = (*probes)->probes_attached();
   raw.allocations_tracked = !t.plan.plan.alloc.empty() || !t.plan.plan.sample_alloc.empty();
+  raw.allocations_unavailable = t.allocations_unavailable;
   raw.tasks_tracked = !t.plan.plan.spawn.empty();
   raw.tasks_unavailable = t.plan.tasks_unavailable;
   raw.offsets = t.plan.offsets;

@@ -80,10 +80,16 @@ std::string folded_frame_name(const std::string& function) {
 
 std::string describe_folded(const Profile& profile, Weight weight) {
   const ProfileMeta& m = profile.meta;
-  if (weight == Weight::InuseBytes || weight == Weight::InuseObjects)
+  if (needs_heap(weight) && m.heap_read && m.heap_profile_rate == 0)
+    return "empty: the runtime's heap profile holds nothing while its MemProfileRate is 0";
+  if (needs_heap(weight))
     return fmt::format("heap in use as of the last GC before the end, in {} (the runtime's profile, MemProfileRate {}{})",
                        weight == Weight::InuseBytes ? "bytes" : "objects", m.heap_profile_rate,
                        m.heap_profile_rate > 1 ? ", estimates scaled like pprof" : "");
+  if (!m.allocations_tracked)
+    return m.allocations_unavailable.rfind("not requested", 0) == 0 || m.allocations_unavailable.empty()
+               ? "empty: no allocation was recorded (--no-allocs)"
+               : "empty: no allocation was recorded; the report says why";
   if (!profile.sampled()) {
     const std::string mode = m.mode.empty() ? "mode unknown" : textfmt::printable(m.mode) + " mode";
     return mode + ", " + std::string(name(weight));

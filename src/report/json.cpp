@@ -182,6 +182,7 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileM
   v.req("go_version", m.go_version);
   v.req("mode", m.mode);
   v.opt("allocations_tracked", m.allocations_tracked);  // true when absent: before --no-allocs existed
+  v.opt("allocations_unavailable", m.allocations_unavailable);
   v.req("started_unix_ns", m.started_unix_ns);
   v.req("duration_s", m.duration_s);
   v.req("probes_attached", m.probes_attached);

@@ -34,7 +34,9 @@ std::string sample_rate_text(uint64_t rate) {
 
 // Which mode produced the profile, and what its numbers therefore are.
 void render_mode(std::string& out, const ProfileMeta& m) {
-  if (m.mode == "sampled") {
+  if (m.mode == "sampled" && !m.allocations_tracked) {
+    header_line(out, "mode", "sampled — no allocation recorded (see Allocations below)");
+  } else if (m.mode == "sampled") {
     header_line(out, "mode", fmt::format("sampled — the Go runtime's heap sampler (runtime.MemProfileRate = {})",
                                          sample_rate_text(m.sample_rate)));
     header_line(out, "", "objects and bytes are estimates scaled like pprof, raw samples shown beside them");
@@ -103,6 +105,27 @@ void render_heap_inuse(std::string& out, const Profile& p) {
                                      m.heap_unreadable_buckets == 1 ? "" : "s"));
 }
 
+void render_allocation_totals(std::string& out, const Profile& p) {
+  const uint64_t objects = total_weight(p, Weight::Objects);
+  const uint64_t bytes = total_weight(p, Weight::Bytes);
+  header_line(out, "allocations",
+              fmt::format("{}{} objects, {} ({} bytes) in {} distinct stacks", p.sampled() ? "est. " : "",
+                          grouped(objects), human_bytes(bytes), grouped(bytes), grouped(p.stacks.size())));
+  if (p.sampled()) render_sampled_totals(out, p);
+}
+
+void render_allocation_rate(std::string& out, const Profile& p) {
+  const double seconds = p.meta.duration_s;
+  if (!std::isfinite(seconds) || seconds <= 0) {
+    header_line(out, "rate", "unknown (no duration recorded)");
+    return;
+  }
+  header_line(out, "rate",
+              fmt::format("{}{} objects/s, {}/s", p.sampled() ? "est. " : "",
+                          rate(static_cast<double>(total_weight(p, Weight::Objects)) / seconds),
+                          human_bytes(static_cast<double>(total_weight(p, Weight::Bytes)) / seconds)));
+}
+
 void render_header(std::string& out, const Profile& p) {
   const ProfileMeta& m = p.meta;
   const size_t value_width = kTextWidth - 2 - kLabelWidth;
@@ -120,21 +143,10 @@ void render_header(std::string& out, const Profile& p) {
   header_line(out, "duration",
               fmt::format("{}, {} probe{} attached", duration(m.duration_s),
                           grouped(m.probes_attached), m.probes_attached == 1 ? "" : "s"));
-  const uint64_t objects = total_weight(p, Weight::Objects);
-  const uint64_t bytes = total_weight(p, Weight::Bytes);
-  const char* est = p.sampled() ? "est. " : "";
-  header_line(out, "allocations",
-              fmt::format("{}{} objects, {} ({} bytes) in {} distinct stacks", est, grouped(objects),
-                          human_bytes(bytes), grouped(bytes), grouped(p.stacks.size())));
-  if (p.sampled()) render_sampled_totals(out, p);
+  if (m.allocations_tracked) render_allocation_totals(out, p);
+  else header_line(out, "allocations", "not recorded (see Allocations below)");
   render_heap_inuse(out, p);
-  if (std::isfinite(m.duration_s) && m.duration_s > 0) {
-    header_line(out, "rate",
-                fmt::format("{}{} objects/s, {}/s", est, rate(static_cast<double>(objects) / m.duration_s),
-                            human_bytes(static_cast<double>(bytes) / m.duration_s)));
-  } else {
-    header_line(out, "rate", "unknown (no duration recorded)");
-  }
+  if (m.allocations_tracked) render_allocation_rate(out, p);
   // Always shown, even when 0: "no silent loss" (DESIGN.md).
   if (m.dropped_events == 0) {
     header_line(out, "dropped events", "0");
@@ -193,7 +205,9 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
   const uint64_t total = total_weight(p, weight);
   out += '\n';
   if (!p.meta.allocations_tracked) {
-    out += "Allocations: not probed (recorded with --no-allocs)\n";
+    const std::string why = p.meta.allocations_unavailable.empty() ? std::string("recorded with --no-allocs")
+                                                                   : printable(p.meta.allocations_unavailable);
+    out += "Allocations: not recorded: " + why + "\n";
     return;
   }
   if (sites.empty()) {

@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "harness.h"
+#include "model/profile.h"
 
 using namespace mws::test;
 using namespace std::chrono;
+using json = nlohmann::json;
 
 namespace {
 
@@ -108,36 +110,75 @@ TEST_CASE("no PID at all", "[bpf][errors]") {
   expect_one_line_error(run({mwscope_binary()}), "-p PID", since);
 }
 
-TEST_CASE("a Go program whose heap sampler is off: sampled mode says so, --go-sample-rate turns it on",
+TEST_CASE("a Go program whose heap sampler is off: the default mode says so and reads its goroutines, "
+          "--go-sample-rate turns sampling on",
           "[bpf][errors][sampled]") {
   Server server = start_server("noprofserver");
-  auto rate_now = [&] {
+  auto info = [&] {
     auto body = http_get(server.port, "/debug/info");
     REQUIRE(body);
-    auto at = body->find("\"memprofilerate\":");
-    REQUIRE(at != std::string::npos);
-    return std::stol(body->substr(at + 17));
+    return json::parse(*body);
   };
-  REQUIRE(rate_now() == 0);  // the fixture's construction: nothing reaches runtime.MemProfile
-  const uint32_t since = newest_program_id();
-  expect_one_line_error(run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1"}),
-                        "MemProfileRate is 0", since);
-  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1"});
-  CHECK(r.err.find("--mode exact") != std::string::npos);
-  CHECK(rate_now() == 0);  // refusing wrote nothing
+  REQUIRE(info().at("memprofilerate") == 0);  // the fixture's construction: nothing reaches runtime.MemProfile
+  constexpr int kLeaks = 12;
+  for (int i = 0; i < kLeaks; i++) REQUIRE(http_get(server.port, "/leak"));  // leaked before anyone looked
+  REQUIRE(info().at("leaked") == kLeaks);
 
-  // Opt-in: the rate is written (with a warning), and samples arrive.
-  const std::string json_path = temp_path("noprof.json");
+  // No allocation can be sampled: said once, before recording, with what
+  // to do instead; the goroutines are read all the same.
+  const std::string json_path = temp_path("noprof-default.json"), folded_path = temp_path("noprof.folded");
+  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1.5", "--leak-age", "1",
+                "--json", json_path, "--folded", folded_path});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.find("warning: no allocation will be recorded") != std::string::npos);
+  CHECK(r.err.find("MemProfileRate is 0") != std::string::npos);
+  CHECK(r.err.find("--mode exact") != std::string::npos);
+  CHECK(r.err.find("wrote folded stacks (empty: no allocation was recorded") != std::string::npos);
+  CHECK(r.out.find("Allocations: not recorded: the target's runtime.MemProfileRate is 0") != std::string::npos);
+  CHECK(info().at("memprofilerate") == 0);  // nothing written without --go-sample-rate
+
+  const json profile = read_profile_json(json_path);
+  CHECK(profile.at("meta").at("allocations_tracked") == false);
+  CHECK(profile.at("meta").at("allocations_unavailable").get<std::string>().find("MemProfileRate is 0") !=
+        std::string::npos);
+  const json& snap = profile.at("goroutines");
+  REQUIRE(snap.at("read") == true);
+  uint64_t parked = 0, leaked = 0;
+  for (const auto& g : snap.at("groups")) {
+    if (g.at("start_function") != "main.leakHandler.func1") continue;
+    parked += g.at("count").get<uint64_t>();
+    leaked += g.at("leaked").get<uint64_t>();
+  }
+  CHECK(parked == kLeaks);  // every one the fixture started, by its own count
+  CHECK(leaked == kLeaks);  // blocked on a channel at both readings, past --leak-age
+  CHECK(r.out.find("main.leakHandler") != std::string::npos);  // in the text report's goroutine table
+
+  // Opt-in: the rate is written (with a warning) before the probes go
+  // live, and at rate 1 every allocation is a sample: 4 per /work request.
+  const std::string sampled_path = temp_path("noprof.json");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--go-sample-rate", "1",
-                           "--json", json_path});
+                           "--json", sampled_path});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   CHECK(mw.stderr_text().find("warning: wrote runtime.MemProfileRate = 1") != std::string::npos);
-  CHECK(rate_now() == 1);
-  for (int i = 0; i < 50; i++) REQUIRE(http_get(server.port, "/work"));
+  CHECK(info().at("memprofilerate") == 1);
+  constexpr int kWork = 50, kWorkObjects = 4;  // the fixture's workObjects
+  for (int i = 0; i < kWork; i++) REQUIRE(http_get(server.port, "/work"));
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
-  const std::string profile = read_file(json_path);
-  CHECK(profile.find("main.workHandler") != std::string::npos);
+  const json sampled = read_profile_json(sampled_path);
+  CHECK(sampled.at("meta").at("allocations_tracked") == true);
+  uint64_t work_samples = 0, work_bytes = 0;  // allocated in main.workHandler itself
+  for (const auto& st : sampled.at("stacks")) {
+    std::string site;
+    for (const auto& f : st.at("frames"))
+      if (site.empty() && !mws::is_runtime_function(f.at("function").get<std::string>())) site = f.at("function");
+    if (site != "main.workHandler") continue;
+    work_samples += st.at("samples").get<uint64_t>();
+    work_bytes += st.at("sample_bytes").get<uint64_t>();
+  }
+  CHECK(work_samples == kWork * kWorkObjects);
+  CHECK(work_bytes == kWork * kWorkObjects * 128);  // new([128]byte)
 }
 
 TEST_CASE("a killed mwscope leaves nothing attached and the target keeps serving", "[bpf][errors][safety]") {

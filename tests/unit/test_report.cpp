@@ -320,7 +320,9 @@ TEST_CASE("folded: sampled weights stay pure folded lines", "[report]") {
 }
 
 TEST_CASE("folded: describe_folded says the mode and what the numbers are", "[report]") {
-  const Profile exact = http_profile();
+  Profile exact = http_profile();
+  exact.meta.heap_read = true;
+  exact.meta.heap_profile_rate = 1;
   Profile sampled = sampled_profile();
   CHECK(describe_folded(exact, Weight::Bytes) == "exact mode, bytes");
   CHECK(describe_folded(exact, Weight::Objects) == "exact mode, objects");
@@ -330,11 +332,34 @@ TEST_CASE("folded: describe_folded says the mode and what the numbers are", "[re
   CHECK(describe_folded(sampled, Weight::InuseBytes) ==
         "heap in use as of the last GC before the end, in bytes (the runtime's profile, MemProfileRate 4096, "
         "estimates scaled like pprof)");
-  CHECK(describe_folded(exact, Weight::InuseObjects).find("heap in use as of the last GC before the end, in objects") == 0);
+  CHECK(describe_folded(exact, Weight::InuseObjects) ==
+        "heap in use as of the last GC before the end, in objects (the runtime's profile, MemProfileRate 1)");
   CHECK(describe_folded(Profile{}, Weight::Bytes) == "mode unknown, bytes");
 }
 
 // ---------------------------------------------------------------- JSON
+
+TEST_CASE("no allocation recorded: every output says so and why, none pretends to zero", "[report]") {
+  Profile p;
+  p.meta.mode = "sampled";
+  p.meta.duration_s = 2;
+  p.meta.allocations_tracked = false;
+  p.meta.allocations_unavailable = "the target's runtime.MemProfileRate is 0, so ...";
+  p.meta.heap_read = true;  // read, but the runtime keeps nothing while its sampler is off
+  const std::string text = render_text(p, Weight::Bytes, 10);
+  CHECK(text.find("Allocations: not recorded: the target's runtime.MemProfileRate is 0") != std::string::npos);
+  CHECK(text.find("allocations      not recorded") != std::string::npos);
+  CHECK(text.find("objects/s") == std::string::npos);  // no rate of nothing
+  CHECK(text.find("est. 0 objects") == std::string::npos);
+  CHECK(describe_folded(p, Weight::Bytes).rfind("empty: no allocation was recorded; the report says why", 0) == 0);
+  CHECK(describe_folded(p, Weight::InuseBytes).rfind("empty: the runtime's heap profile holds nothing", 0) == 0);
+  auto back = parse_profile_json(render_json(p));
+  REQUIRE(back.ok());
+  CHECK(back->meta.allocations_unavailable == p.meta.allocations_unavailable);
+
+  p.meta.allocations_unavailable = "not requested (--no-allocs)";
+  CHECK(describe_folded(p, Weight::Objects) == "empty: no allocation was recorded (--no-allocs)");
+}
 
 TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[report]") {
   const uint64_t max = std::numeric_limits<uint64_t>::max();
