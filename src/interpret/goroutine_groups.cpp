@@ -41,11 +41,24 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
   if (in.at_attach)
     for (const auto& g : *in.at_attach) waiting_at_attach.emplace(g.goid, g.state);
 
+  out.duration_s = in.duration_s;
   struct Key {
     std::vector<FrameId> stack, creation;
     std::string start;
     auto operator<=>(const Key&) const = default;
   };
+  auto key_of = [&](const target::GoroutineSnapshot& g, const std::string& start) {
+    return Key{sym.symbolize(g.stack), g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{}, start};
+  };
+  // The same groups at attach, for how much each grew.
+  std::map<Key, uint64_t> count_at_attach;
+  if (in.at_attach)
+    for (const auto& g : *in.at_attach) {
+      const std::string start = function_at_entry(sym.process(), g.startpc);
+      if (is_runtime_goroutine(start)) continue;
+      out.total_at_attach++;
+      count_at_attach[key_of(g, start)]++;
+    }
   struct Acc {
     GoroutineGroup group;
     std::map<std::string, uint64_t> states;
@@ -58,7 +71,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
       continue;
     }
     out.total++;
-    Key k{sym.symbolize(g.stack), g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{}, start};
+    Key k = key_of(g, start);
     Acc& a = groups[k];
     a.group.count++;
     const std::string state = target::describe_goroutine_state(g.state, in.go_version);
@@ -84,6 +97,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     }
   }
   for (auto& [k, a] : groups) {
+    if (auto it = count_at_attach.find(k); it != count_at_attach.end()) a.group.at_attach = it->second;
     a.group.frame_ids = k.stack;
     a.group.creation_frame_ids = k.creation;
     a.group.start_function = k.start;

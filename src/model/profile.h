@@ -117,6 +117,10 @@ struct GoroutineGroup {
   std::vector<FrameId> creation_frame_ids;  // the go statement (g.gopc), leaf first; empty for main
   std::string start_function;               // g.startpc
   uint64_t count = 0;
+  // Goroutines of this same group (same stack, go statement and start) at
+  // attach: count - at_attach is how much it grew while recording. A leak
+  // still growing grows here; one that grew before attach is flat.
+  uint64_t at_attach = 0;
   // Blocked at least the leak age on something other than I/O, a timer or
   // a system call: a channel, select, lock or condition that may never come.
   uint64_t leaked = 0;
@@ -136,6 +140,8 @@ struct GoroutineSnapshotSummary {
   std::string problem;
   uint64_t at_attach = 0;   // goroutines (user and runtime) alive at attach
   uint64_t total = 0;       // user goroutines at the end (what the goroutine profile lists)
+  uint64_t total_at_attach = 0;  // user goroutines at attach, counted as `total` is
+  double duration_s = 0;         // between the two readings (the recording), for growth per minute
   uint64_t runtime = 0;     // the runtime's own at the end (GC workers...), not in groups
   uint64_t leaked = 0;
   double leak_age_s = 30;

@@ -229,7 +229,8 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   if (auto st = consumer.init(); !st) return st.error();
   // Goroutines alive as the probes go live, registered with the tracker so
   // their exits are told apart.
-  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, false)) {
+  // With their stacks, grouped as at the end: how much each group grows.
+  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
     raw.preexisting = std::move(*gs);
     if (raw.tasks_tracked)
       for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid);

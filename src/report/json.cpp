@@ -254,6 +254,7 @@ void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.object("a goroutine group object");
   v.req("start_function", g.start_function);
   v.req("count", g.count);
+  v.opt("at_attach", g.at_attach);
   v.req("leaked", g.leaked);
   v.req("leaked_before_attach", g.leaked_before_attach);
   v.req("blocked_s", g.blocked_s);
@@ -270,6 +271,8 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.req("problem", s.problem);
   v.req("at_attach", s.at_attach);
   v.req("total", s.total);
+  v.opt("total_at_attach", s.total_at_attach);
+  v.opt("duration_s", s.duration_s);
   v.req("runtime", s.runtime);
   v.req("leaked", s.leaked);
   v.req("leak_age_s", s.leak_age_s);

@@ -46,6 +46,11 @@ void render_group_stack(std::string& out, size_t rank, const Profile& p, const T
     out += fmt::format("      ... {} more frames\n", g.creation_frame_ids.size() - shown);
 }
 
+int64_t growth(uint64_t now, uint64_t before) { return int64_t(now) - int64_t(before); }
+
+// "+40", "0", "-3".
+std::string signed_count(int64_t n) { return n > 0 ? "+" + grouped(uint64_t(n)) : n < 0 ? "-" + grouped(uint64_t(-n)) : "0"; }
+
 }  // namespace
 
 // Every goroutine at the end, read from memory, grouped by where it is
@@ -56,15 +61,19 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
     out += fmt::format("\nGoroutines at the end: unknown ({})\n", printable(s.problem));
     return;
   }
-  out += fmt::format("\nGoroutines at the end, read from the target's memory: {} ({} at attach, runtime's own "
-                     "included; {} of the runtime's own not listed)\n",
-                     grouped(s.total), grouped(s.at_attach), grouped(s.runtime));
+  out += fmt::format("\nGoroutines at the end, read from the target's memory: {} ({} at attach: {}{}; the "
+                     "runtime's own {} not listed)\n",
+                     grouped(s.total), grouped(s.total_at_attach), signed_count(growth(s.total, s.total_at_attach)),
+                     s.duration_s > 0 ? fmt::format(", {:+.1f}/min", double(growth(s.total, s.total_at_attach)) * 60 /
+                                                                         s.duration_s)
+                                      : std::string(),
+                     grouped(s.runtime));
   out += fmt::format("  leaked: {} blocked at least {:.0f} s on a channel, select, lock or condition (I/O, timers "
                      "and system calls are long-lived, not leaked)\n",
                      grouped(s.leaked), s.leak_age_s);
   const size_t shown = std::min(top_n ? top_n : s.groups.size(), s.groups.size());
   if (shown == 0) return;
-  out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", "#", "count", "leaked", "blocked",
+  out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>7}  {:>8}  {}\n", "#", "count", "growth", "leaked", "blocked",
                      "parked in / state / created by");
   for (size_t i = 0; i < shown; i++) {
     const GoroutineGroup& g = s.groups[i];
@@ -78,9 +87,10 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
       states += fmt::format("{}{} x{}", k ? ", " : "", printable(g.states[k].first), grouped(g.states[k].second));
     const std::string created =
         g.creation_frame_ids.empty() ? "(main)" : function_name(p.frame(g.creation_frame_ids.front()));
-    out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count), grouped(g.leaked),
-                       g.blocked_s > 0 ? duration(g.blocked_s) : "-", elide(printable(parked), 70));
-    out += fmt::format("  {:>33}  {}; created by {}\n", "", elide(states, 40), elide(printable(created), 40));
+    out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count),
+                       signed_count(growth(g.count, g.at_attach)), grouped(g.leaked),
+                       g.blocked_s > 0 ? duration(g.blocked_s) : "-", elide(printable(parked), 61));
+    out += fmt::format("  {:>42}  {}; created by {}\n", "", elide(states, 36), elide(printable(created), 36));
   }
   if (s.groups.size() > shown) out += fmt::format("  ... {} more groups\n", s.groups.size() - shown);
 }

@@ -1074,16 +1074,21 @@ TEST_CASE("json: goroutines read at the end round-trip, and a bad frame index na
   g.creation_frame_ids = test::intern(p, {fr("main.Watchdog.func1", "main.go", 178)});
   g.start_function = "main.Watchdog.func1.1";
   g.count = 40;
+  g.at_attach = 33;
   g.leaked = 40;
   g.leaked_before_attach = 38;
   g.blocked_s = 61.5;
   g.states = {{"chan receive", 40}};
   g.middleware = "main.Watchdog";
-  p.goroutines = {.read = true, .at_attach = 70, .total = 44, .runtime = 5, .leaked = 40, .leak_age_s = 30,
-                  .groups = {g}};
+  p.goroutines = {.read = true, .at_attach = 70, .total = 44, .total_at_attach = 30, .duration_s = 12.5,
+                  .runtime = 5, .leaked = 40, .leak_age_s = 30, .groups = {g}};
   auto back = parse_profile_json(render_json(p));
   REQUIRE(back.ok());
   CHECK(back->goroutines == p.goroutines);
+  // Growth while recording, in all and per group: 14 over 12.5 s is 67.2 a minute.
+  const std::string text = render_leaks_text(p, 10);
+  CHECK(text.find("read from the target's memory: 44 (30 at attach: +14, +67.2/min;") != std::string::npos);
+  CHECK(text.find("       40       +7       40") != std::string::npos);
   CHECK(test::frames_of(*back, back->goroutines.groups[0].frame_ids) == test::frames_of(p, g.frame_ids));
 
   nlohmann::json j = nlohmann::json::parse(render_json(p));
