@@ -140,6 +140,7 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
 
   out += fmt::format("\nGoroutines alive before attach: {} (their creation was not seen; {} of them ended while recording)\n",
                      grouped(t.preexisting_at_attach), grouped(t.preexisting_ended));
+  if (p.goroutines.read) return out;  // the reading above lists them, grouped, with their growth
   for (size_t i = 0; i < t.preexisting.size() && i < 10; i++) {
     const auto& g = t.preexisting[i];
     out += fmt::format("  {:>7}  {}  (created by {})\n", grouped(g.alive_at_attach), printable(g.start_function),
