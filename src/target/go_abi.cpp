@@ -12,9 +12,12 @@
 #include <libelf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
+#include <vector>
 
 #include "target/gopclntab.h"  // parse_go_version
 
@@ -43,10 +46,10 @@ namespace {
 // 352 for 1.26; m.curg 192 up to 1.24, 184 from 1.25; sched.bp 104 / 96).
 struct OffsetRow {
   int minor;
-  int64_t goid, startpc, gopc, atomicstatus, waitreason, waitsince, parent_goid, m_curg, sched_bp;
+  int64_t goid, startpc, gopc, atomicstatus, waitreason, waitsince, sched_bp;
 };
 
-constexpr int64_t kGM = 48, kSchedSp = 56, kSchedPc = 64;
+constexpr int64_t kSchedSp = 56, kSchedPc = 64;
 
 constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // go1.17: runtime2.go of go1.17.13 (erlangtui/go1.17.13, annotated). After sched:
@@ -57,55 +60,55 @@ constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // sysexitticks(208) traceseq(216) tracelastp(224) lockedm(232) sig(240)
     // writebuf(248,24) sigcode0(272) sigcode1(280) sigpc(288) gopc(296) ancestors(304)
     // startpc(312). No parentGoid.
-    {17, 152, 312, 296, 144, 176, 168, -1, 192, 104},
+    {17, 152, 312, 296, 144, 176, 168, 104},
     // go1.18: runtime2.go (pedrogao/go1.18): g identical to 1.17 up to startpc
     // (m.fastrand became uint64; m.curg unchanged).
-    {18, 152, 312, 296, 144, 176, 168, -1, 192, 104},
+    {18, 152, 312, 296, 144, 176, 168, 104},
     // go1.19: runtime2.go of the local go1.19.8 toolchain: same as 1.18 up to startpc
     // (goroutineProfiled added after selectDone). Checked against DWARF in the tests.
-    {19, 152, 312, 296, 144, 176, 168, -1, 192, 104},
+    {19, 152, 312, 296, 144, 176, 168, 104},
     // go1.20: runtime2.go of go1.20.6 (GeeVong/GolangSrcReading1.20.6): atomicstatus
     // became atomic.Uint32 (same size), goid uint64, parkingOnChan atomic.Bool,
     // runnableStamp renamed trackingStamp; m gained an explicit `_ uint32` pad.
     // Offsets unchanged.
-    {20, 152, 312, 296, 144, 176, 168, -1, 192, 104},
+    {20, 152, 312, 296, 144, 176, 168, 104},
     // go1.21: runtime2.go of go1.21.0 (luode0320/go-1.21.0, annotated): sysblocktraced,
     // sysexitticks, traceseq, tracelastp moved into `trace gTraceState` (after
     // goroutineProfiled); parentGoid uint64 added before gopc. trackingStamp(192)
     // runnableTime(200) lockedm(208) sig(216) writebuf(224) sigcode0(248) sigcode1(256)
     // sigpc(264) parentGoid(272) gopc(280) ancestors(288) startpc(296).
-    {21, 152, 296, 280, 144, 176, 168, 272, 192, 104},
+    {21, 152, 296, 280, 144, 176, 168, 104},
     // go1.22: runtime2.go of go1.22 (a stored copy with goarmsoftfp and
     // waitReasonCoroutine last): one-byte fields inMarkAssist, coroexit, nocgocallback
     // added in the 177..191 gap; coroarg added after selectDone. Offsets as 1.21.
-    {22, 152, 296, 280, 144, 176, 168, 272, 192, 104},
+    {22, 152, 296, 280, 144, 176, 168, 104},
     // go1.23: runtime2.go of go1.23 (an annotated copy with waitReasonGCWeakToStrongWait
     // last): syscallbp added after syscallpc, shifting everything after it by 8:
     // atomicstatus(152) goid(160) waitsince(176) waitreason(184) trackingStamp(200)
     // lockedm(216) sig(224) writebuf(232) parentGoid(280) gopc(288) startpc(304);
     // sleepWhen added after timer.
-    {23, 160, 304, 288, 152, 184, 176, 280, 192, 104},
+    {23, 160, 304, 288, 152, 184, 176, 104},
     // go1.24: runtime2.go of go1.24 (stored copies with syncGroup *synctestGroup and the
     // spinbitmutex m padding): fipsIndicator uint8 added after lockedm, at 224 in the
     // padding before sig (now 228; writebuf stays at 232); syncGroup after coroarg.
     // Offsets as 1.23.
-    {24, 160, 304, 288, 152, 184, 176, 280, 192, 104},
+    {24, 160, 304, 288, 152, 184, 176, 104},
     // go1.25: runtime2.go of go1.25.3 (CaoYuming-git/go1.25.3): gobuf.ret removed
     // (gobuf 48 bytes), so everything after g.sched moves back by 8: syscallbp(120)
     // atomicstatus(144) goid(152) waitreason(176); syncSafePoint and runningCleanups
     // added after fipsIndicator (216..218, sig 220). m.curg = 184, sched.bp = 96.
-    {25, 152, 296, 280, 144, 176, 168, 272, 184, 96},
+    {25, 152, 296, 280, 144, 176, 168, 96},
     // go1.26: g as quoted from go1.26-era runtime2.go (golang/go tree of the 1.26 cycle
     // plus fipsOnlyBypass, ditWanted and `secret int32` after sig, as in gccgo's libgo
     // copy synced with 1.26 and a 2026 write-up of runtime2.go): lockedm(208)
     // fipsIndicator(216) fipsOnlyBypass(217) ditWanted(218) syncSafePoint(219)
     // runningCleanups(220) sig(224) secret(228) writebuf(232) parentGoid(280) gopc(288)
     // startpc(304). xRegs and valgrindStackID are after startpc.
-    {26, 152, 304, 288, 144, 176, 168, 280, 184, 96},
+    {26, 152, 304, 288, 144, 176, 168, 96},
     // go1.27: runtime2.go of go1.27.4 (Debian's golang-1.27-src): g and m unchanged
     // from go1.26; checked against the DWARF of a go1.27.4 build by the toolchain
     // matrix test.
-    {27, 152, 304, 288, 144, 176, 168, 280, 184, 96},
+    {27, 152, 304, 288, 144, 176, 168, 96},
 }};
 
 // The table row for a version: its own, or the newest row for a version newer
@@ -130,11 +133,14 @@ Error unknown_version(const std::string& go_version, std::string_view what) {
 }
 
 // ---------------------------------------------------------------------------
-// waitReason strings, indexed by the enum value, per version (runtime2.go's const
-// block; the waitReasonStrings initializer is keyed, so the const order is what counts).
+// waitReason strings, indexed by the enum value (runtime2.go's const block; the
+// waitReasonStrings initializer is keyed, so the const order is what counts).
+// One list, go1.17's, and what each release changed in it: a reader sees the
+// history, and each version's list follows from it. The unit tests compare
+// every installed toolchain's runtime2.go with the list built here.
 
-// go1.17, go1.18, go1.19 (identical const blocks).
-constexpr const char* kWait17[] = {
+// go1.17, go1.18 and go1.19 (identical const blocks).
+constexpr std::string_view kWaitReasons117[] = {
     "",                         // 0 waitReasonZero
     "GC assist marking",        // 1
     "IO wait",                  // 2
@@ -164,243 +170,66 @@ constexpr const char* kWait17[] = {
     "debug call",               // 26
 };
 
-// go1.20, go1.21: timer goroutine (idle) gone; sync.Mutex/RWMutex waits, GC worker
-// (active), GC mark termination, stopping the world added.
-constexpr const char* kWait20[] = {
-    "",                         // 0
-    "GC assist marking",        // 1
-    "IO wait",                  // 2
-    "chan receive (nil chan)",  // 3
-    "chan send (nil chan)",     // 4
-    "dumping heap",             // 5
-    "garbage collection",       // 6
-    "garbage collection scan",  // 7
-    "panicwait",                // 8
-    "select",                   // 9
-    "select (no cases)",        // 10
-    "GC assist wait",           // 11
-    "GC sweep wait",            // 12
-    "GC scavenge wait",         // 13
-    "chan receive",             // 14
-    "chan send",                // 15
-    "finalizer wait",           // 16
-    "force gc (idle)",          // 17
-    "semacquire",               // 18
-    "sleep",                    // 19
-    "sync.Cond.Wait",           // 20
-    "sync.Mutex.Lock",          // 21
-    "sync.RWMutex.RLock",       // 22
-    "sync.RWMutex.Lock",        // 23
-    "trace reader (blocked)",   // 24
-    "wait for GC cycle",        // 25
-    "GC worker (idle)",         // 26
-    "GC worker (active)",       // 27
-    "preempted",                // 28
-    "debug call",               // 29
-    "GC mark termination",      // 30
-    "stopping the world",       // 31
-};
+using WaitReasons = std::vector<std::string_view>;
 
-// go1.22: + flushing proc caches, trace goroutine/proc status, page trace flush,
-// coroutine. go1.23: + GC weak to strong wait.
-constexpr const char* kWait22[] = {
-    "",                         // 0
-    "GC assist marking",        // 1
-    "IO wait",                  // 2
-    "chan receive (nil chan)",  // 3
-    "chan send (nil chan)",     // 4
-    "dumping heap",             // 5
-    "garbage collection",       // 6
-    "garbage collection scan",  // 7
-    "panicwait",                // 8
-    "select",                   // 9
-    "select (no cases)",        // 10
-    "GC assist wait",           // 11
-    "GC sweep wait",            // 12
-    "GC scavenge wait",         // 13
-    "chan receive",             // 14
-    "chan send",                // 15
-    "finalizer wait",           // 16
-    "force gc (idle)",          // 17
-    "semacquire",               // 18
-    "sleep",                    // 19
-    "sync.Cond.Wait",           // 20
-    "sync.Mutex.Lock",          // 21
-    "sync.RWMutex.RLock",       // 22
-    "sync.RWMutex.Lock",        // 23
-    "trace reader (blocked)",   // 24
-    "wait for GC cycle",        // 25
-    "GC worker (idle)",         // 26
-    "GC worker (active)",       // 27
-    "preempted",                // 28
-    "debug call",               // 29
-    "GC mark termination",      // 30
-    "stopping the world",       // 31
-    "flushing proc caches",     // 32
-    "trace goroutine status",   // 33
-    "trace proc status",        // 34
-    "page trace flush",         // 35
-    "coroutine",                // 36
-    "GC weak to strong wait",   // 37 (go1.23 only; not in go1.22)
-};
+WaitReasons::iterator find_reason(WaitReasons& list, std::string_view reason) {
+  auto it = std::find(list.begin(), list.end(), reason);
+  if (it == list.end()) throw std::logic_error("wait reason history: no \"" + std::string(reason) + "\" to edit");
+  return it;
+}
 
-// go1.24: sync.WaitGroup.Wait inserted after sync.RWMutex.Lock (shifts the rest),
-// synctest reasons appended.
-constexpr const char* kWait24[] = {
-    "",                         // 0
-    "GC assist marking",        // 1
-    "IO wait",                  // 2
-    "chan receive (nil chan)",  // 3
-    "chan send (nil chan)",     // 4
-    "dumping heap",             // 5
-    "garbage collection",       // 6
-    "garbage collection scan",  // 7
-    "panicwait",                // 8
-    "select",                   // 9
-    "select (no cases)",        // 10
-    "GC assist wait",           // 11
-    "GC sweep wait",            // 12
-    "GC scavenge wait",         // 13
-    "chan receive",             // 14
-    "chan send",                // 15
-    "finalizer wait",           // 16
-    "force gc (idle)",          // 17
-    "semacquire",               // 18
-    "sleep",                    // 19
-    "sync.Cond.Wait",           // 20
-    "sync.Mutex.Lock",          // 21
-    "sync.RWMutex.RLock",       // 22
-    "sync.RWMutex.Lock",        // 23
-    "sync.WaitGroup.Wait",      // 24
-    "trace reader (blocked)",   // 25
-    "wait for GC cycle",        // 26
-    "GC worker (idle)",         // 27
-    "GC worker (active)",       // 28
-    "preempted",                // 29
-    "debug call",               // 30
-    "GC mark termination",      // 31
-    "stopping the world",       // 32
-    "flushing proc caches",     // 33
-    "trace goroutine status",   // 34
-    "trace proc status",        // 35
-    "page trace flush",         // 36
-    "coroutine",                // 37
-    "GC weak to strong wait",   // 38
-    "synctest.Run",             // 39
-    "synctest.Wait",            // 40
-    "chan receive (synctest)",  // 41
-    "chan send (synctest)",     // 42
-    "select (synctest)",        // 43
-};
+void insert_after(WaitReasons& list, std::string_view anchor, std::initializer_list<std::string_view> added) {
+  list.insert(find_reason(list, anchor) + 1, added);
+}
 
-// go1.25: GOMAXPROCS updater (idle) inserted after force gc (idle); synctest channel
-// reasons renamed "(durable)"; durable WaitGroup wait and cleanup wait appended.
-constexpr const char* kWait25[] = {
-    "",                               // 0
-    "GC assist marking",              // 1
-    "IO wait",                        // 2
-    "chan receive (nil chan)",        // 3
-    "chan send (nil chan)",           // 4
-    "dumping heap",                   // 5
-    "garbage collection",             // 6
-    "garbage collection scan",        // 7
-    "panicwait",                      // 8
-    "select",                         // 9
-    "select (no cases)",              // 10
-    "GC assist wait",                 // 11
-    "GC sweep wait",                  // 12
-    "GC scavenge wait",               // 13
-    "chan receive",                   // 14
-    "chan send",                      // 15
-    "finalizer wait",                 // 16
-    "force gc (idle)",                // 17
-    "GOMAXPROCS updater (idle)",      // 18
-    "semacquire",                     // 19
-    "sleep",                          // 20
-    "sync.Cond.Wait",                 // 21
-    "sync.Mutex.Lock",                // 22
-    "sync.RWMutex.RLock",             // 23
-    "sync.RWMutex.Lock",              // 24
-    "sync.WaitGroup.Wait",            // 25
-    "trace reader (blocked)",         // 26
-    "wait for GC cycle",              // 27
-    "GC worker (idle)",               // 28
-    "GC worker (active)",             // 29
-    "preempted",                      // 30
-    "debug call",                     // 31
-    "GC mark termination",            // 32
-    "stopping the world",             // 33
-    "flushing proc caches",           // 34
-    "trace goroutine status",         // 35
-    "trace proc status",              // 36
-    "page trace flush",               // 37
-    "coroutine",                      // 38
-    "GC weak to strong wait",         // 39
-    "synctest.Run",                   // 40
-    "synctest.Wait",                  // 41
-    "chan receive (durable)",         // 42
-    "chan send (durable)",            // 43
-    "select (durable)",               // 44
-    "sync.WaitGroup.Wait (durable)",  // 45
-    "cleanup wait",                   // 46
-};
+void append(WaitReasons& list, std::initializer_list<std::string_view> added) { list.insert(list.end(), added); }
 
-// go1.26: the enum was reordered (goroutine leak detection groups the sync and
-// channel waits into ranges: isSyncWait, isChanWait); same strings as go1.25.
-constexpr const char* kWait26[] = {
-    "",                               // 0
-    "GC assist marking",              // 1
-    "IO wait",                        // 2
-    "dumping heap",                   // 3
-    "garbage collection",             // 4
-    "garbage collection scan",        // 5
-    "panicwait",                      // 6
-    "GC assist wait",                 // 7
-    "GC sweep wait",                  // 8
-    "GC scavenge wait",               // 9
-    "finalizer wait",                 // 10
-    "force gc (idle)",                // 11
-    "GOMAXPROCS updater (idle)",      // 12
-    "semacquire",                     // 13
-    "sleep",                          // 14
-    "chan receive (nil chan)",        // 15
-    "chan send (nil chan)",           // 16
-    "select (no cases)",              // 17
-    "select",                         // 18
-    "chan receive",                   // 19
-    "chan send",                      // 20
-    "sync.Cond.Wait",                 // 21
-    "sync.Mutex.Lock",                // 22
-    "sync.RWMutex.RLock",             // 23
-    "sync.RWMutex.Lock",              // 24
-    "sync.WaitGroup.Wait",            // 25
-    "trace reader (blocked)",         // 26
-    "wait for GC cycle",              // 27
-    "GC worker (idle)",               // 28
-    "GC worker (active)",             // 29
-    "preempted",                      // 30
-    "debug call",                     // 31
-    "GC mark termination",            // 32
-    "stopping the world",             // 33
-    "flushing proc caches",           // 34
-    "trace goroutine status",         // 35
-    "trace proc status",              // 36
-    "page trace flush",               // 37
-    "coroutine",                      // 38
-    "GC weak to strong wait",         // 39
-    "synctest.Run",                   // 40
-    "synctest.Wait",                  // 41
-    "chan receive (durable)",         // 42
-    "chan send (durable)",            // 43
-    "select (durable)",               // 44
-    "sync.WaitGroup.Wait (durable)",  // 45
-    "cleanup wait",                   // 46
-};
+// Moves `moved` (in this order) to just after `anchor`.
+void move_after(WaitReasons& list, std::string_view anchor, std::initializer_list<std::string_view> moved) {
+  for (std::string_view r : moved) list.erase(find_reason(list, r));
+  insert_after(list, anchor, moved);
+}
 
-template <size_t N>
-std::string_view pick(const char* const (&list)[N], size_t count, uint8_t reason) {
-  if (reason >= count || reason >= N) return {};
-  return list[reason];
+WaitReasons wait_reasons_of(int minor) {
+  WaitReasons list(std::begin(kWaitReasons117), std::end(kWaitReasons117));
+  if (minor >= 20) {
+    list.erase(find_reason(list, "timer goroutine (idle)"));
+    insert_after(list, "sync.Cond.Wait", {"sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock"});
+    insert_after(list, "GC worker (idle)", {"GC worker (active)"});
+    append(list, {"GC mark termination", "stopping the world"});
+  }
+  if (minor >= 22)
+    append(list, {"flushing proc caches", "trace goroutine status", "trace proc status", "page trace flush",
+                  "coroutine"});
+  if (minor >= 23) append(list, {"GC weak to strong wait"});
+  if (minor >= 24) {
+    insert_after(list, "sync.RWMutex.Lock", {"sync.WaitGroup.Wait"});
+    append(list, {"synctest.Run", "synctest.Wait", "chan receive (synctest)", "chan send (synctest)",
+                  "select (synctest)"});
+  }
+  if (minor >= 25) {
+    insert_after(list, "force gc (idle)", {"GOMAXPROCS updater (idle)"});
+    *find_reason(list, "chan receive (synctest)") = "chan receive (durable)";
+    *find_reason(list, "chan send (synctest)") = "chan send (durable)";
+    *find_reason(list, "select (synctest)") = "select (durable)";
+    append(list, {"sync.WaitGroup.Wait (durable)", "cleanup wait"});
+  }
+  // go1.26 groups the channel waits into one range (isChanWait) for the
+  // goroutine leak detector; go1.27 keeps that order.
+  if (minor >= 26)
+    move_after(list, "sleep",
+               {"chan receive (nil chan)", "chan send (nil chan)", "select (no cases)", "select", "chan receive",
+                "chan send"});
+  return list;
+}
+
+const WaitReasons& wait_reasons(int minor) {
+  static const std::array<WaitReasons, kGoAbiMaxMinor + 1> lists = [] {
+    std::array<WaitReasons, kGoAbiMaxMinor + 1> out;
+    for (int m = kGoAbiMinMinor; m <= kGoAbiMaxMinor; m++) out[m] = wait_reasons_of(m);
+    return out;
+  }();
+  return lists[minor];
 }
 
 // ---------------------------------------------------------------------------
@@ -461,34 +290,21 @@ std::optional<int64_t> find_member(Dwarf_Die* strct, std::string_view name,
   return std::nullopt;
 }
 
-// Top-level structure types named runtime.g and runtime.m, in any compile unit.
-struct RuntimeTypes {
-  std::optional<Dwarf_Die> g, m;
-};
-
-RuntimeTypes find_runtime_types(Dwarf* dw) {
-  RuntimeTypes found;
+// The first top-level structure type of this name, in any compile unit.
+std::optional<Dwarf_Die> find_struct_type(Dwarf* dw, std::string_view type) {
   Dwarf_Off off = 0, next = 0;
   size_t header_size = 0;
   while (dwarf_nextcu(dw, off, &next, &header_size, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu;
-    if (dwarf_offdie(dw, off + header_size, &cu)) {
-      Dwarf_Die die;
-      if (dwarf_child(&cu, &die) == 0) {
-        do {
-          if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
-          const char* name = dwarf_diename(&die);
-          if (!name) continue;
-          std::string_view n(name);
-          if (n == "runtime.g" && !found.g) found.g = die;
-          if (n == "runtime.m" && !found.m) found.m = die;
-        } while ((!found.g || !found.m) && dwarf_siblingof(&die, &die) == 0);
-      }
+    Dwarf_Die cu, die;
+    if (dwarf_offdie(dw, off + header_size, &cu) && dwarf_child(&cu, &die) == 0) {
+      do {
+        const char* name = dwarf_diename(&die);
+        if (dwarf_tag(&die) == DW_TAG_structure_type && name && type == name) return die;
+      } while (dwarf_siblingof(&die, &die) == 0);
     }
-    if (found.g && found.m) break;
     off = next;
   }
-  return found;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -496,11 +312,11 @@ RuntimeTypes find_runtime_types(Dwarf* dw) {
 Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   DwarfFile file;
   if (auto st = file.open(elf.path()); !st) return st.error();
-  RuntimeTypes types = find_runtime_types(file.dwarf());
-  if (!types.g) return Error{"the DWARF of " + elf.path() + " has no runtime.g type"};
+  std::optional<Dwarf_Die> g_type = find_struct_type(file.dwarf(), "runtime.g");
+  if (!g_type) return Error{"the DWARF of " + elf.path() + " has no runtime.g type"};
 
   GoRuntimeOffsets o;
-  Dwarf_Die* g = &*types.g;
+  Dwarf_Die* g = &*g_type;
   auto get = [&](std::string_view name) { return find_member(g, name).value_or(-1); };
   o.g_goid = get("goid");
   if (o.g_goid < 0)
@@ -510,8 +326,6 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   o.g_atomicstatus = get("atomicstatus");
   o.g_waitreason = get("waitreason");
   o.g_waitsince = get("waitsince");
-  o.g_m = get("m");
-  o.g_parent_goid = get("parentGoid");
 
   Dwarf_Die sched_member;
   if (auto sched = find_member(g, "sched", &sched_member)) {
@@ -528,7 +342,6 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
       o.g_sched_bp = at("bp");
     }
   }
-  if (types.m) o.m_curg = find_member(&*types.m, "curg").value_or(-1);
   o.source = "DWARF";
   return o;
 }
@@ -536,23 +349,10 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
 Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member) {
   DwarfFile file;
   if (auto st = file.open(elf.path()); !st) return st.error();
-  Dwarf_Off off = 0, next = 0;
-  size_t header_size = 0;
-  while (dwarf_nextcu(file.dwarf(), off, &next, &header_size, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu, die;
-    if (dwarf_offdie(file.dwarf(), off + header_size, &cu) && dwarf_child(&cu, &die) == 0) {
-      do {
-        const char* name = dwarf_diename(&die);
-        if (dwarf_tag(&die) == DW_TAG_structure_type && name && type == name) {
-          if (auto at = find_member(&die, member)) return *at;
-          return Error{"the DWARF type " + std::string(type) + " of " + elf.path() + " has no member " +
-                       std::string(member)};
-        }
-      } while (dwarf_siblingof(&die, &die) == 0);
-    }
-    off = next;
-  }
-  return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
+  std::optional<Dwarf_Die> die = find_struct_type(file.dwarf(), type);
+  if (!die) return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
+  if (auto at = find_member(&*die, member)) return *at;
+  return Error{"the DWARF type " + std::string(type) + " of " + elf.path() + " has no member " + std::string(member)};
 }
 
 Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
@@ -567,9 +367,6 @@ Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
     o.g_atomicstatus = r.atomicstatus;
     o.g_waitreason = r.waitreason;
     o.g_waitsince = r.waitsince;
-    o.g_m = kGM;
-    o.g_parent_goid = r.parent_goid;
-    o.m_curg = r.m_curg;
     o.g_sched_sp = kSchedSp;
     o.g_sched_pc = kSchedPc;
     o.g_sched_bp = r.sched_bp;
@@ -677,18 +474,8 @@ std::string go_status_name(uint32_t atomicstatus) {
 std::string go_wait_reason_name(const std::string& go_version, uint8_t reason) {
   auto row = table_row(go_version);
   if (!row) return "";
-  std::string_view s;
-  switch (row->minor) {
-    case 17: case 18: case 19: s = pick(kWait17, std::size(kWait17), reason); break;
-    case 20: case 21: s = pick(kWait20, std::size(kWait20), reason); break;
-    case 22: s = pick(kWait22, std::size(kWait22) - 1, reason); break;  // no weak-to-strong
-    case 23: s = pick(kWait22, std::size(kWait22), reason); break;
-    case 24: s = pick(kWait24, std::size(kWait24), reason); break;
-    case 25: s = pick(kWait25, std::size(kWait25), reason); break;
-    case 26: case 27: s = pick(kWait26, std::size(kWait26), reason); break;  // 1.27: same enum
-    default: break;
-  }
-  return std::string(s);
+  const WaitReasons& list = wait_reasons(row->minor);
+  return reason < list.size() ? std::string(list[reason]) : "";
 }
 
 }  // namespace mws::target

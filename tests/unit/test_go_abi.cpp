@@ -58,9 +58,6 @@ void require_same(const GoRuntimeOffsets& got, const GoRuntimeOffsets& want) {
   CHECK(got.g_atomicstatus == want.g_atomicstatus);
   CHECK(got.g_waitreason == want.g_waitreason);
   CHECK(got.g_waitsince == want.g_waitsince);
-  CHECK(got.g_m == want.g_m);
-  CHECK(got.g_parent_goid == want.g_parent_goid);
-  CHECK(got.m_curg == want.m_curg);
   CHECK(got.g_sched_sp == want.g_sched_sp);
   CHECK(got.g_sched_pc == want.g_sched_pc);
   CHECK(got.g_sched_bp == want.g_sched_bp);
@@ -135,7 +132,6 @@ TEST_CASE("DWARF offsets of the go1.19 fixture are the known go1.19 layout", "[g
   }
   auto o = go_offsets_from_dwarf(*elf);
   REQUIRE(o.ok());
-  CHECK(o->g_m == 48);
   CHECK(o->g_sched_sp == 56);
   CHECK(o->g_sched_pc == 64);
   CHECK(o->g_sched_bp == 104);
@@ -145,8 +141,6 @@ TEST_CASE("DWARF offsets of the go1.19 fixture are the known go1.19 layout", "[g
   CHECK(o->g_waitreason == 176);
   CHECK(o->g_gopc == 296);
   CHECK(o->g_startpc == 312);
-  CHECK(o->g_parent_goid == -1);
-  CHECK(o->m_curg == 192);
 }
 
 TEST_CASE("a stripped binary falls back to the table of its Go version", "[goabi]") {
@@ -329,17 +323,14 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     const GoRuntimeOffsets& o = *r;
     CHECK(o.source == "table " + version(minor));
 
-    // The head of runtime.g never moved: m at 48, sched (a gobuf) at 56.
-    CHECK(o.g_m == 48);
+    // The head of runtime.g never moved: sched (a gobuf) at 56.
     CHECK(o.g_sched_sp == 56);
     CHECK(o.g_sched_pc == 64);
     // gobuf {sp, pc, g, ctxt, ret, lr, bp}; ret removed in go1.25.
     CHECK(o.g_sched_bp == (minor <= 24 ? 104 : 96));
-    CHECK(o.m_curg == (minor <= 24 ? 192 : 184));
 
-    // Declaration order: m < sched < atomicstatus < goid < waitsince < waitreason
-    // < [parentGoid] < gopc < startpc.
-    CHECK(o.g_m < o.g_sched_sp);
+    // Declaration order: sched < atomicstatus < goid < waitsince < waitreason
+    // < gopc < startpc.
     CHECK(o.g_sched_sp < o.g_sched_pc);
     CHECK(o.g_sched_pc < o.g_sched_bp);
     CHECK(o.g_sched_bp < o.g_atomicstatus);
@@ -348,18 +339,10 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(o.g_waitsince + 8 == o.g_waitreason);
     CHECK(o.g_waitreason < o.g_gopc);
     CHECK(o.g_gopc + 16 == o.g_startpc);  // gopc, ancestors, startpc
-    if (minor < 21) {
-      CHECK(o.g_parent_goid == -1);
-    } else {
-      CHECK(o.g_parent_goid > o.g_waitreason);
-      CHECK(o.g_parent_goid + 8 == o.g_gopc);
-    }
     // Every offset is naturally aligned.
-    for (int64_t off : {o.g_goid, o.g_startpc, o.g_gopc, o.g_waitsince, o.g_m, o.m_curg,
-                        o.g_sched_sp, o.g_sched_bp, o.g_sched_pc})
+    for (int64_t off : {o.g_goid, o.g_startpc, o.g_gopc, o.g_waitsince, o.g_sched_sp, o.g_sched_bp, o.g_sched_pc})
       CHECK(off % 8 == 0);
     CHECK(o.g_atomicstatus % 4 == 0);
-    if (minor >= 21) CHECK(o.g_parent_goid % 8 == 0);
 
     // syscallbp (go1.23) shifts everything after sched by 8; the gobuf shrink (go1.25)
     // takes it back.
