@@ -126,10 +126,17 @@ bool MiddlewareRules::user_match(size_t i, std::string_view function) const {
   return std::regex_search(function.begin(), function.end(), regexes_[i]);
 }
 
+bool MiddlewareRules::any_user_match(std::string_view function) const {
+  if (regexes_.empty()) return false;
+  auto [it, inserted] = user_matched_.try_emplace(std::string(function), false);
+  if (inserted)
+    for (size_t u = 0; u < regexes_.size() && !it->second; u++) it->second = user_match(u, function);
+  return it->second;
+}
+
 bool MiddlewareRules::is_middleware(std::span<const std::string_view> functions, size_t i, bool in_echo_chain) const {
   const std::string_view fn = functions[i];
-  for (size_t u = 0; u < regexes_.size(); u++)
-    if (user_match(u, fn)) return true;
+  if (any_user_match(fn)) return true;
   if (is_framework(fn)) return false;
   if (fn.starts_with("runtime.") || fn.starts_with("[")) return false;
   if (i + 1 < functions.size() && in(kDispatchers, functions[i + 1])) return true;

@@ -17,6 +17,7 @@
 
 #include <map>
 #include <regex>
+#include <unordered_map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,8 +57,13 @@ class MiddlewareRules {
 
  private:
   bool is_middleware(std::span<const std::string_view> functions, size_t i, bool in_echo_chain) const;
+  // Whether any user pattern matches: each distinct function is matched
+  // once, not once per stack it appears in (a profile has up to 2^20 stacks
+  // over a few thousand functions, and std::regex is slow).
+  bool any_user_match(std::string_view function) const;
   std::vector<std::string> patterns_;
   std::vector<std::regex> regexes_;
+  mutable std::unordered_map<std::string, bool> user_matched_;
 };
 
 }  // namespace mws::attribute
