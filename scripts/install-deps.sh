@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcapstone-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2
+  # pprof output: pprof's messages compiled by protoc, encoded by libprotobuf
+  protobuf-compiler libprotobuf-dev
   # fixtures, demo, benchmarks
   golang-go wrk curl
   # Go web-framework fixtures (tests/fixtures/{gin,chi,echo}server): source

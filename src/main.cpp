@@ -17,6 +17,7 @@
 #include "report/folded.h"
 #include "report/json.h"
 #include "report/leaks.h"
+#include "report/pprof.h"
 #include "report/reporter.h"
 #include "report/text.h"
 #include "report/weight.h"
@@ -67,6 +68,7 @@ struct OutputOptions {
   std::string folded_path;
   std::string json_path;
   std::string leaks_folded_path;
+  std::string pprof_path, pprof_goroutines_path;
   std::vector<std::string> middleware_patterns;
   bool group_by_middleware = false;
   size_t top = 20;
@@ -82,6 +84,12 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
   app.add_option("--leaks-folded", out.leaks_folded_path,
                  "Write one folded line per leaked goroutine group (creation stack, live count) to FILE");
+  app.add_option("--pprof", out.pprof_path,
+                 "Write a heap profile (gzipped profile.proto: alloc and inuse objects and space, a middleware label "
+                 "per sample) to FILE, for go tool pprof");
+  app.add_option("--pprof-goroutines", out.pprof_goroutines_path,
+                 "Write a goroutine profile of the goroutines alive at the end (labels state, leaked, middleware) to "
+                 "FILE, for go tool pprof");
   app.add_option("--top", out.top, "Rows in the top allocation sites table")
       ->check(whole_number_of("rows", 1))
       ->capture_default_str();
@@ -102,7 +110,8 @@ int check_outputs(const OutputOptions& out, const std::string& mode) {
   if (mws::needs_sampled_mode(*weight) && mode != "sampled")
     return fail("--weight " + out.weight + " needs sampled mode (raw samples come from the Go runtime's "
                 "sampler); drop --mode " + mode + ", or use --weight bytes or objects");
-  for (const std::string* path : {&out.folded_path, &out.leaks_folded_path, &out.json_path})
+  for (const std::string* path :
+       {&out.folded_path, &out.leaks_folded_path, &out.json_path, &out.pprof_path, &out.pprof_goroutines_path})
     if (!path->empty())
       if (auto st = mws::check_writable(*path); !st) return fail(st.error().message);
   return 0;
@@ -143,6 +152,9 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   write(out.leaks_folded_path, "leaked goroutine stacks (" + mws::describe_leaks_folded(profile) + ")",
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
   write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
+  write(out.pprof_path, mws::describe_pprof_heap(profile), [&](std::ostream& o) { o << mws::render_pprof_heap(profile); });
+  write(out.pprof_goroutines_path, mws::describe_pprof_goroutines(profile),
+        [&](std::ostream& o) { o << mws::render_pprof_goroutines(profile); });
   return rc;
 }
 

@@ -61,7 +61,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     }
   struct Acc {
     GoroutineGroup group;
-    std::map<std::string, uint64_t> states;
+    std::map<std::string, uint64_t> states, leaked_states;
   };
   std::map<Key, Acc> groups;
   for (const auto& g : *in.at_end) {
@@ -93,6 +93,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     // The main goroutine waiting for a signal to shut down is not a leak.
     if (blocked >= in.leak_age_s && blocked > 0 && start != "runtime.main" && wait_can_leak(g.state, state)) {
       a.group.leaked++;
+      a.leaked_states[state]++;
       if (waiting_at_attach.count(g.goid)) a.group.leaked_before_attach++;
     }
   }
@@ -101,9 +102,13 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     a.group.frame_ids = k.stack;
     a.group.creation_frame_ids = k.creation;
     a.group.start_function = k.start;
-    for (auto& [s, n] : a.states) a.group.states.emplace_back(s, n);
-    std::stable_sort(a.group.states.begin(), a.group.states.end(),
-                     [](const auto& x, const auto& y) { return x.second > y.second; });
+    auto most_first = [](const std::map<std::string, uint64_t>& counts) {
+      std::vector<std::pair<std::string, uint64_t>> out(counts.begin(), counts.end());
+      std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+      return out;
+    };
+    a.group.states = most_first(a.states);
+    a.group.leaked_states = most_first(a.leaked_states);
     out.leaked += a.group.leaked;
     out.groups.push_back(std::move(a.group));
   }

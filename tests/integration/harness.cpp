@@ -1,6 +1,5 @@
 #include "harness.h"
 
-#include <algorithm>
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -13,9 +12,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -423,6 +424,64 @@ uint64_t state_count(const nlohmann::json& group, const std::string& state) {
   for (const auto& s : group.at("states"))
     if (s.at("state") == state) return s.at("count");
   return 0;
+}
+
+PprofRaw pprof_raw(const std::string& path) {
+  auto r = run({"go", "tool", "pprof", "-raw", path}, seconds(60));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  PprofRaw out;
+  out.text = r.out;
+  std::istringstream in(r.out);
+  std::string line;
+  bool in_samples = false, header = false;
+  static const std::regex label(R"((\w+):\[([^\]]*)\])");
+  while (std::getline(in, line)) {
+    if (line == "Samples:") {
+      in_samples = header = true;
+      continue;
+    }
+    if (!in_samples) continue;
+    if (line.rfind("Locations", 0) == 0) break;
+    if (header) {  // "alloc_objects/count alloc_space/bytes ..."
+      std::istringstream types(line);
+      for (std::string t; types >> t;) {
+        if (t.ends_with("[dflt]")) out.default_type = t = t.substr(0, t.size() - 6);
+        out.sample_types.push_back(t);
+      }
+      header = false;
+      continue;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (line.find(":[") != std::string::npos) {  // the labels of the sample above
+      REQUIRE(!out.samples.empty());
+      for (std::sregex_iterator m(line.begin(), line.end(), label), end; m != end; ++m)
+        out.samples.back().labels[(*m)[1]] = (*m)[2];
+      continue;
+    }
+    PprofSample s;
+    std::istringstream values(line.substr(0, colon));
+    for (int64_t v; values >> v;) s.values.push_back(v);
+    if (s.values.size() == out.sample_types.size()) out.samples.push_back(std::move(s));
+  }
+  return out;
+}
+
+int64_t PprofRaw::sum(const std::string& type, const std::map<std::string, std::string>& where) const {
+  const auto at = std::find(sample_types.begin(), sample_types.end(), type);
+  REQUIRE(at != sample_types.end());
+  const size_t i = at - sample_types.begin();
+  int64_t total = 0;
+  for (const auto& s : samples) {
+    bool match = true;
+    for (const auto& [k, v] : where) {
+      auto l = s.labels.find(k);
+      match &= l != s.labels.end() && l->second == v;
+    }
+    if (match) total += s.values[i];
+  }
+  return total;
 }
 
 }  // namespace mws::test

@@ -145,4 +145,20 @@ std::map<std::string, RuntimeAllocs> runtime_allocs(int port, int rate);
 // its counts.
 std::string innermost_main(const nlohmann::json& stack);
 
+// A pprof file as `go tool pprof -raw` prints it (Debian's Go reads it, not
+// mwscope): each sample's values, in the order of sample_types, and labels.
+struct PprofSample {
+  std::vector<int64_t> values;
+  std::map<std::string, std::string> labels;
+};
+struct PprofRaw {
+  std::vector<std::string> sample_types;  // "alloc_objects/count"
+  std::string default_type;               // the one pprof shows first, when the file names one
+  std::vector<PprofSample> samples;
+  std::string text;  // the whole -raw output, for INFO
+  // Sum of value `type` over the samples whose labels include all of `where`.
+  int64_t sum(const std::string& type, const std::map<std::string, std::string>& where = {}) const;
+};
+PprofRaw pprof_raw(const std::string& path);
+
 }  // namespace mws::test

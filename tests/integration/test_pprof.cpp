@@ -1,0 +1,120 @@
+// pprof files, read by Debian's own `go tool pprof` (not by mwscope): the
+// heap profile's totals per middleware label equal mwscope's JSON and the
+// fixture's construction; the goroutine profile counts what the runtime and
+// the fixture say.
+#include <signal.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "harness.h"
+
+using namespace mws::test;
+using namespace std::chrono;
+using json = nlohmann::json;
+
+namespace {
+
+// "Showing nodes accounting for 47, 6.03% of 780 total": the 47 that
+// `go tool pprof -top` shows with this filter (every node shown).
+int64_t pprof_top_shown(const std::string& path, const std::vector<std::string>& filter) {
+  std::vector<std::string> argv{"go", "tool", "pprof", "-top", "-nodefraction=0", "-nodecount=1000000"};
+  argv.insert(argv.end(), filter.begin(), filter.end());
+  argv.push_back(path);
+  auto r = run(argv, seconds(60));
+  INFO(r.err << r.out.substr(0, 2000));
+  REQUIRE(r.status == 0);
+  const auto at = r.out.find("Showing nodes accounting for ");
+  REQUIRE(at != std::string::npos);
+  return std::stoll(r.out.substr(at + 29));
+}
+
+}  // namespace
+
+TEST_CASE("the heap profile of --pprof: go tool pprof reads it, per middleware label as mwscope's JSON and the construction",
+          "[bpf][pprof]") {
+  const std::string mode = GENERATE("exact", "sampled");
+  INFO("mode " << mode);
+  // Sampled mode at Go's default rate: estimates, with the period pprof shows.
+  Server server = start_server("allocserver", mode == "sampled" ? std::vector<std::string>{"-memprofilerate", "4096"}
+                                                                : std::vector<std::string>{});
+  const json construction = json::parse(*http_get(server.port, "/debug/construction"));
+  const std::string json_path = temp_path("pprof-" + mode + ".json"), pprof_path = temp_path("pprof-" + mode + ".pb.gz");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode, "--json",
+                           json_path, "--pprof", pprof_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  constexpr int kRequests = 400;
+  send_load(server.port, "/work", kRequests);
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  CHECK(mw.stderr_text().find("wrote " + mode + "-mode heap profile") != std::string::npos);
+  const json profile = read_profile_json(json_path);
+  const PprofRaw pprof = pprof_raw(pprof_path);
+  INFO(pprof.text.substr(0, 3000));
+  REQUIRE(pprof.sample_types ==
+          std::vector<std::string>{"alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes"});
+  CHECK(pprof.default_type == "alloc_space/bytes");  // who allocates: what mwscope is for
+  CHECK(pprof.text.find(mode == "sampled" ? "Period: 4096" : "Period: 1") != std::string::npos);
+
+  // Every middleware row of the JSON, as pprof sums its label.
+  for (const auto& row : profile.at("middleware")) {
+    const std::string name = row.at("name");
+    INFO(name);
+    const std::map<std::string, std::string> where{{"middleware", name}};
+    CHECK(pprof.sum("alloc_objects/count", where) == row.at("objects").get<int64_t>());
+    CHECK(pprof.sum("alloc_space/bytes", where) == row.at("bytes").get<int64_t>());
+    CHECK(pprof.sum("inuse_space/bytes", where) == row.at("inuse_bytes").get<int64_t>());
+  }
+  // The whole profile: every stack's counts, none lost or doubled.
+  int64_t objects = 0, inuse = 0;
+  for (const auto& s : profile.at("stacks")) {
+    objects += s.at("objects").get<int64_t>();
+    inuse += std::max<int64_t>(s.at("inuse_bytes").get<int64_t>(), 0);
+  }
+  CHECK(pprof.sum("alloc_objects/count") == objects);
+  CHECK(pprof.sum("inuse_space/bytes") == inuse);
+
+  // Exact mode: each middleware allocated at least its construction per
+  // request, and pprof's own filter (-tagfocus) finds the same total.
+  if (mode == "exact") {
+    for (auto& [fn, c] : construction.at("functions").items()) {
+      if (c.contains("routes") && std::find(c.at("routes").begin(), c.at("routes").end(), "/work") == c.at("routes").end())
+        continue;  // not on the route this test drives
+      const std::string name = c.at("middleware");
+      INFO(fn << " of " << name);
+      CHECK(pprof.sum("alloc_objects/count", {{"middleware", name}}) >=
+            int64_t(c.at("objects_per_request").get<double>() * kRequests));
+    }
+    CHECK(pprof_top_shown(pprof_path, {"-sample_index=alloc_objects", "-tagfocus=middleware=main.authMiddleware"}) ==
+          pprof.sum("alloc_objects/count", {{"middleware", "main.authMiddleware"}}));
+    auto tags = run({"go", "tool", "pprof", "-tags", pprof_path});
+    REQUIRE(tags.status == 0);
+    for (const char* m : {"main.Logging", "main.RequestID", "main.authMiddleware", "main.workHandler"})
+      CHECK(tags.out.find(m) != std::string::npos);
+  }
+}
+
+TEST_CASE("the goroutine profile of --pprof-goroutines: go tool pprof counts the goroutines as the runtime lists them, leaks labelled",
+          "[bpf][pprof][goroutines]") {
+  Server server = start_server("taskserver");
+  constexpr int kLeaks = 25;
+  for (int i = 0; i < kLeaks; i++) REQUIRE(http_get(server.port, "/leak"));
+  std::this_thread::sleep_for(milliseconds(200));  // each reaches its wait
+  const std::string json_path = temp_path("goroutines.json"), pprof_path = temp_path("goroutines.pb.gz");
+  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1.5", "--leak-age", "1", "--json",
+                json_path, "--pprof-goroutines", pprof_path});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const json snap = read_profile_json(json_path).at("goroutines");
+  const PprofRaw pprof = pprof_raw(pprof_path);
+  INFO(pprof.text.substr(0, 3000));
+  REQUIRE(pprof.sample_types == std::vector<std::string>{"goroutine/count"});
+  CHECK(pprof.sum("goroutine/count") == snap.at("total").get<int64_t>());
+  CHECK(pprof.sum("goroutine/count", {{"leaked", "true"}}) == snap.at("leaked").get<int64_t>());
+  // The fixture's leaks, by construction: parked on a channel receive, all leaked.
+  CHECK(pprof.sum("goroutine/count", {{"leaked", "true"}, {"state", "chan receive"}}) >= kLeaks);
+  CHECK(pprof_top_shown(pprof_path, {"-tagfocus=leaked=true", "-focus=main.Watchdog.func1.1"}) == kLeaks);
+}
