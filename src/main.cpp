@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "attribute/attribution.h"
 #include "record/recording.h"
+#include "report/diff.h"
 #include "report/folded.h"
 #include "report/json.h"
 #include "report/leaks.h"
@@ -158,6 +160,37 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   return rc;
 }
 
+// mwscope diff: both profiles attributed alike, the changes, and the gate.
+int run_diff(const std::string& before_path, const std::string& after_path, const std::vector<std::string>& patterns,
+             double fail_over, size_t top) {
+  auto rules = mws::attribute::MiddlewareRules::create(patterns);
+  if (!rules) return fail(rules.error().message);
+  std::vector<mws::Profile> profiles;
+  for (const std::string& path : {before_path, after_path}) {
+    auto text = mws::read_file(path);
+    if (!text) return fail(text.error().message);
+    auto profile = mws::parse_profile_json(*text);
+    if (!profile) return fail(path + ": " + profile.error().message);
+    mws::attribute::attribute_profile(*profile, *rules);
+    profiles.push_back(std::move(*profile));
+  }
+  const mws::ProfileDiff d = mws::diff_profiles(profiles[0], profiles[1]);
+  std::fputs(mws::render_diff_text(d, profiles[0], profiles[1], top).c_str(), stdout);
+  std::fflush(stdout);
+  if (fail_over < 0) return 0;
+  auto grown = mws::grown_over(d, fail_over);
+  if (!grown) return fail(grown.error().message);
+  if (grown->empty()) return 0;
+  std::string names;
+  for (const auto& c : d.middleware)
+    if (std::find(grown->begin(), grown->end(), c.name) != grown->end())
+      names += fmt::format("{}{} ({})", names.empty() ? "" : ", ", c.name,
+                           std::isinf(c.objects_change_pct()) ? std::string("new")
+                                                              : fmt::format("{:+.1f}%", c.objects_change_pct()));
+  std::fprintf(stderr, "mwscope: objects per request grew by more than %g%% in %s\n", fail_over, names.c_str());
+  return 3;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -220,7 +253,24 @@ int run(int argc, char** argv) {
   report->add_option("profile", profile_path, "Profile JSON written by --json")->required();
   add_output_options(*report, report_out);
 
+  std::string before_path, after_path;
+  std::vector<std::string> diff_patterns;
+  double fail_over = -1;
+  size_t diff_top = 10;
+  auto* diff = app.add_subcommand("diff", "Compare two saved Profiles (from --json): per middleware, per site, leaks");
+  diff->add_option("before", before_path, "Profile JSON of the first recording")->required();
+  diff->add_option("after", after_path, "Profile JSON of the second recording")->required();
+  diff->add_option("--fail-over", fail_over,
+                   "Exit 3 when any middleware's objects per request grew by more than PCT percent (a new one "
+                   "counts), to gate a release")
+      ->check(number_of("percent", 0));
+  diff->add_option("--middleware", diff_patterns,
+                   "Also treat functions matching REGEX as middleware in both (repeatable)");
+  diff->add_option("--top", diff_top, "Rows in the changed sites table")->check(whole_number_of("rows", 1));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*diff) return run_diff(before_path, after_path, diff_patterns, fail_over, diff_top);
 
   if (*report) {
     auto text = mws::read_file(profile_path);
