@@ -1,5 +1,6 @@
 // mwscope command line: wiring only. Every decision lives in src/*/.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <new>
 #include <ostream>
@@ -19,9 +21,11 @@
 #include "report/folded.h"
 #include "report/json.h"
 #include "report/leaks.h"
+#include "report/live.h"
 #include "report/pprof.h"
 #include "report/reporter.h"
 #include "report/text.h"
+#include "report/text_format.h"
 #include "report/weight.h"
 #include "version.h"
 
@@ -160,6 +164,17 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   return rc;
 }
 
+// "mwscope-4242-20261128T033354Z": the target and the end of the interval.
+std::string pprof_file_stem(const mws::Profile& p) {
+  const uint64_t end_ns = p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9);
+  const time_t secs = time_t(end_ns / 1000000000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return fmt::format("mwscope-{}-{}", p.meta.pid, stamp);
+}
+
 // mwscope diff: both profiles attributed alike, the changes, and the gate.
 int run_diff(const std::string& before_path, const std::string& after_path, const std::vector<std::string>& patterns,
              double fail_over, size_t top) {
@@ -243,6 +258,15 @@ int run(int argc, char** argv) {
                             "Count HTTP requests for per-request figures (default: on in exact mode, off in "
                             "sampled mode)");
   app.add_flag("--no-requests", requests_off, "Do not count requests")->excludes(r_on);
+  double interval_s = 0;
+  std::string pprof_dir;
+  app.add_option("--interval", interval_s,
+                 "Every S seconds, a compact report of the last interval (per middleware objects/s and bytes/s, "
+                 "in-use change, leak groups, drops); redrawn in place on a terminal, appended otherwise")
+      ->check(number_of("seconds", 0.5));
+  app.add_option("--pprof-dir", pprof_dir,
+                 "With --interval: write a heap profile (pprof, everything since attach) per interval into DIR, "
+                 "named by time; never overwrites a file");
   app.add_flag("--no-allocs", no_allocs,
                "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit");
   add_output_options(app, out);
@@ -304,7 +328,41 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", line.c_str());
   };
   rec.on_notice = [](const std::string& line) { std::fprintf(stderr, "mwscope: %s\n", line.c_str()); };
+  if (!pprof_dir.empty() && interval_s <= 0) return fail("--pprof-dir writes one file per --interval: give --interval S");
+  if (!pprof_dir.empty())
+    if (auto st = mws::check_writable(pprof_dir + "/mwscope.pb.gz"); !st) return fail(st.error().message);
+  mws::LiveView live;
+  const bool redraw = isatty(STDOUT_FILENO);
+  rec.interval_s = interval_s;
+  rec.on_interval = [&](mws::Profile p) {
+    mws::attribute::attribute_profile(p, *rules);
+    const std::string when = mws::textfmt::utc_time(p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9));
+    // A terminal shows the newest block in place, like top; a pipe or file
+    // keeps every block, each under its time.
+    std::string block = redraw ? "\x1b[H\x1b[2J" : "--- " + when + " ---\n";
+    block += live.render(p);
+    std::fputs(block.c_str(), stdout);
+    std::fflush(stdout);
+    if (pprof_dir.empty()) return;
+    auto path = mws::write_new_file(pprof_dir, pprof_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
+    if (!path) std::fprintf(stderr, "mwscope: %s\n", path.error().message.c_str());
+  };
+  // Until Ctrl-C on a terminal: one status line, rewritten each second.
+  const bool status = isatty(STDERR_FILENO) && rec.duration_s == 0 && interval_s == 0;
+  uint64_t last_events = 0;
+  double last_elapsed = 0;
+  if (status)
+    rec.on_status = [&](const mws::record::LiveStatus& s) {
+      const double span = std::max(s.elapsed_s - last_elapsed, 1e-9);
+      std::fprintf(stderr, "\rmwscope: recording %s: %s events/s, %s dropped; Ctrl-C to stop\x1b[K",
+                   mws::textfmt::duration(s.elapsed_s).c_str(),
+                   mws::textfmt::grouped(uint64_t((s.events - std::min(s.events, last_events)) / span)).c_str(),
+                   mws::textfmt::grouped(s.dropped).c_str());
+      last_events = s.events;
+      last_elapsed = s.elapsed_s;
+    };
   auto profile = mws::record::record(rec);
+  if (status && last_elapsed > 0) std::fputs("\n", stderr);  // end the status line
   if (!profile) return fail(profile.error().message);
   return emit(*profile, out, *rules);
 }

@@ -12,6 +12,11 @@ size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& fram
   return 0;
 }
 
+std::string parked_function(const Profile& profile, const GoroutineGroup& group) {
+  if (group.frame_ids.empty()) return "[running]";
+  return profile.frame(group.frame_ids[site_frame_index(profile, group.frame_ids)]).function;
+}
+
 uint64_t Profile::total_objects() const {
   uint64_t n = 0;
   for (const auto& s : stacks) n += s.objects;

@@ -261,6 +261,10 @@ bool is_runtime_function(std::string_view function);
 struct Profile;
 size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& frame_ids);
 
+// The function a goroutine group is parked in, as sites are defined (its
+// first non-runtime frame); "[running]" for a group with no parked stack.
+std::string parked_function(const Profile& profile, const GoroutineGroup& group);
+
 struct Profile {
   ProfileMeta meta;
   std::vector<Frame> frames;         // each distinct frame once; stacks refer to them by FrameId

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -106,6 +107,29 @@ std::string sampler_off_reason() {
          "--go-sample-rate 524288 to turn sampling on (writes into the process)";
 }
 
+// What the BPF maps and the decoder counted so far, into the recording.
+void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const collect::EventDecoder& decoder) {
+  const auto bpf = probes.read_counters();
+  const auto& decoded = decoder.stats();
+  raw.requests = bpf.requests;
+  raw.tiny_allocs = bpf.tiny_allocs;
+  raw.task_read_errors = bpf.task_read_errors;
+  raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
+               raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
+  raw.dropped_ring_full = bpf.ringbuf_drops;
+  raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
+  raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
+  raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
+  raw.truncated_stacks = decoded.truncated_stacks;
+}
+
+interpret::InterpretOptions interpret_options(const RecordOptions& opt) {
+  interpret::InterpretOptions iopt;
+  iopt.leak_age_s = opt.leak_age_s;
+  iopt.on_notice = opt.on_notice;
+  return iopt;
+}
+
 // The one-line summary of what was attached, for RecordOptions::on_attached.
 std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, const std::string& what,
                           uint64_t sample_rate) {
@@ -195,6 +219,29 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   return t;
 }
 
+// The target's own state now, read from its memory (no probe): the heap
+// profile and every goroutine with its stack, as the end of `raw`.
+void read_end_state(collect::RawRecording& raw, const PreparedTarget& t) {
+  if (raw.heap_at_start) {
+    if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+      raw.heap_at_end = std::move(*heap);
+    else
+      raw.heap_problem = heap.error().message + " (at the end)";
+    if (!raw.heap_at_end) raw.heap_at_start.reset();
+  }
+  if (raw.goroutines_problem.empty()) {
+    raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
+    const auto started = Clock::now();
+    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+      raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
+      raw.goroutines_at_end = std::move(*gs);
+      raw.goroutines_read = true;
+    } else {
+      raw.goroutines_problem = gs.error().message + " (at the end)";
+    }
+  }
+}
+
 // Attaches, collects until the window closes, detaches: everything the
 // probes saw and the target's own state at both ends, no symbol yet.
 Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const PreparedTarget& t) {
@@ -244,55 +291,43 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   if (opt.on_attached) opt.on_attached(attached_line(t.plan, raw.probes_attached, t.what, t.sample_rate));
 
   bool target_exited = false;
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+  double next_status = 1, next_interval = opt.interval_s;
   while (!(opt.stop && opt.stop->load())) {
-    if (opt.duration_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= opt.duration_s)
-      break;
+    if (opt.duration_s > 0 && elapsed() >= opt.duration_s) break;
     auto n = consumer.poll(100);
     if (!n) return n.error();
     if (!target::process_running(opt.pid)) {  // gone, or a zombie that will never run again
       target_exited = true;
       break;
     }
+    if (opt.on_status && elapsed() >= next_status) {
+      take_counters(raw, **probes, decoder);
+      opt.on_status({elapsed(), raw.events, raw.dropped_events});
+      next_status = std::floor(elapsed()) + 1;
+    }
+    if (opt.on_interval && opt.interval_s > 0 && elapsed() >= next_interval) {
+      // A copy, read and interpreted while the probes stay live: events
+      // that arrive meanwhile wait in the ring buffer (or are counted lost).
+      take_counters(raw, **probes, decoder);
+      collect::RawRecording view = raw;
+      view.duration_s = elapsed();
+      view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
+      read_end_state(view, t);
+      opt.on_interval(interpret::build_profile(std::move(view), *t.exe, interpret_options(opt)));
+      while (next_interval <= elapsed()) next_interval += opt.interval_s;
+    }
   }
   // Close the window for every probe at once, then detach: from here on
   // the target runs at full speed, and the detach time is not recorded.
   (*probes)->close_window();
-  raw.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
+  raw.duration_s = elapsed();
   raw.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
   (*probes)->detach();
   if (auto n = consumer.drain(); !n) return n.error();
   if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
-
-  const auto bpf = (*probes)->read_counters();
-  const auto& decoded = decoder.stats();
-  raw.requests = bpf.requests;
-  raw.tiny_allocs = bpf.tiny_allocs;
-  raw.task_read_errors = bpf.task_read_errors;
-  raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
-               raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
-  raw.dropped_ring_full = bpf.ringbuf_drops;
-  raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
-  raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
-  raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
-  raw.truncated_stacks = decoded.truncated_stacks;
-  if (raw.heap_at_start) {
-    if (auto heap = read_heap(t.proc, *t.exe, t.plan))
-      raw.heap_at_end = std::move(*heap);
-    else
-      raw.heap_problem = heap.error().message + " (at the end)";
-    if (!raw.heap_at_end) raw.heap_at_start.reset();
-  }
-  if (raw.goroutines_problem.empty()) {
-    raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
-    const auto started = Clock::now();
-    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
-      raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
-      raw.goroutines_at_end = std::move(*gs);
-      raw.goroutines_read = true;
-    } else {
-      raw.goroutines_problem = gs.error().message + " (at the end)";
-    }
-  }
+  take_counters(raw, **probes, decoder);
+  read_end_state(raw, t);
   return raw;
 }
 
@@ -303,10 +338,7 @@ Result<Profile> record(const RecordOptions& opt) {
   if (!target) return target.error();
   auto raw = collect_recording(opt, *target);
   if (!raw) return raw.error();
-  interpret::InterpretOptions iopt;
-  iopt.leak_age_s = opt.leak_age_s;
-  iopt.on_notice = opt.on_notice;
-  return interpret::build_profile(std::move(*raw), *target->exe, iopt);
+  return interpret::build_profile(std::move(*raw), *target->exe, interpret_options(opt));
 }
 
 }  // namespace mws::record

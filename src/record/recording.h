@@ -15,6 +15,11 @@
 
 namespace mws::record {
 
+struct LiveStatus {
+  double elapsed_s = 0;
+  uint64_t events = 0, dropped = 0;  // so far
+};
+
 struct RecordOptions {
   pid_t pid = 0;
   double duration_s = 0;  // 0: until *stop becomes true
@@ -33,6 +38,13 @@ struct RecordOptions {
   std::function<void(const std::string&)> on_attached;
   // Called for non-fatal remarks (the target exited, ...).
   std::function<void(const std::string&)> on_notice;
+  // About once a second while recording: how far it got.
+  std::function<void(const LiveStatus&)> on_status;
+  // Every interval_s seconds (0: never): the recording so far as a Profile
+  // (everything since attach, the heap and goroutines read now), while the
+  // probes stay live.
+  double interval_s = 0;
+  std::function<void(Profile)> on_interval;
 };
 
 Result<Profile> record(const RecordOptions& opt);

@@ -26,12 +26,6 @@ void sort_by_bytes_change(std::vector<RateChange>& v) {
   });
 }
 
-// The function a group of goroutines is parked in, as sites are defined.
-std::string parked_in(const Profile& p, const GoroutineGroup& g) {
-  if (g.frame_ids.empty()) return "[running]";
-  return p.frame(g.frame_ids[site_frame_index(p, g.frame_ids)]).function;
-}
-
 // Three significant digits: 0.00213 and 127 alike.
 std::string rate_text(double v) {
   if (v == 0) return "0";
@@ -121,9 +115,9 @@ ProfileDiff diff_profiles(const Profile& before, const Profile& after) {
   auto add_leaks = [&](const Profile& p, bool is_after) {
     for (const GoroutineGroup& g : p.goroutines.groups) {
       if (g.leaked == 0) continue;
-      LeakChange& c = leaks[{g.start_function, parked_in(p, g)}];
+      LeakChange& c = leaks[{g.start_function, parked_function(p, g)}];
       c.start_function = g.start_function;
-      c.parked_in = parked_in(p, g);
+      c.parked_in = parked_function(p, g);
       (is_after ? c.leaked_after : c.leaked_before) += g.leaked;
     }
   };

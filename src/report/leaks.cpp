@@ -48,8 +48,6 @@ void render_group_stack(std::string& out, size_t rank, const Profile& p, const T
 
 int64_t growth(uint64_t now, uint64_t before) { return int64_t(now) - int64_t(before); }
 
-// "+40", "0", "-3".
-std::string signed_count(int64_t n) { return n > 0 ? "+" + grouped(uint64_t(n)) : n < 0 ? "-" + grouped(uint64_t(-n)) : "0"; }
 
 }  // namespace
 

@@ -54,7 +54,7 @@ void render_inuse(std::string& out, const Profile& p, size_t shown) {
                        pad(elide(printable(m.name), kNameWidth), kNameWidth),
                        grouped(uint64_t(std::max<int64_t>(m.inuse_objects, 0))),
                        human_bytes(uint64_t(std::max<int64_t>(m.inuse_bytes, 0))),
-                       (m.inuse_change_bytes > 0 ? "+" : "") + signed_bytes(m.inuse_change_bytes),
+                       change_bytes(m.inuse_change_bytes),
                        p.meta.gc_cycles ? growth_per_min(m.inuse_bytes_per_min) : std::string("-"));
   }
 }

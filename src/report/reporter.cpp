@@ -153,6 +153,28 @@ Status write_file(const std::string& path, const std::function<void(std::ostream
   return commit(path, tmp);
 }
 
+Result<std::string> write_new_file(const std::string& dir, const std::string& stem, const std::string& ext,
+                                   std::string_view bytes) {
+  const std::string first = dir + "/" + stem + ext;
+  TempFile tmp;
+  if (auto st = create_temp_beside(first, tmp); !st) return st.error();
+  {
+    FdStreamBuf buf(tmp.fd);
+    std::ostream out(&buf);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!buf.flush_all()) return io_error("write", first, "write", buf.error());
+  }
+  if (::fsync(tmp.fd) != 0) return io_error("write", first, "fsync", errno);
+  // link() fails with EEXIST instead of replacing: the first free name wins,
+  // even against another writer racing for it. The temporary is removed.
+  for (int n = 1; n <= 1000; n++) {
+    const std::string path = n == 1 ? first : fmt::format("{}/{}-{}{}", dir, stem, n, ext);
+    if (::link(tmp.path.c_str(), path.c_str()) == 0) return path;
+    if (errno != EEXIST) return io_error("write", path, "link into place", errno);
+  }
+  return io_error("write", first, "find a free name", EEXIST);
+}
+
 Status write_file(const std::string& path, std::string_view bytes) {
   return write_file(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }

@@ -27,6 +27,11 @@ Status write_file(const std::string& path, std::string_view bytes);
 // stacks never sits whole in memory. A write error (disk full) stops at the
 // first failed write and is reported like any other.
 Status write_file(const std::string& path, const std::function<void(std::ostream&)>& produce);
+// Writes `bytes` to a new file DIR/STEM EXT, or DIR/STEM-2 EXT, -3 ...: the
+// first name no file has. An existing file is never overwritten (a
+// pipeline that picks files up may still be reading it). Returns the path.
+Result<std::string> write_new_file(const std::string& dir, const std::string& stem, const std::string& ext,
+                                   std::string_view bytes);
 // Whether write_file(path) can create its file: checked before recording,
 // so that a bad output path is refused before anything attaches. Creates
 // and removes a temporary file beside path.

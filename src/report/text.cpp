@@ -98,8 +98,8 @@ void render_heap_inuse(std::string& out, const Profile& p) {
                           m.heap_profile_rate));
   header_line(out, "",
               m.gc_cycles == 0 ? std::string("change while recording: none can show, no GC completed")
-                               : fmt::format("change while recording: {}{} over {} GC{}", change > 0 ? "+" : "",
-                                             signed_bytes(change), grouped(m.gc_cycles), m.gc_cycles == 1 ? "" : "s"));
+                               : fmt::format("change while recording: {} over {} GC{}", change_bytes(change),
+                                             grouped(m.gc_cycles), m.gc_cycles == 1 ? "" : "s"));
   if (m.heap_unreadable_buckets)
     header_line(out, "", fmt::format("{} profile bucket{} read torn and left out", grouped(m.heap_unreadable_buckets),
                                      m.heap_unreadable_buckets == 1 ? "" : "s"));

@@ -27,6 +27,7 @@ std::string grouped(uint64_t n) {
 }
 
 std::string signed_grouped(int64_t n) { return (n < 0 ? "-" : "") + grouped(magnitude(n)); }
+std::string signed_count(int64_t n) { return (n > 0 ? "+" : "") + signed_grouped(n); }
 
 std::string human_bytes(double b) {
   static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -45,6 +46,7 @@ std::string human_bytes(uint64_t b) {
 }
 
 std::string signed_bytes(int64_t b) { return (b < 0 ? "-" : "") + human_bytes(magnitude(b)); }
+std::string change_bytes(int64_t b) { return (b > 0 ? "+" : "") + signed_bytes(b); }
 
 std::string growth_per_min(double bytes_per_min) {
   if (!std::isfinite(bytes_per_min)) return "?";

@@ -15,9 +15,11 @@ namespace mws::textfmt {
 using mws::sat_add;  // util/saturating.h
 std::string grouped(uint64_t n);  // "1234567" -> "1,234,567"
 std::string signed_grouped(int64_t n);  // "-1234" -> "-1,234"
+std::string signed_count(int64_t n);    // a change: "+40", "0", "-1,234"
 std::string human_bytes(double b);
 std::string human_bytes(uint64_t b);
 std::string signed_bytes(int64_t b);  // "-1.2 KiB"
+std::string change_bytes(int64_t b);  // a change: "+1.2 KiB", "0 B", "-300 B"
 std::string growth_per_min(double bytes_per_min);  // "+1.2 MiB/min", "-300 B/min"
 std::string rate(double per_s);
 std::string percent(uint64_t part, uint64_t whole);

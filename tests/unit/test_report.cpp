@@ -967,6 +967,22 @@ TEST_CASE("reporter: write_file replaces atomically and leaves no temp file", "[
   CHECK(read_file(path)->empty());
 }
 
+TEST_CASE("reporter: write_new_file never overwrites, takes the next free name, leaves no temp file", "[report]") {
+  TempDir dir;
+  auto first = write_new_file(dir.path, "mwscope-1-20261128T000000Z", ".pb.gz", "first");
+  REQUIRE(first.ok());
+  CHECK(*first == dir.path + "/mwscope-1-20261128T000000Z.pb.gz");
+  auto second = write_new_file(dir.path, "mwscope-1-20261128T000000Z", ".pb.gz", "second");
+  REQUIRE(second.ok());
+  CHECK(*second == dir.path + "/mwscope-1-20261128T000000Z-2.pb.gz");
+  CHECK(*read_file(*first) == "first");  // untouched
+  CHECK(*read_file(*second) == "second");
+  CHECK(dir.entries() == 2);
+  auto missing = write_new_file(dir.path + "/no-such-dir", "x", ".pb.gz", "");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("no-such-dir") != std::string::npos);
+}
+
 TEST_CASE("reporter: write and read errors name the path and the errno text", "[report]") {
   TempDir dir;
   const std::string missing = dir.path + "/no/such/dir/out.folded";
