@@ -114,7 +114,7 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
   CHECK(folded == after_bytes);
 }
 
-TEST_CASE("the heap in use, whole: what grew before attach equals the runtime's; a steady server shows no change",
+TEST_CASE("the heap in use, whole: what grew before attach equals the runtime's, and a steady server shows no change",
           "[bpf][heap]") {
   check_heap_inuse("allocserver");
 }

@@ -77,6 +77,16 @@ TEST_CASE("the heap profile of --pprof: go tool pprof reads it, per middleware l
   CHECK(pprof.sum("alloc_objects/count") == objects);
   CHECK(pprof.sum("inuse_space/bytes") == inuse);
 
+  // From the saved profile, later and without the target: the same figures.
+  const std::string again_path = temp_path("pprof-again-" + mode + ".pb.gz");
+  auto report = run({mwscope_binary(), "report", json_path, "--pprof", again_path});
+  INFO(report.err);
+  REQUIRE(report.status == 0);
+  const PprofRaw again = pprof_raw(again_path);
+  for (const char* type : {"alloc_objects/count", "alloc_space/bytes", "inuse_objects/count", "inuse_space/bytes"})
+    for (const auto& row : profile.at("middleware"))
+      CHECK(again.sum(type, {{"middleware", row.at("name")}}) == pprof.sum(type, {{"middleware", row.at("name")}}));
+
   // Exact mode: each middleware allocated at least its construction per
   // request, and pprof's own filter (-tagfocus) finds the same total.
   if (mode == "exact") {

@@ -60,7 +60,7 @@ TEST_CASE("net/http closures, a ServeHTTP type and the final handler, outermost 
         std::vector<std::string>{"main.Logging", "main.RequestID", "main.authMiddleware", "main.workHandler"});
 }
 
-TEST_CASE("stdlib calls made by a middleware stay with it; server code is (server)", "[attribute]") {
+TEST_CASE("stdlib calls made by a middleware stay with it, and server code is (server)", "[attribute]") {
   Profile p;
   p.requests = {true, 10, ""};
   p.stacks.push_back(make_stack(p, through_server(stack({"runtime.newobject", "context.WithValue", "main.RequestID.func1",
@@ -166,7 +166,7 @@ TEST_CASE("folded stacks grouped by middleware start with the owning middleware"
   CHECK(render_folded(p, Weight::Objects, false).find("main.Logging;") == std::string::npos);
 }
 
-TEST_CASE("samples and heap in use are charged like objects; growth per minute is the change since attach",
+TEST_CASE("samples and heap in use are charged like objects, and growth per minute is the change since attach",
           "[attribute]") {
   Profile p;
   p.meta.mode = "sampled";

@@ -8,7 +8,7 @@
 
 using namespace mws;
 
-TEST_CASE("leak verdict: waits on other goroutines can leak; I/O, timers, syscalls and the runtime's cannot",
+TEST_CASE("leak verdict: waits on other goroutines can leak, while I/O, timers, syscalls and the runtime's cannot",
           "[interpret]") {
   target::GoroutineState waiting{target::kGoStatusWaiting, 0};
   for (const char* r : {"chan receive", "chan send", "chan receive (nil chan)", "select", "select (no cases)",
