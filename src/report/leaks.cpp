@@ -59,12 +59,11 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
     out += fmt::format("\nGoroutines at the end: unknown ({})\n", printable(s.problem));
     return;
   }
-  out += fmt::format("\nGoroutines at the end, read from the target's memory: {} ({} at attach: {}{}; the "
+  const int64_t change = growth(s.total, s.total_at_attach);
+  out += fmt::format("\nGoroutines at the end, read from the target's memory: {} ({} at attach, change {}{}; the "
                      "runtime's own {} not listed)\n",
-                     grouped(s.total), grouped(s.total_at_attach), signed_count(growth(s.total, s.total_at_attach)),
-                     s.duration_s > 0 ? fmt::format(", {:+.1f}/min", double(growth(s.total, s.total_at_attach)) * 60 /
-                                                                         s.duration_s)
-                                      : std::string(),
+                     grouped(s.total), grouped(s.total_at_attach), signed_count(change),
+                     s.duration_s > 0 ? fmt::format(" = {:+.1f}/min", double(change) * 60 / s.duration_s) : "",
                      grouped(s.runtime));
   out += fmt::format("  leaked: {} blocked at least {:.0f} s on a channel, select, lock or condition (I/O, timers "
                      "and system calls are long-lived, not leaked)\n",

@@ -1103,7 +1103,7 @@ TEST_CASE("json: goroutines read at the end round-trip, and a bad frame index na
   CHECK(back->goroutines == p.goroutines);
   // Growth while recording, in all and per group: 14 over 12.5 s is 67.2 a minute.
   const std::string text = render_leaks_text(p, 10);
-  CHECK(text.find("read from the target's memory: 44 (30 at attach: +14, +67.2/min;") != std::string::npos);
+  CHECK(text.find("read from the target's memory: 44 (30 at attach, change +14 = +67.2/min;") != std::string::npos);
   CHECK(text.find("       40       +7       40") != std::string::npos);
   CHECK(test::frames_of(*back, back->goroutines.groups[0].frame_ids) == test::frames_of(p, g.frame_ids));
 
