@@ -130,14 +130,20 @@ struct mws_go_offsets {
 	__s64 g_goid;
 	__s64 g_startpc;
 	__s64 g_gopc;
+	__s64 coro_g; /* coro.gp in runtime.coro (go1.22+) */
 };
 
-/* A goroutine was created. Read at newproc1's RET: RAX is the new g; the
- * probe runs on the system stack (g0). The stack is the creator's
- * (newproc1 runs under systemstack, whose frame chain leads back to the
- * goroutine stack), innermost first like
- * mws_alloc_event: stack[0] is the RET itself, `caller` the return
- * address at [SP]. */
+/* The length of a direct CALL rel32 (E8 + 4 bytes): at a probe on one, the
+ * return address the CALL will push is ip + this. */
+#define MWS_CALL_REL32_BYTES 5
+
+/* A goroutine was created. Seen where the new g is handed to the
+ * scheduler: newproc's CALL runqput(pp, newg, true), on the system stack
+ * (g0), whose frame chain leads back through systemstack to the creating
+ * goroutine; or at newcoro's RET for a coroutine; or, when neither site
+ * was found, at newproc1's RET. Innermost first like mws_alloc_event:
+ * stack[0] is the probed instruction, `caller` the return address of the
+ * probed function's frame (at a CALL, the one it will push). */
 struct mws_task_spawn_event {
 	struct mws_event_header hdr;
 	__u64 goid;
@@ -172,7 +178,7 @@ MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
-MWS_LAYOUT(sizeof(struct mws_go_offsets) == 24);
+MWS_LAYOUT(sizeof(struct mws_go_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 72);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);

@@ -12,7 +12,11 @@
  *  on_mcache_refill, on_mcache_release_all
  *                  entry of runtime.(*mcache).refill and releaseAll: the runtime
  *                  flushes its per-P count of tiny allocations (sampled mode)
- *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created
+ *  on_newproc_runqput  newproc's CALL runqput(pp, newg, true): a goroutine
+ *                  was created (an emulated CALL: ~12x cheaper than a RET)
+ *  on_newcoro_ret  RET of runtime.newcoro: a coroutine was created (go1.22+)
+ *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created (used
+ *                  only when the runqput call is not found)
  *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22)
  *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
  *                  goexit0 calls it, and so do coroutines that end without goexit1)
@@ -36,7 +40,7 @@ const volatile __u32 target_tgid = 0;
  * costs one wakeup per batch instead of one per event; the consumer also
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
-const volatile struct mws_go_offsets go_off = {-1, -1, -1};
+const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 
@@ -353,12 +357,10 @@ int on_empty(struct pt_regs *ctx)
 /* At newproc1's RET: RAX = the new g; R14 = g0 of this M (newproc1 runs on
  * the system stack), whose m.curg is the goroutine running the go
  * statement. */
-SEC("uprobe")
-int on_newproc1_ret(struct pt_regs *ctx)
+/* One created goroutine: its g, its ids, and the creator's stack. */
+static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller)
 {
-	if (!is_target())
-		return 0;
-	__u64 newg = PT_REGS_RC(ctx), goid = 0;
+	__u64 goid = 0;
 	if (read_u64(newg, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
@@ -373,9 +375,43 @@ int on_newproc1_ret(struct pt_regs *ctx)
 	e->_pad = 0;
 	read_u64(newg, go_off.g_startpc, &e->startpc);
 	read_u64(newg, go_off.g_gopc, &e->gopc);
-	capture_stack(ctx, &e->hdr, read_caller(ctx), &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;
+}
+
+/* At newproc.func1's CALL runqput(pp, newg, true): newg in RBX (ABIInternal
+ * argument 1). Mid-function, RBP is newproc.func1's own frame, so the walk
+ * is whole; the return address this CALL pushes stands for the caller. */
+SEC("uprobe")
+int on_newproc_runqput(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	return emit_spawn(ctx, ctx->bx, ctx->ip + MWS_CALL_REL32_BYTES);
+}
+
+/* At newcoro's RET: RAX = the *coro; its g is the guintptr at go_off.coro_g. */
+SEC("uprobe")
+int on_newcoro_ret(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	__u64 g = 0;
+	if (read_u64(PT_REGS_RC(ctx), go_off.coro_g, &g) != 0) {
+		count(MWS_CNT_TASK_READ_ERRORS);
+		return 0;
+	}
+	return emit_spawn(ctx, g, read_caller(ctx));
+}
+
+/* At newproc1's RET: RAX = the new g, [SP] the return into its caller. */
+SEC("uprobe")
+int on_newproc1_ret(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	return emit_spawn(ctx, PT_REGS_RC(ctx), read_caller(ctx));
 }
 
 static __always_inline int emit_exit(__u64 g)

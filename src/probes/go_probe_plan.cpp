@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "probes/prologue.h"
-#include "probes/ret_finder.h"
+#include "probes/instruction_sites.h"
 #include "target/go_functions.h"
 #include "target/go_abi.h"
 
@@ -91,26 +91,58 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
 
 // Goroutine tracking: newproc1's RETs and goexit1's entry, plus the g
 // offsets. Returns why not when something is missing.
+// newproc's CALL runqput(pp, newg, true) in its systemstack closure: every
+// such CALL (one in every version seen), or none when the closure, runqput
+// or the call cannot be found (the caller then probes newproc1's RETs).
+std::vector<ProbeSite> runqput_call_sites(const target::ElfFile& exe, const target::GoFunctionIndex& index,
+                                          const target::GoFunctionFacts& facts) {
+  std::vector<ProbeSite> sites;
+  if (facts.runqput_g_arg != 1) return sites;  // on_newproc_runqput reads RBX
+  auto closure = index.find(facts.newproc_closure);
+  auto runqput = index.find("runtime.runqput");
+  if (!closure || !runqput) return sites;
+  for (uint64_t call : find_calls_to(exe.read_vaddr(closure->entry, closure->size), closure->entry, runqput->entry))
+    sites.push_back({exe.path(), facts.newproc_closure + " CALL runtime.runqput",
+                     closure->file_offset + (call - closure->entry), call, "CALL"});
+  return sites;
+}
+
 std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   if (!t.goroutines_unavailable.empty()) return t.goroutines_unavailable;
-  t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc};
+  auto facts = target::go_function_facts(t.build.version);
+  if (!facts) return facts.error().message;
+  t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc, facts->coro_g_offset};
 
-  auto newproc1 = index.find("runtime.newproc1");
-  if (!newproc1) return newproc1.error().message;
-  // on_newproc1_ret reads the new g in RAX, newproc1's result (go.bpf.c).
-  if (auto facts = target::go_function_facts(t.build.version); !facts || !facts->newproc1_returns_g)
-    return "runtime.newproc1 of " + t.build.version + " does not return the new g";
-  auto rets = find_ret_instructions(exe.read_vaddr(newproc1->entry, newproc1->size), newproc1->entry);
-  if (rets.empty()) return "no RET instruction found in runtime.newproc1";
-  for (uint64_t ret : rets)
-    t.plan.spawn.push_back(
-        {exe.path(), "runtime.newproc1", newproc1->file_offset + (ret - newproc1->entry), ret, "RET"});
+  // Goroutines made by `go`: where newproc hands the new g to the
+  // scheduler, a CALL the kernel emulates; else every RET of newproc1,
+  // each single-stepped (on_newproc_runqput, on_newproc1_ret in go.bpf.c).
+  if (auto sites = runqput_call_sites(exe, index, *facts); !sites.empty()) {
+    t.plan.spawn = std::move(sites);
+    t.plan.spawn_at_runqput = true;
+  } else {
+    auto newproc1 = index.find("runtime.newproc1");
+    if (!newproc1) return newproc1.error().message;
+    if (!facts->newproc1_returns_g) return "runtime.newproc1 of " + t.build.version + " does not return the new g";
+    auto rets = find_ret_instructions(exe.read_vaddr(newproc1->entry, newproc1->size), newproc1->entry);
+    if (rets.empty()) return "no RET instruction found in runtime.newproc1";
+    for (uint64_t ret : rets)
+      t.plan.spawn.push_back(
+          {exe.path(), "runtime.newproc1", newproc1->file_offset + (ret - newproc1->entry), ret, "RET"});
+  }
+  // Coroutines (iter.Pull): newcoro's RETs, single-stepped but rare. A
+  // binary that never makes one has no newcoro (the linker drops it).
+  if (auto newcoro = index.find("runtime.newcoro"); facts->has_newcoro && newcoro) {
+    auto rets = find_ret_instructions(exe.read_vaddr(newcoro->entry, newcoro->size), newcoro->entry);
+    if (rets.empty()) return "no RET instruction found in runtime.newcoro";
+    for (uint64_t ret : rets)
+      t.plan.spawn_coro.push_back(
+          {exe.path(), "runtime.newcoro", newcoro->file_offset + (ret - newcoro->entry), ret, "RET"});
+  }
 
   // Go >= 1.22 ends every goroutine in gdestroy: goexit0 calls it, and so
   // does a coroutine (iter.Pull) that ends without goexit1. Probing it
   // alone sees both, once each. Older versions end through goexit1.
-  auto facts = target::go_function_facts(t.build.version);
-  if (facts && facts->has_gdestroy) {
+  if (facts->has_gdestroy) {
     auto gdestroy = entry_site(exe, index, facts->gdestroy_function);
     if (!gdestroy) return gdestroy.error().message;
     t.plan.exit_gdestroy.push_back(*gdestroy);
@@ -220,6 +252,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     t.tasks_unavailable = plan_tasks(exe, *index, t);
     if (!t.tasks_unavailable.empty()) {
       t.plan.spawn.clear();
+      t.plan.spawn_coro.clear();
       t.plan.exit.clear();
       t.plan.exit_gdestroy.clear();
     }

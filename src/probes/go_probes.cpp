@@ -57,7 +57,9 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
   bpf_program__set_autoload(progs->on_mcache_refill, real && !plan.tiny_refill.empty());
   bpf_program__set_autoload(progs->on_mcache_release_all, real && !plan.tiny_release_all.empty());
-  bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_newproc_runqput, real && plan.spawn_at_runqput && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn_at_runqput && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_newcoro_ret, real && !plan.spawn_coro.empty());
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
   bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
   bpf_program__set_autoload(progs->on_request, real && !plan.requests.empty());
@@ -106,7 +108,10 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_refill), plan.tiny_refill); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_release_all), plan.tiny_release_all); !st) return st.error();
-  if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn); !st) return st.error();
+  if (auto st = attach_all(prog(plan.spawn_at_runqput ? progs->on_newproc_runqput : progs->on_newproc1_ret), plan.spawn);
+      !st)
+    return st.error();
+  if (auto st = attach_all(prog(progs->on_newcoro_ret), plan.spawn_coro); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_gdestroy), plan.exit_gdestroy); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_request), plan.requests); !st) return st.error();

@@ -40,11 +40,13 @@ struct GoProbePlan {
   std::vector<ProbeSite> tiny_refill;       // runtime.(*mcache).refill entry
   std::vector<ProbeSite> tiny_release_all;  // runtime.(*mcache).releaseAll entry
   mws_mprof_args mprof_args{0, 1, 1, 32, 32, 0};
-  std::vector<ProbeSite> spawn;          // every RET of runtime.newproc1
+  std::vector<ProbeSite> spawn;          // newproc's CALL runqput (else every RET of runtime.newproc1)
+  bool spawn_at_runqput = false;         // spawn holds the CALL runqput sites
+  std::vector<ProbeSite> spawn_coro;     // every RET of runtime.newcoro (go1.22+)
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
-  mws_go_offsets offsets{-1, -1, -1};
+  mws_go_offsets offsets{-1, -1, -1, 0};
 };
 
 struct GoProbeOptions {

@@ -150,8 +150,11 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                                 sample_rate));
   if (t.plan.alloc.empty() && t.plan.sample_alloc.empty()) parts.push_back("no allocation probe");
   if (!t.plan.spawn.empty())
-    parts.push_back(fmt::format("goroutine spawn ({} RET of runtime.newproc1) and exit ({}), g offsets from {}",
-                                t.plan.spawn.size(), t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
+    parts.push_back(fmt::format("goroutine spawn ({}{}) and exit ({}), g offsets from {}",
+                                t.plan.spawn_at_runqput ? "newproc's CALL runqput"
+                                                        : fmt::format("{} RET of runtime.newproc1", t.plan.spawn.size()),
+                                t.plan.spawn_coro.empty() ? "" : ", RET of runtime.newcoro",
+                                t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
                                 t.offsets.source));
   return fmt::format("attached {} probe(s) to {} ({}): {}", probes_attached, what, t.build.version,
                      fmt::join(parts, "; "));

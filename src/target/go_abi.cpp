@@ -393,6 +393,11 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   // proc.go: newproc1(...) *g in every version (its parameters changed in go1.18 and
   // go1.23; the probes read only the result).
   f.newproc1_returns_g = true;
+  f.newproc_closure = "runtime.newproc.func1";
+  f.runqput_g_arg = 1;
+  // coro.go (go1.22+): type coro struct { gp guintptr; f func(*coro); ... }.
+  f.has_newcoro = v >= 22;
+  f.coro_g_offset = 0;
   // malloc.go: mallocgc(size uintptr, typ *_type, needzero bool) in every version, and
   // the size-specialised entry points take the same arguments (see allocator_role).
   f.mallocgc_size_arg = 0;

@@ -57,6 +57,18 @@ struct GoFunctionFacts {
   // The probes read the new g from newproc1's result (RAX), and plan_tasks
   // checks this before relying on it.
   bool newproc1_returns_g = true;
+  // Where a new goroutine is seen for the price of an emulated trap: `go f()` runs
+  // runtime.newproc, whose systemstack closure (newproc.func1 in every version) calls
+  //   newg := newproc1(...); runqput(pp, newg, true)
+  // runqput(pp *p, gp *g, next bool): at that CALL the new g is argument 1 (RBX).
+  // A coroutine (iter.Pull, go1.22+) is made by runtime.newcoro, which returns a
+  // *coro whose first word (coro.gp, a guintptr) is its g; newcoro is rare, its
+  // RET is probed. (debugCallWrap and go1.27's synctest bubbles also call newproc1:
+  // a debugger's injected calls and tests only, not seen.)
+  std::string newproc_closure = "runtime.newproc.func1";
+  int runqput_g_arg = 1;
+  bool has_newcoro = false;
+  int64_t coro_g_offset = 0;
   // runtime.mallocgc(size uintptr, typ *_type, needzero bool) unsafe.Pointer in every version;
   // the probes read size and type from these registers (plan_exact checks it).
   int mallocgc_size_arg = 0, mallocgc_type_arg = 1;

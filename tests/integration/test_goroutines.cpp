@@ -361,7 +361,9 @@ std::string site_of(const std::vector<std::string>& leaf_first) {
 
 // /debug/pprof/goroutine?debug=1 as goroutines per site, without the
 // goroutines that serve this very dump (its handler, its connection's
-// background read).
+// background read). The background read is started just before the
+// handler runs and is often not yet scheduled when the dump is taken: then
+// its stack is runtime.goexit alone and the dump lists no frame for it.
 std::map<std::string, uint64_t> pprof_sites(int admin_port) {
   auto body = http_get(admin_port, "/debug/pprof/goroutine?debug=1");
   REQUIRE(body);
@@ -374,7 +376,7 @@ std::map<std::string, uint64_t> pprof_sites(int admin_port) {
     bool serves_dump = false;
     for (const auto& f : frames)
       serves_dump |= f.rfind("runtime/pprof.", 0) == 0 || f == "net/http.(*connReader).backgroundRead";
-    if (count && !serves_dump) out[site_of(frames)] += count;
+    if (count && !serves_dump && !frames.empty()) out[site_of(frames)] += count;
     count = 0;
     frames.clear();
   };

@@ -2,10 +2,11 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "probes/go_probe_plan.h"
 #include "probes/prologue.h"
-#include "probes/ret_finder.h"
+#include "probes/instruction_sites.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_functions.h"
@@ -62,6 +63,47 @@ TEST_CASE("entry probes sit on the stack-check jump, RETs are all found", "[prob
     char addr[32];
     snprintf(addr, sizeof(addr), "0x%lx", static_cast<unsigned long>(r));
     CHECK(dis.find(addr) != std::string::npos);
+  }
+}
+
+TEST_CASE("goroutine spawn probes sit on newproc's CALL runqput and newcoro's RETs, as Go's disassembler shows",
+          "[probes]") {
+  std::vector<std::string> builds = {""};
+#ifdef MWS_GO_MATRIX
+  for (const char* b : {"go1.21/", "go1.22/", "go1.23/", "go1.24/", "go1.25/", "go1.26/", "go1.27/"}) builds.push_back(b);
+#endif
+  for (const std::string& build : builds) {
+    INFO("build " << build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "taskserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    req.allocations = probes::AllocationProbes::None;
+    auto plan = probes::plan_go_probes(**elf, "taskserver", req);
+    REQUIRE(plan);
+    INFO(plan->tasks_unavailable);
+    // One emulated CALL: the new g in RBX, no RET single-stepped per goroutine.
+    REQUIRE(plan->plan.spawn_at_runqput);
+    REQUIRE(plan->plan.spawn.size() == 1);
+    const auto& site = plan->plan.spawn.front();
+    CHECK(site.placement == "CALL");
+    const std::string dis = objdump(bin, "runtime.newproc.func1");
+    char addr[32];
+    snprintf(addr, sizeof(addr), "0x%lx", static_cast<unsigned long>(site.vaddr));
+    const auto line_at = dis.find(addr);
+    REQUIRE(line_at != std::string::npos);
+    CHECK(dis.substr(line_at, dis.find('\n', line_at) - line_at).find("CALL runtime.runqput(SB)") != std::string::npos);
+    // Coroutines (the fixture makes them from go1.23): every RET of newcoro.
+    if (build.empty() || build == "go1.21/" || build == "go1.22/") {
+      CHECK(plan->plan.spawn_coro.empty());
+      continue;
+    }
+    const std::string coro = objdump(bin, "runtime.newcoro");
+    CHECK(plan->plan.spawn_coro.size() == count_lines_containing(coro, "\tRET"));
+    for (const auto& ret : plan->plan.spawn_coro) {
+      snprintf(addr, sizeof(addr), "0x%lx", static_cast<unsigned long>(ret.vaddr));
+      CHECK(coro.find(addr) != std::string::npos);
+    }
   }
 }
 
