@@ -26,28 +26,56 @@ SECS=${BENCH_STRESS_SECONDS:-5}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# start_bench LABEL "ALLOCBENCH ARGS": starts allocbench paused on a FIFO
+# (sets bench_pid); release_bench lets it run and waits for it.
+start_bench() {
+  local label=$1 bench_args=$2
+  mkfifo "$work/$label.in"
+  # shellcheck disable=SC2086
+  "$BENCH" -wait-stdin $bench_args <"$work/$label.in" >"$work/$label.out" 2>&1 &
+  bench_pid=$!
+  exec 7>"$work/$label.in"
+  for _ in $(seq 100); do grep -q "ready" "$work/$label.out" && break; sleep 0.05; done
+}
+release_bench() {
+  echo go >&7
+  exec 7>&-
+  wait "$bench_pid"
+}
+# wait_for FILE WORD: until the tracer writing FILE says WORD (10 s at most).
+wait_for() {
+  for _ in $(seq 200); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+  cat "$1" >&2
+  exit 1
+}
+
 # run LABEL "ALLOCBENCH ARGS" [MWSCOPE ARGS...]: starts allocbench paused,
 # attaches mwscope when args are given, releases allocbench, waits for it,
 # then stops mwscope (its profile goes to $work/LABEL.json).
 run() {
   local label=$1 bench_args=$2; shift 2
-  mkfifo "$work/$label.in"
-  # shellcheck disable=SC2086
-  "$BENCH" -wait-stdin $bench_args <"$work/$label.in" >"$work/$label.out" 2>&1 &
-  local bench_pid=$!
-  exec 7>"$work/$label.in"
-  for _ in $(seq 100); do grep -q "ready" "$work/$label.out" && break; sleep 0.05; done
+  start_bench "$label" "$bench_args"
   local mw_pid=
   if [ $# -gt 0 ]; then
     "$MWSCOPE" -p "$bench_pid" "$@" --json "$work/$label.json" >"$work/$label.report" 2>"$work/$label.err" &
     mw_pid=$!
-    for _ in $(seq 200); do grep -q "attached" "$work/$label.err" && break; sleep 0.05; done
-    grep -q "attached" "$work/$label.err" || { cat "$work/$label.err" >&2; exit 1; }
+    wait_for "$work/$label.err" attached
   fi
-  echo go >&7
-  exec 7>&-
-  wait "$bench_pid"
+  release_bench
   if [ -n "$mw_pid" ]; then kill -INT "$mw_pid"; wait "$mw_pid"; fi
+}
+
+# run_bpftrace LABEL "ALLOCBENCH ARGS" PROGRAM: the same rounds under a
+# bpftrace program (BEGIN runs once every probe is attached).
+run_bpftrace() {
+  local label=$1 bench_args=$2 program=$3
+  start_bench "$label" "$bench_args"
+  bpftrace -e "BEGIN { printf(\"attached\\n\"); } $program" >"$work/$label.bt" 2>&1 &
+  local bt_pid=$!
+  wait_for "$work/$label.bt" attached
+  release_bench
+  kill -INT "$bt_pid"
+  wait "$bt_pid" || true
 }
 field() { sed -n "s/.*\"$2\": *\([0-9.e+]*\).*/\1/p" "$1" | tail -1; }
 
@@ -55,15 +83,21 @@ echo "bench: cost per allocation, $ROUNDS rounds of $N allocations of 64 B (medi
 run none "-n $N -rounds $ROUNDS"
 run empty "-n $N -rounds $ROUNDS" --mode exact --bench-empty-program
 run exact "-n $N -rounds $ROUNDS" --mode exact
+# The peer: the one-liner an SRE would type first, on the same rounds.
+BT_PROGRAM="uprobe:$BENCH:runtime.mallocgc { @[ustack] = count(); }"
+run_bpftrace bpftrace "-n $N -rounds $ROUNDS" "$BT_PROGRAM"
 awk -v none="$(field "$work/none.out" median_ns_per_alloc)" \
     -v empty="$(field "$work/empty.out" median_ns_per_alloc)" \
     -v exact="$(field "$work/exact.out" median_ns_per_alloc)" \
+    -v bt="$(field "$work/bpftrace.out" median_ns_per_alloc)" \
     -v ev="$(field "$work/exact.json" events)" -v dr="$(field "$work/exact.json" dropped_events)" 'BEGIN {
+  printf "  ratios over the bare trap (added cost): mwscope --mode exact %.2f, bpftrace one-liner %.2f\n",
+         (exact - none) / (empty - none), (bt - none) / (empty - none)
   printf "  %-32s %9.0f ns/alloc\n", "no probe", none
   printf "  %-32s %9.0f ns/alloc  (+%.0f ns: the bare uprobe trap)\n", "empty BPF program on mallocgc", empty, empty - none
   printf "  %-32s %9.0f ns/alloc  (+%.0f ns)\n", "mwscope --mode exact", exact, exact - none
-  printf "  ratio exact/empty (added cost): %.2f; our BPF + userspace work adds %.0f ns per allocation\n",
-         (exact - none) / (empty - none), exact - empty
+  printf "  %-32s %9.0f ns/alloc  (+%.0f ns)\n", "bpftrace @[ustack] = count()", bt, bt - none
+  printf "  our BPF + userspace work adds %.0f ns per allocation over the trap\n", exact - empty
   printf "  events received %d, dropped %d\n", ev, dr
 }'
 
@@ -74,7 +108,10 @@ run gtasks "-spawn -n $N -rounds $ROUNDS" --goroutines --no-allocs
 awk -v none="$(field "$work/gnone.out" median_ns_per_op)" \
     -v empty="$(field "$work/gempty.out" median_ns_per_op)" \
     -v tasks="$(field "$work/gtasks.out" median_ns_per_op)" \
+    -v trap="$(( $(field "$work/empty.out" median_ns_per_alloc | cut -d. -f1) - $(field "$work/none.out" median_ns_per_alloc | cut -d. -f1) ))" \
     -v ev="$(field "$work/gtasks.json" events)" -v dr="$(field "$work/gtasks.json" dropped_events)" 'BEGIN {
+  printf "  mwscope per goroutine: %.1f emulated traps worth (one emulated trap: %d ns, from the allocation rounds; target <= 3)\n",
+         (tasks - none) / trap, trap
   printf "  %-32s %9.0f ns/goroutine\n", "no probe", none
   printf "  %-32s %9.0f ns/goroutine  (+%.0f ns: two bare uprobe traps)\n", "empty BPF programs (spawn, exit)", empty, empty - none
   printf "  %-32s %9.0f ns/goroutine  (+%.0f ns)\n", "mwscope --no-allocs", tasks, tasks - none

@@ -10,8 +10,8 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2
   # pprof output: pprof's messages compiled by protoc, encoded by libprotobuf
   protobuf-compiler libprotobuf-dev
-  # fixtures, demo, benchmarks
-  golang-go wrk curl
+  # fixtures, demo, benchmarks (bpftrace: the peer make bench measures beside mwscope)
+  golang-go wrk curl bpftrace
   # Go web-framework fixtures (tests/fixtures/{gin,chi,echo}server): source
   # under /usr/share/gocode; the second group is what echoserver/go.mod's
   # replace lines name (echo's dependencies, listed so the paths stay there)
