@@ -10,6 +10,10 @@
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 # 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
 #    no profiler, --mode sampled and --mode exact (runs before 4).
+# 7. The userspace pipeline alone, on one core (runs before 4): events as
+#    the BPF programs write them, decoded and aggregated, then interpreted
+#    into a Profile; target >= 3 million events/s; memory per distinct stack
+#    and per live tracked goroutine (bench_pipeline).
 # 6. Reading every goroutine (runs before 4): 1,000, 10,000 and 100,000
 #    goroutines parked 14 frames deep, read at the end of a recording with
 #    their stacks; the profile records the reading's wall time. Budget: 1 s
@@ -297,6 +301,10 @@ for n in 1000 10000 100000; do
 done
 echo "  target pause: none (process_vm_readv reads while the target runs)"
 echo "  verdict: 100,000 goroutines read in under ${GR_BUDGET_S} s: $gr_verdict"
+
+# 7. The userspace pipeline replayed without a target (see the top).
+echo "bench: the userspace pipeline alone, on one core (bench_pipeline on $BENCH)"
+"$BUILD/bench_pipeline" "$BENCH" | sed 's/^/  /'
 
 # 4. Symbol loading: what mwscope does with a big stripped Go binary after a
 #    recording (open, build info, .gopclntab parse, 10,000 pcs symbolized,
