@@ -21,6 +21,26 @@ enum mws_event_kind {
 	MWS_EV_SAMPLE_BUCKET = 5, /* runtime.setprofilebucket: which bucket the sample went to */
 	MWS_EV_SAMPLE_FREE = 6,   /* runtime.mProf_Free: a sampled object was swept */
 	/* 7 was a GC end (runtime.gcMarkTermination): in-use now comes from the runtime's own profile. */
+	/* Exact mode: the stack behind a key of the in-kernel counts (map
+	 * alloc_counts), sent by each CPU the first time it counts that key;
+	 * a mws_alloc_event whose `object` carries the key's stack_hash. */
+	MWS_EV_ALLOC_STACK = 8,
+};
+
+/* Exact mode counts allocations in the kernel, per CPU, by (stack hash, Go
+ * type): an allocation costs a stack walk, a hash and a map update, and
+ * only a stack never seen before crosses the ring buffer. Userspace reads
+ * the counts once the probes are detached (and at each --interval). A full
+ * map falls back to one MWS_EV_ALLOC event per allocation. */
+#define MWS_ALLOC_COUNTS_MAX 65536
+struct mws_alloc_key {
+	__u64 stack_hash; /* over `caller` and stack[1..stack_len) of the event */
+	__u64 type_addr;
+};
+struct mws_alloc_counts {
+	__u64 objects;
+	__u64 bytes;
+	__u64 stack_sent; /* this CPU delivered the stack (MWS_EV_ALLOC_STACK) */
 };
 
 /* Indices of the per-CPU counters array that BPF increments and userspace
@@ -179,6 +199,8 @@ MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 32);
+MWS_LAYOUT(sizeof(struct mws_alloc_key) == 16);
+MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 72);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);

@@ -3,8 +3,8 @@
  * counters map, so events of all kinds arrive in one order.
  *
  *  on_mallocgc     entry of every allocator entry point (runtime.mallocgc, and the
- *                  size-specialised allocators of Go 1.26+): one event per
- *                  allocation, at the outermost one (exact mode)
+ *                  size-specialised allocators of Go 1.26+): every allocation,
+ *                  at the outermost one, counted in alloc_counts (exact mode)
  *  on_mprof_malloc entry of runtime.mProf_Malloc: one event per allocation the
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
  *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
@@ -55,6 +55,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Exact mode: allocations counted per (stack hash, type), per CPU (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MWS_ALLOC_COUNTS_MAX);
+	__type(key, struct mws_alloc_key);
+	__type(value, struct mws_alloc_counts);
+} alloc_counts SEC(".maps");
+
+/* Where an exact-mode event is built (too big for the BPF stack) before it
+ * is counted, or sent when the stack is new. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mws_alloc_event);
+} alloc_scratch SEC(".maps");
 
 static __always_inline void count_n(__u32 idx, __u64 n)
 {
@@ -124,11 +141,14 @@ static __always_inline void *reserve_event(__u64 size, __u32 kind)
 	return h;
 }
 
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void submit(void *e)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										     : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
 /* Unwinds the user stack by following RBP, which Go keeps as a frame
@@ -219,6 +239,70 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	return 0;
 }
 
+/* FNV-1a over the words userspace keeps of a stack: `caller`, then
+ * stack[1..len). Two stacks with one hash would be counted as one: at 2^20
+ * stacks the chance is about 2^-24 (userspace also checks the stacks it is
+ * sent). */
+static __always_inline __u64 stack_hash(const struct mws_alloc_event *e)
+{
+	__u64 h = 0xcbf29ce484222325ull ^ e->caller;
+	h *= 0x100000001b3ull;
+	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
+		if (i >= e->stack_len)
+			break;
+		h ^= e->stack[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Sends this CPU's copy of the stack behind `c` once; a full ring leaves it
+ * unsent, to be tried again at the key's next allocation. */
+static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mws_alloc_counts *c, __u64 hash)
+{
+	if (c->stack_sent)
+		return;
+	e->hdr.kind = MWS_EV_ALLOC_STACK;
+	e->object = hash;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) == 0)
+		c->stack_sent = 1;
+}
+
+/* Exact mode: one allocation, counted in alloc_counts. */
+static __always_inline int count_alloc(struct pt_regs *ctx, __u64 size, __u64 type_addr, __u64 caller)
+{
+	__u32 zero = 0;
+	struct mws_alloc_event *e = bpf_map_lookup_elem(&alloc_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_header(&e->hdr, MWS_EV_ALLOC);
+	e->size = size;
+	e->type_addr = type_addr;
+	e->object = 0;
+	e->_pad = 0;
+	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr};
+	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, &key);
+	if (!c) {
+		struct mws_alloc_counts none = {};
+		/* -EEXIST: another CPU added the key meanwhile; it is there now. */
+		bpf_map_update_elem(&alloc_counts, &key, &none, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&alloc_counts, &key);
+	}
+	if (!c) {
+		/* The map is full: this allocation travels as an event. */
+		if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
+			count(MWS_CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	/* Atomic: a preemptible kernel may run this program for another task
+	 * on the same CPU in between. */
+	__sync_fetch_and_add(&c->objects, 1);
+	__sync_fetch_and_add(&c->bytes, size);
+	send_stack_once(e, c, key.stack_hash);
+	return 0;
+}
+
 /* Whether the return address `caller` (a runtime address) lies in
  * allocator code: then an outer allocator entry already counted this
  * allocation. The probe's cookie is its link-time address, ctx->ip its
@@ -250,7 +334,7 @@ int on_mallocgc(struct pt_regs *ctx)
 	__u64 caller = read_caller(ctx);
 	if (caller != 0 && called_by_allocator(ctx, caller))
 		return 0;
-	return emit_alloc(ctx, MWS_EV_ALLOC, PT_REGS_RC(ctx), ctx->bx, 0, caller);
+	return count_alloc(ctx, PT_REGS_RC(ctx), ctx->bx, caller);
 }
 
 /* mProf_Malloc(p unsafe.Pointer, size uintptr), Go 1.17-1.22, or

@@ -32,6 +32,13 @@ void EventDecoder::decode(const void* data, size_t size) {
       allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr);
       return;
     }
+    case MWS_EV_ALLOC_STACK: {
+      if (size < sizeof(mws_alloc_event)) break;
+      const auto* e = static_cast<const mws_alloc_event*>(data);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      allocs_.add_hashed_stack(e->object, std::span<const uint64_t>(pcs, n));
+      return;
+    }
     case MWS_EV_SAMPLE_ALLOC: {
       if (size < sizeof(mws_alloc_event)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);

@@ -1,5 +1,7 @@
 #include "model/aggregator.h"
 
+#include <algorithm>
+
 namespace mws::model {
 
 bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr) {
@@ -13,6 +15,30 @@ bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_
   c.bytes += size;
   events_++;
   return true;
+}
+
+void Aggregator::add_hashed_stack(uint64_t hash, std::span<const uint64_t> pcs) {
+  auto [it, inserted] = hashed_.try_emplace(hash);
+  if (inserted) {
+    it->second = stacks_.intern(pcs);
+    return;
+  }
+  // Each CPU sends the stack once: the same stack again, or a collision.
+  if (it->second && !std::equal(pcs.begin(), pcs.end(), stacks_.pcs(*it->second).begin(),
+                                stacks_.pcs(*it->second).end()))
+    hash_collisions_++;
+}
+
+void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t objects, uint64_t bytes) {
+  auto it = hashed_.find(hash);
+  if (it == hashed_.end() || !it->second) {
+    dropped_ += objects;
+    return;
+  }
+  StackCounts& c = counts_[AllocKey{*it->second, type_addr}];
+  c.objects += objects;
+  c.bytes += bytes;
+  events_ += objects;
 }
 
 }  // namespace mws::model

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,15 @@ class Aggregator {
   // `pcs` innermost first. Returns false when the allocation was dropped.
   bool add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr = 0);
 
+  // Counted in the kernel (exact mode, bpf/events.h: alloc_counts): the
+  // stack behind a stack hash, as the BPF programs send it, and later the
+  // counts per (stack hash, type). Counts whose stack never arrived (a ring
+  // buffer full every time) are dropped and counted; a hash sent with two
+  // different stacks is counted in hash_collisions (the second is ignored).
+  void add_hashed_stack(uint64_t hash, std::span<const uint64_t> pcs);
+  void add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t objects, uint64_t bytes);
+  uint64_t hash_collisions() const { return hash_collisions_; }
+
   const StackTable& stacks() const { return stacks_; }
   // Frees the raw stacks once symbolized; the counts and their StackIds stay.
   void release_stacks() { stacks_.release(); }
@@ -45,8 +55,10 @@ class Aggregator {
  private:
   StackTable stacks_;
   std::unordered_map<AllocKey, StackCounts, StackKeyHash> counts_;
+  std::unordered_map<uint64_t, std::optional<StackId>> hashed_;  // nullopt: the table was full
   uint64_t events_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t hash_collisions_ = 0;
 };
 
 }  // namespace mws::model

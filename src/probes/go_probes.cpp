@@ -155,4 +155,25 @@ BpfCounters GoProbes::read_counters() const {
   return c;
 }
 
+void GoProbes::for_each_alloc_count(
+    const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return;
+  std::vector<mws_alloc_counts> per_cpu(static_cast<size_t>(ncpu));
+  const int fd = bpf_map__fd(skel_->maps.alloc_counts);
+  mws_alloc_key key{}, next{};
+  const mws_alloc_key* prev = nullptr;  // get_next_key(NULL) gives the first
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+    uint64_t objects = 0, bytes = 0;
+    for (const auto& c : per_cpu) {
+      objects += c.objects;
+      bytes += c.bytes;
+    }
+    if (objects) visit(key, objects, bytes);
+  }
+}
+
 }  // namespace mws::probes

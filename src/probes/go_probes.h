@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ class GoProbes {
 
   bpf_map* events_map() const;
   BpfCounters read_counters() const;
+  // Exact mode: the in-kernel allocation counts so far (alloc_counts), every
+  // CPU's summed, one call per key.
+  void for_each_alloc_count(
+      const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const;
   uint32_t probes_attached() const { return static_cast<uint32_t>(links_.size()); }
   // Every program counts only while the window is open: opened once all
   // probes are attached, closed before they are detached, at one instant

@@ -119,8 +119,17 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   raw.dropped_ring_full = bpf.ringbuf_drops;
   raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
   raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
-  raw.stack_errors = bpf.stack_errors + decoded.missing_caller;
+  // A stack hash sent with two stacks merged their counts (never seen).
+  raw.stack_errors = bpf.stack_errors + decoded.missing_caller + raw.allocs.hash_collisions();
   raw.truncated_stacks = decoded.truncated_stacks;
+}
+
+// Exact mode: what the kernel counted per (stack hash, type), added to the
+// stacks the ring buffer delivered (bpf/events.h, alloc_counts).
+void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
+  probes.for_each_alloc_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
+    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes);
+  });
 }
 
 interpret::InterpretOptions interpret_options(const RecordOptions& opt) {
@@ -306,14 +315,17 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     }
     if (opt.on_status && elapsed() >= next_status) {
       take_counters(raw, **probes, decoder);
-      opt.on_status({elapsed(), raw.events, raw.dropped_events});
+      uint64_t in_kernel = 0;
+      (*probes)->for_each_alloc_count([&](const mws_alloc_key&, uint64_t objects, uint64_t) { in_kernel += objects; });
+      opt.on_status({elapsed(), raw.events + in_kernel, raw.dropped_events});
       next_status = std::floor(elapsed()) + 1;
     }
     if (opt.on_interval && opt.interval_s > 0 && elapsed() >= next_interval) {
       // A copy, read and interpreted while the probes stay live: events
       // that arrive meanwhile wait in the ring buffer (or are counted lost).
-      take_counters(raw, **probes, decoder);
       collect::RawRecording view = raw;
+      merge_kernel_counts(view, **probes);
+      take_counters(view, **probes, decoder);
       view.duration_s = elapsed();
       view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
       read_end_state(view, t);
@@ -329,6 +341,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   (*probes)->detach();
   if (auto n = consumer.drain(); !n) return n.error();
   if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
+  merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
   read_end_state(raw, t);
   return raw;

@@ -7,6 +7,7 @@
 #include "bpf/events.h"
 #include "collect/event_decoder.h"
 #include "model/aggregator.h"
+#include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 
 using namespace mws;
@@ -47,6 +48,51 @@ TEST_CASE("aggregator past its stack limit counts drops, never loses them silent
   CHECK(agg.stack_count() == 2);
   CHECK(agg.dropped() == 3);
   CHECK(agg.events() == 3);
+}
+
+TEST_CASE("aggregator: counts kept in the kernel join the stacks sent for their hash, or are dropped and counted",
+          "[model]") {
+  model::Aggregator agg;
+  const std::vector<uint64_t> a{0x10, 0x20, 0x30}, b{0x10, 0x40};
+  agg.add_hashed_stack(0xAAAA, a);
+  agg.add_hashed_stack(0xAAAA, a);  // a second CPU sends it too
+  agg.add_hashed_stack(0xBBBB, b);
+  agg.add_alloc(a, 8, 0x77);        // the same stack as an event (map full): one key
+  agg.add_hashed_counts(0xAAAA, 0x77, 10, 80);
+  agg.add_hashed_counts(0xBBBB, 0x0, 3, 300);
+  agg.add_hashed_counts(0xCCCC, 0x0, 4, 40);  // its stack never arrived
+  CHECK(agg.stack_count() == 2);
+  CHECK(agg.events() == 1 + 10 + 3);
+  CHECK(agg.dropped() == 4);
+  CHECK(agg.hash_collisions() == 0);
+  uint64_t objects_a = 0, bytes_a = 0;
+  agg.for_each([&](const model::AllocKey& k, const model::StackCounts& c) {
+    if (agg.stack(k.stack) == a && k.word == 0x77) objects_a += c.objects, bytes_a += c.bytes;
+  });
+  CHECK(objects_a == 11);
+  CHECK(bytes_a == 88);
+  agg.add_hashed_stack(0xBBBB, a);  // one hash, another stack: counted, first kept
+  CHECK(agg.hash_collisions() == 1);
+}
+
+TEST_CASE("decoder: a stack sent for an in-kernel count key is spliced like an event's", "[model]") {
+  model::Aggregator agg;
+  model::SampleTracker samples;
+  model::TaskTracker tasks;
+  collect::EventDecoder d(agg, samples, tasks);
+  mws_alloc_event e{};
+  e.hdr.kind = MWS_EV_ALLOC_STACK;
+  e.object = 0x1234;  // the stack hash
+  e.caller = 0x500;
+  e.stack_len = 3;
+  e.stack[0] = 0x999;  // the probed instruction: not kept
+  e.stack[1] = 0x600;
+  e.stack[2] = 0x700;
+  d.decode(&e, sizeof(e));
+  agg.add_hashed_counts(0x1234, 0, 5, 50);
+  REQUIRE(agg.stack_count() == 1);
+  CHECK(agg.stack(0) == std::vector<uint64_t>{0x500, 0x600, 0x700});
+  CHECK(agg.events() == 5);
 }
 
 namespace {
