@@ -5,9 +5,13 @@
 // Layout (amd64, Go 1.17-1.26; runtime._type, later internal/abi.Type):
 // size uintptr @0, ptrdata @8, hash uint32 @16, tflag uint8 @20, align,
 // fieldAlign, kind @21..23, equal @24, gcdata @32, str nameOff int32 @40.
-// str is an offset from the module's types base (runtime.types, the start
-// of .rodata); the name there is a flags byte, a uvarint length, the bytes.
-// tflagExtraStar (1<<1) means the stored name has a '*' to drop.
+// str is an offset from the module's types base (runtime.types; in a
+// stripped binary, moduledata.types, found beside the pointer to .gopclntab
+// that starts runtime.firstmoduledata: .rodata need not start with it, cgo
+// binaries put C data first); the name there is a flags byte, a uvarint
+// length, the bytes. tflagExtraStar (1<<1) means the stored name has a '*'
+// to drop. A name that does not read as one (not printable, implausible
+// flags or length) is "(unknown type)", never bytes of something else.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +23,13 @@
 
 namespace mws::target {
 
+// The types base of `exe`: runtime.types, else moduledata.types; nullopt
+// when neither can be found.
+std::optional<uint64_t> find_types_base(const ElfFile& exe, const std::string& go_version);
+
 class GoTypeNamer {
  public:
-  explicit GoTypeNamer(const ElfFile& exe);
+  GoTypeNamer(const ElfFile& exe, const std::string& go_version);
   bool available() const { return types_base_ != 0; }
   // "context.valueCtx", "[]uint8" (when the allocation holds several
   // elements of the type), "(no type)" for typ == 0 (raw noscan memory).

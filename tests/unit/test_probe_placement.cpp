@@ -7,6 +7,7 @@
 #include "probes/go_probe_plan.h"
 #include "probes/prologue.h"
 #include "probes/instruction_sites.h"
+#include "fixture_builds.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_functions.h"
@@ -68,11 +69,7 @@ TEST_CASE("entry probes sit on the stack-check jump, RETs are all found", "[prob
 
 TEST_CASE("goroutine spawn probes sit on newproc's CALL runqput and newcoro's RETs, as Go's disassembler shows",
           "[probes]") {
-  std::vector<std::string> builds = {""};
-#ifdef MWS_GO_MATRIX
-  for (const char* b : {"go1.21/", "go1.22/", "go1.23/", "go1.24/", "go1.25/", "go1.26/", "go1.27/"}) builds.push_back(b);
-#endif
-  for (const std::string& build : builds) {
+  for (const std::string& build : test::fixture_builds()) {
     INFO("build " << build);
     const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "taskserver";
     auto elf = target::ElfFile::open(bin);
@@ -152,11 +149,7 @@ TEST_CASE("runtime.MemProfileRate found from runtime.profilealloc's code equals 
 }
 
 TEST_CASE("runtime.mbuckets and runtime.mProfCycle found from the profiler's code equal the symbols", "[probes]") {
-  std::vector<std::string> builds = {""};
-#ifdef MWS_GO_MATRIX
-  for (const char* b : {"go1.21/", "go1.22/", "go1.23/", "go1.24/", "go1.25/", "go1.26/", "go1.27/"}) builds.push_back(b);
-#endif
-  for (const std::string& build : builds) {
+  for (const std::string& build : test::fixture_builds()) {
     INFO("build " << build);
     auto elf = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver");
     REQUIRE(elf);
