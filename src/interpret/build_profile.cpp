@@ -105,7 +105,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   }
   symbolize::ProcessSymbolizer sym(raw.process, exe, std::move(exe_sym));
   symbolize::StackSymbolizer stack_sym(sym);
-  target::GoTypeNamer types(exe, raw.go_version);
+  target::GoTypeNamer types(exe, target::find_types_base(exe, pclntab, raw.go_version).value_or(0));
 
   // Building the stacks is the report's biggest cost (about the recording's
   // own memory again). Out of memory here (an address-space limit, a huge

@@ -425,7 +425,6 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
   f.has_gdestroy = v >= 22;
   f.gdestroy_function = f.has_gdestroy ? "runtime.gdestroy" : "";
   // symtab.go: go1.20 added covctrs, ecovctrs before end.
-  f.moduledata_text_offset = 176;
   f.moduledata_types_offset = v <= 19 ? 280 : 296;
   return f;
 }

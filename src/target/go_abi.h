@@ -104,11 +104,9 @@ struct GoFunctionFacts {
   bool has_gdestroy = false;
   std::string gdestroy_function;  // "runtime.gdestroy" when has_gdestroy, else ""
   // runtime.moduledata (symtab.go), where a stripped binary keeps the base of its
-  // type names (`types`): pcHeader, six slices, findfunctab, minpc, maxpc, then
-  // text @176, ..., enoptrbss @248, [covctrs, ecovctrs from go1.20,] end, gcdata,
-  // gcbss, types: @280 up to go1.19, @296 from go1.20. runtime.firstmoduledata is
-  // in .noptrdata and starts with a pointer to .gopclntab.
-  int64_t moduledata_text_offset = 176;
+  // type names (`types`): pcHeader, six slices, findfunctab, minpc, maxpc, text
+  // @176, ..., enoptrbss @248, [covctrs, ecovctrs from go1.20,] end, gcdata, gcbss,
+  // types: @280 up to go1.19, @296 from go1.20 (GoPclntab::moduledata finds it).
   int64_t moduledata_types_offset = 296;
 };
 // Fails, naming the version, for a version outside the table.

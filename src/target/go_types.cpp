@@ -13,47 +13,29 @@ constexpr uint64_t kTypeTflagOffset = 20;
 constexpr uint64_t kTypeStrOffset = 40;
 constexpr uint8_t kTflagExtraStar = 1 << 1;
 
-std::optional<uint64_t> read_u64(const ElfFile& exe, uint64_t vaddr) {
-  auto b = exe.read_vaddr(vaddr, 8);
-  if (b.size() != 8) return std::nullopt;
-  uint64_t v;
-  std::memcpy(&v, b.data(), 8);
-  return v;
-}
-
 }  // namespace
 
-std::optional<uint64_t> find_types_base(const ElfFile& exe, const std::string& go_version) {
-  if (auto sym = exe.find_symbol("runtime.types")) return sym->value;
+std::optional<uint64_t> types_base_from_moduledata(const ElfFile& exe, const GoPclntab& table,
+                                                   const std::string& go_version) {
   auto facts = go_function_facts(go_version);
-  auto pclntab = exe.section(".gopclntab");
-  auto text = exe.section(".text");
-  auto rodata = exe.section(".rodata");
-  if (!facts || !pclntab || !text || !rodata) return std::nullopt;
-  for (const char* name : {".noptrdata", ".data"}) {
-    auto sec = exe.section(name);
-    if (!sec) continue;
-    auto bytes = exe.read_vaddr(sec->addr, sec->size);
-    for (size_t at = 0; at + 8 <= bytes.size(); at += 8) {
-      uint64_t word;
-      std::memcpy(&word, bytes.data() + at, 8);
-      if (word != pclntab->addr) continue;
-      // A pointer to .gopclntab: firstmoduledata if its text lies in .text
-      // (externally linked binaries, cgo ones, start .text with C code) and
-      // its types in .rodata.
-      const uint64_t md = sec->addr + at;
-      auto md_text = read_u64(exe, md + uint64_t(facts->moduledata_text_offset));
-      auto types = read_u64(exe, md + uint64_t(facts->moduledata_types_offset));
-      if (md_text && *md_text >= text->addr && *md_text < text->addr + text->size && types &&
-          *types >= rodata->addr && *types < rodata->addr + rodata->size)
-        return *types;
-    }
-  }
+  auto md = table.moduledata();
+  if (!facts || !md) return std::nullopt;
+  auto word = exe.read_vaddr(*md + uint64_t(facts->moduledata_types_offset), 8);
+  if (word.size() != 8) return std::nullopt;
+  uint64_t types;
+  std::memcpy(&types, word.data(), 8);
+  // Type descriptors live in .rodata (inside it, not at its start, when
+  // externally linked: cgo binaries put C data first), or from go1.27 in
+  // a section of their own, .go.type.
+  for (const char* name : {".go.type", ".rodata"})
+    if (auto sec = exe.section(name); sec && types >= sec->addr && types < sec->addr + sec->size) return types;
   return std::nullopt;
 }
 
-GoTypeNamer::GoTypeNamer(const ElfFile& exe, const std::string& go_version) : exe_(exe) {
-  types_base_ = find_types_base(exe, go_version).value_or(0);
+std::optional<uint64_t> find_types_base(const ElfFile& exe, const GoPclntab* table, const std::string& go_version) {
+  if (auto sym = exe.find_symbol("runtime.types")) return sym->value;
+  if (!table) return std::nullopt;
+  return types_base_from_moduledata(exe, *table, go_version);
 }
 
 std::optional<uint64_t> GoTypeNamer::type_size(uint64_t type_addr) {

@@ -20,16 +20,23 @@
 #include <unordered_map>
 
 #include "target/elf_file.h"
+#include "target/gopclntab.h"
 
 namespace mws::target {
 
-// The types base of `exe`: runtime.types, else moduledata.types; nullopt
-// when neither can be found.
-std::optional<uint64_t> find_types_base(const ElfFile& exe, const std::string& go_version);
+// The types base of `exe`: runtime.types, else moduledata.types (with the
+// firstmoduledata `table` found); nullopt when neither can be found.
+std::optional<uint64_t> find_types_base(const ElfFile& exe, const GoPclntab* table, const std::string& go_version);
+// moduledata.types alone (what stripped binaries rely on), checked to lie in
+// .rodata or (go1.27+) .go.type.
+std::optional<uint64_t> types_base_from_moduledata(const ElfFile& exe, const GoPclntab& table,
+                                                   const std::string& go_version);
 
 class GoTypeNamer {
  public:
-  GoTypeNamer(const ElfFile& exe, const std::string& go_version);
+  // types_base: find_types_base's; 0 when unknown (every name is then
+  // "(unknown type)").
+  GoTypeNamer(const ElfFile& exe, uint64_t types_base) : exe_(exe), types_base_(types_base) {}
   bool available() const { return types_base_ != 0; }
   // "context.valueCtx", "[]uint8" (when the allocation holds several
   // elements of the type), "(no type)" for typ == 0 (raw noscan memory).

@@ -288,20 +288,30 @@ Status GoPclntab::init(std::string_view go_version) {
                                prev)};
     prev = e;
   }
-  if (format_ != PclntabFormat::kGo116 && !image_.gofunc) image_.gofunc = find_gofunc();
+  if (format_ != PclntabFormat::kGo116 && !image_.gofunc) {
+    const uint64_t gofunc_at = format_ == PclntabFormat::kGo118 ? kModGofunc118 : kModGofunc120;
+    if (auto md = moduledata()) {
+      auto word = read_memory(*md + gofunc_at, 8);
+      if (word.size() == 8 && !read_memory(le64(word.data()), 1).empty()) image_.gofunc = le64(word.data());
+    }
+  }
   lazy_ = std::make_unique<Lazy>();
   return Ok{};
 }
 
+std::optional<uint64_t> GoPclntab::moduledata() const {
+  if (!moduledata_) moduledata_ = find_moduledata();
+  return *moduledata_;
+}
+
 // runtime.firstmoduledata starts with a pointer to the pcHeader; its
-// funcnametab, pclntable and ftab slices point into the table. Find it in
-// the (writable) data and read moduledata.gofunc.
-std::optional<uint64_t> GoPclntab::find_gofunc() const {
+// funcnametab, pclntable and ftab slices point into the table. Writable
+// memory first: it lives in .noptrdata.
+std::optional<uint64_t> GoPclntab::find_moduledata() const {
   uint64_t want_names = image_.table_vaddr + (funcnametab_.data() - image_.table.data());
-  uint64_t gofunc_at = format_ == PclntabFormat::kGo118 ? kModGofunc118 : kModGofunc120;
   for (int pass = 0; pass < 2; pass++) {
     for (const auto& r : image_.memory) {
-      if (r.writable != (pass == 0)) continue;  // writable first: moduledata is in .noptrdata
+      if (r.writable != (pass == 0)) continue;
       const uint8_t* b = r.bytes.data();
       size_t n = r.bytes.size();
       size_t start = (8 - (r.vaddr & 7)) & 7;
@@ -309,8 +319,7 @@ std::optional<uint64_t> GoPclntab::find_gofunc() const {
         if (le64(b + off) != image_.table_vaddr) continue;
         if (le64(b + off + kModFuncnametab) != want_names) continue;
         if (le64(b + off + kModPclntable) != pcln_vaddr_ || le64(b + off + kModFtab) != pcln_vaddr_) continue;
-        uint64_t gofunc = le64(b + off + gofunc_at);
-        if (!read_memory(gofunc, 1).empty()) return gofunc;
+        return r.vaddr + off;
       }
     }
   }

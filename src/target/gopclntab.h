@@ -97,6 +97,11 @@ class GoPclntab {
   // moduledata.gofunc (Go 1.18+), when found: without it inline trees of
   // Go 1.18+ tables cannot be read (frames then name the physical function).
   std::optional<uint64_t> gofunc() const { return image_.gofunc; }
+  // Address of runtime.firstmoduledata: the word in the program's data that
+  // points to this table's pcHeader, with its funcnametab, pclntable and ftab
+  // slices pointing into it. Searched on first call (once at parse when
+  // gofunc must come from it); nullopt when not found.
+  std::optional<uint64_t> moduledata() const;
   bool has_inline_info() const { return format_ == PclntabFormat::kGo116 || image_.gofunc.has_value(); }
 
   // Functions, sorted by entry: iterate with function(i), i < function_count().
@@ -124,7 +129,7 @@ class GoPclntab {
   struct Lazy;
   GoPclntab() = default;
   Status init(std::string_view go_version);
-  std::optional<uint64_t> find_gofunc() const;
+  std::optional<uint64_t> find_moduledata() const;
 
   // Table access (all bounds-checked).
   std::optional<uint32_t> u32(std::span<const uint8_t> s, uint64_t off) const;
@@ -162,6 +167,7 @@ class GoPclntab {
   size_t nfunc_ = 0;
   uint64_t text_start_ = 0;
   uint64_t pcln_vaddr_ = 0;  // address of the functab
+  mutable std::optional<std::optional<uint64_t>> moduledata_;  // outer: searched yet
   uint64_t func_header_size_ = 0;
   // Sub-tables of image_.table, each bounded by the next one's offset.
   std::span<const uint8_t> funcnametab_, cutab_, filetab_, pctab_, pcln_;

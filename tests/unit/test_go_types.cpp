@@ -12,6 +12,7 @@
 #include "target/go_abi.h"
 #include "target/go_buildinfo.h"
 #include "target/go_types.h"
+#include "target/gopclntab.h"
 
 using namespace mws;
 
@@ -32,11 +33,17 @@ std::string version_of(const target::ElfFile& elf) {
 
 // Every type the linker lists in .typelink (offsets from the types base),
 // named through GoTypeNamer.
+target::GoPclntab table_of(const target::ElfFile& elf) {
+  auto table = target::GoPclntab::parse(elf, version_of(elf));
+  REQUIRE(table);
+  return std::move(*table);
+}
+
 std::vector<std::string> typelink_names(const target::ElfFile& elf, uint64_t types_base) {
   auto sec = elf.section(".typelink");
   REQUIRE(sec);
   auto bytes = elf.read_vaddr(sec->addr, sec->size);
-  target::GoTypeNamer namer(elf, version_of(elf));
+  target::GoTypeNamer namer(elf, types_base);
   std::vector<std::string> out;
   for (size_t at = 0; at + 4 <= bytes.size(); at += 4) {
     int32_t off;
@@ -54,26 +61,27 @@ TEST_CASE("the types base of a stripped binary, from moduledata, equals runtime.
   REQUIRE_FALSE(stripped->has_symtab());
   auto sym = full->find_symbol("runtime.types");
   REQUIRE(sym);
-  auto base = target::find_types_base(*stripped, version_of(*stripped));
+  const auto table = table_of(*stripped);
+  auto base = target::find_types_base(*stripped, &table, version_of(*stripped));
   REQUIRE(base);
   // -s -w keeps the sections' order: the same offset into .rodata.
   CHECK(*base - stripped->section(".rodata")->addr == sym->value - full->section(".rodata")->addr);
 }
 
-TEST_CASE("moduledata's text and types offsets of the ABI table equal each toolchain's DWARF", "[goabi]") {
+TEST_CASE("moduledata's types offset of the ABI table equals each toolchain's DWARF", "[goabi]") {
   for (const std::string& build : test::fixture_builds()) {
     INFO("build " << build);
     auto elf = open_binary(std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver");
     auto facts = target::go_function_facts(version_of(*elf));
     REQUIRE(facts);
-    auto text = target::go_member_offset_from_dwarf(*elf, "runtime.moduledata", "text");
     auto types = target::go_member_offset_from_dwarf(*elf, "runtime.moduledata", "types");
-    REQUIRE(text);
     REQUIRE(types);
-    CHECK(*text == facts->moduledata_text_offset);
     CHECK(*types == facts->moduledata_types_offset);
-    // And the base found from moduledata is the symbol's.
-    CHECK(target::find_types_base(*elf, version_of(*elf)) == elf->find_symbol("runtime.types")->value);
+    // And the base read from moduledata, as a stripped binary needs it, is the symbol's.
+    const auto table = table_of(*elf);
+    REQUIRE(table.moduledata() == elf->find_symbol("runtime.firstmoduledata")->value);
+    CHECK(target::types_base_from_moduledata(*elf, table, version_of(*elf)) ==
+          elf->find_symbol("runtime.types")->value);
   }
 }
 
@@ -82,7 +90,8 @@ TEST_CASE("Debian's caddy (stripped, cgo, externally linked): every listed type 
   // its start; from there every name read was bytes of its neighbours.
   auto caddy = open_binary("/usr/bin/caddy");
   REQUIRE_FALSE(caddy->has_symtab());
-  auto base = target::find_types_base(*caddy, version_of(*caddy));
+  const auto table = table_of(*caddy);
+  auto base = target::find_types_base(*caddy, &table, version_of(*caddy));
   REQUIRE(base);
   CHECK(*base != caddy->section(".rodata")->addr);
   const auto names = typelink_names(*caddy, *base);
