@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
-#include <ctime>
 #include <functional>
 #include <new>
 #include <ostream>
@@ -164,17 +163,6 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
   return rc;
 }
 
-// "mwscope-4242-20261128T033354Z": the target and the end of the interval.
-std::string pprof_file_stem(const mws::Profile& p) {
-  const uint64_t end_ns = p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9);
-  const time_t secs = time_t(end_ns / 1000000000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return fmt::format("mwscope-{}-{}", p.meta.pid, stamp);
-}
-
 // mwscope diff: both profiles attributed alike, the changes, and the gate.
 int run_diff(const std::string& before_path, const std::string& after_path, const std::vector<std::string>& patterns,
              double fail_over, size_t top) {
@@ -196,13 +184,8 @@ int run_diff(const std::string& before_path, const std::string& after_path, cons
   auto grown = mws::grown_over(d, fail_over);
   if (!grown) return fail(grown.error().message);
   if (grown->empty()) return 0;
-  std::string names;
-  for (const auto& c : d.middleware)
-    if (std::find(grown->begin(), grown->end(), c.name) != grown->end())
-      names += fmt::format("{}{} ({})", names.empty() ? "" : ", ", c.name,
-                           std::isinf(c.objects_change_pct()) ? std::string("new")
-                                                              : fmt::format("{:+.1f}%", c.objects_change_pct()));
-  std::fprintf(stderr, "mwscope: objects per request grew by more than %g%% in %s\n", fail_over, names.c_str());
+  std::fprintf(stderr, "mwscope: objects per request grew by more than %g%% in %s\n", fail_over,
+               mws::describe_changes(d, *grown).c_str());
   return 3;
 }
 
@@ -336,7 +319,7 @@ int run(int argc, char** argv) {
   rec.interval_s = interval_s;
   rec.on_interval = [&](mws::Profile p) {
     mws::attribute::attribute_profile(p, *rules);
-    const std::string when = mws::textfmt::utc_time(p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9));
+    const std::string when = mws::textfmt::utc_time(mws::interval_end_unix_ns(p));
     // A terminal shows the newest block in place, like top; a pipe or file
     // keeps every block, each under its time.
     std::string block = redraw ? "\x1b[H\x1b[2J" : "--- " + when + " ---\n";
@@ -344,7 +327,7 @@ int run(int argc, char** argv) {
     std::fputs(block.c_str(), stdout);
     std::fflush(stdout);
     if (pprof_dir.empty()) return;
-    auto path = mws::write_new_file(pprof_dir, pprof_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
+    auto path = mws::write_new_file(pprof_dir, mws::interval_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
     if (!path) std::fprintf(stderr, "mwscope: %s\n", path.error().message.c_str());
   };
   // Until Ctrl-C on a terminal: one status line, rewritten each second.
@@ -354,10 +337,8 @@ int run(int argc, char** argv) {
   if (status)
     rec.on_status = [&](const mws::record::LiveStatus& s) {
       const double span = std::max(s.elapsed_s - last_elapsed, 1e-9);
-      std::fprintf(stderr, "\rmwscope: recording %s: %s events/s, %s dropped; Ctrl-C to stop\x1b[K",
-                   mws::textfmt::duration(s.elapsed_s).c_str(),
-                   mws::textfmt::grouped(uint64_t((s.events - std::min(s.events, last_events)) / span)).c_str(),
-                   mws::textfmt::grouped(s.dropped).c_str());
+      const double rate = double(s.events - std::min(s.events, last_events)) / span;
+      std::fprintf(stderr, "\r%s\x1b[K", mws::status_line(s.elapsed_s, rate, s.dropped).c_str());
       last_events = s.events;
       last_elapsed = s.elapsed_s;
     };

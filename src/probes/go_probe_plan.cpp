@@ -116,17 +116,15 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   // Goroutines made by `go`: where newproc hands the new g to the
   // scheduler, a CALL the kernel emulates; else every RET of newproc1,
   // each single-stepped (on_newproc_runqput, on_newproc1_ret in go.bpf.c).
-  if (auto sites = runqput_call_sites(exe, index, *facts); !sites.empty()) {
-    t.plan.spawn = std::move(sites);
-    t.plan.spawn_at_runqput = true;
-  } else {
+  t.plan.spawn = runqput_call_sites(exe, index, *facts);
+  if (t.plan.spawn.empty()) {
     auto newproc1 = index.find("runtime.newproc1");
     if (!newproc1) return newproc1.error().message;
     if (!facts->newproc1_returns_g) return "runtime.newproc1 of " + t.build.version + " does not return the new g";
     auto rets = find_ret_instructions(exe.read_vaddr(newproc1->entry, newproc1->size), newproc1->entry);
     if (rets.empty()) return "no RET instruction found in runtime.newproc1";
     for (uint64_t ret : rets)
-      t.plan.spawn.push_back(
+      t.plan.spawn_newproc1_ret.push_back(
           {exe.path(), "runtime.newproc1", newproc1->file_offset + (ret - newproc1->entry), ret, "RET"});
   }
   // Coroutines (iter.Pull): newcoro's RETs, single-stepped but rare. A
@@ -252,6 +250,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     t.tasks_unavailable = plan_tasks(exe, *index, t);
     if (!t.tasks_unavailable.empty()) {
       t.plan.spawn.clear();
+      t.plan.spawn_newproc1_ret.clear();
       t.plan.spawn_coro.clear();
       t.plan.exit.clear();
       t.plan.exit_gdestroy.clear();

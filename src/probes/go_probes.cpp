@@ -57,8 +57,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
   bpf_program__set_autoload(progs->on_mcache_refill, real && !plan.tiny_refill.empty());
   bpf_program__set_autoload(progs->on_mcache_release_all, real && !plan.tiny_release_all.empty());
-  bpf_program__set_autoload(progs->on_newproc_runqput, real && plan.spawn_at_runqput && !plan.spawn.empty());
-  bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn_at_runqput && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_newproc_runqput, real && !plan.spawn.empty());
+  bpf_program__set_autoload(progs->on_newproc1_ret, real && !plan.spawn_newproc1_ret.empty());
   bpf_program__set_autoload(progs->on_newcoro_ret, real && !plan.spawn_coro.empty());
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
   bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
@@ -108,9 +108,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_refill), plan.tiny_refill); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_release_all), plan.tiny_release_all); !st) return st.error();
-  if (auto st = attach_all(prog(plan.spawn_at_runqput ? progs->on_newproc_runqput : progs->on_newproc1_ret), plan.spawn);
-      !st)
-    return st.error();
+  if (auto st = attach_all(prog(progs->on_newproc_runqput), plan.spawn); !st) return st.error();
+  if (auto st = attach_all(prog(progs->on_newproc1_ret), plan.spawn_newproc1_ret); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newcoro_ret), plan.spawn_coro); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_goexit1), plan.exit); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_gdestroy), plan.exit_gdestroy); !st) return st.error();
@@ -159,20 +158,45 @@ void GoProbes::for_each_alloc_count(
     const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const {
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return;
-  std::vector<mws_alloc_counts> per_cpu(static_cast<size_t>(ncpu));
   const int fd = bpf_map__fd(skel_->maps.alloc_counts);
+  auto sum = [&](const mws_alloc_key& key, const mws_alloc_counts* per_cpu) {
+    uint64_t objects = 0, bytes = 0;
+    for (int c = 0; c < ncpu; c++) {
+      objects += per_cpu[c].objects;
+      bytes += per_cpu[c].bytes;
+    }
+    if (objects) visit(key, objects, bytes);
+  };
+  // In batches: two system calls per key would cost ~0.1 s a second with a
+  // full map, read each second for the status line and the live view.
+  // Nothing is visited before the whole map is read: a failure part way
+  // falls back to reading it again one key at a time.
+  constexpr uint32_t kBatch = 4096;
+  std::vector<mws_alloc_key> keys;
+  std::vector<mws_alloc_counts> values;
+  uint32_t token = 0;
+  for (bool first = true;; first = false) {
+    const size_t have = keys.size();
+    keys.resize(have + kBatch);
+    values.resize(keys.size() * size_t(ncpu));
+    uint32_t n = kBatch;
+    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data() + have,
+                                         values.data() + have * size_t(ncpu), &n, nullptr);
+    keys.resize(have + (err == 0 || err == -ENOENT ? n : 0));
+    if (err == -ENOENT) {  // that was the last batch
+      for (size_t i = 0; i < keys.size(); i++) sum(keys[i], &values[i * size_t(ncpu)]);
+      return;
+    }
+    if (err != 0) break;
+  }
+  // A kernel without batch lookups for this map: one key at a time.
   mws_alloc_key key{}, next{};
   const mws_alloc_key* prev = nullptr;  // get_next_key(NULL) gives the first
+  std::vector<mws_alloc_counts> per_cpu(static_cast<size_t>(ncpu));
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     key = next;
     prev = &key;
-    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
-    uint64_t objects = 0, bytes = 0;
-    for (const auto& c : per_cpu) {
-      objects += c.objects;
-      bytes += c.bytes;
-    }
-    if (objects) visit(key, objects, bytes);
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) == 0) sum(key, per_cpu.data());
   }
 }
 

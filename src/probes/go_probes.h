@@ -41,9 +41,10 @@ struct GoProbePlan {
   std::vector<ProbeSite> tiny_refill;       // runtime.(*mcache).refill entry
   std::vector<ProbeSite> tiny_release_all;  // runtime.(*mcache).releaseAll entry
   mws_mprof_args mprof_args{0, 1, 1, 32, 32, 0};
-  std::vector<ProbeSite> spawn;          // newproc's CALL runqput (else every RET of runtime.newproc1)
-  bool spawn_at_runqput = false;         // spawn holds the CALL runqput sites
+  std::vector<ProbeSite> spawn;          // newproc's CALL runqput (the new g in RBX)
+  std::vector<ProbeSite> spawn_newproc1_ret;  // every RET of runtime.newproc1, when spawn was not found
   std::vector<ProbeSite> spawn_coro;     // every RET of runtime.newcoro (go1.22+)
+  bool tracks_goroutines() const { return !spawn.empty() || !spawn_newproc1_ret.empty(); }
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry

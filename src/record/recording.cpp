@@ -158,10 +158,11 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                                                              "tiny-allocation count",
                                 sample_rate));
   if (t.plan.alloc.empty() && t.plan.sample_alloc.empty()) parts.push_back("no allocation probe");
-  if (!t.plan.spawn.empty())
+  if (t.plan.tracks_goroutines())
     parts.push_back(fmt::format("goroutine spawn ({}{}) and exit ({}), g offsets from {}",
-                                t.plan.spawn_at_runqput ? "newproc's CALL runqput"
-                                                        : fmt::format("{} RET of runtime.newproc1", t.plan.spawn.size()),
+                                !t.plan.spawn.empty()
+                                    ? "newproc's CALL runqput"
+                                    : fmt::format("{} RET of runtime.newproc1", t.plan.spawn_newproc1_ret.size()),
                                 t.plan.spawn_coro.empty() ? "" : ", RET of runtime.newcoro",
                                 t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
                                 t.offsets.source));
@@ -221,7 +222,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
     }
   }
   const auto& p = t.plan.plan;
-  if (p.alloc.empty() && p.sample_alloc.empty() && p.spawn.empty() && p.requests.empty() &&
+  if (p.alloc.empty() && p.sample_alloc.empty() && !p.tracks_goroutines() && p.requests.empty() &&
       !t.plan.goroutines_unavailable.empty())
     return Error{"nothing to record from " + t.what + ": no probe applies (allocations: " +
                  t.allocations_unavailable + "; goroutine tracking: " + t.plan.tasks_unavailable +
@@ -276,7 +277,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.probes_attached = (*probes)->probes_attached();
   raw.allocations_tracked = !t.plan.plan.alloc.empty() || !t.plan.plan.sample_alloc.empty();
   raw.allocations_unavailable = t.allocations_unavailable;
-  raw.tasks_tracked = !t.plan.plan.spawn.empty();
+  raw.tasks_tracked = t.plan.plan.tracks_goroutines();
   raw.tasks_unavailable = t.plan.tasks_unavailable;
   raw.offsets = t.plan.offsets;
   raw.requests_counted = !t.plan.plan.requests.empty();

@@ -182,4 +182,12 @@ Result<std::vector<std::string>> grown_over(const ProfileDiff& d, double pct) {
   return out;
 }
 
+std::string describe_changes(const ProfileDiff& d, const std::vector<std::string>& middleware) {
+  std::string out;
+  for (const RateChange& c : d.middleware)
+    if (std::find(middleware.begin(), middleware.end(), c.name) != middleware.end())
+      out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", c.name, pct_text(c));
+  return out;
+}
+
 }  // namespace mws

@@ -48,5 +48,8 @@ std::string render_diff_text(const ProfileDiff& diff, const Profile& before, con
 // rates are not per request: a release gate on per-second rates would gate
 // on the load, not the code.
 Result<std::vector<std::string>> grown_over(const ProfileDiff& diff, double pct);
+// Those middleware with their change, for the gate's message:
+// "main.Logging (+100.0%), main.New (new)".
+std::string describe_changes(const ProfileDiff& diff, const std::vector<std::string>& middleware);
 
 }  // namespace mws

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <vector>
 
 #include "report/text_format.h"
+#include "report/weight.h"
 
 namespace mws {
 namespace {
@@ -57,10 +59,9 @@ std::string LiveView::render(const Profile& p) {
     if (rows.size() > 12) out += fmt::format("  ... {} more middleware\n", rows.size() - 12);
   }
 
-  int64_t inuse = 0;
-  for (const ProfileStack& s : p.stacks) inuse += s.inuse_bytes;
+  const int64_t inuse = int64_t(total_weight(p, Weight::InuseBytes));
   if (p.inuse_known())
-    out += fmt::format("  heap in use {} as of the last GC{}\n", human_bytes(uint64_t(std::max<int64_t>(inuse, 0))),
+    out += fmt::format("  heap in use {} as of the last GC{}\n", human_bytes(uint64_t(inuse)),
                        inuse_known_ ? ", " + change_bytes(inuse - inuse_bytes_) + " in the interval" : "");
 
   std::map<std::pair<std::string, std::string>, uint64_t> leak_groups;
@@ -97,6 +98,24 @@ std::string LiveView::render(const Profile& p) {
   middleware_ = std::move(totals);
   leak_groups_ = std::move(leak_groups);
   return out;
+}
+
+uint64_t interval_end_unix_ns(const Profile& p) {
+  return p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9);
+}
+
+std::string interval_file_stem(const Profile& p) {
+  const time_t secs = time_t(interval_end_unix_ns(p) / 1000000000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return fmt::format("mwscope-{}-{}", p.meta.pid, stamp);
+}
+
+std::string status_line(double elapsed_s, double events_per_s, uint64_t dropped) {
+  return fmt::format("mwscope: recording {}: {} events/s, {} dropped; Ctrl-C to stop", duration(elapsed_s),
+                     grouped(uint64_t(events_per_s)), grouped(dropped));
 }
 
 }  // namespace mws

@@ -34,4 +34,12 @@ class LiveView {
   std::map<std::pair<std::string, std::string>, uint64_t> leak_groups_;  // (start, parked in) -> leaked
 };
 
+// When the recording so far ends: the interval's end (Unix ns).
+uint64_t interval_end_unix_ns(const Profile& p);
+// The --pprof-dir file name of an interval, without extension:
+// "mwscope-4242-20261128T033354Z" (the target and the interval's end, UTC).
+std::string interval_file_stem(const Profile& p);
+// The one status line while recording until Ctrl-C on a terminal.
+std::string status_line(double elapsed_s, double events_per_s, uint64_t dropped);
+
 }  // namespace mws

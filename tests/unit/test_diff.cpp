@@ -55,6 +55,7 @@ TEST_CASE("diff: objects per request per middleware, and the gate on their growt
   // The gate: growth above the threshold, a new middleware always.
   CHECK(*grown_over(d, 50) == std::vector<std::string>{"main.Logging", "main.New"});
   CHECK(*grown_over(d, 100) == std::vector<std::string>{"main.New"});
+  CHECK(describe_changes(d, *grown_over(d, 50)) == "main.Logging (+100.0%), main.New (new)");
   // A recording against itself changes nothing.
   CHECK(grown_over(diff_profiles(before, before), 0)->empty());
 

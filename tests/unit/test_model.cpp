@@ -75,26 +75,6 @@ TEST_CASE("aggregator: counts kept in the kernel join the stacks sent for their 
   CHECK(agg.hash_collisions() == 1);
 }
 
-TEST_CASE("decoder: a stack sent for an in-kernel count key is spliced like an event's", "[model]") {
-  model::Aggregator agg;
-  model::SampleTracker samples;
-  model::TaskTracker tasks;
-  collect::EventDecoder d(agg, samples, tasks);
-  mws_alloc_event e{};
-  e.hdr.kind = MWS_EV_ALLOC_STACK;
-  e.object = 0x1234;  // the stack hash
-  e.caller = 0x500;
-  e.stack_len = 3;
-  e.stack[0] = 0x999;  // the probed instruction: not kept
-  e.stack[1] = 0x600;
-  e.stack[2] = 0x700;
-  d.decode(&e, sizeof(e));
-  agg.add_hashed_counts(0x1234, 0, 5, 50);
-  REQUIRE(agg.stack_count() == 1);
-  CHECK(agg.stack(0) == std::vector<uint64_t>{0x500, 0x600, 0x700});
-  CHECK(agg.events() == 5);
-}
-
 namespace {
 
 mws_alloc_event alloc_event(uint64_t size, uint64_t caller, std::vector<uint64_t> walked, uint32_t flags = 0) {
@@ -130,6 +110,16 @@ TEST_CASE("decoder splices the caller read at [SP] in place of the probed instru
   auto truncated = alloc_event(8, 1, std::vector<uint64_t>(MWS_MAX_STACK_DEPTH, 7), MWS_FLAG_STACK_TRUNCATED);
   dec.decode(&truncated, sizeof(truncated));
   CHECK(dec.stats().truncated_stacks == 1);
+
+  // A stack sent for an in-kernel count key (exact mode) is spliced alike.
+  auto sent = alloc_event(0, 0xCA11, {0x40e184, 0x600, 0x700});
+  sent.hdr.kind = MWS_EV_ALLOC_STACK;
+  sent.object = 0x1234;  // the stack hash
+  dec.decode(&sent, sizeof(sent));
+  agg.add_hashed_counts(0x1234, 0, 5, 50);
+  REQUIRE(agg.stack_count() == 4);
+  CHECK(agg.stack(3) == std::vector<uint64_t>{0xCA11, 0x600, 0x700});
+  CHECK(agg.events() == 3 + 5);
 }
 
 TEST_CASE("decoder rejects short and unknown records and counts them", "[model]") {

@@ -80,7 +80,7 @@ TEST_CASE("goroutine spawn probes sit on newproc's CALL runqput and newcoro's RE
     REQUIRE(plan);
     INFO(plan->tasks_unavailable);
     // One emulated CALL: the new g in RBX, no RET single-stepped per goroutine.
-    REQUIRE(plan->plan.spawn_at_runqput);
+    CHECK(plan->plan.spawn_newproc1_ret.empty());
     REQUIRE(plan->plan.spawn.size() == 1);
     const auto& site = plan->plan.spawn.front();
     CHECK(site.placement == "CALL");
