@@ -46,10 +46,14 @@ namespace {
 // 352 for 1.26; m.curg 192 up to 1.24, 184 from 1.25; sched.bp 104 / 96).
 struct OffsetRow {
   int minor;
-  int64_t goid, startpc, gopc, atomicstatus, waitreason, waitsince, sched_bp;
+  int64_t goid, startpc, gopc, atomicstatus, waitreason, waitsince, sched_bp, m_curg;
 };
 
 constexpr int64_t kSchedSp = 56, kSchedPc = 64;
+// g.m: after stack (2 words), stackguard0, stackguard1, _panic, _defer in every version.
+constexpr int64_t kGM = 48;
+// g.syscallsp and g.syscallpc follow g.sched, whose last word is bp, in every version.
+constexpr int64_t kSyscallSpAfterSchedBp = 8;
 
 constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // go1.17: runtime2.go of go1.17.13 (erlangtui/go1.17.13, annotated). After sched:
@@ -60,55 +64,55 @@ constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // sysexitticks(208) traceseq(216) tracelastp(224) lockedm(232) sig(240)
     // writebuf(248,24) sigcode0(272) sigcode1(280) sigpc(288) gopc(296) ancestors(304)
     // startpc(312). No parentGoid.
-    {17, 152, 312, 296, 144, 176, 168, 104},
+    {17, 152, 312, 296, 144, 176, 168, 104, 192},
     // go1.18: runtime2.go (pedrogao/go1.18): g identical to 1.17 up to startpc
     // (m.fastrand became uint64; m.curg unchanged).
-    {18, 152, 312, 296, 144, 176, 168, 104},
+    {18, 152, 312, 296, 144, 176, 168, 104, 192},
     // go1.19: runtime2.go of the local go1.19.8 toolchain: same as 1.18 up to startpc
     // (goroutineProfiled added after selectDone). Checked against DWARF in the tests.
-    {19, 152, 312, 296, 144, 176, 168, 104},
+    {19, 152, 312, 296, 144, 176, 168, 104, 192},
     // go1.20: runtime2.go of go1.20.6 (GeeVong/GolangSrcReading1.20.6): atomicstatus
     // became atomic.Uint32 (same size), goid uint64, parkingOnChan atomic.Bool,
     // runnableStamp renamed trackingStamp; m gained an explicit `_ uint32` pad.
     // Offsets unchanged.
-    {20, 152, 312, 296, 144, 176, 168, 104},
+    {20, 152, 312, 296, 144, 176, 168, 104, 192},
     // go1.21: runtime2.go of go1.21.0 (luode0320/go-1.21.0, annotated): sysblocktraced,
     // sysexitticks, traceseq, tracelastp moved into `trace gTraceState` (after
     // goroutineProfiled); parentGoid uint64 added before gopc. trackingStamp(192)
     // runnableTime(200) lockedm(208) sig(216) writebuf(224) sigcode0(248) sigcode1(256)
     // sigpc(264) parentGoid(272) gopc(280) ancestors(288) startpc(296).
-    {21, 152, 296, 280, 144, 176, 168, 104},
+    {21, 152, 296, 280, 144, 176, 168, 104, 192},
     // go1.22: runtime2.go of go1.22 (a stored copy with goarmsoftfp and
     // waitReasonCoroutine last): one-byte fields inMarkAssist, coroexit, nocgocallback
     // added in the 177..191 gap; coroarg added after selectDone. Offsets as 1.21.
-    {22, 152, 296, 280, 144, 176, 168, 104},
+    {22, 152, 296, 280, 144, 176, 168, 104, 192},
     // go1.23: runtime2.go of go1.23 (an annotated copy with waitReasonGCWeakToStrongWait
     // last): syscallbp added after syscallpc, shifting everything after it by 8:
     // atomicstatus(152) goid(160) waitsince(176) waitreason(184) trackingStamp(200)
     // lockedm(216) sig(224) writebuf(232) parentGoid(280) gopc(288) startpc(304);
     // sleepWhen added after timer.
-    {23, 160, 304, 288, 152, 184, 176, 104},
+    {23, 160, 304, 288, 152, 184, 176, 104, 192},
     // go1.24: runtime2.go of go1.24 (stored copies with syncGroup *synctestGroup and the
     // spinbitmutex m padding): fipsIndicator uint8 added after lockedm, at 224 in the
     // padding before sig (now 228; writebuf stays at 232); syncGroup after coroarg.
     // Offsets as 1.23.
-    {24, 160, 304, 288, 152, 184, 176, 104},
+    {24, 160, 304, 288, 152, 184, 176, 104, 192},
     // go1.25: runtime2.go of go1.25.3 (CaoYuming-git/go1.25.3): gobuf.ret removed
     // (gobuf 48 bytes), so everything after g.sched moves back by 8: syscallbp(120)
     // atomicstatus(144) goid(152) waitreason(176); syncSafePoint and runningCleanups
     // added after fipsIndicator (216..218, sig 220). m.curg = 184, sched.bp = 96.
-    {25, 152, 296, 280, 144, 176, 168, 96},
+    {25, 152, 296, 280, 144, 176, 168, 96, 184},
     // go1.26: g as quoted from go1.26-era runtime2.go (golang/go tree of the 1.26 cycle
     // plus fipsOnlyBypass, ditWanted and `secret int32` after sig, as in gccgo's libgo
     // copy synced with 1.26 and a 2026 write-up of runtime2.go): lockedm(208)
     // fipsIndicator(216) fipsOnlyBypass(217) ditWanted(218) syncSafePoint(219)
     // runningCleanups(220) sig(224) secret(228) writebuf(232) parentGoid(280) gopc(288)
     // startpc(304). xRegs and valgrindStackID are after startpc.
-    {26, 152, 304, 288, 144, 176, 168, 96},
+    {26, 152, 304, 288, 144, 176, 168, 96, 184},
     // go1.27: runtime2.go of go1.27.4 (Debian's golang-1.27-src): g and m unchanged
     // from go1.26; checked against the DWARF of a go1.27.4 build by the toolchain
     // matrix test.
-    {27, 152, 304, 288, 144, 176, 168, 96},
+    {27, 152, 304, 288, 144, 176, 168, 96, 184},
 }};
 
 // The table row for a version: its own, or the newest row for a version newer
@@ -326,6 +330,11 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   o.g_atomicstatus = get("atomicstatus");
   o.g_waitreason = get("waitreason");
   o.g_waitsince = get("waitsince");
+  o.g_m = get("m");
+  o.g_syscallsp = get("syscallsp");
+  o.g_syscallpc = get("syscallpc");
+  if (std::optional<Dwarf_Die> m_type = find_struct_type(file.dwarf(), "runtime.m"))
+    o.m_curg = find_member(&*m_type, "curg").value_or(-1);
 
   Dwarf_Die sched_member;
   if (auto sched = find_member(g, "sched", &sched_member)) {
@@ -370,6 +379,10 @@ Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
     o.g_sched_sp = kSchedSp;
     o.g_sched_pc = kSchedPc;
     o.g_sched_bp = r.sched_bp;
+    o.g_m = kGM;
+    o.m_curg = r.m_curg;
+    o.g_syscallsp = r.sched_bp + kSyscallSpAfterSchedBp;
+    o.g_syscallpc = o.g_syscallsp + 8;
     o.source = "table go1." + std::to_string(r.minor);
     if (row->newer) o.source += " (newest row, for " + go_version + ")";
     return o;

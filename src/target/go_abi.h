@@ -28,10 +28,14 @@ inline constexpr int kGoAbiMaxMinor = 27;
 
 // Byte offsets inside Go runtime structs (amd64). -1 = this version has no such field.
 struct GoRuntimeOffsets {
-  // Only what something reads: the spawn probes (goid, startpc, gopc) and
-  // the goroutine reader (status, wait, and the saved context of a parked g).
+  // Only what something reads: the spawn probes (goid, startpc, gopc), the goroutine
+  // reader (status, wait, and the saved context of a parked g), and the C side below.
   int64_t g_goid = -1, g_startpc = -1, g_gopc = -1, g_atomicstatus = -1, g_waitreason = -1,
           g_waitsince = -1, g_sched_sp = -1 /* g.sched.sp */, g_sched_bp = -1, g_sched_pc = -1;
+  // The goroutine behind a thread running C code (--c-heap, --threads): the g in the
+  // thread's TLS is g0 there; g0.m.curg is the goroutine, whose g.syscallsp/syscallpc
+  // (non-zero from entersyscall to exitsyscall, as in every cgo call) say where it is.
+  int64_t g_m = -1, m_curg = -1, g_syscallsp = -1, g_syscallpc = -1;
   // runtime.allgs is a []*g; its address comes from .symtab when present.
   std::string source;  // "DWARF", "table go1.19", or "table go1.27 (newest row, for go1.28.1)"
 

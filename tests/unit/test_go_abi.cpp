@@ -61,6 +61,10 @@ void require_same(const GoRuntimeOffsets& got, const GoRuntimeOffsets& want) {
   CHECK(got.g_sched_sp == want.g_sched_sp);
   CHECK(got.g_sched_pc == want.g_sched_pc);
   CHECK(got.g_sched_bp == want.g_sched_bp);
+  CHECK(got.g_m == want.g_m);
+  CHECK(got.m_curg == want.m_curg);
+  CHECK(got.g_syscallsp == want.g_syscallsp);
+  CHECK(got.g_syscallpc == want.g_syscallpc);
 }
 
 std::string run(const std::string& cmd) {
@@ -328,6 +332,12 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(o.g_sched_pc == 64);
     // gobuf {sp, pc, g, ctxt, ret, lr, bp}; ret removed in go1.25.
     CHECK(o.g_sched_bp == (minor <= 24 ? 104 : 96));
+    // Then syscallsp, syscallpc; g.m after the stack bounds, guards, _panic, _defer.
+    CHECK(o.g_syscallsp == o.g_sched_bp + 8);
+    CHECK(o.g_syscallpc == o.g_syscallsp + 8);
+    CHECK(o.g_m == 48);
+    // m.curg comes after m.morebuf, a gobuf, which shrank by 8 in go1.25.
+    CHECK(o.m_curg == (minor <= 24 ? 192 : 184));
 
     // Declaration order: sched < atomicstatus < goid < waitsince < waitreason
     // < gopc < startpc.
