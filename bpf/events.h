@@ -183,6 +183,76 @@ struct mws_task_exit_event {
 	__u64 g_addr;
 };
 
+/* ---- The C heap (--c-heap): glibc's allocator in the target's own libc,
+ * bpf/native.bpf.c. Event kinds 10-19. ---- */
+enum mws_c_event_kind {
+	MWS_EV_C_ALLOC = 10, /* an allocator returned a block (mws_c_alloc_event) */
+	MWS_EV_C_FREE = 11,  /* free(p) with p != NULL (mws_c_free_event) */
+};
+
+/* Which allocator function; the probe's BPF cookie. realloc(old, n) is a
+ * free of old and an allocation; posix_memalign(&p, align, n) returns its
+ * block through its first argument. */
+enum mws_c_alloc_func {
+	MWS_C_MALLOC = 1,
+	MWS_C_CALLOC,         /* calloc(n, size): n * size bytes */
+	MWS_C_REALLOC,        /* realloc(old, size) */
+	MWS_C_MEMALIGN,       /* memalign(align, size), aligned_alloc(align, size) */
+	MWS_C_POSIX_MEMALIGN, /* posix_memalign(&p, align, size) */
+};
+
+enum mws_c_event_flags {
+	MWS_C_FLAG_GO_STACK = 1u << 8, /* stack[c_frames..stack_len) is the calling goroutine's Go stack */
+	MWS_C_FLAG_GO_UNMATCHED = 1u << 9, /* a goroutine in a syscall, not in runtime.cgocall: no Go stack */
+};
+
+/* stack[0..c_frames) are C return addresses, innermost first (stack[0] the
+ * allocator's caller); when hdr.flags has MWS_C_FLAG_GO_STACK the rest is
+ * the Go stack of the goroutine whose cgo call runs on this thread:
+ * runtime.cgocall's return from entersyscall (g.syscallpc), then its
+ * callers by frame pointer. */
+struct mws_c_alloc_event {
+	struct mws_event_header hdr;
+	__u64 ptr;     /* the block returned (0: the allocation failed) */
+	__u64 size;    /* bytes asked for */
+	__u64 old_ptr; /* realloc: the block it replaced (freed when ptr != 0, or when size == 0) */
+	__u32 func;    /* enum mws_c_alloc_func */
+	__u32 c_frames;
+	__u32 stack_len;
+	__u32 _pad;
+	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+struct mws_c_free_event {
+	struct mws_event_header hdr;
+	__u64 ptr;
+	__u64 chunk_bytes; /* glibc's chunk size word at ptr - 8 (flag bits cleared): what a block
+			      allocated before attach gave back, header included */
+};
+
+/* How BPF finds the goroutine behind a thread that runs C code in a Go
+ * target. Go keeps the current g in the thread's TLS; during a cgo call it
+ * is g0, and g0.m.curg is the goroutine, in _Gsyscall since entersyscall
+ * (g.syscallsp != 0). Go < 1.23 saves no frame pointer there, so BPF
+ * rebuilds it: runtime.cgocall's frame pointer is g.syscallsp +
+ * cgocall_bp_from_sp (its frame size at that pc, from .gopclntab, less the
+ * saved BP). tls_g_offset == 0: not a Go target, or g's TLS slot unknown.
+ * Set in rodata before load. */
+struct mws_cgo_context {
+	__s64 tls_g_offset; /* g = *(fsbase + tls_g_offset) */
+	__s64 g_m, m_curg, g_syscallsp, g_syscallpc;
+	__u64 cgocall_ret;        /* runtime address of cgocall's return from entersyscall */
+	__u64 cgocall_bp_from_sp;
+	__u32 walk_c_frames;      /* follow RBP through C frames (plain C targets built with frame pointers) */
+	__u32 _pad;
+};
+
+enum mws_c_counter {
+	MWS_C_CNT_RINGBUF_DROPS = 0, /* ring full: an allocation or free lost */
+	MWS_C_CNT_UNMATCHED_RETURNS, /* a return without its entry (attached mid-call) */
+	MWS_C_CNT__COUNT,
+};
+
 /* The layout both sides must agree on, checked by both compilers (clang
  * for BPF, g++ for userspace): a field added on one side only fails the
  * build instead of shifting every field after it. */
@@ -204,6 +274,9 @@ MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 72);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(sizeof(struct mws_c_free_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_cgo_context) == 64);
 #undef MWS_LAYOUT
 
 #endif /* MWSCOPE_EVENTS_H */

@@ -82,8 +82,10 @@ struct OutputOptions {
 void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--weight", out.weight,
                  "What folded stacks and the top table weigh: bytes, objects (sampled mode: estimates), samples "
-                 "(raw, sampled mode), inuse-bytes or inuse-objects (the whole heap in use at the end, as of the last GC)")
-      ->check(CLI::IsMember({"bytes", "objects", "samples", "inuse-bytes", "inuse-objects"}))
+                 "(raw, sampled mode), inuse-bytes or inuse-objects (the whole heap in use at the end, as of the last GC), "
+                 "c-bytes or c-inuse-bytes (the C heap, --c-heap: allocated while recording, and of that still "
+                 "allocated at the end)")
+      ->check(CLI::IsMember({"bytes", "objects", "samples", "inuse-bytes", "inuse-objects", "c-bytes", "c-inuse-bytes"}))
       ->capture_default_str();
   app.add_option("--folded", out.folded_path, "Write flame-graph input (folded stacks) to FILE");
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
@@ -109,9 +111,11 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
 // What can be checked of the outputs before recording: the weight, and
 // that every output file can be created. A mistake found after recording
 // would cost the recording.
-int check_outputs(const OutputOptions& out, const std::string& mode) {
+int check_outputs(const OutputOptions& out, const std::string& mode, bool c_heap) {
   auto weight = mws::parse_weight(out.weight);
   if (!weight) return fail(weight.error().message);
+  if (mws::is_c_heap(*weight) && !c_heap)
+    return fail("--weight " + out.weight + " ranks the C heap: add --c-heap");
   if (mws::needs_sampled_mode(*weight) && mode != "sampled")
     return fail("--weight " + out.weight + " needs sampled mode (raw samples come from the Go runtime's "
                 "sampler); drop --mode " + mode + ", or use --weight bytes or objects");
@@ -252,6 +256,10 @@ int run(int argc, char** argv) {
                  "named by time; never overwrites a file");
   app.add_flag("--no-allocs", no_allocs,
                "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit");
+  app.add_flag("--c-heap", rec.track_c_heap,
+               "Also probe the C allocator (glibc malloc, calloc, realloc, memalign, posix_memalign, free): C "
+               "memory behind cgo charged to the Go middleware that called into C, or the heap of a plain C/C++ "
+               "process. Each call traps into the kernel: see the README for what it costs");
   add_output_options(app, out);
 
   std::string profile_path;
@@ -295,7 +303,7 @@ int run(int argc, char** argv) {
   if (!rules) return fail(rules.error().message);
   if (ringbuf_mb > 1024 || (ringbuf_mb & (ringbuf_mb - 1)) != 0)
     return fail("--ringbuf-mb must be a power of two from 1 to 1024 (MiB)");
-  if (int rc = check_outputs(out, rec.mode); rc != 0) return rc;
+  if (int rc = check_outputs(out, rec.mode, rec.track_c_heap); rc != 0) return rc;
   rec.ringbuf_bytes = ringbuf_mb << 20;
   const bool exact = rec.mode == "exact";
   // Leaks (--leak-age, --leaks-folded) come from every goroutine read from

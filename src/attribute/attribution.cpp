@@ -1,5 +1,7 @@
 #include "attribute/attribution.h"
 
+#include "attribute/c_heap_attribution.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -167,6 +169,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     }
   }
   p.user_rules = std::move(user);
+  attribute_c_heap(p, rules);
 }
 
 }  // namespace mws::attribute

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/aggregator.h"
+#include "model/c_heap_tracker.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 #include "target/go_abi.h"
@@ -66,6 +67,13 @@ struct RawRecording {
   uint64_t events = 0, dropped_events = 0, stack_errors = 0, truncated_stacks = 0;
   uint64_t dropped_ring_full = 0, dropped_over_limit = 0;  // of dropped_events
   uint64_t task_read_errors = 0;
+
+  // The C heap (--c-heap), when asked for: c_heap_unavailable says why not
+  // when it was asked for and could not be probed.
+  bool c_heap_tracked = false;
+  std::string c_heap_unavailable, c_heap_libc, c_heap_go_stacks_unavailable;
+  model::CHeapTracker c_heap;
+  uint64_t c_heap_dropped_ring_full = 0, c_heap_unmatched_returns = 0, c_heap_malformed = 0;
 
   bool sampled() const { return mode == "sampled"; }
 };

@@ -7,20 +7,24 @@
 
 namespace mws::collect {
 
-RingConsumer::RingConsumer(bpf_map* events, EventDecoder& decoder) : map_(events), decoder_(decoder) {}
-
 RingConsumer::~RingConsumer() {
   if (rb_) ring_buffer__free(rb_);
 }
 
-Status RingConsumer::init() {
-  rb_ = ring_buffer__new(bpf_map__fd(map_), &RingConsumer::on_record, this, nullptr);
-  if (!rb_) return Error{std::string("cannot open the BPF ring buffer: ") + std::strerror(errno)};
+Status RingConsumer::add(bpf_map* ring, Decode decode) {
+  Decode* ctx = &decoders_.emplace_back(std::move(decode));
+  const int fd = bpf_map__fd(ring);
+  if (!rb_) {
+    rb_ = ring_buffer__new(fd, &RingConsumer::on_record, ctx, nullptr);
+    if (!rb_) return Error{std::string("cannot open the BPF ring buffer: ") + std::strerror(errno)};
+  } else if (int err = ring_buffer__add(rb_, fd, &RingConsumer::on_record, ctx)) {
+    return Error{std::string("cannot open the BPF ring buffer: ") + std::strerror(-err)};
+  }
   return Ok{};
 }
 
 int RingConsumer::on_record(void* ctx, void* data, size_t size) {
-  static_cast<RingConsumer*>(ctx)->decoder_.decode(data, size);
+  (*static_cast<Decode*>(ctx))(data, size);
   return 0;
 }
 

@@ -3,7 +3,10 @@
 // wakeup and returns on a timer to drain whatever is there.
 #pragma once
 
-#include "collect/event_decoder.h"
+#include <cstddef>
+#include <deque>
+#include <functional>
+
 #include "util/result.h"
 
 struct bpf_map;
@@ -11,13 +14,16 @@ struct ring_buffer;
 
 namespace mws::collect {
 
+// One poll waits on every ring added: the Go runtime's and the C heap's.
 class RingConsumer {
  public:
-  RingConsumer(bpf_map* events, EventDecoder& decoder);
+  using Decode = std::function<void(const void* data, size_t size)>;
+  RingConsumer() = default;
   ~RingConsumer();
   RingConsumer(const RingConsumer&) = delete;
   RingConsumer& operator=(const RingConsumer&) = delete;
-  Status init();
+  // Each record of `ring` goes to `decode`, in the order BPF submitted it.
+  Status add(bpf_map* ring, Decode decode);
   // Waits up to timeout_ms, consumes everything available. Returns records consumed.
   Result<int> poll(int timeout_ms);
   // Consumes everything left without waiting (after detach).
@@ -25,8 +31,7 @@ class RingConsumer {
 
  private:
   static int on_record(void* ctx, void* data, size_t size);
-  bpf_map* map_;
-  EventDecoder& decoder_;
+  std::deque<Decode> decoders_;  // stable addresses: libbpf holds pointers to them
   ring_buffer* rb_ = nullptr;
 };
 

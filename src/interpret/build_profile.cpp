@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "interpret/c_heap_section.h"
 #include "interpret/goroutine_groups.h"
 #include "interpret/profile_stacks.h"
 #include "symbolize/go_closure_names.h"
@@ -100,7 +101,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   if (go_sym) {
     pclntab = &(*go_sym)->table();
     exe_sym = std::move(*go_sym);
-  } else if (opt.on_notice) {
+  } else if (opt.on_notice && !raw.go_version.empty()) {
     opt.on_notice("symbols unavailable: " + go_sym.error().message);
   }
   symbolize::ProcessSymbolizer sym(raw.process, exe, std::move(exe_sym));
@@ -178,6 +179,11 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     profile.goroutines.read_s = raw.goroutines_read_s;
   } else {
     profile.goroutines.problem = raw.goroutines_problem.empty() ? "not read" : raw.goroutines_problem;
+  }
+  profile.c_heap = build_c_heap(raw, stack_sym);
+  if (raw.c_heap_tracked) {
+    meta.events += raw.c_heap.events();
+    meta.dropped_events += profile.c_heap.dropped;
   }
   profile.frames = std::move(stack_sym).take_frames();
   if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);

@@ -205,6 +205,43 @@ struct RuleMatch {
   bool operator==(const RuleMatch&) const = default;
 };
 
+// The C heap (--c-heap): glibc's allocator in the target, per allocation
+// stack. Frames, leaf first: the allocator function ("malloc"), the C code
+// that called it, then, in a Go target, the Go stack of the goroutine whose
+// cgo call it was (runtime.cgocall and its callers).
+struct CHeapStack {
+  std::vector<FrameId> frame_ids;
+  std::string middleware;  // the Go middleware on the stack; "(server)" if none; "" when not attributed
+  uint64_t allocs = 0, bytes = 0;        // allocated while recording
+  uint64_t frees = 0, freed_bytes = 0;   // of those, freed while recording
+  uint64_t inuse_objects = 0, inuse_bytes = 0;  // of those, still allocated at the end
+  double oldest_inuse_age_s = 0;         // age at the end of the oldest still allocated
+  bool operator==(const CHeapStack&) const = default;
+};
+
+struct CHeapMiddlewareRow {
+  std::string name;
+  uint64_t allocs = 0, bytes = 0, inuse_objects = 0, inuse_bytes = 0;
+  bool operator==(const CHeapMiddlewareRow&) const = default;
+};
+
+struct CHeapSummary {
+  bool recorded = false;
+  std::string unavailable;  // why not, when asked for and not recorded
+  std::string libc;         // the libc probed, as the target maps it
+  std::string go_stacks_unavailable;  // Go target: why C allocations carry no Go stack
+  uint64_t allocs = 0, bytes = 0, frees = 0, freed_bytes = 0, inuse_objects = 0, inuse_bytes = 0;
+  // free() of blocks allocated before attach: counted, never matched to a
+  // stack; their size is glibc's chunk size (header and rounding included).
+  uint64_t frees_before_attach = 0, chunk_bytes_freed_before_attach = 0;
+  uint64_t without_go_stack = 0;  // Go target: allocations on threads with no goroutine in a cgo call
+  uint64_t dropped = 0;           // ring buffer full or a table over its limit
+  uint64_t unmatched_returns = 0; // allocator returns whose entry was not seen (calls under way at attach)
+  std::vector<CHeapStack> stacks;           // most in use first, then most bytes
+  std::vector<CHeapMiddlewareRow> middleware;  // most in use first (filled by attribution)
+  bool operator==(const CHeapSummary&) const = default;
+};
+
 // What was recorded, from where, and what was lost.
 struct ProfileMeta {
   std::string tool_version;
@@ -275,6 +312,7 @@ struct Profile {
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first
   std::vector<RuleMatch> user_rules;
+  CHeapSummary c_heap;
   // Closures that Go renamed after inlining, and the function that made
   // each ("main.main.stampMW.func1" -> "main.stampMW"): middleware are
   // named after their maker (symbolize/go_closure_names.h).

@@ -214,6 +214,18 @@ std::string plan_heap_reading(const target::ElfFile& exe, const target::GoFuncti
 
 }  // namespace
 
+bool is_go_program(const target::ElfFile& exe) {
+  return target::read_go_buildinfo(exe).has_value() || exe.section(".gopclntab").has_value();
+}
+
+GoTarget not_go_target() {
+  GoTarget t;
+  const std::string why = "not a Go program";
+  t.tasks_unavailable = t.goroutines_unavailable = t.requests_unavailable = t.heap_unavailable = why;
+  t.offsets.source = why;
+  return t;
+}
+
 Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& what, const PlanRequest& req) {
   GoTarget t;
   auto build = target::read_go_buildinfo(exe);

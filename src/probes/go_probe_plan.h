@@ -50,6 +50,14 @@ struct PlanRequest {
   bool requests = true;
 };
 
+// Whether the executable is a Go program (Go build information, or a
+// .gopclntab section).
+bool is_go_program(const target::ElfFile& exe);
+
+// A process without a Go runtime (a C or C++ server): no Go probe, and every
+// Go-only part says why.
+GoTarget not_go_target();
+
 // `what` names the target in messages ("process 123 (/usr/bin/app)").
 Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& what, const PlanRequest& req);
 

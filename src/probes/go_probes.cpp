@@ -13,30 +13,12 @@
 #include <string>
 
 #include "go_probes.skel.h"
-#include "target/privileges.h"
+#include "probes/bpf_support.h"
 
 namespace mws::probes {
-namespace {
-
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
-
-// libbpf's warnings (a verifier log, a failed attach), kept instead of
-// printed: every failure gets mwscope's own one-line message, and only a
-// verifier rejection shows the log, which is what a bug report needs.
-std::string g_libbpf_log;
-int keep_libbpf_warning(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level != LIBBPF_WARN) return 0;
-  char line[4096];
-  const int n = std::vsnprintf(line, sizeof line, format, args);
-  if (n > 0 && g_libbpf_log.size() < (1u << 20)) g_libbpf_log.append(line, std::min<size_t>(size_t(n), sizeof line - 1));
-  return 0;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, const GoProbeOptions& opt) {
-  libbpf_set_print(keep_libbpf_warning);
-  g_libbpf_log.clear();
+  capture_libbpf_log();
   std::unique_ptr<GoProbes> p(new GoProbes());
   p->skel_ = go_probes::open();
   if (!p->skel_) return Error{"cannot open the BPF object: " + errno_text(errno)};
@@ -65,20 +47,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_request, real && !plan.requests.empty());
   bpf_program__set_autoload(progs->on_empty, !real);
 
-  if (int err = go_probes::load(p->skel_)) {
-    // The verifier also answers EACCES; privileges were checked before
-    // we got here, so as root it is the verifier (libbpf printed its log).
-    if ((err == -EPERM || err == -EACCES) && geteuid() != 0)
-      return Error{"not permitted to load BPF programs: run mwscope as root (it needs CAP_SYS_ADMIN and "
-                   "CAP_SYS_PTRACE)"};
-    if (err == -EACCES) {
-      std::fputs(g_libbpf_log.c_str(), stderr);
-      return Error{"this kernel's BPF verifier rejected mwscope's programs (its log is above); please report it "
-                   "with `uname -r`"};
-    }
-    return Error{"cannot load the BPF programs (" + errno_text(err) +
-                 "); the kernel needs BPF ring buffers, uprobe BPF cookies and BTF (Linux >= 5.15 with CONFIG_DEBUG_INFO_BTF)"};
-  }
+  if (int err = go_probes::load(p->skel_)) return bpf_load_error(err);
 
   auto attach_all = [&](bpf_program* prog, const std::vector<ProbeSite>& sites) -> Status {
     for (const auto& site : sites) {
@@ -87,15 +56,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
       LIBBPF_OPTS(bpf_uprobe_opts, uprobe, .bpf_cookie = cookie, .retprobe = false);
       bpf_link* link =
           bpf_program__attach_uprobe_opts(prog, opt.pid, site.binary_path.c_str(), site.file_offset, &uprobe);
-      if (!link) {
-        int err = errno;
-        std::string hint;
-        if ((err == EACCES || err == EPERM) && !target::has_capability(target::kCapSysAdmin))
-          hint = " (this kernel creates uprobes only for CAP_SYS_ADMIN, whatever CAP_BPF and CAP_PERFMON allow: "
-                 "run mwscope as root, or with CAP_SYS_ADMIN and CAP_SYS_PTRACE)";
-        return Error{"cannot attach a uprobe to " + site.symbol + " in " + site.binary_path + ": " + errno_text(err) +
-                     hint};
-      }
+      if (!link) return uprobe_attach_error(site.symbol, site.binary_path, errno);
       p->links_.push_back(link);
     }
     return Ok{};

@@ -15,6 +15,9 @@
 #include "collect/raw_recording.h"
 #include "collect/ring_consumer.h"
 #include "interpret/build_profile.h"
+#include "collect/c_heap_decoder.h"
+#include "probes/c_heap_plan.h"
+#include "probes/c_heap_probes.h"
 #include "probes/go_probe_plan.h"
 #include "probes/go_probes.h"
 #include "target/elf_file.h"
@@ -124,6 +127,14 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   raw.truncated_stacks = decoded.truncated_stacks;
 }
 
+void take_c_heap_counters(collect::RawRecording& raw, const probes::CHeapProbes& probes,
+                          const collect::CHeapDecoder& decoder) {
+  const auto c = probes.read_counters();
+  raw.c_heap_dropped_ring_full = c.ringbuf_drops;
+  raw.c_heap_unmatched_returns = c.unmatched_returns;
+  raw.c_heap_malformed = decoder.malformed();
+}
+
 // Exact mode: what the kernel counted per (stack hash, type), added to the
 // stacks the ring buffer delivered (bpf/events.h, alloc_counts).
 void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
@@ -139,9 +150,44 @@ interpret::InterpretOptions interpret_options(const RecordOptions& opt) {
   return iopt;
 }
 
+// The target, inspected and planned for, before anything attaches.
+struct PreparedTarget {
+  target::ProcessInfo proc;
+  std::unique_ptr<target::ElfFile> exe;
+  probes::GoTarget plan;
+  uint64_t sample_rate = 0;  // sampled mode: runtime.MemProfileRate in force
+  std::string allocations_unavailable;  // why no allocation probe is attached, when none is
+  std::string what;          // "process 42 (/srv/api)", for messages
+  bool is_go = true;
+  std::optional<probes::CHeapPlan> c_heap;  // --c-heap
+};
+
+// --c-heap: the libc allocator's probes, and in a Go target how BPF finds
+// the goroutine behind a C allocation (a warning when it cannot).
+Status prepare_c_heap(const RecordOptions& opt, PreparedTarget& t) {
+  auto plan = probes::plan_c_heap(t.proc, t.what);
+  if (!plan) return plan.error();
+  if (!t.is_go) {
+    plan->cgo.walk_c_frames = 1;
+  } else if (auto bias = target::load_bias(t.proc, *t.exe); !bias) {
+    plan->go_stacks_unavailable = "the executable's load address is unknown";
+  } else if (auto cgo = probes::plan_cgo_context(*t.exe, t.plan.build.version, t.plan.offsets, *bias)) {
+    plan->cgo = *cgo;
+  } else {
+    plan->go_stacks_unavailable = cgo.error().message;
+  }
+  if (!plan->go_stacks_unavailable.empty() && opt.on_notice)
+    opt.on_notice("warning: C allocations of " + t.what + " will not be charged to Go code: " +
+                  plan->go_stacks_unavailable);
+  t.c_heap = std::move(*plan);
+  return Ok{};
+}
+
 // The one-line summary of what was attached, for RecordOptions::on_attached.
-std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, const std::string& what,
-                          uint64_t sample_rate) {
+std::string attached_line(const PreparedTarget& prepared, uint32_t probes_attached) {
+  const probes::GoTarget& t = prepared.plan;
+  const std::string& what = prepared.what;
+  const uint64_t sample_rate = prepared.sample_rate;
   std::vector<std::string> parts;
   if (!t.plan.alloc.empty()) {
     const auto& a = t.plan.alloc.front();  // runtime.mallocgc
@@ -157,7 +203,11 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                                                            : ", (*mcache).refill and releaseAll for the "
                                                              "tiny-allocation count",
                                 sample_rate));
-  if (t.plan.alloc.empty() && t.plan.sample_alloc.empty()) parts.push_back("no allocation probe");
+  if (t.plan.alloc.empty() && t.plan.sample_alloc.empty() && prepared.is_go) parts.push_back("no allocation probe");
+  if (prepared.c_heap)
+    parts.push_back(fmt::format("C heap: {} allocator functions and free in {}{}", prepared.c_heap->allocs.size(),
+                                prepared.c_heap->libc_display,
+                                prepared.c_heap->cgo.tls_g_offset ? ", with the calling goroutine's Go stack" : ""));
   if (t.plan.tracks_goroutines())
     parts.push_back(fmt::format("goroutine spawn ({}{}) and exit ({}), g offsets from {}",
                                 !t.plan.spawn.empty()
@@ -166,19 +216,9 @@ std::string attached_line(const probes::GoTarget& t, uint32_t probes_attached, c
                                 t.plan.spawn_coro.empty() ? "" : ", RET of runtime.newcoro",
                                 t.plan.exit_gdestroy.empty() ? "runtime.goexit1" : "runtime.gdestroy",
                                 t.offsets.source));
-  return fmt::format("attached {} probe(s) to {} ({}): {}", probes_attached, what, t.build.version,
-                     fmt::join(parts, "; "));
+  return fmt::format("attached {} probe(s) to {} ({}): {}", probes_attached, what,
+                     prepared.is_go ? t.build.version : "not Go", fmt::join(parts, "; "));
 }
-
-// The target, inspected and planned for, before anything attaches.
-struct PreparedTarget {
-  target::ProcessInfo proc;
-  std::unique_ptr<target::ElfFile> exe;
-  probes::GoTarget plan;
-  uint64_t sample_rate = 0;  // sampled mode: runtime.MemProfileRate in force
-  std::string allocations_unavailable;  // why no allocation probe is attached, when none is
-  std::string what;          // "process 42 (/srv/api)", for messages
-};
 
 // Every check that can fail before attaching: options, privileges, the
 // process, its binary, where each probe goes, the sample rate.
@@ -188,7 +228,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   if (!target::process_exists(opt.pid))
     return Error{fmt::format("no process with PID {} (is it running, and in this PID namespace?)", opt.pid)};
   if (auto st = target::check_bpf_privileges(); !st) return st.error();
-  if (!opt.track_allocations && !opt.track_goroutines)
+  if (!opt.track_allocations && !opt.track_goroutines && !opt.track_c_heap)
     return Error{"nothing to record: --no-allocs and --no-goroutines together turn every probe off"};
   PreparedTarget t;
   auto proc = target::inspect_process(opt.pid);
@@ -205,10 +245,19 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
                                             : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
   req.requests = opt.count_requests;
-  auto plan = probes::plan_go_probes(*t.exe, t.what, req);
-  if (!plan) return plan.error();
-  t.plan = std::move(*plan);
+  // A C or C++ process has only its native side to show.
+  t.is_go = !opt.track_c_heap || probes::is_go_program(*t.exe);
+  if (t.is_go) {
+    auto plan = probes::plan_go_probes(*t.exe, t.what, req);
+    if (!plan) return plan.error();
+    t.plan = std::move(*plan);
+  } else {
+    t.plan = probes::not_go_target();
+  }
   if (!opt.track_allocations) t.allocations_unavailable = "not requested (--no-allocs)";
+  if (!t.is_go) t.allocations_unavailable = "not a Go program";
+  if (opt.track_c_heap)
+    if (auto st = prepare_c_heap(opt, t); !st) return st.error();
   if (!t.plan.plan.sample_alloc.empty()) {
     auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what);
     if (!rate) return rate.error();
@@ -223,11 +272,11 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   }
   const auto& p = t.plan.plan;
   if (p.alloc.empty() && p.sample_alloc.empty() && !p.tracks_goroutines() && p.requests.empty() &&
-      !t.plan.goroutines_unavailable.empty())
+      !t.plan.goroutines_unavailable.empty() && !t.c_heap)
     return Error{"nothing to record from " + t.what + ": no probe applies (allocations: " +
                  t.allocations_unavailable + "; goroutine tracking: " + t.plan.tasks_unavailable +
                  ") and its goroutines cannot be read (" + t.plan.goroutines_unavailable + ")"};
-  if (opt.track_goroutines && !t.plan.tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
+  if (t.is_go && opt.track_goroutines && !t.plan.tasks_unavailable.empty() && opt.track_allocations && opt.on_notice)
     opt.on_notice("goroutine tracking is off: " + t.plan.tasks_unavailable + "; allocation profiling goes on");
   return t;
 }
@@ -264,8 +313,15 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   popt.empty_programs = opt.empty_programs;
   auto probes = probes::GoProbes::attach(t.plan.plan, popt);
   if (!probes) return probes.error();
+  std::unique_ptr<probes::CHeapProbes> c_heap;
+  if (t.c_heap) {
+    auto c = probes::CHeapProbes::attach(*t.c_heap, opt.pid, opt.ringbuf_bytes);
+    if (!c) return c.error();
+    c_heap = std::move(*c);
+  }
   // Every probe is live: from now on they all count, over one window.
   (*probes)->open_window();
+  if (c_heap) c_heap->open_window();
   const auto started = Clock::now();
 
   collect::RawRecording raw;
@@ -274,7 +330,12 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.go_version = t.plan.build.version;
   raw.mode = opt.mode;
   raw.sample_rate = t.sample_rate;
-  raw.probes_attached = (*probes)->probes_attached();
+  raw.probes_attached = (*probes)->probes_attached() + (c_heap ? c_heap->probes_attached() : 0);
+  raw.c_heap_tracked = c_heap != nullptr;
+  if (t.c_heap) {
+    raw.c_heap_libc = t.c_heap->libc_display;
+    raw.c_heap_go_stacks_unavailable = t.c_heap->go_stacks_unavailable;
+  }
   raw.allocations_tracked = !t.plan.plan.alloc.empty() || !t.plan.plan.sample_alloc.empty();
   raw.allocations_unavailable = t.allocations_unavailable;
   raw.tasks_tracked = t.plan.plan.tracks_goroutines();
@@ -285,8 +346,13 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.tiny_allocs_counted = !t.plan.plan.tiny_refill.empty();  // planned in sampled mode only
 
   collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
-  collect::RingConsumer consumer((*probes)->events_map(), decoder);
-  if (auto st = consumer.init(); !st) return st.error();
+  collect::RingConsumer consumer;
+  if (auto st = consumer.add((*probes)->events_map(), [&](const void* d, size_t n) { decoder.decode(d, n); }); !st)
+    return st.error();
+  collect::CHeapDecoder c_decoder(raw.c_heap);
+  if (c_heap)
+    if (auto st = consumer.add(c_heap->events_map(), [&](const void* d, size_t n) { c_decoder.decode(d, n); }); !st)
+      return st.error();
   // Goroutines alive as the probes go live, registered with the tracker so
   // their exits are told apart.
   // With their stacks, grouped as at the end: how much each group grows.
@@ -301,7 +367,10 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     raw.heap_at_start = std::move(*heap);
   else
     raw.heap_problem = heap.error().message;
-  if (opt.on_attached) opt.on_attached(attached_line(t.plan, raw.probes_attached, t.what, t.sample_rate));
+  if (opt.on_attached) {
+    std::string line = attached_line(t, raw.probes_attached);
+    opt.on_attached(line);
+  }
 
   bool target_exited = false;
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
@@ -327,6 +396,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       collect::RawRecording view = raw;
       merge_kernel_counts(view, **probes);
       take_counters(view, **probes, decoder);
+      if (c_heap) take_c_heap_counters(view, *c_heap, c_decoder);
       view.duration_s = elapsed();
       view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
       read_end_state(view, t);
@@ -337,13 +407,16 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   // Close the window for every probe at once, then detach: from here on
   // the target runs at full speed, and the detach time is not recorded.
   (*probes)->close_window();
+  if (c_heap) c_heap->close_window();
   raw.duration_s = elapsed();
   raw.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
   (*probes)->detach();
+  if (c_heap) c_heap->detach();
   if (auto n = consumer.drain(); !n) return n.error();
   if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
+  if (c_heap) take_c_heap_counters(raw, *c_heap, c_decoder);
   read_end_state(raw, t);
   return raw;
 }

@@ -29,6 +29,9 @@ struct RecordOptions {
   bool track_allocations = true;
   bool track_goroutines = true;
   bool count_requests = true;
+  // glibc's allocator (malloc, free...): C memory behind cgo, or of a plain
+  // C process. Off unless asked: the C allocator can be hot.
+  bool track_c_heap = false;
   // Sampled mode: set the target's runtime.MemProfileRate to this many
   // bytes before attaching (0: leave it). Writes into the target.
   uint64_t go_sample_rate = 0;

@@ -80,6 +80,9 @@ std::string folded_frame_name(const std::string& function) {
 
 std::string describe_folded(const Profile& profile, Weight weight) {
   const ProfileMeta& m = profile.meta;
+  if (weight == Weight::CBytes) return "C heap: bytes allocated while recording (" + profile.c_heap.libc + ")";
+  if (weight == Weight::CInuseBytes)
+    return "C heap: bytes allocated while recording and still allocated at the end (" + profile.c_heap.libc + ")";
   if (needs_heap(weight) && m.heap_read && m.heap_profile_rate == 0)
     return "empty: the runtime's heap profile holds nothing while its MemProfileRate is 0";
   if (needs_heap(weight))
@@ -101,7 +104,9 @@ std::string describe_folded(const Profile& profile, Weight weight) {
     case Weight::Objects: return out + "estimated objects";
     case Weight::Samples: return out + "raw samples";
     case Weight::InuseBytes:
-    case Weight::InuseObjects: break;  // above
+    case Weight::InuseObjects:
+    case Weight::CBytes:
+    case Weight::CInuseBytes: break;  // above
   }
   return out + std::string(name(weight));
 }
@@ -178,17 +183,20 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
 
   std::unordered_map<std::vector<uint32_t>, uint64_t, SequenceHash> merged;
   std::vector<uint32_t> key;
-  for (const ProfileStack& s : profile.stacks) {
-    const uint64_t w = weight_of(s, weight);
-    if (w == 0) continue;
+  auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& middleware, uint64_t w) {
+    if (w == 0) return;
     key.clear();
     if (group_by_middleware)
-      key.push_back(names.intern(folded_frame_name(s.middleware.empty() ? "(unattributed)" : s.middleware)));
-    if (s.frame_ids.empty()) key.push_back(no_stack);
-    for (auto it = s.frame_ids.rbegin(); it != s.frame_ids.rend(); ++it) key.push_back(frame_name[*it]);  // root first
+      key.push_back(names.intern(folded_frame_name(middleware.empty() ? "(unattributed)" : middleware)));
+    if (frame_ids.empty()) key.push_back(no_stack);
+    for (auto it = frame_ids.rbegin(); it != frame_ids.rend(); ++it) key.push_back(frame_name[*it]);  // root first
     uint64_t& sum = merged[key];
     sum = sat_add(sum, w);  // saturate rather than wrap, like total_weight()
-  }
+  };
+  if (is_c_heap(weight))
+    for (const CHeapStack& s : profile.c_heap.stacks) add(s.frame_ids, s.middleware, c_weight_of(s, weight));
+  else
+    for (const ProfileStack& s : profile.stacks) add(s.frame_ids, s.middleware, weight_of(s, weight));
 
   std::vector<FoldedLine> lines;
   lines.reserve(merged.size());

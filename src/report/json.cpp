@@ -336,6 +336,52 @@ void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RuleMatc
   v.req("functions", r.functions);
 }
 
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, CHeapStack> {
+  v.object("a C heap stack object");
+  v.frame_ids("frames", s.frame_ids);
+  v.req("middleware", s.middleware);
+  v.req("allocs", s.allocs);
+  v.req("bytes", s.bytes);
+  v.req("frees", s.frees);
+  v.req("freed_bytes", s.freed_bytes);
+  v.req("inuse_objects", s.inuse_objects);
+  v.req("inuse_bytes", s.inuse_bytes);
+  v.req("oldest_inuse_age_s", s.oldest_inuse_age_s);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, CHeapMiddlewareRow> {
+  v.object("a C heap middleware object");
+  v.req("name", r.name);
+  v.req("allocs", r.allocs);
+  v.req("bytes", r.bytes);
+  v.req("inuse_objects", r.inuse_objects);
+  v.req("inuse_bytes", r.inuse_bytes);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, CHeapSummary> {
+  v.object("an object");
+  v.req("recorded", c.recorded);
+  v.req("unavailable", c.unavailable);
+  v.req("libc", c.libc);
+  v.req("go_stacks_unavailable", c.go_stacks_unavailable);
+  v.req("allocs", c.allocs);
+  v.req("bytes", c.bytes);
+  v.req("frees", c.frees);
+  v.req("freed_bytes", c.freed_bytes);
+  v.req("inuse_objects", c.inuse_objects);
+  v.req("inuse_bytes", c.inuse_bytes);
+  v.req("frees_before_attach", c.frees_before_attach);
+  v.req("chunk_bytes_freed_before_attach", c.chunk_bytes_freed_before_attach);
+  v.req("without_go_stack", c.without_go_stack);
+  v.req("dropped", c.dropped);
+  v.req("unmatched_returns", c.unmatched_returns);
+  v.req("middleware", c.middleware);
+  v.req("stacks", c.stacks);
+}
+
 // Writes the fields into a JSON object, in the order fields() lists them.
 template <typename J>
 struct JsonWriter {
@@ -553,6 +599,10 @@ void profile_from(const J& j, Profile& p) {
       read_frame_ids(g, "creation_stack", out.creation_frame_ids);
     });
   });
+  read_part("c_heap", p.c_heap, [&](const J& c) {
+    read_frames_of_each(field(c, "stacks"), "stacks", p.c_heap.stacks,
+                        [&](const J& s, CHeapStack& out) { read_frame_ids(s, "frames", out.frame_ids); });
+  });
   read_part("goroutines", p.goroutines, [&](const J& s) {  // schema 3
     read_frames_of_each(field(s, "groups"), "groups", p.goroutines.groups, [&](const J& g, GoroutineGroup& out) {
       read_frame_ids(g, "stack", out.frame_ids);
@@ -652,6 +702,7 @@ void write_json(const Profile& p, std::ostream& out) {
   write_member(out, "tasks", J(p.tasks));
   write_member(out, "goroutines", J(p.goroutines));
   write_member(out, "requests", J(p.requests));
+  if (p.c_heap.recorded) write_member(out, "c_heap", J(p.c_heap));
   write_member(out, "middleware", J(p.middleware));
   write_member(out, "chains", J(p.chains));
   write_member(out, "user_rules", J(p.user_rules));

@@ -1,5 +1,6 @@
 #include "report/text.h"
 #include "report/text_format.h"
+#include "report/c_heap_text.h"
 #include "report/leaks.h"
 #include "report/middleware_text.h"
 
@@ -136,16 +137,19 @@ void render_header(std::string& out, const Profile& p) {
   header_line(out, "target",
               pid + elide(m.executable.empty() ? "(executable unknown)" : printable(m.executable),
                           value_width - pid.size()));
+  const bool native = m.go_version.empty() && p.c_heap.recorded;  // a C process: its C heap only
   header_line(out, "Go version",
-              m.go_version.empty() ? "unknown (not a Go binary?)" : elide(printable(m.go_version), value_width));
-  render_mode(out, m);
+              native               ? "none: a native process (its C heap only)"
+              : m.go_version.empty() ? "unknown (not a Go binary?)"
+                                     : elide(printable(m.go_version), value_width));
+  if (!native) render_mode(out, m);
   header_line(out, "started", utc_time(m.started_unix_ns));
   header_line(out, "duration",
               fmt::format("{}, {} probe{} attached", duration(m.duration_s),
                           grouped(m.probes_attached), m.probes_attached == 1 ? "" : "s"));
   if (m.allocations_tracked) render_allocation_totals(out, p);
-  else header_line(out, "allocations", "not recorded (see Allocations below)");
-  render_heap_inuse(out, p);
+  else if (!native) header_line(out, "allocations", "not recorded (see Allocations below)");
+  if (!native) render_heap_inuse(out, p);
   if (m.allocations_tracked) render_allocation_rate(out, p);
   // Always shown, even when 0: "no silent loss" (DESIGN.md).
   if (m.dropped_events == 0) {
@@ -343,9 +347,15 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
 std::string render_text(const Profile& profile, Weight weight, size_t top_n) {
   std::string out;
   render_header(out, profile);
-  render_sites(out, profile, weight, top_n);
-  out += render_middleware_text(profile, top_n);
-  out += render_leaks_text(profile, top_n);
+  // A process without a Go runtime (--c-heap on a C server) has only its
+  // C heap to show.
+  if (!profile.meta.go_version.empty() || !profile.c_heap.recorded) {
+    // The C heap has its own section below; the Go table then ranks by bytes.
+    render_sites(out, profile, is_c_heap(weight) ? Weight::Bytes : weight, top_n);
+    out += render_middleware_text(profile, top_n);
+    out += render_leaks_text(profile, top_n);
+  }
+  out += render_c_heap_text(profile, top_n);
   return out;
 }
 

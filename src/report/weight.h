@@ -16,7 +16,9 @@ namespace mws {
 // Samples: raw sampled allocations (sampled mode only). InuseBytes,
 // InuseObjects: the whole heap in use as of the last GC before the end, from
 // the runtime's own profile (any mode, when it could be read).
-enum class Weight { Bytes, Objects, Samples, InuseBytes, InuseObjects };
+// CBytes, CInuseBytes: the C heap (--c-heap), bytes allocated while
+// recording and, of those, still allocated at the end.
+enum class Weight { Bytes, Objects, Samples, InuseBytes, InuseObjects, CBytes, CInuseBytes };
 
 struct WeightName {
   Weight weight;
@@ -26,7 +28,9 @@ inline constexpr WeightName kWeightNames[] = {{Weight::Bytes, "bytes"},
                                               {Weight::Objects, "objects"},
                                               {Weight::Samples, "samples"},
                                               {Weight::InuseBytes, "inuse-bytes"},
-                                              {Weight::InuseObjects, "inuse-objects"}};
+                                              {Weight::InuseObjects, "inuse-objects"},
+                                              {Weight::CBytes, "c-bytes"},
+                                              {Weight::CInuseBytes, "c-inuse-bytes"}};
 
 // The spelling the CLI accepts (--weight) and name() returns.
 inline Result<Weight> parse_weight(std::string_view s) {
@@ -34,7 +38,7 @@ inline Result<Weight> parse_weight(std::string_view s) {
     if (w.name == s) return w.weight;
   }
   return Error{"unknown weight \"" + std::string(s) +
-               "\": use bytes, objects, samples, inuse-bytes or inuse-objects"};
+               "\": use bytes, objects, samples, inuse-bytes, inuse-objects, c-bytes or c-inuse-bytes"};
 }
 
 inline std::string_view name(Weight w) {
@@ -47,10 +51,13 @@ inline std::string_view name(Weight w) {
 // Whether `w` reads counters that only sampled mode fills.
 inline bool needs_sampled_mode(Weight w) { return w == Weight::Samples; }
 inline bool needs_heap(Weight w) { return w == Weight::InuseBytes || w == Weight::InuseObjects; }
+inline bool is_c_heap(Weight w) { return w == Weight::CBytes || w == Weight::CInuseBytes; }
 
 // A weight the profile has no counts for would give an empty flame graph:
 // refused with one line the CLI prints.
 inline Status check_weight(const Profile& p, Weight w) {
+  if (is_c_heap(w) && !p.c_heap.recorded)
+    return Error{"--weight " + std::string(name(w)) + ": this profile has no C heap (record with --c-heap)"};
   if (needs_heap(w) && !p.meta.heap_read)
     return Error{"--weight " + std::string(name(w)) + ": the heap in use is unknown for this profile (" +
                  p.meta.heap_problem + "); use bytes or objects"};
@@ -74,8 +81,14 @@ uint64_t weight_of(const Counts& c, Weight w) {
     case Weight::Samples: return c.samples;
     case Weight::InuseBytes: return non_negative(c.inuse_bytes);
     case Weight::InuseObjects: return non_negative(c.inuse_objects);
+    case Weight::CBytes:
+    case Weight::CInuseBytes: return 0;  // C heap stacks: c_weight_of
   }
   return 0;
+}
+
+inline uint64_t c_weight_of(const CHeapStack& s, Weight w) {
+  return w == Weight::CBytes ? s.bytes : w == Weight::CInuseBytes ? s.inuse_bytes : 0;
 }
 
 // Sum of weight_of over all stacks; saturates at UINT64_MAX instead of

@@ -6,7 +6,7 @@ namespace mws::symbolize {
 
 ProcessSymbolizer::ProcessSymbolizer(const target::ProcessInfo& proc, const target::ElfFile& exe,
                                      std::unique_ptr<BinarySymbolizer> exe_symbolizer)
-    : mappings_(proc.mappings), exe_display_(proc.exe_display), exe_bias_(target::load_bias(proc, exe)),
+    : pid_(proc.pid), mappings_(proc.mappings), exe_display_(proc.exe_display), exe_bias_(target::load_bias(proc, exe)),
       exe_symbolizer_(std::move(exe_symbolizer)) {}
 
 const std::vector<Frame>& ProcessSymbolizer::symbolize_return_address(uint64_t ret_addr) {
@@ -26,10 +26,23 @@ std::vector<Frame> ProcessSymbolizer::resolve(uint64_t ret_addr) {
       auto frames = exe_symbolizer_->symbolize(pc - static_cast<uint64_t>(*exe_bias_));
       if (!frames.empty()) return frames;
     }
+    if (ElfSymbolizer* elf = m.path.empty() ? nullptr : native(m.path))
+      if (auto vaddr = elf->elf().offset_to_vaddr(file_off))
+        if (auto frames = elf->symbolize(*vaddr); !frames.empty()) return frames;
     std::string base = m.path.empty() ? "anon" : m.path.substr(m.path.find_last_of('/') + 1);
     return {Frame{fmt::format("[{}+{:#x}]", base, file_off), "", 0, false}};
   }
   return {Frame{"[unknown]", "", 0, false}};
+}
+
+ElfSymbolizer* ProcessSymbolizer::native(const std::string& path) {
+  auto it = native_.find(path);
+  if (it != native_.end()) return it->second.get();
+  std::unique_ptr<ElfSymbolizer> sym;
+  if (path.front() == '/')
+    if (auto elf = target::ElfFile::open(fmt::format("/proc/{}/root{}", pid_, path)))
+      sym = std::make_unique<ElfSymbolizer>(std::move(*elf));
+  return native_.emplace(path, std::move(sym)).first->second.get();
 }
 
 }  // namespace mws::symbolize

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/profile.h"
+#include "symbolize/elf_symbolizer.h"
 #include "symbolize/symbolizer.h"
 #include "target/elf_file.h"
 #include "target/process.h"
@@ -20,8 +21,9 @@ namespace mws::symbolize {
 class ProcessSymbolizer {
  public:
   // `exe` is the target's executable (opened from ProcessInfo::exe_path),
-  // `exe_symbolizer` symbolizes it. Mappings of other files (libc, vdso)
-  // are named by file and offset.
+  // `exe_symbolizer` symbolizes it. Addresses it does not know (the C code
+  // of a cgo binary, a C executable) and those of other files (libc) are
+  // named by the file's ELF symbols, else by file and offset.
   ProcessSymbolizer(const target::ProcessInfo& proc, const target::ElfFile& exe,
                     std::unique_ptr<BinarySymbolizer> exe_symbolizer);
 
@@ -33,6 +35,11 @@ class ProcessSymbolizer {
 
  private:
   std::vector<Frame> resolve(uint64_t ret_addr);
+  // The native symbols of a mapped file (libc, a C executable), opened on
+  // first use; null when it cannot be read.
+  ElfSymbolizer* native(const std::string& path);
+  pid_t pid_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<ElfSymbolizer>> native_;
   std::vector<target::Mapping> mappings_;
   std::string exe_display_;
   std::optional<int64_t> exe_bias_;  // the executable's load bias (target::load_bias)

@@ -28,6 +28,8 @@ class StackSymbolizer {
   // runtime.CallersFrames does.
   std::vector<FrameId> symbolize_callers(const std::vector<uint64_t>& pcs);
   const Frame& frame(FrameId id) const { return table_.at(id); }
+  // A frame no address stands for ("malloc", the C allocator called).
+  FrameId intern(const Frame& frame) { return table_.intern(frame); }
   ProcessSymbolizer& process() { return sym_; }
   std::vector<Frame> take_frames() && { return std::move(table_).take(); }
 

@@ -42,8 +42,10 @@ Result<std::unique_ptr<ElfFile>> ElfFile::open(const std::string& path) {
   elf_getphdrnum(elf, &phnum);
   for (size_t i = 0; i < phnum; i++) {
     GElf_Phdr ph;
-    if (gelf_getphdr(elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
-      f->segments_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_flags});
+    if (!gelf_getphdr(elf, static_cast<int>(i), &ph)) continue;
+    if (ph.p_type == PT_LOAD) f->segments_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_flags});
+    if (ph.p_type == PT_TLS)
+      f->tls_segment_ = ElfSegment{ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_flags, ph.p_align};
   }
 
   size_t shstrndx = 0;
@@ -76,30 +78,55 @@ std::span<const uint8_t> ElfFile::section_data(const ElfSection& s) const {
   return {data_ + s.offset, s.size};
 }
 
-const std::vector<ElfSymbol>& ElfFile::symbols() const {
-  if (symbols_loaded_) return symbols_;
-  symbols_loaded_ = true;
+// Every symbol of the given types in the sections of type `sh_type`
+// (SHT_SYMTAB, SHT_DYNSYM).
+std::vector<ElfSymbol> ElfFile::read_symbols(uint32_t sh_type, std::initializer_list<int> types) const {
+  std::vector<ElfSymbol> out;
   Elf* elf = elf_memory(reinterpret_cast<char*>(const_cast<uint8_t*>(data_)), size_);
-  if (!elf) return symbols_;
+  if (!elf) return out;
   for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
     GElf_Shdr sh;
-    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != sh_type || sh.sh_entsize == 0) continue;
     Elf_Data* d = elf_getdata(scn, nullptr);
     if (!d) continue;
     size_t n = sh.sh_size / sh.sh_entsize;
-    symbols_.reserve(n);
+    out.reserve(n);
     for (size_t i = 0; i < n; i++) {
       GElf_Sym sym;
       if (!gelf_getsym(d, static_cast<int>(i), &sym)) continue;
       const int type = GELF_ST_TYPE(sym.st_info);
-      if (type != STT_FUNC && type != STT_OBJECT) continue;
+      if (std::find(types.begin(), types.end(), type) == types.end()) continue;
       const char* nm = elf_strptr(elf, sh.sh_link, sym.st_name);
-      if (!nm || !*nm) continue;
-      symbols_.push_back({nm, sym.st_value, sym.st_size, type == STT_FUNC});
+      if (!nm || !*nm || (sym.st_shndx == SHN_UNDEF && type != STT_TLS)) continue;
+      out.push_back({nm, sym.st_value, sym.st_size, type == STT_FUNC});
     }
   }
   elf_end(elf);
+  return out;
+}
+
+const std::vector<ElfSymbol>& ElfFile::symbols() const {
+  if (!symbols_loaded_) symbols_ = read_symbols(SHT_SYMTAB, {STT_FUNC, STT_OBJECT});
+  symbols_loaded_ = true;
   return symbols_;
+}
+
+const std::vector<ElfSymbol>& ElfFile::dynamic_symbols() const {
+  if (!dynamic_symbols_loaded_) dynamic_symbols_ = read_symbols(SHT_DYNSYM, {STT_FUNC, STT_OBJECT, STT_GNU_IFUNC});
+  dynamic_symbols_loaded_ = true;
+  return dynamic_symbols_;
+}
+
+std::optional<ElfSymbol> ElfFile::find_dynamic_symbol(std::string_view name) const {
+  for (const auto& s : dynamic_symbols())
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::optional<ElfSymbol> ElfFile::find_tls_symbol(std::string_view name) const {
+  for (const auto& s : read_symbols(SHT_SYMTAB, {STT_TLS}))
+    if (s.name == name) return s;
+  return std::nullopt;
 }
 
 std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
@@ -111,6 +138,12 @@ std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
 std::optional<uint64_t> ElfFile::vaddr_to_offset(uint64_t vaddr) const {
   for (const auto& seg : segments_)
     if (vaddr >= seg.vaddr && vaddr < seg.vaddr + seg.filesz) return vaddr - seg.vaddr + seg.offset;
+  return std::nullopt;
+}
+
+std::optional<uint64_t> ElfFile::offset_to_vaddr(uint64_t offset) const {
+  for (const auto& seg : segments_)
+    if (offset >= seg.offset && offset < seg.offset + seg.filesz) return offset - seg.offset + seg.vaddr;
   return std::nullopt;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,9 +23,10 @@ struct ElfSection {
   uint32_t type = 0;    // SHT_*
 };
 
-struct ElfSegment {  // PT_LOAD program header
+struct ElfSegment {  // PT_LOAD (or PT_TLS) program header
   uint64_t vaddr = 0, offset = 0, filesz = 0, memsz = 0;
   uint32_t flags = 0;  // PF_X | PF_W | PF_R
+  uint64_t align = 0;  // kept for PT_TLS only
 };
 
 struct ElfSymbol {
@@ -54,11 +56,21 @@ class ElfFile {
   bool has_symtab() const { return has_symtab_; }
   // Function or data symbol by exact name from .symtab (not .dynsym).
   std::optional<ElfSymbol> find_symbol(std::string_view name) const;
+  // .dynsym's defined functions and objects (a shared library's exports:
+  // what a stripped libc still names).
+  const std::vector<ElfSymbol>& dynamic_symbols() const;
+  std::optional<ElfSymbol> find_dynamic_symbol(std::string_view name) const;
+  // A thread-local symbol of .symtab; its value is its offset in the TLS segment.
+  std::optional<ElfSymbol> find_tls_symbol(std::string_view name) const;
+  // The PT_TLS program header, when the file has thread-local storage.
+  const std::optional<ElfSegment>& tls_segment() const { return tls_segment_; }
   // All function and data symbols of .symtab (loaded lazily once).
   const std::vector<ElfSymbol>& symbols() const;
 
   // Link-time virtual address -> file offset, through the PT_LOAD segments.
   std::optional<uint64_t> vaddr_to_offset(uint64_t vaddr) const;
+  // The link-time address of a file offset inside a PT_LOAD segment.
+  std::optional<uint64_t> offset_to_vaddr(uint64_t offset) const;
   // Reads `len` bytes at a link-time virtual address (file-backed part only).
   std::span<const uint8_t> read_vaddr(uint64_t vaddr, uint64_t len) const;
 
@@ -74,6 +86,10 @@ class ElfFile {
   std::vector<ElfSegment> segments_;
   mutable std::vector<ElfSymbol> symbols_;
   mutable bool symbols_loaded_ = false;
+  mutable std::vector<ElfSymbol> dynamic_symbols_;
+  mutable bool dynamic_symbols_loaded_ = false;
+  std::optional<ElfSegment> tls_segment_;
+  std::vector<ElfSymbol> read_symbols(uint32_t sh_type, std::initializer_list<int> types) const;
 };
 
 }  // namespace mws::target

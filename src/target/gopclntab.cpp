@@ -381,6 +381,7 @@ std::optional<GoPclntab::FuncHeader> GoPclntab::func_header(size_t i) const {
   f.offset = off;
   f.entry = format_ == PclntabFormat::kGo116 ? le64(p) : text_start_ + le32(p);
   f.nameoff = static_cast<int32_t>(le32(p + L.nameoff));
+  f.pcsp = le32(p + L.pcfile - 4);  // pcsp precedes pcfile in every layout
   f.pcfile = le32(p + L.pcfile);
   f.pcln = le32(p + L.pcln);
   f.npcdata = le32(p + L.npcdata);
@@ -488,6 +489,20 @@ std::optional<GoFunction> GoPclntab::find_function(uint64_t pc) const {
       hi = mid;
   }
   return function(lo);
+}
+
+std::optional<int32_t> GoPclntab::sp_delta(uint64_t pc) const {
+  if (nfunc_ == 0 || pc < ftab_entry(0) || pc >= ftab_entry(nfunc_)) return std::nullopt;
+  size_t lo = 0, hi = nfunc_;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    (ftab_entry(mid) <= pc ? lo : hi) = mid;
+  }
+  auto f = func_header(lo);
+  if (!f) return std::nullopt;
+  const int32_t v = pcvalue(f->pcsp, f->entry, pc);
+  if (v < 0) return std::nullopt;
+  return v;
 }
 
 std::optional<GoFunction> GoPclntab::function_by_name(std::string_view name) const {

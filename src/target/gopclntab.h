@@ -111,6 +111,10 @@ class GoPclntab {
   std::optional<GoFunction> find_function(uint64_t pc) const;
   // By exact table name (first match; index built on first call).
   std::optional<GoFunction> function_by_name(std::string_view name) const;
+  // How far SP is below the function's entry SP at `pc` (the pcsp table, as
+  // the runtime's funcspdelta): frame size, saved BP included. nullopt when
+  // pc is in no function or the table is unreadable.
+  std::optional<int32_t> sp_delta(uint64_t pc) const;
   uint8_t func_id(const GoFunction& f) const;
 
   // File and line of the physical function's tables at pc (for an inlined
@@ -142,7 +146,7 @@ class GoPclntab {
   struct FuncHeader {
     uint64_t entry = 0;
     int32_t nameoff = 0;
-    uint32_t pcfile = 0, pcln = 0, npcdata = 0, cu_offset = 0;
+    uint32_t pcsp = 0, pcfile = 0, pcln = 0, npcdata = 0, cu_offset = 0;
     uint8_t func_id = 0, nfuncdata = 0;
     uint64_t offset = 0;  // of the _func in pcln_
   };
