@@ -87,6 +87,16 @@ void Child::close_stdin() {
   in_fd_ = -1;
 }
 
+bool Child::write_stdin(const std::string& text) {
+  if (in_fd_ < 0) return false;
+  for (size_t at = 0; at < text.size();) {
+    const ssize_t n = ::write(in_fd_, text.data() + at, text.size() - at);
+    if (n <= 0) return false;
+    at += size_t(n);
+  }
+  return true;
+}
+
 bool Child::pump(milliseconds timeout) {
   pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
   int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
@@ -373,6 +383,8 @@ nlohmann::json read_profile_json(const std::string& path) {
   for (auto& s : j.at("stacks")) inline_frames(s.at("frames"));
   if (j.contains("tasks"))
     for (auto& g : j.at("tasks").at("groups")) inline_frames(g.at("creation_stack"));
+  if (j.contains("c_heap"))
+    for (auto& s : j.at("c_heap").at("stacks")) inline_frames(s.at("frames"));
   if (j.contains("goroutines"))
     for (auto& g : j.at("goroutines").at("groups")) {
       inline_frames(g.at("stack"));

@@ -47,6 +47,7 @@ class Child {
   const std::string& stdout_text() const { return out_; }
   const std::string& stderr_text() const { return err_; }
   void close_stdin();  // no-op unless spawned with stdin_pipe
+  bool write_stdin(const std::string& text);  // false unless spawned with stdin_pipe
 
  private:
   Child() = default;
@@ -118,7 +119,8 @@ std::vector<BpfProgram> loaded_bpf_programs();
 
 std::string read_file(const std::string& path);
 // A profile written by --json, as JSON with every frame index replaced by
-// its frame object (stacks[i].frames, tasks.groups[i].creation_stack), so
+// its frame object (stacks[i].frames, tasks.groups[i].creation_stack,
+// c_heap.stacks[i].frames), so
 // tests read frames where they are used.
 nlohmann::json read_profile_json(const std::string& path);
 // The goroutine group of such a profile with this start function; nullptr if none.
