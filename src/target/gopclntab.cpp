@@ -28,6 +28,7 @@ constexpr size_t kMaxInlineDepth = 100;      // real trees are < 10 deep
 constexpr uint64_t kModFuncnametab = 8;    // []byte {ptr, len, cap}
 constexpr uint64_t kModPclntable = 104;    // []byte
 constexpr uint64_t kModFtab = 128;         // []functab
+constexpr uint64_t kModText = 176;         // text uintptr: where function entry offsets count from
 constexpr uint64_t kModGofunc118 = 304;    // Go 1.18-1.19
 constexpr uint64_t kModGofunc120 = 320;    // Go 1.20+: covctrs, ecovctrs come before `end`
 constexpr uint64_t kModMinSize = 328;       // bytes read from a moduledata candidate
@@ -277,7 +278,7 @@ Status GoPclntab::init(std::string_view go_version) {
   pctab_ = tab.subspan(h->off[3], h->off[4] - h->off[3]);
   pcln_ = tab.subspan(h->off[4]);
   pcln_vaddr_ = image_.table_vaddr + h->off[4];
-  text_start_ = h->text_start != 0 ? h->text_start : image_.text_fallback;
+  text_start_ = h->text_start != 0 ? h->text_start : text_from_moduledata().value_or(image_.text_fallback);
 
   // The pc -> function index must be sorted for binary search.
   uint64_t prev = ftab_entry(0);
@@ -307,6 +308,17 @@ std::optional<uint64_t> GoPclntab::moduledata() const {
 // runtime.firstmoduledata starts with a pointer to the pcHeader; its
 // funcnametab, pclntable and ftab slices point into the table. Writable
 // memory first: it lives in .noptrdata.
+// Go 1.27 leaves the header's textStart 0 (so does a PIE binary): the text
+// base is moduledata.text. The start of .text is not it when the external
+// linker put C code first (cgo): every function would be off by that much.
+std::optional<uint64_t> GoPclntab::text_from_moduledata() const {
+  auto md = moduledata();
+  if (!md) return std::nullopt;
+  auto word = read_memory(*md + kModText, 8);
+  if (word.size() != 8 || le64(word.data()) == 0) return std::nullopt;  // PIE: relocated at load
+  return le64(word.data());
+}
+
 std::optional<uint64_t> GoPclntab::find_moduledata() const {
   uint64_t want_names = image_.table_vaddr + (funcnametab_.data() - image_.table.data());
   for (int pass = 0; pass < 2; pass++) {

@@ -134,6 +134,7 @@ class GoPclntab {
   GoPclntab() = default;
   Status init(std::string_view go_version);
   std::optional<uint64_t> find_moduledata() const;
+  std::optional<uint64_t> text_from_moduledata() const;
 
   // Table access (all bounds-checked).
   std::optional<uint32_t> u32(std::span<const uint8_t> s, uint64_t off) const;

@@ -55,6 +55,10 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
   TEST_CASE(build ": leaked goroutines exact per site, workers and coroutines seen ending",              \
             "[bpf][matrix][goroutines]") {                                                                \
     check_goroutine_lifecycles(build "/taskserver");                                                      \
+  }                                                                                                       \
+  TEST_CASE(build ": C memory of cgo middleware charged through the goroutine's Go stack",               \
+            "[bpf][matrix][c_heap]") {                                                                    \
+    check_c_heap_cgo(build "/cmemserver");                                                                \
   }
 MWS_GO_MATRIX_BUILDS(MWS_MATRIX_TESTS)
 

@@ -9,6 +9,10 @@
 
 namespace mws::test {
 
+// --c-heap: the C blocks each cgo middleware of cmemserver allocates, frees
+// and keeps equal what the fixture did, charged through the goroutine's Go
+// stack (test_c_heap.cpp).
+void check_c_heap_cgo(const std::string& cmemserver);
 // Exact mode: objects per function (innermost main.* frame) equal
 // runtime.MemProfile at MemProfileRate 1 (test_alloc_exact.cpp).
 void check_exact_counts(const std::string& allocserver);
