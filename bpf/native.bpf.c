@@ -7,6 +7,7 @@
  *  on_c_alloc_entry   entry of malloc, calloc, realloc, memalign/aligned_alloc,
  *                     posix_memalign: keeps the arguments per thread
  *  on_c_alloc_return  uretprobe of the same: the block, with the stack
+ *  on_c_empty         benchmarks only: the bare cost of these probes' hits
  *  on_c_free          entry of free (not inside an allocator call: realloc(p, 0)
  *                     frees p through free, and reports it itself)
  *
@@ -262,5 +263,11 @@ int on_c_free(struct pt_regs *ctx)
 	 * three bits flags. */
 	e->chunk_bytes = read_word(ptr - 8) & ~7ull;
 	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+SEC("uprobe")
+int on_c_empty(struct pt_regs *ctx)
+{
 	return 0;
 }

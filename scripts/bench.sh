@@ -14,6 +14,10 @@
 #    the BPF programs write them, decoded and aggregated, then interpreted
 #    into a Profile; target >= 3 million events/s; memory per distinct stack
 #    and per live tracked goroutine (bench_pipeline).
+# 8. The C heap (--c-heap), on a C loop of malloc(64) + free: no probe, the
+#    bare traps at mwscope's sites (empty programs on malloc's entry and
+#    return and free's), mwscope, and the peer: empty bpftrace programs on
+#    the symbols' first instructions (runs before 4).
 # 6. Reading every goroutine (runs before 4): 1,000, 10,000 and 100,000
 #    goroutines parked 14 frames deep, read at the end of a recording with
 #    their stacks; the profile records the reading's wall time. Budget: 1 s
@@ -36,7 +40,7 @@ start_bench() {
   local label=$1 bench_args=$2
   mkfifo "$work/$label.in"
   # shellcheck disable=SC2086
-  "$BENCH" -wait-stdin $bench_args <"$work/$label.in" >"$work/$label.out" 2>&1 &
+  "${BENCH_BIN:-$BENCH}" -wait-stdin $bench_args <"$work/$label.in" >"$work/$label.out" 2>&1 &
   bench_pid=$!
   exec 7>"$work/$label.in"
   for _ in $(seq 100); do grep -q "ready" "$work/$label.out" && break; sleep 0.05; done
@@ -121,6 +125,26 @@ awk -v none="$(field "$work/gnone.out" median_ns_per_op)" \
   printf "  %-32s %9.0f ns/goroutine  (+%.0f ns)\n", "mwscope --no-allocs", tasks, tasks - none
   printf "  ratio mwscope/empty (added cost): %.2f; our work adds %.0f ns per goroutine\n",
          (tasks - none) / (empty - none), tasks - empty
+  printf "  events received %d, dropped %d\n", ev, dr
+}'
+
+echo "bench: cost per C allocation (--c-heap), $ROUNDS rounds of $N malloc(64) + free (medians)"
+LIBC=$(ldconfig -p | sed -n 's/.*libc\.so\.6 (libc6,x86-64) => //p' | head -1)
+BENCH_BIN=$BUILD/fixtures/cheapbench run cnone "-n $N -rounds $ROUNDS"
+BENCH_BIN=$BUILD/fixtures/cheapbench run cempty "-n $N -rounds $ROUNDS" --c-heap --no-goroutines --bench-empty-program
+BENCH_BIN=$BUILD/fixtures/cheapbench run cheap "-n $N -rounds $ROUNDS" --c-heap --no-goroutines
+BENCH_BIN=$BUILD/fixtures/cheapbench run_bpftrace cbt "-n $N -rounds $ROUNDS" \
+  "uprobe:$LIBC:malloc {} uretprobe:$LIBC:malloc {} uprobe:$LIBC:free {}"
+awk -v none="$(field "$work/cnone.out" median_ns_per_op)" \
+    -v empty="$(field "$work/cempty.out" median_ns_per_op)" \
+    -v mw="$(field "$work/cheap.out" median_ns_per_op)" \
+    -v bt="$(field "$work/cbt.out" median_ns_per_op)" \
+    -v ev="$(field "$work/cheap.json" events)" -v dr="$(field "$work/cheap.json" dropped_events)" 'BEGIN {
+  printf "  ratio over the bare traps (added cost): mwscope --c-heap %.2f\n", (mw - none) / (empty - none)
+  printf "  %-40s %9.0f ns per malloc + free\n", "no probe", none
+  printf "  %-40s %9.0f ns  (+%.0f ns: the bare traps at our sites)\n", "empty programs (malloc, its return, free)", empty, empty - none
+  printf "  %-40s %9.0f ns  (+%.0f ns)\n", "mwscope --c-heap", mw, mw - none
+  printf "  %-40s %9.0f ns  (+%.0f ns: the TEST that starts free is single-stepped)\n", "bpftrace, empty, on the symbols", bt, bt - none
   printf "  events received %d, dropped %d\n", ev, dr
 }'
 

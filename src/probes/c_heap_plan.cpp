@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "probes/instruction_sites.h"
+#include "probes/prologue.h"
 #include "target/go_functions.h"
 #include "target/gopclntab.h"
 
@@ -50,7 +51,10 @@ Result<CHeapPlan> plan_c_heap(const target::ProcessInfo& proc, const std::string
     if (!sym || !sym->is_function) return std::nullopt;
     auto off = (*libc)->vaddr_to_offset(sym->value);
     if (!off) return std::nullopt;
-    return CHeapSite{name, *off, func};
+    // Past a leading TEST/CMP (free's `TEST RDI, RDI`), which the kernel
+    // would single-step at ~10x the cost of the jump after it.
+    const uint64_t skip = find_c_entry_probe_offset((*libc)->read_vaddr(sym->value, 32), sym->value);
+    return CHeapSite{name, *off + skip, func};
   };
   for (const AllocatorSymbol& a : kAllocators) {
     auto s = site(a.name, a.func);

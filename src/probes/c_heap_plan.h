@@ -18,7 +18,7 @@ namespace mws::probes {
 
 struct CHeapSite {
   std::string symbol;        // "malloc"
-  uint64_t file_offset = 0;  // in the libc file
+  uint64_t file_offset = 0;  // in the libc file: the entry, or past a leading TEST/CMP (prologue.h)
   uint32_t func = 0;         // enum mws_c_alloc_func; 0 for free
 };
 

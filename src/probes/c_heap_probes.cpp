@@ -11,7 +11,8 @@
 
 namespace mws::probes {
 
-Result<std::unique_ptr<CHeapProbes>> CHeapProbes::attach(const CHeapPlan& plan, pid_t pid, uint64_t ringbuf_bytes) {
+Result<std::unique_ptr<CHeapProbes>> CHeapProbes::attach(const CHeapPlan& plan, pid_t pid, uint64_t ringbuf_bytes,
+                                                         bool empty_programs) {
   capture_libbpf_log();
   std::unique_ptr<CHeapProbes> p(new CHeapProbes());
   p->skel_ = native_probes::open();
@@ -20,7 +21,13 @@ Result<std::unique_ptr<CHeapProbes>> CHeapProbes::attach(const CHeapPlan& plan, 
   std::memcpy(const_cast<mws_cgo_context*>(&p->skel_->rodata->cgo), &plan.cgo, sizeof(plan.cgo));
   if (int err = bpf_map__set_max_entries(p->skel_->maps.c_events, static_cast<uint32_t>(ringbuf_bytes)))
     return Error{"cannot size the C heap's ring buffer: " + errno_text(err)};
+  auto* progs = &p->skel_->progs;
+  bpf_program__set_autoload(progs->on_c_alloc_entry, !empty_programs);
+  bpf_program__set_autoload(progs->on_c_alloc_return, !empty_programs);
+  bpf_program__set_autoload(progs->on_c_free, !empty_programs);
+  bpf_program__set_autoload(progs->on_c_empty, empty_programs);
   if (int err = native_probes::load(p->skel_)) return bpf_load_error(err);
+  auto prog = [&](bpf_program* real) { return empty_programs ? progs->on_c_empty : real; };
 
   auto attach_one = [&](bpf_program* prog, const CHeapSite& site, bool retprobe) -> Status {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.func, .retprobe = retprobe);
@@ -31,10 +38,10 @@ Result<std::unique_ptr<CHeapProbes>> CHeapProbes::attach(const CHeapPlan& plan, 
   };
   // On failure the destructor detaches what was attached.
   for (const auto& site : plan.allocs) {
-    if (auto st = attach_one(p->skel_->progs.on_c_alloc_entry, site, false); !st) return st.error();
-    if (auto st = attach_one(p->skel_->progs.on_c_alloc_return, site, true); !st) return st.error();
+    if (auto st = attach_one(prog(progs->on_c_alloc_entry), site, false); !st) return st.error();
+    if (auto st = attach_one(prog(progs->on_c_alloc_return), site, true); !st) return st.error();
   }
-  if (auto st = attach_one(p->skel_->progs.on_c_free, plan.free, false); !st) return st.error();
+  if (auto st = attach_one(prog(progs->on_c_free), plan.free, false); !st) return st.error();
   return p;
 }
 

@@ -26,7 +26,9 @@ struct CHeapCounters {
 
 class CHeapProbes {
  public:
-  static Result<std::unique_ptr<CHeapProbes>> attach(const CHeapPlan& plan, pid_t pid, uint64_t ringbuf_bytes);
+  // empty_programs: benchmarks only, every probe runs a program that does nothing.
+  static Result<std::unique_ptr<CHeapProbes>> attach(const CHeapPlan& plan, pid_t pid, uint64_t ringbuf_bytes,
+                                                     bool empty_programs = false);
   ~CHeapProbes();
   CHeapProbes(const CHeapProbes&) = delete;
   CHeapProbes& operator=(const CHeapProbes&) = delete;

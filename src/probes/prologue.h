@@ -22,4 +22,11 @@ struct ProloguePlacement {
 // `code` starts at the function's entry, `entry_addr` is its address.
 ProloguePlacement find_entry_probe_offset(std::span<const uint8_t> code, uint64_t entry_addr);
 
+// For a C function (glibc's free begins `TEST RDI, RDI; JE ...`): the offset
+// of the first instruction when the kernel can emulate it, else of a
+// conditional jump that follows only TEST/CMP instructions (which change
+// flags, no register or memory: the arguments and the return address at
+// [SP] are as at entry). 0 when neither: the entry, single-stepped.
+uint64_t find_c_entry_probe_offset(std::span<const uint8_t> code, uint64_t entry_addr);
+
 }  // namespace mws::probes

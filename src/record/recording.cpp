@@ -315,7 +315,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   if (!probes) return probes.error();
   std::unique_ptr<probes::CHeapProbes> c_heap;
   if (t.c_heap) {
-    auto c = probes::CHeapProbes::attach(*t.c_heap, opt.pid, opt.ringbuf_bytes);
+    auto c = probes::CHeapProbes::attach(*t.c_heap, opt.pid, opt.ringbuf_bytes, opt.empty_programs);
     if (!c) return c.error();
     c_heap = std::move(*c);
   }
