@@ -9,6 +9,7 @@
 #include "fixture_builds.h"
 #include "model/c_heap_tracker.h"
 #include "probes/c_heap_plan.h"
+#include "probes/prologue.h"
 #include "symbolize/elf_symbolizer.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
@@ -135,4 +136,19 @@ TEST_CASE("this process's libc: the allocator's sites, and its exports named", "
   CHECK((frames[0].function == "malloc" || frames[0].function == "__libc_malloc"));
   CHECK(symbolize::demangle("_ZN3foo3barEv") == "foo::bar()");
   CHECK(symbolize::demangle("leak_block") == "leak_block");
+}
+
+TEST_CASE("C entry probes skip a leading TEST or CMP to the jump after it", "[c_heap]") {
+  // glibc 2.36's free: TEST RDI, RDI; JE ...; PUSH RBP
+  const uint8_t free_code[] = {0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00, 0x55};
+  CHECK(probes::find_c_entry_probe_offset(free_code, 0x98ef0) == 3);
+  // malloc: PUSH R12 (emulated) at the entry.
+  const uint8_t malloc_code[] = {0x41, 0x54, 0x55, 0x53, 0x48, 0x89, 0xfb};
+  CHECK(probes::find_c_entry_probe_offset(malloc_code, 0x98930) == 0);
+  // A MOV first writes a register: the entry it is, single-stepped.
+  const uint8_t mov_code[] = {0x48, 0x89, 0xfb, 0x74, 0x02, 0x55};
+  CHECK(probes::find_c_entry_probe_offset(mov_code, 0) == 0);
+  // CMP then an unconditional JMP: not a jcc, so the entry.
+  const uint8_t cmp_jmp[] = {0x48, 0x39, 0xf7, 0xeb, 0x02, 0x55};
+  CHECK(probes::find_c_entry_probe_offset(cmp_jmp, 0) == 0);
 }
