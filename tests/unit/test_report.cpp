@@ -159,14 +159,17 @@ void add_sampled_middleware(Profile& p) {
 
 // ---------------------------------------------------------------- weight
 
-TEST_CASE("weight parses its five names and nothing else", "[report]") {
+TEST_CASE("weight parses its seven names and nothing else", "[report]") {
   REQUIRE(parse_weight("bytes").ok());
   CHECK(*parse_weight("bytes") == Weight::Bytes);
   CHECK(*parse_weight("objects") == Weight::Objects);
   CHECK(*parse_weight("samples") == Weight::Samples);
   CHECK(*parse_weight("inuse-bytes") == Weight::InuseBytes);
   CHECK(*parse_weight("inuse-objects") == Weight::InuseObjects);
-  for (Weight w : {Weight::Bytes, Weight::Objects, Weight::Samples, Weight::InuseBytes, Weight::InuseObjects}) {
+  CHECK(*parse_weight("c-bytes") == Weight::CBytes);
+  CHECK(*parse_weight("c-inuse-bytes") == Weight::CInuseBytes);
+  for (Weight w : {Weight::Bytes, Weight::Objects, Weight::Samples, Weight::InuseBytes, Weight::InuseObjects,
+                   Weight::CBytes, Weight::CInuseBytes}) {
     CHECK(*parse_weight(name(w)) == w);
   }
   auto bad = parse_weight("allocs");
@@ -396,6 +399,34 @@ TEST_CASE("json: round-trips exactly, odd names and extreme values included", "[
   auto empty = parse_profile_json(render_json(Profile{}));
   REQUIRE(empty.ok());
   CHECK(*empty == Profile{});
+}
+
+TEST_CASE("json and folded: the C heap round-trips and weighs by its own stacks", "[report]") {
+  Profile p = http_profile();
+  CHECK_FALSE(check_weight(p, Weight::CBytes).ok());  // recorded without --c-heap
+  CHeapSummary& c = p.c_heap;
+  c.recorded = true;
+  c.libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  c.allocs = 3;
+  c.bytes = 3000;
+  c.inuse_objects = 2;
+  c.inuse_bytes = 2000;
+  c.frees_before_attach = 7;
+  c.chunk_bytes_freed_before_attach = 7 * 1024;
+  ProfileStack s = st(p, {fr("malloc", "", 0, false), fr("leak_block", "", 0, false), fr("main.CLeak.func1", "m.go", 9, false)}, 0, 0);
+  c.stacks.push_back(CHeapStack{s.frame_ids, "main.CLeak", 3, 3000, 1, 1000, 2, 2000, 4.5});
+  c.middleware.push_back(CHeapMiddlewareRow{"main.CLeak", 3, 3000, 2, 2000});
+  REQUIRE(check_weight(p, Weight::CBytes).ok());
+
+  auto back = parse_profile_json(render_json(p));
+  REQUIRE(back.ok());
+  CHECK(back->c_heap == p.c_heap);
+  CHECK(*back == p);
+  CHECK(render_folded(p, Weight::CInuseBytes, false) == "main.CLeak.func1;leak_block;malloc 2000\n");
+  CHECK(render_folded(p, Weight::CBytes, true) == "main.CLeak;main.CLeak.func1;leak_block;malloc 3000\n");
+  const std::string text = render_text(p, Weight::CInuseBytes, 5);
+  CHECK(text.find("still allocated at the end: 2 blocks, 2.0 KiB") != std::string::npos);
+  CHECK(text.find("allocated before attach (not charged to any stack): 7 blocks") != std::string::npos);
 }
 
 TEST_CASE("json: round-trips a sampled profile, negative and extreme in-use included", "[report]") {
