@@ -26,6 +26,10 @@ std::string render_c_heap_text(const Profile& p, size_t top_n) {
   out += fmt::format("  allocated while recording: {}; freed {}; still allocated at the end: {}\n",
                      blocks(c.allocs, c.bytes), blocks(c.frees, c.freed_bytes),
                      blocks(c.inuse_objects, c.inuse_bytes));
+  if (p.meta.duration_s > 0)
+    out += fmt::format("  rate: {} allocations/s, {}/s allocated, {} frees/s\n",
+                       rate(double(c.allocs) / p.meta.duration_s), human_bytes(double(c.bytes) / p.meta.duration_s),
+                       rate(double(c.frees) / p.meta.duration_s));
   if (c.frees_before_attach)
     out += fmt::format("  freed, allocated before attach (not charged to any stack): {} block{}, {} of chunks\n",
                        grouped(c.frees_before_attach), c.frees_before_attach == 1 ? "" : "s",
