@@ -59,7 +59,16 @@ void mws::test::check_heap_inuse(const std::string& allocserver) {
   REQUIRE(mw.wait_stderr_line("recording", seconds(30)));
   std::this_thread::sleep_for(seconds(1));
   send_load(server.port, "/retain", 300);  // kept while recording
-  std::this_thread::sleep_for(seconds(2));
+  // Enough /work traffic for "no change" to mean something (~10 MiB, about
+  // 4,000 requests of ~2.3 KB), however slow the machine is today: the load
+  // is steady, the wait is until it has done that much.
+  auto work_requests = [&] {
+    return json::parse(http_get(server.port, "/debug/allocs").value_or("{}")).value("work_requests", int64_t(0));
+  };
+  const int64_t work_at_start = work_requests();
+  const auto deadline = steady_clock::now() + seconds(60);
+  do std::this_thread::sleep_for(seconds(1));
+  while (work_requests() - work_at_start < 5000 && steady_clock::now() < deadline);
   const auto at_end = runtime_allocs(server.port, 1);  // nothing is retained after it
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
