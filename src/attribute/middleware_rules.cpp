@@ -17,30 +17,39 @@ constexpr std::array kDispatchers = {
     "github.com/urfave/negroni/v3.HandlerFunc.ServeHTTP"sv,
     "github.com/caddyserver/caddy/v2/modules/caddyhttp.HandlerFunc.ServeHTTP"sv,
     "github.com/caddyserver/caddy/v2/modules/caddyhttp.MiddlewareHandlerFunc.ServeHTTP"sv,
+    // gorilla/mux builds its r.Use chain per request: the factory it calls
+    // here makes the middleware's closure, like echo's factories.
+    "github.com/gorilla/mux.MiddlewareFunc.Middleware"sv,
 };
 
-// Packages whose frames are routers, adapters and plumbing, never a
-// middleware row (their bundled middleware live in subpackages such as
-// chi/middleware or gorilla/handlers, which are not listed here).
-constexpr std::array kFrameworkPackages = {
-    "net/http."sv,
-    "github.com/gin-gonic/gin."sv,
-    "github.com/labstack/echo/v4."sv,
-    "github.com/labstack/echo."sv,
-    "github.com/go-chi/chi/v5."sv,
-    "github.com/go-chi/chi."sv,
-    "github.com/gorilla/mux."sv,
-    "github.com/justinas/alice."sv,
-    "github.com/caddyserver/caddy/v2/modules/caddyhttp."sv,
+// Routers and middleware frameworks: their frames are never a user
+// middleware, and what their code allocates (with the libraries it calls)
+// is charged to a row named after the package, as net/http's own work is
+// charged to (server). Their bundled middleware live in subpackages (chi's
+// middleware, gorilla/handlers), which are not listed, or in
+// kBundledMiddleware.
+constexpr std::array kFrameworks = {
+    "github.com/gin-gonic/gin"sv,
+    "github.com/labstack/echo/v4"sv,
+    "github.com/labstack/echo"sv,
+    "github.com/go-chi/chi/v5"sv,
+    "github.com/go-chi/chi"sv,
+    "github.com/gorilla/mux"sv,
+    "github.com/urfave/negroni/v3"sv,
+    "github.com/urfave/negroni"sv,
+    "github.com/justinas/alice"sv,
+    "github.com/caddyserver/caddy/v2/modules/caddyhttp"sv,
 };
 
-// negroni's own middleware (Logger, Recovery, Static) are middleware; only
-// its plumbing is not.
-constexpr std::array kPlumbing = {
-    "github.com/urfave/negroni.middleware.ServeHTTP"sv,
-    "github.com/urfave/negroni.(*Negroni).ServeHTTP"sv,
-    "github.com/urfave/negroni/v3.middleware.ServeHTTP"sv,
-    "github.com/urfave/negroni/v3.(*Negroni).ServeHTTP"sv,
+// Middleware that ship inside a framework's own package: middleware, not
+// framework code.
+constexpr std::array kBundledMiddleware = {
+    "github.com/urfave/negroni.(*Logger).ServeHTTP"sv,
+    "github.com/urfave/negroni.(*Recovery).ServeHTTP"sv,
+    "github.com/urfave/negroni.(*Static).ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.(*Logger).ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.(*Recovery).ServeHTTP"sv,
+    "github.com/urfave/negroni/v3.(*Static).ServeHTTP"sv,
 };
 
 constexpr std::array kEchoHeads = {
@@ -55,12 +64,17 @@ bool in(const std::array<std::string_view, N>& set, std::string_view s) {
   return false;
 }
 
-bool is_framework(std::string_view fn) {
-  if (in(kPlumbing, fn)) return true;
-  for (auto p : kFrameworkPackages)
-    if (fn.starts_with(p)) return true;
-  return false;
+// The framework whose package the function is in, or "" (a function of
+// package P is "P.name" or "P.(*T).name": the package ends at the dot).
+std::string_view framework_of(std::string_view fn) {
+  if (in(kBundledMiddleware, fn)) return {};
+  for (auto p : kFrameworks)
+    if (fn.size() > p.size() && fn.starts_with(p) && fn[p.size()] == '.') return p;
+  return {};
 }
+
+// Frames that are never a middleware: net/http itself and the frameworks.
+bool is_framework(std::string_view fn) { return fn.starts_with("net/http.") || !framework_of(fn).empty(); }
 
 bool is_closure(std::string_view fn) { return symbolize::strip_closure_suffixes(fn) != fn; }
 
@@ -142,6 +156,14 @@ bool MiddlewareRules::is_middleware(std::span<const std::string_view> functions,
   if (i + 1 < functions.size() && in(kDispatchers, functions[i + 1])) return true;
   if (is_serve_http_method(fn)) return true;
   return in_echo_chain;
+}
+
+std::optional<MiddlewareFrame> innermost_framework(std::span<const std::string_view> functions) {
+  for (size_t k = 0; k < functions.size(); k++) {
+    std::string_view framework = framework_of(functions[k]);
+    if (!framework.empty()) return MiddlewareFrame{k, std::string(framework)};
+  }
+  return std::nullopt;
 }
 
 std::vector<MiddlewareFrame> MiddlewareRules::chain(std::span<const std::string_view> functions,

@@ -12,10 +12,12 @@
 //    MiddlewareFunc's closure directly; every closure outside echo's own
 //    package is a layer, and the first non-closure is the final handler;
 //  - its function matches a user pattern (--middleware REGEX).
-// Frames of the frameworks' own packages are never middleware.
+// Frames of the frameworks' own packages (and of net/http) are never
+// middleware; a framework's frames are its own row (innermost_framework).
 #pragma once
 
 #include <map>
+#include <optional>
 #include <regex>
 #include <unordered_map>
 #include <span>
@@ -36,6 +38,11 @@ struct MiddlewareFrame {
 // "main.Logging.func1" -> "main.Logging"; "main.(*auth).ServeHTTP" ->
 // "main.auth"; "main.(*API).get-fm" -> "main.(*API).get"; others unchanged.
 std::string middleware_name(std::string_view function);
+
+// The innermost frame (leaf first) of a router or middleware framework's
+// own package (gorilla/mux, negroni, chi, gin, echo, alice, caddyhttp),
+// named after the package: "github.com/gorilla/mux". Not net/http.
+std::optional<MiddlewareFrame> innermost_framework(std::span<const std::string_view> functions);
 
 // Closures Go renamed after inlining -> the function that made them
 // (Profile::closure_owners).

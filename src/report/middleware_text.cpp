@@ -92,7 +92,7 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
   uint64_t total_bytes = 0;
   for (const auto& m : p.middleware) total_bytes = sat_add(total_bytes, m.bytes);
 
-  out += "\nAllocations by middleware (self: charged to the innermost middleware in each stack)\n";
+  out += "\nAllocations by middleware (self: charged to the innermost middleware or framework in each stack)\n";
   if (p.requests.counted)
     out += fmt::format("  requests served while recording: {}\n", grouped(p.requests.requests));
   else

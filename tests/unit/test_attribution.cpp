@@ -115,6 +115,124 @@ TEST_CASE("echo chains: closures are layers, the first other function is the han
   CHECK(names(rules(), factory) == std::vector<std::string>{"main.Logger"});
 }
 
+namespace {
+
+// The row attribute_profile charges one allocation at the leaf of `frames`.
+std::string owner(const std::vector<Frame>& frames) {
+  Profile p;
+  p.stacks.push_back(make_stack(p, frames, 1, 16, ""));
+  attribute::attribute_profile(p, rules());
+  return p.stacks[0].middleware;
+}
+
+// negroni -> gorilla/mux (r.Use) -> alice, as tests/fixtures/glueserver
+// runs it: the frames below main.Timing (negroni's own entry), leaf first.
+std::vector<Frame> under_negroni(std::vector<Frame> top) {
+  for (const char* f : {"github.com/urfave/negroni.HandlerFunc.ServeHTTP", "github.com/urfave/negroni.middleware.ServeHTTP",
+                        "github.com/urfave/negroni.(*Negroni).ServeHTTP", "net/http.(*ServeMux).ServeHTTP"})
+    top.push_back(Frame{f, "negroni.go", 1, false});
+  return through_server(top);
+}
+
+// The frames from negroni's `next` closure down to main.Timing.
+std::vector<Frame> under_timing(std::vector<Frame> top) {
+  for (const char* f : {"github.com/urfave/negroni.middleware.ServeHTTP-fm", "main.Timing"})
+    top.push_back(Frame{f, "main.go", 1, false});
+  return under_negroni(top);
+}
+
+// The frames from the mux router down, through negroni's Wrap.
+std::vector<Frame> under_mux(std::vector<Frame> top) {
+  for (const char* f : {"github.com/gorilla/mux.(*Router).ServeHTTP", "github.com/urfave/negroni.Wrap.func1",
+                        "github.com/urfave/negroni.HandlerFunc.ServeHTTP", "github.com/urfave/negroni.middleware.ServeHTTP"})
+    top.push_back(Frame{f, "mux.go", 1, false});
+  return under_timing(top);
+}
+
+}  // namespace
+
+TEST_CASE("negroni, mux and alice: adapters are not middleware, the user middleware are", "[attribute][glue]") {
+  auto work = under_mux(stack({"runtime.newobject", "main.work", "net/http.HandlerFunc.ServeHTTP", "main.Auth.func1",
+                               "net/http.HandlerFunc.ServeHTTP", "main.Tracing.func1", "net/http.HandlerFunc.ServeHTTP"}));
+  CHECK(names(rules(), work) == std::vector<std::string>{"main.Timing", "main.Tracing", "main.Auth", "main.work"});
+  CHECK(owner(work) == "main.work");
+  // negroni's bundled middleware live in its own package and stay middleware.
+  auto logger = under_negroni(stack({"runtime.newobject", "github.com/urfave/negroni.(*Logger).ServeHTTP"}));
+  CHECK(names(rules(), logger) == std::vector<std::string>{"github.com/urfave/negroni.Logger"});
+  CHECK(owner(logger) == "github.com/urfave/negroni.Logger");
+}
+
+TEST_CASE("what a framework allocates between and around user middleware is the framework's row",
+          "[attribute][glue]") {
+  // negroni's closure for the next layer, made when main.Timing calls next.
+  CHECK(owner(under_timing(stack({"runtime.newobject", "github.com/urfave/negroni.middleware.ServeHTTP"}))) ==
+        "github.com/urfave/negroni");
+  // ... and around the first layer: its response writer, before any middleware.
+  CHECK(owner(under_negroni(stack({"runtime.newobject", "github.com/urfave/negroni.NewResponseWriter"}))) ==
+        "github.com/urfave/negroni");
+  // mux's route matching and the route variables it puts in the context
+  // (standard-library frames between count for the framework that called them).
+  CHECK(owner(under_mux(stack({"runtime.makemap_small", "github.com/gorilla/mux.(*Route).Match",
+                               "github.com/gorilla/mux.(*Router).Match"}))) == "github.com/gorilla/mux");
+  CHECK(owner(under_mux(stack({"runtime.newobject", "context.WithValue", "github.com/gorilla/mux.requestWithVars"}))) ==
+        "github.com/gorilla/mux");
+  CHECK(owner(under_mux(stack({"runtime.newobject", "net/http.(*Request).WithContext",
+                               "github.com/gorilla/mux.requestWithRoute"}))) == "github.com/gorilla/mux");
+  // mux calls the r.Use factory per request: the closure it makes is the
+  // middleware's own allocation.
+  auto factory = under_mux(stack({"runtime.newobject", "main.Tracing", "github.com/gorilla/mux.MiddlewareFunc.Middleware",
+                                  "github.com/gorilla/mux.(*Router).Match"}));
+  CHECK(owner(factory) == "main.Tracing");
+  // A user middleware's own calls into the standard library stay its own.
+  CHECK(owner(under_mux(stack({"runtime.newobject", "context.WithValue", "main.Tracing.func1",
+                               "net/http.HandlerFunc.ServeHTTP"}))) == "main.Tracing");
+}
+
+TEST_CASE("gin, chi and echo glue are their framework's rows, net/http alone is (server)", "[attribute][glue]") {
+  // chi's tree lookup, reached when main.auth calls next.
+  CHECK(owner(through_server(stack(
+            {"runtime.growslice", "github.com/go-chi/chi/v5.(*node).FindRoute", "github.com/go-chi/chi/v5.(*Mux).routeHTTP",
+             "github.com/go-chi/chi/v5.(*Mux).routeHTTP-fm", "net/http.HandlerFunc.ServeHTTP", "main.(*auth).ServeHTTP",
+             "net/http.HandlerFunc.ServeHTTP", "main.Logger.func1", "net/http.HandlerFunc.ServeHTTP",
+             "github.com/go-chi/chi/v5.(*Mux).ServeHTTP"}))) == "github.com/go-chi/chi/v5");
+  // chi's sync.Pool New closure is named after main.main (chi.NewRouter was
+  // inlined there); it is no middleware, so chi, which called the pool, pays.
+  CHECK(owner(through_server(stack({"runtime.newobject", "main.main.func1", "sync.(*Pool).Get",
+                                    "github.com/go-chi/chi/v5.(*Mux).ServeHTTP"}))) == "github.com/go-chi/chi/v5");
+  // echo's context pool, before the chain.
+  CHECK(owner(through_server(stack({"runtime.newobject", "github.com/labstack/echo/v4.(*Echo).NewContext",
+                                    "github.com/labstack/echo/v4.(*Echo).ServeHTTP.func1", "sync.(*Pool).Get",
+                                    "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}))) == "github.com/labstack/echo/v4");
+  // echo's factories run per request: still the middleware's own.
+  CHECK(owner(through_server(stack({"runtime.newobject", "main.Logger", "github.com/labstack/echo/v4.applyMiddleware",
+                                    "github.com/labstack/echo/v4.(*Echo).ServeHTTP"}))) == "main.Logger");
+  CHECK(owner(through_server(stack({"runtime.newobject", "github.com/gin-gonic/gin.(*Engine).allocateContext",
+                                    "github.com/gin-gonic/gin.(*Engine).ServeHTTP"}))) == "github.com/gin-gonic/gin");
+  CHECK(owner(through_server(stack({"runtime.newobject", "main.work", "github.com/gin-gonic/gin.(*Context).Next",
+                                    "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest",
+                                    "github.com/gin-gonic/gin.(*Engine).ServeHTTP"}))) == "main.work");
+  // net/http's own router in front of everything stays (server).
+  CHECK(owner(through_server(stack({"runtime.newobject", "net/http.(*ServeMux).ServeHTTP"}))) == attribute::kServer);
+}
+
+TEST_CASE("a framework row is a row like the others, never part of a chain", "[attribute][glue]") {
+  Profile p;
+  p.requests = {true, 10, ""};
+  p.stacks.push_back(make_stack(
+      p, under_timing(stack({"runtime.newobject", "github.com/urfave/negroni.middleware.ServeHTTP"})), 10, 320, ""));
+  p.stacks.push_back(make_stack(p, under_negroni(stack({"runtime.newobject", "main.Timing"})), 40, 2560, "[64]uint8"));
+  attribute::attribute_profile(p, rules());
+  REQUIRE(p.middleware.size() == 2);
+  CHECK(p.middleware[0].name == "main.Timing");
+  CHECK(p.middleware[0].objects_per_request == Approx(4.0));
+  CHECK(p.middleware[1].name == "github.com/urfave/negroni");
+  CHECK(p.middleware[1].objects_per_request == Approx(1.0));
+  CHECK(p.middleware[1].inclusive_objects == 10);
+  REQUIRE(p.chains.size() == 1);
+  CHECK(p.chains[0].names == std::vector<std::string>{"main.Timing"});
+  CHECK(p.chains[0].objects == 50);  // the chain seen on both stacks
+}
+
 TEST_CASE("goroutines belong to the middleware whose code ran the go statement", "[attribute]") {
   Profile p;
   TaskGroup g;
