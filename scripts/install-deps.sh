@@ -12,11 +12,12 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev
   # fixtures, demo, benchmarks (bpftrace: the peer make bench measures beside mwscope)
   golang-go wrk curl bpftrace
-  # Go web-framework fixtures (tests/fixtures/{gin,chi,echo}server): source
+  # Go web-framework fixtures (tests/fixtures/{gin,chi,echo,glue}server): source
   # under /usr/share/gocode; the second group is what echoserver/go.mod's
   # replace lines name (echo's dependencies, listed so the paths stay there)
   golang-github-gin-gonic-gin-dev golang-github-go-chi-chi-dev
-  golang-github-labstack-echo-dev
+  golang-github-labstack-echo-dev golang-github-urfave-negroni-dev
+  golang-github-gorilla-mux-dev golang-github-justinas-alice-dev
   golang-github-labstack-gommon-dev golang-github-mattn-go-colorable-dev
   golang-github-mattn-go-isatty-dev golang-github-valyala-fasttemplate-dev
   golang-github-valyala-bytebufferpool-dev golang-golang-x-crypto-dev
