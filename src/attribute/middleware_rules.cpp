@@ -13,6 +13,7 @@ using namespace std::string_view_literals;
 constexpr std::array kDispatchers = {
     "net/http.HandlerFunc.ServeHTTP"sv,
     "github.com/gin-gonic/gin.(*Context).Next"sv,
+    "github.com/gin-gonic/gin.WrapF.func1"sv,  // a net/http handler function as a gin handler
     "github.com/urfave/negroni.HandlerFunc.ServeHTTP"sv,
     "github.com/urfave/negroni/v3.HandlerFunc.ServeHTTP"sv,
     "github.com/caddyserver/caddy/v2/modules/caddyhttp.HandlerFunc.ServeHTTP"sv,

@@ -211,6 +211,10 @@ TEST_CASE("gin, chi and echo glue are their framework's rows, net/http alone is 
   CHECK(owner(through_server(stack({"runtime.newobject", "main.work", "github.com/gin-gonic/gin.(*Context).Next",
                                     "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest",
                                     "github.com/gin-gonic/gin.(*Engine).ServeHTTP"}))) == "main.work");
+  // A net/http handler function mounted with gin.WrapF is a handler.
+  CHECK(owner(through_server(stack({"runtime.makeslice", "main.debugAllocs", "github.com/gin-gonic/gin.WrapF.func1",
+                                    "github.com/gin-gonic/gin.(*Context).Next",
+                                    "github.com/gin-gonic/gin.(*Engine).ServeHTTP"}))) == "main.debugAllocs");
   // net/http's own router in front of everything stays (server).
   CHECK(owner(through_server(stack({"runtime.newobject", "net/http.(*ServeMux).ServeHTTP"}))) == attribute::kServer);
 }
