@@ -51,19 +51,6 @@ void functions_of(const Profile& p, const std::vector<FrameId>& frame_ids, std::
   for (FrameId id : frame_ids) out.push_back(p.frame(id).function);
 }
 
-// The row an allocation (or a goroutine) made at the leaf of this stack is
-// charged to: the innermost of the user middleware frames and the frames of
-// a framework's own package; between them the runtime, the standard library
-// and other libraries belong to whoever called them. So a user middleware
-// pays for its code and the libraries it calls, the glue a framework runs
-// between two middleware (negroni's next closure, mux's route matching) is
-// the framework's, and what neither ran is net/http's: (server).
-std::string owner_of(const std::vector<MiddlewareFrame>& chain, std::span<const std::string_view> functions) {
-  auto framework = innermost_framework(functions);
-  if (framework && (chain.empty() || framework->frame < chain.back().frame)) return framework->name;
-  return chain.empty() ? kServer : chain.back().name;
-}
-
 }  // namespace
 
 void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
@@ -83,7 +70,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
   for (ProfileStack& s : p.stacks) {
     functions_of(p, s.frame_ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
-    s.middleware = owner_of(chain, functions);
+    s.middleware = owning_row(chain, functions).value_or(kServer);
     Accum& self = rows[s.middleware];
     self.row.name = s.middleware;
     self.row.objects += s.objects;
@@ -123,7 +110,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
   for (TaskGroup& g : p.tasks.groups) {
     functions_of(p, g.creation_frame_ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
-    g.middleware = owner_of(chain, functions);
+    g.middleware = owning_row(chain, functions).value_or(kServer);
     Accum& a = rows[g.middleware];
     a.row.name = g.middleware;
     a.row.leaked_tasks += g.leaked;
@@ -136,7 +123,7 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     ids.insert(ids.end(), g.creation_frame_ids.begin(), g.creation_frame_ids.end());
     functions_of(p, ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
-    g.middleware = owner_of(chain, functions);
+    g.middleware = owning_row(chain, functions).value_or(kServer);
   }
 
   p.middleware.clear();

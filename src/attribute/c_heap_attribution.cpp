@@ -20,7 +20,7 @@ void attribute_c_heap(Profile& p, const MiddlewareRules& rules) {
       go |= functions.back() == "runtime.cgocall";
     }
     auto chain = rules.chain(functions, p.closure_owners);
-    s.middleware = !chain.empty() ? chain.back().name : go ? kServer : kNoGoroutine;
+    s.middleware = owning_row(chain, functions).value_or(go ? kServer : kNoGoroutine);
     CHeapMiddlewareRow& r = rows[s.middleware];
     r.name = s.middleware;
     r.allocs += s.allocs;

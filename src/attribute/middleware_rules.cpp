@@ -167,6 +167,14 @@ std::optional<MiddlewareFrame> innermost_framework(std::span<const std::string_v
   return std::nullopt;
 }
 
+std::optional<std::string> owning_row(const std::vector<MiddlewareFrame>& chain,
+                                      std::span<const std::string_view> functions) {
+  auto framework = innermost_framework(functions);
+  if (framework && (chain.empty() || framework->frame < chain.back().frame)) return framework->name;
+  if (chain.empty()) return std::nullopt;
+  return chain.back().name;
+}
+
 std::vector<MiddlewareFrame> MiddlewareRules::chain(std::span<const std::string_view> functions,
                                                     const ClosureOwners& owners) const {
   std::vector<MiddlewareFrame> out;

@@ -44,6 +44,18 @@ std::string middleware_name(std::string_view function);
 // named after the package: "github.com/gorilla/mux". Not net/http.
 std::optional<MiddlewareFrame> innermost_framework(std::span<const std::string_view> functions);
 
+// The row an allocation (or a goroutine) made at the leaf of `functions` is
+// charged to: the innermost of the user middleware frames (`chain`, from
+// MiddlewareRules::chain) and the frames of a framework's own package; the
+// runtime, the standard library and other libraries between belong to
+// whoever called them. So a user middleware pays for its code and the
+// libraries it calls, and the glue a framework runs around and between
+// middleware (negroni's next closure, mux's route matching) is the
+// framework's. nullopt when neither is on the stack (net/http's own work:
+// the caller says "(server)").
+std::optional<std::string> owning_row(const std::vector<MiddlewareFrame>& chain,
+                                      std::span<const std::string_view> functions);
+
 // Closures Go renamed after inlining -> the function that made them
 // (Profile::closure_owners).
 using mws::ClosureOwners;

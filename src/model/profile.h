@@ -165,7 +165,7 @@ struct NamedCount {
 // the chains): what it allocated itself and what ran below it.
 struct MiddlewareRow {
   std::string name;                 // "main.Logging", "main.authMiddleware"
-  uint64_t objects = 0, bytes = 0;  // self: allocations this row owns (attribute/attribution.cpp, owner_of)
+  uint64_t objects = 0, bytes = 0;  // self: allocations this row owns (attribute/middleware_rules.h, owning_row)
   uint64_t inclusive_objects = 0, inclusive_bytes = 0;  // this one anywhere in the chain
   double objects_per_request = 0, bytes_per_request = 0;  // self / requests; 0 when not counted
   // Sampled mode: raw samples behind objects/bytes.
