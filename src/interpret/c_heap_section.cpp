@@ -53,7 +53,11 @@ CHeapSummary build_c_heap(const collect::RawRecording& raw, symbolize::StackSymb
     const auto more = sym.symbolize(heap.stacks().pcs(key.stack));
     ids.insert(ids.end(), more.begin(), more.end());
     auto [it, fresh] = index.try_emplace(ids, c.stacks.size());
-    if (fresh) c.stacks.push_back(CHeapStack{std::move(ids)});
+    if (fresh) {
+      CHeapStack s;
+      s.frame_ids = std::move(ids);
+      c.stacks.push_back(std::move(s));
+    }
     CHeapStack& s = c.stacks[it->second];
     s.allocs += counts.allocs;
     s.bytes += counts.bytes;
