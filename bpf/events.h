@@ -253,6 +253,40 @@ enum mws_c_counter {
 	MWS_C_CNT__COUNT,
 };
 
+/* ---- OS threads (--threads, bpf/threads.bpf.c): event kinds 20-29 ----
+ * Kernel tracepoints, not uprobes: task:task_newtask and
+ * sched:sched_process_exit, filtered to the target's tgid in BPF. They
+ * see Go's clone-based newosproc and glibc's pthread_create alike, and
+ * cost nothing in the target's own code (no trap). */
+enum mws_thread_event_kind {
+	MWS_EV_THREAD_NEW = 20,  /* a thread of the target created another (clone with CLONE_THREAD) */
+	MWS_EV_THREAD_EXIT = 21, /* a thread of the target exited */
+};
+
+/* Indices of the threads object's own per-CPU counters array. */
+enum mws_thread_counter {
+	MWS_TCNT_RINGBUF_DROPS = 0, /* bpf_ringbuf_reserve failed: ring full */
+	MWS_TCNT_STACK_ERRORS,      /* the creator's user stack could not be read */
+	MWS_TCNT__COUNT,
+};
+
+/* hdr.tid is the new thread; the creator's user stack at the clone, as
+ * the kernel's frame-pointer walk gives it (innermost first; stack[0] is
+ * the user pc). Code without frame pointers yields a short stack. */
+struct mws_thread_new_event {
+	struct mws_event_header hdr;
+	__u32 parent_tid;
+	__u32 stack_len;
+	char comm[16]; /* the creator's name (the new thread inherits it) */
+	__u64 stack[MWS_MAX_STACK_DEPTH];
+};
+
+/* hdr.tid is the exiting thread. */
+struct mws_thread_exit_event {
+	struct mws_event_header hdr;
+	char comm[16];
+};
+
 /* The layout both sides must agree on, checked by both compilers (clang
  * for BPF, g++ for userspace): a field added on one side only fails the
  * build instead of shifting every field after it. */
@@ -277,6 +311,9 @@ MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(sizeof(struct mws_c_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_cgo_context) == 64);
+MWS_LAYOUT(sizeof(struct mws_thread_new_event) == 48 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_thread_new_event, stack) == 48);
+MWS_LAYOUT(sizeof(struct mws_thread_exit_event) == 40);
 #undef MWS_LAYOUT
 
 #endif /* MWSCOPE_EVENTS_H */
