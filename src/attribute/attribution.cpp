@@ -126,6 +126,18 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     g.middleware = owning_row(chain, functions).value_or(kServer);
   }
 
+  // Threads held by a goroutine: by where it waits and was created, as the
+  // goroutines above. A thread without one (idle, not Go) has no middleware.
+  for (ThreadGroup& g : p.threads.groups) {
+    if (g.frame_ids.empty() && g.creation_frame_ids.empty()) continue;
+    if (g.holder == "not a Go thread" || g.holder == "idle") continue;
+    std::vector<FrameId> ids = g.frame_ids;
+    ids.insert(ids.end(), g.creation_frame_ids.begin(), g.creation_frame_ids.end());
+    functions_of(p, ids, functions);
+    auto chain = rules.chain(functions, p.closure_owners);
+    g.middleware = chain.empty() ? kServer : chain.back().name;
+  }
+
   p.middleware.clear();
   for (auto& [name, a] : rows) {
     a.row.inclusive_objects = std::max(a.row.inclusive_objects, a.row.objects);

@@ -15,6 +15,7 @@
 #include "model/c_heap_tracker.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
+#include "collect/thread_recording.h"
 #include "target/go_abi.h"
 #include "target/go_goroutines.h"
 #include "target/go_heap_profile.h"
@@ -60,6 +61,9 @@ struct RawRecording {
   // closed; both or neither (heap_problem says why).
   std::optional<target::HeapProfileReading> heap_at_start, heap_at_end;
   std::string heap_problem;
+
+  // --threads: OS threads created and exited, and alive at both ends.
+  ThreadRecording threads;
 
   // Counters of the BPF side, and what was lost on the way.
   uint64_t requests = 0;

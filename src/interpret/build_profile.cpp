@@ -12,6 +12,7 @@
 
 #include "interpret/c_heap_section.h"
 #include "interpret/goroutine_groups.h"
+#include "interpret/thread_groups.h"
 #include "interpret/profile_stacks.h"
 #include "symbolize/go_closure_names.h"
 #include "symbolize/go_symbolizer.h"
@@ -184,6 +185,15 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   if (raw.c_heap_tracked) {
     meta.events += raw.c_heap.events();
     meta.dropped_events += profile.c_heap.dropped;
+  }
+  if (raw.threads.recorded) {
+    std::unordered_map<uint64_t, std::vector<uint64_t>> creation_by_g;
+    for (const auto& [goid, t] : raw.tasks.live())
+      creation_by_g.emplace(t.g_addr, raw.tasks.stacks().pcs(raw.tasks.groups()[t.group].creation_stack));
+    profile.threads = group_threads({&raw.threads, raw.goroutines_read ? &raw.goroutines_at_end : nullptr,
+                                     raw.tasks_tracked ? &creation_by_g : nullptr, raw.go_version,
+                                     &raw.process.mappings},
+                                    stack_sym);
   }
   profile.frames = std::move(stack_sym).take_frames();
   if (pclntab) profile.closure_owners = find_closure_owners(profile, *pclntab);

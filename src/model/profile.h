@@ -153,6 +153,49 @@ struct GoroutineSnapshotSummary {
   bool operator==(const GoroutineSnapshotSummary&) const = default;
 };
 
+// --threads: the target's OS threads. Live ones at the end are grouped by
+// what holds them: a goroutine in a cgo call or a system call (its stack
+// and the go statement that started it), a goroutine locked to the thread
+// (runtime.LockOSThread), a running goroutine, nothing (an idle M), or, for
+// a thread that is no Go M (C threads, every thread of a C process), what
+// the kernel says about it (name, system call, wchan).
+struct ThreadGroup {
+  std::string holder;  // "cgo call", "system call", "locked goroutine", "running goroutine", "idle", "not a Go thread"
+  std::string state;   // the goroutine's state ("chan receive"); for a non-Go thread "read, pipe_read"
+  std::string comm;    // the threads' name (/proc/PID/task/TID/comm)
+  std::vector<FrameId> frame_ids;           // the holding goroutine's stack, leaf first; for a
+                                            // non-Go thread created while recording, its creator's stack
+  std::vector<FrameId> creation_frame_ids;  // the holding goroutine's go statement (g.gopc), leaf first
+  std::string start_function;               // the holding goroutine's function (g.startpc)
+  std::string middleware;                   // the middleware whose code started the goroutine; "(server)" if none
+  uint64_t count = 0;
+  uint64_t created_while_recording = 0;     // of count
+  std::vector<uint32_t> tids;               // ascending
+  bool operator==(const ThreadGroup&) const = default;
+};
+
+// Threads created while recording, by their creator's user stack.
+struct CreatedThreadGroup {
+  std::vector<FrameId> frame_ids;  // the creator's stack at clone, leaf first (frame pointers: may be short)
+  std::string comm;                // the creator's name
+  uint64_t created = 0, exited = 0;
+  bool operator==(const CreatedThreadGroup&) const = default;
+};
+
+struct ThreadSummary {
+  bool recorded = false;  // --threads was given
+  // Why a part is missing (e.g. the Go runtime's Ms could not be read, so
+  // holders are unknown); empty when complete.
+  std::string problem;
+  uint64_t live_at_start = 0, live_at_end = 0;  // /proc/PID/task, as the window opened and after it closed
+  uint64_t created = 0, exited = 0;  // while recording; exited counts those that existed at attach too
+  uint64_t dropped = 0;              // events lost (ring buffer full, over the limit)
+  uint64_t go_threads = 0;           // of live_at_end, Go Ms (runtime.allm)
+  std::vector<ThreadGroup> groups;   // every live thread at the end, most first
+  std::vector<CreatedThreadGroup> created_groups;  // most created first
+  bool operator==(const ThreadSummary&) const = default;
+};
+
 // A name with counts: a site ("main.Logging.func1 main.go:116") or a type.
 struct NamedCount {
   std::string name;
@@ -308,6 +351,7 @@ struct Profile {
   std::vector<ProfileStack> stacks;  // unordered; each distinct stack once
   TaskSummary tasks;
   GoroutineSnapshotSummary goroutines;  // every goroutine at the end, read from memory
+  ThreadSummary threads;                // --threads
   RequestCount requests;
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first

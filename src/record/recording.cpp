@@ -20,6 +20,7 @@
 #include "probes/c_heap_probes.h"
 #include "probes/go_probe_plan.h"
 #include "probes/go_probes.h"
+#include "record/thread_recorder.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_goroutines.h"
@@ -228,7 +229,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   if (!target::process_exists(opt.pid))
     return Error{fmt::format("no process with PID {} (is it running, and in this PID namespace?)", opt.pid)};
   if (auto st = target::check_bpf_privileges(); !st) return st.error();
-  if (!opt.track_allocations && !opt.track_goroutines && !opt.track_c_heap)
+  if (!opt.track_allocations && !opt.track_goroutines && !opt.track_c_heap && !opt.track_threads)
     return Error{"nothing to record: --no-allocs and --no-goroutines together turn every probe off"};
   PreparedTarget t;
   auto proc = target::inspect_process(opt.pid);
@@ -246,7 +247,9 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   req.tasks = opt.track_goroutines;
   req.requests = opt.count_requests;
   // A C or C++ process has only its native side to show.
-  t.is_go = !opt.track_c_heap || probes::is_go_program(*t.exe);
+  t.is_go = !(opt.track_c_heap || opt.track_threads) || probes::is_go_program(*t.exe);
+  if (!t.is_go)
+    if (auto st = check_native_target(opt, t.what); !st) return st.error();
   if (t.is_go) {
     auto plan = probes::plan_go_probes(*t.exe, t.what, req);
     if (!plan) return plan.error();
@@ -272,7 +275,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   }
   const auto& p = t.plan.plan;
   if (p.alloc.empty() && p.sample_alloc.empty() && !p.tracks_goroutines() && p.requests.empty() &&
-      !t.plan.goroutines_unavailable.empty() && !t.c_heap)
+      !t.plan.goroutines_unavailable.empty() && !t.c_heap && !opt.track_threads)
     return Error{"nothing to record from " + t.what + ": no probe applies (allocations: " +
                  t.allocations_unavailable + "; goroutine tracking: " + t.plan.tasks_unavailable +
                  ") and its goroutines cannot be read (" + t.plan.goroutines_unavailable + ")"};
@@ -319,18 +322,27 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     if (!c) return c.error();
     c_heap = std::move(*c);
   }
+  collect::RawRecording raw;
+  collect::RingConsumer consumer;
+  std::unique_ptr<ThreadRecorder> threads;
+  if (opt.track_threads) {
+    auto rec = ThreadRecorder::attach(opt.pid, opt.ringbuf_bytes, raw.threads, consumer);
+    if (!rec) return rec.error();
+    threads = std::move(*rec);
+  }
   // Every probe is live: from now on they all count, over one window.
   (*probes)->open_window();
   if (c_heap) c_heap->open_window();
+  if (threads) threads->open_window();
   const auto started = Clock::now();
 
-  collect::RawRecording raw;
   raw.started_unix_ns = clock_ns(CLOCK_REALTIME);
   raw.process = t.proc;
   raw.go_version = t.plan.build.version;
   raw.mode = opt.mode;
   raw.sample_rate = t.sample_rate;
-  raw.probes_attached = (*probes)->probes_attached() + (c_heap ? c_heap->probes_attached() : 0);
+  raw.probes_attached = (*probes)->probes_attached() + (c_heap ? c_heap->probes_attached() : 0) +
+                        (threads ? threads->probes_attached() : 0);
   raw.c_heap_tracked = c_heap != nullptr;
   if (t.c_heap) {
     raw.c_heap_libc = t.c_heap->libc_display;
@@ -346,7 +358,6 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   raw.tiny_allocs_counted = !t.plan.plan.tiny_refill.empty();  // planned in sampled mode only
 
   collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
-  collect::RingConsumer consumer;
   if (auto st = consumer.add((*probes)->events_map(), [&](const void* d, size_t n) { decoder.decode(d, n); }); !st)
     return st.error();
   collect::CHeapDecoder c_decoder(raw.c_heap);
@@ -369,6 +380,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     raw.heap_problem = heap.error().message;
   if (opt.on_attached) {
     std::string line = attached_line(t, raw.probes_attached);
+    if (threads) line += "; OS threads: tracepoints task:task_newtask and sched:sched_process_exit";
     opt.on_attached(line);
   }
 
@@ -408,11 +420,17 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   // the target runs at full speed, and the detach time is not recorded.
   (*probes)->close_window();
   if (c_heap) c_heap->close_window();
+  if (threads) threads->close_window();
   raw.duration_s = elapsed();
   raw.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
   (*probes)->detach();
   if (c_heap) c_heap->detach();
+  if (threads) threads->detach();
   if (auto n = consumer.drain(); !n) return n.error();
+  if (threads) {
+    threads->finish();
+    if (t.is_go) read_go_threads(raw.threads, t.proc, *t.exe, t.plan.build.version, t.plan.offsets);
+  }
   if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model/profile.h"
 #include "util/result.h"
@@ -32,6 +33,12 @@ struct RecordOptions {
   // glibc's allocator (malloc, free...): C memory behind cgo, or of a plain
   // C process. Off unless asked: the C allocator can be hot.
   bool track_c_heap = false;
+  // --threads: OS thread creation and exit, and what holds each live
+  // thread at the end. Works on a target without a Go runtime too.
+  bool track_threads = false;
+  // Options given explicitly on the command line that need a Go runtime
+  // ("--goroutines", "--mode exact"): a target without one refuses them.
+  std::vector<std::string> go_only_options;
   // Sampled mode: set the target's runtime.MemProfileRate to this many
   // bytes before attaching (0: leave it). Writes into the target.
   uint64_t go_sample_rate = 0;
