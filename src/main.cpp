@@ -25,6 +25,7 @@
 #include "report/reporter.h"
 #include "report/text.h"
 #include "report/text_format.h"
+#include "report/threads.h"
 #include "report/weight.h"
 #include "version.h"
 
@@ -73,6 +74,7 @@ struct OutputOptions {
   std::string folded_path;
   std::string json_path;
   std::string leaks_folded_path;
+  std::string threads_folded_path;
   std::string pprof_path, pprof_goroutines_path;
   std::vector<std::string> middleware_patterns;
   bool group_by_middleware = false;
@@ -91,6 +93,9 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option("--json", out.json_path, "Write the recording as a Profile (JSON) to FILE");
   app.add_option("--leaks-folded", out.leaks_folded_path,
                  "Write one folded line per leaked goroutine group (creation stack, live count) to FILE");
+  app.add_option("--threads-folded", out.threads_folded_path,
+                 "Write one folded line per group of live threads at the end (holder, go statement, stack; "
+                 "weighted by thread count) to FILE (recording with --threads)");
   app.add_option("--pprof", out.pprof_path,
                  "Write a heap profile (gzipped profile.proto: alloc and inuse objects and space, a middleware label "
                  "per sample) to FILE, for go tool pprof");
@@ -120,7 +125,7 @@ int check_outputs(const OutputOptions& out, const std::string& mode, bool c_heap
     return fail("--weight " + out.weight + " needs sampled mode (raw samples come from the Go runtime's "
                 "sampler); drop --mode " + mode + ", or use --weight bytes or objects");
   for (const std::string* path :
-       {&out.folded_path, &out.leaks_folded_path, &out.json_path, &out.pprof_path, &out.pprof_goroutines_path})
+       {&out.folded_path, &out.leaks_folded_path, &out.threads_folded_path, &out.json_path, &out.pprof_path, &out.pprof_goroutines_path})
     if (!path->empty())
       if (auto st = mws::check_writable(*path); !st) return fail(st.error().message);
   return 0;
@@ -160,6 +165,8 @@ int emit(mws::Profile& profile, const OutputOptions& out, const mws::attribute::
         [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
   write(out.leaks_folded_path, "leaked goroutine stacks (" + mws::describe_leaks_folded(profile) + ")",
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
+  write(out.threads_folded_path, "thread groups (" + mws::describe_threads_folded(profile) + ")",
+        [&](std::ostream& o) { o << mws::render_threads_folded(profile); });
   write(out.json_path, "profile", [&](std::ostream& o) { mws::write_json(profile, o); });
   write(out.pprof_path, mws::describe_pprof_heap(profile), [&](std::ostream& o) { o << mws::render_pprof_heap(profile); });
   write(out.pprof_goroutines_path, mws::describe_pprof_goroutines(profile),
@@ -260,6 +267,10 @@ int run(int argc, char** argv) {
                "Also probe the C allocator (glibc malloc, calloc, realloc, memalign, posix_memalign, free): C "
                "memory behind cgo charged to the Go middleware that called into C, or the heap of a plain C/C++ "
                "process. Each call traps into the kernel: see the README for what it costs");
+  app.add_flag("--threads", rec.track_threads,
+               "Record OS thread creation and exit (kernel tracepoints, no trap in the target) and report what "
+               "holds each live thread at the end: a goroutine in a cgo call or system call, a locked goroutine, "
+               "or nothing. Works on any process, Go or not");
   add_output_options(app, out);
 
   std::string profile_path;
@@ -313,6 +324,12 @@ int run(int argc, char** argv) {
   rec.track_goroutines = goroutines_on || (!goroutines_off && (exact || no_allocs));
   rec.count_requests = requests_on || (!requests_off && exact);
   rec.track_allocations = !no_allocs;
+  if (!out.threads_folded_path.empty() && !rec.track_threads)
+    return fail("--threads-folded writes the threads --threads records: add --threads");
+  // What a target without a Go runtime refuses (record/thread_recorder.h).
+  for (const char* go_only : {"--mode", "--goroutines", "--requests", "--go-sample-rate", "--interval", "--pprof-dir",
+                              "--pprof-goroutines", "--leaks-folded"})
+    if (app.count(go_only) > 0) rec.go_only_options.push_back(go_only);
   install_signal_handlers();
   rec.stop = &g_stop;
   rec.on_attached = [](const std::string& line) {

@@ -282,6 +282,45 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, Goroutin
 }
 
 template <typename V, typename T>
+void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, ThreadGroup> {
+  v.object("a thread group object");
+  v.req("holder", g.holder);
+  v.req("state", g.state);
+  v.req("comm", g.comm);
+  v.req("start_function", g.start_function);
+  v.opt("middleware", g.middleware);
+  v.req("count", g.count);
+  v.req("created_while_recording", g.created_while_recording);
+  v.req("tids", g.tids);
+  v.frame_ids("stack", g.frame_ids);
+  v.frame_ids("creation_stack", g.creation_frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, CreatedThreadGroup> {
+  v.object("a created thread group object");
+  v.req("comm", g.comm);
+  v.req("created", g.created);
+  v.req("exited", g.exited);
+  v.frame_ids("stack", g.frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, ThreadSummary> {
+  v.object("an object");
+  v.req("recorded", s.recorded);
+  v.req("problem", s.problem);
+  v.req("live_at_start", s.live_at_start);
+  v.req("live_at_end", s.live_at_end);
+  v.req("created", s.created);
+  v.req("exited", s.exited);
+  v.req("dropped", s.dropped);
+  v.req("go_threads", s.go_threads);
+  v.req("groups", s.groups);
+  v.req("created_groups", s.created_groups);
+}
+
+template <typename V, typename T>
 void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RequestCount> {
   v.object("an object {counted, requests, note}");
   v.req("counted", r.counted);
@@ -437,6 +476,13 @@ void read_item(const J& v, std::pair<std::string, uint64_t>& out) {
   expect_object(v, "a state object {state, count}");
   read(v, "state", out.first);
   read(v, "count", out.second);
+}
+
+template <typename J>
+void read_item(const J& v, uint32_t& out) {  // a thread id
+  if (!v.is_number_unsigned() || v.template get<uint64_t>() > std::numeric_limits<uint32_t>::max())
+    throw ProfileJsonError(Kind::Invalid, "", "expected a thread id, got " + describe(v));
+  out = v.template get<uint32_t>();
 }
 
 template <typename J, typename T>
@@ -609,6 +655,14 @@ void profile_from(const J& j, Profile& p) {
       read_frame_ids(g, "creation_stack", out.creation_frame_ids);
     });
   });
+  read_part("threads", p.threads, [&](const J& s) {  // --threads
+    read_frames_of_each(field(s, "groups"), "groups", p.threads.groups, [&](const J& g, ThreadGroup& out) {
+      read_frame_ids(g, "stack", out.frame_ids);
+      read_frame_ids(g, "creation_stack", out.creation_frame_ids);
+    });
+    read_frames_of_each(field(s, "created_groups"), "created_groups", p.threads.created_groups,
+                        [&](const J& g, CreatedThreadGroup& out) { read_frame_ids(g, "stack", out.frame_ids); });
+  });
   p.frames = std::move(table).take();
   if (old_inuse) forget_old_inuse(p);
 }
@@ -701,6 +755,7 @@ void write_json(const Profile& p, std::ostream& out) {
   write_array_member(out, "stacks", p.stacks);
   write_member(out, "tasks", J(p.tasks));
   write_member(out, "goroutines", J(p.goroutines));
+  if (p.threads.recorded) write_member(out, "threads", J(p.threads));
   write_member(out, "requests", J(p.requests));
   if (p.c_heap.recorded) write_member(out, "c_heap", J(p.c_heap));
   write_member(out, "middleware", J(p.middleware));

@@ -67,6 +67,7 @@ class ProfileJsonError : public std::exception {
 // json.cpp. Profile's own (schema check, frame table) is written by hand.
 #define MWS_PROFILE_JSON_TYPES(X)                                                              \
   X(Frame) X(ProfileStack) X(ProfileMeta) X(TaskGroup) X(PreexistingTaskGroup) X(TaskSummary) X(GoroutineGroup) X(GoroutineSnapshotSummary) \
+  X(ThreadGroup) X(CreatedThreadGroup) X(ThreadSummary)                                                 \
   X(RequestCount) X(NamedCount) X(MiddlewareRow) X(MiddlewareChain) X(RuleMatch) X(CHeapStack)              \
   X(CHeapMiddlewareRow) X(CHeapSummary)
 

@@ -3,6 +3,7 @@
 #include "report/c_heap_text.h"
 #include "report/leaks.h"
 #include "report/middleware_text.h"
+#include "report/threads.h"
 
 #include <algorithm>
 #include <cmath>
@@ -347,15 +348,16 @@ std::vector<AllocationSite> allocation_sites(const Profile& profile, Weight weig
 std::string render_text(const Profile& profile, Weight weight, size_t top_n) {
   std::string out;
   render_header(out, profile);
-  // A process without a Go runtime (--c-heap on a C server) has only its
-  // C heap to show.
-  if (!profile.meta.go_version.empty() || !profile.c_heap.recorded) {
+  // A process without a Go runtime (--c-heap or --threads on a C server)
+  // has only its native side to show.
+  if (!profile.meta.go_version.empty() || (!profile.c_heap.recorded && !profile.threads.recorded)) {
     // The C heap has its own section below; the Go table then ranks by bytes.
     render_sites(out, profile, is_c_heap(weight) ? Weight::Bytes : weight, top_n);
     out += render_middleware_text(profile, top_n);
     out += render_leaks_text(profile, top_n);
   }
   out += render_c_heap_text(profile, top_n);
+  out += render_threads_text(profile, top_n);
   return out;
 }
 
