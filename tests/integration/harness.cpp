@@ -390,6 +390,13 @@ nlohmann::json read_profile_json(const std::string& path) {
       inline_frames(g.at("stack"));
       inline_frames(g.at("creation_stack"));
     }
+  if (j.contains("threads")) {
+    for (auto& g : j.at("threads").at("groups")) {
+      inline_frames(g.at("stack"));
+      inline_frames(g.at("creation_stack"));
+    }
+    for (auto& g : j.at("threads").at("created_groups")) inline_frames(g.at("stack"));
+  }
   return j;
 }
 

@@ -298,3 +298,27 @@ TEST_CASE("option values that make no sense are refused in one line that says wh
   auto r = run({mwscope_binary(), "-p", "abc"}, seconds(20));
   expect_one_line_error(r, "mwscope: --pid: 'abc' is not a process ID", since);
 }
+
+TEST_CASE("a process that is not Go records threads, and refuses Go-only options by name", "[bpf][errors][threads]") {
+  Child sleeper = Child::spawn({"sleep", "60"});
+  const uint32_t since = newest_program_id();
+  expect_one_line_error(
+      run({mwscope_binary(), "-p", std::to_string(sleeper.pid()), "-d", "1", "--threads", "--goroutines"}),
+      "--goroutines need(s) a Go runtime", since);
+  auto ok = run({mwscope_binary(), "-p", std::to_string(sleeper.pid()), "-d", "1", "--threads"});
+  INFO(ok.err);
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("not a Go thread") != std::string::npos);
+  // Tracepoint (tp_btf) programs are freed by the kernel after an RCU
+  // grace period once their last fd closes, not at the instant mwscope exits.
+  for (int i = 0; i < 50 && our_programs_since(since) != 0; i++) std::this_thread::sleep_for(milliseconds(100));
+  CHECK(our_programs_since(since) == 0);
+}
+
+TEST_CASE("threads-folded without threads", "[bpf][errors][threads]") {
+  Child sleeper = Child::spawn({"sleep", "60"});
+  const uint32_t since = newest_program_id();
+  expect_one_line_error(run({mwscope_binary(), "-p", std::to_string(sleeper.pid()), "-d", "1", "--threads-folded",
+                             temp_path("nothreads.folded")}),
+                        "--threads-folded writes the threads --threads records", since);
+}
