@@ -22,6 +22,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set through skel->rodata before load. */
 const volatile __u32 target_tgid = 0;
+/* Wake the consumer only when this many bytes wait (it also polls on a
+ * timer): a wakeup per event would have mwscope's thread compete with a
+ * target that creates threads in a loop. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
 
 /* Opened once every program is attached, closed before any is detached:
  * creations and exits count over one window (as in go.bpf.c). */
@@ -51,6 +55,11 @@ static __always_inline int in_target(void)
 	return window_open && (bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_header(struct mws_event_header *h, __u32 kind, __u32 tid)
 {
 	h->kind = kind;
@@ -58,6 +67,32 @@ static __always_inline void fill_header(struct mws_event_header *h, __u32 kind, 
 	h->tid = tid;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* The creating thread's user stack, innermost first (stack[0] its user
+ * pc), by frame pointers from the registers it entered the kernel with.
+ * Not bpf_get_stack(BPF_F_USER_STACK): glibc's clone and pthread_create
+ * keep no frame pointer, RBP holds data there, and the kernel's walk then
+ * follows it to the depth limit (~30 us a thread here, make bench). This
+ * walk stops at the first frame that does not lie above the last one. */
+static __always_inline __u32 walk_user_stack(__u64 *stack)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 fp = regs->bp;
+	__u32 i;
+
+	stack[0] = regs->ip;
+	for (i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
+		__u64 frame[2]; /* saved RBP, return address */
+
+		if (fp == 0 || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || frame[1] == 0)
+			break;
+		stack[i] = frame[1];
+		if (frame[0] <= fp)
+			return i + 1;
+		fp = frame[0];
+	}
+	return i;
 }
 
 SEC("tp_btf/task_newtask")
@@ -73,15 +108,12 @@ int BPF_PROG(on_task_newtask, struct task_struct *task, __u64 clone_flags)
 	fill_header(&e->hdr, MWS_EV_THREAD_NEW, task->pid);
 	e->parent_tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
-	if (n < 0) {
+	e->stack_len = walk_user_stack(e->stack);
+	if (e->stack_len == 0)
 		count(MWS_TCNT_STACK_ERRORS);
-		n = 0;
-	}
-	e->stack_len = (__u32)(n / 8);
 	if (e->stack_len == MWS_MAX_STACK_DEPTH)
 		e->hdr.flags |= MWS_FLAG_STACK_TRUNCATED;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -97,6 +129,6 @@ int BPF_PROG(on_sched_process_exit, struct task_struct *p)
 	}
 	fill_header(&e->hdr, MWS_EV_THREAD_EXIT, (__u32)bpf_get_current_pid_tgid());
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }

@@ -6,6 +6,7 @@
 #    (the bare uprobe trap), and with mwscope recording. Medians over rounds.
 # 2. Cost per goroutine (spawn + exit probes only, --no-allocs): the same
 #    three-way comparison on a loop that starts and ends goroutines.
+# 2c. Cost per OS thread created and exited (--threads): scripts/bench-threads.sh.
 # 3. Pipeline throughput: allocbench allocates as fast as it can on every
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 # 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
@@ -147,6 +148,9 @@ awk -v none="$(field "$work/cnone.out" median_ns_per_op)" \
   printf "  %-40s %9.0f ns  (+%.0f ns: the TEST that starts free is single-stepped)\n", "bpftrace, empty, on the symbols", bt, bt - none
   printf "  events received %d, dropped %d\n", ev, dr
 }'
+
+# 2c. Cost per OS thread created and exited with --threads (kernel tracepoints).
+bash "$(dirname "$0")/bench-threads.sh" "$BUILD"
 
 G=$(nproc)
 echo "bench: pipeline throughput, $G goroutines allocating as fast as they can for ${SECS}s"
