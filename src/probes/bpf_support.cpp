@@ -1,5 +1,6 @@
 #include "probes/bpf_support.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
@@ -57,6 +58,18 @@ Error uprobe_attach_error(const std::string& symbol, const std::string& binary, 
     hint = " (this kernel creates uprobes only for CAP_SYS_ADMIN, whatever CAP_BPF and CAP_PERFMON allow: "
            "run mwscope as root, or with CAP_SYS_ADMIN and CAP_SYS_PTRACE)";
   return Error{"cannot attach a uprobe to " + symbol + " in " + binary + ": " + errno_text(err) + hint};
+}
+
+std::vector<uint64_t> sum_percpu_counters(const bpf_map* counters, uint32_t count) {
+  std::vector<uint64_t> totals(count, 0);
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return totals;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  const int fd = bpf_map__fd(counters);
+  for (uint32_t key = 0; key < count; key++)
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) == 0)
+      for (uint64_t v : per_cpu) totals[key] += v;
+  return totals;
 }
 
 }  // namespace mws::probes

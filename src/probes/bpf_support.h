@@ -3,9 +3,13 @@
 // one line that says what to do.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "util/result.h"
+
+struct bpf_map;
 
 namespace mws::probes {
 
@@ -17,5 +21,8 @@ Error bpf_load_error(int err);
 // A failed uprobe attach on `symbol` in `binary` (errno `err`) as one line.
 Error uprobe_attach_error(const std::string& symbol, const std::string& binary, int err);
 std::string errno_text(int err);
+// Every counter of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64 (one index per
+// counter, `count` of them), each summed over the CPUs; zeros when unreadable.
+std::vector<uint64_t> sum_percpu_counters(const bpf_map* counters, uint32_t count);
 
 }  // namespace mws::probes

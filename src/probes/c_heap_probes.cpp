@@ -63,19 +63,10 @@ void CHeapProbes::detach() {
 bpf_map* CHeapProbes::events_map() const { return skel_->maps.c_events; }
 
 CHeapCounters CHeapProbes::read_counters() const {
+  const auto sum = sum_percpu_counters(skel_->maps.c_counters, MWS_C_CNT__COUNT);
   CHeapCounters c;
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return c;
-  std::vector<uint64_t> vals(static_cast<size_t>(ncpu));
-  const int fd = bpf_map__fd(skel_->maps.c_counters);
-  auto sum = [&](uint32_t key) {
-    uint64_t total = 0;
-    if (bpf_map_lookup_elem(fd, &key, vals.data()) == 0)
-      for (auto v : vals) total += v;
-    return total;
-  };
-  c.ringbuf_drops = sum(MWS_C_CNT_RINGBUF_DROPS);
-  c.unmatched_returns = sum(MWS_C_CNT_UNMATCHED_RETURNS);
+  c.ringbuf_drops = sum[MWS_C_CNT_RINGBUF_DROPS];
+  c.unmatched_returns = sum[MWS_C_CNT_UNMATCHED_RETURNS];
   return c;
 }
 

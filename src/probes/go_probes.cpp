@@ -96,22 +96,13 @@ void GoProbes::detach() {
 bpf_map* GoProbes::events_map() const { return skel_->maps.events; }
 
 BpfCounters GoProbes::read_counters() const {
+  const auto sum = sum_percpu_counters(skel_->maps.counters, MWS_CNT__COUNT);
   BpfCounters c;
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return c;
-  std::vector<uint64_t> vals(static_cast<size_t>(ncpu));
-  int fd = bpf_map__fd(skel_->maps.counters);
-  auto sum = [&](uint32_t key) {
-    uint64_t total = 0;
-    if (bpf_map_lookup_elem(fd, &key, vals.data()) == 0)
-      for (auto v : vals) total += v;
-    return total;
-  };
-  c.ringbuf_drops = sum(MWS_CNT_RINGBUF_DROPS);
-  c.stack_errors = sum(MWS_CNT_STACK_ERRORS);
-  c.task_read_errors = sum(MWS_CNT_TASK_READ_ERRORS);
-  c.requests = sum(MWS_CNT_REQUESTS);
-  c.tiny_allocs = sum(MWS_CNT_TINY_ALLOCS);
+  c.ringbuf_drops = sum[MWS_CNT_RINGBUF_DROPS];
+  c.stack_errors = sum[MWS_CNT_STACK_ERRORS];
+  c.task_read_errors = sum[MWS_CNT_TASK_READ_ERRORS];
+  c.requests = sum[MWS_CNT_REQUESTS];
+  c.tiny_allocs = sum[MWS_CNT_TINY_ALLOCS];
   return c;
 }
 

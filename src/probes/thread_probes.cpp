@@ -50,19 +50,10 @@ void ThreadProbes::detach() {
 bpf_map* ThreadProbes::events_map() const { return skel_->maps.events; }
 
 ThreadProbeCounters ThreadProbes::read_counters() const {
+  const auto sum = sum_percpu_counters(skel_->maps.counters, MWS_TCNT__COUNT);
   ThreadProbeCounters c;
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return c;
-  std::vector<uint64_t> vals(static_cast<size_t>(ncpu));
-  const int fd = bpf_map__fd(skel_->maps.counters);
-  auto sum = [&](uint32_t key) {
-    uint64_t total = 0;
-    if (bpf_map_lookup_elem(fd, &key, vals.data()) == 0)
-      for (auto v : vals) total += v;
-    return total;
-  };
-  c.ringbuf_drops = sum(MWS_TCNT_RINGBUF_DROPS);
-  c.stack_errors = sum(MWS_TCNT_STACK_ERRORS);
+  c.ringbuf_drops = sum[MWS_TCNT_RINGBUF_DROPS];
+  c.stack_errors = sum[MWS_TCNT_STACK_ERRORS];
   return c;
 }
 
