@@ -59,6 +59,10 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
   TEST_CASE(build ": C memory of cgo middleware charged through the goroutine's Go stack",               \
             "[bpf][matrix][c_heap]") {                                                                    \
     check_c_heap_cgo(build "/cmemserver");                                                                \
+  }                                                                                                       \
+  TEST_CASE(build ": threads held in C calls found at the middleware that started them",                 \
+            "[bpf][matrix][threads]") {                                                                   \
+    check_threads_cgo(build "/cgoserver");                                                                \
   }
 MWS_GO_MATRIX_BUILDS(MWS_MATRIX_TESTS)
 

@@ -13,6 +13,10 @@ namespace mws::test {
 // and keeps equal what the fixture did, charged through the goroutine's Go
 // stack (test_c_heap.cpp).
 void check_c_heap_cgo(const std::string& cmemserver);
+// --threads: the threads cgoserver's middleware goroutines hold in C calls,
+// its locked goroutine and its C pthreads, as the fixture counts them
+// (test_threads.cpp).
+void check_threads_cgo(const std::string& cgoserver);
 // Exact mode: objects per function (innermost main.* frame) equal
 // runtime.MemProfile at MemProfileRate 1 (test_alloc_exact.cpp).
 void check_exact_counts(const std::string& allocserver);
