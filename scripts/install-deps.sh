@@ -26,6 +26,8 @@ PACKAGES=(
   # a real, stripped Go server of another build (test_goroutines.cpp: its
   # goroutines beside its own /debug/pprof/goroutine)
   caddy
+  # the reference tool for native heap leaks, beside --c-heap (test_c_heap.cpp)
+  heaptrack
   # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)
   libclang-rt-14-dev
 )

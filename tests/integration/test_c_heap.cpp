@@ -177,6 +177,55 @@ TEST_CASE("C heap of a plain C process equals its construction per function", "[
   target.wait(seconds(10));
 }
 
+// heaptrack_print's leak lines: "50.00K leaked over 10 calls from" then the
+// function. Sizes are decimal (K = 1000).
+std::map<std::string, double> heaptrack_leaks(const std::string& report) {
+  std::map<std::string, double> out;
+  std::istringstream in(report);
+  for (std::string line, function; std::getline(in, line);) {
+    const size_t at = line.find(" leaked over ");
+    if (at == std::string::npos || line.find("calls from") == std::string::npos || line.back() == ':') continue;
+    if (!std::getline(in, function)) break;
+    double v = std::stod(line.substr(0, at));
+    const char unit = line[at - 1];
+    v *= unit == 'K' ? 1e3 : unit == 'M' ? 1e6 : unit == 'G' ? 1e9 : 1;
+    out[function] += v;
+  }
+  return out;
+}
+
+TEST_CASE("heaptrack finds the leaks cleak's construction says, as mwscope does", "[bpf][c_heap]") {
+  // heaptrack runs the program from its start (LD_PRELOAD), mwscope attaches
+  // to a running one: each is held to the construction, never to the other
+  // (test above for mwscope). heaptrack also sees the two stdio buffers libc
+  // allocates at start, which mwscope, attached later, never sees.
+  const std::string dir = temp_path("heaptrack");
+  run({"rm", "-rf", dir});
+  run({"mkdir", "-p", dir});
+  auto r = run({"sh", "-c",
+                "cd " + dir + " && (echo round; echo free-pre) | heaptrack -o " + dir + "/cleak " + fixture("cleak") +
+                    " > run.out 2>&1 && heaptrack_print -f " + dir +
+                    "/cleak.zst --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0"},
+               seconds(120));
+  INFO(r.out.substr(0, 3000) << r.err);
+  REQUIRE(r.status == 0);
+  const std::string run_out = read_file(dir + "/run.out");
+  const size_t json_at = run_out.find("{\"leak_small\"");
+  REQUIRE(json_at != std::string::npos);
+  const json construction = json::parse(run_out.substr(json_at, run_out.find('\n', json_at) - json_at));
+  const auto leaks = heaptrack_leaks(r.out);
+  for (const auto& [function, want] : construction.items()) {
+    INFO(function);
+    const double held = want.at("inuse_bytes").get<double>();
+    if (held == 0) {
+      CHECK(leaks.count(function) == 0);
+      continue;
+    }
+    REQUIRE(leaks.count(function) == 1);
+    CHECK(leaks.at(function) == Approx(held).epsilon(0.005));  // heaptrack prints 3 digits
+  }
+}
+
 TEST_CASE("C heap refused on a Go binary that maps no libc, with nothing attached", "[bpf][c_heap]") {
   // allocbench is built without cgo: statically linked, no libc.
   Child target = Child::spawn({fixture("allocbench"), "-wait-stdin"}, SpawnOptions{.stdin_pipe = true});
