@@ -54,6 +54,8 @@ constexpr int64_t kSchedSp = 56, kSchedPc = 64;
 constexpr int64_t kGM = 48;
 // g.syscallsp and g.syscallpc follow g.sched, whose last word is bp, in every version.
 constexpr int64_t kSyscallSpAfterSchedBp = 8;
+// m.g0: m's first word in every version.
+constexpr int64_t kMG0 = 0;
 
 constexpr std::array<OffsetRow, 11> kOffsetRows = {{
     // go1.17: runtime2.go of go1.17.13 (erlangtui/go1.17.13, annotated). After sched:
@@ -333,8 +335,10 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   o.g_m = get("m");
   o.g_syscallsp = get("syscallsp");
   o.g_syscallpc = get("syscallpc");
-  if (std::optional<Dwarf_Die> m_type = find_struct_type(file.dwarf(), "runtime.m"))
+  if (std::optional<Dwarf_Die> m_type = find_struct_type(file.dwarf(), "runtime.m")) {
     o.m_curg = find_member(&*m_type, "curg").value_or(-1);
+    o.m_g0 = find_member(&*m_type, "g0").value_or(-1);
+  }
 
   Dwarf_Die sched_member;
   if (auto sched = find_member(g, "sched", &sched_member)) {
@@ -383,6 +387,7 @@ Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
     o.m_curg = r.m_curg;
     o.g_syscallsp = r.sched_bp + kSyscallSpAfterSchedBp;
     o.g_syscallpc = o.g_syscallsp + 8;
+    o.m_g0 = kMG0;
     o.source = "table go1." + std::to_string(r.minor);
     if (row->newer) o.source += " (newest row, for " + go_version + ")";
     return o;

@@ -65,6 +65,7 @@ void require_same(const GoRuntimeOffsets& got, const GoRuntimeOffsets& want) {
   CHECK(got.m_curg == want.m_curg);
   CHECK(got.g_syscallsp == want.g_syscallsp);
   CHECK(got.g_syscallpc == want.g_syscallpc);
+  CHECK(got.m_g0 == want.m_g0);
 }
 
 std::string run(const std::string& cmd) {
