@@ -36,6 +36,7 @@ enum mws_event_kind {
 struct mws_alloc_key {
 	__u64 stack_hash; /* over `caller` and stack[1..stack_len) of the event */
 	__u64 type_addr;
+	__u64 spawn_ctx; /* the allocating goroutine's spawn context (see below); 0: none */
 };
 struct mws_alloc_counts {
 	__u64 objects;
@@ -82,6 +83,7 @@ struct mws_alloc_event {
 	__u64 caller;    /* return address at [SP] on entry */
 	__u32 stack_len; /* valid entries in stack[] */
 	__u32 _pad;
+	__u64 spawn_ctx; /* the allocating goroutine's spawn context (see below); 0: none */
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
@@ -173,6 +175,8 @@ struct mws_task_spawn_event {
 	__u64 caller;
 	__u32 stack_len;
 	__u32 _pad;
+	__u64 spawn_ctx;   /* the new goroutine's spawn context (see below) */
+	__u64 parent_ctx;  /* its creator's; 0: the creator was not spawned while tracked */
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
@@ -287,6 +291,44 @@ struct mws_thread_exit_event {
 	char comm[16];
 };
 
+/* ---- Spawn contexts: work done in goroutines a middleware started ----
+ * (issue 17; kept in one block so that other additions merge cleanly.)
+ *
+ * When goroutine creation is tracked, each goroutine created while
+ * recording gets a spawn context at creation:
+ *     ctx(new) = mix(ctx(creator), hash of the creation stack)
+ * (0 for a creator not created while tracked), kept in the BPF hash map
+ * spawn_ctx by the new g's address until it ends. Allocations carry the
+ * allocating goroutine's context (in the alloc_counts key and in sampled
+ * events); userspace resolves a context to its chain of creation stacks
+ * from the spawn events, which carry ctx and parent_ctx. Contexts name
+ * chains, not goroutines: 10,000 workers started by one middleware line
+ * share one context, so exact mode's map grows with the chains only. */
+#define MWS_SPAWN_CTX_MAX 131072
+/* Deeper generations keep their creator's context (a goroutine that
+ * restarts itself would otherwise make a new context each time). */
+#define MWS_SPAWN_CTX_MAX_DEPTH 16
+struct mws_spawn_ctx {
+	__u64 ctx;
+	__u32 depth; /* 1: created by a goroutine without a context */
+	__u32 _pad;
+};
+/* Set in rodata before load. enabled = 0: every context is 0 and nothing
+ * is looked up. Where the current g is: R14 in Go ABIInternal code; on the
+ * system stack R14 is the M's g0, and the goroutine it runs for is m.curg. */
+struct mws_spawn_ctx_offsets {
+	__u32 enabled;
+	__u32 _pad;
+	__s64 g_m;    /* runtime.g.m */
+	__s64 m_g0;   /* runtime.m.g0 */
+	__s64 m_curg; /* runtime.m.curg */
+};
+/* Index of the per-CPU array spawn_ctx_lost: contexts that could not be
+ * kept (map full): those goroutines' allocations are charged by their own
+ * stack only, and the report says how many. */
+#define MWS_SPAWN_CTX_LOST_FULL 0
+/* ---- end of spawn contexts ---- */
+
 /* The layout both sides must agree on, checked by both compilers (clang
  * for BPF, g++ for userspace): a field added on one side only fails the
  * build instead of shifting every field after it. */
@@ -296,17 +338,19 @@ struct mws_thread_exit_event {
 #define MWS_LAYOUT(cond) _Static_assert(cond, #cond)
 #endif
 MWS_LAYOUT(sizeof(struct mws_event_header) == 24);
-MWS_LAYOUT(sizeof(struct mws_alloc_event) == 56 + 8 + 8 * MWS_MAX_STACK_DEPTH);
-MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 64);
+MWS_LAYOUT(sizeof(struct mws_alloc_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 72);
 MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 32);
-MWS_LAYOUT(sizeof(struct mws_alloc_key) == 16);
+MWS_LAYOUT(sizeof(struct mws_alloc_key) == 24);
 MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
-MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
-MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 72);
+MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
+MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 16);
+MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(sizeof(struct mws_c_free_event) == 40);

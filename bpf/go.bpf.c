@@ -43,6 +43,7 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
+const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -72,6 +73,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mws_alloc_event);
 } alloc_scratch SEC(".maps");
+
+/* Goroutine -> spawn context (events.h, "Spawn contexts"), by g address;
+ * an entry lives from the goroutine's creation to its end. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MWS_SPAWN_CTX_MAX);
+	__type(key, __u64);
+	__type(value, struct mws_spawn_ctx);
+} spawn_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} spawn_ctx_lost SEC(".maps");
 
 static __always_inline void count_n(__u32 idx, __u64 n)
 {
@@ -212,6 +229,38 @@ static __always_inline int read_u64(__u64 base, __s64 off, __u64 *out)
 	return bpf_probe_read_user(out, sizeof(*out), (void *)(base + off));
 }
 
+/* The goroutine that code running with current g `g` works for: g itself,
+ * or on the system stack (g is its M's g0) the M's current goroutine. */
+static __always_inline __u64 user_g(__u64 g)
+{
+	__u64 m = 0, g0 = 0, curg = 0;
+	if (read_u64(g, spawn_ctx_off.g_m, &m) != 0 || read_u64(m, spawn_ctx_off.m_g0, &g0) != 0 || g0 != g)
+		return g;
+	if (read_u64(m, spawn_ctx_off.m_curg, &curg) != 0 || curg == 0)
+		return g;
+	return curg;
+}
+
+/* The spawn context of the goroutine behind current g `g`, NULL when it has
+ * none (created before we attached, or tracking is off). The common case,
+ * a goroutine with a context, costs one lookup; the system stack a second. */
+static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
+{
+	if (!spawn_ctx_off.enabled || g == 0)
+		return NULL;
+	struct mws_spawn_ctx *c = bpf_map_lookup_elem(&spawn_ctx, &g);
+	if (c)
+		return c;
+	__u64 u = user_g(g);
+	return u == g ? NULL : bpf_map_lookup_elem(&spawn_ctx, &u);
+}
+
+static __always_inline __u64 spawn_ctx_id(__u64 g)
+{
+	struct mws_spawn_ctx *c = spawn_ctx_of(g);
+	return c ? c->ctx : 0;
+}
+
 /* Go ABIInternal (amd64) passes integer arguments in RAX, RBX, RCX, ...
  * All three are read first: the verifier only allows loads from ctx at
  * constant offsets, and without the barriers clang turns the switch into
@@ -234,6 +283,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	e->type_addr = type_addr;
 	e->object = object;
 	e->_pad = 0;
+	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
 	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;
@@ -243,17 +293,22 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
  * stack[1..len). Two stacks with one hash would be counted as one: at 2^20
  * stacks the chance is about 2^-24 (userspace also checks the stacks it is
  * sent). */
-static __always_inline __u64 stack_hash(const struct mws_alloc_event *e)
+static __always_inline __u64 hash_stack(__u64 caller, const __u64 *stack, __u32 stack_len)
 {
-	__u64 h = 0xcbf29ce484222325ull ^ e->caller;
+	__u64 h = 0xcbf29ce484222325ull ^ caller;
 	h *= 0x100000001b3ull;
 	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
-		if (i >= e->stack_len)
+		if (i >= stack_len)
 			break;
-		h ^= e->stack[i];
+		h ^= stack[i];
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+static __always_inline __u64 stack_hash(const struct mws_alloc_event *e)
+{
+	return hash_stack(e->caller, e->stack, e->stack_len);
 }
 
 /* Sends this CPU's copy of the stack behind `c` once; a full ring leaves it
@@ -280,8 +335,9 @@ static __always_inline int count_alloc(struct pt_regs *ctx, __u64 size, __u64 ty
 	e->type_addr = type_addr;
 	e->object = 0;
 	e->_pad = 0;
+	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
 	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr};
+	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx};
 	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, &key);
 	if (!c) {
 		struct mws_alloc_counts none = {};
@@ -438,10 +494,46 @@ int on_empty(struct pt_regs *ctx)
 	return is_target();
 }
 
-/* At newproc1's RET: RAX = the new g; R14 = g0 of this M (newproc1 runs on
- * the system stack), whose m.curg is the goroutine running the go
- * statement. */
-/* One created goroutine: its g, its ids, and the creator's stack. */
+/* The new goroutine's spawn context from its creator's (the goroutine
+ * behind R14: at newproc's runqput call and newproc1's RET, R14 is g0 and
+ * m.curg the creator; at newcoro's RET, the creator itself) and its
+ * creation stack, kept under the new g. A full map is counted: that
+ * goroutine's allocations then carry no context. */
+static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e)
+{
+	e->spawn_ctx = 0;
+	e->parent_ctx = 0;
+	if (!spawn_ctx_off.enabled)
+		return;
+	struct mws_spawn_ctx next = {};
+	struct mws_spawn_ctx *parent = spawn_ctx_of(ctx->r14);
+	if (parent) {
+		e->parent_ctx = parent->ctx;
+		next.depth = parent->depth;
+	}
+	if (next.depth >= MWS_SPAWN_CTX_MAX_DEPTH) {
+		next.ctx = e->parent_ctx;
+	} else {
+		/* A 64-bit finaliser (murmur3's) over the creator's context and the
+		 * creation stack: distinct chains, distinct ids. Never 0. */
+		__u64 h = hash_stack(e->caller, e->stack, e->stack_len) ^ (e->parent_ctx * 0x9e3779b97f4a7c15ull);
+		h ^= h >> 33;
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+		next.ctx = h ? h : 1;
+		next.depth++;
+	}
+	e->spawn_ctx = next.ctx;
+	if (bpf_map_update_elem(&spawn_ctx, &e->g_addr, &next, BPF_ANY) != 0) {
+		__u32 zero = MWS_SPAWN_CTX_LOST_FULL;
+		__u64 *v = bpf_map_lookup_elem(&spawn_ctx_lost, &zero);
+		if (v)
+			*v += 1;
+	}
+}
+
+/* One created goroutine: its g, its ids, the creator's stack, and its
+ * spawn context. */
 static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller)
 {
 	__u64 goid = 0;
@@ -460,6 +552,7 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 	read_u64(newg, go_off.g_startpc, &e->startpc);
 	read_u64(newg, go_off.g_gopc, &e->gopc);
 	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	assign_spawn_ctx(ctx, e);
 	submit(e);
 	return 0;
 }
@@ -500,6 +593,8 @@ int on_newproc1_ret(struct pt_regs *ctx)
 
 static __always_inline int emit_exit(__u64 g)
 {
+	if (spawn_ctx_off.enabled)
+		bpf_map_delete_elem(&spawn_ctx, &g);
 	__u64 goid = 0;
 	if (read_u64(g, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);

@@ -29,7 +29,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < sizeof(mws_alloc_event)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
-      allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr);
+      allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr, e->spawn_ctx);
       return;
     }
     case MWS_EV_ALLOC_STACK: {
@@ -43,7 +43,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < sizeof(mws_alloc_event)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
-      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object);
+      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object, e->spawn_ctx);
       return;
     }
     case MWS_EV_SAMPLE_BUCKET: {
@@ -63,7 +63,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       const auto* e = static_cast<const mws_task_spawn_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
       tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->hdr.ts_ns,
-                      std::span<const uint64_t>(pcs, n));
+                      std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx);
       return;
     }
     case MWS_EV_TASK_EXIT: {

@@ -4,7 +4,7 @@
 
 namespace mws::model {
 
-bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr) {
+bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr, uint64_t spawn_ctx) {
   auto id = stacks_.intern(pcs);
   if (!id) {
     dropped_++;
@@ -13,6 +13,11 @@ bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_
   StackCounts& c = counts_[AllocKey{*id, type_addr}];
   c.objects++;
   c.bytes += size;
+  if (spawn_ctx) {
+    StackCounts& x = ctx_counts_[ContextKey{AllocKey{*id, type_addr}, spawn_ctx}];
+    x.objects++;
+    x.bytes += size;
+  }
   events_++;
   return true;
 }
@@ -29,7 +34,8 @@ void Aggregator::add_hashed_stack(uint64_t hash, std::span<const uint64_t> pcs) 
     hash_collisions_++;
 }
 
-void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t objects, uint64_t bytes) {
+void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t objects, uint64_t bytes,
+                                   uint64_t spawn_ctx) {
   auto it = hashed_.find(hash);
   if (it == hashed_.end() || !it->second) {
     dropped_ += objects;
@@ -38,6 +44,11 @@ void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t o
   StackCounts& c = counts_[AllocKey{*it->second, type_addr}];
   c.objects += objects;
   c.bytes += bytes;
+  if (spawn_ctx) {
+    StackCounts& x = ctx_counts_[ContextKey{AllocKey{*it->second, type_addr}, spawn_ctx}];
+    x.objects += objects;
+    x.bytes += bytes;
+  }
   events_ += objects;
 }
 

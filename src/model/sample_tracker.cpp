@@ -2,7 +2,7 @@
 
 namespace mws::model {
 
-bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object) {
+bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object, uint64_t spawn_ctx) {
   auto id = stacks_.intern(pcs);
   if (!id) {
     dropped_++;
@@ -12,6 +12,11 @@ bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint6
   SampleCounts& c = counts_[key];
   c.samples++;
   c.bytes += size;
+  if (spawn_ctx) {
+    SampleCounts& x = ctx_counts_[ContextKey{key, spawn_ctx}];
+    x.samples++;
+    x.bytes += size;
+  }
   events_++;
   if (unlinked_.size() < max_unlinked_) unlinked_[object] = key;
   return true;

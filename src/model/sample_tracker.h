@@ -14,6 +14,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "model/spawn_contexts.h"
 #include "model/stack_table.h"
 
 namespace mws::model {
@@ -33,7 +34,9 @@ class SampleTracker {
       : stacks_(max_stacks), max_unlinked_(max_unlinked) {}
 
   // `pcs` innermost first. Returns false when the sample was dropped.
-  bool on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object);
+  // `spawn_ctx` (0: none) also counts the sample under its goroutine's
+  // spawn context (for_each_in_context).
+  bool on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object, uint64_t spawn_ctx = 0);
   void on_bucket(uint64_t object, uint64_t bucket);
   void on_free(uint64_t bucket, uint64_t size);
 
@@ -47,6 +50,11 @@ class SampleTracker {
   }
 
   size_t count_size() const { return counts_.size(); }  // distinct (stack, size)
+  // The samples taken in goroutines with a spawn context (frees not split).
+  template <typename F>
+  void for_each_in_context(F&& f) const {
+    for (const auto& [k, c] : ctx_counts_) f(k, c);
+  }
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
   // Frees whose bucket never came with a sampled allocation while we
@@ -61,6 +69,7 @@ class SampleTracker {
   StackTable stacks_;
   size_t max_unlinked_;
   std::unordered_map<SampleKey, SampleCounts, StackKeyHash> counts_;
+  std::unordered_map<ContextKey, SampleCounts, ContextKeyHash> ctx_counts_;  // spawn_ctx != 0 only
   std::unordered_map<uint64_t, SampleKey> unlinked_;  // object -> its sample, until its bucket is known
   std::unordered_map<uint64_t, SampleKey> buckets_;   // runtime bucket -> the sample last filed under it
   uint64_t events_ = 0, dropped_ = 0;

@@ -5,7 +5,8 @@
 namespace mws::model {
 
 void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
-                           uint64_t ts_ns, std::span<const uint64_t> stack) {
+                           uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx,
+                           uint64_t parent_ctx) {
   spawned_++;
   // A goid can only be registered as preexisting if we read allgs after
   // the probes went live and the goroutine was created in between.
@@ -25,7 +26,9 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   if (fresh) groups_.push_back({*sid, startpc, 0, 0});
   const GroupId gid = it->second;
   groups_[gid].spawned++;
-  live_[goid] = LiveTask{g_addr, ts_ns, gid};
+  live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx};
+  // A context past the depth cap is its creator's (no new link).
+  if (spawn_ctx != 0 && spawn_ctx != parent_ctx) contexts_.try_emplace(spawn_ctx, SpawnContext{parent_ctx, *sid});
 }
 
 void TaskTracker::on_exit(uint64_t goid) {

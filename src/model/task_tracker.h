@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "model/spawn_contexts.h"
 #include "model/stack_table.h"
 
 namespace mws::model {
@@ -20,6 +21,7 @@ struct LiveTask {
   uint64_t g_addr = 0;
   uint64_t created_ns = 0;  // CLOCK_MONOTONIC
   GroupId group = 0;
+  uint64_t parent_ctx = 0;  // its creator's spawn context (0: none)
 };
 
 struct TaskGroupCounts {
@@ -39,13 +41,17 @@ class TaskTracker {
 
   // `stack` innermost first as captured at newproc1's RET; frames below
   // the go statement (newproc1, systemstack, ...) are cut using gopc.
+  // spawn_ctx/parent_ctx: the new goroutine's spawn context and its
+  // creator's (bpf/events.h); 0 when not tracked.
   void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
-                uint64_t ts_ns, std::span<const uint64_t> stack);
+                uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx = 0, uint64_t parent_ctx = 0);
   void on_exit(uint64_t goid);
 
   const std::unordered_map<uint64_t, LiveTask>& live() const { return live_; }
   const std::vector<TaskGroupCounts>& groups() const { return groups_; }
   const StackTable& stacks() const { return stacks_; }
+  // Every spawn context seen, with its creator's and its creation stack.
+  const SpawnContexts& contexts() const { return contexts_; }
   uint64_t spawned() const { return spawned_; }
   uint64_t ended() const { return ended_; }
   uint64_t preexisting_alive() const { return preexisting_.size(); }
@@ -60,6 +66,7 @@ class TaskTracker {
   std::unordered_map<StackKey, GroupId, StackKeyHash> group_index_;  // (creation stack, startpc)
   std::unordered_map<uint64_t, LiveTask> live_;
   std::unordered_set<uint64_t> preexisting_;
+  SpawnContexts contexts_;
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
 };
 

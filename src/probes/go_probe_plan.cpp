@@ -112,6 +112,10 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error().message;
   t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc, facts->coro_g_offset};
+  // Spawn contexts (bpf/events.h) need g.m, m.g0 and m.curg; without them
+  // goroutines are still tracked, and allocations charged by stack only.
+  if (t.offsets.g_m >= 0 && t.offsets.m_g0 >= 0 && t.offsets.m_curg >= 0)
+    t.plan.spawn_ctx = {1, 0, t.offsets.g_m, t.offsets.m_g0, t.offsets.m_curg};
 
   // Goroutines made by `go`: where newproc hands the new g to the
   // scheduler, a CALL the kernel emulates; else every RET of newproc1,

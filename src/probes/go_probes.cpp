@@ -29,6 +29,9 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   std::memcpy(const_cast<mws_mprof_args*>(&p->skel_->rodata->mprof_args), &plan.mprof_args, sizeof(plan.mprof_args));
   std::memcpy(const_cast<mws_allocator_ranges*>(&p->skel_->rodata->allocator_ranges), &plan.allocator_ranges,
               sizeof(plan.allocator_ranges));
+  mws_spawn_ctx_offsets spawn_ctx = plan.spawn_ctx;
+  if (!plan.tracks_goroutines()) spawn_ctx.enabled = 0;
+  std::memcpy(const_cast<mws_spawn_ctx_offsets*>(&p->skel_->rodata->spawn_ctx_off), &spawn_ctx, sizeof(spawn_ctx));
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
@@ -103,6 +106,7 @@ BpfCounters GoProbes::read_counters() const {
   c.task_read_errors = sum[MWS_CNT_TASK_READ_ERRORS];
   c.requests = sum[MWS_CNT_REQUESTS];
   c.tiny_allocs = sum[MWS_CNT_TINY_ALLOCS];
+  c.spawn_ctx_lost = sum_percpu_counters(skel_->maps.spawn_ctx_lost, 1)[MWS_SPAWN_CTX_LOST_FULL];
   return c;
 }
 

@@ -49,6 +49,9 @@ struct GoProbePlan {
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
   mws_go_offsets offsets{-1, -1, -1, 0};
+  // Spawn contexts: enabled when goroutine creation is tracked and the g/m
+  // offsets are known (bpf/events.h).
+  mws_spawn_ctx_offsets spawn_ctx{0, 0, -1, -1, -1};
 };
 
 struct GoProbeOptions {
@@ -61,6 +64,7 @@ struct BpfCounters {
   uint64_t ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
   uint64_t requests = 0;
   uint64_t tiny_allocs = 0;  // sampled mode: tiny allocations the runtime flushed while recording
+  uint64_t spawn_ctx_lost = 0;  // goroutines whose spawn context the full map could not keep
 };
 
 class GoProbes {

@@ -118,6 +118,7 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   raw.requests = bpf.requests;
   raw.tiny_allocs = bpf.tiny_allocs;
   raw.task_read_errors = bpf.task_read_errors;
+  raw.spawn_ctx_lost = bpf.spawn_ctx_lost;
   raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
                raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
   raw.dropped_ring_full = bpf.ringbuf_drops;
@@ -140,7 +141,7 @@ void take_c_heap_counters(collect::RawRecording& raw, const probes::CHeapProbes&
 // stacks the ring buffer delivered (bpf/events.h, alloc_counts).
 void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
   probes.for_each_alloc_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
-    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes);
+    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx);
   });
 }
 
