@@ -66,6 +66,23 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       if (rules.user_match(u, p.frame(id).function)) user_matches[id].push_back(u);
 
   std::vector<std::string_view> functions;
+  // A spawn chain's middleware: the innermost one of the nearest creation
+  // stack that has one (the goroutine's own go statement first).
+  for (SpawnChain& c : p.spawn_chains) {
+    c.middleware.clear();
+    for (const auto& creation : c.creation_stacks) {
+      functions_of(p, creation, functions);
+      auto chain = rules.chain(functions, p.closure_owners);
+      if (!chain.empty()) {
+        c.middleware = chain.back().name;
+        break;
+      }
+    }
+  }
+  auto chain_middleware = [&](uint32_t chain) -> const std::string* {
+    if (chain >= p.spawn_chains.size() || p.spawn_chains[chain].middleware.empty()) return nullptr;
+    return &p.spawn_chains[chain].middleware;
+  };
   uint64_t tiny_block_objects = 0;  // over every stack
   for (ProfileStack& s : p.stacks) {
     functions_of(p, s.frame_ids, functions);
@@ -83,6 +100,18 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     tiny_block_objects += s.tiny_block_objects;
     add(self.sites, site_of(p, s.frame_ids), s);
     add(self.types, s.type.empty() ? "(unknown type)" : s.type, s);
+    // Via goroutines: each share to the middleware that started its chain.
+    for (const SpawnShare& share : s.spawned_by) {
+      const std::string* by = chain_middleware(share.chain);
+      if (!by) continue;
+      Accum& via = rows[*by];
+      via.row.name = *by;
+      via.row.via_objects += share.objects;
+      via.row.via_bytes += share.bytes;
+      via.row.via_samples += share.samples;
+      self.row.self_via_middleware_objects += share.objects;
+      self.row.self_via_middleware_bytes += share.bytes;
+    }
 
     std::set<std::string> seen;  // a name twice in one chain counts once
     std::vector<std::string> names;
@@ -115,6 +144,12 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     a.row.name = g.middleware;
     a.row.leaked_tasks += g.leaked;
     a.row.live_tasks += g.live;
+    for (const ChainCount& c : g.leaked_by_creator_chain)
+      if (const std::string* by = chain_middleware(c.chain)) {
+        Accum& via = rows[*by];
+        via.row.name = *by;
+        via.row.via_leaked_tasks += c.count;
+      }
   }
 
   // Goroutines read at the end: by where they are parked and were created.
@@ -145,6 +180,8 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     if (p.requests.counted && p.requests.requests > 0) {
       a.row.objects_per_request = double(a.row.objects) / double(p.requests.requests);
       a.row.bytes_per_request = double(a.row.bytes) / double(p.requests.requests);
+      a.row.via_objects_per_request = double(a.row.via_objects) / double(p.requests.requests);
+      a.row.via_bytes_per_request = double(a.row.via_bytes) / double(p.requests.requests);
     }
     // The change of the heap it holds between two readings of the
     // runtime's profile, per minute of recording: how fast this middleware

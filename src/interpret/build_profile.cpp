@@ -114,11 +114,19 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   // recording), the report goes on without them and says so: the counts
   // and goroutines recorded are not lost with them.
   const size_t raw_stacks = raw.sampled() ? raw.samples.stacks().size() : raw.allocs.stack_count();
+  // Spawn chains first: allocations and leaks name them by index.
+  const ChainIndex chains =
+      raw.tasks_tracked ? build_spawn_chains(raw.tasks, stack_sym, profile.spawn_chains) : ChainIndex{};
+  SpawnSplit split;
+  if (raw.tasks_tracked) split.chains = &chains;
+  meta.spawn_ctx_lost = raw.spawn_ctx_lost;
   try {
-    profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate)
-                                   : build_alloc_stacks(raw.allocs, stack_sym, [&](uint64_t type_addr, uint64_t size) {
-                                       return types.name(type_addr, size);
-                                     });
+    profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate, &split)
+                                   : build_alloc_stacks(
+                                         raw.allocs, stack_sym,
+                                         [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); },
+                                         &split);
+    meta.spawn_unresolved_objects = split.unresolved_objects;
   } catch (const std::bad_alloc&) {
     std::vector<ProfileStack>().swap(profile.stacks);
     meta.cut = fmt::format("allocation stacks left out: out of memory while symbolizing {} distinct stacks; "
@@ -158,6 +166,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     in.duration_s = raw.duration_s;
     in.leak_age_s = opt.leak_age_s;
     in.live_states = &live_states;
+    in.chains = &chains;
     build_task_summary(raw.tasks, stack_sym, in, ts);
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();

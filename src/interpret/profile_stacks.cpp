@@ -71,7 +71,8 @@ void cut_allocator_frames(std::vector<FrameId>& frames, const StackSymbolizer& s
 
 }  // namespace
 
-std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate) {
+std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate,
+                                               SpawnSplit* split) {
   SymbolizedStacks stacks =
       symbolize_all(samples.stacks(), sym, [&](std::vector<FrameId>& frames) { cut_allocator_frames(frames, sym); });
   samples.release_stacks();
@@ -99,11 +100,26 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
     if (k.word == kTinyBlockBytes) s.tiny_block_objects += uint64_t(scaled(int64_t(c.samples), scale));
     s.bytes += uint64_t(scaled(int64_t(c.bytes), scale));
   });
+  // The same scaling per (stack, size, context): a share is what its own
+  // samples scale to.
+  if (split && split->chains)
+    samples.for_each_in_context([&](const model::ContextKey& k, const SampleCounts& c) {
+      const double scale = heap_sample_scale(double(k.key.word), rate);
+      const uint64_t objects = uint64_t(scaled(int64_t(c.samples), scale));
+      auto chain = split->chains->find(k.ctx);
+      if (chain == split->chains->end()) {
+        split->unresolved_objects += objects;
+        return;
+      }
+      add_share(out[index.at(stacks.canonical[k.key.stack])].spawned_by, chain->second, objects,
+                uint64_t(scaled(int64_t(c.bytes), scale)), c.samples);
+    });
   return out;
 }
 
 std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
-                                             const std::function<std::string(uint64_t, uint64_t)>& type_name) {
+                                             const std::function<std::string(uint64_t, uint64_t)>& type_name,
+                                             SpawnSplit* split) {
   SymbolizedStacks stacks = symbolize_all(agg.stacks(), sym);
   agg.release_stacks();
   std::vector<ProfileStack> out;
@@ -113,6 +129,9 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
   std::unordered_map<std::string, uint32_t> type_ids;
   std::unordered_map<uint64_t, size_t> index;
   std::vector<bool> moved(stacks.frames.size());
+  // Each raw key's ProfileStack, for the counts split by context below
+  // (named alike: a type's name depends on the key's average size).
+  std::unordered_map<AllocKey, size_t, model::StackKeyHash> out_of_key;
   agg.for_each([&](const AllocKey& k, const StackCounts& c) {
     // The average object size picks "T" or "[]T" for the type's name.
     std::string type = type_name ? type_name(k.word, c.objects ? c.bytes / c.objects : 0) : "";
@@ -127,7 +146,18 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
     }
     out[it->second].objects += c.objects;
     out[it->second].bytes += c.bytes;
+    if (split) out_of_key.emplace(k, it->second);
   });
+  if (split && split->chains)
+    agg.for_each_in_context([&](const model::ContextKey& k, const StackCounts& c) {
+      auto chain = split->chains->find(k.ctx);
+      auto at = out_of_key.find(k.key);
+      if (chain == split->chains->end() || at == out_of_key.end()) {
+        split->unresolved_objects += c.objects;
+        return;
+      }
+      add_share(out[at->second].spawned_by, chain->second, c.objects, c.bytes, 0);
+    });
   return out;
 }
 
@@ -157,6 +187,13 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
     if (age >= in.leak_age_s) {
       g.leaked++;
       out.leaked++;
+      if (in.chains && t.parent_ctx)
+        if (auto c = in.chains->find(t.parent_ctx); c != in.chains->end()) {
+          auto& v = g.leaked_by_creator_chain;
+          auto e = std::find_if(v.begin(), v.end(), [&](const ChainCount& x) { return x.chain == c->second; });
+          if (e == v.end()) v.push_back(ChainCount{c->second, 1});
+          else e->count++;
+        }
     }
     if (in.live_states)
       if (auto st = in.live_states->find(t.g_addr); st != in.live_states->end()) states[t.group][st->second]++;

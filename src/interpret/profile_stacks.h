@@ -16,6 +16,7 @@
 #include "model/aggregator.h"
 #include "model/profile.h"
 #include "model/sample_tracker.h"
+#include "interpret/spawn_chains.h"
 #include "model/task_tracker.h"
 #include "symbolize/process_symbolizer.h"
 #include "symbolize/stack_symbolizer.h"
@@ -32,9 +33,18 @@ using symbolize::StackSymbolizer;
 // (release_stacks): the report then holds FrameIds where the recording held
 // return addresses, not both.
 
+// Where the counts made by goroutines with a spawn context go
+// (ProfileStack::spawned_by): the chains by context, and a count of the
+// objects whose context names no chain. Null: not split.
+struct SpawnSplit {
+  const ChainIndex* chains = nullptr;
+  uint64_t unresolved_objects = 0;
+};
+
 // `type_name(type_addr, size)` names the Go type of an allocation.
 std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
-                                             const std::function<std::string(uint64_t, uint64_t)>& type_name);
+                                             const std::function<std::string(uint64_t, uint64_t)>& type_name,
+                                             SpawnSplit* split = nullptr);
 
 // Sampled mode: one ProfileStack per distinct symbolized stack with raw
 // samples, frees and in-use, and objects/bytes scaled at `rate`
@@ -43,7 +53,7 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
 // do, at the caller of runtime.mallocgc: the sampler's own frames
 // (mProf_Malloc, profilealloc, mallocgc) are cut.
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
-                                               uint64_t rate);
+                                               uint64_t rate, SpawnSplit* split = nullptr);
 
 // The heap in use per stack from the runtime's memory profile read at
 // attach and at the end (ProfileStack::inuse_*): each bucket's stack is
@@ -59,6 +69,8 @@ struct TaskSummaryInputs {
   // How each live goroutine waited at the end, by g address ("chan
   // receive", "runnable"); a goroutine missing from it was unreadable.
   const std::unordered_map<uint64_t, std::string>* live_states = nullptr;
+  // Spawn chains by context, for TaskGroup::leaked_by_creator_chain; null: none.
+  const ChainIndex* chains = nullptr;
 };
 
 // Fills the counts and groups of `out` (its tracked/reason/preexisting

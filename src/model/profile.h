@@ -35,6 +35,33 @@ using FrameId = uint32_t;  // index into Profile::frames
 // by string_view, without a string per lookup.
 using ClosureOwners = std::map<std::string, std::string, std::less<>>;
 
+// Of a stack's allocations, those made by goroutines whose chain of `go`
+// statements is Profile::spawn_chains[chain] (goroutine creation tracked).
+struct SpawnShare {
+  uint32_t chain = 0;
+  uint64_t objects = 0, bytes = 0;  // sampled: estimates, scaled as the stack's
+  uint64_t samples = 0;             // sampled: raw
+  bool operator==(const SpawnShare&) const = default;
+};
+
+// The `go` statements that led to a goroutine: its own creation stack first,
+// then its creator's, and so on up to a goroutine created before recording
+// (or the depth cap, bpf/events.h MWS_SPAWN_CTX_MAX_DEPTH).
+struct SpawnChain {
+  std::vector<std::vector<FrameId>> creation_stacks;  // each leaf first, cut at its go statement
+  // The middleware that started this work: the innermost middleware of the
+  // first creation stack (nearest generation first) that has one; "" if none.
+  std::string middleware;
+  bool operator==(const SpawnChain&) const = default;
+};
+
+// A count of goroutines per spawn chain (Profile::spawn_chains[chain]).
+struct ChainCount {
+  uint32_t chain = 0;
+  uint64_t count = 0;
+  bool operator==(const ChainCount&) const = default;
+};
+
 // One allocation site. In exact mode objects/bytes are counted; in sampled
 // mode (meta.mode == "sampled") they are estimates scaled from the Go
 // runtime's heap samples the way pprof scales them, and the raw sample
@@ -65,6 +92,9 @@ struct ProfileStack {
   // sampled only when it starts a block, as the whole block, so each of
   // these may stand for several allocations (ProfileMeta::tiny_allocs).
   uint64_t tiny_block_objects = 0;
+  // Of objects/bytes/samples, the parts made in goroutines created while
+  // recording, per spawn chain (empty when goroutines were not tracked).
+  std::vector<SpawnShare> spawned_by;
   bool operator==(const ProfileStack&) const = default;
 };
 
@@ -83,6 +113,9 @@ struct TaskGroup {
   // {"chan receive", 50}, ... most first. Empty when not readable.
   std::vector<std::pair<std::string, uint64_t>> states;
   std::string middleware;  // the middleware in whose code the go statement ran; "(server)" if none
+  // The leaked ones by their creator's spawn chain (Profile::spawn_chains),
+  // for goroutines created by goroutines created while recording.
+  std::vector<ChainCount> leaked_by_creator_chain;
   bool operator==(const TaskGroup&) const = default;
 };
 
@@ -222,6 +255,15 @@ struct MiddlewareRow {
   uint64_t tiny_allocs_missed = 0;
   uint64_t leaked_tasks = 0;        // leaked goroutines created in its code
   uint64_t live_tasks = 0;
+  // Via goroutines (goroutine creation tracked): what goroutines it started
+  // did, transitively (those goroutines' goroutines too), whatever their own
+  // stacks hold; beside self, not part of it. Sampled: estimates and samples.
+  uint64_t via_objects = 0, via_bytes = 0, via_samples = 0;
+  double via_objects_per_request = 0, via_bytes_per_request = 0;
+  uint64_t via_leaked_tasks = 0;  // leaked goroutines created by goroutines it started
+  // Of self, what goroutines some middleware started made (for "(server)":
+  // the work that middleware handed to goroutines, shown as theirs via goroutines).
+  uint64_t self_via_middleware_objects = 0, self_via_middleware_bytes = 0;
   std::vector<NamedCount> top_sites;  // by bytes
   std::vector<NamedCount> top_types;  // by bytes
   bool operator==(const MiddlewareRow&) const = default;
@@ -318,6 +360,11 @@ struct ProfileMeta {
   // sampler never sees them, so estimated objects are low by this many in
   // all, at the stacks with tiny_block_objects.
   uint64_t tiny_allocs = 0;
+  // Spawn contexts (goroutine creation tracked): goroutines whose context
+  // the BPF map could not keep (full), and allocations whose context named
+  // no chain we saw created (its spawn event lost): both charged by their
+  // own stack only.
+  uint64_t spawn_ctx_lost = 0, spawn_unresolved_objects = 0;
   bool tiny_allocs_counted = false;  // false: the runtime's flush points were not probed, tiny_allocs unknown
   // The heap in use (ProfileStack::inuse_*), read from the runtime's memory
   // profile at attach and at the end, in every mode and without a probe.
@@ -355,6 +402,7 @@ struct Profile {
   RequestCount requests;
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first
+  std::vector<SpawnChain> spawn_chains;   // ProfileStack::spawned_by names them by index
   std::vector<RuleMatch> user_rules;
   CHeapSummary c_heap;
   // Closures that Go renamed after inlining, and the function that made

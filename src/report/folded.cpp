@@ -181,22 +181,47 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
     frame_name[id] = names.intern(folded_frame_name(profile.frame(id).function));
   const uint32_t no_stack = names.intern("[no stack]");
 
+  const uint32_t go_statement = names.intern(kGoStatementFrame);
+
   std::unordered_map<std::vector<uint32_t>, uint64_t, SequenceHash> merged;
   std::vector<uint32_t> key;
-  auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& middleware, uint64_t w) {
+  // One line: [middleware;] [a spawn chain's creation stacks, outermost
+  // generation first, each ending at "[go statement]";] the stack.
+  auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& middleware, const SpawnChain* chain,
+                 uint64_t w) {
     if (w == 0) return;
     key.clear();
     if (group_by_middleware)
       key.push_back(names.intern(folded_frame_name(middleware.empty() ? "(unattributed)" : middleware)));
+    if (chain)
+      for (auto c = chain->creation_stacks.rbegin(); c != chain->creation_stacks.rend(); ++c) {
+        for (auto it = c->rbegin(); it != c->rend(); ++it) key.push_back(frame_name[*it]);
+        key.push_back(go_statement);
+      }
     if (frame_ids.empty()) key.push_back(no_stack);
     for (auto it = frame_ids.rbegin(); it != frame_ids.rend(); ++it) key.push_back(frame_name[*it]);  // root first
     uint64_t& sum = merged[key];
     sum = sat_add(sum, w);  // saturate rather than wrap, like total_weight()
   };
+  // Go allocation weights split by spawn chain (in-use is not split: the
+  // runtime's profile does not know goroutines).
+  const bool split = weight == Weight::Objects || weight == Weight::Bytes || weight == Weight::Samples;
   if (is_c_heap(weight))
-    for (const CHeapStack& s : profile.c_heap.stacks) add(s.frame_ids, s.middleware, c_weight_of(s, weight));
+    for (const CHeapStack& s : profile.c_heap.stacks) add(s.frame_ids, s.middleware, nullptr, c_weight_of(s, weight));
   else
-    for (const ProfileStack& s : profile.stacks) add(s.frame_ids, s.middleware, weight_of(s, weight));
+    for (const ProfileStack& s : profile.stacks) {
+      uint64_t rest = weight_of(s, weight);
+      if (split)
+        for (const SpawnShare& share : s.spawned_by) {
+          if (share.chain >= profile.spawn_chains.size()) continue;
+          const uint64_t w = std::min(rest, weight == Weight::Objects ? share.objects
+                                            : weight == Weight::Bytes ? share.bytes
+                                                                      : share.samples);
+          add(s.frame_ids, s.middleware, &profile.spawn_chains[share.chain], w);
+          rest -= w;
+        }
+      add(s.frame_ids, s.middleware, nullptr, rest);
+    }
 
   std::vector<FoldedLine> lines;
   lines.reserve(merged.size());

@@ -17,9 +17,17 @@ namespace mws {
 // with '\n'; an empty Profile gives "". With group_by_middleware, every
 // stack starts with its owning middleware (ProfileStack::middleware) as an
 // extra root frame, so a flame graph splits by middleware first.
+// Allocations made in goroutines created while recording (their spawn
+// chains, ProfileStack::spawned_by) have the creation stacks that led to
+// them spliced above their own stack, outermost generation first, each
+// followed by the frame "[go statement]": the flame graph shows the work a
+// middleware handed to goroutines under that middleware. In-use weights are
+// not split. Weights still sum to the same totals.
 // write_folded streams the lines to `out`, holding only name indexes per line
 // (a million stacks are not a gigabyte of text first); render_folded returns
 // them as one string.
+inline constexpr const char* kGoStatementFrame = "[go statement]";
+
 void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out);
 std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false);
 

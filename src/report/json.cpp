@@ -170,7 +170,31 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, ProfileS
   v.opt("inuse_change_objects", s.inuse_change_objects);
   v.opt("inuse_change_bytes", s.inuse_change_bytes);
   v.opt("tiny_block_objects", s.tiny_block_objects);
+  v.opt("spawned_by", s.spawned_by);  // goroutine creation tracked
   v.frame_ids("frames", s.frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, SpawnShare> {
+  v.object("a share object {chain, objects, bytes, samples}");
+  v.req("chain", s.chain);
+  v.req("objects", s.objects);
+  v.req("bytes", s.bytes);
+  v.opt("samples", s.samples);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, ChainCount> {
+  v.object("an object {chain, count}");
+  v.req("chain", c.chain);
+  v.req("count", c.count);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, SpawnChain> {
+  v.object("a spawn chain object {middleware, creation_stacks}");
+  v.req("middleware", c.middleware);
+  v.frame_id_lists("creation_stacks", c.creation_stacks);
 }
 
 template <typename V, typename T>
@@ -206,6 +230,8 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, ProfileM
   v.opt("gc_cycles", m.gc_cycles);
   v.opt("heap_unreadable_buckets", m.heap_unreadable_buckets);
   v.opt("heap_read_s", m.heap_read_s);
+  v.opt("spawn_ctx_lost", m.spawn_ctx_lost);
+  v.opt("spawn_unresolved_objects", m.spawn_unresolved_objects);
 }
 
 template <typename V, typename T>
@@ -220,6 +246,7 @@ void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, TaskGrou
   v.req("growth_per_min", g.growth_per_min);
   v.req("states", g.states);  // [{"state", "count"}]
   v.opt("middleware", g.middleware);
+  v.opt("leaked_by_creator_chain", g.leaked_by_creator_chain);
   v.frame_ids("creation_stack", g.creation_frame_ids);
 }
 
@@ -355,6 +382,15 @@ void fields(V& v, T& m) requires std::is_same_v<std::remove_const_t<T>, Middlewa
   v.opt("tiny_allocs_missed", m.tiny_allocs_missed);
   v.req("leaked_tasks", m.leaked_tasks);
   v.req("live_tasks", m.live_tasks);
+  // Via goroutines it started (goroutine creation tracked).
+  v.opt("via_objects", m.via_objects);
+  v.opt("via_bytes", m.via_bytes);
+  v.opt("via_samples", m.via_samples);
+  v.opt("via_objects_per_request", m.via_objects_per_request);
+  v.opt("via_bytes_per_request", m.via_bytes_per_request);
+  v.opt("via_leaked_tasks", m.via_leaked_tasks);
+  v.opt("self_via_middleware_objects", m.self_via_middleware_objects);
+  v.opt("self_via_middleware_bytes", m.self_via_middleware_bytes);
   v.req("top_sites", m.top_sites);
   v.req("top_types", m.top_types);
 }
@@ -431,6 +467,7 @@ struct JsonWriter {
   template <typename T>
   void opt(const char* key, const T& v) { j[key] = value(v); }
   void frame_ids(const char* key, const std::vector<FrameId>& v) { j[key] = v; }
+  void frame_id_lists(const char* key, const std::vector<std::vector<FrameId>>& v) { j[key] = v; }
 
   // JSON has no NaN or Infinity (nlohmann would write null): 0, "unknown".
   static J value(double d) { return std::isfinite(d) ? d : 0.0; }
@@ -463,6 +500,7 @@ struct JsonReader {
     if (j.contains(key)) read(j, key, v);
   }
   void frame_ids(const char*, std::vector<FrameId>&) {}
+  void frame_id_lists(const char*, std::vector<std::vector<FrameId>>&) {}
 };
 
 template <typename J>
@@ -624,6 +662,27 @@ void profile_from(const J& j, Profile& p) {
   read(j, "stacks", p.stacks);
   read_frames_of_each(field(j, "stacks"), "stacks", p.stacks,
                       [&](const J& s, ProfileStack& out) { read_frame_ids(s, "frames", out.frame_ids); });
+  if (j.contains("spawn_chains")) {
+    read(j, "spawn_chains", p.spawn_chains);
+    read_frames_of_each(field(j, "spawn_chains"), "spawn_chains", p.spawn_chains, [&](const J& c, SpawnChain& out) {
+      const J& lists = field(c, "creation_stacks");
+      if (!lists.is_array()) invalid("creation_stacks", "expected an array, got " + describe(lists));
+      out.creation_stacks.resize(lists.size());
+      for (size_t i = 0; i < lists.size(); ++i) {
+        J holder = J::object();
+        holder["frames"] = lists[i];
+        try {
+          read_frame_ids(holder, "frames", out.creation_stacks[i]);
+        } catch (ProfileJsonError& e) {
+          e.prepend(fmt::format("creation_stacks[{}]", i));
+          throw;
+        }
+      }
+    });
+    for (const ProfileStack& s : p.stacks)
+      for (const SpawnShare& share : s.spawned_by)
+        if (share.chain >= p.spawn_chains.size()) invalid("spawn_chains", "a stack names a chain that is not listed");
+  }
   read_part("requests", p.requests, [](const J&) {});
   if (j.contains("middleware")) read(j, "middleware", p.middleware);
   if (j.contains("chains")) read(j, "chains", p.chains);
@@ -756,6 +815,7 @@ void write_json(const Profile& p, std::ostream& out) {
   write_member(out, "tasks", J(p.tasks));
   write_member(out, "goroutines", J(p.goroutines));
   if (p.threads.recorded) write_member(out, "threads", J(p.threads));
+  write_array_member(out, "spawn_chains", p.spawn_chains);
   write_member(out, "requests", J(p.requests));
   if (p.c_heap.recorded) write_member(out, "c_heap", J(p.c_heap));
   write_member(out, "middleware", J(p.middleware));

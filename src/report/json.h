@@ -69,7 +69,7 @@ class ProfileJsonError : public std::exception {
   X(Frame) X(ProfileStack) X(ProfileMeta) X(TaskGroup) X(PreexistingTaskGroup) X(TaskSummary) X(GoroutineGroup) X(GoroutineSnapshotSummary) \
   X(ThreadGroup) X(CreatedThreadGroup) X(ThreadSummary)                                                 \
   X(RequestCount) X(NamedCount) X(MiddlewareRow) X(MiddlewareChain) X(RuleMatch) X(CHeapStack)              \
-  X(CHeapMiddlewareRow) X(CHeapSummary)
+  X(CHeapMiddlewareRow) X(CHeapSummary) X(SpawnShare) X(ChainCount) X(SpawnChain)
 
 #define MWS_DECLARE_JSON(Type)                                    \
   void to_json(nlohmann::ordered_json& j, const Type& v);         \

@@ -84,6 +84,43 @@ void render_tiny(std::string& out, const Profile& p, size_t shown) {
   }
 }
 
+// Goroutine creation tracked: each middleware's own work beside the work of
+// the goroutines it started (transitively), and how much of (server)'s self
+// was such work.
+void render_via_goroutines(std::string& out, const Profile& p, size_t top_n) {
+  std::vector<const MiddlewareRow*> rows;
+  for (const auto& m : p.middleware)
+    if (m.via_objects > 0 || m.via_leaked_tasks > 0) rows.push_back(&m);
+  if (rows.empty() && p.meta.spawn_ctx_lost == 0 && p.meta.spawn_unresolved_objects == 0) return;
+  std::stable_sort(rows.begin(), rows.end(), [](const MiddlewareRow* a, const MiddlewareRow* b) {
+    return a->via_bytes > b->via_bytes;
+  });
+  const bool sampled = p.sampled();
+  out += "\nWork done in goroutines a middleware started (via: those goroutines and theirs, whatever their stacks hold)\n";
+  out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}  {:>10}  {:>10}  {:>10}  {:>7}\n", "#", pad("middleware", kNameWidth),
+                     "self/req", "via/req", "self objs", "via objs", "self bytes", "via bytes", "via leaked");
+  const size_t shown = top_n ? std::min(top_n, rows.size()) : rows.size();
+  for (size_t i = 0; i < shown; i++) {
+    const MiddlewareRow& m = *rows[i];
+    out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}  {:>10}  {:>10}  {:>10}  {:>7}\n", i + 1,
+                       pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       per_request(p, m.objects_per_request, false), per_request(p, m.via_objects_per_request, false),
+                       grouped(m.objects), grouped(m.via_objects), human_bytes(m.bytes), human_bytes(m.via_bytes),
+                       grouped(m.via_leaked_tasks));
+  }
+  if (rows.size() > shown) out += fmt::format("  ... {} more\n", rows.size() - shown);
+  for (const auto& m : p.middleware)
+    if (m.name == "(server)" && m.self_via_middleware_objects > 0)
+      out += fmt::format("  of (server)'s {} objects ({}), {} ({}) were made in goroutines a middleware started\n",
+                         grouped(m.objects), human_bytes(m.bytes), grouped(m.self_via_middleware_objects),
+                         human_bytes(m.self_via_middleware_bytes));
+  if (sampled) out += "  objects and bytes are estimates (raw samples in the JSON: via_samples)\n";
+  if (p.meta.spawn_ctx_lost > 0 || p.meta.spawn_unresolved_objects > 0)
+    out += fmt::format("  not followed: {} goroutines whose spawn context did not fit the BPF map, {} objects whose "
+                       "goroutine's creation was not delivered; charged by their own stacks only\n",
+                       grouped(p.meta.spawn_ctx_lost), grouped(p.meta.spawn_unresolved_objects));
+}
+
 }  // namespace
 
 std::string render_middleware_text(const Profile& p, size_t top_n) {
@@ -137,6 +174,7 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     out += fmt::format("  --middleware '{}': {} frames matched{}\n", printable(r.pattern), grouped(r.frames_matched),
                        r.functions.empty() ? " (matched nothing)" : " in " + printable(r.functions.front()) +
                                                                         (r.functions.size() > 1 ? ", ..." : ""));
+  render_via_goroutines(out, p, top_n);
   if (sampled) render_tiny(out, p, shown);
   render_inuse(out, p, shown);
   return out;
