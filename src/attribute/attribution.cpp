@@ -66,23 +66,10 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       if (rules.user_match(u, p.frame(id).function)) user_matches[id].push_back(u);
 
   std::vector<std::string_view> functions;
-  // A spawn chain's middleware: the innermost one of the nearest creation
-  // stack that has one (the goroutine's own go statement first).
-  for (SpawnChain& c : p.spawn_chains) {
-    c.middleware.clear();
-    for (const auto& creation : c.creation_stacks) {
-      functions_of(p, creation, functions);
-      auto chain = rules.chain(functions, p.closure_owners);
-      if (!chain.empty()) {
-        c.middleware = chain.back().name;
-        break;
-      }
-    }
-  }
-  auto chain_middleware = [&](uint32_t chain) -> const std::string* {
-    if (chain >= p.spawn_chains.size() || p.spawn_chains[chain].middleware.empty()) return nullptr;
-    return &p.spawn_chains[chain].middleware;
-  };
+  // Functions seen as middleware frames, with the middleware they make:
+  // a goroutine alive before we attached is known by its go statement
+  // alone, one frame without the dispatcher that would mark it.
+  std::map<std::string, std::string, std::less<>> middleware_functions;
   uint64_t tiny_block_objects = 0;  // over every stack
   for (ProfileStack& s : p.stacks) {
     functions_of(p, s.frame_ids, functions);
@@ -100,22 +87,11 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     tiny_block_objects += s.tiny_block_objects;
     add(self.sites, site_of(p, s.frame_ids), s);
     add(self.types, s.type.empty() ? "(unknown type)" : s.type, s);
-    // Via goroutines: each share to the middleware that started its chain.
-    for (const SpawnShare& share : s.spawned_by) {
-      const std::string* by = chain_middleware(share.chain);
-      if (!by) continue;
-      Accum& via = rows[*by];
-      via.row.name = *by;
-      via.row.via_objects += share.objects;
-      via.row.via_bytes += share.bytes;
-      via.row.via_samples += share.samples;
-      self.row.self_via_middleware_objects += share.objects;
-      self.row.self_via_middleware_bytes += share.bytes;
-    }
 
     std::set<std::string> seen;  // a name twice in one chain counts once
     std::vector<std::string> names;
     for (const auto& m : chain) {
+      middleware_functions.try_emplace(std::string(functions[m.frame]), m.name);
       names.push_back(m.name);
       if (!seen.insert(m.name).second) continue;
       Accum& a = rows[m.name];
@@ -140,17 +116,58 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
     functions_of(p, g.creation_frame_ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
     g.middleware = owning_row(chain, functions).value_or(kServer);
+    for (const auto& m : chain) middleware_functions.try_emplace(std::string(functions[m.frame]), m.name);
     Accum& a = rows[g.middleware];
     a.row.name = g.middleware;
     a.row.leaked_tasks += g.leaked;
     a.row.live_tasks += g.live;
+  }
+
+  // A spawn chain's middleware: the innermost one of the nearest creation
+  // stack that has one (the goroutine's own go statement first). A stack of
+  // one frame (a goroutine alive at attach: its go statement) has one when
+  // that function was seen as middleware in this recording.
+  for (SpawnChain& c : p.spawn_chains) {
+    c.middleware.clear();
+    for (const auto& creation : c.creation_stacks) {
+      functions_of(p, creation, functions);
+      auto chain = rules.chain(functions, p.closure_owners);
+      if (!chain.empty()) {
+        c.middleware = chain.back().name;
+        break;
+      }
+      if (creation.size() == 1)
+        if (auto m = middleware_functions.find(functions[0]); m != middleware_functions.end()) {
+          c.middleware = m->second;
+          break;
+        }
+    }
+  }
+  auto chain_middleware = [&](uint32_t chain) -> const std::string* {
+    if (chain >= p.spawn_chains.size() || p.spawn_chains[chain].middleware.empty()) return nullptr;
+    return &p.spawn_chains[chain].middleware;
+  };
+  // Via goroutines: each share to the middleware that started its chain.
+  for (const ProfileStack& s : p.stacks)
+    for (const SpawnShare& share : s.spawned_by) {
+      const std::string* by = chain_middleware(share.chain);
+      if (!by) continue;
+      Accum& via = rows[*by];
+      via.row.name = *by;
+      via.row.via_objects += share.objects;
+      via.row.via_bytes += share.bytes;
+      via.row.via_samples += share.samples;
+      Accum& self = rows[s.middleware];
+      self.row.self_via_middleware_objects += share.objects;
+      self.row.self_via_middleware_bytes += share.bytes;
+    }
+  for (const TaskGroup& g : p.tasks.groups)
     for (const ChainCount& c : g.leaked_by_creator_chain)
       if (const std::string* by = chain_middleware(c.chain)) {
         Accum& via = rows[*by];
         via.row.name = *by;
         via.row.via_leaked_tasks += c.count;
       }
-  }
 
   // Goroutines read at the end: by where they are parked and were created.
   for (GoroutineGroup& g : p.goroutines.groups) {

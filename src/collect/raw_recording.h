@@ -72,6 +72,7 @@ struct RawRecording {
   uint64_t dropped_ring_full = 0, dropped_over_limit = 0;  // of dropped_events
   uint64_t task_read_errors = 0;
   uint64_t spawn_ctx_lost = 0;  // goroutines whose spawn context BPF could not keep (map full)
+  uint64_t spawn_ctx_seed_lost = 0;  // of those, goroutines alive at attach (their context not seeded)
 
   // The C heap (--c-heap), when asked for: c_heap_unavailable says why not
   // when it was asked for and could not be probed.

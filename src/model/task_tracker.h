@@ -38,6 +38,9 @@ class TaskTracker {
 
   // Goroutines alive when probes went live (read from the runtime's allgs).
   void register_preexisting(uint64_t goid) { preexisting_.insert(goid); }
+  // The spawn context given to such a goroutine from its go statement
+  // (gopc): a one-frame creation stack, no creator. The context id for it.
+  uint64_t preexisting_context(uint64_t gopc);
 
   // `stack` innermost first as captured at newproc1's RET; frames below
   // the go statement (newproc1, systemstack, ...) are cut using gopc.

@@ -110,6 +110,12 @@ BpfCounters GoProbes::read_counters() const {
   return c;
 }
 
+bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t ctx) const {
+  const mws_spawn_ctx value{ctx, 1, 0};
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.spawn_ctx), &g_addr, &value, BPF_NOEXIST) == 0) return true;
+  return errno == EEXIST;  // created while we read: BPF's own context stands
+}
+
 void GoProbes::for_each_alloc_count(
     const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const {
   const int ncpu = libbpf_num_possible_cpus();

@@ -80,6 +80,10 @@ class GoProbes {
   // CPU's summed, one call per key.
   void for_each_alloc_count(
       const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const;
+  // Gives a goroutine that existed before attach a spawn context (made from
+  // its go statement, read from its g), unless BPF gave it one meanwhile.
+  // False when the map had no room.
+  bool seed_spawn_context(uint64_t g_addr, uint64_t ctx) const;
   uint32_t probes_attached() const { return static_cast<uint32_t>(links_.size()); }
   // Every program counts only while the window is open: opened once all
   // probes are attached, closed before they are detached, at one instant

@@ -118,7 +118,7 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   raw.requests = bpf.requests;
   raw.tiny_allocs = bpf.tiny_allocs;
   raw.task_read_errors = bpf.task_read_errors;
-  raw.spawn_ctx_lost = bpf.spawn_ctx_lost;
+  raw.spawn_ctx_lost = bpf.spawn_ctx_lost + raw.spawn_ctx_seed_lost;
   raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
                raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
   raw.dropped_ring_full = bpf.ringbuf_drops;
@@ -372,6 +372,21 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     raw.preexisting = std::move(*gs);
     if (raw.tasks_tracked)
       for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid);
+    // Spawn contexts for them, as far as their go statement goes: work a
+    // goroutine started by a middleware before we attached is that
+    // middleware's via goroutines. At most half the map, so that goroutines
+    // born while recording keep theirs; the rest are counted as lost.
+    if (raw.tasks_tracked && t.plan.plan.spawn_ctx.enabled) {
+      size_t seeded = 0;
+      for (const auto& g : raw.preexisting) {
+        if (g.gopc == 0) continue;
+        const uint64_t ctx = seeded < MWS_SPAWN_CTX_MAX / 2 ? raw.tasks.preexisting_context(g.gopc) : 0;
+        if (ctx != 0 && (*probes)->seed_spawn_context(g.g_addr, ctx))
+          seeded++;
+        else
+          raw.spawn_ctx_seed_lost++;
+      }
+    }
   } else {
     raw.goroutines_problem = gs.error().message;
   }

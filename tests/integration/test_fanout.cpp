@@ -167,6 +167,44 @@ void check_fan_out(const std::string& mode) {
 
 }  // namespace
 
+TEST_CASE("a goroutine a middleware started before mwscope attached is charged to it via its go statement",
+          "[bpf][fanout]") {
+  Server server = start_server("fanserver");
+  const json construction = json::parse(*http_get(server.port, "/debug/construction"));
+  const json& background = construction.at("background");
+  REQUIRE(http_get(server.port, "/fan?background"));  // before attaching: FanOut starts fanBackground
+  const std::string json_path = temp_path("fanout-before.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact",
+                           "--goroutines", "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  const int pokes = 50;
+  for (int i = 0; i < pokes; i++) REQUIRE(http_get(server.port, "/debug/poke"));
+  // The go statement alone does not say FanOut.func1 is middleware (its
+  // caller does): it is, once the recording has seen it serve a request.
+  REQUIRE(http_get(server.port, "/fan"));
+  mw.signal(SIGINT);
+  REQUIRE(mw.wait(seconds(60)) == 0);
+  const json profile = read_profile_json(json_path);
+  const json* fan = row(profile, construction.at("middleware"));
+  REQUIRE(fan);
+  INFO(fan->dump());
+  CHECK(profile.at("meta").at("spawn_ctx_lost") == 0);
+  // What fanBackground allocated while recording, as the fixture states it,
+  // all of it FanOut's via goroutines (its chain: the go statement in FanOut).
+  int64_t objects = 0, via_fan = 0;
+  for (const auto& s : profile.at("stacks")) {
+    if (innermost_main(s) != background.at("function") || s.value("type", "") != background.at("type")) continue;
+    objects += s.at("objects").get<int64_t>();
+    if (s.contains("spawned_by"))
+      for (const auto& share : s.at("spawned_by"))
+        if (profile.at("spawn_chains")[share.at("chain").get<size_t>()].at("middleware") == fan->at("name"))
+          via_fan += share.at("objects").get<int64_t>();
+  }
+  CHECK(objects == pokes * background.at("per_poke").get<int64_t>());
+  CHECK(via_fan == objects);
+  CHECK(fan->at("via_objects").get<int64_t>() >= via_fan);
+}
+
 TEST_CASE("work a middleware hands to goroutines is charged to it via goroutines, self apart, in exact mode",
           "[bpf][fanout]") {
   check_fan_out("exact");
