@@ -298,13 +298,13 @@ struct mws_thread_exit_event {
  * recording gets a spawn context at creation:
  *     ctx(new) = mix(ctx(creator), hash of the creation stack)
  * (0 for a creator not created while tracked), kept in the BPF hash map
- * spawn_ctx by the new g's address until it ends. Allocations carry the
+ * spawn_ctx by the new g's address (until a later goroutine reuses the g). Allocations carry the
  * allocating goroutine's context (in the alloc_counts key and in sampled
  * events); userspace resolves a context to its chain of creation stacks
  * from the spawn events, which carry ctx and parent_ctx. Contexts name
  * chains, not goroutines: 10,000 workers started by one middleware line
  * share one context, so exact mode's map grows with the chains only. */
-#define MWS_SPAWN_CTX_MAX 131072
+#define MWS_SPAWN_CTX_MAX 131072 /* g structs: Go's peak goroutine count */
 /* Deeper generations keep their creator's context (a goroutine that
  * restarts itself would otherwise make a new context each time). */
 #define MWS_SPAWN_CTX_MAX_DEPTH 16

@@ -74,8 +74,10 @@ struct {
 	__type(value, struct mws_alloc_event);
 } alloc_scratch SEC(".maps");
 
-/* Goroutine -> spawn context (events.h, "Spawn contexts"), by g address;
- * an entry lives from the goroutine's creation to its end. */
+/* Goroutine -> spawn context (events.h, "Spawn contexts"), by g address.
+ * Not deleted when the goroutine ends: Go never frees a g, it reuses it for
+ * a later goroutine, whose spawn overwrites the entry; so the map holds at
+ * most one entry per g the runtime ever made, and exits cost no map work. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MWS_SPAWN_CTX_MAX);
@@ -499,14 +501,16 @@ int on_empty(struct pt_regs *ctx)
  * m.curg the creator; at newcoro's RET, the creator itself) and its
  * creation stack, kept under the new g. A full map is counted: that
  * goroutine's allocations then carry no context. */
-static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e)
+static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e, bool on_g0)
 {
 	e->spawn_ctx = 0;
 	e->parent_ctx = 0;
 	if (!spawn_ctx_off.enabled)
 		return;
 	struct mws_spawn_ctx next = {};
-	struct mws_spawn_ctx *parent = spawn_ctx_of(ctx->r14);
+	/* On the system stack the creator is m.curg: straight there, no lookup of g0. */
+	__u64 creator = on_g0 ? user_g(ctx->r14) : ctx->r14;
+	struct mws_spawn_ctx *parent = creator ? bpf_map_lookup_elem(&spawn_ctx, &creator) : NULL;
 	if (parent) {
 		e->parent_ctx = parent->ctx;
 		next.depth = parent->depth;
@@ -534,7 +538,7 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 
 /* One created goroutine: its g, its ids, the creator's stack, and its
  * spawn context. */
-static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller)
+static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller, bool on_g0)
 {
 	__u64 goid = 0;
 	if (read_u64(newg, go_off.g_goid, &goid) != 0) {
@@ -552,7 +556,7 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 	read_u64(newg, go_off.g_startpc, &e->startpc);
 	read_u64(newg, go_off.g_gopc, &e->gopc);
 	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	assign_spawn_ctx(ctx, e);
+	assign_spawn_ctx(ctx, e, on_g0);
 	submit(e);
 	return 0;
 }
@@ -565,7 +569,7 @@ int on_newproc_runqput(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	return emit_spawn(ctx, ctx->bx, ctx->ip + MWS_CALL_REL32_BYTES);
+	return emit_spawn(ctx, ctx->bx, ctx->ip + MWS_CALL_REL32_BYTES, true);
 }
 
 /* At newcoro's RET: RAX = the *coro; its g is the guintptr at go_off.coro_g. */
@@ -579,7 +583,7 @@ int on_newcoro_ret(struct pt_regs *ctx)
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
-	return emit_spawn(ctx, g, read_caller(ctx));
+	return emit_spawn(ctx, g, read_caller(ctx), false);
 }
 
 /* At newproc1's RET: RAX = the new g, [SP] the return into its caller. */
@@ -588,13 +592,11 @@ int on_newproc1_ret(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	return emit_spawn(ctx, PT_REGS_RC(ctx), read_caller(ctx));
+	return emit_spawn(ctx, PT_REGS_RC(ctx), read_caller(ctx), true);
 }
 
 static __always_inline int emit_exit(__u64 g)
 {
-	if (spawn_ctx_off.enabled)
-		bpf_map_delete_elem(&spawn_ctx, &g);
 	__u64 goid = 0;
 	if (read_u64(g, go_off.g_goid, &goid) != 0) {
 		count(MWS_CNT_TASK_READ_ERRORS);
