@@ -162,7 +162,22 @@ std::string render_pprof_heap(const Profile& p) {
   for (const ProfileStack& s : p.stacks) {
     const int64_t inuse_objects = std::max<int64_t>(s.inuse_objects, 0), inuse_bytes = std::max<int64_t>(s.inuse_bytes, 0);
     if (s.objects == 0 && s.bytes == 0 && inuse_objects == 0 && inuse_bytes == 0) continue;
-    b.sample(s.frame_ids, {clamp_signed(s.objects), clamp_signed(s.bytes), inuse_objects, inuse_bytes},
+    // The parts made in goroutines a middleware started: samples of their
+    // own, labelled via_middleware (-tagfocus=via_middleware=main.FanOut);
+    // the rest, with the heap in use (not split), as before.
+    uint64_t objects = s.objects, bytes = s.bytes;
+    for (const SpawnShare& share : s.spawned_by) {
+      if (share.chain >= p.spawn_chains.size() || p.spawn_chains[share.chain].middleware.empty()) continue;
+      const uint64_t o = std::min(objects, share.objects), by = std::min(bytes, share.bytes);
+      if (o == 0 && by == 0) continue;
+      b.sample(s.frame_ids, {clamp_signed(o), clamp_signed(by), 0, 0},
+               {{"middleware", s.middleware}, {"type", s.type}, {"via_middleware", p.spawn_chains[share.chain].middleware}},
+               true);
+      objects -= o;
+      bytes -= by;
+    }
+    if (objects == 0 && bytes == 0 && inuse_objects == 0 && inuse_bytes == 0) continue;
+    b.sample(s.frame_ids, {clamp_signed(objects), clamp_signed(bytes), inuse_objects, inuse_bytes},
              {{"middleware", s.middleware}, {"type", s.type}}, true);
   }
   return b.gzipped();

@@ -62,11 +62,12 @@ void check_fan_out(const std::string& mode) {
   Server server = start_server("fanserver", {"-memprofilerate", std::to_string(rate)});
   const json construction = json::parse(*http_get(server.port, "/debug/construction"));
   const std::string json_path = temp_path("fanout-" + mode + ".json"),
-                    folded_path = temp_path("fanout-" + mode + ".folded");
+                    folded_path = temp_path("fanout-" + mode + ".folded"),
+                    pprof_path = temp_path("fanout-" + mode + ".pb.gz");
   const double leak_age_s = 1;
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode,
                            "--goroutines", "--requests", "--leak-age", "1", "--json", json_path, "--folded",
-                           folded_path, "--weight", mode == "exact" ? "objects" : "samples"});
+                           folded_path, "--weight", mode == "exact" ? "objects" : "samples", "--pprof", pprof_path});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
 
   const auto before = runtime_allocs(server.port, rate);
@@ -163,6 +164,13 @@ void check_fan_out(const std::string& mode) {
   // Folded: the fan-out sits under FanOut's go statements, weighing what
   // its row says it did via goroutines.
   CHECK(int64_t(folded_via(read_file(folded_path))) == via.all);
+  // pprof: the same part, as go tool pprof reads it, under the label via_middleware.
+  if (mode == "exact") {
+    const PprofRaw raw = pprof_raw(pprof_path);
+    INFO(raw.text.substr(0, 2000));
+    CHECK(raw.sum("alloc_objects/count", {{"via_middleware", name}}) == via.all);
+    CHECK(raw.sum("alloc_objects/count") == profile.at("totals").at("objects").get<int64_t>());
+  }
 }
 
 }  // namespace
