@@ -20,6 +20,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#include "frame_walk.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -108,26 +109,6 @@ static __always_inline __u64 read_word(__u64 addr)
 	return v;
 }
 
-/* Appends return addresses by following frame pointers from `fp`, from
- * stack[at], at most `max` of them; returns the new length. Stops at a zero
- * or unreadable frame, or one that does not move up the stack. */
-static __always_inline __u32 walk_frames(__u64 fp, __u64 *stack, __u32 at, __u32 max)
-{
-	__u32 n = at;
-	for (__u32 i = 0; i < MWS_MAX_STACK_DEPTH; i++) {
-		__u64 frame[2]; /* saved RBP, return address */
-		if (n >= max || n >= MWS_MAX_STACK_DEPTH)
-			break;
-		if (fp == 0 || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || frame[1] == 0)
-			break;
-		stack[n] = frame[1];
-		n++;
-		if (frame[0] <= fp)
-			break;
-		fp = frame[0];
-	}
-	return n;
-}
 
 /* The goroutine whose cgo call runs on this thread, its Go stack appended
  * at stack[at]; returns the new length and flags what it found. */
@@ -154,7 +135,7 @@ static __always_inline __u32 append_go_stack(struct mws_c_alloc_event *e, __u32 
 	if (at >= MWS_MAX_STACK_DEPTH)
 		return at;
 	e->stack[at] = pc;
-	return walk_frames(sp + cgo.cgocall_bp_from_sp, e->stack, at + 1, MWS_MAX_STACK_DEPTH);
+	return follow_frame_pointers(sp + cgo.cgocall_bp_from_sp, e->stack, at + 1);
 }
 
 SEC("uprobe")
@@ -237,7 +218,7 @@ int on_c_alloc_return(struct pt_regs *ctx)
 	e->stack[0] = PT_REGS_IP(ctx);
 	__u32 n = 1;
 	if (cgo.walk_c_frames)
-		n = walk_frames(PT_REGS_FP(ctx), e->stack, 1, MWS_MAX_STACK_DEPTH);
+		n = follow_frame_pointers(PT_REGS_FP(ctx), e->stack, 1);
 	e->c_frames = n;
 	e->stack_len = append_go_stack(e, n);
 	bpf_ringbuf_submit(e, wakeup_flags());

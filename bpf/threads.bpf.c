@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#include "frame_walk.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -78,21 +79,9 @@ static __always_inline void fill_header(struct mws_event_header *h, __u32 kind, 
 static __always_inline __u32 walk_user_stack(__u64 *stack)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 fp = regs->bp;
-	__u32 i;
 
 	stack[0] = regs->ip;
-	for (i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
-		__u64 frame[2]; /* saved RBP, return address */
-
-		if (fp == 0 || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || frame[1] == 0)
-			break;
-		stack[i] = frame[1];
-		if (frame[0] <= fp)
-			return i + 1;
-		fp = frame[0];
-	}
-	return i;
+	return follow_frame_pointers(regs->bp, stack, 1);
 }
 
 SEC("tp_btf/task_newtask")
