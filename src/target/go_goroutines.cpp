@@ -50,6 +50,10 @@ std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, const ParkedCon
 
 }  // namespace
 
+std::vector<uint64_t> walk_goroutine_stack(const RemoteMemory& mem, uint64_t pc, uint64_t bp, uint64_t lo, uint64_t hi) {
+  return walk_parked_stack(mem, ParkedContext{pc, 0, bp, lo, hi});
+}
+
 Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& mem, uint64_t allgs_addr,
                                                             const GoRuntimeOffsets& off, bool stacks) {
   struct SliceHeader {

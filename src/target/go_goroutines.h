@@ -34,6 +34,11 @@ struct GoroutineSnapshot {
 // Bounds of a goroutine's current-stack walk.
 inline constexpr size_t kGoroutineStackDepth = 64;
 
+// A goroutine's stack from a saved context: `pc`, then the return addresses
+// of a frame-pointer walk from `bp`, leaf first, each frame inside its stack
+// [lo, hi) and above the last; at most kGoroutineStackDepth.
+std::vector<uint64_t> walk_goroutine_stack(const RemoteMemory& mem, uint64_t pc, uint64_t bp, uint64_t lo, uint64_t hi);
+
 // How a goroutine waits, as Go's traceback says it: its wait reason when
 // waiting ("chan receive"; "... (leaked, says Go)" for _Gleaked), else its
 // status ("runnable").

@@ -1,5 +1,7 @@
 #include "target/go_threads.h"
 
+#include "target/go_goroutines.h"
+
 namespace mws::target {
 
 Result<GoMOffsets> go_m_offsets_from_dwarf(const ElfFile& elf) {
@@ -15,26 +17,13 @@ Result<GoMOffsets> go_m_offsets_from_dwarf(const ElfFile& elf) {
 }
 
 std::vector<uint64_t> walk_syscall_stack(const RemoteMemory& mem, uint64_t pc, uint64_t sp, uint64_t lo, uint64_t hi,
-                                         const FrameSizeAt& frame_size, size_t max_depth) {
-  std::vector<uint64_t> out;
-  if (pc == 0 || sp < lo || sp >= hi) return out;
-  out.push_back(pc);
+                                         const FrameSizeAt& frame_size) {
+  if (pc == 0 || sp < lo || sp >= hi) return {};
+  // The function at pc saved its caller's frame pointer one word below the
+  // top of its frame: sp + its frame size - 8.
   auto size = frame_size(pc);
-  if (!size) return out;
-  const uint64_t ret_slot = sp + uint64_t(*size);
-  uint64_t first[2];  // the caller's frame pointer, the return address
-  if (ret_slot < 8 || ret_slot + 8 > hi || !mem.read(ret_slot - 8, first, sizeof first) || first[1] == 0) return out;
-  out.push_back(first[1]);
-  uint64_t bp = first[0];
-  uint64_t last = ret_slot;
-  while (out.size() < max_depth && bp > last && bp >= lo && bp + 16 <= hi && bp % 8 == 0) {
-    uint64_t frame[2];  // saved caller bp, return address
-    if (!mem.read(bp, frame, sizeof frame) || frame[1] == 0) break;
-    out.push_back(frame[1]);
-    last = bp;
-    bp = frame[0];
-  }
-  return out;
+  if (!size || *size < 8) return {pc};
+  return walk_goroutine_stack(mem, pc, sp + uint64_t(*size) - 8, lo, hi);
 }
 
 Result<std::vector<GoThread>> read_go_threads(const RemoteMemory& mem, uint64_t allm_addr, const GoMOffsets& m,

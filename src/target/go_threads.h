@@ -58,6 +58,6 @@ Result<std::vector<GoThread>> read_go_threads(const RemoteMemory& mem, uint64_t 
 // sp + size, its caller's frame pointer 8 below; then frame pointers, each
 // inside the goroutine's stack [lo, hi) and above the last.
 std::vector<uint64_t> walk_syscall_stack(const RemoteMemory& mem, uint64_t pc, uint64_t sp, uint64_t lo, uint64_t hi,
-                                         const FrameSizeAt& frame_size, size_t max_depth = 64);
+                                         const FrameSizeAt& frame_size);
 
 }  // namespace mws::target
