@@ -310,9 +310,16 @@ struct mws_thread_exit_event {
 #define MWS_SPAWN_CTX_MAX_DEPTH 16
 struct mws_spawn_ctx {
 	__u64 ctx;
-	__u32 depth; /* 1: created by a goroutine without a context */
-	__u32 _pad;
+	__u32 depth; /* 1: created by a goroutine without a context; 0: ctx is 0 */
+	__u32 is_g0; /* the key is an M's g0, which runs for m.curg: ctx unused */
+	__u64 m;     /* is_g0: that M (fixed for its g0), so one read finds curg */
 };
+/* Every goroutine alive at attach gets an entry (userspace seeds it, with
+ * its go statement's context or 0), every goroutine created while
+ * recording gets one at its spawn, and an M's g0 gets one the first time
+ * it allocates or spawns: so an allocation finds its context with one
+ * lookup, and reads the target's memory only on the system stack (one
+ * read, m.curg) or for a goroutine nobody could seed (g.m and m.g0). */
 /* Set in rodata before load. enabled = 0: every context is 0 and nothing
  * is looked up. Where the current g is: R14 in Go ABIInternal code; on the
  * system stack R14 is the M's g0, and the goroutine it runs for is m.curg. */
@@ -349,7 +356,7 @@ MWS_LAYOUT(sizeof(struct mws_alloc_key) == 24);
 MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
-MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 16);
+MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);

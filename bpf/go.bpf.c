@@ -44,6 +44,11 @@ const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
+/* runtime.goexit, link-time: every goroutine's outermost frame returns into
+ * it. The walk stops there, as Go's own traceback does: what the frame
+ * pointer above leads to is the g0 frame that started the goroutine, not
+ * part of its stack, and reading it cost another chunk. {0, 0}: unknown. */
+const volatile struct mws_code_range goexit_code = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,6 +78,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mws_alloc_event);
 } alloc_scratch SEC(".maps");
+
+/* Reading the target's memory is what an event costs most: on our VMs
+ * each bpf_probe_read_user costs ~180 ns, plus ~0.025 ns a byte, so 16
+ * bytes cost about what 1 KiB does (make bench). So the stack is read in
+ * chunks, each the rest of a page from where the walk needs it: the frames
+ * a walk visits lie close together, one read serves several of them, and
+ * a read that stays within a page the walk already touches cannot fault
+ * (a faulting read costs ~1 us: past a thread stack's top there may be
+ * nothing mapped). */
+#define MWS_PAGE_BYTES 4096
+#define MWS_STACK_CHUNK_WORDS (MWS_PAGE_BYTES / 8)
+struct stack_chunk {
+	__u64 base;  /* the user address w[0] was read from */
+	__u64 valid; /* bytes of w[] read from there */
+	__u64 w[MWS_STACK_CHUNK_WORDS + 1]; /* +1: a frame's second word past the last index */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_chunk);
+} chunk_scratch SEC(".maps");
 
 /* Goroutine -> spawn context (events.h, "Spawn contexts"), by g address.
  * Not deleted when the goroutine ends: Go never frees a g, it reuses it for
@@ -170,53 +197,97 @@ static __always_inline void submit(void *e)
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
+/* This CPU's stack chunk, emptied. */
+static __always_inline struct stack_chunk *empty_chunk(void)
+{
+	__u32 zero = 0;
+	struct stack_chunk *c = bpf_map_lookup_elem(&chunk_scratch, &zero);
+	if (c)
+		c->valid = 0;
+	return c;
+}
+
+/* Reads from `at` to the end of its page, at least the 16 bytes of a
+ * frame (which then ends in the next page). */
+static __always_inline bool load_chunk(struct stack_chunk *c, __u64 at)
+{
+	__u64 n = MWS_PAGE_BYTES - (at & (MWS_PAGE_BYTES - 1));
+	if (n < 16)
+		n = 16;
+	c->base = at;
+	c->valid = 0;
+	if (bpf_probe_read_user(c->w, n, (void *)at) == 0)
+		c->valid = n;
+	return c->valid != 0;
+}
+
+/* The two words at user address `at`, from the chunk when it holds them,
+ * else from a chunk read there. */
+static __always_inline bool chunk_pair(struct stack_chunk *c, __u64 at, __u64 *first, __u64 *second)
+{
+	__u64 off = at - c->base;
+	if (at < c->base || off + 16 > c->valid || (off & 7)) {
+		if (!load_chunk(c, at))
+			return false;
+		off = 0;
+	}
+	__u32 i = (off >> 3) & (MWS_STACK_CHUNK_WORDS - 1);
+	*first = c->w[i];
+	*second = c->w[i + 1];
+	return true;
+}
+
 /* Unwinds the user stack by following RBP, which Go keeps as a frame
  * pointer on amd64: [RBP] holds the caller's RBP, [RBP+8] the return
  * address. stack[0] is the probed instruction. Walking it here costs
- * ~0.4 us per event on our VMs where bpf_get_stack(BPF_F_USER_STACK)
+ * a few hundred ns per event on our VMs where bpf_get_stack(BPF_F_USER_STACK)
  * costs ~8 us (kernel 6.18), measured with `make bench`. Stops at a zero
  * or unreadable frame pointer, or a frame that points at itself. */
-static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, __u64 *stack)
+static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct stack_chunk *c, __u64 *stack)
 {
 	__u64 fp = ctx->bp;
+	/* goexit's range at run time: the probe's cookie is its link-time address. */
+	const __u64 goexit_lo = goexit_code.lo + (ctx->ip - (bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK));
+	const __u64 goexit_len = goexit_code.hi - goexit_code.lo;
 	__u32 i;
 
 	stack[0] = ctx->ip;
 	for (i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
-		__u64 frame[2]; /* saved RBP, return address */
+		__u64 saved_bp, ret;
 
-		if (fp == 0 || bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0)
+		if (fp == 0 || !chunk_pair(c, fp, &saved_bp, &ret))
 			break;
-		if (frame[1] == 0)
+		if (ret == 0)
 			break;
-		stack[i] = frame[1];
-		if (frame[0] == fp)
+		stack[i] = ret;
+		if (saved_bp == fp || ret - goexit_lo < goexit_len)
 			return i + 1;
-		fp = frame[0];
+		fp = saved_bp;
 	}
 	return i;
 }
 
 /* The return address at [SP]: at a function's entry or RET, RBP belongs to
  * the caller's frame, so the frame-pointer walk would skip the direct
- * caller. 0 when unreadable. */
-static __always_inline __u64 read_caller(struct pt_regs *ctx)
+ * caller. Loads the chunk at SP, where the walk's first frames lie too.
+ * 0 when unreadable. */
+static __always_inline __u64 read_caller(struct pt_regs *ctx, struct stack_chunk *c)
 {
-	__u64 caller = 0;
-	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_SP(ctx)) != 0)
+	__u64 caller = 0, next = 0;
+	if (!chunk_pair(c, PT_REGS_SP(ctx), &caller, &next))
 		return 0;
 	return caller;
 }
 
 /* Fills the walked stack beside the caller already read; flags and counts
  * what went wrong. */
-static __always_inline void capture_stack(struct pt_regs *ctx, struct mws_event_header *h, __u64 caller,
-					  __u64 *caller_out, __u64 *stack, __u32 *stack_len)
+static __always_inline void capture_stack(struct pt_regs *ctx, struct stack_chunk *c, struct mws_event_header *h,
+					  __u64 caller, __u64 *caller_out, __u64 *stack, __u32 *stack_len)
 {
 	*caller_out = caller;
 	if (caller == 0)
 		h->flags |= MWS_FLAG_NO_CALLER;
-	__u32 depth = walk_frame_pointers(ctx, stack);
+	__u32 depth = walk_frame_pointers(ctx, c, stack);
 	*stack_len = depth;
 	if (depth <= 1 && ctx->bp != 0)
 		count(MWS_CNT_STACK_ERRORS);
@@ -231,30 +302,37 @@ static __always_inline int read_u64(__u64 base, __s64 off, __u64 *out)
 	return bpf_probe_read_user(out, sizeof(*out), (void *)(base + off));
 }
 
-/* The goroutine that code running with current g `g` works for: g itself,
- * or on the system stack (g is its M's g0) the M's current goroutine. */
-static __always_inline __u64 user_g(__u64 g)
+/* The entry of a g that has none: when g is its M's g0 (the system stack,
+ * which runs for m.curg), an is_g0 entry that remembers the M; else NULL,
+ * a goroutine without a context (alive at attach and not seeded). Only a
+ * g0 gets an entry here: userspace may still be seeding the others. */
+static __always_inline struct mws_spawn_ctx *remember_g0(__u64 g)
 {
-	__u64 m = 0, g0 = 0, curg = 0;
+	__u64 m = 0, g0 = 0;
 	if (read_u64(g, spawn_ctx_off.g_m, &m) != 0 || read_u64(m, spawn_ctx_off.m_g0, &g0) != 0 || g0 != g)
-		return g;
-	if (read_u64(m, spawn_ctx_off.m_curg, &curg) != 0 || curg == 0)
-		return g;
-	return curg;
+		return NULL;
+	struct mws_spawn_ctx e = {.is_g0 = 1, .m = m};
+	bpf_map_update_elem(&spawn_ctx, &g, &e, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&spawn_ctx, &g);
 }
 
 /* The spawn context of the goroutine behind current g `g`, NULL when it has
- * none (created before we attached, or tracking is off). The common case,
- * a goroutine with a context, costs one lookup; the system stack a second. */
+ * none (created before we attached and not seeded, or tracking is off).
+ * A goroutine costs one lookup; the system stack a read of m.curg and a
+ * second lookup (events.h, struct mws_spawn_ctx). */
 static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
 {
 	if (!spawn_ctx_off.enabled || g == 0)
 		return NULL;
 	struct mws_spawn_ctx *c = bpf_map_lookup_elem(&spawn_ctx, &g);
-	if (c)
+	if (!c)
+		c = remember_g0(g);
+	if (!c || !c->is_g0)
 		return c;
-	__u64 u = user_g(g);
-	return u == g ? NULL : bpf_map_lookup_elem(&spawn_ctx, &u);
+	__u64 curg = 0;
+	if (read_u64(c->m, spawn_ctx_off.m_curg, &curg) != 0 || curg == 0)
+		return NULL;
+	return bpf_map_lookup_elem(&spawn_ctx, &curg);
 }
 
 static __always_inline __u64 spawn_ctx_id(__u64 g)
@@ -275,9 +353,12 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 	return i == 0 ? ax : i == 1 ? bx : i == 2 ? cx : 0;
 }
 
-static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object,
-				      __u64 caller)
+static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
 {
+	struct stack_chunk *c = empty_chunk();
+	if (!c)
+		return 0;
+	__u64 caller = read_caller(ctx, c);
 	struct mws_alloc_event *e = reserve_event(sizeof(*e), kind);
 	if (!e)
 		return 0;
@@ -286,7 +367,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	e->object = object;
 	e->_pad = 0;
 	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
-	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	submit(e);
 	return 0;
 }
@@ -325,8 +406,10 @@ static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mw
 		c->stack_sent = 1;
 }
 
-/* Exact mode: one allocation, counted in alloc_counts. */
-static __always_inline int count_alloc(struct pt_regs *ctx, __u64 size, __u64 type_addr, __u64 caller)
+/* Exact mode: one allocation, counted in alloc_counts. The chunk holds
+ * the stack at SP (read_caller). */
+static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *chunk, __u64 size, __u64 type_addr,
+				       __u64 caller)
 {
 	__u32 zero = 0;
 	struct mws_alloc_event *e = bpf_map_lookup_elem(&alloc_scratch, &zero);
@@ -338,7 +421,7 @@ static __always_inline int count_alloc(struct pt_regs *ctx, __u64 size, __u64 ty
 	e->object = 0;
 	e->_pad = 0;
 	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
-	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, chunk, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx};
 	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, &key);
 	if (!c) {
@@ -389,10 +472,13 @@ int on_mallocgc(struct pt_regs *ctx)
 	 * does not record it either. */
 	if (PT_REGS_RC(ctx) == 0)
 		return 0;
-	__u64 caller = read_caller(ctx);
+	struct stack_chunk *chunk = empty_chunk();
+	if (!chunk)
+		return 0;
+	__u64 caller = read_caller(ctx, chunk);
 	if (caller != 0 && called_by_allocator(ctx, caller))
 		return 0;
-	return count_alloc(ctx, PT_REGS_RC(ctx), ctx->bx, caller);
+	return count_alloc(ctx, chunk, PT_REGS_RC(ctx), ctx->bx, caller);
 }
 
 /* mProf_Malloc(p unsafe.Pointer, size uintptr), Go 1.17-1.22, or
@@ -404,7 +490,7 @@ int on_mprof_malloc(struct pt_regs *ctx)
 	if (!counted_entry(ctx))
 		return 0;
 	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
-			  go_arg(ctx, mprof_args.object_arg), read_caller(ctx));
+			  go_arg(ctx, mprof_args.object_arg));
 }
 
 /* setprofilebucket(p unsafe.Pointer, b *bucket): p in RAX, b in RBX. */
@@ -501,16 +587,14 @@ int on_empty(struct pt_regs *ctx)
  * m.curg the creator; at newcoro's RET, the creator itself) and its
  * creation stack, kept under the new g. A full map is counted: that
  * goroutine's allocations then carry no context. */
-static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e, bool on_g0)
+static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e)
 {
 	e->spawn_ctx = 0;
 	e->parent_ctx = 0;
 	if (!spawn_ctx_off.enabled)
 		return;
 	struct mws_spawn_ctx next = {};
-	/* On the system stack the creator is m.curg: straight there, no lookup of g0. */
-	__u64 creator = on_g0 ? user_g(ctx->r14) : ctx->r14;
-	struct mws_spawn_ctx *parent = creator ? bpf_map_lookup_elem(&spawn_ctx, &creator) : NULL;
+	struct mws_spawn_ctx *parent = spawn_ctx_of(ctx->r14);
 	if (parent) {
 		e->parent_ctx = parent->ctx;
 		next.depth = parent->depth;
@@ -528,7 +612,15 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 		next.depth++;
 	}
 	e->spawn_ctx = next.ctx;
-	if (bpf_map_update_elem(&spawn_ctx, &e->g_addr, &next, BPF_ANY) != 0) {
+	/* A reused g (the common case: Go keeps ended goroutines' g for the
+	 * next) is overwritten in place, cheaper than an update; nothing reads
+	 * its entry before the new goroutine runs. */
+	struct mws_spawn_ctx *slot = bpf_map_lookup_elem(&spawn_ctx, &e->g_addr);
+	if (slot) {
+		*slot = next;
+		return;
+	}
+	if (bpf_map_update_elem(&spawn_ctx, &e->g_addr, &next, BPF_NOEXIST) != 0) {
 		__u32 zero = MWS_SPAWN_CTX_LOST_FULL;
 		__u64 *v = bpf_map_lookup_elem(&spawn_ctx_lost, &zero);
 		if (v)
@@ -536,12 +628,41 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 	}
 }
 
-/* One created goroutine: its g, its ids, the creator's stack, and its
- * spawn context. */
-static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller, bool on_g0)
+/* The new g's goid, startpc and gopc with one read: they lie within 160
+ * bytes of each other in every supported version (goid first). The chunk
+ * is only borrowed: it holds no stack after. */
+static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, __u64 *goid, __u64 *startpc, __u64 *gopc)
 {
-	__u64 goid = 0;
-	if (read_u64(newg, go_off.g_goid, &goid) != 0) {
+	const __s64 lo = go_off.g_goid;
+	const __s64 hi = (go_off.g_startpc > go_off.g_gopc ? go_off.g_startpc : go_off.g_gopc) + 8;
+	*startpc = 0;
+	*gopc = 0;
+	if (lo < 0 || go_off.g_startpc < lo || go_off.g_gopc < lo || hi - lo > 256) {
+		if (read_u64(g, go_off.g_goid, goid) != 0)
+			return false;
+		read_u64(g, go_off.g_startpc, startpc);
+		read_u64(g, go_off.g_gopc, gopc);
+		return true;
+	}
+	c->valid = 0;
+	if (g == 0 || bpf_probe_read_user(c->w, (hi - lo) & 511, (void *)(g + lo)) != 0)
+		return false;
+	*goid = c->w[0];
+	*startpc = c->w[((go_off.g_startpc - lo) >> 3) & (MWS_STACK_CHUNK_WORDS - 1)];
+	*gopc = c->w[((go_off.g_gopc - lo) >> 3) & (MWS_STACK_CHUNK_WORDS - 1)];
+	return true;
+}
+
+/* One created goroutine: its g, its ids, the creator's stack, and its
+ * spawn context. `caller`: the return address the probed CALL will push
+ * (0: read it at [SP], at a RET). */
+static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller)
+{
+	struct stack_chunk *c = empty_chunk();
+	if (!c)
+		return 0;
+	__u64 goid = 0, startpc = 0, gopc = 0;
+	if (!read_g_ids(c, newg, &goid, &startpc, &gopc)) {
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
@@ -550,13 +671,13 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 		return 0;
 	e->goid = goid;
 	e->g_addr = newg;
-	e->startpc = 0;
-	e->gopc = 0;
+	e->startpc = startpc;
+	e->gopc = gopc;
 	e->_pad = 0;
-	read_u64(newg, go_off.g_startpc, &e->startpc);
-	read_u64(newg, go_off.g_gopc, &e->gopc);
-	capture_stack(ctx, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	assign_spawn_ctx(ctx, e, on_g0);
+	if (caller == 0)
+		caller = read_caller(ctx, c);
+	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	assign_spawn_ctx(ctx, e);
 	submit(e);
 	return 0;
 }
@@ -569,7 +690,7 @@ int on_newproc_runqput(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	return emit_spawn(ctx, ctx->bx, ctx->ip + MWS_CALL_REL32_BYTES, true);
+	return emit_spawn(ctx, ctx->bx, ctx->ip + MWS_CALL_REL32_BYTES);
 }
 
 /* At newcoro's RET: RAX = the *coro; its g is the guintptr at go_off.coro_g. */
@@ -583,7 +704,7 @@ int on_newcoro_ret(struct pt_regs *ctx)
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
-	return emit_spawn(ctx, g, read_caller(ctx), false);
+	return emit_spawn(ctx, g, 0);
 }
 
 /* At newproc1's RET: RAX = the new g, [SP] the return into its caller. */
@@ -592,7 +713,7 @@ int on_newproc1_ret(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	return emit_spawn(ctx, PT_REGS_RC(ctx), read_caller(ctx), true);
+	return emit_spawn(ctx, PT_REGS_RC(ctx), 0);
 }
 
 static __always_inline int emit_exit(__u64 g)

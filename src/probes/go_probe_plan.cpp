@@ -248,6 +248,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     return Error{what + " was built with " + build->version + "; mwscope needs Go >= 1.17 (register ABI)"};
   t.stripped = !exe.has_symtab();
   if (!index) index.emplace(exe, build->version, what);
+  if (auto goexit = index->find("runtime.goexit")) t.plan.goexit_code = {goexit->entry, goexit->entry + goexit->size};
   if (req.allocations == AllocationProbes::Exact) {
     if (auto st = plan_exact(exe, *index, t); !st) return Error{what + ": " + st.error().message};
   } else if (req.allocations == AllocationProbes::Sampled) {

@@ -32,6 +32,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   mws_spawn_ctx_offsets spawn_ctx = plan.spawn_ctx;
   if (!plan.tracks_goroutines()) spawn_ctx.enabled = 0;
   std::memcpy(const_cast<mws_spawn_ctx_offsets*>(&p->skel_->rodata->spawn_ctx_off), &spawn_ctx, sizeof(spawn_ctx));
+  std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->goexit_code), &plan.goexit_code, sizeof(plan.goexit_code));
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
@@ -111,7 +112,7 @@ BpfCounters GoProbes::read_counters() const {
 }
 
 bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t ctx) const {
-  const mws_spawn_ctx value{ctx, 1, 0};
+  const mws_spawn_ctx value{ctx, ctx != 0 ? 1u : 0u, 0, 0};  // 0: known to have no context
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.spawn_ctx), &g_addr, &value, BPF_NOEXIST) == 0) return true;
   return errno == EEXIST;  // created while we read: BPF's own context stands
 }

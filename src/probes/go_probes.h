@@ -52,6 +52,7 @@ struct GoProbePlan {
   // Spawn contexts: enabled when goroutine creation is tracked and the g/m
   // offsets are known (bpf/events.h).
   mws_spawn_ctx_offsets spawn_ctx{0, 0, -1, -1, -1};
+  mws_code_range goexit_code{};  // runtime.goexit, link-time: where every goroutine's stack ends
 };
 
 struct GoProbeOptions {

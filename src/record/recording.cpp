@@ -375,15 +375,18 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     // Spawn contexts for them, as far as their go statement goes: work a
     // goroutine started by a middleware before we attached is that
     // middleware's via goroutines. At most half the map, so that goroutines
-    // born while recording keep theirs; the rest are counted as lost.
+    // born while recording keep theirs; the rest are counted as lost. One
+    // without a go statement (main) gets an entry too, context 0: BPF then
+    // knows it with one lookup instead of reading the target's memory at
+    // each of its allocations (events.h, struct mws_spawn_ctx).
     if (raw.tasks_tracked && t.plan.plan.spawn_ctx.enabled) {
       size_t seeded = 0;
       for (const auto& g : raw.preexisting) {
-        if (g.gopc == 0) continue;
-        const uint64_t ctx = seeded < MWS_SPAWN_CTX_MAX / 2 ? raw.tasks.preexisting_context(g.gopc) : 0;
-        if (ctx != 0 && (*probes)->seed_spawn_context(g.g_addr, ctx))
+        const uint64_t ctx = g.gopc != 0 && seeded < MWS_SPAWN_CTX_MAX / 2 ? raw.tasks.preexisting_context(g.gopc) : 0;
+        if (g.gopc != 0 && ctx == 0) raw.spawn_ctx_seed_lost++;
+        if (seeded < MWS_SPAWN_CTX_MAX / 2 && (*probes)->seed_spawn_context(g.g_addr, ctx))
           seeded++;
-        else
+        else if (ctx != 0)
           raw.spawn_ctx_seed_lost++;
       }
     }
