@@ -180,10 +180,13 @@ struct mws_task_spawn_event {
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
-/* A goroutine is ending (entry of runtime.goexit1, R14 = its g). */
+/* A goroutine is ending: its g (goexit1's R14, gdestroy's argument). Its
+ * goid is not read: a read of the target costs as much as the rest of the
+ * exit probe, and userspace knows which goroutine is on each g from the
+ * spawn events and the goroutines read at attach (events arrive in order,
+ * and Go reuses a g only after its goroutine ended). */
 struct mws_task_exit_event {
 	struct mws_event_header hdr;
-	__u64 goid;
 	__u64 g_addr;
 };
 
@@ -358,7 +361,7 @@ MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEP
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
-MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 32);
 MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(sizeof(struct mws_c_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_cgo_context) == 64);

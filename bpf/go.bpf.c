@@ -718,15 +718,9 @@ int on_newproc1_ret(struct pt_regs *ctx)
 
 static __always_inline int emit_exit(__u64 g)
 {
-	__u64 goid = 0;
-	if (read_u64(g, go_off.g_goid, &goid) != 0) {
-		count(MWS_CNT_TASK_READ_ERRORS);
-		return 0;
-	}
 	struct mws_task_exit_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_EXIT);
 	if (!e)
 		return 0;
-	e->goid = goid;
 	e->g_addr = g;
 	submit(e);
 	return 0;

@@ -68,7 +68,7 @@ void EventDecoder::decode(const void* data, size_t size) {
     }
     case MWS_EV_TASK_EXIT: {
       if (size < sizeof(mws_task_exit_event)) break;
-      tasks_.on_exit(static_cast<const mws_task_exit_event*>(data)->goid);
+      tasks_.on_exit(static_cast<const mws_task_exit_event*>(data)->g_addr);
       return;
     }
     default:

@@ -8,9 +8,9 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
                            uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx,
                            uint64_t parent_ctx) {
   spawned_++;
-  // A goid can only be registered as preexisting if we read allgs after
-  // the probes went live and the goroutine was created in between.
-  preexisting_.erase(goid);
+  // Go gives a g to a new goroutine only after the last one on it ended:
+  // whoever we knew on this g has ended, even if its exit event was lost.
+  end_goroutine_on(g_addr, goid);
 
   // gopc is the return address of the call to newproc: the go statement.
   // Everything inside it (newproc1, newproc.func1, systemstack) goes.
@@ -27,6 +27,7 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   const GroupId gid = it->second;
   groups_[gid].spawned++;
   live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx};
+  goid_on_g_[g_addr] = goid;
   // A context past the depth cap is its creator's (no new link).
   if (spawn_ctx != 0 && spawn_ctx != parent_ctx) contexts_.try_emplace(spawn_ctx, SpawnContext{parent_ctx, *sid});
 }
@@ -45,18 +46,28 @@ uint64_t TaskTracker::preexisting_context(uint64_t gopc) {
   return h;
 }
 
-void TaskTracker::on_exit(uint64_t goid) {
-  auto it = live_.find(goid);
-  if (it != live_.end()) {
-    groups_[it->second.group].ended++;
-    live_.erase(it);
-    ended_++;
-    return;
+bool TaskTracker::end_goroutine_on(uint64_t g_addr, uint64_t next_goid) {
+  if (auto on_g = goid_on_g_.find(g_addr); on_g != goid_on_g_.end()) {
+    if (auto it = live_.find(on_g->second); it != live_.end()) {
+      groups_[it->second.group].ended++;
+      live_.erase(it);
+      ended_++;
+    }
+    goid_on_g_.erase(on_g);
+    return true;
   }
-  if (preexisting_.erase(goid))
-    preexisting_ended_++;
-  else
-    unknown_exits_++;
+  if (auto it = preexisting_.find(g_addr); it != preexisting_.end()) {
+    // The same goid: created after the probes went live and read from
+    // allgs too, not a goroutine from before attach.
+    if (it->second != next_goid) preexisting_ended_++;
+    preexisting_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+void TaskTracker::on_exit(uint64_t g_addr) {
+  if (!end_goroutine_on(g_addr, 0)) unknown_exits_++;
 }
 
 }  // namespace mws::model

@@ -1,13 +1,15 @@
 // TaskTracker: the goroutines seen being created and ending while we
 // record. Live tasks are keyed by goid; each belongs to a group (creation
 // stack, start function). Goroutines that existed before attach are known
-// only by the goids the caller registers, and are kept apart.
+// only by the goids the caller registers, and are kept apart. An exit
+// names the g, not the goid (BPF does not read the ending g: events.h):
+// the goroutine on a g is the last one spawned on it or registered there,
+// events arrive in order, and Go reuses a g only after its goroutine ended.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "model/spawn_contexts.h"
@@ -37,7 +39,7 @@ class TaskTracker {
       : max_live_(max_live), stacks_(max_stacks) {}
 
   // Goroutines alive when probes went live (read from the runtime's allgs).
-  void register_preexisting(uint64_t goid) { preexisting_.insert(goid); }
+  void register_preexisting(uint64_t goid, uint64_t g_addr) { preexisting_[g_addr] = goid; }
   // The spawn context given to such a goroutine from its go statement
   // (gopc): a one-frame creation stack, no creator. The context id for it.
   uint64_t preexisting_context(uint64_t gopc);
@@ -48,7 +50,7 @@ class TaskTracker {
   // creator's (bpf/events.h); 0 when not tracked.
   void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
                 uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx = 0, uint64_t parent_ctx = 0);
-  void on_exit(uint64_t goid);
+  void on_exit(uint64_t g_addr);
 
   const std::unordered_map<uint64_t, LiveTask>& live() const { return live_; }
   const std::vector<TaskGroupCounts>& groups() const { return groups_; }
@@ -67,8 +69,13 @@ class TaskTracker {
   StackTable stacks_;
   std::vector<TaskGroupCounts> groups_;
   std::unordered_map<StackKey, GroupId, StackKeyHash> group_index_;  // (creation stack, startpc)
-  std::unordered_map<uint64_t, LiveTask> live_;
-  std::unordered_set<uint64_t> preexisting_;
+  // The goroutine we know on g has ended; next_goid starts on it (0: none).
+  // False when we knew none there.
+  bool end_goroutine_on(uint64_t g_addr, uint64_t next_goid);
+
+  std::unordered_map<uint64_t, LiveTask> live_;  // by goid
+  std::unordered_map<uint64_t, uint64_t> goid_on_g_;  // g -> its live tracked goroutine's goid
+  std::unordered_map<uint64_t, uint64_t> preexisting_;  // g -> goid, alive at attach
   SpawnContexts contexts_;
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
 };

@@ -371,7 +371,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
     raw.preexisting = std::move(*gs);
     if (raw.tasks_tracked)
-      for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid);
+      for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid, g.g_addr);
     // Spawn contexts for them, as far as their go statement goes: work a
     // goroutine started by a middleware before we attached is that
     // middleware's via goroutines. At most half the map, so that goroutines

@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   const double spawn_s = seconds_since(t1);
   const size_t heap_tasks = heap_in_use() - heap_tasks_before;
   for (size_t g = 0; g < goroutines; g += 2) {
-    exit_event.goid = g + 1;
+    exit_event.g_addr = 0xc000000000 + g * 0x200;
     task_decoder.decode(&exit_event, sizeof(exit_event));
   }
   std::printf("goroutines: %zu spawn events in %.3f s (%.2f million/s); memory per live tracked goroutine: %.0f B\n",

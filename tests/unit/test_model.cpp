@@ -137,9 +137,9 @@ TEST_CASE("decoder rejects short and unknown records and counts them", "[model]"
   CHECK(agg.events() == 0);
 }
 
-TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched by goid", "[model]") {
+TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched by g", "[model]") {
   model::TaskTracker t;
-  t.register_preexisting(1);
+  t.register_preexisting(1, 0xb001);
   const uint64_t gopc = 0x4a0010;
   // As captured at newproc1's RET: newproc.func1, systemstack, then the go statement.
   const std::vector<uint64_t> captured{0x443001, 0x460002, gopc, 0x4b0000};
@@ -147,10 +147,10 @@ TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched 
   t.on_spawn(20, 0xd000, 0x4a2000, gopc, 1000, captured);  // other start function: other group
   REQUIRE(t.groups().size() == 2);
   CHECK(t.stacks().pcs(t.groups()[0].creation_stack) == std::vector<uint64_t>{gopc, 0x4b0000});
-  t.on_exit(10);
-  t.on_exit(11);
-  t.on_exit(1);   // existed before attach
-  t.on_exit(99);  // never seen
+  t.on_exit(0xc000 + 10);
+  t.on_exit(0xc000 + 11);
+  t.on_exit(0xb001);  // existed before attach
+  t.on_exit(0xf999);  // never seen
   CHECK(t.spawned() == 6);
   CHECK(t.ended() == 2);
   CHECK(t.live().size() == 4);
@@ -158,6 +158,30 @@ TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched 
   CHECK(t.groups()[0].ended == 2);
   CHECK(t.preexisting_ended() == 1);
   CHECK(t.unknown_exits() == 1);
+}
+
+TEST_CASE("task tracker: a g reused ends the goroutine it held, and a goroutine registered twice is not two", "[model]") {
+  model::TaskTracker t;
+  const std::vector<uint64_t> stack{0x443001, 0x4a0010};
+  t.register_preexisting(1, 0xa000);  // alive at attach
+  t.register_preexisting(7, 0xb000);  // created after the probes went live, then read from allgs too
+  t.on_spawn(7, 0xb000, 0x4a1000, 0x4a0010, 1000, stack);
+  CHECK(t.preexisting_alive() == 1);
+  CHECK(t.preexisting_ended() == 0);
+  // goid 1's exit was lost (a full ring): a new goroutine on its g shows it ended.
+  t.on_spawn(8, 0xa000, 0x4a1000, 0x4a0010, 1000, stack);
+  CHECK(t.preexisting_alive() == 0);
+  CHECK(t.preexisting_ended() == 1);
+  // The same for a goroutine spawned while recording.
+  t.on_spawn(9, 0xa000, 0x4a1000, 0x4a0010, 1000, stack);
+  CHECK(t.ended() == 1);
+  CHECK(t.live().count(8) == 0);
+  CHECK(t.live().count(9) == 1);
+  t.on_exit(0xa000);
+  t.on_exit(0xa000);  // nothing left on that g
+  CHECK(t.ended() == 2);
+  CHECK(t.unknown_exits() == 1);
+  CHECK(t.live().size() == 1);  // goid 7
 }
 
 TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
@@ -168,6 +192,7 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   mws_task_spawn_event s{};
   s.hdr.kind = MWS_EV_TASK_SPAWN;
   s.goid = 42;
+  s.g_addr = 0xc042;
   s.gopc = 0x3000;
   s.caller = 0x1000;
   s.stack_len = 3;
@@ -177,7 +202,7 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   dec.decode(&s, sizeof(s));
   mws_task_exit_event x{};
   x.hdr.kind = MWS_EV_TASK_EXIT;
-  x.goid = 42;
+  x.g_addr = 0xc042;
   REQUIRE(tasks.live().size() == 1);
   CHECK(tasks.stacks().pcs(0) == std::vector<uint64_t>{0x3000, 0x4000});
   dec.decode(&x, sizeof(x));
