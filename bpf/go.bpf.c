@@ -90,6 +90,7 @@ struct {
 #define MWS_PAGE_BYTES 4096
 #define MWS_STACK_CHUNK_WORDS (MWS_PAGE_BYTES / 8)
 struct stack_chunk {
+	__u64 load_bias; /* runtime minus link-time address of the target's code (empty_chunk) */
 	__u64 base;  /* the user address w[0] was read from */
 	__u64 valid; /* bytes of w[] read from there */
 	__u64 w[MWS_STACK_CHUNK_WORDS + 1]; /* +1: a frame's second word past the last index */
@@ -152,8 +153,8 @@ static __always_inline bool is_target(void)
  * MWS_COOKIE_STACK_CHECK_JUMP). Only the hit that goes on is counted. */
 static __always_inline bool restarts_after_morestack(struct pt_regs *ctx)
 {
-	return (bpf_get_attach_cookie(ctx) & MWS_COOKIE_STACK_CHECK_JUMP) &&
-	       (ctx->flags & (MWS_EFLAGS_CF | MWS_EFLAGS_ZF));
+	return (ctx->flags & (MWS_EFLAGS_CF | MWS_EFLAGS_ZF)) &&
+	       (bpf_get_attach_cookie(ctx) & MWS_COOKIE_STACK_CHECK_JUMP);
 }
 
 /* The probed function's entry hit of this call: in the target, and not a
@@ -163,13 +164,13 @@ static __always_inline bool counted_entry(struct pt_regs *ctx)
 	return is_target() && !restarts_after_morestack(ctx);
 }
 
+/* Fills the header but its flags (the stack capture sets those). */
 static __always_inline void fill_header(struct mws_event_header *h, __u32 kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	h->kind = kind;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
@@ -184,6 +185,7 @@ static __always_inline void *reserve_event(__u64 size, __u32 kind)
 		return NULL;
 	}
 	fill_header(h, kind);
+	h->flags = 0;
 	return h;
 }
 
@@ -197,13 +199,17 @@ static __always_inline void submit(void *e)
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
-/* This CPU's stack chunk, emptied. */
-static __always_inline struct stack_chunk *empty_chunk(void)
+/* This CPU's stack chunk, emptied, with the load bias of the probe that
+ * runs: its cookie is the probed instruction's link-time address, ctx->ip
+ * its runtime one (the kernel points ip at it before running handlers). */
+static __always_inline struct stack_chunk *empty_chunk(struct pt_regs *ctx)
 {
 	__u32 zero = 0;
 	struct stack_chunk *c = bpf_map_lookup_elem(&chunk_scratch, &zero);
-	if (c)
+	if (c) {
 		c->valid = 0;
+		c->load_bias = ctx->ip - (bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK);
+	}
 	return c;
 }
 
@@ -246,8 +252,7 @@ static __always_inline bool chunk_pair(struct stack_chunk *c, __u64 at, __u64 *f
 static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct stack_chunk *c, __u64 *stack)
 {
 	__u64 fp = ctx->bp;
-	/* goexit's range at run time: the probe's cookie is its link-time address. */
-	const __u64 goexit_lo = goexit_code.lo + (ctx->ip - (bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK));
+	const __u64 goexit_lo = goexit_code.lo + c->load_bias;
 	const __u64 goexit_len = goexit_code.hi - goexit_code.lo;
 	__u32 i;
 
@@ -355,7 +360,7 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 
 static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
 {
-	struct stack_chunk *c = empty_chunk();
+	struct stack_chunk *c = empty_chunk(ctx);
 	if (!c)
 		return 0;
 	__u64 caller = read_caller(ctx, c);
@@ -400,7 +405,7 @@ static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mw
 {
 	if (c->stack_sent)
 		return;
-	e->hdr.kind = MWS_EV_ALLOC_STACK;
+	fill_header(&e->hdr, MWS_EV_ALLOC_STACK);
 	e->object = hash;
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) == 0)
 		c->stack_sent = 1;
@@ -415,7 +420,7 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	struct mws_alloc_event *e = bpf_map_lookup_elem(&alloc_scratch, &zero);
 	if (!e)
 		return 0;
-	fill_header(&e->hdr, MWS_EV_ALLOC);
+	e->hdr.flags = 0;
 	e->size = size;
 	e->type_addr = type_addr;
 	e->object = 0;
@@ -432,6 +437,7 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	}
 	if (!c) {
 		/* The map is full: this allocation travels as an event. */
+		fill_header(&e->hdr, MWS_EV_ALLOC);
 		if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
 			count(MWS_CNT_RINGBUF_DROPS);
 		return 0;
@@ -446,12 +452,10 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 
 /* Whether the return address `caller` (a runtime address) lies in
  * allocator code: then an outer allocator entry already counted this
- * allocation. The probe's cookie is its link-time address, ctx->ip its
- * runtime one (the kernel points ip at the probed instruction before
- * running the handlers). */
-static __always_inline bool called_by_allocator(struct pt_regs *ctx, __u64 caller)
+ * allocation. */
+static __always_inline bool called_by_allocator(struct stack_chunk *c, __u64 caller)
 {
-	__u64 at = caller - (ctx->ip - (bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK));
+	__u64 at = caller - c->load_bias;
 	for (__u32 i = 0; i < MWS_MAX_ALLOCATOR_RANGES; i++) {
 		if (i >= allocator_ranges.count)
 			break;
@@ -472,11 +476,11 @@ int on_mallocgc(struct pt_regs *ctx)
 	 * does not record it either. */
 	if (PT_REGS_RC(ctx) == 0)
 		return 0;
-	struct stack_chunk *chunk = empty_chunk();
+	struct stack_chunk *chunk = empty_chunk(ctx);
 	if (!chunk)
 		return 0;
 	__u64 caller = read_caller(ctx, chunk);
-	if (caller != 0 && called_by_allocator(ctx, caller))
+	if (caller != 0 && called_by_allocator(chunk, caller))
 		return 0;
 	return count_alloc(ctx, chunk, PT_REGS_RC(ctx), ctx->bx, caller);
 }
@@ -658,7 +662,7 @@ static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, __u64 *go
  * (0: read it at [SP], at a RET). */
 static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 caller)
 {
-	struct stack_chunk *c = empty_chunk();
+	struct stack_chunk *c = empty_chunk(ctx);
 	if (!c)
 		return 0;
 	__u64 goid = 0, startpc = 0, gopc = 0;
