@@ -15,7 +15,7 @@
 enum mws_event_kind {
 	MWS_EV_ALLOC = 1,      /* one heap allocation (exact mode: an allocator entry point) */
 	MWS_EV_TASK_SPAWN = 2, /* a goroutine was created (runtime.newproc1 returned) */
-	MWS_EV_TASK_EXIT = 3,  /* a goroutine ended (runtime.goexit1) */
+	MWS_EV_TASK_EXITS = 3, /* goroutines ended: a batch of one CPU's exits (mws_task_exits_event) */
 	/* Sampled mode: the Go runtime's own heap sampler. */
 	MWS_EV_SAMPLE_ALLOC = 4,  /* runtime.mProf_Malloc: a sampled allocation (mws_alloc_event) */
 	MWS_EV_SAMPLE_BUCKET = 5, /* runtime.setprofilebucket: which bucket the sample went to */
@@ -180,14 +180,34 @@ struct mws_task_spawn_event {
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
-/* A goroutine is ending: its g (goexit1's R14, gdestroy's argument). Its
- * goid is not read: a read of the target costs as much as the rest of the
- * exit probe, and userspace knows which goroutine is on each g from the
- * spawn events and the goroutines read at attach (events arrive in order,
- * and Go reuses a g only after its goroutine ended). */
-struct mws_task_exit_event {
-	struct mws_event_header hdr;
+/* A goroutine is ending: its g (goexit1's R14, gdestroy's argument) and
+ * when. Its goid is not read: a read of the target costs as much as the
+ * rest of the exit probe, and userspace knows which goroutine is on each g
+ * from the spawn events and the goroutines read at attach (Go reuses a g
+ * only after its goroutine ended).
+ *
+ * Exits are batched per CPU (map exit_batch): an exit costs a timestamp
+ * and two stores, and one ring record carries a full batch, or a batch
+ * whose oldest exit is MWS_EXIT_BATCH_MAX_AGE_NS old. So an exit reaches
+ * userspace after later spawns: the timestamp tells an exit from the
+ * goroutine now on its g (spawned after it) from one of that goroutine.
+ * Userspace reads what is left in the batches at the end, and for each
+ * --interval view. */
+#define MWS_EXIT_BATCH 16
+#define MWS_EXIT_BATCH_MAX_AGE_NS 50000000ull
+struct mws_task_exit {
 	__u64 g_addr;
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+};
+struct mws_exit_batch {
+	__u32 count; /* exits in exit[] */
+	__u32 _pad;
+	__u64 oldest_ns;
+	struct mws_task_exit exit[MWS_EXIT_BATCH];
+};
+struct mws_task_exits_event {
+	struct mws_event_header hdr;
+	struct mws_exit_batch batch;
 };
 
 /* ---- The C heap (--c-heap): glibc's allocator in the target's own libc,
@@ -361,7 +381,8 @@ MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEP
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
-MWS_LAYOUT(sizeof(struct mws_task_exit_event) == 32);
+MWS_LAYOUT(sizeof(struct mws_exit_batch) == 16 + 16 * MWS_EXIT_BATCH);
+MWS_LAYOUT(sizeof(struct mws_task_exits_event) == 24 + sizeof(struct mws_exit_batch));
 MWS_LAYOUT(sizeof(struct mws_c_alloc_event) == 24 + 40 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(sizeof(struct mws_c_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_cgo_context) == 64);

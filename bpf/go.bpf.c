@@ -17,7 +17,8 @@
  *  on_newcoro_ret  RET of runtime.newcoro: a coroutine was created (go1.22+)
  *  on_newproc1_ret RET of runtime.newproc1: a goroutine was created (used
  *                  only when the runqput call is not found)
- *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22)
+ *  on_goexit1      entry of runtime.goexit1: a goroutine is ending (Go < 1.22);
+ *                  exits are batched per CPU (events.h, mws_exit_batch)
  *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
  *                  goexit0 calls it, and so do coroutines that end without goexit1)
  *  on_request      entry of net/http.serverHandler.ServeHTTP: counts requests
@@ -119,6 +120,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } spawn_ctx_lost SEC(".maps");
+
+/* Each CPU's goroutine exits not yet sent (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mws_exit_batch);
+} exit_batch SEC(".maps");
 
 static __always_inline void count_n(__u32 idx, __u64 n)
 {
@@ -720,13 +729,34 @@ int on_newproc1_ret(struct pt_regs *ctx)
 	return emit_spawn(ctx, PT_REGS_RC(ctx), 0);
 }
 
+/* Adds the ending g to this CPU's batch; sends the batch when it is full
+ * or its oldest exit is MWS_EXIT_BATCH_MAX_AGE_NS old. A full ring loses
+ * the batch, counted exit by exit. */
 static __always_inline int emit_exit(__u64 g)
 {
-	struct mws_task_exit_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_EXIT);
-	if (!e)
+	__u32 zero = 0;
+	struct mws_exit_batch *b = bpf_map_lookup_elem(&exit_batch, &zero);
+	if (!b)
 		return 0;
-	e->g_addr = g;
-	submit(e);
+	const __u64 now = bpf_ktime_get_ns();
+	__u32 n = b->count;
+	if (n >= MWS_EXIT_BATCH)
+		n = 0;
+	if (n == 0)
+		b->oldest_ns = now;
+	b->exit[n].g_addr = g;
+	b->exit[n].ts_ns = now;
+	b->count = ++n;
+	if (n < MWS_EXIT_BATCH && now - b->oldest_ns < MWS_EXIT_BATCH_MAX_AGE_NS)
+		return 0;
+	struct mws_task_exits_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_EXITS);
+	if (e) {
+		__builtin_memcpy(&e->batch, b, sizeof(*b));
+		submit(e);
+	} else {
+		count_n(MWS_CNT_RINGBUF_DROPS, n - 1); /* reserve_event counted one */
+	}
+	b->count = 0;
 	return 0;
 }
 

@@ -17,6 +17,11 @@ size_t EventDecoder::splice_stack(const mws_event_header& hdr, uint64_t caller, 
   return n;
 }
 
+void apply_exits(model::TaskTracker& tasks, const mws_exit_batch& batch) {
+  const uint32_t n = batch.count < MWS_EXIT_BATCH ? batch.count : MWS_EXIT_BATCH;
+  for (uint32_t i = 0; i < n; i++) tasks.on_exit(batch.exit[i].g_addr, batch.exit[i].ts_ns);
+}
+
 void EventDecoder::decode(const void* data, size_t size) {
   if (size < sizeof(mws_event_header)) {
     stats_.malformed++;
@@ -66,9 +71,11 @@ void EventDecoder::decode(const void* data, size_t size) {
                       std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx);
       return;
     }
-    case MWS_EV_TASK_EXIT: {
-      if (size < sizeof(mws_task_exit_event)) break;
-      tasks_.on_exit(static_cast<const mws_task_exit_event*>(data)->g_addr);
+    case MWS_EV_TASK_EXITS: {
+      if (size < sizeof(mws_task_exits_event)) break;
+      const auto& batch = static_cast<const mws_task_exits_event*>(data)->batch;
+      if (batch.count > MWS_EXIT_BATCH) break;
+      apply_exits(tasks_, batch);
       return;
     }
     default:

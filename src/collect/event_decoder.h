@@ -17,6 +17,9 @@ struct DecodeStats {
   uint64_t missing_caller = 0;
 };
 
+// One CPU's batch of goroutine exits (bpf/events.h), in order, into the tracker.
+void apply_exits(model::TaskTracker& tasks, const mws_exit_batch& batch);
+
 class EventDecoder {
  public:
   EventDecoder(model::Aggregator& allocs, model::SampleTracker& samples, model::TaskTracker& tasks)

@@ -27,7 +27,7 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   const GroupId gid = it->second;
   groups_[gid].spawned++;
   live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx};
-  goid_on_g_[g_addr] = goid;
+  on_g_[g_addr] = OnG{goid, ts_ns};
   // A context past the depth cap is its creator's (no new link).
   if (spawn_ctx != 0 && spawn_ctx != parent_ctx) contexts_.try_emplace(spawn_ctx, SpawnContext{parent_ctx, *sid});
 }
@@ -47,13 +47,13 @@ uint64_t TaskTracker::preexisting_context(uint64_t gopc) {
 }
 
 bool TaskTracker::end_goroutine_on(uint64_t g_addr, uint64_t next_goid) {
-  if (auto on_g = goid_on_g_.find(g_addr); on_g != goid_on_g_.end()) {
-    if (auto it = live_.find(on_g->second); it != live_.end()) {
+  if (auto on_g = on_g_.find(g_addr); on_g != on_g_.end() && on_g->second.goid != 0) {
+    if (auto it = live_.find(on_g->second.goid); it != live_.end()) {
       groups_[it->second.group].ended++;
       live_.erase(it);
       ended_++;
     }
-    goid_on_g_.erase(on_g);
+    on_g->second.goid = 0;
     return true;
   }
   if (auto it = preexisting_.find(g_addr); it != preexisting_.end()) {
@@ -66,7 +66,10 @@ bool TaskTracker::end_goroutine_on(uint64_t g_addr, uint64_t next_goid) {
   return false;
 }
 
-void TaskTracker::on_exit(uint64_t g_addr) {
+void TaskTracker::on_exit(uint64_t g_addr, uint64_t ts_ns) {
+  // Older than the last goroutine that started on this g: the exit of an
+  // earlier one, already ended when that one started.
+  if (auto on_g = on_g_.find(g_addr); on_g != on_g_.end() && ts_ns < on_g->second.started_ns) return;
   if (!end_goroutine_on(g_addr, 0)) unknown_exits_++;
 }
 

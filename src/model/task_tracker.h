@@ -2,9 +2,11 @@
 // record. Live tasks are keyed by goid; each belongs to a group (creation
 // stack, start function). Goroutines that existed before attach are known
 // only by the goids the caller registers, and are kept apart. An exit
-// names the g, not the goid (BPF does not read the ending g: events.h):
-// the goroutine on a g is the last one spawned on it or registered there,
-// events arrive in order, and Go reuses a g only after its goroutine ended.
+// names the g and its time, not the goid (BPF does not read the ending g:
+// events.h): the goroutine on a g is the last one spawned on it or
+// registered there, and Go reuses a g only after its goroutine ended.
+// Exits arrive batched, after later spawns: one older than the goroutine
+// now on its g belongs to an earlier one, ended when this one started.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +52,7 @@ class TaskTracker {
   // creator's (bpf/events.h); 0 when not tracked.
   void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
                 uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx = 0, uint64_t parent_ctx = 0);
-  void on_exit(uint64_t g_addr);
+  void on_exit(uint64_t g_addr, uint64_t ts_ns);
 
   const std::unordered_map<uint64_t, LiveTask>& live() const { return live_; }
   const std::vector<TaskGroupCounts>& groups() const { return groups_; }
@@ -73,8 +75,12 @@ class TaskTracker {
   // False when we knew none there.
   bool end_goroutine_on(uint64_t g_addr, uint64_t next_goid);
 
+  struct OnG {
+    uint64_t goid = 0;      // the live tracked goroutine on this g; 0: none now
+    uint64_t started_ns = 0;  // when the last goroutine we saw start on it did
+  };
   std::unordered_map<uint64_t, LiveTask> live_;  // by goid
-  std::unordered_map<uint64_t, uint64_t> goid_on_g_;  // g -> its live tracked goroutine's goid
+  std::unordered_map<uint64_t, OnG> on_g_;       // by g: every g a tracked goroutine started on
   std::unordered_map<uint64_t, uint64_t> preexisting_;  // g -> goid, alive at attach
   SpawnContexts contexts_;
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;

@@ -117,6 +117,20 @@ bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t ctx) const {
   return errno == EEXIST;  // created while we read: BPF's own context stands
 }
 
+std::vector<mws_task_exit> GoProbes::pending_exits() const {
+  std::vector<mws_task_exit> out;
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<mws_exit_batch> per_cpu(static_cast<size_t>(ncpu));  // 8-byte multiple: no padding
+  const uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.exit_batch), &zero, per_cpu.data()) != 0) return out;
+  for (const auto& b : per_cpu)
+    for (uint32_t i = 0; i < b.count && i < MWS_EXIT_BATCH; i++)
+      if (b.exit[i].g_addr != 0) out.push_back(b.exit[i]);
+  std::sort(out.begin(), out.end(), [](const mws_task_exit& a, const mws_task_exit& b) { return a.ts_ns < b.ts_ns; });
+  return out;
+}
+
 void GoProbes::for_each_alloc_count(
     const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const {
   const int ncpu = libbpf_num_possible_cpus();

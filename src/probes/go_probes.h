@@ -85,6 +85,10 @@ class GoProbes {
   // its go statement, read from its g), unless BPF gave it one meanwhile.
   // False when the map had no room.
   bool seed_spawn_context(uint64_t g_addr, uint64_t ctx) const;
+  // The goroutine exits each CPU's batch holds, not yet sent (bpf/events.h),
+  // oldest first. Read while the probes run it is a snapshot that BPF may be
+  // writing; after detach, the last of them.
+  std::vector<mws_task_exit> pending_exits() const;
   uint32_t probes_attached() const { return static_cast<uint32_t>(links_.size()); }
   // Every program counts only while the window is open: opened once all
   // probes are attached, closed before they are detached, at one instant

@@ -111,6 +111,13 @@ std::string sampler_off_reason() {
          "--go-sample-rate 524288 to turn sampling on (writes into the process)";
 }
 
+// The goroutine exits still in BPF's per-CPU batches (bpf/events.h), after
+// every one the ring delivered.
+void take_pending_exits(collect::RawRecording& raw, const probes::GoProbes& probes) {
+  if (!raw.tasks_tracked) return;
+  for (const auto& x : probes.pending_exits()) raw.tasks.on_exit(x.g_addr, x.ts_ns);
+}
+
 // What the BPF maps and the decoder counted so far, into the recording.
 void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const collect::EventDecoder& decoder) {
   const auto bpf = probes.read_counters();
@@ -425,6 +432,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       // A copy, read and interpreted while the probes stay live: events
       // that arrive meanwhile wait in the ring buffer (or are counted lost).
       collect::RawRecording view = raw;
+      take_pending_exits(view, **probes);
       merge_kernel_counts(view, **probes);
       take_counters(view, **probes, decoder);
       if (c_heap) take_c_heap_counters(view, *c_heap, c_decoder);
@@ -451,6 +459,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
     if (t.is_go) read_go_threads(raw.threads, t.proc, *t.exe, t.plan.build.version, t.plan.offsets);
   }
   if (target_exited && opt.on_notice) opt.on_notice(t.what + " exited; reporting what was recorded");
+  take_pending_exits(raw, **probes);
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
   if (c_heap) take_c_heap_counters(raw, *c_heap, c_decoder);

@@ -136,8 +136,9 @@ int main(int argc, char** argv) {
   collect::EventDecoder task_decoder(tasks_raw.allocs, tasks_raw.samples, tasks_raw.tasks);
   mws_task_spawn_event spawn{};
   spawn.hdr.kind = MWS_EV_TASK_SPAWN;
-  mws_task_exit_event exit_event{};
-  exit_event.hdr.kind = MWS_EV_TASK_EXIT;
+  mws_task_exits_event exit_event{};
+  exit_event.hdr.kind = MWS_EV_TASK_EXITS;
+  exit_event.batch.count = 1;
   const size_t heap_tasks_before = heap_in_use();
   const auto t1 = Clock::now();
   for (size_t g = 0; g < goroutines; g++) {
@@ -154,7 +155,7 @@ int main(int argc, char** argv) {
   const double spawn_s = seconds_since(t1);
   const size_t heap_tasks = heap_in_use() - heap_tasks_before;
   for (size_t g = 0; g < goroutines; g += 2) {
-    exit_event.g_addr = 0xc000000000 + g * 0x200;
+    exit_event.batch.exit[0] = {0xc000000000 + g * 0x200, 1};
     task_decoder.decode(&exit_event, sizeof(exit_event));
   }
   std::printf("goroutines: %zu spawn events in %.3f s (%.2f million/s); memory per live tracked goroutine: %.0f B\n",

@@ -147,10 +147,10 @@ TEST_CASE("task tracker: creation stacks cut at the go statement, exits matched 
   t.on_spawn(20, 0xd000, 0x4a2000, gopc, 1000, captured);  // other start function: other group
   REQUIRE(t.groups().size() == 2);
   CHECK(t.stacks().pcs(t.groups()[0].creation_stack) == std::vector<uint64_t>{gopc, 0x4b0000});
-  t.on_exit(0xc000 + 10);
-  t.on_exit(0xc000 + 11);
-  t.on_exit(0xb001);  // existed before attach
-  t.on_exit(0xf999);  // never seen
+  t.on_exit(0xc000 + 10, 2000);
+  t.on_exit(0xc000 + 11, 2000);
+  t.on_exit(0xb001, 2000);  // existed before attach
+  t.on_exit(0xf999, 2000);  // never seen
   CHECK(t.spawned() == 6);
   CHECK(t.ended() == 2);
   CHECK(t.live().size() == 4);
@@ -177,11 +177,34 @@ TEST_CASE("task tracker: a g reused ends the goroutine it held, and a goroutine 
   CHECK(t.ended() == 1);
   CHECK(t.live().count(8) == 0);
   CHECK(t.live().count(9) == 1);
-  t.on_exit(0xa000);
-  t.on_exit(0xa000);  // nothing left on that g
+  t.on_exit(0xa000, 2000);
+  t.on_exit(0xa000, 2000);  // nothing left on that g
   CHECK(t.ended() == 2);
   CHECK(t.unknown_exits() == 1);
   CHECK(t.live().size() == 1);  // goid 7
+}
+
+TEST_CASE("task tracker: a batched exit that arrives after its g was reused ends only the goroutine it names", "[model]") {
+  model::TaskTracker t;
+  const std::vector<uint64_t> stack{0x443001, 0x4a0010};
+  t.on_spawn(1, 0xa000, 0x4a1000, 0x4a0010, 100, stack);
+  // goid 1 ended at 150 on one CPU; goid 2 started on its g at 200 on another,
+  // whose events came first.
+  t.on_spawn(2, 0xa000, 0x4a1000, 0x4a0010, 200, stack);
+  CHECK(t.ended() == 1);  // goid 1, ended when goid 2 took its g
+  t.on_exit(0xa000, 150);  // goid 1's own exit: already counted
+  CHECK(t.ended() == 1);
+  CHECK(t.live().count(2) == 1);
+  CHECK(t.unknown_exits() == 0);
+  // goid 2 ends and goid 3 starts on the g; goid 2's exit arrives last again.
+  t.on_spawn(3, 0xa000, 0x4a1000, 0x4a0010, 400, stack);
+  t.on_exit(0xa000, 500);  // goid 3's exit, from a batch sent first
+  t.on_exit(0xa000, 300);  // goid 2's
+  CHECK(t.ended() == 3);
+  CHECK(t.live().empty());
+  CHECK(t.unknown_exits() == 0);
+  CHECK(t.groups()[0].spawned == 3);
+  CHECK(t.groups()[0].ended == 3);
 }
 
 TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
@@ -200,9 +223,10 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   s.stack[1] = 0x3000;
   s.stack[2] = 0x4000;
   dec.decode(&s, sizeof(s));
-  mws_task_exit_event x{};
-  x.hdr.kind = MWS_EV_TASK_EXIT;
-  x.g_addr = 0xc042;
+  mws_task_exits_event x{};
+  x.hdr.kind = MWS_EV_TASK_EXITS;
+  x.batch.count = 1;
+  x.batch.exit[0] = {0xc042, 1};
   REQUIRE(tasks.live().size() == 1);
   CHECK(tasks.stacks().pcs(0) == std::vector<uint64_t>{0x3000, 0x4000});
   dec.decode(&x, sizeof(x));
