@@ -1,6 +1,7 @@
 #include "interpret/profile_stacks.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <span>
 
@@ -47,10 +48,14 @@ SymbolizedStacks symbolize_all(const StackTable& table, StackSymbolizer& sym,
 }
 
 // The frames of a canonical stack for a new ProfileStack: moved out on first
-// use, copied after (a stack allocating several types appears once per type).
-std::vector<FrameId> frames_for(SymbolizedStacks& s, StackId canonical, std::vector<bool>& moved) {
-  if (moved[canonical]) return s.frames[canonical];
-  moved[canonical] = true;
+// use into out[at], copied from there after (a stack allocating several
+// types appears once per type). (It was copied from the moved-from vector:
+// every type after a stack's first lost its frames.)
+constexpr size_t kNoOwner = SIZE_MAX;
+std::vector<FrameId> frames_for(SymbolizedStacks& s, StackId canonical, std::vector<size_t>& owner,
+                                const std::vector<ProfileStack>& out, size_t at) {
+  if (owner[canonical] != kNoOwner) return out[owner[canonical]].frame_ids;
+  owner[canonical] = at;
   return std::move(s.frames[canonical]);
 }
 
@@ -82,13 +87,14 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
   std::vector<ProfileStack> out;
   out.reserve(samples.count_size());
   std::unordered_map<StackId, size_t> index;  // canonical stack -> out
-  std::vector<bool> moved(stacks.frames.size());
+  std::vector<size_t> owner(stacks.frames.size(), kNoOwner);
   samples.for_each([&](const SampleKey& k, const SampleCounts& c) {
     const StackId canonical = stacks.canonical[k.stack];
     auto [it, fresh] = index.try_emplace(canonical, out.size());
     if (fresh) {
-      out.emplace_back();
-      out.back().frame_ids = frames_for(stacks, canonical, moved);
+      ProfileStack s;
+      s.frame_ids = frames_for(stacks, canonical, owner, out, out.size());
+      out.push_back(std::move(s));
     }
     ProfileStack& s = out[it->second];
     const double scale = heap_sample_scale(double(k.word), rate);
@@ -128,7 +134,7 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
   // small id of their name.
   std::unordered_map<std::string, uint32_t> type_ids;
   std::unordered_map<uint64_t, size_t> index;
-  std::vector<bool> moved(stacks.frames.size());
+  std::vector<size_t> owner(stacks.frames.size(), kNoOwner);
   // Each raw key's ProfileStack, for the counts split by context below
   // (named alike: a type's name depends on the key's average size).
   std::unordered_map<AllocKey, size_t, model::StackKeyHash> out_of_key;
@@ -140,7 +146,7 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
     auto [it, fresh] = index.try_emplace(uint64_t(canonical) << 32 | type_id, out.size());
     if (fresh) {
       ProfileStack s;
-      s.frame_ids = frames_for(stacks, canonical, moved);
+      s.frame_ids = frames_for(stacks, canonical, owner, out, out.size());
       s.type = std::move(type);
       out.push_back(std::move(s));
     }
