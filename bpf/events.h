@@ -152,7 +152,8 @@ struct mws_go_offsets {
 	__s64 g_goid;
 	__s64 g_startpc;
 	__s64 g_gopc;
-	__s64 coro_g; /* coro.gp in runtime.coro (go1.22+) */
+	__s64 coro_g;        /* coro.gp in runtime.coro (go1.22+) */
+	__s64 g_parent_goid; /* g.parentGoid (go1.21+): the creator's goid */
 };
 
 /* The length of a direct CALL rel32 (E8 + 4 bytes): at a probe on one, the
@@ -353,6 +354,21 @@ struct mws_spawn_ctx_offsets {
 	__s64 m_g0;   /* runtime.m.g0 */
 	__s64 m_curg; /* runtime.m.curg */
 };
+/* A new goroutine's creator is found by its goid: newproc1 writes it into
+ * the new g's parentGoid (go1.21+), read with goid, startpc and gopc. The
+ * array goid_ctx keeps each goroutine's context at its goid modulo its
+ * size (written at its spawn, or seeded), so the creator's context costs
+ * an array lookup instead of reading m.curg and two hash lookups. A slot
+ * names its goid: a creator whose slot a later goroutine took, or a Go
+ * before 1.21, is looked up by g as before. */
+#define MWS_GOID_CTX_SLOTS (1u << 18)
+struct mws_goid_ctx {
+	__u64 goid; /* written last, cleared first: a reader checks it before and after */
+	__u64 ctx;
+	__u32 depth;
+	__u32 _pad;
+};
+
 /* Index of the per-CPU array spawn_ctx_lost: contexts that could not be
  * kept (map full): those goroutines' allocations are charged by their own
  * stack only, and the report says how many. */
@@ -374,12 +390,13 @@ MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
-MWS_LAYOUT(sizeof(struct mws_go_offsets) == 32);
+MWS_LAYOUT(sizeof(struct mws_go_offsets) == 40);
 MWS_LAYOUT(sizeof(struct mws_alloc_key) == 24);
 MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
+MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_exit_batch) == 16 + 16 * MWS_EXIT_BATCH);
 MWS_LAYOUT(sizeof(struct mws_task_exits_event) == 24 + sizeof(struct mws_exit_batch));

@@ -35,13 +35,18 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Shared words written and read by several CPUs without a lock. */
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define barrier() asm volatile("" ::: "memory")
+
 /* Set through skel->rodata before load. */
 const volatile __u32 target_tgid = 0;
 /* Wake the consumer only when this many bytes are waiting, so a busy target
  * costs one wakeup per batch instead of one per event; the consumer also
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
-const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0};
+const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0, -1};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
@@ -120,6 +125,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } spawn_ctx_lost SEC(".maps");
+
+/* Goroutine contexts by goid, for their children's spawns (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MWS_GOID_CTX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct mws_goid_ctx);
+} goid_ctx SEC(".maps");
 
 /* Each CPU's goroutine exits not yet sent (events.h). */
 struct {
@@ -600,17 +613,56 @@ int on_empty(struct pt_regs *ctx)
  * m.curg the creator; at newcoro's RET, the creator itself) and its
  * creation stack, kept under the new g. A full map is counted: that
  * goroutine's allocations then carry no context. */
-static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e)
+static __always_inline struct mws_goid_ctx *goid_slot(__u64 goid)
+{
+	__u32 i = goid & (MWS_GOID_CTX_SLOTS - 1);
+	return bpf_map_lookup_elem(&goid_ctx, &i);
+}
+
+/* The creator's context from its goid's slot; false when the slot holds
+ * another goroutine (or is being rewritten: its goid is checked again). */
+static __always_inline bool creator_ctx_by_goid(__u64 parent_goid, __u64 *ctx_out, __u32 *depth_out)
+{
+	struct mws_goid_ctx *s = parent_goid ? goid_slot(parent_goid) : NULL;
+	if (!s || READ_ONCE(s->goid) != parent_goid)
+		return false;
+	*ctx_out = READ_ONCE(s->ctx);
+	*depth_out = READ_ONCE(s->depth);
+	barrier();
+	return READ_ONCE(s->goid) == parent_goid;
+}
+
+/* The new goroutine's context in its goid's slot, for its own children. */
+static __always_inline void keep_ctx_by_goid(__u64 goid, const struct mws_spawn_ctx *c)
+{
+	struct mws_goid_ctx *s = goid_slot(goid);
+	if (!s)
+		return;
+	WRITE_ONCE(s->goid, 0);
+	barrier();
+	WRITE_ONCE(s->ctx, c->ctx);
+	WRITE_ONCE(s->depth, c->depth);
+	barrier();
+	WRITE_ONCE(s->goid, goid);
+}
+
+static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_task_spawn_event *e, __u64 parent_goid)
 {
 	e->spawn_ctx = 0;
 	e->parent_ctx = 0;
 	if (!spawn_ctx_off.enabled)
 		return;
 	struct mws_spawn_ctx next = {};
-	struct mws_spawn_ctx *parent = spawn_ctx_of(ctx->r14);
-	if (parent) {
-		e->parent_ctx = parent->ctx;
-		next.depth = parent->depth;
+	if (!creator_ctx_by_goid(parent_goid, &e->parent_ctx, &next.depth)) {
+		struct mws_spawn_ctx *parent = spawn_ctx_of(ctx->r14);
+		if (parent) {
+			e->parent_ctx = parent->ctx;
+			next.depth = parent->depth;
+			/* Its slot back: a long-lived creator (an accept loop) loses
+			 * it to a newer goroutine once every MWS_GOID_CTX_SLOTS spawns. */
+			if (parent_goid)
+				keep_ctx_by_goid(parent_goid, parent);
+		}
 	}
 	if (next.depth >= MWS_SPAWN_CTX_MAX_DEPTH) {
 		next.ctx = e->parent_ctx;
@@ -625,6 +677,7 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 		next.depth++;
 	}
 	e->spawn_ctx = next.ctx;
+	keep_ctx_by_goid(e->goid, &next);
 	/* A reused g (the common case: Go keeps ended goroutines' g for the
 	 * next) is overwritten in place, cheaper than an update; nothing reads
 	 * its entry before the new goroutine runs. */
@@ -641,28 +694,41 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 	}
 }
 
-/* The new g's goid, startpc and gopc with one read: they lie within 160
- * bytes of each other in every supported version (goid first). The chunk
- * is only borrowed: it holds no stack after. */
-static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, __u64 *goid, __u64 *startpc, __u64 *gopc)
+struct g_ids {
+	__u64 goid, startpc, gopc, parent_goid; /* parent_goid 0: unknown (before go1.21) */
+};
+
+/* The word at `off` of the g fields read from `lo` into the chunk. */
+static __always_inline __u64 g_word(const struct stack_chunk *c, __s64 lo, __s64 off)
+{
+	return off < lo ? 0 : c->w[((off - lo) >> 3) & (MWS_STACK_CHUNK_WORDS - 1)];
+}
+
+/* The new g's goid, startpc, gopc and parentGoid with one read: they lie
+ * within 160 bytes of each other in every supported version (goid first).
+ * The chunk is only borrowed: it holds no stack after. */
+static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, struct g_ids *ids)
 {
 	const __s64 lo = go_off.g_goid;
 	const __s64 hi = (go_off.g_startpc > go_off.g_gopc ? go_off.g_startpc : go_off.g_gopc) + 8;
-	*startpc = 0;
-	*gopc = 0;
-	if (lo < 0 || go_off.g_startpc < lo || go_off.g_gopc < lo || hi - lo > 256) {
-		if (read_u64(g, go_off.g_goid, goid) != 0)
+	ids->startpc = 0;
+	ids->gopc = 0;
+	ids->parent_goid = 0;
+	if (lo < 0 || go_off.g_startpc < lo || go_off.g_gopc < lo || go_off.g_parent_goid >= hi || hi - lo > 256) {
+		if (read_u64(g, go_off.g_goid, &ids->goid) != 0)
 			return false;
-		read_u64(g, go_off.g_startpc, startpc);
-		read_u64(g, go_off.g_gopc, gopc);
+		read_u64(g, go_off.g_startpc, &ids->startpc);
+		read_u64(g, go_off.g_gopc, &ids->gopc);
+		read_u64(g, go_off.g_parent_goid, &ids->parent_goid);
 		return true;
 	}
 	c->valid = 0;
 	if (g == 0 || bpf_probe_read_user(c->w, (hi - lo) & 511, (void *)(g + lo)) != 0)
 		return false;
-	*goid = c->w[0];
-	*startpc = c->w[((go_off.g_startpc - lo) >> 3) & (MWS_STACK_CHUNK_WORDS - 1)];
-	*gopc = c->w[((go_off.g_gopc - lo) >> 3) & (MWS_STACK_CHUNK_WORDS - 1)];
+	ids->goid = c->w[0];
+	ids->startpc = g_word(c, lo, go_off.g_startpc);
+	ids->gopc = g_word(c, lo, go_off.g_gopc);
+	ids->parent_goid = g_word(c, lo, go_off.g_parent_goid);
 	return true;
 }
 
@@ -674,23 +740,23 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 	struct stack_chunk *c = empty_chunk(ctx);
 	if (!c)
 		return 0;
-	__u64 goid = 0, startpc = 0, gopc = 0;
-	if (!read_g_ids(c, newg, &goid, &startpc, &gopc)) {
+	struct g_ids ids = {};
+	if (!read_g_ids(c, newg, &ids)) {
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
 	struct mws_task_spawn_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_SPAWN);
 	if (!e)
 		return 0;
-	e->goid = goid;
+	e->goid = ids.goid;
 	e->g_addr = newg;
-	e->startpc = startpc;
-	e->gopc = gopc;
+	e->startpc = ids.startpc;
+	e->gopc = ids.gopc;
 	e->_pad = 0;
 	if (caller == 0)
 		caller = read_caller(ctx, c);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	assign_spawn_ctx(ctx, e);
+	assign_spawn_ctx(ctx, e, ids.parent_goid);
 	submit(e);
 	return 0;
 }

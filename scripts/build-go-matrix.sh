@@ -40,7 +40,7 @@ build() {
   local name=$1 goroot=$2 experiment=${3:-}
   local minor=${goroot##*/go-1.}
   mkdir -p "$out/$name"
-  for fixture in allocserver taskserver cmemserver cgoserver; do
+  for fixture in allocserver taskserver cmemserver cgoserver fanserver; do
     if ! (cd "$src/$fixture" &&
       env -u GOFLAGS GOROOT="$goroot" GOTOOLCHAIN=local GO111MODULE=off GOPATH="$cache/gopath" \
         GOCACHE="$cache/gocache-1.$minor${experiment:+-$experiment}" GOEXPERIMENT="$experiment" \

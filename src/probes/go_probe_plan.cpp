@@ -111,7 +111,8 @@ std::string plan_tasks(const target::ElfFile& exe, const target::GoFunctionIndex
   if (!t.goroutines_unavailable.empty()) return t.goroutines_unavailable;
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error().message;
-  t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc, facts->coro_g_offset};
+  t.plan.offsets = {t.offsets.g_goid, t.offsets.g_startpc, t.offsets.g_gopc, facts->coro_g_offset,
+                    t.offsets.g_parent_goid};
   // Spawn contexts (bpf/events.h) need g.m, m.g0 and m.curg; without them
   // goroutines are still tracked, and allocations charged by stack only.
   if (t.offsets.g_m >= 0 && t.offsets.m_g0 >= 0 && t.offsets.m_curg >= 0)

@@ -111,10 +111,21 @@ BpfCounters GoProbes::read_counters() const {
   return c;
 }
 
-bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t ctx) const {
+bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t goid, uint64_t ctx) const {
   const mws_spawn_ctx value{ctx, ctx != 0 ? 1u : 0u, 0, 0};  // 0: known to have no context
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.spawn_ctx), &g_addr, &value, BPF_NOEXIST) == 0) return true;
-  return errno == EEXIST;  // created while we read: BPF's own context stands
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.spawn_ctx), &g_addr, &value, BPF_NOEXIST) != 0)
+    return errno == EEXIST;  // created while we read: BPF's own context stands
+  // Its goid's slot: the context first under goid 0, then the goid, so a
+  // spawn that reads the slot meanwhile never pairs the goid with another
+  // goroutine's context (BPF checks the goid before and after).
+  const uint32_t slot = static_cast<uint32_t>(goid & (MWS_GOID_CTX_SLOTS - 1));
+  mws_goid_ctx by_goid{0, value.ctx, value.depth, 0};
+  const int fd = bpf_map__fd(skel_->maps.goid_ctx);
+  if (bpf_map_update_elem(fd, &slot, &by_goid, BPF_ANY) == 0) {
+    by_goid.goid = goid;
+    bpf_map_update_elem(fd, &slot, &by_goid, BPF_ANY);
+  }
+  return true;
 }
 
 std::vector<mws_task_exit> GoProbes::pending_exits() const {

@@ -48,7 +48,7 @@ struct GoProbePlan {
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
-  mws_go_offsets offsets{-1, -1, -1, 0};
+  mws_go_offsets offsets{-1, -1, -1, 0, -1};
   // Spawn contexts: enabled when goroutine creation is tracked and the g/m
   // offsets are known (bpf/events.h).
   mws_spawn_ctx_offsets spawn_ctx{0, 0, -1, -1, -1};
@@ -82,9 +82,9 @@ class GoProbes {
   void for_each_alloc_count(
       const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const;
   // Gives a goroutine that existed before attach a spawn context (made from
-  // its go statement, read from its g), unless BPF gave it one meanwhile.
-  // False when the map had no room.
-  bool seed_spawn_context(uint64_t g_addr, uint64_t ctx) const;
+  // its go statement, read from its g), unless BPF gave it one meanwhile,
+  // by g and by goid (bpf/events.h). False when the map had no room.
+  bool seed_spawn_context(uint64_t g_addr, uint64_t goid, uint64_t ctx) const;
   // The goroutine exits each CPU's batch holds, not yet sent (bpf/events.h),
   // oldest first. Read while the probes run it is a snapshot that BPF may be
   // writing; after detach, the last of them.

@@ -391,7 +391,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       for (const auto& g : raw.preexisting) {
         const uint64_t ctx = g.gopc != 0 && seeded < MWS_SPAWN_CTX_MAX / 2 ? raw.tasks.preexisting_context(g.gopc) : 0;
         if (g.gopc != 0 && ctx == 0) raw.spawn_ctx_seed_lost++;
-        if (seeded < MWS_SPAWN_CTX_MAX / 2 && (*probes)->seed_spawn_context(g.g_addr, ctx))
+        if (seeded < MWS_SPAWN_CTX_MAX / 2 && (*probes)->seed_spawn_context(g.g_addr, g.goid, ctx))
           seeded++;
         else if (ctx != 0)
           raw.spawn_ctx_seed_lost++;
@@ -412,14 +412,19 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
 
   bool target_exited = false;
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
-  double next_status = 1, next_interval = opt.interval_s;
+  double next_status = 1, next_interval = opt.interval_s, next_liveness = 0;
   while (!(opt.stop && opt.stop->load())) {
     if (opt.duration_s > 0 && elapsed() >= opt.duration_s) break;
     auto n = consumer.poll(100);
     if (!n) return n.error();
-    if (!target::process_running(opt.pid)) {  // gone, or a zombie that will never run again
-      target_exited = true;
-      break;
+    // Ten times a second, not at every wakeup of a busy ring: reading
+    // /proc/PID/stat thousands of times a second took CPU from the target.
+    if (elapsed() >= next_liveness) {
+      if (!target::process_running(opt.pid)) {  // gone, or a zombie that will never run again
+        target_exited = true;
+        break;
+      }
+      next_liveness = elapsed() + 0.1;
     }
     if (opt.on_status && elapsed() >= next_status) {
       take_counters(raw, **probes, decoder);

@@ -329,6 +329,7 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
     return Error{"the DWARF of " + elf.path() + " has runtime.g without a goid member"};
   o.g_startpc = get("startpc");
   o.g_gopc = get("gopc");
+  o.g_parent_goid = get("parentGoid");
   o.g_atomicstatus = get("atomicstatus");
   o.g_waitreason = get("waitreason");
   o.g_waitsince = get("waitsince");
@@ -388,6 +389,8 @@ Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {
     o.g_syscallsp = r.sched_bp + kSyscallSpAfterSchedBp;
     o.g_syscallpc = o.g_syscallsp + 8;
     o.m_g0 = kMG0;
+    // parentGoid came in go1.21, the word before gopc (rows' comments).
+    o.g_parent_goid = r.minor >= 21 ? r.gopc - 8 : -1;
     o.source = "table go1." + std::to_string(r.minor);
     if (row->newer) o.source += " (newest row, for " + go_version + ")";
     return o;

@@ -38,6 +38,8 @@ struct GoRuntimeOffsets {
   int64_t g_m = -1, m_curg = -1, g_syscallsp = -1, g_syscallpc = -1;
   // The spawn contexts (bpf/events.h) also need m.g0: is the current g the M's g0?
   int64_t m_g0 = -1;
+  // g.parentGoid (go1.21+): the creator's goid, which newproc1 writes into a new g.
+  int64_t g_parent_goid = -1;
   // runtime.allgs is a []*g; its address comes from .symtab when present.
   std::string source;  // "DWARF", "table go1.19", or "table go1.27 (newest row, for go1.28.1)"
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "truth_checks.h"
 
 using namespace mws::test;
 using namespace std::chrono;
@@ -56,10 +57,12 @@ uint64_t folded_via(const std::string& folded) {
   return sum;
 }
 
-void check_fan_out(const std::string& mode) {
-  INFO("mode " << mode);
+}  // namespace
+
+void mws::test::check_fan_out(const std::string& fanserver, const std::string& mode) {
+  INFO(fanserver << ", mode " << mode);
   const int rate = mode == "exact" ? 1 : 4096;
-  Server server = start_server("fanserver", {"-memprofilerate", std::to_string(rate)});
+  Server server = start_server(fanserver, {"-memprofilerate", std::to_string(rate)});
   const json construction = json::parse(*http_get(server.port, "/debug/construction"));
   const std::string json_path = temp_path("fanout-" + mode + ".json"),
                     folded_path = temp_path("fanout-" + mode + ".folded"),
@@ -173,8 +176,6 @@ void check_fan_out(const std::string& mode) {
   }
 }
 
-}  // namespace
-
 TEST_CASE("a goroutine a middleware started before mwscope attached is charged to it via its go statement",
           "[bpf][fanout]") {
   Server server = start_server("fanserver");
@@ -215,10 +216,10 @@ TEST_CASE("a goroutine a middleware started before mwscope attached is charged t
 
 TEST_CASE("work a middleware hands to goroutines is charged to it via goroutines, self apart, in exact mode",
           "[bpf][fanout]") {
-  check_fan_out("exact");
+  check_fan_out("fanserver", "exact");
 }
 
 TEST_CASE("work a middleware hands to goroutines is charged to it via goroutines, self apart, in sampled mode",
           "[bpf][fanout]") {
-  check_fan_out("sampled");
+  check_fan_out("fanserver", "sampled");
 }

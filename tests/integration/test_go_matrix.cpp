@@ -56,6 +56,10 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
             "[bpf][matrix][goroutines]") {                                                                \
     check_goroutine_lifecycles(build "/taskserver");                                                      \
   }                                                                                                       \
+  TEST_CASE(build ": work a middleware hands to goroutines is charged to it via goroutines, in exact mode", \
+            "[bpf][matrix][fanout]") {                                                                     \
+    check_fan_out(build "/fanserver", "exact");                                                           \
+  }                                                                                                       \
   TEST_CASE(build ": C memory of cgo middleware charged through the goroutine's Go stack",               \
             "[bpf][matrix][c_heap]") {                                                                    \
     check_c_heap_cgo(build "/cmemserver");                                                                \

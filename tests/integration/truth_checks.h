@@ -40,5 +40,10 @@ void check_beside_go_leak_detector(const std::string& taskserver);
 // Leaked goroutines exact per site, workers and (Go 1.23+) coroutines seen
 // ending (test_goroutines.cpp).
 void check_goroutine_lifecycles(const std::string& taskserver);
+// Work fanserver's FanOut hands to goroutines is its via goroutines, equal
+// to the runtime's profile of those functions, self apart, and its leaked
+// goroutines as many as it started; mode "exact" or "sampled"
+// (test_fanout.cpp).
+void check_fan_out(const std::string& fanserver, const std::string& mode);
 
 }  // namespace mws::test

@@ -66,6 +66,7 @@ void require_same(const GoRuntimeOffsets& got, const GoRuntimeOffsets& want) {
   CHECK(got.g_syscallsp == want.g_syscallsp);
   CHECK(got.g_syscallpc == want.g_syscallpc);
   CHECK(got.m_g0 == want.m_g0);
+  CHECK(got.g_parent_goid == want.g_parent_goid);
 }
 
 std::string run(const std::string& cmd) {
@@ -350,6 +351,7 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(o.g_waitsince + 8 == o.g_waitreason);
     CHECK(o.g_waitreason < o.g_gopc);
     CHECK(o.g_gopc + 16 == o.g_startpc);  // gopc, ancestors, startpc
+    CHECK(o.g_parent_goid == (minor >= 21 ? o.g_gopc - 8 : -1));  // parentGoid, gopc
     // Every offset is naturally aligned.
     for (int64_t off : {o.g_goid, o.g_startpc, o.g_gopc, o.g_waitsince, o.g_sched_sp, o.g_sched_bp, o.g_sched_pc})
       CHECK(off % 8 == 0);
