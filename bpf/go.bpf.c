@@ -76,14 +76,23 @@ struct {
 	__type(value, struct mws_alloc_counts);
 } alloc_counts SEC(".maps");
 
-/* Where an exact-mode event is built (too big for the BPF stack) before it
- * is counted, or sent when the stack is new. */
+/* Where an allocation event is built (too big for the BPF stack): in exact
+ * mode before it is counted, or sent when the stack is new; in sampled mode
+ * before it is sent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mws_alloc_event);
 } alloc_scratch SEC(".maps");
+
+/* Where a spawn event is built before it is sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mws_task_spawn_event);
+} spawn_scratch SEC(".maps");
 
 /* Reading the target's memory is what an event costs most: on our VMs
  * each bpf_probe_read_user costs ~180 ns, plus ~0.025 ns a byte, so 16
@@ -219,6 +228,17 @@ static __always_inline __u64 wakeup_flags(void)
 static __always_inline void submit(void *e)
 {
 	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* Sends the used part of a scratch event (header filled): its `fixed`
+ * bytes and stack_len frames. A ring record costs more the bigger it is
+ * (a goroutine's spawn record of 1,104 bytes cost ~200 ns more than one of
+ * 216, make bench), and most stacks use a few of the 127 frames; userspace
+ * reads stack_len frames from a record of this length. */
+static __always_inline long send_used(void *e, __u64 fixed, __u32 stack_len)
+{
+	const __u64 frames = stack_len < MWS_MAX_STACK_DEPTH ? stack_len : MWS_MAX_STACK_DEPTH;
+	return bpf_ringbuf_output(&events, e, fixed + 8 * frames, wakeup_flags());
 }
 
 /* This CPU's stack chunk, emptied, with the load bias of the probe that
@@ -383,19 +403,21 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
 {
 	struct stack_chunk *c = empty_chunk(ctx);
-	if (!c)
+	__u32 zero = 0;
+	struct mws_alloc_event *e = bpf_map_lookup_elem(&alloc_scratch, &zero);
+	if (!c || !e)
 		return 0;
 	__u64 caller = read_caller(ctx, c);
-	struct mws_alloc_event *e = reserve_event(sizeof(*e), kind);
-	if (!e)
-		return 0;
+	fill_header(&e->hdr, kind);
+	e->hdr.flags = 0;
 	e->size = size;
 	e->type_addr = type_addr;
 	e->object = object;
 	e->_pad = 0;
 	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	submit(e);
+	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
+		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;
 }
 
@@ -429,7 +451,7 @@ static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mw
 		return;
 	fill_header(&e->hdr, MWS_EV_ALLOC_STACK);
 	e->object = hash;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) == 0)
+	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) == 0)
 		c->stack_sent = 1;
 }
 
@@ -460,7 +482,7 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	if (!c) {
 		/* The map is full: this allocation travels as an event. */
 		fill_header(&e->hdr, MWS_EV_ALLOC);
-		if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
+		if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
 			count(MWS_CNT_RINGBUF_DROPS);
 		return 0;
 	}
@@ -745,9 +767,12 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 		count(MWS_CNT_TASK_READ_ERRORS);
 		return 0;
 	}
-	struct mws_task_spawn_event *e = reserve_event(sizeof(*e), MWS_EV_TASK_SPAWN);
+	__u32 zero = 0;
+	struct mws_task_spawn_event *e = bpf_map_lookup_elem(&spawn_scratch, &zero);
 	if (!e)
 		return 0;
+	fill_header(&e->hdr, MWS_EV_TASK_SPAWN);
+	e->hdr.flags = 0;
 	e->goid = ids.goid;
 	e->g_addr = newg;
 	e->startpc = ids.startpc;
@@ -757,7 +782,8 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 		caller = read_caller(ctx, c);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	assign_spawn_ctx(ctx, e, ids.parent_goid);
-	submit(e);
+	if (send_used(e, __builtin_offsetof(struct mws_task_spawn_event, stack), e->stack_len) != 0)
+		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;
 }
 

@@ -1,5 +1,8 @@
 #include "collect/event_decoder.h"
 
+#include <algorithm>
+#include <cstddef>
+
 #include "bpf/events.h"
 
 namespace mws::collect {
@@ -17,6 +20,17 @@ size_t EventDecoder::splice_stack(const mws_event_header& hdr, uint64_t caller, 
   return n;
 }
 
+namespace {
+
+// The frames a record carries: BPF sends only the used part of an event's
+// stack[] (bpf/go.bpf.c, send_used), so stack_len, bounded by the record.
+uint32_t frames_in(size_t record_size, size_t stack_offset, uint32_t stack_len) {
+  const size_t room = (record_size - stack_offset) / sizeof(__u64);
+  return static_cast<uint32_t>(std::min<size_t>(stack_len, room));
+}
+
+}  // namespace
+
 void apply_exits(model::TaskTracker& tasks, const mws_exit_batch& batch) {
   const uint32_t n = batch.count < MWS_EXIT_BATCH ? batch.count : MWS_EXIT_BATCH;
   for (uint32_t i = 0; i < n; i++) tasks.on_exit(batch.exit[i].g_addr, batch.exit[i].ts_ns);
@@ -31,23 +45,23 @@ void EventDecoder::decode(const void* data, size_t size) {
   uint64_t pcs[MWS_MAX_STACK_DEPTH + 1];
   switch (hdr->kind) {
     case MWS_EV_ALLOC: {
-      if (size < sizeof(mws_alloc_event)) break;
+      if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
       allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr, e->spawn_ctx);
       return;
     }
     case MWS_EV_ALLOC_STACK: {
-      if (size < sizeof(mws_alloc_event)) break;
+      if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
       allocs_.add_hashed_stack(e->object, std::span<const uint64_t>(pcs, n));
       return;
     }
     case MWS_EV_SAMPLE_ALLOC: {
-      if (size < sizeof(mws_alloc_event)) break;
+      if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
       samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object, e->spawn_ctx);
       return;
     }
@@ -64,9 +78,10 @@ void EventDecoder::decode(const void* data, size_t size) {
       return;
     }
     case MWS_EV_TASK_SPAWN: {
-      if (size < sizeof(mws_task_spawn_event)) break;
+      if (size < offsetof(mws_task_spawn_event, stack)) break;
       const auto* e = static_cast<const mws_task_spawn_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, e->stack_len, pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack,
+                              frames_in(size, offsetof(mws_task_spawn_event, stack), e->stack_len), pcs);
       tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->hdr.ts_ns,
                       std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx);
       return;

@@ -122,6 +122,23 @@ TEST_CASE("decoder splices the caller read at [SP] in place of the probed instru
   CHECK(agg.events() == 3 + 5);
 }
 
+TEST_CASE("decoder reads a record's frames up to its length: BPF sends only the used part of stack[]", "[model]") {
+  model::Aggregator agg;
+  model::TaskTracker tasks;
+  model::SampleTracker samples;
+  collect::EventDecoder dec(agg, samples, tasks);
+  auto e = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000});
+  dec.decode(&e, offsetof(mws_alloc_event, stack) + 3 * sizeof(uint64_t));  // as send_used sends it
+  REQUIRE(agg.stack_count() == 1);
+  CHECK(agg.stack(0) == std::vector<uint64_t>{0xCA11, 0x5000, 0x6000});
+  // A record shorter than its stack_len says: only the frames it holds.
+  auto cut = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000, 0x7000});
+  dec.decode(&cut, offsetof(mws_alloc_event, stack) + 2 * sizeof(uint64_t));
+  REQUIRE(agg.stack_count() == 2);
+  CHECK(agg.stack(1) == std::vector<uint64_t>{0xCA11, 0x5000});
+  CHECK(dec.stats().malformed == 0);
+}
+
 TEST_CASE("decoder rejects short and unknown records and counts them", "[model]") {
   model::Aggregator agg;
   model::TaskTracker tasks;
