@@ -36,6 +36,16 @@ struct {
 	__uint(max_entries, 32 * 1024 * 1024); /* resized before load */
 } c_events SEC(".maps");
 
+/* Where an allocation event is built before its used part is sent: a ring
+ * record costs more the bigger it is, and a C stack uses a few of the 127
+ * frames (go.bpf.c, send_used). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mws_c_alloc_event);
+} c_alloc_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MWS_C_CNT__COUNT);
@@ -85,6 +95,16 @@ static __always_inline __u64 wakeup_flags(void)
 										: BPF_RB_NO_WAKEUP;
 }
 
+static __always_inline void fill_header(struct mws_event_header *h, __u32 kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	h->kind = kind;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
 static __always_inline void *reserve(__u64 size, __u32 kind)
 {
 	struct mws_event_header *h = bpf_ringbuf_reserve(&c_events, size, 0);
@@ -92,12 +112,7 @@ static __always_inline void *reserve(__u64 size, __u32 kind)
 		count(MWS_C_CNT_RINGBUF_DROPS);
 		return NULL;
 	}
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	h->kind = kind;
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->flags = 0;
-	h->ts_ns = bpf_ktime_get_ns();
+	fill_header(h, kind);
 	return h;
 }
 
@@ -204,9 +219,11 @@ int on_c_alloc_return(struct pt_regs *ctx)
 	if (ptr == 0 && !(c.func == MWS_C_REALLOC && c.size == 0 && c.arg != 0))
 		return 0;
 
-	struct mws_c_alloc_event *e = reserve(sizeof(*e), MWS_EV_C_ALLOC);
+	__u32 zero = 0;
+	struct mws_c_alloc_event *e = bpf_map_lookup_elem(&c_alloc_scratch, &zero);
 	if (!e)
 		return 0;
+	fill_header(&e->hdr, MWS_EV_C_ALLOC);
 	e->ptr = ptr;
 	e->size = c.size;
 	e->old_ptr = c.func == MWS_C_REALLOC ? c.arg : 0;
@@ -221,7 +238,10 @@ int on_c_alloc_return(struct pt_regs *ctx)
 		n = follow_frame_pointers(PT_REGS_FP(ctx), e->stack, 1);
 	e->c_frames = n;
 	e->stack_len = append_go_stack(e, n);
-	bpf_ringbuf_submit(e, wakeup_flags());
+	const __u64 frames = e->stack_len < MWS_MAX_STACK_DEPTH ? e->stack_len : MWS_MAX_STACK_DEPTH;
+	if (bpf_ringbuf_output(&c_events, e, __builtin_offsetof(struct mws_c_alloc_event, stack) + 8 * frames,
+			       wakeup_flags()) != 0)
+		count(MWS_C_CNT_RINGBUF_DROPS);
 	return 0;
 }
 
