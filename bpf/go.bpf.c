@@ -363,15 +363,13 @@ static __always_inline struct mws_spawn_ctx *remember_g0(__u64 g)
 	return bpf_map_lookup_elem(&spawn_ctx, &g);
 }
 
-/* The spawn context of the goroutine behind current g `g`, NULL when it has
- * none (created before we attached and not seeded, or tracking is off).
- * A goroutine costs one lookup; the system stack a read of m.curg and a
- * second lookup (events.h, struct mws_spawn_ctx). */
-static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
+/* The spawn context of the goroutine behind current g `g`, given g's own
+ * entry `c` (NULL: none), NULL when it has none (created before we
+ * attached and not seeded). A goroutine's is its entry; on the system
+ * stack it costs a read of m.curg and a second lookup (events.h, struct
+ * mws_spawn_ctx). */
+static __always_inline struct mws_spawn_ctx *resolve_spawn_ctx(__u64 g, struct mws_spawn_ctx *c)
 {
-	if (!spawn_ctx_off.enabled || g == 0)
-		return NULL;
-	struct mws_spawn_ctx *c = bpf_map_lookup_elem(&spawn_ctx, &g);
 	if (!c)
 		c = remember_g0(g);
 	if (!c || !c->is_g0)
@@ -382,9 +380,60 @@ static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
 	return bpf_map_lookup_elem(&spawn_ctx, &curg);
 }
 
+/* The same from g alone. */
+static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
+{
+	if (!spawn_ctx_off.enabled || g == 0)
+		return NULL;
+	return resolve_spawn_ctx(g, bpf_map_lookup_elem(&spawn_ctx, &g));
+}
+
+/* Each CPU's last goroutine context looked up, good while no entry of
+ * spawn_ctx was overwritten since (a g's context changes only when a new
+ * goroutine takes the g, which bumps spawn_ctx_generation): consecutive
+ * allocations of one goroutine skip the hash lookup. `check` catches a
+ * copy torn by another program on this CPU. */
+volatile __u64 spawn_ctx_generation = 0;
+struct ctx_cache {
+	__u64 g, ctx, generation, check;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctx_cache);
+} ctx_cache SEC(".maps");
+
+static __always_inline __u64 ctx_cache_check(__u64 g, __u64 ctx, __u64 generation)
+{
+	return (g ^ (ctx * 0x9e3779b97f4a7c15ull) ^ generation) | 1;
+}
+
+/* The spawn context of the goroutine behind current g `g` (0: none), for
+ * an allocation. */
 static __always_inline __u64 spawn_ctx_id(__u64 g)
 {
-	struct mws_spawn_ctx *c = spawn_ctx_of(g);
+	if (!spawn_ctx_off.enabled || g == 0)
+		return 0;
+	__u32 zero = 0;
+	struct ctx_cache *cc = bpf_map_lookup_elem(&ctx_cache, &zero);
+	const __u64 generation = READ_ONCE(spawn_ctx_generation);
+	if (cc && cc->g == g && cc->generation == generation && cc->check == ctx_cache_check(g, cc->ctx, generation))
+		return cc->ctx;
+	struct mws_spawn_ctx *c = bpf_map_lookup_elem(&spawn_ctx, &g);
+	/* Only a goroutine's own entry is kept: a g0 runs for whichever
+	 * goroutine is its M's curg now. */
+	if (c && !c->is_g0) {
+		const __u64 ctx = c->ctx;
+		if (cc) {
+			cc->g = g;
+			cc->ctx = ctx;
+			cc->generation = generation;
+			cc->check = ctx_cache_check(g, ctx, generation);
+		}
+		return ctx;
+	}
+	c = resolve_spawn_ctx(g, c);
 	return c ? c->ctx : 0;
 }
 
@@ -706,6 +755,7 @@ static __always_inline void assign_spawn_ctx(struct pt_regs *ctx, struct mws_tas
 	struct mws_spawn_ctx *slot = bpf_map_lookup_elem(&spawn_ctx, &e->g_addr);
 	if (slot) {
 		*slot = next;
+		__sync_fetch_and_add(&spawn_ctx_generation, 1); /* after the write: see ctx_cache */
 		return;
 	}
 	if (bpf_map_update_elem(&spawn_ctx, &e->g_addr, &next, BPF_NOEXIST) != 0) {
