@@ -32,6 +32,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "events.h"
+#include "frame_walk.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -230,15 +231,10 @@ static __always_inline void submit(void *e)
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
-/* Sends the used part of a scratch event (header filled): its `fixed`
- * bytes and stack_len frames. A ring record costs more the bigger it is
- * (a goroutine's spawn record of 1,104 bytes cost ~200 ns more than one of
- * 216, make bench), and most stacks use a few of the 127 frames; userspace
- * reads stack_len frames from a record of this length. */
+/* Sends the used part of a scratch event, header filled (frame_walk.h). */
 static __always_inline long send_used(void *e, __u64 fixed, __u32 stack_len)
 {
-	const __u64 frames = stack_len < MWS_MAX_STACK_DEPTH ? stack_len : MWS_MAX_STACK_DEPTH;
-	return bpf_ringbuf_output(&events, e, fixed + 8 * frames, wakeup_flags());
+	return bpf_ringbuf_output(&events, e, mws_event_bytes(fixed, stack_len), wakeup_flags());
 }
 
 /* This CPU's stack chunk, emptied, with the load bias of the probe that

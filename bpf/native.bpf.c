@@ -36,9 +36,8 @@ struct {
 	__uint(max_entries, 32 * 1024 * 1024); /* resized before load */
 } c_events SEC(".maps");
 
-/* Where an allocation event is built before its used part is sent: a ring
- * record costs more the bigger it is, and a C stack uses a few of the 127
- * frames (go.bpf.c, send_used). */
+/* Where an allocation event is built before its used part is sent
+ * (frame_walk.h, mws_event_bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -238,8 +237,7 @@ int on_c_alloc_return(struct pt_regs *ctx)
 		n = follow_frame_pointers(PT_REGS_FP(ctx), e->stack, 1);
 	e->c_frames = n;
 	e->stack_len = append_go_stack(e, n);
-	const __u64 frames = e->stack_len < MWS_MAX_STACK_DEPTH ? e->stack_len : MWS_MAX_STACK_DEPTH;
-	if (bpf_ringbuf_output(&c_events, e, __builtin_offsetof(struct mws_c_alloc_event, stack) + 8 * frames,
+	if (bpf_ringbuf_output(&c_events, e, mws_event_bytes(__builtin_offsetof(struct mws_c_alloc_event, stack), e->stack_len),
 			       wakeup_flags()) != 0)
 		count(MWS_C_CNT_RINGBUF_DROPS);
 	return 0;

@@ -5,16 +5,15 @@
 #include <span>
 
 #include "bpf/events.h"
+#include "collect/record_frames.h"
 
 namespace mws::collect {
 
 void CHeapDecoder::decode(const void* data, size_t size) {
   const auto* hdr = static_cast<const mws_event_header*>(data);
-  constexpr size_t kStackAt = offsetof(mws_c_alloc_event, stack);
-  if (size >= kStackAt && hdr->kind == MWS_EV_C_ALLOC) {
+  if (size >= offsetof(mws_c_alloc_event, stack) && hdr->kind == MWS_EV_C_ALLOC) {
     const auto* e = static_cast<const mws_c_alloc_event*>(data);
-    // BPF sends the used part of stack[] only: as many frames as the record holds.
-    const uint32_t len = static_cast<uint32_t>(std::min<size_t>(e->stack_len, (size - kStackAt) / sizeof(__u64)));
+    const uint32_t len = frames_in(*e, size);
     model::CStackShape shape{e->func, std::min(e->c_frames, len), (e->hdr.flags & MWS_C_FLAG_GO_STACK) != 0};
     uint64_t pcs[MWS_MAX_STACK_DEPTH];
     std::copy(e->stack, e->stack + len, pcs);

@@ -1,9 +1,9 @@
 #include "collect/event_decoder.h"
 
-#include <algorithm>
 #include <cstddef>
 
 #include "bpf/events.h"
+#include "collect/record_frames.h"
 
 namespace mws::collect {
 
@@ -19,17 +19,6 @@ size_t EventDecoder::splice_stack(const mws_event_header& hdr, uint64_t caller, 
   for (uint32_t i = 1; i < len; i++) out[n++] = stack[i];
   return n;
 }
-
-namespace {
-
-// The frames a record carries: BPF sends only the used part of an event's
-// stack[] (bpf/go.bpf.c, send_used), so stack_len, bounded by the record.
-uint32_t frames_in(size_t record_size, size_t stack_offset, uint32_t stack_len) {
-  const size_t room = (record_size - stack_offset) / sizeof(__u64);
-  return static_cast<uint32_t>(std::min<size_t>(stack_len, room));
-}
-
-}  // namespace
 
 void apply_exits(model::TaskTracker& tasks, const mws_exit_batch& batch) {
   const uint32_t n = batch.count < MWS_EXIT_BATCH ? batch.count : MWS_EXIT_BATCH;
@@ -47,21 +36,21 @@ void EventDecoder::decode(const void* data, size_t size) {
     case MWS_EV_ALLOC: {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
       allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr, e->spawn_ctx);
       return;
     }
     case MWS_EV_ALLOC_STACK: {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
       allocs_.add_hashed_stack(e->object, std::span<const uint64_t>(pcs, n));
       return;
     }
     case MWS_EV_SAMPLE_ALLOC: {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
-      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(size, offsetof(mws_alloc_event, stack), e->stack_len), pcs);
+      size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
       samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object, e->spawn_ctx);
       return;
     }
@@ -81,7 +70,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < offsetof(mws_task_spawn_event, stack)) break;
       const auto* e = static_cast<const mws_task_spawn_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack,
-                              frames_in(size, offsetof(mws_task_spawn_event, stack), e->stack_len), pcs);
+                              frames_in(*e, size), pcs);
       tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->hdr.ts_ns,
                       std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx);
       return;
