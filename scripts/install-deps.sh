@@ -23,9 +23,10 @@ PACKAGES=(
   golang-github-valyala-bytebufferpool-dev golang-golang-x-crypto-dev
   golang-golang-x-net-dev golang-golang-x-sys-dev golang-golang-x-term-dev
   golang-golang-x-text-dev golang-golang-x-time-dev
-  # a real, stripped Go server of another build (test_goroutines.cpp: its
-  # goroutines beside its own /debug/pprof/goroutine)
-  caddy
+  # real, stripped Go servers built by Debian (test_goroutines.cpp: their
+  # goroutines beside their own /debug/pprof/goroutine; test_leak_verdict.cpp:
+  # no false leaks on healthy servers)
+  caddy prometheus
   # the reference tool for native heap leaks, beside --c-heap (test_c_heap.cpp)
   heaptrack
   # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)

@@ -1,6 +1,7 @@
 #include "attribute/attribution.h"
 
 #include "attribute/c_heap_attribution.h"
+#include "attribute/leak_verdict.h"
 
 #include <fmt/format.h>
 
@@ -170,13 +171,32 @@ void attribute_profile(Profile& p, const MiddlewareRules& rules, size_t top_n) {
       }
 
   // Goroutines read at the end: by where they are parked and were created.
+  // A go statement alone (one frame, no dispatcher above it) is known as
+  // middleware code when that function was seen as middleware elsewhere
+  // in this recording, as spawn chains are; that also makes its origin a
+  // request.
   for (GoroutineGroup& g : p.goroutines.groups) {
+    functions_of(p, g.creation_frame_ids, functions);
+    auto creation_chain = rules.chain(functions, p.closure_owners);
+    const std::string* learned = nullptr;
+    if (!functions.empty())
+      if (auto m = middleware_functions.find(functions[0]); m != middleware_functions.end()) learned = &m->second;
     std::vector<FrameId> ids = g.frame_ids;
     ids.insert(ids.end(), g.creation_frame_ids.begin(), g.creation_frame_ids.end());
     functions_of(p, ids, functions);
     auto chain = rules.chain(functions, p.closure_owners);
-    g.middleware = owning_row(chain, functions).value_or(kServer);
+    auto row = owning_row(chain, functions);
+    g.middleware = row ? *row : learned ? *learned : kServer;
+    decide_group(g, !creation_chain.empty() || learned);
+    // Without spawn tracking, the reading is the only count of leaks a
+    // middleware's code started.
+    if (!p.tasks.tracked && g.leaked) {
+      Accum& a = rows[g.middleware];
+      a.row.name = g.middleware;
+      a.row.leaked_tasks += g.leaked;
+    }
   }
+  sum_verdicts(p.goroutines);
 
   // Threads held by a goroutine: by where it waits and was created, as the
   // goroutines above. A thread without one (idle, not Go) has no middleware.

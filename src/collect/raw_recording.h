@@ -13,6 +13,7 @@
 
 #include "model/aggregator.h"
 #include "model/c_heap_tracker.h"
+#include "model/profile.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 #include "collect/thread_recording.h"
@@ -22,6 +23,9 @@
 #include "target/process.h"
 
 namespace mws::collect {
+
+// What the reachability scan said of one goroutine's wait.
+enum class WaitReach : uint8_t { kReachable, kUnreachable, kUndecided };
 
 struct RawRecording {
   // What was recorded, and how.
@@ -57,6 +61,10 @@ struct RawRecording {
   bool goroutines_read = false;
   uint64_t goroutines_read_ns = 0;  // CLOCK_MONOTONIC (Go's nanotime) of the end reading
   double goroutines_read_s = 0;     // how long the end reading took
+  // The reachability scan of the end's channel waits (target/go_reachability.h),
+  // by goid; empty with reachability.ran false when it did not run.
+  std::unordered_map<uint64_t, WaitReach> wait_reach;
+  ReachabilityScan reachability;
   // The runtime's memory profile as the probes went live and after they
   // closed; both or neither (heap_problem says why).
   std::optional<target::HeapProfileReading> heap_at_start, heap_at_end;

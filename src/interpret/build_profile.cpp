@@ -9,9 +9,11 @@
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "interpret/c_heap_section.h"
 #include "interpret/goroutine_groups.h"
+#include "interpret/goroutine_origin.h"
 #include "interpret/thread_groups.h"
 #include "interpret/profile_stacks.h"
 #include "symbolize/go_closure_names.h"
@@ -89,6 +91,39 @@ std::vector<PreexistingTaskGroup> preexisting_groups(const std::vector<target::G
   return out;
 }
 
+// The goroutines created while recording that one of their creation stacks
+// (their own, then their creators' through the spawn chain) shows serving
+// a request.
+std::unordered_set<uint64_t> created_in_request(const model::TaskTracker& tasks, const ChainIndex& chains,
+                                                const std::vector<SpawnChain>& spawn_chains,
+                                                symbolize::StackSymbolizer& sym) {
+  std::vector<std::string_view> functions;
+  auto ran_request = [&](const std::vector<FrameId>& frames) {
+    functions.clear();
+    for (FrameId id : frames) functions.push_back(sym.frame(id).function);
+    return runs_request(functions);
+  };
+  std::vector<int8_t> group_ran(tasks.groups().size(), -1);  // -1 not yet known
+  std::vector<int8_t> chain_ran(spawn_chains.size(), -1);
+  std::unordered_set<uint64_t> out;
+  for (const auto& [goid, t] : tasks.live()) {
+    int8_t& g = group_ran[t.group];
+    if (g < 0) g = ran_request(sym.symbolize(tasks.stacks().pcs(tasks.groups()[t.group].creation_stack)));
+    bool ran = g;
+    if (!ran && t.parent_ctx)
+      if (auto c = chains.find(t.parent_ctx); c != chains.end()) {
+        int8_t& r = chain_ran[c->second];
+        if (r < 0) {
+          const auto& stacks = spawn_chains[c->second].creation_stacks;
+          r = std::any_of(stacks.begin(), stacks.end(), ran_request);
+        }
+        ran = r;
+      }
+    if (ran) out.insert(goid);
+  }
+  return out;
+}
+
 }  // namespace
 
 Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, const InterpretOptions& opt) {
@@ -151,6 +186,34 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   profile.requests.requests = raw.requests;
   profile.requests.note = raw.requests_unavailable;
 
+  // Goroutines at the end, with each one's evidence, before the tracked
+  // ones' summary: their leak verdict is the reading's.
+  std::unordered_map<uint64_t, GoroutineEvidence> evidence;
+  if (raw.goroutines_read) {
+    GoroutineSnapshotInputs in;
+    in.at_attach = &raw.preexisting;
+    in.at_end = &raw.goroutines_at_end;
+    in.read_ns = raw.goroutines_read_ns;
+    in.duration_s = raw.duration_s;
+    in.leak_age_s = opt.leak_age_s;
+    in.go_version = raw.go_version;
+    std::unordered_map<uint64_t, uint64_t> created;
+    for (const auto& [goid, t] : raw.tasks.live()) created.emplace(goid, t.created_ns);
+    const std::unordered_set<uint64_t> in_request =
+        raw.tasks_tracked ? created_in_request(raw.tasks, chains, profile.spawn_chains, stack_sym)
+                          : std::unordered_set<uint64_t>{};
+    if (raw.tasks_tracked) {
+      in.created_ns = &created;
+      in.created_in_request = &in_request;
+    }
+    if (raw.reachability.ran) in.reach = &raw.wait_reach;
+    profile.goroutines = group_goroutines(in, stack_sym, &evidence);
+    profile.goroutines.read_s = raw.goroutines_read_s;
+    profile.goroutines.reachability = raw.reachability;
+  } else {
+    profile.goroutines.problem = raw.goroutines_problem.empty() ? "not read" : raw.goroutines_problem;
+  }
+
   TaskSummary& ts = profile.tasks;
   ts.tracked = raw.tasks_tracked;
   ts.unavailable_reason = raw.tasks_tracked ? "" : raw.tasks_unavailable;
@@ -167,28 +230,13 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     in.leak_age_s = opt.leak_age_s;
     in.live_states = &live_states;
     in.chains = &chains;
+    if (raw.goroutines_read) in.evidence = &evidence;
     build_task_summary(raw.tasks, stack_sym, in, ts);
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();
     ts.preexisting = preexisting_groups(raw.preexisting, sym);
     if (!raw.goroutines_problem.empty() && opt.on_notice)
       opt.on_notice("goroutines alive before attach are not known: " + raw.goroutines_problem);
-  }
-  if (raw.goroutines_read) {
-    GoroutineSnapshotInputs in;
-    in.at_attach = &raw.preexisting;
-    in.at_end = &raw.goroutines_at_end;
-    in.read_ns = raw.goroutines_read_ns;
-    in.duration_s = raw.duration_s;
-    in.leak_age_s = opt.leak_age_s;
-    in.go_version = raw.go_version;
-    std::unordered_map<uint64_t, uint64_t> created;
-    for (const auto& [goid, t] : raw.tasks.live()) created.emplace(goid, t.created_ns);
-    if (raw.tasks_tracked) in.created_ns = &created;
-    profile.goroutines = group_goroutines(in, stack_sym);
-    profile.goroutines.read_s = raw.goroutines_read_s;
-  } else {
-    profile.goroutines.problem = raw.goroutines_problem.empty() ? "not read" : raw.goroutines_problem;
   }
   profile.c_heap = build_c_heap(raw, stack_sym);
   if (raw.c_heap_tracked) {

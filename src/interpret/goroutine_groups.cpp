@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "interpret/goroutine_origin.h"
 #include "interpret/profile_stacks.h"
 
 namespace mws::interpret {
@@ -31,7 +33,43 @@ bool is_runtime_goroutine(const std::string& start) {
 
 }  // namespace
 
-GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, symbolize::StackSymbolizer& sym) {
+namespace {
+
+// Whether a goroutine alive at the end was started while serving a request,
+// as far as its creators can be seen: a tracked goroutine by its creation
+// stacks; any by following g.parentGoid (Go 1.21+) through the creators
+// still alive. A step limit and the visited set bound a hostile chain.
+class RequestOrigin {
+ public:
+  RequestOrigin(const GoroutineSnapshotInputs& in, const std::vector<std::string>& starts)
+      : in_(in), starts_(starts) {
+    for (size_t i = 0; i < in.at_end->size(); i++) index_.emplace((*in.at_end)[i].goid, i);
+  }
+  bool of(size_t i) {
+    std::unordered_set<uint64_t> seen;
+    for (int step = 0; step < 256; step++) {
+      const target::GoroutineSnapshot& g = (*in_.at_end)[i];
+      if (is_connection_goroutine(starts_[i])) return false;
+      if (in_.created_in_request && in_.created_in_request->count(g.goid)) return true;
+      if (g.parent_goid == 0 || !seen.insert(g.goid).second) return false;
+      auto parent = index_.find(g.parent_goid);
+      if (parent == index_.end()) return false;  // its creator has ended: not known from here
+      if (is_request_goroutine(starts_[parent->second])) return true;
+      i = parent->second;
+    }
+    return false;
+  }
+
+ private:
+  const GoroutineSnapshotInputs& in_;
+  const std::vector<std::string>& starts_;
+  std::unordered_map<uint64_t, size_t> index_;
+};
+
+}  // namespace
+
+GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, symbolize::StackSymbolizer& sym,
+                                          std::unordered_map<uint64_t, GoroutineEvidence>* evidence_by_goid) {
   GoroutineSnapshotSummary out;
   out.read = true;
   out.leak_age_s = in.leak_age_s;
@@ -63,9 +101,15 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     GoroutineGroup group;
     std::map<std::string, uint64_t> states, leaked_states;
   };
+  std::vector<std::string> starts;
+  starts.reserve(in.at_end->size());
+  for (const auto& g : *in.at_end) starts.push_back(function_at_entry(sym.process(), g.startpc));
+  RequestOrigin origin(in, starts);
+  std::vector<std::string_view> functions;
   std::map<Key, Acc> groups;
-  for (const auto& g : *in.at_end) {
-    const std::string start = function_at_entry(sym.process(), g.startpc);
+  for (size_t i = 0; i < in.at_end->size(); i++) {
+    const target::GoroutineSnapshot& g = (*in.at_end)[i];
+    const std::string& start = starts[i];
     if (is_runtime_goroutine(start)) {
       out.runtime++;
       continue;
@@ -90,11 +134,38 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
           blocked = std::max(blocked, double(in.read_ns - c->second) / 1e9);
     }
     a.group.blocked_s = std::max(a.group.blocked_s, blocked);
-    // The main goroutine waiting for a signal to shut down is not a leak.
-    if (blocked >= in.leak_age_s && blocked > 0 && start != "runtime.main" && wait_can_leak(g.state, state)) {
-      a.group.leaked++;
-      a.leaked_states[state]++;
-      if (waiting_at_attach.count(g.goid)) a.group.leaked_before_attach++;
+    const bool long_enough = blocked >= in.leak_age_s && blocked > 0;
+
+    GoroutineEvidence e;
+    e.count = 1;
+    e.at_attach = waiting_at_attach.count(g.goid);
+    e.go_says = (g.state.status & ~target::kGoStatusScan) == target::kGoStatusLeaked;
+    if (is_request_goroutine(start)) {
+      // A request blocked in its handler is stuck in flight, whatever it
+      // waits on; one waiting for its connection's next request is idle.
+      functions.clear();
+      for (FrameId id : k.stack) functions.push_back(sym.frame(id).function);
+      e.in_flight = long_enough && in_handler(start, functions);
+    } else if (start != "runtime.main") {  // main waiting for a signal to shut down is not a leak
+      e.blocked_long = long_enough && wait_can_leak(g.state, state);
+      e.from_request = origin.of(i);
+    }
+    if (in.reach)
+      if (auto r = in.reach->find(g.goid); r != in.reach->end()) {
+        e.unreachable = r->second == WaitReach::kUnreachable;
+        e.undecided = r->second == WaitReach::kUndecided;
+      }
+    if (e.blocked_long || e.go_says) a.leaked_states[state]++;
+    if (evidence_by_goid) evidence_by_goid->emplace(g.goid, e);
+    auto same = std::find_if(a.group.evidence.begin(), a.group.evidence.end(), [&](const GoroutineEvidence& x) {
+      return x.blocked_long == e.blocked_long && x.unreachable == e.unreachable && x.go_says == e.go_says &&
+             x.from_request == e.from_request && x.in_flight == e.in_flight && x.undecided == e.undecided;
+    });
+    if (same == a.group.evidence.end()) {
+      a.group.evidence.push_back(e);
+    } else {
+      same->count++;
+      same->at_attach += e.at_attach;
     }
   }
   for (auto& [k, a] : groups) {
@@ -109,12 +180,10 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     };
     a.group.states = most_first(a.states);
     a.group.leaked_states = most_first(a.leaked_states);
-    out.leaked += a.group.leaked;
+    std::stable_sort(a.group.evidence.begin(), a.group.evidence.end(),
+                     [](const GoroutineEvidence& x, const GoroutineEvidence& y) { return x.count > y.count; });
     out.groups.push_back(std::move(a.group));
   }
-  std::stable_sort(out.groups.begin(), out.groups.end(), [](const GoroutineGroup& a, const GoroutineGroup& b) {
-    return a.leaked != b.leaked ? a.leaked > b.leaked : a.count > b.count;
-  });
   return out;
 }
 

@@ -6,13 +6,17 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "collect/raw_recording.h"
 #include "model/profile.h"
 #include "symbolize/stack_symbolizer.h"
 #include "target/go_goroutines.h"
 
 namespace mws::interpret {
+
+using collect::WaitReach;
 
 struct GoroutineSnapshotInputs {
   const std::vector<target::GoroutineSnapshot>* at_attach = nullptr;
@@ -24,6 +28,12 @@ struct GoroutineSnapshotInputs {
   // With --goroutines: goroutines created while recording, by goid, and
   // when (CLOCK_MONOTONIC ns): their age bounds how long they have waited.
   const std::unordered_map<uint64_t, uint64_t>* created_ns = nullptr;
+  // With --goroutines: of those, the ones whose creation stacks (theirs and
+  // their creators') ran a request (goroutine_origin.h).
+  const std::unordered_set<uint64_t>* created_in_request = nullptr;
+  // Reachability of channel waits, by goid (target/go_reachability.h);
+  // null when the scan did not run.
+  const std::unordered_map<uint64_t, WaitReach>* reach = nullptr;
 };
 
 // What a goroutine waits on decides whether a long wait is a leak: I/O
@@ -33,6 +43,10 @@ struct GoroutineSnapshotInputs {
 // detector) always is.
 bool wait_can_leak(const target::GoroutineState& st, const std::string& reason);
 
-GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, symbolize::StackSymbolizer& sym);
+// Groups with each goroutine's evidence counted (GoroutineEvidence); the
+// verdict is attribute/'s. `evidence_by_goid`, when given, receives each
+// goroutine's evidence (count 1), for the goroutines tracked from spawn.
+GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, symbolize::StackSymbolizer& sym,
+                                          std::unordered_map<uint64_t, GoroutineEvidence>* evidence_by_goid = nullptr);
 
 }  // namespace mws::interpret

@@ -190,7 +190,13 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
     const double age = in.now_ns > t.created_ns ? double(in.now_ns - t.created_ns) / 1e9 : 0;
     g.live++;
     g.oldest_age_s = std::max(g.oldest_age_s, age);
-    if (age >= in.leak_age_s) {
+    bool leaked = age >= in.leak_age_s;
+    if (in.evidence) {
+      auto e = in.evidence->find(goid);
+      leaked = e != in.evidence->end() &&
+               (e->second.unreachable || e->second.go_says || (e->second.blocked_long && e->second.from_request));
+    }
+    if (leaked) {
       g.leaked++;
       out.leaked++;
       if (in.chains && t.parent_ctx)

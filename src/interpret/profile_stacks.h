@@ -71,6 +71,9 @@ struct TaskSummaryInputs {
   const std::unordered_map<uint64_t, std::string>* live_states = nullptr;
   // Spawn chains by context, for TaskGroup::leaked_by_creator_chain; null: none.
   const ChainIndex* chains = nullptr;
+  // Each goroutine's evidence at the end, by goid (group_goroutines); null
+  // when the goroutines could not be read: then age alone decides.
+  const std::unordered_map<uint64_t, GoroutineEvidence>* evidence = nullptr;
 };
 
 // Fills the counts and groups of `out` (its tracked/reason/preexisting

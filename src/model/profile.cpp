@@ -29,4 +29,17 @@ uint64_t Profile::total_bytes() const {
   return n;
 }
 
+std::string leak_why(const GoroutineGroup& g) {
+  std::string why;
+  auto add = [&](uint64_t n, const char* name) {
+    if (!n) return;
+    if (!why.empty()) why += '+';
+    why += name;
+  };
+  add(g.leaked_unreachable, "unreachable");
+  add(g.leaked_per_request, "per request");
+  add(g.leaked_go_says, "Go says");
+  return why;
+}
+
 }  // namespace mws

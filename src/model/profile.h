@@ -106,7 +106,11 @@ struct TaskGroup {
   uint64_t spawned = 0;               // created during the recording
   uint64_t ended = 0;                 // of those, ended during the recording
   uint64_t live = 0;                  // of those, alive when the recording stopped
-  uint64_t leaked = 0;                // of the live ones, older than the leak age
+  // Of the live ones, leaked by the verdict on the reading at the end
+  // (GoroutineGroup: started per request and blocked at least the leak
+  // age, or unreachable, or Go says); without that reading, older than
+  // the leak age.
+  uint64_t leaked = 0;
   double oldest_age_s = 0;            // age of the oldest live one
   double growth_per_min = 0;          // (spawned - ended) per minute of recording
   // How the live ones wait, read from the target's memory at the end:
@@ -142,6 +146,31 @@ struct TaskSummary {
   bool operator==(const TaskSummary&) const = default;
 };
 
+// What was known of goroutines at the end, each one's evidence, counted per
+// combination (a group holds a few combinations, most often one). The
+// leak verdict (attribute/leak_verdict.h) is decided from these.
+struct GoroutineEvidence {
+  // Blocked at least the leak age on a wait that can leak: a channel,
+  // select, lock or condition (not I/O, a timer or a system call).
+  bool blocked_long = false;
+  // What it waits on is referenced by nothing outside the blocked
+  // goroutines (target/go_reachability.h), on two looks.
+  bool unreachable = false;
+  bool go_says = false;       // _Gleaked: Go's own detector (1.26+) marked it
+  // One of its creators served a request: its creation stack (tracked) or a
+  // creator read through g.parentGoid (Go 1.21+) runs a request goroutine
+  // (interpret/goroutine_origin.h).
+  bool from_request = false;
+  // It serves a request itself and has been blocked inside the handler at
+  // least the leak age (any wait): a request stuck in flight, not a leak.
+  bool in_flight = false;
+  // A channel wait the reachability scan did not decide (cut short).
+  bool undecided = false;
+  uint64_t count = 0;
+  uint64_t at_attach = 0;  // of count, alive at attach
+  bool operator==(const GoroutineEvidence&) const = default;
+};
+
 // Goroutines read from the target's memory at the end (every mode, no
 // probe), grouped as the runtime's goroutine profile groups them (same
 // current stack) and by where they were created and their start function.
@@ -154,19 +183,46 @@ struct GoroutineGroup {
   // attach: count - at_attach is how much it grew while recording. A leak
   // still growing grows here; one that grew before attach is flat.
   uint64_t at_attach = 0;
-  // Blocked at least the leak age on something other than I/O, a timer or
-  // a system call: a channel, select, lock or condition that may never come.
+  std::vector<GoroutineEvidence> evidence;  // interpret: per combination, most first
+  // The verdict (attribute/leak_verdict.h), each goroutine in one of
+  // leaked, in_flight, long_lived, suspect, or none (not blocked long):
+  //  - leaked: unreachable, or Go says, or started per request and
+  //    blocked at least the leak age;
+  //  - in_flight: a request blocked inside its handler that long;
+  //  - long_lived: blocked that long, started at start-up (no request in
+  //    its chain), not unreachable: by design, never a leak;
+  //  - suspect: blocked that long, neither: its group grew while
+  //    recording, or the reachability scan did not reach it.
+  // "request" when its go statement is in handler or middleware code;
+  // "start-up" otherwise (a creator serving a request is per goroutine, in
+  // evidence).
+  std::string origin;
   uint64_t leaked = 0;
   uint64_t leaked_before_attach = 0;  // of `leaked`, those alive at attach
+  // Why, for the leaked ones (a goroutine can have more than one reason).
+  uint64_t leaked_unreachable = 0, leaked_go_says = 0, leaked_per_request = 0;
+  uint64_t in_flight = 0, long_lived = 0, suspect = 0;
   // The longest any of them has been blocked, a lower bound: since the GC
   // that first saw it blocked (g.waitsince), or the recording's length when
   // it waited for the same thing at attach and at the end; for one created
   // while recording (--goroutines), its age. 0 = unknown.
   double blocked_s = 0;
   std::vector<std::pair<std::string, uint64_t>> states;  // {"chan receive", 40}, most first
-  std::vector<std::pair<std::string, uint64_t>> leaked_states;  // the leaked ones by state, most first
+  std::vector<std::pair<std::string, uint64_t>> leaked_states;  // the blocked-long ones by state, most first
   std::string middleware;  // the middleware in whose code they were created or are parked; "(server)" if none
   bool operator==(const GoroutineGroup&) const = default;
+};
+
+// The reachability scan behind "unreachable" (target/go_reachability.h).
+struct ReachabilityScan {
+  bool ran = false;
+  std::string problem;          // why it did not run, or how it was cut short
+  bool cut_short = false;       // budget hit: undecided waits are suspect, not leaked
+  uint64_t candidates = 0;      // channel waits it looked at
+  uint64_t unreachable = 0;     // of them, proven unreachable
+  uint64_t bytes_scanned = 0;
+  double seconds = 0;
+  bool operator==(const ReachabilityScan&) const = default;
 };
 
 struct GoroutineSnapshotSummary {
@@ -177,8 +233,10 @@ struct GoroutineSnapshotSummary {
   uint64_t total_at_attach = 0;  // user goroutines at attach, counted as `total` is
   double duration_s = 0;         // between the two readings (the recording), for growth per minute
   uint64_t runtime = 0;     // the runtime's own at the end (GC workers...), not in groups
-  uint64_t leaked = 0;
+  // Sums of the groups' verdicts (GoroutineGroup).
+  uint64_t leaked = 0, in_flight = 0, long_lived = 0, suspect = 0;
   double leak_age_s = 30;
+  ReachabilityScan reachability;
   // Wall time of the end reading (every g and its parked stack): the
   // target is not stopped for it, process_vm_readv reads while it runs.
   double read_s = 0;
@@ -391,6 +449,10 @@ size_t site_frame_index(const Profile& profile, const std::vector<FrameId>& fram
 // The function a goroutine group is parked in, as sites are defined (its
 // first non-runtime frame); "[running]" for a group with no parked stack.
 std::string parked_function(const Profile& profile, const GoroutineGroup& group);
+
+// The evidence of a group's leaked goroutines, for a "why" column:
+// "unreachable", "per request", "Go says", joined by "+"; "" when none.
+std::string leak_why(const GoroutineGroup& group);
 
 struct Profile {
   ProfileMeta meta;

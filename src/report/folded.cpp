@@ -186,7 +186,8 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
   std::unordered_map<std::vector<uint32_t>, uint64_t, SequenceHash> merged;
   std::vector<uint32_t> key;
   // One line: [middleware;] [a spawn chain's creation stacks, outermost
-  // generation first, each ending at "[go statement]";] the stack.
+  // generation first, each ending at "[go statement]";] the stack. Only
+  // chains that name a middleware are spliced in.
   auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& middleware, const SpawnChain* chain,
                  uint64_t w) {
     if (w == 0) return;
@@ -213,7 +214,12 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
       uint64_t rest = weight_of(s, weight);
       if (split)
         for (const SpawnShare& share : s.spawned_by) {
-          if (share.chain >= profile.spawn_chains.size()) continue;
+          // Splice a creation chain only where it carries attribution (a
+          // goroutine some middleware or handler started); any other stack
+          // starts at its goroutine's entry, as in pprof, instead of under
+          // the accept loop's tall, empty stem.
+          if (share.chain >= profile.spawn_chains.size() || profile.spawn_chains[share.chain].middleware.empty())
+            continue;
           const uint64_t w = std::min(rest, weight == Weight::Objects ? share.objects
                                             : weight == Weight::Bytes ? share.bytes
                                                                       : share.samples);

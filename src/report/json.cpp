@@ -136,6 +136,17 @@ void read(const J& obj, const char* key, int64_t& out) {
 template <typename J, typename T>
 void read(const J& obj, const char* key, std::vector<T>& out);
 
+// A member that is itself a model object (GoroutineSnapshotSummary::reachability).
+template <typename J>
+void read(const J& obj, const char* key, ReachabilityScan& out) {
+  try {
+    from_json(field(obj, key), out);
+  } catch (ProfileJsonError& e) {
+    e.prepend(key);
+    throw;
+  }
+}
+
 // Every field of each model type, described once. `fields(v, x)` names
 // each member, required (req) or optional when reading (opt: absent keeps
 // the model's default; added after a schema's first profiles), and the
@@ -277,13 +288,34 @@ void fields(V& v, T& t) requires std::is_same_v<std::remove_const_t<T>, TaskSumm
 }
 
 template <typename V, typename T>
+void fields(V& v, T& e) requires std::is_same_v<std::remove_const_t<T>, GoroutineEvidence> {
+  v.object("a goroutine evidence object");
+  v.req("count", e.count);
+  v.opt("at_attach", e.at_attach);
+  v.opt("blocked_long", e.blocked_long);
+  v.opt("unreachable", e.unreachable);
+  v.opt("go_says", e.go_says);
+  v.opt("from_request", e.from_request);
+  v.opt("in_flight", e.in_flight);
+  v.opt("undecided", e.undecided);
+}
+
+template <typename V, typename T>
 void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, GoroutineGroup> {
   v.object("a goroutine group object");
   v.req("start_function", g.start_function);
   v.req("count", g.count);
   v.opt("at_attach", g.at_attach);
+  v.opt("origin", g.origin);
   v.req("leaked", g.leaked);
   v.req("leaked_before_attach", g.leaked_before_attach);
+  v.opt("leaked_unreachable", g.leaked_unreachable);
+  v.opt("leaked_go_says", g.leaked_go_says);
+  v.opt("leaked_per_request", g.leaked_per_request);
+  v.opt("in_flight", g.in_flight);
+  v.opt("long_lived", g.long_lived);
+  v.opt("suspect", g.suspect);
+  v.opt("evidence", g.evidence);
   v.req("blocked_s", g.blocked_s);
   v.req("states", g.states);
   v.opt("leaked_states", g.leaked_states);
@@ -303,9 +335,25 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.opt("duration_s", s.duration_s);
   v.req("runtime", s.runtime);
   v.req("leaked", s.leaked);
+  v.opt("in_flight", s.in_flight);
+  v.opt("long_lived", s.long_lived);
+  v.opt("suspect", s.suspect);
   v.req("leak_age_s", s.leak_age_s);
+  v.opt("reachability", s.reachability);
   v.opt("read_s", s.read_s);
   v.req("groups", s.groups);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, ReachabilityScan> {
+  v.object("a reachability scan object");
+  v.req("ran", r.ran);
+  v.opt("problem", r.problem);
+  v.opt("cut_short", r.cut_short);
+  v.opt("candidates", r.candidates);
+  v.opt("unreachable", r.unreachable);
+  v.opt("bytes_scanned", r.bytes_scanned);
+  v.opt("seconds", r.seconds);
 }
 
 template <typename V, typename T>

@@ -66,7 +66,8 @@ class ProfileJsonError : public std::exception {
 // model type with a JSON form; each one's fields are described once, in
 // json.cpp. Profile's own (schema check, frame table) is written by hand.
 #define MWS_PROFILE_JSON_TYPES(X)                                                              \
-  X(Frame) X(ProfileStack) X(ProfileMeta) X(TaskGroup) X(PreexistingTaskGroup) X(TaskSummary) X(GoroutineGroup) X(GoroutineSnapshotSummary) \
+  X(Frame) X(ProfileStack) X(ProfileMeta) X(TaskGroup) X(PreexistingTaskGroup) X(TaskSummary) X(GoroutineEvidence) X(GoroutineGroup) \
+  X(ReachabilityScan) X(GoroutineSnapshotSummary) \
   X(ThreadGroup) X(CreatedThreadGroup) X(ThreadSummary)                                                 \
   X(RequestCount) X(NamedCount) X(MiddlewareRow) X(MiddlewareChain) X(RuleMatch) X(CHeapStack)              \
   X(CHeapMiddlewareRow) X(CHeapSummary) X(SpawnShare) X(ChainCount) X(SpawnChain)

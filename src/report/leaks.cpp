@@ -51,8 +51,48 @@ int64_t growth(uint64_t now, uint64_t before) { return int64_t(now) - int64_t(be
 
 }  // namespace
 
+namespace {
+
+// Where a group waits, as a site is defined everywhere.
+std::string parked_at(const Profile& p, const GoroutineGroup& g) {
+  if (g.frame_ids.empty()) return "[running]";
+  const Frame& f = p.frame(g.frame_ids[site_frame_index(p, g.frame_ids)]);
+  return function_name(f) + " " + location(f);
+}
+
+// A group's verdict in a few words: "3 leaked: unreachable+per request",
+// "2 in flight", "5 long-lived", "1 suspect"; "-" when none applies.
+std::string verdict_text(const GoroutineGroup& g) {
+  std::string out;
+  auto add = [&](uint64_t n, const std::string& what) {
+    if (!n) return;
+    if (!out.empty()) out += ", ";
+    out += grouped(n) + " " + what;
+  };
+  add(g.leaked, "leaked: " + leak_why(g));
+  add(g.in_flight, "in flight");
+  add(g.suspect, "suspect");
+  add(g.long_lived, "long-lived");
+  return out.empty() ? "-" : out;
+}
+
+void render_reachability(std::string& out, const ReachabilityScan& r) {
+  if (!r.ran) {
+    out += fmt::format("  unreachable: not decided ({})\n", printable(r.problem.empty() ? "scan not run" : r.problem));
+    return;
+  }
+  out += fmt::format("  reachability scan: {} channel waits, {} unreachable on two looks; {} of the target read in {:.2f} s{}\n",
+                     grouped(r.candidates), grouped(r.unreachable), human_bytes(r.bytes_scanned), r.seconds,
+                     r.cut_short ? fmt::format("; CUT SHORT ({}): the waits it did not reach are suspect, not leaked",
+                                               printable(r.problem))
+                                 : "");
+}
+
+}  // namespace
+
 // Every goroutine at the end, read from memory, grouped by where it is
-// parked; the leaked ones first.
+// parked, with its verdict; the leaked ones first, requests stuck in flight
+// apart.
 void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
   const GoroutineSnapshotSummary& s = p.goroutines;
   if (!s.read) {
@@ -65,31 +105,50 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
                      grouped(s.total), grouped(s.total_at_attach), signed_count(change),
                      s.duration_s > 0 ? fmt::format(" = {:+.1f}/min", double(change) * 60 / s.duration_s) : "",
                      grouped(s.runtime));
-  out += fmt::format("  leaked: {} blocked at least {:.0f} s on a channel, select, lock or condition (I/O, timers "
-                     "and system calls are long-lived, not leaked)\n",
-                     grouped(s.leaked), s.leak_age_s);
+  uint64_t unreachable = 0, per_request = 0, go_says = 0;
+  for (const auto& g : s.groups) {
+    unreachable += g.leaked_unreachable;
+    per_request += g.leaked_per_request;
+    go_says += g.leaked_go_says;
+  }
+  out += fmt::format("  leaked: {} (unreachable {}, started per request and blocked at least {:.0f} s {}, Go says {}); "
+                     "requests stuck in flight: {}; long-lived by design: {}; suspect: {}\n",
+                     grouped(s.leaked), grouped(unreachable), s.leak_age_s, grouped(per_request), grouped(go_says),
+                     grouped(s.in_flight), grouped(s.long_lived), grouped(s.suspect));
+  out += "  (leaked: nothing outside blocked goroutines references what it waits on, or Go's detector\n"
+         "   marked it, or a request started it and it has waited on a channel, select, lock or condition\n"
+         "   since; started at start-up and waiting: long-lived, never leaked; suspect: neither, not counted)\n";
+  render_reachability(out, s.reachability);
   const size_t shown = std::min(top_n ? top_n : s.groups.size(), s.groups.size());
   if (shown == 0) return;
-  out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>7}  {:>8}  {}\n", "#", "count", "growth", "leaked", "blocked",
-                     "parked in / state / created by");
+  out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", "#", "count", "growth", "blocked",
+                     "verdict / parked in / state / created by");
   for (size_t i = 0; i < shown; i++) {
     const GoroutineGroup& g = s.groups[i];
-    std::string parked = "[running]";
-    if (!g.frame_ids.empty()) {  // where it waits, as a site is defined everywhere
-      const Frame& f = p.frame(g.frame_ids[site_frame_index(p, g.frame_ids)]);
-      parked = function_name(f) + " " + location(f);
-    }
     std::string states;
     for (size_t k = 0; k < g.states.size() && k < 2; k++)
       states += fmt::format("{}{} x{}", k ? ", " : "", printable(g.states[k].first), grouped(g.states[k].second));
     const std::string created =
         g.creation_frame_ids.empty() ? "(main)" : function_name(p.frame(g.creation_frame_ids.front()));
-    out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count),
-                       signed_count(growth(g.count, g.at_attach)), grouped(g.leaked),
-                       g.blocked_s > 0 ? duration(g.blocked_s) : "-", elide(printable(parked), 61));
-    out += fmt::format("  {:>42}  {}; created by {}\n", "", elide(states, 36), elide(printable(created), 36));
+    out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count),
+                       signed_count(growth(g.count, g.at_attach)), short_duration(g.blocked_s),
+                       elide(verdict_text(g), 70));
+    out += fmt::format("  {:>31}  {}\n", "", elide(printable(parked_at(p, g)), 70));
+    out += fmt::format("  {:>31}  {}; created by {} ({}); {}\n", "", elide(states, 30), elide(printable(created), 30),
+                       g.origin.empty() ? "?" : g.origin, printable(g.middleware));
   }
   if (s.groups.size() > shown) out += fmt::format("  ... {} more groups\n", s.groups.size() - shown);
+  if (s.in_flight == 0) return;
+  out += fmt::format("\nRequests stuck in flight: {} blocked at least {:.0f} s inside a handler (not leaks)\n",
+                     grouped(s.in_flight), s.leak_age_s);
+  out += fmt::format("  {:>7}  {:>8}  {}\n", "count", "blocked", "waits in / state / middleware");
+  for (const GoroutineGroup& g : s.groups) {
+    if (!g.in_flight) continue;
+    out += fmt::format("  {:>7}  {:>8}  {}\n", grouped(g.in_flight), short_duration(g.blocked_s),
+                       elide(printable(parked_at(p, g)), 70));
+    out += fmt::format("  {:>17}  {}; {}\n", "", g.states.empty() ? "?" : printable(g.states.front().first),
+                       printable(g.middleware));
+  }
 }
 
 std::string render_leaks_text(const Profile& p, size_t top_n) {
@@ -101,7 +160,13 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
                        t.unavailable_reason.empty() ? "no goroutine data in this profile" : t.unavailable_reason);
     return out;
   }
-  out += fmt::format("\nLeaked goroutines: alive at the end and older than {:.0f} s\n", t.leak_age_s);
+  out += p.goroutines.read
+             ? fmt::format("\nGoroutines created while recording (leaked: by the verdict above, from their creation "
+                           "stacks: started per request and blocked at least {:.0f} s, or unreachable)\n",
+                           t.leak_age_s)
+             : fmt::format("\nLeaked goroutines: alive at the end and older than {:.0f} s (not read from memory: "
+                           "age alone decides)\n",
+                           t.leak_age_s);
   out += fmt::format("  created while recording {}, ended {}, alive at the end {}, leaked {}; dropped {}\n",
                      grouped(t.spawned), grouped(t.ended), grouped(t.live_at_end), grouped(t.leaked),
                      grouped(t.dropped));

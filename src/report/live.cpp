@@ -71,8 +71,11 @@ std::string LiveView::render(const Profile& p) {
                        goroutines_known_ ? " (" + signed_count(int64_t(g.total) - int64_t(goroutines_)) + ")" : "",
                        grouped(g.leaked),
                        goroutines_known_ ? " (" + signed_count(int64_t(g.leaked) - int64_t(leaked_)) + ")" : "");
+    out += fmt::format("    in flight {}, long-lived {}, suspect {} (not leaks)\n", grouped(g.in_flight),
+                       grouped(g.long_lived), grouped(g.suspect));
     for (const GoroutineGroup& grp : g.groups)
-      if (grp.leaked) leak_groups[{grp.start_function, parked_function(p, grp)}] += grp.leaked;
+      if (grp.leaked)
+        leak_groups[{grp.start_function, parked_function(p, grp) + " (" + leak_why(grp) + ")"}] += grp.leaked;
     std::vector<std::pair<std::pair<std::string, std::string>, uint64_t>> shown(leak_groups.begin(), leak_groups.end());
     auto growth = [&](const auto& e) {
       auto prev = leak_groups_.find(e.first);

@@ -58,7 +58,7 @@ class PprofBuilder {
   // A sample on this stack (leaf first), with these values and labels.
   // Heap profiles hide the stack's leading runtime frames, as Go's do.
   void sample(const std::vector<FrameId>& leaf_first, std::initializer_list<int64_t> values,
-              std::initializer_list<std::pair<std::string_view, std::string_view>> labels, bool hide_runtime = false) {
+              const std::vector<std::pair<std::string_view, std::string_view>>& labels, bool hide_runtime = false) {
     auto* s = out_.add_sample();
     // A location is one return address: the inlined frames before it and
     // the physical frame that holds them.
@@ -191,23 +191,29 @@ std::string render_pprof_goroutines(const Profile& p) {
                         p.meta.executable, p.meta.go_version));
   const GoroutineSnapshotSummary& g = p.goroutines;
   if (g.read) {
-    b.comment(fmt::format("read from the target's memory; leaked = blocked at least {:.0f} s on a channel, select, "
-                          "lock or condition; the runtime's own goroutines left out",
+    b.comment(fmt::format("read from the target's memory; label verdict: leaked (why: unreachable, per request: "
+                          "started per request and blocked at least {:.0f} s on a channel, select, lock or "
+                          "condition, Go says), in-flight (a request blocked in its handler), long-lived (started "
+                          "at start-up, waiting by design), suspect, none; state: the group's most common; the "
+                          "runtime's own goroutines left out",
                           g.leak_age_s));
     for (const GoroutineGroup& grp : g.groups) {
       const bool parked = !grp.frame_ids.empty();
       const std::vector<FrameId>& stack = parked ? grp.frame_ids : grp.creation_frame_ids;
       const std::string_view where = parked ? "current" : "creation";
-      for (const auto& [state, n] : grp.states) {
-        uint64_t leaked = 0;
-        for (const auto& [s, k] : grp.leaked_states)
-          if (s == state) leaked = std::min(k, n);
-        if (leaked)
-          b.sample(stack, {clamp_signed(leaked)},
-                   {{"state", state}, {"leaked", "true"}, {"middleware", grp.middleware}, {"stack", where}});
-        if (n > leaked)
-          b.sample(stack, {clamp_signed(n - leaked)},
-                   {{"state", state}, {"leaked", "false"}, {"middleware", grp.middleware}, {"stack", where}});
+      const std::string state = grp.states.empty() ? "" : grp.states.front().first;
+      const uint64_t none = grp.count - std::min(grp.count, grp.leaked + grp.in_flight + grp.long_lived + grp.suspect);
+      const std::pair<std::string_view, uint64_t> verdicts[] = {
+          {"leaked", grp.leaked}, {"in-flight", grp.in_flight}, {"long-lived", grp.long_lived},
+          {"suspect", grp.suspect}, {"none", none}};
+      for (const auto& [verdict, n] : verdicts) {
+        if (n == 0) continue;
+        std::vector<std::pair<std::string_view, std::string_view>> labels = {
+            {"verdict", verdict}, {"leaked", verdict == "leaked" ? "true" : "false"}, {"state", state},
+            {"middleware", grp.middleware}, {"stack", where}};
+        const std::string why = leak_why(grp);
+        if (verdict == "leaked") labels.push_back({"why", why});
+        b.sample(stack, {clamp_signed(n)}, labels);
       }
     }
   } else if (p.tasks.tracked) {

@@ -72,6 +72,15 @@ std::string duration(double s) {
   return fmt::format("{:.0f} s ({}h {:02}m)", s, total / 3600, total % 3600 / 60);
 }
 
+std::string short_duration(double s) {
+  if (!std::isfinite(s) || s <= 0) return "-";
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  const auto t = static_cast<uint64_t>(std::llround(s));
+  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  if (t < 86400) return fmt::format("{}h{:02}m", t / 3600, t % 3600 / 60);
+  return fmt::format("{}d{:02}h", t / 86400, t % 86400 / 3600);
+}
+
 std::string utc_time(uint64_t unix_ns) {
   if (unix_ns == 0) return "unknown";
   const auto secs = static_cast<std::time_t>(unix_ns / 1000000000ULL);

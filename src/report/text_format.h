@@ -24,6 +24,7 @@ std::string growth_per_min(double bytes_per_min);  // "+1.2 MiB/min", "-300 B/mi
 std::string rate(double per_s);
 std::string percent(uint64_t part, uint64_t whole);
 std::string duration(double s);
+std::string short_duration(double s);  // for a column: "12.3s", "1m02s", "2h05m", "3d04h"; "-" when unknown
 std::string utc_time(uint64_t unix_ns);
 std::string printable(std::string_view s);  // control characters -> '?'
 size_t width(std::string_view s);            // columns (code points)

@@ -72,7 +72,7 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   // its first field in every version.
   int64_t head_len = 16;
   for (int64_t o : {off.g_goid, off.g_startpc, off.g_gopc, off.g_atomicstatus, off.g_waitreason, off.g_waitsince,
-                    off.g_sched_sp, off.g_sched_pc, off.g_sched_bp})
+                    off.g_parent_goid, off.g_sched_sp, off.g_sched_pc, off.g_sched_bp})
     head_len = std::max(head_len, o + 8);
   const size_t head = static_cast<size_t>(head_len);
   std::vector<uint8_t> heads(kGoroutinesPerBatch * head), windows(kGoroutinesPerBatch * kStackWindow);
@@ -102,6 +102,9 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
       s.startpc = word(off.g_startpc);
       s.gopc = word(off.g_gopc);
       s.waitsince = static_cast<int64_t>(word(off.g_waitsince));
+      s.parent_goid = word(off.g_parent_goid);
+      s.stack_lo = word(0);
+      s.stack_hi = word(8);
       // A running goroutine's registers live in its thread: g.sched is stale.
       if (stacks && (s.state.status & ~kGoStatusScan) != kGoStatusRunning)
         parked.push_back({word(off.g_sched_pc), word(off.g_sched_sp), word(off.g_sched_bp), word(0), word(8)});

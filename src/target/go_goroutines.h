@@ -20,6 +20,8 @@ struct GoroutineState {
 
 struct GoroutineSnapshot {
   uint64_t g_addr = 0, goid = 0, startpc = 0, gopc = 0;
+  uint64_t parent_goid = 0;         // g.parentGoid (Go 1.21+): its creator; 0 unknown
+  uint64_t stack_lo = 0, stack_hi = 0;  // g.stack
   GoroutineState state;
   // CLOCK_MONOTONIC ns (Go's nanotime) of the GC that first saw it blocked
   // (g.waitsince); 0 when no GC has since it blocked, or it is not blocked.

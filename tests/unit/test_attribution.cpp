@@ -348,3 +348,126 @@ TEST_CASE("samples and heap in use are charged like objects, and growth per minu
   CHECK(p.middleware[0].inuse_bytes_per_min == 0);
   CHECK(p.middleware[0].inuse_bytes == 7680);
 }
+
+// ---------------------------------------------------------------- leak verdict
+
+namespace {
+
+GoroutineEvidence evidence(uint64_t count, bool blocked_long, uint64_t at_attach = 0) {
+  GoroutineEvidence e;
+  e.count = count;
+  e.blocked_long = blocked_long;
+  e.at_attach = at_attach;
+  return e;
+}
+
+// A group read at the end, created by a go statement in `creator` alone
+// (one frame, as g.gopc gives it).
+GoroutineGroup group_created_in(Profile& p, const char* creator, const char* start,
+                                std::vector<GoroutineEvidence> ev) {
+  GoroutineGroup g;
+  g.frame_ids = test::intern(p, stack({"runtime.gopark", start, "runtime.goexit"}));
+  g.creation_frame_ids = test::intern(p, stack({creator}));
+  g.start_function = start;
+  for (const auto& e : ev) g.count += e.count;
+  g.at_attach = g.count;  // no growth unless a test says so
+  g.evidence = std::move(ev);
+  return g;
+}
+
+const GoroutineGroup& by_start(const Profile& p, const std::string& start) {
+  for (const auto& g : p.goroutines.groups)
+    if (g.start_function == start) return g;
+  FAIL("no group " << start);
+  return p.goroutines.groups.front();
+}
+
+}  // namespace
+
+TEST_CASE("leak verdict: blocked long is leaked only when a request started it; start-up goroutines are long-lived",
+          "[attribute][leaks]") {
+  Profile p;
+  p.goroutines.read = true;
+  // A stack that shows main.Watchdog.func1 as middleware: its go statement
+  // alone then counts as request code.
+  p.stacks.push_back(make_stack(
+      p, through_server(stack({"runtime.makechan", "main.Watchdog.func1", "net/http.HandlerFunc.ServeHTTP"})), 1, 96));
+  p.goroutines.groups = {
+      // 5 blocked long, 2 not yet: only the 5 leaked, by origin.
+      group_created_in(p, "main.Watchdog.func1", "main.Watchdog.func1.1", {evidence(5, true, 5), evidence(2, false)}),
+      // The same wait from a start-up loop: long-lived, never leaked.
+      group_created_in(p, "main.main", "main.maintenance", {evidence(3, true)}),
+  };
+  attribute::attribute_profile(p, rules());
+  const GoroutineGroup& leak = by_start(p, "main.Watchdog.func1.1");
+  CHECK(leak.origin == "request");
+  CHECK(leak.leaked == 5);
+  CHECK(leak.leaked_per_request == 5);
+  CHECK(leak.leaked_before_attach == 5);
+  CHECK(leak.leaked_unreachable == 0);
+  CHECK(leak.long_lived + leak.suspect + leak.in_flight == 0);
+  CHECK(leak.middleware == "main.Watchdog");  // the pprof label agrees with the row
+  CHECK(leak_why(leak) == "per request");
+  const GoroutineGroup& loop = by_start(p, "main.maintenance");
+  CHECK(loop.origin == "start-up");
+  CHECK(loop.leaked == 0);
+  CHECK(loop.long_lived == 3);
+  CHECK(p.goroutines.leaked == 5);
+  CHECK(p.goroutines.long_lived == 3);
+  CHECK(p.goroutines.groups.front().start_function == "main.Watchdog.func1.1");  // most leaked first
+  // Without spawn tracking, the reading is what the middleware row counts.
+  bool found = false;
+  for (const auto& m : p.middleware)
+    if (m.name == "main.Watchdog") {
+      found = true;
+      CHECK(m.leaked_tasks == 5);
+    }
+  CHECK(found);
+}
+
+TEST_CASE("leak verdict: unreachable and Go's mark leak whatever the origin; a creator serving a request makes it "
+          "per request; a stuck request is in flight; growth or an unfinished scan makes it suspect",
+          "[attribute][leaks]") {
+  Profile p;
+  p.goroutines.read = true;
+  GoroutineEvidence unreachable = evidence(4, false);
+  unreachable.unreachable = true;
+  GoroutineEvidence go_says = evidence(2, true);
+  go_says.go_says = true;
+  GoroutineEvidence from_request = evidence(3, true);
+  from_request.from_request = true;
+  GoroutineEvidence stuck = evidence(1, false);
+  stuck.in_flight = true;
+  GoroutineEvidence undecided = evidence(6, true);
+  undecided.undecided = true;
+  GoroutineGroup grown = group_created_in(p, "github.com/x/y.(*Pool).grow", "github.com/x/y.(*Pool).worker",
+                                          {evidence(7, true)});
+  grown.at_attach = 2;
+  p.goroutines.groups = {
+      group_created_in(p, "main.main", "main.orphan", {unreachable, go_says}),
+      group_created_in(p, "github.com/x/y.(*Cache).fill", "github.com/x/y.(*Cache).fill.func1", {from_request}),
+      group_created_in(p, "net/http.(*Server).Serve", "net/http.(*conn).serve", {stuck}),
+      group_created_in(p, "main.main", "main.cleaner", {undecided}),
+      grown,
+  };
+  attribute::attribute_profile(p, rules());
+  const GoroutineGroup& orphan = by_start(p, "main.orphan");
+  CHECK(orphan.origin == "start-up");
+  CHECK(orphan.leaked == 6);
+  CHECK(orphan.leaked_unreachable == 4);
+  CHECK(orphan.leaked_go_says == 2);
+  CHECK(orphan.leaked_per_request == 0);
+  CHECK(leak_why(orphan) == "unreachable+Go says");
+  const GoroutineGroup& fill = by_start(p, "github.com/x/y.(*Cache).fill.func1");
+  CHECK(fill.leaked == 3);
+  CHECK(fill.leaked_per_request == 3);
+  const GoroutineGroup& conn = by_start(p, "net/http.(*conn).serve");
+  CHECK(conn.leaked == 0);
+  CHECK(conn.in_flight == 1);
+  CHECK(by_start(p, "main.cleaner").suspect == 6);
+  CHECK(by_start(p, "github.com/x/y.(*Pool).worker").suspect == 7);
+  CHECK(p.goroutines.leaked == 9);
+  CHECK(p.goroutines.in_flight == 1);
+  CHECK(p.goroutines.suspect == 13);
+  CHECK(p.goroutines.long_lived == 0);
+}

@@ -111,7 +111,8 @@ TEST_CASE("pprof heap: Go's sample types, inlined calls in their caller's locati
   CHECK(a.location_id(a.location_id_size() - 1) == b.location_id(b.location_id_size() - 1));
 }
 
-TEST_CASE("pprof goroutines: one sample per state, leaked or not, at the parked stack or else the creation stack",
+TEST_CASE("pprof goroutines: one sample per verdict, with why and the middleware that started them, at the parked "
+          "stack or else the creation stack",
           "[report][pprof]") {
   Profile p;
   p.goroutines.read = true;
@@ -121,13 +122,21 @@ TEST_CASE("pprof goroutines: one sample per state, leaked or not, at the parked 
   parked.count = 10;
   parked.states = {{"chan receive", 8}, {"select", 2}};
   parked.leaked = 6;
-  parked.leaked_states = {{"chan receive", 6}};
+  parked.leaked_unreachable = 2;
+  parked.leaked_per_request = 6;
+  parked.suspect = 1;
   parked.middleware = "main.Watch";
+  GoroutineGroup loop;  // start-up, waiting by design
+  loop.frame_ids = test::intern(p, {fr("runtime.gopark", 1), fr("main.loop", 5)});
+  loop.count = 3;
+  loop.long_lived = 3;
+  loop.states = {{"select", 3}};
+  loop.middleware = "(server)";
   GoroutineGroup running;  // no parked stack: its creation stack stands in
   running.creation_frame_ids = test::intern(p, {fr("main.spin", 4)});
   running.count = 1;
   running.states = {{"running", 1}};
-  p.goroutines.groups = {parked, running};
+  p.goroutines.groups = {parked, loop, running};
 
   const pprof::Profile out = decode(render_pprof_goroutines(p));
   REQUIRE(out.sample_type_size() == 1);
@@ -136,10 +145,14 @@ TEST_CASE("pprof goroutines: one sample per state, leaked or not, at the parked 
   for (const auto& s : out.sample()) {
     REQUIRE(s.value_size() == 1);
     auto l = labels_of(out, s);
-    by_labels[l["state"] + "|" + l["leaked"] + "|" + l["stack"] + "|" + stack_of(out, s).front().front()] += s.value(0);
+    by_labels[l["verdict"] + "|" + l["why"] + "|" + l["leaked"] + "|" + l["state"] + "|" + l["middleware"] + "|" +
+              l["stack"] + "|" + stack_of(out, s).front().front()] += s.value(0);
   }
-  CHECK(by_labels == std::map<std::string, int64_t>{{"chan receive|true|current|runtime.gopark:1", 6},
-                                                   {"chan receive|false|current|runtime.gopark:1", 2},
-                                                   {"select|false|current|runtime.gopark:1", 2},
-                                                   {"running|false|creation|main.spin:4", 1}});
+  CHECK(by_labels ==
+        std::map<std::string, int64_t>{
+            {"leaked|unreachable+per request|true|chan receive|main.Watch|current|runtime.gopark:1", 6},
+            {"suspect||false|chan receive|main.Watch|current|runtime.gopark:1", 1},
+            {"none||false|chan receive|main.Watch|current|runtime.gopark:1", 3},
+            {"long-lived||false|select|(server)|current|runtime.gopark:1", 3},
+            {"none||false|running||creation|main.spin:4", 1}});
 }

@@ -1124,18 +1124,50 @@ TEST_CASE("json: goroutines read at the end round-trip, and a bad frame index na
   g.at_attach = 33;
   g.leaked = 40;
   g.leaked_before_attach = 38;
+  g.leaked_per_request = 40;
+  g.leaked_unreachable = 12;
+  g.origin = "request";
+  GoroutineEvidence e;
+  e.count = 28;
+  e.at_attach = 26;
+  e.blocked_long = e.from_request = true;
+  GoroutineEvidence both = e;
+  both.count = 12;
+  both.at_attach = 12;
+  both.unreachable = true;
+  g.evidence = {e, both};
   g.blocked_s = 61.5;
   g.states = {{"chan receive", 40}};
   g.middleware = "main.Watchdog";
+  GoroutineGroup loop;
+  loop.frame_ids = test::intern(p, {fr("runtime.gopark"), fr("main.cleaner", "main.go", 90)});
+  loop.start_function = "main.cleaner";
+  loop.count = loop.at_attach = loop.long_lived = 1;
+  loop.origin = "start-up";
+  loop.states = {{"select", 1}};
+  loop.middleware = "(server)";
   p.goroutines = {.read = true, .at_attach = 70, .total = 44, .total_at_attach = 30, .duration_s = 12.5,
-                  .runtime = 5, .leaked = 40, .leak_age_s = 30, .groups = {g}};
+                  .runtime = 5, .leaked = 40, .long_lived = 1, .leak_age_s = 30,
+                  .reachability = {.ran = true, .candidates = 41, .unreachable = 12, .bytes_scanned = 3 << 20,
+                                   .seconds = 0.25},
+                  .groups = {g, loop}};
   auto back = parse_profile_json(render_json(p));
   REQUIRE(back.ok());
+  CHECK(back->goroutines.reachability == p.goroutines.reachability);
+  REQUIRE(back->goroutines.groups.size() == 2);
+  CHECK(back->goroutines.groups[0].evidence == p.goroutines.groups[0].evidence);
+  CHECK(back->goroutines.groups[0] == p.goroutines.groups[0]);
   CHECK(back->goroutines == p.goroutines);
   // Growth while recording, in all and per group: 14 over 12.5 s is 67.2 a minute.
   const std::string text = render_leaks_text(p, 10);
   CHECK(text.find("read from the target's memory: 44 (30 at attach, change +14 = +67.2/min;") != std::string::npos);
-  CHECK(text.find("       40       +7       40") != std::string::npos);
+  INFO(text);
+  CHECK(text.find("leaked: 40 (unreachable 12, started per request and blocked at least 30 s 40, Go says 0); "
+                  "requests stuck in flight: 0; long-lived by design: 1; suspect: 0") != std::string::npos);
+  CHECK(text.find("reachability scan: 41 channel waits, 12 unreachable on two looks") != std::string::npos);
+  CHECK(text.find("\n    1       40       +7     1m02s  40 leaked: unreachable+per request\n") != std::string::npos);
+  CHECK(text.find("\n    2        1        0         -  1 long-lived\n") != std::string::npos);
+  CHECK(text.find("created by main.Watchdog.func1 (request); main.Watchdog\n") != std::string::npos);
   CHECK(test::frames_of(*back, back->goroutines.groups[0].frame_ids) == test::frames_of(p, g.frame_ids));
 
   nlohmann::json j = nlohmann::json::parse(render_json(p));
