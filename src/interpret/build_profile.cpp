@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <new>
@@ -207,7 +208,10 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
       in.created_in_request = &in_request;
     }
     if (raw.reachability.ran) in.reach = &raw.wait_reach;
+    const auto decide_start = std::chrono::steady_clock::now();
     profile.goroutines = group_goroutines(in, stack_sym, &evidence);
+    profile.goroutines.decide_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - decide_start).count();
     profile.goroutines.read_s = raw.goroutines_read_s;
     profile.goroutines.reachability = raw.reachability;
   } else {

@@ -49,7 +49,6 @@ class RequestOrigin {
     std::unordered_set<uint64_t> seen;
     for (int step = 0; step < 256; step++) {
       const target::GoroutineSnapshot& g = (*in_.at_end)[i];
-      if (is_connection_goroutine(starts_[i])) return false;
       if (in_.created_in_request && in_.created_in_request->count(g.goid)) return true;
       if (g.parent_goid == 0 || !seen.insert(g.goid).second) return false;
       auto parent = index_.find(g.parent_goid);
@@ -140,13 +139,15 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     e.count = 1;
     e.at_attach = waiting_at_attach.count(g.goid);
     e.go_says = (g.state.status & ~target::kGoStatusScan) == target::kGoStatusLeaked;
+    functions.clear();
+    for (FrameId id : k.stack) functions.push_back(sym.frame(id).function);
     if (is_request_goroutine(start)) {
       // A request blocked in its handler is stuck in flight, whatever it
       // waits on; one waiting for its connection's next request is idle.
-      functions.clear();
-      for (FrameId id : k.stack) functions.push_back(sym.frame(id).function);
       e.in_flight = long_enough && in_handler(start, functions);
-    } else if (start != "runtime.main") {  // main waiting for a signal to shut down is not a leak
+    } else if (start != "runtime.main" && !is_connection_goroutine(functions)) {
+      // main waiting for a signal to shut down is not a leak, nor a pooled
+      // connection's loop waiting for its next round trip.
       e.blocked_long = long_enough && wait_can_leak(g.state, state);
       e.from_request = origin.of(i);
     }

@@ -30,9 +30,11 @@ bool in_handler(std::string_view start, std::span<const std::string_view> functi
   return std::find(functions.begin(), functions.end(), "net/http.serverHandler.ServeHTTP") != functions.end();
 }
 
-bool is_connection_goroutine(std::string_view start) {
-  return any_of(start, {"net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
-                        "net/http.(*http2ClientConn).readLoop", "golang.org/x/net/http2.(*ClientConn).readLoop"});
+bool is_connection_goroutine(std::span<const std::string_view> functions) {
+  return std::any_of(functions.begin(), functions.end(), [](std::string_view f) {
+    return any_of(f, {"net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
+                      "net/http.(*http2ClientConn).readLoop", "golang.org/x/net/http2.(*ClientConn).readLoop"});
+  });
 }
 
 }  // namespace mws::interpret

@@ -26,8 +26,11 @@ bool runs_request(std::span<const std::string_view> functions);
 bool in_handler(std::string_view start_function, std::span<const std::string_view> functions);
 
 // Goroutines bound to a pooled client connection (net/http's persistConn
-// loops, HTTP/2 client read loops): they live as long as the connection,
-// which the pool closes when idle, whoever dialed it. Never "per request".
-bool is_connection_goroutine(std::string_view start_function);
+// loops, HTTP/2 client read loops), known by the stack they are parked on
+// (leaf first; their start function is a compiler wrapper named after the
+// dialer, "net/http.(*Transport).dialConn.func6"): they live as long as the
+// connection, which the pool closes when idle, whoever dialed it. Like
+// I/O, never a leak by wait time.
+bool is_connection_goroutine(std::span<const std::string_view> functions);
 
 }  // namespace mws::interpret

@@ -240,6 +240,7 @@ struct GoroutineSnapshotSummary {
   // Wall time of the end reading (every g and its parked stack): the
   // target is not stopped for it, process_vm_readv reads while it runs.
   double read_s = 0;
+  double decide_s = 0;  // grouping them and gathering each one's evidence (the reading and the scan apart)
   std::vector<GoroutineGroup> groups;  // most leaked first, then most
   bool operator==(const GoroutineSnapshotSummary&) const = default;
 };

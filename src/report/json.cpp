@@ -341,6 +341,7 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.req("leak_age_s", s.leak_age_s);
   v.opt("reachability", s.reachability);
   v.opt("read_s", s.read_s);
+  v.opt("decide_s", s.decide_s);
   v.req("groups", s.groups);
 }
 

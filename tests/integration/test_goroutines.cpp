@@ -168,7 +168,9 @@ void mws::test::check_goroutine_lifecycles(const std::string& taskserver) {
 // cannot call them leaks). mwscope reads the marks, and by how long each has
 // waited calls all three leaked.
 void mws::test::check_beside_go_leak_detector(const std::string& taskserver) {
-  Server server = start_server(taskserver);
+  // Every allocation sampled: the heap profile shows which middleware
+  // started the reachable leaks (their origin).
+  Server server = start_server(taskserver, {"-memprofilerate", "1"});
   constexpr int kOrphans = 6, kLeaks = 5, kSelects = 4;
   send(server.port, "/leak-orphan", kOrphans);
   send(server.port, "/leak", kLeaks);
@@ -263,75 +265,102 @@ TEST_CASE("the target is unharmed by repeated attach and detach under load", "[b
   CHECK(http_get(server.port, "/debug/goroutines"));
 }
 
-// In the default (sampled) mode goroutine tracking is off, but asking for
-// leak output turns it on: never a silently empty leak report. Leaked
-// goroutines here are the fixture's by construction (one per /leak request).
-TEST_CASE("the default mode reads every goroutine from memory: leaks from before attach, as the runtime lists them",
-          "[bpf][goroutines]") {
-  Server server = start_server("taskserver");
-  constexpr int kLeaks = 40, kSelects = 20;
+// In the default (sampled) mode goroutine tracking is off: every goroutine
+// is read from memory, those that leaked before attach included. Leaked
+// goroutines here are the fixture's by construction (one per /leak,
+// /leak-select and /leak-orphan request), started by its middleware; the
+// runtime samples every allocation (-memprofilerate 1), so its heap profile
+// shows each middleware's code and the verdict can call them per request.
+TEST_CASE("the default mode reads every goroutine from memory: leaks from before attach, exactly, with their evidence",
+          "[bpf][goroutines][leaks]") {
+  Server server = start_server("taskserver", {"-memprofilerate", "1"});
+  constexpr int kLeaks = 40, kSelects = 20, kOrphans = 10;
   send(server.port, "/leak", kLeaks);  // leaked before anyone looked
   send(server.port, "/leak-select", kSelects);
+  send(server.port, "/leak-orphan", kOrphans);
   std::this_thread::sleep_for(milliseconds(200));  // each reaches its wait
   const std::string json_path = temp_path("snapshot.json"), leaks_path = temp_path("snapshot.leaks");
   Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--leaks-folded", leaks_path,
-                           "--leak-age", "1", "--json", json_path});
+                           "--leak-age", "2", "--json", json_path});
   auto attached = mw.wait_stderr_line("attached", seconds(30));
   INFO(mw.stderr_text());
   REQUIRE(attached);
   CHECK(attached->find("sampled allocations") != std::string::npos);  // the default mode,
   CHECK(attached->find("goroutine spawn") == std::string::npos);      // no goroutine probe
-  constexpr int kMore = 7;  // the same leak, still growing while recording
+  // Past the leak age: what waited at attach and waits at the end has
+  // waited at least this long.
+  std::this_thread::sleep_for(milliseconds(2500));
+  // The same leak, still growing, too young to be called leaked: they
+  // block well under the leak age before the end.
+  constexpr int kMore = 7;
   send(server.port, "/leak", kMore);
-  std::this_thread::sleep_for(milliseconds(1500));  // past the leak age
+  std::this_thread::sleep_for(milliseconds(300));
   const json truth = json::parse(*http_get(server.port, "/debug/goroutines")).at("by_creator");
   mw.signal(SIGINT);
   REQUIRE(mw.wait(seconds(60)) == 0);
   const json profile = read_profile_json(json_path);
   const json& snap = profile.at("goroutines");
-  INFO(snap.dump(1).substr(0, 4000));
+  INFO(snap.dump(1).substr(0, 6000));
   REQUIRE(snap.at("read") == true);
   CHECK(profile.at("tasks").at("tracked") == false);
 
   // Per leaking site: as many as the runtime's goroutine profile lists,
-  // parked where it says, every one leaked (waiting at attach and at the end).
-  // Those sent while recording are in the same group, not yet leaked: at
-  // attach nothing said they were waiting, and no GC need have stamped them.
+  // parked where it says; exactly those from before attach leaked, started
+  // per request by the middleware whose code ran the go statement.
   struct Site {
     const char* start;
     const char* creator;
+    const char* middleware;
     const char* state;
     int before, during;
   };
-  for (const Site& site : {Site{"main.Watchdog.func1.1", "main.Watchdog.func1", "chan receive", kLeaks, kMore},
-                           Site{"main.Notifier.func1.1", "main.Notifier.func1", "select", kSelects, 0}}) {
+  for (const Site& site :
+       {Site{"main.Watchdog.func1.1", "main.Watchdog.func1", "main.Watchdog", "chan receive", kLeaks, kMore},
+        Site{"main.Notifier.func1.1", "main.Notifier.func1", "main.Notifier", "select", kSelects, 0},
+        Site{"main.Orphan.func1.1", "main.Orphan.func1", "main.Orphan", "chan receive", kOrphans, 0}}) {
     INFO(site.start);
     const int all = site.before + site.during;
     REQUIRE(truth.at(site.creator).at("count") == all);
-    uint64_t count = 0, at_attach = 0, leaked = 0, waiting = 0;
+    uint64_t count = 0, at_attach = 0, leaked = 0, per_request = 0, before_attach = 0, waiting = 0, other = 0;
     for (const auto& g : snap.at("groups")) {
       if (g.at("start_function") != site.start) continue;
       count += g.at("count").get<uint64_t>();
       at_attach += g.at("at_attach").get<uint64_t>();
       leaked += g.at("leaked").get<uint64_t>();
+      per_request += g.value("leaked_per_request", 0);
+      before_attach += g.at("leaked_before_attach").get<uint64_t>();
+      other += g.value("long_lived", 0) + g.value("suspect", 0) + g.value("in_flight", 0);
       waiting += state_count(g, site.state);
+      CHECK(g.at("origin") == "request");
+      CHECK(g.at("middleware") == site.middleware);
       CHECK(g.at("stack").at(0).at("function").get<std::string>().rfind("runtime.gopark", 0) == 0);
     }
     CHECK(count == uint64_t(all));
     CHECK(at_attach == uint64_t(site.before));  // grew by exactly what was sent while recording
-    CHECK(leaked >= uint64_t(site.before));
-    CHECK(leaked <= uint64_t(all));
+    CHECK(leaked == uint64_t(site.before));
+    CHECK(per_request == uint64_t(site.before));
+    CHECK(before_attach == uint64_t(site.before));
+    CHECK(other == 0);
     CHECK(waiting == uint64_t(all));
   }
-  // The main goroutine waits for a signal forever: long-lived, not leaked.
-  const uint64_t leaked = snap.at("leaked");
-  CHECK(leaked >= kLeaks + kSelects);
-  CHECK(leaked <= kLeaks + kMore + kSelects);
+  // Nothing else leaked: the main goroutine waiting for a signal, the
+  // accept loop and idle connections are not leaks.
+  CHECK(snap.at("leaked") == kLeaks + kSelects + kOrphans);
 
   // The folded file: one line per parked stack, weighted by its leaked goroutines.
   const std::string folded = read_file(leaks_path);
-  CHECK(folded.find(";main.Watchdog.func1.1;") != std::string::npos);
-  CHECK(folded.find(" " + std::to_string(kSelects) + "\n") != std::string::npos);
+  INFO(folded);
+  std::map<std::string, uint64_t> by_start;
+  std::istringstream lines(folded);
+  std::string line;
+  while (std::getline(lines, line)) {
+    for (const char* start : {"main.Watchdog.func1.1", "main.Notifier.func1.1", "main.Orphan.func1.1"})
+      if (line.find(std::string(";") + start + ";") != std::string::npos)
+        by_start[start] += std::stoull(line.substr(line.rfind(' ') + 1));
+  }
+  CHECK(by_start == std::map<std::string, uint64_t>{
+                        {"main.Watchdog.func1.1", kLeaks}, {"main.Notifier.func1.1", kSelects},
+                        {"main.Orphan.func1.1", kOrphans}});
   CHECK(mw.stderr_text().find("before attach included") != std::string::npos);
 }
 
