@@ -102,7 +102,7 @@ std::unordered_set<uint64_t> created_in_request(const model::TaskTracker& tasks,
   auto ran_request = [&](const std::vector<FrameId>& frames) {
     functions.clear();
     for (FrameId id : frames) functions.push_back(sym.frame(id).function);
-    return runs_request(functions);
+    return started_by_request(functions);
   };
   std::vector<int8_t> group_ran(tasks.groups().size(), -1);  // -1 not yet known
   std::vector<int8_t> chain_ran(spawn_chains.size(), -1);

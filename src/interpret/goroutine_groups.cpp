@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -38,11 +39,14 @@ namespace {
 // Whether a goroutine alive at the end was started while serving a request,
 // as far as its creators can be seen: a tracked goroutine by its creation
 // stacks; any by following g.parentGoid (Go 1.21+) through the creators
-// still alive. A step limit and the visited set bound a hostile chain.
+// still alive. A go statement of the HTTP server's own (an HTTP/2
+// connection's frame reader) is the connection's, not the request's. A
+// step limit and the visited set bound a hostile chain.
 class RequestOrigin {
  public:
-  RequestOrigin(const GoroutineSnapshotInputs& in, const std::vector<std::string>& starts)
-      : in_(in), starts_(starts) {
+  RequestOrigin(const GoroutineSnapshotInputs& in, const std::vector<std::string>& serving,
+                const std::vector<std::string>& creators)
+      : in_(in), serving_(serving), creators_(creators) {
     for (size_t i = 0; i < in.at_end->size(); i++) index_.emplace((*in.at_end)[i].goid, i);
   }
   bool of(size_t i) {
@@ -50,10 +54,11 @@ class RequestOrigin {
     for (int step = 0; step < 256; step++) {
       const target::GoroutineSnapshot& g = (*in_.at_end)[i];
       if (in_.created_in_request && in_.created_in_request->count(g.goid)) return true;
+      if (is_http_server_function(creators_[i])) return false;
       if (g.parent_goid == 0 || !seen.insert(g.goid).second) return false;
       auto parent = index_.find(g.parent_goid);
       if (parent == index_.end()) return false;  // its creator has ended: not known from here
-      if (is_request_goroutine(starts_[parent->second])) return true;
+      if (!serving_[parent->second].empty()) return true;
       i = parent->second;
     }
     return false;
@@ -61,7 +66,8 @@ class RequestOrigin {
 
  private:
   const GoroutineSnapshotInputs& in_;
-  const std::vector<std::string>& starts_;
+  const std::vector<std::string>& serving_;
+  const std::vector<std::string>& creators_;
   std::unordered_map<uint64_t, size_t> index_;
 };
 
@@ -100,13 +106,27 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     GoroutineGroup group;
     std::map<std::string, uint64_t> states, leaked_states;
   };
-  std::vector<std::string> starts;
-  starts.reserve(in.at_end->size());
-  for (const auto& g : *in.at_end) starts.push_back(function_at_entry(sym.process(), g.startpc));
-  RequestOrigin origin(in, starts);
+  // Per goroutine, first: what a creator's evidence needs of it.
+  const size_t n = in.at_end->size();
+  std::vector<std::string> starts(n), creators(n), serving(n);  // start; go statement's function; request it serves
+  std::vector<std::vector<FrameId>> stacks(n);
   std::vector<std::string_view> functions;
+  auto functions_of = [&](const std::vector<FrameId>& frames) {
+    functions.clear();
+    for (FrameId id : frames) functions.push_back(sym.frame(id).function);
+    return std::span<const std::string_view>(functions);
+  };
+  for (size_t i = 0; i < n; i++) {
+    const target::GoroutineSnapshot& g = (*in.at_end)[i];
+    starts[i] = function_at_entry(sym.process(), g.startpc);
+    const std::vector<FrameId> created = g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{};
+    creators[i] = created.empty() ? "" : sym.frame(created.front()).function;
+    stacks[i] = sym.symbolize(g.stack);
+    serving[i] = request_served(starts[i], functions_of(stacks[i]));
+  }
+  RequestOrigin origin(in, serving, creators);
   std::map<Key, Acc> groups;
-  for (size_t i = 0; i < in.at_end->size(); i++) {
+  for (size_t i = 0; i < n; i++) {
     const target::GoroutineSnapshot& g = (*in.at_end)[i];
     const std::string& start = starts[i];
     if (is_runtime_goroutine(start)) {
@@ -114,7 +134,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
       continue;
     }
     out.total++;
-    Key k = key_of(g, start);
+    Key k{std::move(stacks[i]), g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{}, start};
     Acc& a = groups[k];
     a.group.count++;
     const std::string state = target::describe_goroutine_state(g.state, in.go_version);
@@ -139,12 +159,11 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     e.count = 1;
     e.at_attach = waiting_at_attach.count(g.goid);
     e.go_says = (g.state.status & ~target::kGoStatusScan) == target::kGoStatusLeaked;
-    functions.clear();
-    for (FrameId id : k.stack) functions.push_back(sym.frame(id).function);
-    if (is_request_goroutine(start)) {
+    functions_of(k.stack);
+    if (!serving[i].empty()) {
       // A request blocked in its handler is stuck in flight, whatever it
       // waits on; one waiting for its connection's next request is idle.
-      e.in_flight = long_enough && in_handler(start, functions);
+      e.in_flight = long_enough && in_handler(serving[i], functions);
     } else if (start != "runtime.main" && !is_connection_goroutine(functions)) {
       // main waiting for a signal to shut down is not a leak, nor a pooled
       // connection's loop waiting for its next round trip.

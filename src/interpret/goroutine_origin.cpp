@@ -17,6 +17,16 @@ bool is_request_goroutine(std::string_view start) {
                         "golang.org/x/net/http2.(*serverConn).runHandler"});
 }
 
+std::string request_served(std::string_view start, std::span<const std::string_view> stack) {
+  if (is_request_goroutine(start)) return std::string(start);
+  // Root first: past runtime.goexit and the go statement's wrapper.
+  for (auto it = stack.rbegin(); it != stack.rend() && it - stack.rbegin() < 3; ++it) {
+    if (*it == "runtime.goexit" || *it == start) continue;
+    return is_request_goroutine(*it) ? std::string(*it) : "";
+  }
+  return "";
+}
+
 bool is_request_frame(std::string_view function) {
   return is_request_goroutine(function) || function == "net/http.serverHandler.ServeHTTP";
 }
@@ -25,8 +35,16 @@ bool runs_request(std::span<const std::string_view> functions) {
   return std::any_of(functions.begin(), functions.end(), [](std::string_view f) { return is_request_frame(f); });
 }
 
-bool in_handler(std::string_view start, std::span<const std::string_view> functions) {
-  if (start != "net/http.(*conn).serve") return is_request_goroutine(start);  // HTTP/2: the handler's own goroutine
+bool is_http_server_function(std::string_view function) {
+  return function.starts_with("net/http.") || function.starts_with("golang.org/x/net/http2.");
+}
+
+bool started_by_request(std::span<const std::string_view> creation) {
+  return !creation.empty() && !is_http_server_function(creation.front()) && runs_request(creation);
+}
+
+bool in_handler(std::string_view served, std::span<const std::string_view> functions) {
+  if (served != "net/http.(*conn).serve") return is_request_goroutine(served);  // HTTP/2: the handler's own goroutine
   return std::find(functions.begin(), functions.end(), "net/http.serverHandler.ServeHTTP") != functions.end();
 }
 

@@ -235,6 +235,26 @@ TEST_CASE("folded: frames root first, leaf last, weight after one space", "[repo
         "net/http.(*conn).serve;net/http.HandlerFunc.ServeHTTP;main.Logging.func1;main.alloc 3\n");
 }
 
+// A creation chain is spliced in only where it carries attribution: the
+// work a middleware's goroutines did stands under its go statement; a
+// goroutine nobody's middleware started starts at its own entry, as in
+// pprof, not under the accept loop's tall stem.
+TEST_CASE("folded: creation chains spliced in only where a middleware started the goroutine", "[report]") {
+  Profile p;
+  SpawnChain by_middleware;
+  by_middleware.creation_stacks = {test::intern(p, {fr("main.FanOut.func1"), fr("net/http.(*conn).serve")})};
+  by_middleware.middleware = "main.FanOut";
+  SpawnChain accept_loop;  // net/http's own: no middleware
+  accept_loop.creation_stacks = {test::intern(p, {fr("net/http.(*Server).Serve"), fr("main.main")})};
+  p.spawn_chains = {by_middleware, accept_loop};
+  ProfileStack s = st(p, {fr("main.work"), fr("runtime.goexit")}, 10, 100);
+  s.spawned_by = {{.chain = 0, .objects = 6, .bytes = 60}, {.chain = 1, .objects = 3, .bytes = 30}};
+  p.stacks = {s};
+  CHECK(render_folded(p, Weight::Objects) ==
+        "net/http.(*conn).serve;main.FanOut.func1;[go statement];runtime.goexit;main.work 6\n"
+        "runtime.goexit;main.work 4\n");
+}
+
 TEST_CASE("folded: stacks identical after rendering are merged, sums kept", "[report]") {
   Profile p;
   // Same functions, different file:line and inlining: one folded line.
