@@ -32,8 +32,13 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+// A second Ctrl-C or SIGTERM: also cut the reading of the target's state
+// that follows the recording (the first one ends the recording).
+std::atomic<bool> g_stop_again{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  if (g_stop.exchange(true)) g_stop_again.store(true);
+}
 
 void install_signal_handlers() {
   struct sigaction sa {};
@@ -332,6 +337,7 @@ int run(int argc, char** argv) {
     if (app.count(go_only) > 0) rec.go_only_options.push_back(go_only);
   install_signal_handlers();
   rec.stop = &g_stop;
+  rec.stop_again = &g_stop_again;
   rec.on_attached = [](const std::string& line) {
     std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", line.c_str());
   };

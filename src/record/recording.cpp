@@ -27,6 +27,7 @@
 #include "target/privileges.h"
 #include "target/process.h"
 #include "target/remote_memory.h"
+#include "target/walk_limits.h"
 
 namespace mws::record {
 namespace {
@@ -48,19 +49,25 @@ std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const t
 }
 
 // Every goroutine of the target, read from its memory (no probe).
+// A walk cut short by its limits says so in one line (target/walk_limits.h).
 Result<std::vector<target::GoroutineSnapshot>> read_goroutines(const target::ProcessInfo& proc,
                                                                const target::ElfFile& exe, const probes::GoTarget& t,
-                                                               bool stacks) {
+                                                               bool stacks, const target::WalkLimits& limits,
+                                                               const std::function<void(const std::string&)>& notice) {
   if (!t.goroutines_unavailable.empty()) return Error{t.goroutines_unavailable};
   if (!t.allgs_vaddr) return Error{"runtime.allgs not found"};
   auto addr = runtime_address(proc, exe, *t.allgs_vaddr);
   if (!addr) return Error{"cannot locate runtime.allgs in memory"};
-  return target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, t.offsets, stacks);
+  std::string cut;
+  auto gs = target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, t.offsets, stacks, limits, &cut);
+  if (gs && !cut.empty() && notice) notice("warning: " + cut);
+  return gs;
 }
 
 // The runtime's memory profile, read from the target's memory (no probe).
 Result<target::HeapProfileReading> read_heap(const target::ProcessInfo& proc, const target::ElfFile& exe,
-                                             const probes::GoTarget& t) {
+                                             const probes::GoTarget& t, const target::WalkLimits& limits,
+                                             const std::function<void(const std::string&)>& notice) {
   if (!t.heap_unavailable.empty()) return Error{t.heap_unavailable};
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
@@ -68,7 +75,18 @@ Result<target::HeapProfileReading> read_heap(const target::ProcessInfo& proc, co
   auto cycle = runtime_address(proc, exe, t.heap_vars->mprof_cycle);
   auto rate = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
   if (!buckets || !cycle || !rate) return Error{"cannot locate runtime.mbuckets in memory"};
-  return target::read_heap_profile(target::RemoteMemory(proc.pid), {*buckets, *cycle, *rate}, *facts);
+  auto heap = target::read_heap_profile(target::RemoteMemory(proc.pid), {*buckets, *cycle, *rate}, *facts,
+                                       1u << 22, limits);
+  if (heap && !heap->cut.empty() && notice) notice("warning: " + heap->cut);
+  return heap;
+}
+
+// Walks while probes are attached end at the first Ctrl-C; those after
+// detaching, at the second.
+target::WalkLimits walk_limits(const std::atomic<bool>* stop) {
+  target::WalkLimits limits;
+  limits.stop = stop;
+  return limits;
 }
 
 // Sampled mode rides runtime.MemProfileRate: read it (and set it, when
@@ -294,9 +312,10 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
 
 // The target's own state now, read from its memory (no probe): the heap
 // profile and every goroutine with its stack, as the end of `raw`.
-void read_end_state(collect::RawRecording& raw, const PreparedTarget& t) {
+void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const target::WalkLimits& limits,
+                    const std::function<void(const std::string&)>& notice) {
   if (raw.heap_at_start) {
-    if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+    if (auto heap = read_heap(t.proc, *t.exe, t.plan, limits, notice))
       raw.heap_at_end = std::move(*heap);
     else
       raw.heap_problem = heap.error().message + " (at the end)";
@@ -305,7 +324,7 @@ void read_end_state(collect::RawRecording& raw, const PreparedTarget& t) {
   if (raw.goroutines_problem.empty()) {
     raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
     const auto started = Clock::now();
-    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true, limits, notice)) {
       raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
@@ -375,7 +394,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   // Goroutines alive as the probes go live, registered with the tracker so
   // their exits are told apart.
   // With their stacks, grouped as at the end: how much each group grows.
-  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true, walk_limits(opt.stop), opt.on_notice)) {
     raw.preexisting = std::move(*gs);
     if (raw.tasks_tracked)
       for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid, g.g_addr);
@@ -400,7 +419,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   } else {
     raw.goroutines_problem = gs.error().message;
   }
-  if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+  if (auto heap = read_heap(t.proc, *t.exe, t.plan, walk_limits(opt.stop), opt.on_notice))
     raw.heap_at_start = std::move(*heap);
   else
     raw.heap_problem = heap.error().message;
@@ -443,7 +462,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       if (c_heap) take_c_heap_counters(view, *c_heap, c_decoder);
       view.duration_s = elapsed();
       view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
-      read_end_state(view, t);
+      read_end_state(view, t, walk_limits(opt.stop), opt.on_notice);
       opt.on_interval(interpret::build_profile(std::move(view), *t.exe, interpret_options(opt)));
       while (next_interval <= elapsed()) next_interval += opt.interval_s;
     }
@@ -468,7 +487,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
   if (c_heap) take_c_heap_counters(raw, *c_heap, c_decoder);
-  read_end_state(raw, t);
+  read_end_state(raw, t, walk_limits(opt.stop_again), opt.on_notice);
   return raw;
 }
 

@@ -1,0 +1,283 @@
+// A hostile target cannot harm the host (issue 26): everything read from
+// the target (its DWARF, its runtime's lists and arrays) is untrusted
+// input. Each case here is an attack that worked on the code before it.
+// Target memory is laid out in this process and read back through
+// process_vm_readv, as the goroutine and heap readers read a real target.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "target/elf_file.h"
+#include "target/go_abi.h"
+#include "target/go_goroutines.h"
+#include "target/go_heap_profile.h"
+#include "target/gopclntab.h"
+#include "target/remote_memory.h"
+#include "target/walk_limits.h"
+
+using namespace mws;
+
+namespace {
+
+// --- DWARF -----------------------------------------------------------------
+
+// The hostiledwarf fixture with its runtimeXg / runtimeXm structs renamed
+// runtime.g / runtime.m, in a temporary copy.
+std::string renamed_hostile_dwarf() {
+  std::ifstream in(std::string(MWS_FIXTURE_DIR) + "/hostiledwarf", std::ios::binary);
+  REQUIRE(in);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int renamed = 0;
+  for (const char* from : {"runtimeXg", "runtimeXm"})
+    for (size_t at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + 1)) {
+      bytes[at + 7] = '.';
+      renamed++;
+    }
+  REQUIRE(renamed >= 2);
+  const std::string path = std::filesystem::temp_directory_path() / ("mws-hostiledwarf-" + std::to_string(getpid()));
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// --- goroutines --------------------------------------------------------------
+
+// Goroutines as the runtime lays them out, in this process: a g of 512
+// bytes per goroutine (go1.21's offsets), and allgs, a slice of pointers.
+struct FakeGoroutines {
+  target::GoRuntimeOffsets off = *target::go_offsets_from_table("go1.21.0");
+  std::deque<std::vector<uint8_t>> gs;
+  std::vector<uint64_t> allgs;
+  struct {
+    uint64_t ptr, len, cap;
+  } header{};
+  uint64_t add(uint64_t goid) {
+    gs.emplace_back(512, 0);
+    uint8_t* g = gs.back().data();
+    const uint32_t waiting = target::kGoStatusWaiting;
+    std::memcpy(g + off.g_atomicstatus, &waiting, 4);
+    std::memcpy(g + off.g_goid, &goid, 8);
+    return reinterpret_cast<uint64_t>(g);
+  }
+  uint64_t addr() {
+    header = {reinterpret_cast<uint64_t>(allgs.data()), allgs.size(), allgs.size()};
+    return reinterpret_cast<uint64_t>(&header);
+  }
+};
+
+// --- heap buckets ------------------------------------------------------------
+
+// A bucket in go1.21's layout: header {next, allnext, typ, hash, size, nstk},
+// nstk PCs, memRecord {active, future[3]} of 4 words each.
+struct FakeBucket {
+  std::vector<uint64_t> words;
+  explicit FakeBucket(uint64_t typ = 1, uint64_t nstk = 2) {
+    words = {0, 0, typ, 0xfeed, 64, nstk};
+    for (uint64_t i = 0; i < nstk; i++) words.push_back(0x401000 + i);
+    for (int c = 0; c < 4; c++) words.insert(words.end(), {c == 0 ? 5u : 0u, 0, 0, 0});
+  }
+  uint64_t addr() const { return reinterpret_cast<uint64_t>(words.data()); }
+  void link(uint64_t next) { words[1] = next; }
+};
+
+struct FakeProfile {
+  uint64_t head = 0;
+  uint32_t cycle = 3 << 1;
+  int64_t rate = 1;
+  target::HeapProfileAddresses at() const {
+    return {reinterpret_cast<uint64_t>(&head), reinterpret_cast<uint64_t>(&cycle), reinterpret_cast<uint64_t>(&rate)};
+  }
+};
+
+target::GoFunctionFacts facts121() { return *target::go_function_facts("go1.21.0"); }
+
+}  // namespace
+
+TEST_CASE("hostile target: DWARF offsets beyond any Go runtime struct are refused", "[hostile]") {
+  const std::string path = renamed_hostile_dwarf();
+  auto elf = target::ElfFile::open(path);
+  REQUIRE(elf);
+  auto dwarf = target::go_offsets_from_dwarf(**elf);
+  REQUIRE_FALSE(dwarf);
+  CHECK_THAT(dwarf.error().message, Catch::Contains("runtime.g.goid") && Catch::Contains("4096"));
+  auto m = target::go_member_offset_from_dwarf(**elf, "runtime.m", "procid");
+  REQUIRE_FALSE(m);
+  CHECK_THAT(m.error().message, Catch::Contains("beyond"));
+  // The table of its version still serves.
+  auto offsets = target::go_runtime_offsets(**elf, "go1.21.0");
+  REQUIRE(offsets);
+  CHECK(offsets->source == "table go1.21");
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("hostile target: offsets out of bounds never size the goroutine reader's buffers", "[hostile]") {
+  FakeGoroutines f;
+  f.allgs = {f.add(1)};
+  // 1024 * (2^54 + 8) wraps to 8 KiB: the old reader then copied 2^54
+  // bytes of the target into it.
+  for (int64_t bad : {int64_t(1) << 54, int64_t(1) << 20, int64_t(4096), int64_t(-5)}) {
+    INFO(bad);
+    target::GoRuntimeOffsets off = f.off;
+    off.g_goid = bad;
+    auto r = target::read_live_goroutines(target::RemoteMemory(getpid()), f.addr(), off, true);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("runtime.g.goid"));
+  }
+  target::GoRuntimeOffsets off = f.off;
+  CHECK(target::check_go_offsets(off));
+  off.g_sched_bp = target::kMaxGoStructOffset - 8;  // the last word that fits
+  CHECK(target::check_go_offsets(off));
+}
+
+TEST_CASE("hostile target: a g named many times in allgs is read once", "[hostile]") {
+  FakeGoroutines f;
+  const uint64_t g = f.add(7);
+  f.allgs.assign(200000, g);
+  f.allgs.push_back(f.add(8));
+  std::string cut;
+  auto r = target::read_live_goroutines(target::RemoteMemory(getpid()), f.addr(), f.off, true, {}, &cut);
+  REQUIRE(r);
+  REQUIRE(r->size() == 2);
+  CHECK((*r)[0].goid == 7);
+  CHECK((*r)[1].goid == 8);
+  CHECK(cut.empty());
+}
+
+TEST_CASE("hostile target: the goroutine walk stops at its step and byte limits and says so", "[hostile]") {
+  FakeGoroutines f;
+  for (uint64_t i = 0; i < 3000; i++) f.allgs.push_back(f.add(i + 1));
+  target::WalkLimits limits;
+  limits.max_steps = 100;
+  std::string cut;
+  auto r = target::read_live_goroutines(target::RemoteMemory(getpid()), f.addr(), f.off, false, limits, &cut);
+  REQUIRE(r);
+  CHECK(r->size() == 100);
+  CHECK_THAT(cut, Catch::Contains("cut after 100 of the 3000") && Catch::Contains("limit"));
+
+  limits = {};
+  limits.max_bytes = 100 * 1024;  // allgs and its visited set fit; the first batch of 1024 passes it
+  cut.clear();
+  r = target::read_live_goroutines(target::RemoteMemory(getpid()), f.addr(), f.off, false, limits, &cut);
+  REQUIRE(r);
+  CHECK(r->size() == 1024);
+  CHECK_THAT(cut, Catch::Contains("MiB"));
+  CHECK(cut.find('\n') == std::string::npos);
+}
+
+TEST_CASE("hostile target: the goroutine walk honours the stop flag", "[hostile]") {
+  FakeGoroutines f;
+  for (uint64_t i = 0; i < 10; i++) f.allgs.push_back(f.add(i + 1));
+  std::atomic<bool> stop{true};
+  target::WalkLimits limits;
+  limits.stop = &stop;
+  std::string cut;
+  auto r = target::read_live_goroutines(target::RemoteMemory(getpid()), f.addr(), f.off, true, limits, &cut);
+  REQUIRE(r);
+  CHECK(r->empty());
+  CHECK_THAT(cut, Catch::Contains("interrupted"));
+}
+
+TEST_CASE("hostile target: a bucket list that loops ends at the loop and says so", "[hostile]") {
+  FakeBucket a, b;
+  a.link(b.addr());
+  b.link(a.addr());  // a -> b -> a -> ...
+  FakeProfile p;
+  p.head = a.addr();
+  const auto started = std::chrono::steady_clock::now();
+  auto r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), facts121(), size_t(1) << 40);
+  REQUIRE(r);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+  CHECK(r->buckets.size() == 2);
+  CHECK_THAT(r->cut, Catch::Contains("loops"));
+
+  FakeBucket self;
+  self.link(self.addr());
+  p.head = self.addr();
+  r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), facts121(), size_t(1) << 40);
+  REQUIRE(r);
+  CHECK(r->buckets.size() == 1);
+  CHECK_THAT(r->cut, Catch::Contains("loops"));
+}
+
+TEST_CASE("hostile target: skipped buckets count toward the bucket limit", "[hostile]") {
+  std::deque<FakeBucket> list;
+  FakeProfile p;
+  for (int i = 0; i < 100; i++) {
+    list.emplace_back(/*typ=*/7);  // not a memory-profile bucket: skipped
+    list.back().link(p.head);
+    p.head = list.back().addr();
+  }
+  auto r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), facts121(), 10);
+  REQUIRE(r);
+  CHECK(r->unreadable == 10);
+  CHECK_THAT(r->cut, Catch::Contains("cut after 10 buckets"));
+}
+
+TEST_CASE("hostile target: the bucket walk honours its byte budget and the stop flag", "[hostile]") {
+  std::deque<FakeBucket> list;
+  FakeProfile p;
+  for (int i = 0; i < 100; i++) {
+    list.emplace_back(1, 32);
+    list.back().link(p.head);
+    p.head = list.back().addr();
+  }
+  target::WalkLimits limits;
+  limits.max_bytes = 10 * 1024;
+  auto r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), facts121(), 1u << 22, limits);
+  REQUIRE(r);
+  CHECK(r->buckets.size() < 100);
+  CHECK_FALSE(r->buckets.empty());
+  CHECK_THAT(r->cut, Catch::Contains("MiB"));
+
+  std::atomic<bool> stop{true};
+  limits = {};
+  limits.stop = &stop;
+  r = target::read_heap_profile(target::RemoteMemory(getpid()), p.at(), facts121(), 1u << 22, limits);
+  REQUIRE(r);
+  CHECK(r->buckets.empty());
+  CHECK_THAT(r->cut, Catch::Contains("interrupted"));
+}
+
+// --- .gopclntab scan -------------------------------------------------------------
+
+TEST_CASE("hostile target: look-alike pcHeaders cannot make the table scan quadratic", "[hostile]") {
+  // 5000 go1.20 headers that pass every O(1) check, each pointing at one
+  // shared 2 MiB function index that is sorted up to its last entry: the
+  // old scan walked the whole index for each of them (10^9 steps).
+  constexpr size_t kHeaders = 5000, kHeader = 72, kIndex = 2 << 20;
+  std::vector<uint8_t> region(kHeaders * kHeader + kIndex, 0);
+  const size_t index_at = kHeaders * kHeader;
+  const uint64_t nfunc = kIndex / 8 - 1;
+  auto put64 = [&](size_t at, uint64_t v) { std::memcpy(region.data() + at, &v, 8); };
+  for (size_t i = 0; i < kHeaders; i++) {
+    const size_t h = i * kHeader;
+    const uint8_t magic[8] = {0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8};
+    std::memcpy(region.data() + h, magic, 8);
+    put64(h + 8, nfunc);
+    put64(h + 24, 0x401000);  // textStart
+    for (int t = 0; t < 4; t++) put64(h + 32 + 8 * t, kHeader);
+    put64(h + 64, index_at - h);  // functab: the shared index
+  }
+  const uint32_t one = 1;
+  std::memcpy(region.data() + index_at + 8 * (nfunc - 1), &one, 4);  // entry nfunc (0) < entry nfunc-1 (1)
+  std::vector<target::MemoryRegion> memory = {{0x500000, region, false}};
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(target::GoPclntab::find_header(memory));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+
+  std::atomic<bool> stop{true};
+  CHECK_FALSE(target::GoPclntab::find_header(memory, &stop));
+}
