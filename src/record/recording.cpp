@@ -262,7 +262,9 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   if (!proc) return proc.error();
   t.proc = std::move(*proc);
   t.what = fmt::format("process {} ({})", opt.pid, t.proc.exe_display);
-  auto exe = target::ElfFile::open(t.proc.exe_path);
+  // Opened once, from /proc/PID/exe (exactly the file it runs): the ELF
+  // reader, DWARF and the uprobes all use this open file.
+  auto exe = target::ElfFile::open_process_exe(opt.pid);
   if (!exe) return Error{t.what + ": " + exe.error().message};
   t.exe = std::move(*exe);
 

@@ -251,9 +251,12 @@ class DwarfFile {
     if (elf_) elf_end(elf_);
     if (fd_ >= 0) close(fd_);
   }
-  Status open(const std::string& path) {
+  // The file the ElfFile has open (never reopened by path: the path may
+  // name another file by now).
+  Status open(const ElfFile& file) {
+    const std::string& path = file.path();
     elf_version(EV_CURRENT);
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = fcntl(file.fd(), F_DUPFD_CLOEXEC, 0);
     if (fd_ < 0) return Error{"cannot open " + path + " to read its DWARF"};
     elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
     if (!elf_) return Error{"cannot read " + path + " as ELF: " + elf_errmsg(-1)};
@@ -323,7 +326,7 @@ std::optional<Dwarf_Die> find_struct_type(Dwarf* dw, std::string_view type) {
 
 Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   DwarfFile file;
-  if (auto st = file.open(elf.path()); !st) return st.error();
+  if (auto st = file.open(elf); !st) return st.error();
   std::optional<Dwarf_Die> g_type = find_struct_type(file.dwarf(), "runtime.g");
   if (!g_type) return Error{"the DWARF of " + elf.path() + " has no runtime.g type"};
 
@@ -371,7 +374,7 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
 
 Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member) {
   DwarfFile file;
-  if (auto st = file.open(elf.path()); !st) return st.error();
+  if (auto st = file.open(elf); !st) return st.error();
   std::optional<Dwarf_Die> die = find_struct_type(file.dwarf(), type);
   if (!die) return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
   if (auto at = find_member(&*die, member)) {

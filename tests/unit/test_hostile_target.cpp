@@ -27,6 +27,7 @@
 #include "target/go_heap_profile.h"
 #include "target/gopclntab.h"
 #include "target/remote_memory.h"
+#include "target/root_files.h"
 #include "target/walk_limits.h"
 
 using namespace mws;
@@ -249,6 +250,95 @@ TEST_CASE("hostile target: the bucket walk honours its byte budget and the stop 
   REQUIRE(r);
   CHECK(r->buckets.empty());
   CHECK_THAT(r->cut, Catch::Contains("interrupted"));
+}
+
+// --- files of the target -------------------------------------------------------
+
+namespace {
+
+// A fake root for a target: lib/real.so (a regular file), symlinks that
+// stay inside it, symlinks that point out (absolute, and `..` up), a FIFO;
+// and, outside it, a file of the host.
+struct FakeRoot {
+  std::filesystem::path base, root, host_file;
+  FakeRoot() {
+    base = std::filesystem::temp_directory_path() / ("mws-root-" + std::to_string(getpid()));
+    std::filesystem::remove_all(base);
+    root = base / "root";
+    std::filesystem::create_directories(root / "lib");
+    std::ofstream(root / "lib/real.so") << "inside";
+    host_file = base / "host-secret";
+    std::ofstream(host_file) << "host";
+    std::filesystem::create_symlink("real.so", root / "lib/relative.so");
+    std::filesystem::create_symlink("/lib/real.so", root / "lib/absolute-inside.so");
+    std::filesystem::create_symlink(host_file, root / "lib/absolute-out.so");
+    std::filesystem::create_symlink("../../host-secret", root / "lib/dotdot-out.so");
+    std::filesystem::create_symlink("../../../../../../../../lib/real.so", root / "lib/dotdot-clamped.so");
+    std::filesystem::create_symlink("loop-b", root / "lib/loop-a");
+    std::filesystem::create_symlink("loop-a", root / "lib/loop-b");
+    REQUIRE(mkfifo((root / "lib/fifo.so").c_str(), 0600) == 0);
+  }
+  ~FakeRoot() { std::filesystem::remove_all(base); }
+};
+
+std::string contents(int fd) {
+  char buf[64];
+  const ssize_t n = pread(fd, buf, sizeof(buf), 0);
+  return n > 0 ? std::string(buf, size_t(n)) : "";
+}
+
+}  // namespace
+
+TEST_CASE("hostile target: its files open beneath its root, never a FIFO, never a host file", "[hostile]") {
+  FakeRoot r;
+  target::UniqueFd root(open(r.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(root);
+  using Open = Result<target::UniqueFd> (*)(int, const std::string&);
+  for (auto [name, open_fn] : {std::pair<const char*, Open>{"openat2", target::open_beneath},
+                               std::pair<const char*, Open>{"component walk", target::open_beneath_by_walk}}) {
+    INFO(name);
+    for (const char* inside : {"/lib/real.so", "lib/real.so", "/lib/relative.so", "/lib/absolute-inside.so",
+                               "/lib/dotdot-clamped.so", "/../../lib/./real.so"}) {
+      INFO(inside);
+      auto fd = open_fn(root.get(), inside);
+      REQUIRE(fd);
+      CHECK(contents(fd->get()) == "inside");
+      CHECK((fcntl(fd->get(), F_GETFD) & FD_CLOEXEC) != 0);
+    }
+    for (const char* out : {"/lib/absolute-out.so", "/lib/dotdot-out.so"}) {
+      INFO(out);
+      auto fd = open_fn(root.get(), out);
+      CHECK_FALSE(fd);  // the host's file is not beneath the root
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto fifo = open_fn(root.get(), "/lib/fifo.so");
+    REQUIRE_FALSE(fifo);
+    CHECK_THAT(fifo.error().message, Catch::Contains("not a regular file"));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+    CHECK_FALSE(open_fn(root.get(), "/lib"));
+    CHECK_FALSE(open_fn(root.get(), "/lib/loop-a"));
+  }
+  // A FIFO named as an ELF file is refused at once, not waited on.
+  CHECK_FALSE(target::ElfFile::open((r.root / "lib/fifo.so").string()));
+}
+
+TEST_CASE("hostile target: a library opened through /proc/PID/root is that one open file", "[hostile]") {
+  // This process's own root is "/": the test binary, opened beneath it.
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  REQUIRE(n > 0);
+  self[n] = '\0';
+  auto elf = target::ElfFile::open_in_root(getpid(), self);
+  REQUIRE(elf);
+  CHECK_THAT((*elf)->path(), Catch::StartsWith("/proc/self/fd/"));
+  struct stat a {}, b {};
+  REQUIRE(fstat((*elf)->fd(), &a) == 0);
+  REQUIRE(stat((*elf)->path().c_str(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
+  auto exe = target::ElfFile::open_process_exe(getpid());
+  REQUIRE(exe);
+  REQUIRE(fstat((*exe)->fd(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
 }
 
 // --- .gopclntab scan -------------------------------------------------------------
