@@ -23,6 +23,7 @@
 #include "record/thread_recorder.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
+#include "target/go_functions.h"
 #include "target/go_goroutines.h"
 #include "target/privileges.h"
 #include "target/process.h"
@@ -91,15 +92,21 @@ target::WalkLimits walk_limits(const std::atomic<bool>* stop) {
 
 // Sampled mode rides runtime.MemProfileRate: read it (and set it, when
 // asked) before attaching. Returns the rate in force.
+// A write goes only to the process inspected (`bound`, held since), only
+// to the 8-byte word of runtime.MemProfileRate in a writable section.
 Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::ProcessInfo& proc,
-                                     const target::ElfFile& exe, const probes::GoTarget& t, const std::string& what) {
+                                     const target::ElfFile& exe, const probes::GoTarget& t, const std::string& what,
+                                     const target::BoundProcess* bound) {
   auto addr = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
   if (!addr) return Error{what + ": cannot locate runtime.MemProfileRate in memory; try --mode exact"};
   target::RemoteMemory mem(opt.pid);
   if (opt.go_sample_rate > 0) {
     const int64_t rate = static_cast<int64_t>(opt.go_sample_rate);
-    if (!mem.write(*addr, &rate, sizeof(rate)))
-      return Error{what + ": cannot write runtime.MemProfileRate (" + std::strerror(errno) + ")"};
+    if (!bound) return Error{what + ": --go-sample-rate: the process is not held"};
+    if (auto st = target::check_mem_profile_rate_word(exe, *t.mem_profile_rate_vaddr); !st)
+      return Error{what + ": --go-sample-rate: " + st.error().message};
+    if (auto st = bound->write_word(*addr, rate); !st)
+      return Error{what + ": cannot write runtime.MemProfileRate: " + st.error().message};
     if (opt.on_notice)
       opt.on_notice(fmt::format("warning: wrote runtime.MemProfileRate = {} into {} (--go-sample-rate); it stays "
                                 "so after mwscope exits",
@@ -187,6 +194,8 @@ struct PreparedTarget {
   std::string what;          // "process 42 (/srv/api)", for messages
   bool is_go = true;
   std::optional<probes::CHeapPlan> c_heap;  // --c-heap
+  // --go-sample-rate: the process as inspected, held for the one write.
+  std::optional<target::BoundProcess> bound;
 };
 
 // --c-heap: the libc allocator's probes, and in a Go target how BPF finds
@@ -267,6 +276,11 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   auto exe = target::ElfFile::open_process_exe(opt.pid);
   if (!exe) return Error{t.what + ": " + exe.error().message};
   t.exe = std::move(*exe);
+  if (opt.go_sample_rate > 0) {
+    auto bound = target::BoundProcess::bind(opt.pid, t.exe->fd());
+    if (!bound) return Error{t.what + ": --go-sample-rate: " + bound.error().message};
+    t.bound.emplace(std::move(*bound));
+  }
 
   probes::PlanRequest req;
   req.allocations = !opt.track_allocations   ? probes::AllocationProbes::None
@@ -290,7 +304,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   if (opt.track_c_heap)
     if (auto st = prepare_c_heap(opt, t); !st) return st.error();
   if (!t.plan.plan.sample_alloc.empty()) {
-    auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what);
+    auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what, t.bound ? &*t.bound : nullptr);
     if (!rate) return rate.error();
     t.sample_rate = *rate;
     if (t.sample_rate == 0) {  // the sampler's probes would never fire: attach none of them

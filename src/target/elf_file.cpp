@@ -75,7 +75,7 @@ Result<std::unique_ptr<ElfFile>> ElfFile::from_fd(int fd, const std::string& pat
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh)) continue;
       const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
-      f->sections_.push_back({name ? name : "", sh.sh_addr, sh.sh_offset, sh.sh_size, sh.sh_type});
+      f->sections_.push_back({name ? name : "", sh.sh_addr, sh.sh_offset, sh.sh_size, sh.sh_type, sh.sh_flags});
       if (sh.sh_type == SHT_SYMTAB) f->has_symtab_ = true;
     }
   }

@@ -23,6 +23,7 @@ struct ElfSection {
   uint64_t offset = 0;  // offset in the file
   uint64_t size = 0;
   uint32_t type = 0;    // SHT_*
+  uint64_t flags = 0;   // SHF_* (SHF_WRITE, SHF_ALLOC, ...)
 };
 
 struct ElfSegment {  // PT_LOAD (or PT_TLS) program header

@@ -67,6 +67,13 @@ std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionI
 // Link address of runtime.MemProfileRate (an int): the .symtab symbol, or,
 // stripped, the variable runtime.profilealloc compares with 1.
 std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFunctionIndex& index);
+// Whether the word at link address `vaddr` is one mwscope may write as
+// runtime.MemProfileRate (--go-sample-rate): 8-byte aligned, its 8 bytes
+// inside one allocated, writable section (SHF_WRITE | SHF_ALLOC, not TLS;
+// .noptrbss counts: the linker may put it there) in a writable PT_LOAD
+// segment, and, when .symtab names runtime.MemProfileRate, exactly that
+// 8-byte symbol. The error says which of these fails.
+Status check_mem_profile_rate_word(const ElfFile& exe, uint64_t vaddr);
 // The code-only half (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 

@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "util/result.h"
+
 namespace mws::target {
 
 // One piece of a batched read: `len` bytes at `addr` into `out`; `ok` says
@@ -42,5 +44,38 @@ class RemoteMemory {
  private:
   pid_t pid_;
 };
+
+// The process mwscope inspected, held so that a write into it reaches it
+// and no other (--go-sample-rate): PIDs are reused, and a process can exec
+// another binary. bind() takes, while inspecting, a pidfd, /proc/PID/mem
+// (bound to that process's memory as it is now), the process's start time
+// (/proc/PID/stat field 22) and the identity of its executable. A write
+// first checks, through the pidfd, that the process still lives with that
+// start time and that executable, then goes through the /proc/PID/mem file
+// opened at inspection: after an exec or an exit it cannot reach anything.
+class BoundProcess {
+ public:
+  // `exe_fd`: the executable as inspected (ElfFile::fd()).
+  static Result<BoundProcess> bind(pid_t pid, int exe_fd);
+  BoundProcess(BoundProcess&&) noexcept;
+  BoundProcess& operator=(BoundProcess&&) noexcept;
+  ~BoundProcess();
+  pid_t pid() const { return pid_; }
+  // Still the process that was inspected, running the same executable.
+  Status verify() const;
+  // verify(), then one 8-byte store at an 8-byte aligned address.
+  Status write_word(uint64_t addr, int64_t value) const;
+
+ private:
+  BoundProcess() = default;
+  pid_t pid_ = 0;
+  int pidfd_ = -1, mem_fd_ = -1;
+  uint64_t start_time_ = 0;
+  uint64_t exe_dev_ = 0, exe_ino_ = 0;
+};
+
+// Field 22 of /proc/PID/stat: when the process started, in clock ticks
+// after boot; nullopt when it cannot be read.
+std::optional<uint64_t> process_start_time(pid_t pid);
 
 }  // namespace mws::target

@@ -23,6 +23,8 @@
 
 #include "target/elf_file.h"
 #include "target/go_abi.h"
+#include "target/go_buildinfo.h"
+#include "target/go_functions.h"
 #include "target/go_goroutines.h"
 #include "target/go_heap_profile.h"
 #include "target/gopclntab.h"
@@ -339,6 +341,81 @@ TEST_CASE("hostile target: a library opened through /proc/PID/root is that one o
   REQUIRE(exe);
   REQUIRE(fstat((*exe)->fd(), &b) == 0);
   CHECK(a.st_ino == b.st_ino);
+}
+
+// --- writes into the target (--go-sample-rate) ---------------------------------
+
+namespace {
+int64_t g_rate_word alignas(8) = 512 * 1024;
+}
+
+TEST_CASE("hostile target: only the 8-byte, aligned, writable runtime.MemProfileRate may be written", "[hostile]") {
+  for (const char* name : {"allocserver", "allocserver_stripped"}) {
+    INFO(name);
+    auto exe = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/" + name);
+    REQUIRE(exe);
+    auto bi = target::read_go_buildinfo(**exe);
+    REQUIRE(bi);
+    target::GoFunctionIndex index(**exe, bi->version, name);
+    auto rate = target::find_mem_profile_rate(**exe, index);
+    REQUIRE(rate);
+    CHECK(target::check_mem_profile_rate_word(**exe, *rate));
+    CHECK_FALSE(target::check_mem_profile_rate_word(**exe, *rate + 4));  // unaligned
+    CHECK_FALSE(target::check_mem_profile_rate_word(**exe, 0));
+    auto text = (*exe)->section(".text");
+    REQUIRE(text);
+    auto code = target::check_mem_profile_rate_word(**exe, (text->addr + 7) & ~7ull);
+    REQUIRE_FALSE(code);  // code is no writable data
+    CHECK_THAT(code.error().message, Catch::Contains("refusing"));
+  }
+}
+
+TEST_CASE("hostile target: a write goes to the process inspected, or nowhere", "[hostile]") {
+  SECTION("the process inspected, still there: written") {
+    auto exe = target::open_regular_file("/proc/self/exe");
+    REQUIRE(exe);
+    auto bound = target::BoundProcess::bind(getpid(), exe->get());
+    REQUIRE(bound);
+    REQUIRE(bound->write_word(reinterpret_cast<uint64_t>(&g_rate_word), 4096));
+    CHECK(g_rate_word == 4096);
+    CHECK_FALSE(bound->write_word(reinterpret_cast<uint64_t>(&g_rate_word) + 4, 1));  // unaligned
+    g_rate_word = 512 * 1024;
+  }
+  SECTION("it ran exec since: refused") {
+    int go[2];
+    REQUIRE(pipe(go) == 0);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      char c;
+      if (read(go[0], &c, 1) == 1) execl("/bin/sleep", "sleep", "10", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const std::string proc = "/proc/" + std::to_string(child);
+    auto exe = target::open_regular_file(proc + "/exe");
+    REQUIRE(exe);
+    auto bound = target::BoundProcess::bind(child, exe->get());
+    REQUIRE(bound);
+    CHECK(bound->verify());
+    REQUIRE(write(go[1], "x", 1) == 1);
+    for (int i = 0; i < 200; i++) {  // until the exec is done
+      char link[4096] = {};
+      if (readlink((proc + "/exe").c_str(), link, sizeof(link) - 1) > 0 && std::string(link).find("sleep") != std::string::npos)
+        break;
+      usleep(10000);
+    }
+    auto st = bound->write_word(reinterpret_cast<uint64_t>(&g_rate_word), 1);
+    REQUIRE_FALSE(st);
+    CHECK_THAT(st.error().message, Catch::Contains("executable"));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    // Gone and reaped: its PID may name another process now.
+    st = bound->write_word(reinterpret_cast<uint64_t>(&g_rate_word), 1);
+    REQUIRE_FALSE(st);
+    CHECK_THAT(st.error().message, Catch::Contains("gone"));
+    close(go[0]);
+    close(go[1]);
+  }
 }
 
 // --- .gopclntab scan -------------------------------------------------------------
