@@ -27,6 +27,7 @@
 #include "report/text_format.h"
 #include "report/threads.h"
 #include "report/weight.h"
+#include "util/terminal_text.h"
 #include "version.h"
 
 namespace {
@@ -70,7 +71,7 @@ CLI::Validator whole_number_of(const std::string& unit, double min) {
 }
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "mwscope: %s\n", message.c_str());
+  std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(message).c_str());
   return 1;
 }
 
@@ -339,9 +340,12 @@ int run(int argc, char** argv) {
   rec.stop = &g_stop;
   rec.stop_again = &g_stop_again;
   rec.on_attached = [](const std::string& line) {
-    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", line.c_str());
+    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", mws::terminal_safe(line).c_str());
   };
-  rec.on_notice = [](const std::string& line) { std::fprintf(stderr, "mwscope: %s\n", line.c_str()); };
+  // Messages carry the target's strings (its path, its version): one sanitizer before the terminal.
+  rec.on_notice = [](const std::string& line) {
+    std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(line).c_str());
+  };
   if (!pprof_dir.empty() && interval_s <= 0) return fail("--pprof-dir writes one file per --interval: give --interval S");
   if (!pprof_dir.empty())
     if (auto st = mws::check_writable(pprof_dir + "/mwscope.pb.gz"); !st) return fail(st.error().message);
@@ -359,7 +363,7 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     if (pprof_dir.empty()) return;
     auto path = mws::write_new_file(pprof_dir, mws::interval_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
-    if (!path) std::fprintf(stderr, "mwscope: %s\n", path.error().message.c_str());
+    if (!path) std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(path.error().message).c_str());
   };
   // Until Ctrl-C on a terminal: one status line, rewritten each second.
   const bool status = isatty(STDERR_FILENO) && rec.duration_s == 0 && interval_s == 0;

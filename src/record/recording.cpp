@@ -29,6 +29,7 @@
 #include "target/process.h"
 #include "target/remote_memory.h"
 #include "target/walk_limits.h"
+#include "util/terminal_text.h"
 
 namespace mws::record {
 namespace {
@@ -270,7 +271,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   auto proc = target::inspect_process(opt.pid);
   if (!proc) return proc.error();
   t.proc = std::move(*proc);
-  t.what = fmt::format("process {} ({})", opt.pid, t.proc.exe_display);
+  t.what = fmt::format("process {} ({})", opt.pid, terminal_safe(t.proc.exe_display));  // the target named it
   // Opened once, from /proc/PID/exe (exactly the file it runs): the ELF
   // reader, DWARF and the uprobes all use this open file.
   auto exe = target::ElfFile::open_process_exe(opt.pid);

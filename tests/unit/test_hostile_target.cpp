@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "report/text_format.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/go_buildinfo.h"
@@ -31,6 +32,7 @@
 #include "target/remote_memory.h"
 #include "target/root_files.h"
 #include "target/walk_limits.h"
+#include "util/terminal_text.h"
 
 using namespace mws;
 
@@ -447,4 +449,22 @@ TEST_CASE("hostile target: look-alike pcHeaders cannot make the table scan quadr
 
   std::atomic<bool> stop{true};
   CHECK_FALSE(target::GoPclntab::find_header(memory, &stop));
+}
+
+// --- terminal output ---------------------------------------------------------------
+
+TEST_CASE("hostile target: its strings cannot drive the terminal", "[hostile]") {
+  // An executable named to retitle and clear the terminal.
+  const std::string title = "/srv/\x1b]0;pwned\x07\x1b[2Japi";
+  const std::string safe = terminal_safe(title);
+  CHECK(safe == "/srv/\\x1b]0;pwned\\x07\\x1b[2Japi");
+  for (const std::string& s : {title, std::string("a\xc2\x9b" "31mb"), std::string("x\x7fy"), std::string("\xff\xfe"),
+                               std::string("\xe2\x80\xae" "evil"), std::string("\xc0\xaf"), std::string("cut\xe2\x82")}) {
+    const std::string out = terminal_safe(s);
+    for (unsigned char c : out) CHECK((c >= 0x20 && c < 0x7f));  // these are all escaped to ASCII
+    CHECK(textfmt::printable(s) == out);  // the text report uses the same sanitizer
+  }
+  // Printable UTF-8 passes unchanged.
+  CHECK(terminal_safe("main.(*Server).Handle·ü→日本") == "main.(*Server).Handle·ü→日本");
+  CHECK(terminal_safe("C:\\path") == "C:\\path");
 }
