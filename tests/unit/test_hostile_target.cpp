@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "report/reporter.h"
 #include "report/text_format.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
@@ -467,4 +468,38 @@ TEST_CASE("hostile target: its strings cannot drive the terminal", "[hostile]") 
   // Printable UTF-8 passes unchanged.
   CHECK(terminal_safe("main.(*Server).Handle·ü→日本") == "main.(*Server).Handle·ü→日本");
   CHECK(terminal_safe("C:\\path") == "C:\\path");
+}
+
+// --- outputs -------------------------------------------------------------------------
+
+TEST_CASE("hostile host users: outputs are 0600 and planted directory symlinks are refused", "[hostile]") {
+  const auto base = std::filesystem::temp_directory_path() / ("mws-out-" + std::to_string(getpid()));
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base);
+  const mode_t old_umask = umask(022);
+  REQUIRE(write_file((base / "p.json").string(), std::string_view("{}")));
+  umask(old_umask);
+  struct stat st {};
+  REQUIRE(stat((base / "p.json").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // /tmp-like: sticky and world-writable, with a symlink another user planted.
+  const auto shared = base / "shared";
+  std::filesystem::create_directories(shared);
+  std::filesystem::create_directories(base / "victim");
+  REQUIRE(chmod(shared.c_str(), 01777) == 0);
+  std::filesystem::create_symlink(base / "victim", shared / "out");
+  if (lchown((shared / "out").c_str(), 65534, 65534) != 0) {
+    WARN("not root: cannot plant a symlink owned by another user; that half is skipped");
+  } else {
+    auto refused = write_file((shared / "out" / "p.json").string(), std::string_view("{}"));
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error().message, Catch::Contains("symlink owned by another user"));
+    CHECK_FALSE(std::filesystem::exists(base / "victim" / "p.json"));
+    CHECK_FALSE(check_writable((shared / "out" / "p.json").string()));
+    // A symlink of one's own there is followed as before.
+    REQUIRE(lchown((shared / "out").c_str(), geteuid(), getegid()) == 0);
+    CHECK(write_file((shared / "out" / "p.json").string(), std::string_view("{}")));
+  }
+  std::filesystem::remove_all(base);
 }
