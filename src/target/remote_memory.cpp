@@ -19,12 +19,17 @@ namespace mws::target {
 
 bool RemoteMemory::read(uint64_t addr, void* out, size_t len) const {
   if (addr == 0) return false;
+  if (source_) return source_->read(addr, out, len);
   iovec local{out, len};
   iovec remote{reinterpret_cast<void*>(addr), len};
   return process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
 void RemoteMemory::read_many(std::span<RemoteRead> reads) const {
+  if (source_) {
+    for (RemoteRead& r : reads) r.ok = r.addr != 0 && r.len != 0 && source_->read(r.addr, r.out, r.len);
+    return;
+  }
   constexpr size_t kBatch = 1024;  // IOV_MAX on Linux
   std::vector<iovec> local, remote;
   local.reserve(kBatch);
@@ -59,6 +64,7 @@ void RemoteMemory::read_many(std::span<RemoteRead> reads) const {
 
 bool RemoteMemory::write(uint64_t addr, const void* data, size_t len) const {
   if (addr == 0) return false;
+  if (source_) return source_->write(addr, data, len);
   iovec local{const_cast<void*>(data), len};
   iovec remote{reinterpret_cast<void*>(addr), len};
   return process_vm_writev(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);

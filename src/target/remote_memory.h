@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -23,9 +24,23 @@ struct RemoteRead {
   bool ok = false;
 };
 
+// Where RemoteMemory's bytes come from when not from a live process: tests
+// and fuzzers serve adversarial images (loops, huge lengths, pointers into
+// nothing) through it to the same readers.
+class MemorySource {
+ public:
+  virtual ~MemorySource() = default;
+  // All `len` bytes at `addr`, or false.
+  virtual bool read(uint64_t addr, void* out, size_t len) const = 0;
+  // A source is read-only unless it says otherwise.
+  virtual bool write(uint64_t, const void*, size_t) const { return false; }
+};
+
 class RemoteMemory {
  public:
   explicit RemoteMemory(pid_t pid) : pid_(pid) {}
+  // Reads (and writes) served by `source` instead of a process.
+  explicit RemoteMemory(std::shared_ptr<const MemorySource> source) : source_(std::move(source)) {}
   bool read(uint64_t addr, void* out, size_t len) const;
   // Many reads in few system calls (up to IOV_MAX pieces each): reading
   // 100,000 goroutines one syscall at a time costs seconds. A piece that
@@ -42,7 +57,8 @@ class RemoteMemory {
   }
 
  private:
-  pid_t pid_;
+  pid_t pid_ = 0;
+  std::shared_ptr<const MemorySource> source_;
 };
 
 // The process mwscope inspected, held so that a write into it reaches it

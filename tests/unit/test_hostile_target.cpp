@@ -503,3 +503,58 @@ TEST_CASE("hostile host users: outputs are 0600 and planted directory symlinks a
   }
   std::filesystem::remove_all(base);
 }
+
+// --- a fake memory source ------------------------------------------------------------
+
+namespace {
+
+// Memory served from a few regions; every read is counted.
+struct FakeMemory : target::MemorySource {
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> regions;
+  mutable uint64_t reads = 0;
+  bool read(uint64_t addr, void* out, size_t len) const override {
+    reads++;
+    for (const auto& [at, bytes] : regions)
+      if (addr >= at && len <= bytes.size() && addr - at <= bytes.size() - len) {
+        std::memcpy(out, bytes.data() + (addr - at), len);
+        return true;
+      }
+    return false;
+  }
+  void put(uint64_t at, std::vector<uint64_t> words) {
+    std::vector<uint8_t> bytes(words.size() * 8);
+    std::memcpy(bytes.data(), words.data(), bytes.size());
+    regions.emplace_back(at, std::move(bytes));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("hostile target: adversarial images through a fake memory source", "[hostile]") {
+  auto fake = std::make_shared<FakeMemory>();
+  const target::RemoteMemory mem(fake);
+  const auto off = *target::go_offsets_from_table("go1.21.0");
+  // allgs claims 2^24 goroutines in memory that is not there.
+  fake->put(0x1000, {0xdead0000, 1u << 24, 1u << 24});
+  auto gs = target::read_live_goroutines(mem, 0x1000, off, true);
+  REQUIRE_FALSE(gs);
+  CHECK_THAT(gs.error().message, Catch::Contains("allgs"));
+  // len > cap: torn or forged.
+  fake->put(0x2000, {0x3000, 5, 4});
+  CHECK_FALSE(target::read_live_goroutines(mem, 0x2000, off, true));
+  // A bucket whose allnext points at itself, and one whose header is in nothing.
+  std::vector<uint64_t> bucket = {0, 0x5000, 1, 0, 64, 1, 0x401000};
+  bucket.resize(bucket.size() + 16, 0);
+  bucket[7] = 3;  // active allocs
+  fake->put(0x5000, bucket);
+  fake->put(0x4000, {0x5000, 0, 1});  // mbuckets, mProfCycle, MemProfileRate
+  fake->reads = 0;
+  auto heap = target::read_heap_profile(mem, {0x4000, 0x4008, 0x4010}, facts121());
+  REQUIRE(heap);
+  CHECK(heap->buckets.size() == 1);
+  CHECK_THAT(heap->cut, Catch::Contains("loops"));
+  CHECK(fake->reads < 10);
+  // The public write stays refused on a read-only source.
+  const int64_t v = 1;
+  CHECK_FALSE(mem.write(0x4010, &v, sizeof(v)));
+}
