@@ -300,6 +300,9 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   } else {
     t.plan = probes::not_go_target();
   }
+  // Reading a big (or hostile) binary takes a while: a Ctrl-C meanwhile
+  // ends here, before anything is written or attached.
+  if (opt.stop && opt.stop->load()) return Error{"interrupted before anything was attached"};
   if (!opt.track_allocations) t.allocations_unavailable = "not requested (--no-allocs)";
   if (!t.is_go) t.allocations_unavailable = "not a Go program";
   if (opt.track_c_heap)

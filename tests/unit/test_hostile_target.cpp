@@ -29,6 +29,7 @@
 #include "target/go_functions.h"
 #include "target/go_goroutines.h"
 #include "target/go_heap_profile.h"
+#include "target/go_threads.h"
 #include "target/gopclntab.h"
 #include "target/remote_memory.h"
 #include "target/root_files.h"
@@ -557,4 +558,28 @@ TEST_CASE("hostile target: adversarial images through a fake memory source", "[h
   // The public write stays refused on a read-only source.
   const int64_t v = 1;
   CHECK_FALSE(mem.write(0x4010, &v, sizeof(v)));
+}
+
+TEST_CASE("hostile target: an allm list that loops is walked once", "[hostile]") {
+  auto fake = std::make_shared<FakeMemory>();
+  const target::RemoteMemory mem(fake);
+  const auto g = *target::go_offsets_from_table("go1.21.0");
+  target::GoMOffsets m;
+  m.m_procid = 72;
+  m.m_lockedg = 200;
+  m.m_alllink = 208;
+  // Two Ms linked to each other through alllink, no current goroutine.
+  std::vector<uint64_t> m1(64, 0), m2(64, 0);
+  m1[72 / 8] = 101;
+  m1[208 / 8] = 0x20000;
+  m2[72 / 8] = 102;
+  m2[208 / 8] = 0x10000;
+  fake->put(0x10000, m1);
+  fake->put(0x20000, m2);
+  fake->put(0x30000, {0x10000});  // runtime.allm
+  auto threads = target::read_go_threads(mem, 0x30000, m, g, [](uint64_t) { return std::optional<int32_t>(); });
+  REQUIRE(threads);
+  REQUIRE(threads->size() == 2);
+  CHECK((*threads)[0].tid == 101);
+  CHECK((*threads)[1].tid == 102);
 }
