@@ -289,6 +289,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
                                             : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
   req.requests = opt.count_requests;
+  req.stop = opt.stop;
   // A C or C++ process has only its native side to show.
   t.is_go = !(opt.track_c_heap || opt.track_threads) || probes::is_go_program(*t.exe);
   if (!t.is_go)

@@ -14,10 +14,11 @@
 
 namespace mws::target {
 
-GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what)
+GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what,
+                                 const std::atomic<bool>* stop)
     : exe_(exe), what_(what) {
   if (exe.has_symtab()) return;
-  auto table = GoPclntab::parse(exe, go_version);
+  auto table = GoPclntab::parse(exe, go_version, stop);
   if (table)
     pclntab_.emplace(std::move(*table));
   else

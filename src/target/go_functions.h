@@ -4,6 +4,7 @@
 // uses them.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,7 +34,9 @@ struct NamedGoFunction {
 class GoFunctionIndex {
  public:
   // `what` names the target in messages ("process 123 (/usr/bin/app)").
-  GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what);
+  // A set `stop` (Ctrl-C) cuts the search for a stripped binary's table.
+  GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what,
+                  const std::atomic<bool>* stop = nullptr);
   Result<GoFunctionRange> find(const std::string& name) const;
   // Every function whose name starts with `prefix`, by entry address.
   std::vector<NamedGoFunction> find_prefix(std::string_view prefix) const;

@@ -218,7 +218,7 @@ std::optional<uint64_t> gofunc_from_symtab(const ElfFile& elf) {
 
 }  // namespace
 
-Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_version) {
+Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_version, const std::atomic<bool>* stop) {
   PclntabImage img;
   std::span<const uint8_t> file = elf.bytes();
   for (const auto& seg : elf.load_segments()) {
@@ -241,7 +241,7 @@ Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_versi
     img.table = elf.section_data(*sec);
     img.table_vaddr = sec->addr;
   } else {
-    auto at = find_header(img.memory);
+    auto at = find_header(img.memory, stop);
     if (!at)
       return Error{"no Go function table in " + elf.path() +
                    ": no .gopclntab section and no valid pcHeader in its segments (not a Go program, or Go older than 1.16)"};

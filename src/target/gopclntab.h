@@ -84,7 +84,9 @@ class GoPclntab {
   // loaded segments for a valid pcHeader. `go_version` ("go1.19.8", from
   // .go.buildinfo; may be empty) refines what the magic says. `elf` must
   // outlive the result.
-  static Result<GoPclntab> parse(const ElfFile& elf, std::string_view go_version = {});
+  // A set `stop` (Ctrl-C) ends the header scan early, as a failure.
+  static Result<GoPclntab> parse(const ElfFile& elf, std::string_view go_version = {},
+                                 const std::atomic<bool>* stop = nullptr);
   // Same, from raw pieces (see PclntabImage).
   static Result<GoPclntab> parse_image(PclntabImage image, std::string_view go_version = {});
   // Scans `memory` for a pcHeader (magic, zero pads, minLC 1, ptrSize 8)
