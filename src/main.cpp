@@ -27,13 +27,19 @@
 #include "report/text_format.h"
 #include "report/threads.h"
 #include "report/weight.h"
+#include "util/terminal_text.h"
 #include "version.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
+// A second Ctrl-C or SIGTERM: also cut the reading of the target's state
+// that follows the recording (the first one ends the recording).
+std::atomic<bool> g_stop_again{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  if (g_stop.exchange(true)) g_stop_again.store(true);
+}
 
 void install_signal_handlers() {
   struct sigaction sa {};
@@ -65,7 +71,7 @@ CLI::Validator whole_number_of(const std::string& unit, double min) {
 }
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "mwscope: %s\n", message.c_str());
+  std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(message).c_str());
   return 1;
 }
 
@@ -332,10 +338,14 @@ int run(int argc, char** argv) {
     if (app.count(go_only) > 0) rec.go_only_options.push_back(go_only);
   install_signal_handlers();
   rec.stop = &g_stop;
+  rec.stop_again = &g_stop_again;
   rec.on_attached = [](const std::string& line) {
-    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", line.c_str());
+    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", mws::terminal_safe(line).c_str());
   };
-  rec.on_notice = [](const std::string& line) { std::fprintf(stderr, "mwscope: %s\n", line.c_str()); };
+  // Messages carry the target's strings (its path, its version): one sanitizer before the terminal.
+  rec.on_notice = [](const std::string& line) {
+    std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(line).c_str());
+  };
   if (!pprof_dir.empty() && interval_s <= 0) return fail("--pprof-dir writes one file per --interval: give --interval S");
   if (!pprof_dir.empty())
     if (auto st = mws::check_writable(pprof_dir + "/mwscope.pb.gz"); !st) return fail(st.error().message);
@@ -353,7 +363,7 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     if (pprof_dir.empty()) return;
     auto path = mws::write_new_file(pprof_dir, mws::interval_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
-    if (!path) std::fprintf(stderr, "mwscope: %s\n", path.error().message.c_str());
+    if (!path) std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(path.error().message).c_str());
   };
   // Until Ctrl-C on a terminal: one status line, rewritten each second.
   const bool status = isatty(STDERR_FILENO) && rec.duration_s == 0 && interval_s == 0;

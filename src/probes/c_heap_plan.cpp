@@ -42,9 +42,11 @@ Result<CHeapPlan> plan_c_heap(const target::ProcessInfo& proc, const std::string
     return Error{"--c-heap: " + what +
                  " maps no glibc libc.so.6, so it makes no C allocation mwscope can see (a Go binary built "
                  "without cgo, or a static binary)"};
-  plan.libc_path = fmt::format("/proc/{}/root{}", proc.pid, plan.libc_display);
-  auto libc = target::ElfFile::open(plan.libc_path);
+  // Beneath the target's root (its symlinks stay inside it), opened once:
+  // the uprobes attach to this same open file.
+  auto libc = target::ElfFile::open_in_root(proc.pid, plan.libc_display);
   if (!libc) return Error{"--c-heap: cannot read " + plan.libc_display + ": " + libc.error().message};
+  plan.libc_path = (*libc)->path();
 
   auto site = [&](const char* name, uint32_t func) -> std::optional<CHeapSite> {
     auto sym = (*libc)->find_dynamic_symbol(name);
@@ -67,6 +69,7 @@ Result<CHeapPlan> plan_c_heap(const target::ProcessInfo& proc, const std::string
   if (plan.allocs.empty() || plan.allocs.front().func != MWS_C_MALLOC || !free_site)
     return Error{"--c-heap: " + plan.libc_display + " exports no malloc and free: not a glibc mwscope knows"};
   plan.free = *free_site;
+  plan.libc = std::shared_ptr<const target::ElfFile>(std::move(*libc));
   return plan;
 }
 

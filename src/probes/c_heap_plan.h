@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ struct CHeapSite {
 };
 
 struct CHeapPlan {
-  std::string libc_path;     // opens the target's libc from here (through /proc/PID/root)
+  std::string libc_path;     // opens the target's libc from here (/proc/self/fd/N of `libc`)
+  std::shared_ptr<const target::ElfFile> libc;  // the open libc, kept open for the attach
   std::string libc_display;  // as the target maps it
   std::vector<CHeapSite> allocs;  // entry and return probes, one per distinct address
   CHeapSite free;

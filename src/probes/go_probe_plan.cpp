@@ -238,7 +238,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   // the version is runtime.buildVersion, found through .gopclntab.
   std::optional<target::GoFunctionIndex> index;
   if (!build) {
-    index.emplace(exe, "", what);
+    index.emplace(exe, "", what, req.stop);
     if (auto v = target::find_build_version(exe, *index)) build = target::GoBuildInfo{*v, ""};
   }
   if (!build)
@@ -248,7 +248,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   if (ver && *ver < std::make_pair(1, 17))
     return Error{what + " was built with " + build->version + "; mwscope needs Go >= 1.17 (register ABI)"};
   t.stripped = !exe.has_symtab();
-  if (!index) index.emplace(exe, build->version, what);
+  if (!index) index.emplace(exe, build->version, what, req.stop);
   if (auto goexit = index->find("runtime.goexit")) t.plan.goexit_code = {goexit->entry, goexit->entry + goexit->size};
   if (req.allocations == AllocationProbes::Exact) {
     if (auto st = plan_exact(exe, *index, t); !st) return Error{what + ": " + st.error().message};

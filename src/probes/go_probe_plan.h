@@ -3,6 +3,7 @@
 // in each function the probes go.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -48,6 +49,7 @@ struct PlanRequest {
   AllocationProbes allocations = AllocationProbes::Sampled;
   bool tasks = true;
   bool requests = true;
+  const std::atomic<bool>* stop = nullptr;  // Ctrl-C: cuts the search of a stripped binary's function table
 };
 
 // Whether the executable is a Go program (Go build information, or a

@@ -23,10 +23,13 @@
 #include "record/thread_recorder.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
+#include "target/go_functions.h"
 #include "target/go_goroutines.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "target/remote_memory.h"
+#include "target/walk_limits.h"
+#include "util/terminal_text.h"
 
 namespace mws::record {
 namespace {
@@ -48,19 +51,25 @@ std::optional<uint64_t> runtime_address(const target::ProcessInfo& proc, const t
 }
 
 // Every goroutine of the target, read from its memory (no probe).
+// A walk cut short by its limits says so in one line (target/walk_limits.h).
 Result<std::vector<target::GoroutineSnapshot>> read_goroutines(const target::ProcessInfo& proc,
                                                                const target::ElfFile& exe, const probes::GoTarget& t,
-                                                               bool stacks) {
+                                                               bool stacks, const target::WalkLimits& limits,
+                                                               const std::function<void(const std::string&)>& notice) {
   if (!t.goroutines_unavailable.empty()) return Error{t.goroutines_unavailable};
   if (!t.allgs_vaddr) return Error{"runtime.allgs not found"};
   auto addr = runtime_address(proc, exe, *t.allgs_vaddr);
   if (!addr) return Error{"cannot locate runtime.allgs in memory"};
-  return target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, t.offsets, stacks);
+  std::string cut;
+  auto gs = target::read_live_goroutines(target::RemoteMemory(proc.pid), *addr, t.offsets, stacks, limits, &cut);
+  if (gs && !cut.empty() && notice) notice("warning: " + cut);
+  return gs;
 }
 
 // The runtime's memory profile, read from the target's memory (no probe).
 Result<target::HeapProfileReading> read_heap(const target::ProcessInfo& proc, const target::ElfFile& exe,
-                                             const probes::GoTarget& t) {
+                                             const probes::GoTarget& t, const target::WalkLimits& limits,
+                                             const std::function<void(const std::string&)>& notice) {
   if (!t.heap_unavailable.empty()) return Error{t.heap_unavailable};
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
@@ -68,20 +77,37 @@ Result<target::HeapProfileReading> read_heap(const target::ProcessInfo& proc, co
   auto cycle = runtime_address(proc, exe, t.heap_vars->mprof_cycle);
   auto rate = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
   if (!buckets || !cycle || !rate) return Error{"cannot locate runtime.mbuckets in memory"};
-  return target::read_heap_profile(target::RemoteMemory(proc.pid), {*buckets, *cycle, *rate}, *facts);
+  auto heap = target::read_heap_profile(target::RemoteMemory(proc.pid), {*buckets, *cycle, *rate}, *facts,
+                                       1u << 22, limits);
+  if (heap && !heap->cut.empty() && notice) notice("warning: " + heap->cut);
+  return heap;
+}
+
+// Walks while probes are attached end at the first Ctrl-C; those after
+// detaching, at the second.
+target::WalkLimits walk_limits(const std::atomic<bool>* stop) {
+  target::WalkLimits limits;
+  limits.stop = stop;
+  return limits;
 }
 
 // Sampled mode rides runtime.MemProfileRate: read it (and set it, when
 // asked) before attaching. Returns the rate in force.
+// A write goes only to the process inspected (`bound`, held since), only
+// to the 8-byte word of runtime.MemProfileRate in a writable section.
 Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::ProcessInfo& proc,
-                                     const target::ElfFile& exe, const probes::GoTarget& t, const std::string& what) {
+                                     const target::ElfFile& exe, const probes::GoTarget& t, const std::string& what,
+                                     const target::BoundProcess* bound) {
   auto addr = runtime_address(proc, exe, *t.mem_profile_rate_vaddr);
   if (!addr) return Error{what + ": cannot locate runtime.MemProfileRate in memory; try --mode exact"};
   target::RemoteMemory mem(opt.pid);
   if (opt.go_sample_rate > 0) {
     const int64_t rate = static_cast<int64_t>(opt.go_sample_rate);
-    if (!mem.write(*addr, &rate, sizeof(rate)))
-      return Error{what + ": cannot write runtime.MemProfileRate (" + std::strerror(errno) + ")"};
+    if (!bound) return Error{what + ": --go-sample-rate: the process is not held"};
+    if (auto st = target::check_mem_profile_rate_word(exe, *t.mem_profile_rate_vaddr); !st)
+      return Error{what + ": --go-sample-rate: " + st.error().message};
+    if (auto st = bound->write_word(*addr, rate); !st)
+      return Error{what + ": cannot write runtime.MemProfileRate: " + st.error().message};
     if (opt.on_notice)
       opt.on_notice(fmt::format("warning: wrote runtime.MemProfileRate = {} into {} (--go-sample-rate); it stays "
                                 "so after mwscope exits",
@@ -169,6 +195,8 @@ struct PreparedTarget {
   std::string what;          // "process 42 (/srv/api)", for messages
   bool is_go = true;
   std::optional<probes::CHeapPlan> c_heap;  // --c-heap
+  // --go-sample-rate: the process as inspected, held for the one write.
+  std::optional<target::BoundProcess> bound;
 };
 
 // --c-heap: the libc allocator's probes, and in a Go target how BPF finds
@@ -243,10 +271,17 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   auto proc = target::inspect_process(opt.pid);
   if (!proc) return proc.error();
   t.proc = std::move(*proc);
-  t.what = fmt::format("process {} ({})", opt.pid, t.proc.exe_display);
-  auto exe = target::ElfFile::open(t.proc.exe_path);
+  t.what = fmt::format("process {} ({})", opt.pid, terminal_safe(t.proc.exe_display));  // the target named it
+  // Opened once, from /proc/PID/exe (exactly the file it runs): the ELF
+  // reader, DWARF and the uprobes all use this open file.
+  auto exe = target::ElfFile::open_process_exe(opt.pid);
   if (!exe) return Error{t.what + ": " + exe.error().message};
   t.exe = std::move(*exe);
+  if (opt.go_sample_rate > 0) {
+    auto bound = target::BoundProcess::bind(opt.pid, t.exe->fd());
+    if (!bound) return Error{t.what + ": --go-sample-rate: " + bound.error().message};
+    t.bound.emplace(std::move(*bound));
+  }
 
   probes::PlanRequest req;
   req.allocations = !opt.track_allocations   ? probes::AllocationProbes::None
@@ -254,6 +289,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
                                             : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
   req.requests = opt.count_requests;
+  req.stop = opt.stop;
   // A C or C++ process has only its native side to show.
   t.is_go = !(opt.track_c_heap || opt.track_threads) || probes::is_go_program(*t.exe);
   if (!t.is_go)
@@ -265,12 +301,15 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   } else {
     t.plan = probes::not_go_target();
   }
+  // Reading a big (or hostile) binary takes a while: a Ctrl-C meanwhile
+  // ends here, before anything is written or attached.
+  if (opt.stop && opt.stop->load()) return Error{"interrupted before anything was attached"};
   if (!opt.track_allocations) t.allocations_unavailable = "not requested (--no-allocs)";
   if (!t.is_go) t.allocations_unavailable = "not a Go program";
   if (opt.track_c_heap)
     if (auto st = prepare_c_heap(opt, t); !st) return st.error();
   if (!t.plan.plan.sample_alloc.empty()) {
-    auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what);
+    auto rate = prepare_sample_rate(opt, t.proc, *t.exe, t.plan, t.what, t.bound ? &*t.bound : nullptr);
     if (!rate) return rate.error();
     t.sample_rate = *rate;
     if (t.sample_rate == 0) {  // the sampler's probes would never fire: attach none of them
@@ -294,9 +333,10 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
 
 // The target's own state now, read from its memory (no probe): the heap
 // profile and every goroutine with its stack, as the end of `raw`.
-void read_end_state(collect::RawRecording& raw, const PreparedTarget& t) {
+void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const target::WalkLimits& limits,
+                    const std::function<void(const std::string&)>& notice) {
   if (raw.heap_at_start) {
-    if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+    if (auto heap = read_heap(t.proc, *t.exe, t.plan, limits, notice))
       raw.heap_at_end = std::move(*heap);
     else
       raw.heap_problem = heap.error().message + " (at the end)";
@@ -305,7 +345,7 @@ void read_end_state(collect::RawRecording& raw, const PreparedTarget& t) {
   if (raw.goroutines_problem.empty()) {
     raw.goroutines_read_ns = clock_ns(CLOCK_MONOTONIC);
     const auto started = Clock::now();
-    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+    if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true, limits, notice)) {
       raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
@@ -375,7 +415,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   // Goroutines alive as the probes go live, registered with the tracker so
   // their exits are told apart.
   // With their stacks, grouped as at the end: how much each group grows.
-  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true)) {
+  if (auto gs = read_goroutines(t.proc, *t.exe, t.plan, true, walk_limits(opt.stop), opt.on_notice)) {
     raw.preexisting = std::move(*gs);
     if (raw.tasks_tracked)
       for (const auto& g : raw.preexisting) raw.tasks.register_preexisting(g.goid, g.g_addr);
@@ -400,7 +440,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   } else {
     raw.goroutines_problem = gs.error().message;
   }
-  if (auto heap = read_heap(t.proc, *t.exe, t.plan))
+  if (auto heap = read_heap(t.proc, *t.exe, t.plan, walk_limits(opt.stop), opt.on_notice))
     raw.heap_at_start = std::move(*heap);
   else
     raw.heap_problem = heap.error().message;
@@ -443,7 +483,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       if (c_heap) take_c_heap_counters(view, *c_heap, c_decoder);
       view.duration_s = elapsed();
       view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
-      read_end_state(view, t);
+      read_end_state(view, t, walk_limits(opt.stop), opt.on_notice);
       opt.on_interval(interpret::build_profile(std::move(view), *t.exe, interpret_options(opt)));
       while (next_interval <= elapsed()) next_interval += opt.interval_s;
     }
@@ -468,7 +508,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
   if (c_heap) take_c_heap_counters(raw, *c_heap, c_decoder);
-  read_end_state(raw, t);
+  read_end_state(raw, t, walk_limits(opt.stop_again), opt.on_notice);
   return raw;
 }
 

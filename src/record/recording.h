@@ -44,6 +44,9 @@ struct RecordOptions {
   uint64_t go_sample_rate = 0;
   double leak_age_s = 30;      // live longer than this = leaked
   const std::atomic<bool>* stop = nullptr;
+  // Set by a second Ctrl-C: cuts the reading of the target's goroutines and
+  // heap profile after the recording (`stop` cuts them while probes are on).
+  const std::atomic<bool>* stop_again = nullptr;
   // Called once every probe is live, with a one-line summary.
   std::function<void(const std::string&)> on_attached;
   // Called for non-fatal remarks (the target exited, ...).

@@ -42,9 +42,31 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// A directory part of `path` that is a symlink planted by another user in a
+// sticky, world-writable directory (/tmp/out -> /etc) makes mwscope, as
+// root, write where that user chose: the kernel's protected_symlinks rule
+// (follow only a link owned by the follower or by the directory's owner),
+// applied whatever the sysctl says.
+Status check_directory_symlinks(const std::string& path) {
+  const std::string dir = directory_of(path);
+  for (size_t end = dir.find('/', 1); ; end = dir.find('/', end + 1)) {
+    const std::string prefix = dir.substr(0, end);
+    struct stat link {}, parent {};
+    if (::lstat(prefix.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
+        ::stat(directory_of(prefix).c_str(), &parent) == 0 && (parent.st_mode & S_ISVTX) &&
+        (parent.st_mode & S_IWOTH) && link.st_uid != ::geteuid() && link.st_uid != parent.st_uid)
+      return Error{fmt::format("cannot write {}: {} is a symlink owned by another user (uid {}) in the "
+                               "world-writable directory {}; give a path without it",
+                               path, prefix, link.st_uid, directory_of(prefix))};
+    if (end == std::string::npos) break;
+  }
+  return Ok{};
+}
+
 // Creates PATH.tmp.PID.N beside path, so that a rename puts it in place.
 Status create_temp_beside(const std::string& path, TempFile& tmp) {
   if (path.empty()) return Error{"cannot write a file with an empty path"};
+  if (auto st = check_directory_symlinks(path); !st) return st;
   // An existing path must be a regular file: the rename would replace a
   // device node (/dev/null) or fail on a directory only at the end.
   struct stat st {};
@@ -55,9 +77,10 @@ Status create_temp_beside(const std::string& path, TempFile& tmp) {
   static std::atomic<unsigned> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string candidate = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
-    // O_EXCL: never follow or reuse someone else's file; mode 0666 lets the
-    // umask decide, like any other file the user creates.
-    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    // O_EXCL: never follow or reuse someone else's file. Mode 0600, as perf
+    // record creates perf.data: a profile shows another process's code and
+    // data, read as root; its reader widens it if they want to.
+    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       tmp.fd = fd;
       tmp.path = std::move(candidate);

@@ -16,11 +16,12 @@
 namespace mws {
 
 // Writes `bytes` to `path` atomically: a temporary file next to it
-// (path + ".tmp.<pid>.<n>", created with mode 0666 & ~umask), written, fsynced,
+// (path + ".tmp.<pid>.<n>", created with mode 0600), written, fsynced,
 // then renamed over `path`, so a reader never sees a half-written file and a
 // failure leaves any previous file intact. Errors name the path, the step and
 // the errno text: "cannot write out/p.json: create temporary file: No such
-// file or directory".
+// file or directory". A path whose directory part is a symlink owned by
+// another user in a sticky world-writable directory (/tmp) is refused.
 Status write_file(const std::string& path, std::string_view bytes);
 // The same, for output produced piece by piece: `produce` writes into a
 // buffered stream on the temporary file, so a report as big as a million

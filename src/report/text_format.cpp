@@ -1,5 +1,7 @@
 #include "report/text_format.h"
 
+#include "util/terminal_text.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -91,15 +93,8 @@ std::string utc_time(uint64_t unix_ns) {
 }
 
 // Names and paths come from the target: a control character must not break
-// the table (or drive the terminal), so each becomes '?'.
-std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = '?';
-  }
-  return out;
-}
+// the table (or drive the terminal). The one sanitizer (util/terminal_text.h).
+std::string printable(std::string_view s) { return terminal_safe(s); }
 
 // Columns a UTF-8 string takes (one per code point; good enough for names).
 size_t width(std::string_view s) {

@@ -26,7 +26,7 @@ std::string percent(uint64_t part, uint64_t whole);
 std::string duration(double s);
 std::string short_duration(double s);  // for a column: "12.3s", "1m02s", "2h05m", "3d04h"; "-" when unknown
 std::string utc_time(uint64_t unix_ns);
-std::string printable(std::string_view s);  // control characters -> '?'
+std::string printable(std::string_view s);  // util/terminal_text.h: controls and invalid UTF-8 -> \xNN
 size_t width(std::string_view s);            // columns (code points)
 size_t byte_offset(std::string_view s, size_t cp);
 std::string elide(std::string_view s, size_t w);  // cut the middle to fit w columns

@@ -40,7 +40,7 @@ ElfSymbolizer* ProcessSymbolizer::native(const std::string& path) {
   if (it != native_.end()) return it->second.get();
   std::unique_ptr<ElfSymbolizer> sym;
   if (path.front() == '/')
-    if (auto elf = target::ElfFile::open(fmt::format("/proc/{}/root{}", pid_, path)))
+    if (auto elf = target::ElfFile::open_in_root(pid_, path))  // beneath its root: it chose the symlinks
       sym = std::make_unique<ElfSymbolizer>(std::move(*elf));
   return native_.emplace(path, std::move(sym)).first->second.get();
 }

@@ -11,13 +11,34 @@
 #include <cerrno>
 #include <cstring>
 
+#include "target/root_files.h"
+
 namespace mws::target {
 
 Result<std::unique_ptr<ElfFile>> ElfFile::open(const std::string& path) {
+  auto fd = open_regular_file(path);
+  if (!fd) return fd.error();
+  return from_fd(fd->release(), path);
+}
+
+Result<std::unique_ptr<ElfFile>> ElfFile::open_in_root(pid_t pid, const std::string& path) {
+  auto fd = open_in_process_root(pid, path);
+  if (!fd) return fd.error();
+  const int n = fd->get();
+  return from_fd(fd->release(), "/proc/self/fd/" + std::to_string(n));
+}
+
+Result<std::unique_ptr<ElfFile>> ElfFile::open_process_exe(pid_t pid) {
+  auto fd = open_regular_file("/proc/" + std::to_string(pid) + "/exe");
+  if (!fd) return fd.error();
+  const int n = fd->get();
+  return from_fd(fd->release(), "/proc/self/fd/" + std::to_string(n));
+}
+
+Result<std::unique_ptr<ElfFile>> ElfFile::from_fd(int fd, const std::string& path) {
   std::unique_ptr<ElfFile> f(new ElfFile());
   f->path_ = path;
-  f->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f->fd_ < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  f->fd_ = fd;
   struct stat st {};
   if (fstat(f->fd_, &st) != 0 || st.st_size <= 0) return Error{"cannot read " + path + ": empty or unreadable file"};
   f->size_ = static_cast<size_t>(st.st_size);
@@ -54,7 +75,7 @@ Result<std::unique_ptr<ElfFile>> ElfFile::open(const std::string& path) {
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh)) continue;
       const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
-      f->sections_.push_back({name ? name : "", sh.sh_addr, sh.sh_offset, sh.sh_size, sh.sh_type});
+      f->sections_.push_back({name ? name : "", sh.sh_addr, sh.sh_offset, sh.sh_size, sh.sh_type, sh.sh_flags});
       if (sh.sh_type == SHT_SYMTAB) f->has_symtab_ = true;
     }
   }

@@ -3,6 +3,8 @@
 // once; spans stay valid for the ElfFile's lifetime.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <initializer_list>
@@ -21,6 +23,7 @@ struct ElfSection {
   uint64_t offset = 0;  // offset in the file
   uint64_t size = 0;
   uint32_t type = 0;    // SHT_*
+  uint64_t flags = 0;   // SHF_* (SHF_WRITE, SHF_ALLOC, ...)
 };
 
 struct ElfSegment {  // PT_LOAD (or PT_TLS) program header
@@ -38,13 +41,24 @@ struct ElfSymbol {
 
 class ElfFile {
  public:
-  // Opens and maps `path`. Fails with a message naming the path.
+  // Opens and maps `path` (a regular file only; never blocks on a FIFO).
+  // Fails with a message naming the path.
   static Result<std::unique_ptr<ElfFile>> open(const std::string& path);
+  // The target's file `path` (as the target sees it), opened beneath its
+  // root (target/root_files.h). path() is then /proc/self/fd/N: the one open
+  // file that DWARF and the uprobe attach use too, while this ElfFile lives.
+  static Result<std::unique_ptr<ElfFile>> open_in_root(pid_t pid, const std::string& path);
+  // The executable the process runs (/proc/PID/exe names exactly that
+  // file), opened once; path() as for open_in_root.
+  static Result<std::unique_ptr<ElfFile>> open_process_exe(pid_t pid);
   ~ElfFile();
   ElfFile(const ElfFile&) = delete;
   ElfFile& operator=(const ElfFile&) = delete;
 
+  // A path that opens this same file from mwscope (for libdw, uprobes).
   const std::string& path() const { return path_; }
+  // The open file itself, valid while this ElfFile lives.
+  int fd() const { return fd_; }
   bool is_pie() const { return is_dyn_; }  // ET_DYN
   const std::vector<ElfSection>& sections() const { return sections_; }
   const std::vector<ElfSegment>& load_segments() const { return segments_; }
@@ -76,6 +90,8 @@ class ElfFile {
 
  private:
   ElfFile() = default;
+  // Maps the open regular file `fd` (owned from now on); `path` names it in messages.
+  static Result<std::unique_ptr<ElfFile>> from_fd(int fd, const std::string& path);
   std::string path_;
   int fd_ = -1;
   const uint8_t* data_ = nullptr;

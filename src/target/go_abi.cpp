@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -250,9 +251,12 @@ class DwarfFile {
     if (elf_) elf_end(elf_);
     if (fd_ >= 0) close(fd_);
   }
-  Status open(const std::string& path) {
+  // The file the ElfFile has open (never reopened by path: the path may
+  // name another file by now).
+  Status open(const ElfFile& file) {
+    const std::string& path = file.path();
     elf_version(EV_CURRENT);
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = fcntl(file.fd(), F_DUPFD_CLOEXEC, 0);
     if (fd_ < 0) return Error{"cannot open " + path + " to read its DWARF"};
     elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
     if (!elf_) return Error{"cannot read " + path + " as ELF: " + elf_errmsg(-1)};
@@ -268,16 +272,21 @@ class DwarfFile {
   Dwarf* dw_ = nullptr;
 };
 
+// A member's offset, or kTooFar when the DWARF says it is beyond any runtime
+// struct (checked before it becomes a signed number).
+constexpr int64_t kTooFar = std::numeric_limits<int64_t>::max();
+
 std::optional<int64_t> member_offset(Dwarf_Die* member) {
+  auto bounded = [](uint64_t off) { return off < uint64_t(kMaxGoStructOffset) ? int64_t(off) : kTooFar; };
   Dwarf_Attribute attr;
   if (!dwarf_attr_integrate(member, DW_AT_data_member_location, &attr)) return std::nullopt;
   Dwarf_Word off = 0;
-  if (dwarf_formudata(&attr, &off) == 0) return static_cast<int64_t>(off);
+  if (dwarf_formudata(&attr, &off) == 0) return bounded(off);
   // DWARF 2 style: a location expression, DW_OP_plus_uconst N.
   Dwarf_Op* ops = nullptr;
   size_t nops = 0;
   if (dwarf_getlocation(&attr, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_plus_uconst)
-    return static_cast<int64_t>(ops[0].number);
+    return bounded(ops[0].number);
   return std::nullopt;
 }
 
@@ -317,7 +326,7 @@ std::optional<Dwarf_Die> find_struct_type(Dwarf* dw, std::string_view type) {
 
 Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   DwarfFile file;
-  if (auto st = file.open(elf.path()); !st) return st.error();
+  if (auto st = file.open(elf); !st) return st.error();
   std::optional<Dwarf_Die> g_type = find_struct_type(file.dwarf(), "runtime.g");
   if (!g_type) return Error{"the DWARF of " + elf.path() + " has no runtime.g type"};
 
@@ -349,7 +358,8 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
         dwarf_formref_die(&type_attr, &gobuf) && dwarf_peel_type(&gobuf, &gobuf) == 0) {
       auto at = [&](std::string_view name) -> int64_t {
         auto off = find_member(&gobuf, name);
-        return off ? *sched + *off : -1;
+        if (!off) return -1;
+        return *sched == kTooFar || *off == kTooFar ? kTooFar : *sched + *off;  // both < 4096: no overflow
       };
       o.g_sched_sp = at("sp");
       o.g_sched_pc = at("pc");
@@ -357,16 +367,39 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
     }
   }
   o.source = "DWARF";
+  if (auto st = check_go_offsets(o); !st)
+    return Error{"the DWARF of " + elf.path() + " is not a Go runtime's: " + st.error().message};
   return o;
 }
 
 Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member) {
   DwarfFile file;
-  if (auto st = file.open(elf.path()); !st) return st.error();
+  if (auto st = file.open(elf); !st) return st.error();
   std::optional<Dwarf_Die> die = find_struct_type(file.dwarf(), type);
   if (!die) return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
-  if (auto at = find_member(&*die, member)) return *at;
+  if (auto at = find_member(&*die, member)) {
+    if (*at > kMaxGoStructOffset - 8)
+      return Error{"the DWARF of " + elf.path() + " puts " + std::string(type) + "." + std::string(member) +
+                   " beyond " + std::to_string(kMaxGoStructOffset) + " bytes: not a Go runtime's"};
+    return *at;
+  }
   return Error{"the DWARF type " + std::string(type) + " of " + elf.path() + " has no member " + std::string(member)};
+}
+
+Status check_go_offsets(const GoRuntimeOffsets& o) {
+  const std::pair<const char*, int64_t> fields[] = {
+      {"g.goid", o.g_goid},           {"g.startpc", o.g_startpc},     {"g.gopc", o.g_gopc},
+      {"g.atomicstatus", o.g_atomicstatus}, {"g.waitreason", o.g_waitreason}, {"g.waitsince", o.g_waitsince},
+      {"g.sched.sp", o.g_sched_sp},   {"g.sched.bp", o.g_sched_bp},   {"g.sched.pc", o.g_sched_pc},
+      {"g.m", o.g_m},                 {"m.curg", o.m_curg},           {"g.syscallsp", o.g_syscallsp},
+      {"g.syscallpc", o.g_syscallpc}, {"m.g0", o.m_g0},               {"g.parentGoid", o.g_parent_goid},
+  };
+  for (auto [name, off] : fields)
+    if (off < -1 || off > kMaxGoStructOffset - 8)
+      return Error{std::string("runtime.") + name + " at offset " +
+                   (off == kTooFar ? std::string("beyond ") + std::to_string(kMaxGoStructOffset) : std::to_string(off)) +
+                   " (a Go runtime's is under " + std::to_string(kMaxGoStructOffset) + ")"};
+  return Ok{};
 }
 
 Result<GoRuntimeOffsets> go_offsets_from_table(const std::string& go_version) {

@@ -46,8 +46,19 @@ struct GoRuntimeOffsets {
   bool operator==(const GoRuntimeOffsets&) const = default;
 };
 
+// Upper bound of every struct offset taken from a binary's DWARF: the binary
+// is the target's, so its DWARF is untrusted input. runtime.g is under 500
+// bytes and runtime.m under 2 KiB in every version of the table; a larger
+// offset is a lie, and readers size their buffers from these offsets.
+inline constexpr int64_t kMaxGoStructOffset = 4096;
+// Whether every offset is -1 (absent) or a field of 8 bytes or less fits
+// inside the first kMaxGoStructOffset bytes of its struct; the error names
+// the first one that does not.
+Status check_go_offsets(const GoRuntimeOffsets& o);
+
 // From the DWARF types runtime.g, runtime.gobuf (via g.sched) and runtime.m.
-// Fails when the binary has no DWARF, or its DWARF has no runtime.g / g.goid.
+// Fails when the binary has no DWARF, or its DWARF has no runtime.g / g.goid,
+// or gives an offset outside the bounds above.
 Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf);
 // From the hand-filled table; go_version as in .go.buildinfo ("go1.21.3").
 // Fails, naming the version, when the table has no row for it.
@@ -120,7 +131,8 @@ struct GoFunctionFacts {
 // Fails, naming the version, for a version outside the table.
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
 // Byte offset of `member` in the DWARF struct type `type` ("runtime.mcache",
-// "tinyAllocs"); fails without DWARF or without that member.
+// "tinyAllocs"); fails without DWARF, without that member, or when the offset
+// is kMaxGoStructOffset - 8 or more.
 Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member);
 // Whether the version is newer than the table's newest row (its facts are
 // then the newest row's, unproven for it).

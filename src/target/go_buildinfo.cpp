@@ -1,5 +1,7 @@
 #include "target/go_buildinfo.h"
 
+#include "util/terminal_text.h"
+
 #include <cstring>
 
 #include "util/bytes.h"
@@ -70,6 +72,8 @@ std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf) {
       info.module_info = *m;
   }
   if (info.version.rfind("go", 0) != 0 && info.version.rfind("devel", 0) != 0) return std::nullopt;
+  // The target wrote it: it reaches the terminal and the reports.
+  info.version = terminal_safe(info.version);
   return info;
 }
 

@@ -1,6 +1,8 @@
 #include "target/go_functions.h"
 
 #include <capstone/capstone.h>
+#include <elf.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,10 +14,11 @@
 
 namespace mws::target {
 
-GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what)
+GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what,
+                                 const std::atomic<bool>* stop)
     : exe_(exe), what_(what) {
   if (exe.has_symtab()) return;
-  auto table = GoPclntab::parse(exe, go_version);
+  auto table = GoPclntab::parse(exe, go_version, stop);
   if (table)
     pclntab_.emplace(std::move(*table));
   else
@@ -148,6 +151,23 @@ std::optional<std::string> version_string_at(const ElfFile& exe, uint64_t addr) 
 std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFunctionIndex& index) {
   if (auto sym = exe.find_symbol("runtime.MemProfileRate")) return sym->value;
   return find_mem_profile_rate_in_code(exe, index);
+}
+
+Status check_mem_profile_rate_word(const ElfFile& exe, uint64_t vaddr) {
+  const std::string where = fmt::format("runtime.MemProfileRate at {:#x}", vaddr);
+  if (vaddr == 0 || vaddr % 8 != 0) return Error{where + " is not 8-byte aligned: refusing to write it"};
+  if (auto sym = exe.find_symbol("runtime.MemProfileRate"); sym && (sym->value != vaddr || sym->size != 8))
+    return Error{where + " is not the 8-byte symbol .symtab names: refusing to write it"};
+  bool in_section = false;
+  for (const ElfSection& s : exe.sections())
+    if ((s.flags & SHF_WRITE) && (s.flags & SHF_ALLOC) && !(s.flags & SHF_TLS) && vaddr >= s.addr &&
+        s.size >= 8 && vaddr - s.addr <= s.size - 8)
+      in_section = true;
+  if (!in_section) return Error{where + " is in no writable data section: refusing to write it"};
+  for (const ElfSegment& seg : exe.load_segments())
+    if ((seg.flags & PF_W) && vaddr >= seg.vaddr && seg.memsz >= 8 && vaddr - seg.vaddr <= seg.memsz - 8)
+      return Ok{};
+  return Error{where + " is in no writable segment: refusing to write it"};
 }
 
 std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index) {

@@ -4,6 +4,7 @@
 // uses them.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,7 +34,9 @@ struct NamedGoFunction {
 class GoFunctionIndex {
  public:
   // `what` names the target in messages ("process 123 (/usr/bin/app)").
-  GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what);
+  // A set `stop` (Ctrl-C) cuts the search for a stripped binary's table.
+  GoFunctionIndex(const ElfFile& exe, const std::string& go_version, const std::string& what,
+                  const std::atomic<bool>* stop = nullptr);
   Result<GoFunctionRange> find(const std::string& name) const;
   // Every function whose name starts with `prefix`, by entry address.
   std::vector<NamedGoFunction> find_prefix(std::string_view prefix) const;
@@ -67,6 +70,13 @@ std::optional<uint64_t> find_allgs_in_code(const ElfFile& exe, const GoFunctionI
 // Link address of runtime.MemProfileRate (an int): the .symtab symbol, or,
 // stripped, the variable runtime.profilealloc compares with 1.
 std::optional<uint64_t> find_mem_profile_rate(const ElfFile& exe, const GoFunctionIndex& index);
+// Whether the word at link address `vaddr` is one mwscope may write as
+// runtime.MemProfileRate (--go-sample-rate): 8-byte aligned, its 8 bytes
+// inside one allocated, writable section (SHF_WRITE | SHF_ALLOC, not TLS;
+// .noptrbss counts: the linker may put it there) in a writable PT_LOAD
+// segment, and, when .symtab names runtime.MemProfileRate, exactly that
+// 8-byte symbol. The error says which of these fails.
+Status check_mem_profile_rate_word(const ElfFile& exe, uint64_t vaddr);
 // The code-only half (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_mem_profile_rate_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 

@@ -1,6 +1,9 @@
 #include "target/go_goroutines.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <unordered_set>
 
 #include "util/bytes.h"
 
@@ -55,7 +58,12 @@ std::vector<uint64_t> walk_goroutine_stack(const RemoteMemory& mem, uint64_t pc,
 }
 
 Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& mem, uint64_t allgs_addr,
-                                                            const GoRuntimeOffsets& off, bool stacks) {
+                                                            const GoRuntimeOffsets& off, bool stacks,
+                                                            const WalkLimits& limits, std::string* cut) {
+  std::string cut_reason;
+  auto say_cut = [&](std::string why) {
+    if (cut_reason.empty()) cut_reason = std::move(why);
+  };
   struct SliceHeader {
     uint64_t ptr, len, cap;
   };
@@ -63,9 +71,36 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   if (!hdr) return Error{"cannot read runtime.allgs from the target's memory"};
   if (hdr->len > hdr->cap || hdr->len > (1u << 24)) return Error{"runtime.allgs looks corrupt (len > cap)"};
   if (off.g_atomicstatus < 0) return Error{"the offset of runtime.g.atomicstatus is unknown"};
-  std::vector<uint64_t> gs(hdr->len);
+  // The offsets size the copy buffers below: out of bounds, they would
+  // overflow them (they come from the target's DWARF).
+  if (auto st = check_go_offsets(off); !st) return Error{"refusing to read goroutines: " + st.error().message};
+  // Every entry is a step, repeated ones too; the array itself is charged
+  // to the byte budget.
+  uint64_t entries = hdr->len;
+  if (entries > limits.max_steps) {
+    entries = limits.max_steps;
+    say_cut(fmt::format("goroutines were cut after {} of the {} entries of runtime.allgs (the limit)", entries,
+                        hdr->len));
+  }
+  if (entries * sizeof(uint64_t) > limits.max_bytes) {
+    entries = limits.max_bytes / sizeof(uint64_t);
+    say_cut(fmt::format("goroutines were cut after {} of the {} entries of runtime.allgs: over {} MiB", entries,
+                        hdr->len, limits.max_bytes >> 20));
+  }
+  uint64_t kept_bytes = entries * sizeof(uint64_t);
+  std::vector<uint64_t> gs(entries);
   if (!gs.empty() && !mem.read(hdr->ptr, gs.data(), gs.size() * sizeof(uint64_t)))
     return Error{"cannot read the runtime.allgs array from the target's memory"};
+  {
+    // A g named twice is one goroutine: read it once (the first time).
+    std::unordered_set<uint64_t> seen;
+    seen.reserve(gs.size());
+    size_t kept = 0;
+    for (uint64_t g : gs)
+      if (seen.insert(g).second) gs[kept++] = g;
+    gs.resize(kept);
+    kept_bytes += kept * 2 * sizeof(uint64_t);  // the visited set
+  }
   stacks = stacks && off.g_sched_pc >= 0 && off.g_sched_sp >= 0 && off.g_sched_bp >= 0;
 
   // The head of runtime.g up to the last field we use; g.stack {lo, hi} is
@@ -73,9 +108,13 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   int64_t head_len = 16;
   for (int64_t o : {off.g_goid, off.g_startpc, off.g_gopc, off.g_atomicstatus, off.g_waitreason, off.g_waitsince,
                     off.g_parent_goid, off.g_sched_sp, off.g_sched_pc, off.g_sched_bp})
-    head_len = std::max(head_len, o + 8);
+    head_len = std::max(head_len, o + 8);  // o <= kMaxGoStructOffset - 8 (checked above)
   const size_t head = static_cast<size_t>(head_len);
-  std::vector<uint8_t> heads(kGoroutinesPerBatch * head), windows(kGoroutinesPerBatch * kStackWindow);
+  size_t heads_bytes = 0;
+  if (head > size_t(kMaxGoStructOffset) || __builtin_mul_overflow(kGoroutinesPerBatch, head, &heads_bytes))
+    return Error{"refusing to read goroutines: runtime.g would be over " + std::to_string(kMaxGoStructOffset) +
+                 " bytes"};
+  std::vector<uint8_t> heads(heads_bytes), windows(kGoroutinesPerBatch * kStackWindow);
   std::vector<RemoteRead> reads;
   std::vector<ParkedContext> parked;
   std::vector<GoroutineSnapshot> out;
@@ -83,6 +122,15 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   // Batch by batch: every g's head in a few syscalls, then the top of
   // every parked one's stack, then the walks, mostly in local copies.
   for (size_t first = 0; first < gs.size(); first += kGoroutinesPerBatch) {
+    if (limits.stopped()) {
+      say_cut(fmt::format("goroutines were cut after {} of {}: interrupted", first, gs.size()));
+      break;
+    }
+    if (kept_bytes > limits.max_bytes) {
+      say_cut(fmt::format("goroutines were cut after {} of {}: over {} MiB", first, gs.size(),
+                          limits.max_bytes >> 20));
+      break;
+    }
     const size_t n = std::min(kGoroutinesPerBatch, gs.size() - first);
     reads.assign(n, RemoteRead{});
     for (size_t i = 0; i < n; i++) reads[i] = {gs[first + i], heads.data() + i * head, head};
@@ -111,6 +159,7 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
       else
         parked.push_back({});
       out.push_back(std::move(s));
+      kept_bytes += sizeof(GoroutineSnapshot);
     }
     if (!stacks) continue;
     reads.assign(parked.size(), RemoteRead{});
@@ -127,8 +176,10 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
         c.window_len = reads[i].len;
       }
       out[batch_start + i].stack = walk_parked_stack(mem, c);
+      kept_bytes += out[batch_start + i].stack.size() * sizeof(uint64_t);
     }
   }
+  if (cut) *cut = cut_reason;
   return out;
 }
 

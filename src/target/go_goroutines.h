@@ -9,6 +9,7 @@
 
 #include "target/go_abi.h"
 #include "target/remote_memory.h"
+#include "target/walk_limits.h"
 #include "util/result.h"
 
 namespace mws::target {
@@ -51,8 +52,14 @@ std::string describe_goroutine_state(const GoroutineState& st, const std::string
 // stack of each parked one too. Goroutines change while they are read: a
 // g that reads torn (a status that is no goroutine's, a frame chain that
 // leaves its stack) is skipped or loses its stack, never returned as
-// garbage.
+// garbage. A g that allgs names twice is read once. The walk stops, saying
+// why in *cut (when given), after limits.max_steps entries of allgs, when
+// what it kept would pass limits.max_bytes, or when limits.stop is set;
+// what it read so far is returned. Offsets out of bounds
+// (check_go_offsets) are refused.
 Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& mem, uint64_t allgs_addr,
-                                                            const GoRuntimeOffsets& off, bool stacks = false);
+                                                            const GoRuntimeOffsets& off, bool stacks = false,
+                                                            const WalkLimits& limits = WalkLimits{},
+                                                            std::string* cut = nullptr);
 
 }  // namespace mws::target

@@ -1,6 +1,10 @@
 #include "target/go_heap_profile.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 namespace mws::target {
 namespace {
@@ -17,7 +21,8 @@ struct RawBucket {
 }  // namespace
 
 Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const HeapProfileAddresses& at,
-                                             const GoFunctionFacts& facts, size_t max_buckets) {
+                                             const GoFunctionFacts& facts, size_t max_buckets,
+                                             const WalkLimits& limits) {
   if (!facts.heap_profile_readable) return Error{"the runtime's memory profile is read from go1.19 on"};
   if (facts.bucket_header_size != 48) return Error{"unknown layout of the runtime's profile buckets"};
   HeapProfileReading out;
@@ -34,7 +39,25 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
   std::vector<RawBucket> raw;
   std::vector<uint64_t> body;
   bool any_active = false;
-  for (uint64_t b = *head; b != 0 && raw.size() < max_buckets;) {
+  std::unordered_set<uint64_t> visited;
+  uint64_t steps = 0, kept_bytes = 0;
+  const uint64_t max_steps = std::min<uint64_t>(max_buckets, limits.max_steps);
+  for (uint64_t b = *head; b != 0;) {
+    // Every bucket visited counts, skipped ones too: a list of torn buckets
+    // must end like any other.
+    if (steps >= max_steps) {
+      out.cut = fmt::format("the heap profile was cut after {} buckets (the limit)", steps);
+      break;
+    }
+    if (steps++ % 256 == 0 && limits.stopped()) {
+      out.cut = fmt::format("the heap profile was cut after {} buckets: interrupted", steps - 1);
+      break;
+    }
+    if (!visited.insert(b).second) {
+      out.cut = fmt::format("the heap profile was cut after {} buckets: its list loops back to bucket {:#x}",
+                            steps - 1, b);
+      break;
+    }
     uint64_t header[6];
     static_assert(sizeof(header) == 48);
     if (!mem.read(b, header, sizeof(header))) {
@@ -48,6 +71,14 @@ Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const Heap
       b = next;
       continue;
     }
+    // What this bucket costs to keep, and the visited set's share.
+    const uint64_t cost = sizeof(RawBucket) + nstk * word + 32;
+    if (kept_bytes + cost > limits.max_bytes) {
+      out.cut = fmt::format("the heap profile was cut after {} buckets: over {} MiB", steps - 1,
+                            limits.max_bytes >> 20);
+      break;
+    }
+    kept_bytes += cost;
     body.resize(nstk + record_bytes / word);
     if (!mem.read(b + uint64_t(facts.bucket_header_size), body.data(), body.size() * word)) {
       out.unreadable++;

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "target/go_abi.h"
 #include "target/remote_memory.h"
+#include "target/walk_limits.h"
 #include "util/result.h"
 
 namespace mws::target {
@@ -27,6 +29,7 @@ struct HeapProfileReading {
   uint32_t cycle = 0;               // the runtime's profile cycle (one per GC, wraps)
   int64_t rate = 0;                 // runtime.MemProfileRate as read with it
   uint64_t unreadable = 0;          // buckets skipped: torn or unreadable
+  std::string cut;                  // why the walk stopped early (a limit, a loop, Ctrl-C), or ""
   double read_s = 0;                // wall time the reading took
 };
 
@@ -40,9 +43,13 @@ struct HeapProfileAddresses {
 // up under its locks; before the first GC (all active counts 0) every
 // pending cycle, as MemProfile does then. A bucket that reads torn (stack
 // longer than the runtime allows, wrong type) is counted in `unreadable`,
-// never returned; a list longer than `max_buckets` is cut there.
+// never returned. The walk stops, saying why in `cut`, at a bucket seen
+// before (the list loops), after `max_buckets` buckets visited (skipped ones
+// included), when what it kept would pass limits.max_bytes, or when
+// limits.stop is set; what it read so far is returned.
 Result<HeapProfileReading> read_heap_profile(const RemoteMemory& mem, const HeapProfileAddresses& at,
-                                             const GoFunctionFacts& facts, size_t max_buckets = 1u << 22);
+                                             const GoFunctionFacts& facts, size_t max_buckets = 1u << 22,
+                                             const WalkLimits& limits = WalkLimits{});
 
 // GCs the runtime completed between two readings (its cycle count wraps).
 uint32_t gc_cycles_between(const HeapProfileReading& start, const HeapProfileReading& end);

@@ -2,6 +2,8 @@
 
 #include "target/go_goroutines.h"
 
+#include <unordered_set>
+
 namespace mws::target {
 
 Result<GoMOffsets> go_m_offsets_from_dwarf(const ElfFile& elf) {
@@ -35,8 +37,10 @@ Result<std::vector<GoThread>> read_go_threads(const RemoteMemory& mem, uint64_t 
   if (!head) return Error{"cannot read runtime.allm from the target's memory"};
   std::vector<GoThread> out;
   // The list only grows (Ms are never freed, except a locked M whose
-  // goroutine exits, which is unlinked): bound the walk against a torn read.
-  for (uint64_t addr = *head; addr != 0 && out.size() < (1u << 16);) {
+  // goroutine exits, which is unlinked): bound the walk against a torn read,
+  // and end it where the list loops back (a hostile target can link it so).
+  std::unordered_set<uint64_t> visited;
+  for (uint64_t addr = *head; addr != 0 && out.size() < (1u << 16) && visited.insert(addr).second;) {
     auto word = [&](int64_t off) { return mem.read<uint64_t>(addr + uint64_t(off)); };
     auto procid = word(m.m_procid), curg = word(g.m_curg), lockedg = word(m.m_lockedg), next = word(m.m_alllink);
     if (!procid || !curg || !lockedg || !next) return Error{"runtime.allm changed while it was read"};

@@ -152,7 +152,10 @@ std::string go_func_name_for_print(std::string_view name) {
 
 // ---------------------------------------------------------------- finding
 
-std::optional<uint64_t> GoPclntab::find_header(std::span<const MemoryRegion> memory) {
+std::optional<uint64_t> GoPclntab::find_header(std::span<const MemoryRegion> memory,
+                                               const std::atomic<bool>* stop) {
+  int full_checks = 0;
+  uint64_t hits = 0;
   // Read-only regions first: that is where the linker puts the table.
   for (int pass = 0; pass < 2; pass++) {
     for (const auto& r : memory) {
@@ -168,6 +171,14 @@ std::optional<uint64_t> GoPclntab::find_header(std::span<const MemoryRegion> mem
           auto* hit = static_cast<const uint8_t*>(memmem(base + pos, n - pos, pat, 8));
           if (!hit) break;
           pos = static_cast<size_t>(hit - base);
+          if (stop && hits++ % 1024 == 0 && stop->load(std::memory_order_relaxed)) return std::nullopt;
+          // The header alone first (O(1)); only a candidate that passes it
+          // costs a walk of its function index, and only so many may.
+          if (!read_header(r.bytes.subspan(pos))) {
+            pos += 1;
+            continue;
+          }
+          if (++full_checks > kMaxPclntabCandidates) return std::nullopt;
           PclntabImage img;
           img.table = r.bytes.subspan(pos);
           img.table_vaddr = r.vaddr + pos;
@@ -207,7 +218,7 @@ std::optional<uint64_t> gofunc_from_symtab(const ElfFile& elf) {
 
 }  // namespace
 
-Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_version) {
+Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_version, const std::atomic<bool>* stop) {
   PclntabImage img;
   std::span<const uint8_t> file = elf.bytes();
   for (const auto& seg : elf.load_segments()) {
@@ -230,7 +241,7 @@ Result<GoPclntab> GoPclntab::parse(const ElfFile& elf, std::string_view go_versi
     img.table = elf.section_data(*sec);
     img.table_vaddr = sec->addr;
   } else {
-    auto at = find_header(img.memory);
+    auto at = find_header(img.memory, stop);
     if (!at)
       return Error{"no Go function table in " + elf.path() +
                    ": no .gopclntab section and no valid pcHeader in its segments (not a Go program, or Go older than 1.16)"};

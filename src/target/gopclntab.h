@@ -13,6 +13,7 @@
 // outlive them. All const methods are safe to call from several threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -74,18 +75,28 @@ struct PclntabImage {
   std::vector<MemoryRegion> memory; // searched for moduledata and inline trees
 };
 
+// Candidate pcHeaders fully checked by GoPclntab::find_header before it gives up.
+inline constexpr int kMaxPclntabCandidates = 16;
+
 class GoPclntab {
  public:
   // Finds the table in `elf`: the .gopclntab section, else a scan of the
   // loaded segments for a valid pcHeader. `go_version` ("go1.19.8", from
   // .go.buildinfo; may be empty) refines what the magic says. `elf` must
   // outlive the result.
-  static Result<GoPclntab> parse(const ElfFile& elf, std::string_view go_version = {});
+  // A set `stop` (Ctrl-C) ends the header scan early, as a failure.
+  static Result<GoPclntab> parse(const ElfFile& elf, std::string_view go_version = {},
+                                 const std::atomic<bool>* stop = nullptr);
   // Same, from raw pieces (see PclntabImage).
   static Result<GoPclntab> parse_image(PclntabImage image, std::string_view go_version = {});
   // Scans `memory` for a pcHeader (magic, zero pads, minLC 1, ptrSize 8)
-  // whose header validates; returns its address, or nullopt.
-  static std::optional<uint64_t> find_header(std::span<const MemoryRegion> memory);
+  // whose header validates; returns its address, or nullopt. Linear in the
+  // size of `memory`: a candidate whose header passes the O(1) checks costs
+  // a walk of its whole function index, so after kMaxPclntabCandidates of
+  // them the scan gives up (a binary full of look-alike headers is hostile).
+  // Ends early, with nullopt, when `stop` is set.
+  static std::optional<uint64_t> find_header(std::span<const MemoryRegion> memory,
+                                             const std::atomic<bool>* stop = nullptr);
 
   GoPclntab(GoPclntab&&) noexcept;
   GoPclntab& operator=(GoPclntab&&) noexcept;

@@ -138,17 +138,10 @@ Result<ProcessInfo> inspect_process(pid_t pid) {
   buf[n] = '\0';
   info.exe_display = buf;
 
-  // Through the target's root the path names the same file even when the
-  // target runs in another mount namespace (a container). If the binary was
-  // replaced or deleted since it started, /proc/PID/exe still opens the
-  // original inode.
-  std::string via_root = proc + "/root" + info.exe_display;
-  struct stat a {}, b {};
-  if (stat(via_root.c_str(), &a) == 0 && stat((proc + "/exe").c_str(), &b) == 0 && a.st_ino == b.st_ino &&
-      a.st_dev == b.st_dev)
-    info.exe_path = via_root;
-  else
-    info.exe_path = proc + "/exe";
+  // /proc/PID/exe names exactly the file it runs, even in another mount
+  // namespace or replaced since; a path through /proc/PID/root would follow
+  // the target's own symlinks (ElfFile::open_process_exe opens it once).
+  info.exe_path = proc + "/exe";
 
   auto maps = read_mappings(pid);
   if (!maps) return maps.error();

@@ -833,7 +833,7 @@ TEST_CASE("text: deterministic, ties broken by name, fits 120 columns", "[report
   const std::string out = render_text(p, Weight::Bytes, 0);
   check_fits(out);
   CHECK(out.find('\x1b') == std::string::npos);  // control characters never reach the terminal
-  CHECK(out.find("main.bad?name?[31m") != std::string::npos);
+  CHECK(out.find("main.bad\\x0aname\\x1b[31m") != std::string::npos);  // escaped (util/terminal_text.h)
   CHECK(out.find("main.tie_a") < out.find("main.tie_b"));
 
   Profile shuffled = p;
