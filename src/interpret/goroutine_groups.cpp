@@ -104,7 +104,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     }
   struct Acc {
     GoroutineGroup group;
-    std::map<std::string, uint64_t> states, leaked_states;
+    std::map<std::string, uint64_t> states;
   };
   // Per goroutine, first: what a creator's evidence needs of it.
   const size_t n = in.at_end->size();
@@ -175,7 +175,6 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
         e.unreachable = r->second == WaitReach::kUnreachable;
         e.undecided = r->second == WaitReach::kUndecided;
       }
-    if (e.blocked_long || e.go_says) a.leaked_states[state]++;
     if (evidence_by_goid) evidence_by_goid->emplace(g.goid, e);
     auto same = std::find_if(a.group.evidence.begin(), a.group.evidence.end(), [&](const GoroutineEvidence& x) {
       return x.blocked_long == e.blocked_long && x.unreachable == e.unreachable && x.go_says == e.go_says &&
@@ -199,7 +198,6 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
       return out;
     };
     a.group.states = most_first(a.states);
-    a.group.leaked_states = most_first(a.leaked_states);
     std::stable_sort(a.group.evidence.begin(), a.group.evidence.end(),
                      [](const GoroutineEvidence& x, const GoroutineEvidence& y) { return x.count > y.count; });
     out.groups.push_back(std::move(a.group));

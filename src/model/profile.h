@@ -208,7 +208,6 @@ struct GoroutineGroup {
   // while recording (--goroutines), its age. 0 = unknown.
   double blocked_s = 0;
   std::vector<std::pair<std::string, uint64_t>> states;  // {"chan receive", 40}, most first
-  std::vector<std::pair<std::string, uint64_t>> leaked_states;  // the blocked-long ones by state, most first
   std::string middleware;  // the middleware in whose code they were created or are parked; "(server)" if none
   bool operator==(const GoroutineGroup&) const = default;
 };

@@ -318,7 +318,6 @@ void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.opt("evidence", g.evidence);
   v.req("blocked_s", g.blocked_s);
   v.req("states", g.states);
-  v.opt("leaked_states", g.leaked_states);
   v.opt("middleware", g.middleware);
   v.frame_ids("stack", g.frame_ids);
   v.frame_ids("creation_stack", g.creation_frame_ids);
