@@ -1,0 +1,506 @@
+#include "target/go_reachability.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "target/go_abi.h"
+#include "target/go_functions.h"
+#include "target/go_heap_layout.h"
+#include "target/go_heap_locate.h"
+#include "target/go_heap_marker.h"
+
+namespace mws::target {
+
+namespace {
+
+// Bounds on what the target tells us (each value read from it is untrusted).
+constexpr uint64_t kMaxArenaSlots = 1u << 20;    // arena indices looked up in the L2 array
+constexpr uint64_t kMaxGoroutines = 1u << 24;    // allgs entries
+constexpr uint64_t kMaxSudogsPerG = 1u << 16;    // a select has at most 65536 cases
+constexpr uint64_t kMaxSudogsTotal = 1u << 22;
+constexpr uint64_t kMaxStackBytes = 1ull << 30;  // Go's maxstacksize on 64-bit
+constexpr size_t kReadsPerBatch = 4096;
+
+// What a goroutine's wait reason says it waits on.
+enum class WaitKind : uint8_t { kOther, kChannels, kNothing };
+
+struct MapRange {
+  uint64_t lo = 0, hi = 0;
+  bool readable = false, writable = false;
+  std::string name;
+};
+
+std::vector<MapRange> read_maps(pid_t pid) {
+  std::vector<MapRange> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(in, line) && out.size() < (1u << 20)) {
+    MapRange m;
+    unsigned long long lo = 0, hi = 0;
+    char perms[8] = {};
+    if (sscanf(line.c_str(), "%llx-%llx %7s", &lo, &hi, perms) != 3 || hi <= lo) continue;
+    m.lo = lo;
+    m.hi = hi;
+    m.readable = perms[0] == 'r';
+    m.writable = perms[1] == 'w';
+    // The path, after offset, device and inode.
+    std::istringstream fields(line);
+    std::string skip;
+    for (int i = 0; i < 5 && fields >> skip; i++) {
+    }
+    std::getline(fields, m.name);
+    m.name.erase(0, m.name.find_first_not_of(' '));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+uint64_t le(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, static_cast<size_t>(bytes));
+  return v;
+}
+
+// Reads `reads` in batches, charging the budget; false when the budget ran out.
+bool read_all(const MemorySource& mem, std::vector<RemoteRead>& reads, ScanBudget& budget) {
+  for (size_t i = 0; i < reads.size(); i += kReadsPerBatch) {
+    const size_t n = std::min(kReadsPerBatch, reads.size() - i);
+    uint64_t bytes = 0;
+    for (size_t j = i; j < i + n; j++) bytes += reads[j].len;
+    if (!budget.charge(bytes)) return false;
+    mem.read_many({reads.data() + i, n});
+  }
+  return true;
+}
+
+// What stays the same between the two looks.
+struct Context {
+  const MemorySource* mem = nullptr;
+  pid_t pid = 0;
+  GoRuntimeOffsets off;
+  GoHeapLayout layout;
+  uint64_t mheap = 0, allgs = 0;  // runtime addresses (allgs 0: unknown)
+  std::array<WaitKind, 256> kinds{};
+};
+
+// One look's verdict on one input goroutine.
+struct Seen {
+  bool candidate = false, unreachable = false;
+  uint64_t goid = 0;
+  uint32_t status = 0;
+  uint8_t reason = 0;
+  std::vector<uint64_t> channels;  // sorted
+  bool operator==(const Seen& o) const {
+    return candidate == o.candidate && goid == o.goid && status == o.status && reason == o.reason &&
+           channels == o.channels;
+  }
+};
+
+struct LookResult {
+  std::vector<Seen> seen;  // per input goroutine
+  std::string failure;     // non-empty: nothing proven
+  uint64_t candidates = 0;
+};
+
+// Builds the heap index from mheap_. Returns the mspan structs' ranges (never
+// roots) and the L2 array's, or a failure.
+std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, ScanBudget& budget, HeapIndex& heap,
+                      std::vector<AddressRange>& not_roots) {
+  const GoHeapLayout& L = cx.layout;
+  uint64_t l2 = 0;
+  {
+    RemoteRead r{cx.mheap + uint64_t(L.mheap_arenas), &l2, 8, false};
+    std::vector<RemoteRead> v{r};
+    if (!read_all(*cx.mem, v, budget)) return budget.reason();
+    if (!v[0].ok || l2 == 0) return "cannot read mheap_.arenas";
+  }
+  not_roots.push_back({l2, l2 + kGoArenaL2Entries * 8});
+
+  // The arena slots any mapping touches (arenas are mapped memory, possibly not
+  // yet readable parts of it), looked up in the L2 array.
+  std::vector<uint64_t> slots;
+  for (const MapRange& m : maps) {
+    if (m.hi > (1ull << 47)) continue;  // not user space: no arena
+    const uint64_t a = go_arena_index(m.lo), b = go_arena_index(m.hi - 1);
+    if (b - a >= kMaxArenaSlots) return "a mapping spans too many heap arena slots";
+    for (uint64_t i = a; i <= b; i++) slots.push_back(i);
+    if (slots.size() > 4 * kMaxArenaSlots) return "too many heap arena slots to look up";
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  std::erase_if(slots, [](uint64_t s) { return s >= kGoArenaL2Entries; });
+  if (slots.size() > kMaxArenaSlots) return "too many heap arena slots to look up";
+  std::vector<uint64_t> arena_ptrs(slots.size(), 0);
+  std::vector<RemoteRead> reads;
+  for (size_t i = 0; i < slots.size(); i++) reads.push_back({l2 + slots[i] * 8, &arena_ptrs[i], 8, false});
+  if (!read_all(*cx.mem, reads, budget)) return budget.reason();
+  std::vector<uint64_t> arenas, arena_structs;
+  for (size_t i = 0; i < slots.size(); i++) {
+    if (!reads[i].ok) return "cannot read the heap arena index";
+    if (arena_ptrs[i] == 0) continue;
+    arenas.push_back(slots[i]);
+    arena_structs.push_back(arena_ptrs[i]);
+  }
+  std::string why;
+  if (!heap.init(arenas, &why)) return why;
+
+  // heapArena.spans of each arena: which mspan owns each page.
+  std::unordered_set<uint64_t> span_ptrs;
+  {
+    std::vector<uint64_t> pages(kGoPagesPerArena);
+    for (size_t i = 0; i < arena_structs.size(); i++) {
+      std::vector<RemoteRead> one{{arena_structs[i] + uint64_t(L.heap_arena_spans), pages.data(), pages.size() * 8, false}};
+      if (!read_all(*cx.mem, one, budget)) return budget.reason();
+      if (!one[0].ok) return "cannot read heapArena.spans";
+      for (uint64_t p : pages)
+        if (p) span_ptrs.insert(p);
+      if (span_ptrs.size() > kMaxHeapSpans) return "too many spans";
+    }
+  }
+
+  // The mspans, up to limit.
+  const size_t span_bytes = static_cast<size_t>(L.span_limit + 8);
+  std::vector<uint64_t> spans(span_ptrs.begin(), span_ptrs.end());
+  std::sort(spans.begin(), spans.end());
+  struct Meta {
+    uint64_t addr, start, npages, elemsize, nelems, freeindex, alloc_bits;
+    bool noscan;
+  };
+  std::vector<Meta> in_use;
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < spans.size(); i += kReadsPerBatch) {
+    const size_t n = std::min(kReadsPerBatch, spans.size() - i);
+    buf.assign(n * span_bytes, 0);
+    reads.clear();
+    for (size_t j = 0; j < n; j++) reads.push_back({spans[i + j], buf.data() + j * span_bytes, span_bytes, false});
+    if (!read_all(*cx.mem, reads, budget)) return budget.reason();
+    for (size_t j = 0; j < n; j++) {
+      const uint64_t addr = spans[i + j];
+      not_roots.push_back({addr, addr + span_bytes});
+      if (!reads[j].ok) return "cannot read an mspan";
+      const uint8_t* s = buf.data() + j * span_bytes;
+      if (s[L.span_state] != kGoSpanInUse) continue;  // dead or manual (stacks, GC work): no objects
+      Meta m;
+      m.addr = addr;
+      m.start = le(s + L.span_start_addr, 8);
+      m.npages = le(s + L.span_npages, 8);
+      m.elemsize = le(s + L.span_elemsize, 8);
+      m.nelems = le(s + L.span_nelems, L.span_index_bytes);
+      m.freeindex = le(s + L.span_freeindex, L.span_index_bytes);
+      m.alloc_bits = le(s + L.span_alloc_bits, 8);
+      m.noscan = s[L.span_spanclass] & 1;
+      if (m.npages == 0 || m.npages > kMaxArenaRange * kGoPagesPerArena || m.elemsize == 0 || m.nelems == 0 ||
+          m.nelems > m.npages * kGoPageSize / 8 || m.freeindex > m.nelems || m.alloc_bits == 0)
+        return "an in-use span read torn (the heap changed while read)";
+      in_use.push_back(m);
+    }
+  }
+
+  // Their allocation bits.
+  for (size_t i = 0; i < in_use.size(); i += kReadsPerBatch) {
+    const size_t n = std::min(kReadsPerBatch, in_use.size() - i);
+    std::vector<std::vector<uint64_t>> bits(n);
+    reads.clear();
+    for (size_t j = 0; j < n; j++) {
+      const Meta& m = in_use[i + j];
+      bits[j].assign((m.nelems + 63) / 64, 0);
+      reads.push_back({m.alloc_bits, bits[j].data(), static_cast<size_t>((m.nelems + 7) / 8), false});
+    }
+    if (!read_all(*cx.mem, reads, budget)) return budget.reason();
+    for (size_t j = 0; j < n; j++) {
+      const Meta& m = in_use[i + j];
+      if (!reads[j].ok) return "cannot read a span's allocBits";
+      // Slots below freeindex are allocated whatever allocBits says (mbitmap.go, isFree).
+      for (uint64_t k = 0; k < m.freeindex; k++) bits[j][k / 64] |= 1ull << (k % 64);
+      HeapSpanInput in{m.start, m.npages, m.elemsize, m.nelems, m.noscan, std::move(bits[j])};
+      if (!heap.add_span(std::move(in))) return "an in-use span does not fit the heap arenas (read torn?)";
+    }
+  }
+  return "";
+}
+
+struct GState {
+  uint64_t g_addr = 0, goid = 0, lo = 0, hi = 0, sp = 0, waiting = 0;
+  uint32_t status = 0;
+  uint8_t reason = 0;
+  bool ok = false;
+};
+
+// Reads the heads of these g's.
+std::string read_gs(const Context& cx, std::vector<GState>& gs, ScanBudget& budget) {
+  const GoRuntimeOffsets& o = cx.off;
+  int64_t head = 16;
+  for (int64_t f : {o.g_goid, o.g_atomicstatus, o.g_waitreason, o.g_sched_sp, cx.layout.g_waiting})
+    head = std::max(head, f + 8);
+  const size_t hb = static_cast<size_t>(head);
+  std::vector<uint8_t> buf;
+  std::vector<RemoteRead> reads;
+  for (size_t i = 0; i < gs.size(); i += kReadsPerBatch) {
+    const size_t n = std::min(kReadsPerBatch, gs.size() - i);
+    buf.assign(n * hb, 0);
+    reads.clear();
+    for (size_t j = 0; j < n; j++) reads.push_back({gs[i + j].g_addr, buf.data() + j * hb, hb, false});
+    if (!read_all(*cx.mem, reads, budget)) return budget.reason();
+    for (size_t j = 0; j < n; j++) {
+      GState& g = gs[i + j];
+      const uint8_t* p = buf.data() + j * hb;
+      g.ok = reads[j].ok;
+      g.lo = le(p, 8);
+      g.hi = le(p + 8, 8);
+      g.goid = le(p + o.g_goid, 8);
+      g.status = static_cast<uint32_t>(le(p + o.g_atomicstatus, 4));
+      g.reason = p[o.g_waitreason];
+      g.sp = le(p + o.g_sched_sp, 8);
+      g.waiting = le(p + cx.layout.g_waiting, 8);
+    }
+  }
+  return "";
+}
+
+// The used part of a goroutine's stack, as a root.
+AddressRange stack_root(const GState& g) {
+  if (g.hi <= g.lo || g.hi - g.lo > kMaxStackBytes) return {};
+  const uint32_t st = g.status & ~kGoStatusScan;
+  // Parked (runnable, waiting, preempted): the saved sp bounds what is in use.
+  // Running, in a syscall, or having its stack copied: all of it.
+  const bool parked = st == 1 || st == kGoStatusWaiting || st == 9 || st == kGoStatusLeaked;
+  if (parked && g.sp >= g.lo && g.sp < g.hi) return {g.sp & ~7ull, g.hi};
+  return {g.lo, g.hi};
+}
+
+LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, const std::vector<uint8_t>& eligible,
+                ScanBudget& budget) {
+  LookResult out;
+  out.seen.resize(input.size());
+  const std::vector<MapRange> maps = read_maps(cx.pid);
+  if (maps.empty()) {
+    out.failure = "cannot read the target's mappings";
+    return out;
+  }
+  HeapIndex heap;
+  std::vector<AddressRange> not_roots;
+  if (auto f = read_heap(cx, maps, budget, heap, not_roots); !f.empty()) {
+    out.failure = f;
+    return out;
+  }
+
+  // Every g: the input ones, and allgs as it is now (goroutines started since
+  // the caller's snapshot are roots too).
+  std::vector<GState> gs;
+  std::unordered_map<uint64_t, size_t> input_of;  // g address -> input index
+  for (size_t i = 0; i < input.size(); i++) {
+    if (input[i].g_addr == 0 || input_of.count(input[i].g_addr)) continue;
+    input_of[input[i].g_addr] = i;
+    gs.push_back({input[i].g_addr});
+  }
+  if (cx.allgs) {
+    uint64_t hdr[3] = {};
+    std::vector<RemoteRead> r{{cx.allgs, hdr, sizeof(hdr), false}};
+    if (!read_all(*cx.mem, r, budget)) {
+      out.failure = budget.reason();
+      return out;
+    }
+    if (!r[0].ok || hdr[1] > hdr[2] || hdr[1] > kMaxGoroutines) {
+      out.failure = "cannot read runtime.allgs";
+      return out;
+    }
+    std::vector<uint64_t> all(hdr[1]);
+    r = {{hdr[0], all.data(), all.size() * 8, false}};
+    if (!all.empty() && (!read_all(*cx.mem, r, budget) || !r[0].ok)) {
+      out.failure = budget.exhausted() ? budget.reason() : "cannot read runtime.allgs";
+      return out;
+    }
+    std::unordered_set<uint64_t> known;
+    for (const GState& g : gs) known.insert(g.g_addr);
+    for (uint64_t a : all)
+      if (a && known.insert(a).second) gs.push_back({a});
+  }
+  if (auto f = read_gs(cx, gs, budget); !f.empty()) {
+    out.failure = f;
+    return out;
+  }
+
+  // Candidates, and their sudog chains (level by level, in batches).
+  struct Cand {
+    size_t g = 0;      // index in gs
+    size_t input = 0;  // index in input
+    uint64_t next = 0;
+    size_t hops = 0;
+    bool bad = false;
+    std::vector<uint64_t> sudogs, channels;
+  };
+  std::vector<Cand> cands;
+  for (size_t i = 0; i < gs.size(); i++) {
+    const GState& g = gs[i];
+    auto it = input_of.find(g.g_addr);
+    if (!g.ok || it == input_of.end() || !eligible[it->second]) continue;
+    const uint32_t st = g.status & ~kGoStatusScan;
+    if (g.goid != input[it->second].goid || (st != kGoStatusWaiting && st != kGoStatusLeaked)) continue;
+    const WaitKind k = cx.kinds[g.reason];
+    if (k == WaitKind::kOther) continue;
+    if (k == WaitKind::kChannels && g.waiting == 0) continue;  // doubt: not parked the way chan.go parks
+    Cand c;
+    c.g = i;
+    c.input = it->second;
+    c.next = k == WaitKind::kChannels ? g.waiting : 0;
+    cands.push_back(std::move(c));
+  }
+  {
+    uint64_t total = 0;
+    const size_t sb = static_cast<size_t>(std::max(cx.layout.sudog_waitlink, cx.layout.sudog_chan) + 8);
+    for (;;) {
+      std::vector<size_t> active;
+      for (size_t i = 0; i < cands.size(); i++)
+        if (cands[i].next && !cands[i].bad) active.push_back(i);
+      if (active.empty()) break;
+      std::vector<uint8_t> buf(active.size() * sb);
+      std::vector<RemoteRead> reads;
+      for (size_t j = 0; j < active.size(); j++) reads.push_back({cands[active[j]].next, buf.data() + j * sb, sb, false});
+      if (!read_all(*cx.mem, reads, budget)) {
+        out.failure = budget.reason();
+        return out;
+      }
+      for (size_t j = 0; j < active.size(); j++) {
+        Cand& c = cands[active[j]];
+        const uint8_t* p = buf.data() + j * sb;
+        const uint64_t ch = le(p + cx.layout.sudog_chan, 8);
+        if (!reads[j].ok || ch == 0 || ++c.hops > kMaxSudogsPerG || ++total > kMaxSudogsTotal ||
+            std::find(c.sudogs.begin(), c.sudogs.end(), c.next) != c.sudogs.end()) {
+          c.bad = true;  // torn, looping or absurd: not proven
+          continue;
+        }
+        c.sudogs.push_back(c.next);
+        c.channels.push_back(ch);
+        c.next = le(p + cx.layout.sudog_waitlink, 8);
+      }
+    }
+  }
+  std::erase_if(cands, [](const Cand& c) { return c.bad; });
+  out.candidates = cands.size();
+
+  // Roots: writable memory outside the heap arenas, minus runtime metadata and
+  // the candidates' own stacks; then the other goroutines' stacks.
+  std::vector<AddressRange> mapped;
+  for (const MapRange& m : maps) {
+    if (!m.readable || !m.writable) continue;
+    if (m.name == "[vvar]" || m.name == "[vvar_vclock]" || m.name == "[vsyscall]") continue;
+    mapped.push_back({m.lo, m.hi});
+  }
+  for (auto [lo, hi] : heap.arena_ranges()) not_roots.push_back({lo, hi});
+  std::vector<uint8_t> is_cand(gs.size(), 0);
+  for (const Cand& c : cands) {
+    is_cand[c.g] = 1;
+    not_roots.push_back({gs[c.g].lo, gs[c.g].hi});
+  }
+  std::vector<AddressRange> roots = subtract_ranges(std::move(mapped), std::move(not_roots));
+  for (size_t i = 0; i < gs.size(); i++) {
+    const GState& g = gs[i];
+    if (is_cand[i] || !g.ok) continue;
+    const uint32_t st = g.status & ~kGoStatusScan;
+    if (!go_status_is_goroutine(st)) continue;
+    const AddressRange r = stack_root(g);
+    if (r.hi > r.lo) roots.push_back(r);
+  }
+
+  HeapMarker marker(heap, *cx.mem, budget);
+  std::vector<WaitCandidate> wc;
+  for (const Cand& c : cands) {
+    for (uint64_t s : c.sudogs) marker.set_opaque(s);
+    WaitCandidate w;
+    w.channels = c.channels;
+    const AddressRange r = stack_root(gs[c.g]);
+    w.stack_lo = r.lo;
+    w.stack_hi = r.hi;
+    wc.push_back(std::move(w));
+  }
+  auto verdict = solve_unreachable(marker, roots, wc);
+  if (!verdict) {
+    out.failure = marker.failure();
+    return out;
+  }
+  for (size_t i = 0; i < cands.size(); i++) {
+    const GState& g = gs[cands[i].g];
+    Seen& s = out.seen[cands[i].input];
+    s.candidate = true;
+    s.unreachable = (*verdict)[i] != 0;
+    s.goid = g.goid;
+    s.status = g.status & ~kGoStatusScan;
+    s.reason = g.reason;
+    s.channels = cands[i].channels;
+    std::sort(s.channels.begin(), s.channels.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ReachabilityVerdicts> find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const std::string& go_version,
+                                                    const ElfFile& exe, uint64_t load_bias,
+                                                    const std::vector<BlockedGoroutine>& all_goroutines,
+                                                    const ReachabilityLimits& limits) {
+  ScanBudget budget(limits.max_seconds, limits.max_bytes);
+  RemoteMemorySource source(mem);
+  Context cx;
+  cx.mem = &source;
+  cx.pid = pid;
+  auto off = go_runtime_offsets(exe, go_version);
+  if (!off) return off.error();
+  cx.off = *off;
+  if (cx.off.g_goid < 0 || cx.off.g_atomicstatus < 0 || cx.off.g_waitreason < 0 || cx.off.g_sched_sp < 0)
+    return Error{"the goroutine offsets of " + go_version + " are incomplete"};
+  auto layout = go_heap_layout(exe, go_version);
+  if (!layout) return layout.error();
+  cx.layout = *layout;
+  GoFunctionIndex index(exe, go_version, "process " + std::to_string(pid));
+  auto mheap = find_mheap(exe, index);
+  if (!mheap) return Error{"runtime.mheap_ not found in " + exe.path()};
+  cx.mheap = *mheap + load_bias;
+  if (auto allgs = find_allgs(exe, index)) cx.allgs = *allgs + load_bias;
+  for (int r = 1; r < 256; r++) {
+    const std::string name = go_wait_reason_name(go_version, static_cast<uint8_t>(r));
+    if (name == "chan receive" || name == "chan send" || name == "select")
+      cx.kinds[r] = WaitKind::kChannels;
+    else if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")
+      cx.kinds[r] = WaitKind::kNothing;
+  }
+
+  ReachabilityVerdicts v;
+  v.unreachable.assign(all_goroutines.size(), 0);
+  auto finish = [&](std::string why) {
+    v.bytes_scanned = budget.bytes();
+    v.seconds = budget.seconds();
+    if (!why.empty()) {
+      v.cut_short = true;
+      v.cut_reason = std::move(why);
+      std::fill(v.unreachable.begin(), v.unreachable.end(), 0);
+    }
+    return v;
+  };
+
+  std::vector<uint8_t> eligible(all_goroutines.size(), 1);
+  LookResult first = look(cx, all_goroutines, eligible, budget);
+  v.candidates = first.candidates;
+  if (!first.failure.empty()) return finish("first look: " + first.failure);
+  bool any = false;
+  for (size_t i = 0; i < all_goroutines.size(); i++) {
+    eligible[i] = first.seen[i].unreachable;
+    any = any || eligible[i];
+  }
+  if (!any) return finish("");
+  // The second, independent look: fresh mappings, spans, bits and goroutines,
+  // a moment later. Candidates found reachable the first time are roots now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  LookResult second = look(cx, all_goroutines, eligible, budget);
+  if (!second.failure.empty()) return finish("second look: " + second.failure);
+  for (size_t i = 0; i < all_goroutines.size(); i++)
+    v.unreachable[i] = first.seen[i].unreachable && second.seen[i].unreachable && first.seen[i] == second.seen[i];
+  return finish("");
+}
+
+}  // namespace mws::target
