@@ -85,13 +85,10 @@ bool HeapIndex::add_span(HeapSpanInput in) {
   // Bits past nelems are never consulted, but keep them clear.
   if (in.nelems % 64) bits_.back() &= (1ull << (in.nelems % 64)) - 1;
   s.mark_off = bits_.size();
-  bits_.resize(bits_.size() + words, 0);
+  s.scanned_off = s.mark_off + words;
+  bits_.resize(bits_.size() + 2 * words, 0);
   spans_.push_back(s);
   return true;
-}
-
-bool HeapIndex::any_overflow() const {
-  return std::any_of(spans_.begin(), spans_.end(), [](const Span& s) { return s.overflow; });
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> HeapIndex::arena_ranges() const {
@@ -129,110 +126,170 @@ std::vector<AddressRange> subtract_ranges(std::vector<AddressRange> ranges, std:
 // ---------------------------------------------------------------------------
 
 void HeapMarker::set_opaque(uint64_t addr) {
-  if (auto o = heap_.find(addr)) heap_.mark(*o);
+  if (auto o = heap_.find(addr)) heap_.mark_scanned(*o);
 }
 
-void HeapMarker::push_object(HeapIndex::Object o, bool defer) {
-  if (heap_.noscan(o)) return;  // no pointers in it (Go's own rule for noscan spans)
-  const uint64_t base = heap_.object_base(o), size = heap_.object_size(o);
-  const uint64_t pieces = (size + kPiece - 1) / kPiece;
-  if (defer && work_.size() + pieces > max_work_) {
-    heap_.set_overflow(o.span);  // scanned when the list has room (drain)
+void HeapMarker::mark_word(uint64_t w) {
+  auto o = heap_.find(w);
+  if (!o || !heap_.mark(*o)) return;
+  if (heap_.noscan(o->span)) {
+    heap_.mark_scanned(*o);  // no pointers in it (Go's own rule for noscan spans)
     return;
   }
-  for (uint64_t off = 0; off < size && !failed(); off += kPiece) push({base + off, std::min(kPiece, size - off), false});
-}
-
-void HeapMarker::push(Work w) {
-  while (work_.size() >= max_work_ && !failed()) process_batch();
-  if (!failed()) work_.push_back(w);
-}
-
-void HeapMarker::process_batch() {
-  batch_.clear();
-  uint64_t bytes = 0;
-  while (!work_.empty() && bytes < kBatch && batch_.size() < 1024) {
-    batch_.push_back(work_.back());
-    bytes += work_.back().len;
-    work_.pop_back();
+  if (!heap_.queued(o->span)) {
+    heap_.set_queued(o->span, true);
+    spans_.push_back(o->span);
   }
-  std::vector<Work> batch;
-  batch.swap(batch_);  // scanning may push (and process) more
-  read_and_scan(batch);
 }
 
 void HeapMarker::scan_words(const uint8_t* bytes, size_t len) {
   for (size_t i = 0; i + 8 <= len; i += 8) {
     uint64_t w;
     std::memcpy(&w, bytes + i, 8);
-    auto o = heap_.find(w);
-    if (o && heap_.mark(*o)) push_object(*o, true);
+    mark_word(w);
   }
 }
 
 void HeapMarker::add_root(AddressRange r) {
   if (r.hi <= r.lo) return;
   r.lo &= ~uint64_t(7);
-  // Roots are never dropped: push() scans queued work first when the list is full.
-  for (uint64_t a = r.lo; a < r.hi && !failed(); a += std::min(kPiece, r.hi - a))
-    push({a, std::min(kPiece, r.hi - a), true});
+  ranges_.push_back({r.lo, r.hi - r.lo, true});
 }
 
-void HeapMarker::read_and_scan(std::vector<Work>& batch) {
+namespace {
+
+std::string hex(uint64_t v) {
+  char s[32];
+  snprintf(s, sizeof(s), "0x%llx", static_cast<unsigned long long>(v));
+  return s;
+}
+
+}  // namespace
+
+template <typename F>
+void HeapMarker::read_pieces(std::vector<RemoteRead>& reads, bool root, F&& scan) {
   uint64_t total = 0;
-  for (const Work& w : batch) total += w.len;
+  for (const RemoteRead& r : reads) total += r.len;
   if (!budget_.charge(total)) return;
-  buf_.resize(total);
-  std::vector<RemoteRead> reads;
-  reads.reserve(batch.size());
-  uint64_t off = 0;
-  for (const Work& w : batch) {
-    reads.push_back({w.addr, buf_.data() + off, w.len, false});
-    off += w.len;
-  }
   mem_.read_many(reads);
-  off = 0;
-  for (size_t i = 0; i < batch.size(); i++) {
-    if (reads[i].ok) {
-      scan_words(buf_.data() + off, batch[i].len);
-    } else {
-      // Read again page by page: a root range may have holes (a guard page);
-      // what still cannot be read is unknown memory, so nothing is proven.
-      const uint64_t end = batch[i].addr + batch[i].len;
-      for (uint64_t a = batch[i].addr; a < end;) {
-        const uint64_t next = std::min<uint64_t>(end, (a & ~uint64_t(4095)) + 4096);
-        RemoteRead one{a, buf_.data() + off + (a - batch[i].addr), next - a, false};
+  for (size_t i = 0; i < reads.size() && failure_.empty(); i++) {
+    RemoteRead& r = reads[i];
+    if (!r.ok) {
+      // Again page by page: a root may have holes (a guard page); what still
+      // cannot be read is unknown memory, so nothing is proven.
+      for (uint64_t a = r.addr; a < r.addr + r.len;) {
+        const uint64_t next = std::min<uint64_t>(r.addr + r.len, (a & ~uint64_t(4095)) + 4096);
+        RemoteRead one{a, static_cast<uint8_t*>(r.out) + (a - r.addr), next - a, false};
         mem_.read_many({&one, 1});
-        if (one.ok) {
-          scan_words(buf_.data() + off + (a - batch[i].addr), next - a);
-        } else if (failure_.empty()) {
-          failure_ = std::string("cannot read ") + (batch[i].root ? "a root" : "a heap object") + " at 0x" +
-                     [](uint64_t v) {
-                       char s[32];
-                       snprintf(s, sizeof(s), "%llx", static_cast<unsigned long long>(v));
-                       return std::string(s);
-                     }(a);
+        if (!one.ok) {
+          failure_ = std::string("cannot read ") + (root ? "a root" : "a heap object") + " at " + hex(a);
+          return;
         }
         a = next;
       }
     }
-    off += batch[i].len;
+    scan(i, static_cast<const uint8_t*>(r.out));
   }
 }
 
-bool HeapMarker::drain() {
-  for (;;) {
-    while (!work_.empty() && !failed()) process_batch();
-    if (failed()) {
-      work_.clear();
-      return false;
-    }
-    if (!heap_.any_overflow()) return true;
-    // Objects marked while the list was full: scan every marked object of
-    // their spans (again, for some: harmless), making room as needed. Only a
-    // newly marked object can overflow again, so this ends.
-    heap_.for_each_overflowed_marked([&](HeapIndex::Object o) { push_object(o, false); });
+void HeapMarker::process_ranges() {
+  std::vector<RemoteRead> reads;
+  uint64_t bytes = 0;
+  bool root = true;
+  while (!ranges_.empty() && bytes < kBatch && reads.size() < kBatchReads) {
+    Range& r = ranges_.back();
+    if (!reads.empty() && r.root != root) break;  // one kind per batch (for the message)
+    root = r.root;
+    const uint64_t n = std::min(kPiece, r.len);
+    reads.push_back({r.addr, nullptr, n, false});
+    bytes += n;
+    r.addr += n;
+    r.len -= n;
+    if (r.len == 0) ranges_.pop_back();
   }
+  buf_.resize(bytes);
+  uint64_t off = 0;
+  for (RemoteRead& r : reads) {
+    r.out = buf_.data() + off;
+    off += r.len;
+  }
+  read_pieces(reads, root, [&](size_t i, const uint8_t* p) { scan_words(p, reads[i].len); });
+}
+
+void HeapMarker::process_spans() {
+  // Plan: which spans this batch reads, and for each, the whole span or just
+  // its pending objects (when they cover under an eighth of it). Objects
+  // larger than a piece go to the range list instead, read piece by piece.
+  std::vector<RemoteRead> reads;
+  std::vector<uint32_t> read_span;  // per read: its span
+  std::vector<uint8_t> read_whole;  // per read: the whole span (else one object)
+  uint64_t bytes = 0;
+  while (span_head_ < spans_.size() && bytes < kBatch && reads.size() < kBatchReads) {
+    const uint32_t si = spans_[span_head_++];
+    heap_.set_queued(si, false);
+    const uint64_t size = heap_.span_elemsize(si), start = heap_.span_start(si);
+    if (size > kPiece) {
+      heap_.take_pending(si, [&](uint64_t i) { ranges_.push_back({start + i * size, size, false}); });
+      continue;
+    }
+    const uint64_t pending = heap_.count_pending(si);
+    if (pending == 0) continue;
+    const uint64_t span_bytes = heap_.span_nelems(si) * size;
+    if (pending * size * 8 < span_bytes) {
+      heap_.take_pending(si, [&](uint64_t i) {
+        reads.push_back({start + i * size, nullptr, size, false});
+        read_span.push_back(si);
+        read_whole.push_back(0);
+        bytes += size;
+      });
+    } else {
+      reads.push_back({start, nullptr, span_bytes, false});
+      read_span.push_back(si);
+      read_whole.push_back(1);
+      bytes += span_bytes;
+    }
+  }
+  if (span_head_ == spans_.size()) {
+    spans_.clear();
+    span_head_ = 0;
+  } else if (span_head_ > (1u << 16) && span_head_ * 2 > spans_.size()) {
+    spans_.erase(spans_.begin(), spans_.begin() + static_cast<ptrdiff_t>(span_head_));
+    span_head_ = 0;
+  }
+  if (reads.empty()) return;
+  buf_.resize(bytes);
+  uint64_t off = 0;
+  for (RemoteRead& r : reads) {
+    r.out = buf_.data() + off;
+    off += r.len;
+  }
+  read_pieces(reads, false, [&](size_t i, const uint8_t* p) {
+    const uint32_t si = read_span[i];
+    const uint64_t size = heap_.span_elemsize(si);
+    if (!read_whole[i]) {
+      scan_words(p, size);  // one object, taken when planned
+      return;
+    }
+    // The whole span is here: scan its pending objects, and those its own
+    // objects mark, until none is left.
+    while (heap_.take_pending(si, [&](uint64_t k) { scan_words(p + k * size, size); }) > 0) {
+    }
+  });
+}
+
+bool HeapMarker::drain() {
+  while (!failed()) {
+    if (!ranges_.empty())
+      process_ranges();
+    else if (span_head_ < spans_.size())
+      process_spans();
+    else
+      return true;
+  }
+  ranges_.clear();
+  spans_.clear();
+  span_head_ = 0;
+  return false;
 }
 
 std::optional<std::vector<uint8_t>> solve_unreachable(HeapMarker& marker, const std::vector<AddressRange>& roots,

@@ -8,9 +8,8 @@
 // tests can feed it a synthetic object graph.
 //
 // Everything it is given may be hostile: spans are checked before use, every
-// read is bounded by a ScanBudget (bytes and time), the work list is bounded
-// (an overflow is recovered by rescanning, never by growing), and each object
-// is marked once.
+// read is bounded by a ScanBudget (bytes and time), the work queue holds each
+// span at most once, and each object is marked and scanned once.
 #pragma once
 
 #include <chrono>
@@ -99,8 +98,10 @@ class HeapIndex {
     return Object{si, i};
   }
   uint64_t object_base(Object o) const { return spans_[o.span].start + o.index * spans_[o.span].elemsize; }
-  uint64_t object_size(Object o) const { return spans_[o.span].elemsize; }
-  bool noscan(Object o) const { return spans_[o.span].noscan; }
+  bool noscan(uint32_t span) const { return spans_[span].noscan; }
+  uint64_t span_start(uint32_t span) const { return spans_[span].start; }
+  uint64_t span_elemsize(uint32_t span) const { return spans_[span].elemsize; }
+  uint64_t span_nelems(uint32_t span) const { return spans_[span].nelems; }
   bool marked(Object o) const { return bit(spans_[o.span].mark_off, o.index); }
   // Marks; true when it was not marked before.
   bool mark(Object o) {
@@ -110,18 +111,39 @@ class HeapIndex {
     w |= m;
     return true;
   }
-  // Span-level "some marked object of mine may not have been scanned" (work list overflow).
-  void set_overflow(uint32_t span) { spans_[span].overflow = true; }
-  template <typename F>
-  void for_each_overflowed_marked(F&& f) {
-    for (uint32_t si = 0; si < spans_.size(); si++) {
-      if (!spans_[si].overflow) continue;
-      spans_[si].overflow = false;
-      for (uint64_t i = 0; i < spans_[si].nelems; i++)
-        if (bit(spans_[si].mark_off, i)) f(Object{si, i});
-    }
+  // Marks and counts as scanned (an object whose words must not be followed).
+  void mark_scanned(Object o) {
+    mark(o);
+    bits_[spans_[o.span].scanned_off + o.index / 64] |= 1ull << (o.index % 64);
   }
-  bool any_overflow() const;
+  // Calls f(index) for each object of the span marked and not yet scanned, and
+  // counts it scanned; returns how many.
+  template <typename F>
+  uint64_t take_pending(uint32_t span, F&& f) {
+    const Span& s = spans_[span];
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < (s.nelems + 63) / 64; w++) {
+      uint64_t pend = bits_[s.mark_off + w] & ~bits_[s.scanned_off + w];
+      bits_[s.scanned_off + w] |= pend;
+      while (pend) {
+        const int b = __builtin_ctzll(pend);
+        pend &= pend - 1;
+        f(w * 64 + uint64_t(b));
+        n++;
+      }
+    }
+    return n;
+  }
+  uint64_t count_pending(uint32_t span) const {
+    const Span& s = spans_[span];
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < (s.nelems + 63) / 64; w++)
+      n += uint64_t(__builtin_popcountll(bits_[s.mark_off + w] & ~bits_[s.scanned_off + w]));
+    return n;
+  }
+  // Whether the span waits in the marker's queue.
+  bool queued(uint32_t span) const { return spans_[span].queued; }
+  void set_queued(uint32_t span, bool q) { spans_[span].queued = q; }
   // The address ranges of the arenas ([base, base + 64 MiB) each), sorted.
   std::vector<std::pair<uint64_t, uint64_t>> arena_ranges() const;
 
@@ -129,8 +151,8 @@ class HeapIndex {
   static constexpr uint32_t kNone = 0xffffffffu;
   struct Span {
     uint64_t start = 0, elemsize = 0, nelems = 0;
-    uint64_t alloc_off = 0, mark_off = 0;  // word offsets into bits_
-    bool noscan = false, overflow = false;
+    uint64_t alloc_off = 0, mark_off = 0, scanned_off = 0;  // word offsets into bits_
+    bool noscan = false, queued = false;
   };
   bool bit(uint64_t off, uint64_t i) const { return (bits_[off + i / 64] >> (i % 64)) & 1; }
   uint64_t lo_ = 0, len_ = 0;  // [lo_, lo_ + len_): the arenas' address range
@@ -152,14 +174,17 @@ struct AddressRange {
 // [lo, hi) ranges minus `holes` (both any order, may overlap): what is left, sorted.
 std::vector<AddressRange> subtract_ranges(std::vector<AddressRange> ranges, std::vector<AddressRange> holes);
 
+// The mark works span by span, as Go's "green tea" collector does: a span
+// with marked, unscanned objects waits in a queue (at most once), and is read
+// whole (or just its pending objects, when few) in one piece, so a heap of
+// small objects costs a few large reads rather than one per object. The
+// queue holds span numbers only, so it is bounded by the span count.
 class HeapMarker {
  public:
-  // `max_work`: work list entries (of 16 bytes) before it overflows (tests make it small).
-  HeapMarker(HeapIndex& heap, const MemorySource& mem, ScanBudget& budget, size_t max_work = kMaxWork)
-      : heap_(heap), mem_(mem), budget_(budget), max_work_(max_work < 2 ? 2 : max_work) {}
+  HeapMarker(HeapIndex& heap, const MemorySource& mem, ScanBudget& budget) : heap_(heap), mem_(mem), budget_(budget) {}
   // An object marked but never scanned (a blocked goroutine's own sudog).
   void set_opaque(uint64_t addr);
-  // Reads [lo, hi) and marks what its words point at (then drain()).
+  // Queues [lo, hi) to be read, and what its words point at marked (drain()).
   void add_root(AddressRange r);
   // Scans until nothing is left to scan; false when the budget ran out or
   // memory that should be readable was not (failed() says which).
@@ -172,26 +197,28 @@ class HeapMarker {
   bool failed() const { return !failure_.empty() || budget_.exhausted(); }
   std::string failure() const { return failure_.empty() ? budget_.reason() : failure_; }
   void scan_words(const uint8_t* bytes, size_t len);  // exposed for tests
-  static constexpr size_t kMaxWork = 1u << 20;  // 16 MiB of work list
 
  private:
-  struct Work {
+  struct Range {
     uint64_t addr, len;
-    bool root;  // a root range (its unreadable parts are a failure) or part of an object
+    bool root;  // a root (its unreadable parts are a failure) or a large object
   };
-  static constexpr uint64_t kPiece = 1u << 20;   // objects and roots are read in pieces of at most 1 MiB
+  static constexpr uint64_t kPiece = 1u << 20;   // ranges are read in pieces of at most 1 MiB
   static constexpr uint64_t kBatch = 4u << 20;   // bytes read per batch
-  // Queues an object's pieces. When the list has no room: `defer` flags its span
-  // for a rescan; otherwise queued work is scanned first to make room.
-  void push_object(HeapIndex::Object o, bool defer);
-  void push(Work w);  // makes room first
-  void process_batch();  // scans one batch from the list
-  void read_and_scan(std::vector<Work>& batch);
+  static constexpr size_t kBatchReads = 1024;    // pieces per batch (IOV_MAX)
+  void mark_word(uint64_t w);
+  void process_ranges();
+  void process_spans();
+  // Reads the pieces; on a failed piece, page by page, and a page that still
+  // cannot be read is a failure. Calls scan(i, bytes) for every piece read.
+  template <typename F>
+  void read_pieces(std::vector<RemoteRead>& reads, bool root, F&& scan);
   HeapIndex& heap_;
   const MemorySource& mem_;
   ScanBudget& budget_;
-  size_t max_work_;
-  std::vector<Work> work_, batch_;
+  std::vector<Range> ranges_;   // roots and large objects, split as read
+  std::vector<uint32_t> spans_;  // the span queue (FIFO from span_head_)
+  size_t span_head_ = 0;
   std::vector<uint8_t> buf_;
   std::string failure_;
 };

@@ -440,30 +440,54 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
 
 }  // namespace
 
+Result<ReachabilitySetup> prepare_reachability(const ElfFile& exe, const std::string& go_version) {
+  ReachabilitySetup s;
+  s.go_version = go_version;
+  auto off = go_runtime_offsets(exe, go_version);
+  if (!off) return off.error();
+  s.offsets = *off;
+  if (s.offsets.g_goid < 0 || s.offsets.g_atomicstatus < 0 || s.offsets.g_waitreason < 0 || s.offsets.g_sched_sp < 0)
+    return Error{"the goroutine offsets of " + go_version + " are incomplete"};
+  auto layout = go_heap_layout(exe, go_version);
+  if (!layout) return layout.error();
+  s.layout = *layout;
+  GoFunctionIndex index(exe, go_version, exe.path());
+  auto mheap = find_mheap(exe, index);
+  if (!mheap) return Error{"runtime.mheap_ not found in " + exe.path()};
+  s.mheap_vaddr = *mheap;
+  if (auto allgs = find_allgs(exe, index)) s.allgs_vaddr = *allgs;
+  return s;
+}
+
 Result<ReachabilityVerdicts> find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const std::string& go_version,
                                                     const ElfFile& exe, uint64_t load_bias,
                                                     const std::vector<BlockedGoroutine>& all_goroutines,
                                                     const ReachabilityLimits& limits) {
+  const auto start = std::chrono::steady_clock::now();
+  auto setup = prepare_reachability(exe, go_version);
+  if (!setup) return setup.error();
+  // The setup's time counts against the limit too.
+  ReachabilityLimits rest = limits;
+  rest.max_seconds -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ReachabilityVerdicts v = find_unreachable_waits(mem, pid, *setup, load_bias, all_goroutines, rest);
+  v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return v;
+}
+
+ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const ReachabilitySetup& setup,
+                                            uint64_t load_bias, const std::vector<BlockedGoroutine>& all_goroutines,
+                                            const ReachabilityLimits& limits) {
   ScanBudget budget(limits.max_seconds, limits.max_bytes);
   RemoteMemorySource source(mem);
   Context cx;
   cx.mem = &source;
   cx.pid = pid;
-  auto off = go_runtime_offsets(exe, go_version);
-  if (!off) return off.error();
-  cx.off = *off;
-  if (cx.off.g_goid < 0 || cx.off.g_atomicstatus < 0 || cx.off.g_waitreason < 0 || cx.off.g_sched_sp < 0)
-    return Error{"the goroutine offsets of " + go_version + " are incomplete"};
-  auto layout = go_heap_layout(exe, go_version);
-  if (!layout) return layout.error();
-  cx.layout = *layout;
-  GoFunctionIndex index(exe, go_version, "process " + std::to_string(pid));
-  auto mheap = find_mheap(exe, index);
-  if (!mheap) return Error{"runtime.mheap_ not found in " + exe.path()};
-  cx.mheap = *mheap + load_bias;
-  if (auto allgs = find_allgs(exe, index)) cx.allgs = *allgs + load_bias;
+  cx.off = setup.offsets;
+  cx.layout = setup.layout;
+  cx.mheap = setup.mheap_vaddr + load_bias;
+  cx.allgs = setup.allgs_vaddr ? setup.allgs_vaddr + load_bias : 0;
   for (int r = 1; r < 256; r++) {
-    const std::string name = go_wait_reason_name(go_version, static_cast<uint8_t>(r));
+    const std::string name = go_wait_reason_name(setup.go_version, static_cast<uint8_t>(r));
     if (name == "chan receive" || name == "chan send" || name == "select")
       cx.kinds[r] = WaitKind::kChannels;
     else if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")

@@ -33,6 +33,8 @@
 #include <vector>
 
 #include "target/elf_file.h"
+#include "target/go_abi.h"
+#include "target/go_heap_layout.h"
 #include "target/remote_memory.h"
 #include "util/result.h"
 
@@ -58,6 +60,17 @@ struct ReachabilityVerdicts {
   uint64_t candidates = 0;
 };
 
+// What the analysis needs from the binary, found once per binary (DWARF
+// parsing and the function index take most of a second on a 10 MB binary).
+struct ReachabilitySetup {
+  std::string go_version;
+  GoRuntimeOffsets offsets;
+  GoHeapLayout layout;
+  uint64_t mheap_vaddr = 0;  // link address of runtime.mheap_
+  uint64_t allgs_vaddr = 0;  // link address of runtime.allgs (0: unknown; then only the given goroutines count)
+};
+Result<ReachabilitySetup> prepare_reachability(const ElfFile& exe, const std::string& go_version);
+
 // `all_goroutines`: every live goroutine (read_live_goroutines); `load_bias`:
 // runtime address minus link address of `exe`. Fails (an error, not a cut)
 // only when the binary cannot be analysed at all (unknown layout, no mheap_).
@@ -65,5 +78,9 @@ Result<ReachabilityVerdicts> find_unreachable_waits(const RemoteMemory& mem, pid
                                                     const ElfFile& exe, uint64_t load_bias,
                                                     const std::vector<BlockedGoroutine>& all_goroutines,
                                                     const ReachabilityLimits& limits);
+// The same with the setup done beforehand (the limits then bound the analysis only).
+ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const ReachabilitySetup& setup,
+                                            uint64_t load_bias, const std::vector<BlockedGoroutine>& all_goroutines,
+                                            const ReachabilityLimits& limits);
 
 }  // namespace mws::target
