@@ -26,6 +26,7 @@ struct HeapRow {
   int64_t start_addr, npages, freeindex, nelems, alloc_bits, spanclass, state, elemsize, limit;
   int index_bytes;
   int64_t g_waiting, waitlink, chan;
+  int64_t sync_addr;  // sudog.elem.vu for the sync waits of go1.26+, else -1
 };
 
 constexpr std::array<HeapRow, 8> kHeapRows = {{
@@ -36,28 +37,29 @@ constexpr std::array<HeapRow, 8> kHeapRows = {{
     // spanclass 98, state 99, needzero, elemsize 104, limit 112}; g.waiting 328;
     // sudog {g, next, prev, elem, acquiretime, releasetime, ticket, isSelect, success,
     // parent 56, waitlink 64, waittail 72, c *hchan 80}.
-    {19, 65936, 2097152, 24, 32, 48, 56, 72, 98, 99, 104, 112, 8, 328, 64, 80},
+    {19, 65936, 2097152, 24, 32, 48, 56, 72, 98, 99, 104, 112, 8, 328, 64, 80, -1},
     // go1.21: heapArena {bitmap [131072]uintptr, noMorePtrs [1024]uint8, spans 1064960};
     // mspan gained freeIndexForScan after nelems and allocCount moved to 104 (spanclass
     // 106, state 107, elemsize 112, limit 120); mheap.arenas 65944; g.waiting 312
     // (parentGoid added, trace fields moved). sudog as go1.19.
-    {21, 65944, 1064960, 24, 32, 48, 56, 72, 106, 107, 112, 120, 8, 312, 64, 80},
+    {21, 65944, 1064960, 24, 32, 48, 56, 72, 106, 107, 112, 120, 8, 312, 64, 80, -1},
     // go1.22: heap bitmaps moved out of heapArena (spans first, at 0); mspan freeindex
     // and nelems became uint16 (48, 50), allocBits 64, spanclass 98, state 99, elemsize
     // 104, limit 112; mheap.arenas 66008; g.waiting 312.
-    {22, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 312, 64, 80},
+    {22, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 312, 64, 80, -1},
     // go1.23: g gained syscallbp (g.waiting 320); heap structs as go1.22.
-    {23, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 64, 80},
+    {23, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 64, 80, -1},
     // go1.24: as go1.23.
-    {24, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 64, 80},
+    {24, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 64, 80, -1},
     // go1.25: gobuf.ret removed, g.waiting back to 312; heap structs as go1.22.
-    {25, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 312, 64, 80},
+    {25, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 312, 64, 80, -1},
     // go1.26: g.waiting 320; sudog.elem and sudog.c became maybeTraceablePtr/Chan
-    // {vp unsafe.Pointer; vu uintptr} (16 bytes): parent 64, waitlink 72, c 88, so the
-    // channel's address (c.vu) is at 96.
-    {26, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 72, 96},
+    // {vp unsafe.Pointer; vu uintptr} (16 bytes): elem 24, parent 64, waitlink 72, c 88,
+    // so the channel's address (c.vu) is at 96; sema.go's semaRoot.queue and
+    // notifyListWait now set g.waiting, with the address in elem.vu (32).
+    {26, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 72, 96, 32},
     // go1.27: as go1.26 (runtime2.go and mheap.go of go1.27.4).
-    {27, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 72, 96},
+    {27, 66008, 0, 24, 32, 48, 50, 64, 98, 99, 104, 112, 2, 320, 72, 96, 32},
 }};
 
 GoHeapLayout from_row(const HeapRow& r) {
@@ -77,6 +79,7 @@ GoHeapLayout from_row(const HeapRow& r) {
   l.g_waiting = r.g_waiting;
   l.sudog_waitlink = r.waitlink;
   l.sudog_chan = r.chan;
+  l.sudog_sync_addr = r.sync_addr;
   l.source = "table go1." + std::to_string(r.minor);
   return l;
 }
@@ -124,8 +127,13 @@ Result<GoHeapLayout> go_heap_layout_from_dwarf(const ElfFile& elf) {
   const int64_t gap = l.span_nelems - l.span_freeindex;
   if (gap != 8 && gap != 2) return Error{"the DWARF of " + elf.path() + " has an mspan.freeindex of unknown width"};
   l.span_index_bytes = static_cast<int>(gap);
-  // go1.26+: sudog.c is a maybeTraceableChan whose vu word holds the address.
-  if (auto vu = go_member_offset_from_dwarf(elf, "runtime.maybeTraceablePtr", "vu")) l.sudog_chan += *vu;
+  // go1.26+: sudog.c is a maybeTraceableChan whose vu word holds the address,
+  // and sudog.elem a maybeTraceablePtr holding the address a sync wait parks
+  // on (sema.go sets g.waiting for those only since the same release).
+  if (auto vu = go_member_offset_from_dwarf(elf, "runtime.maybeTraceablePtr", "vu")) {
+    l.sudog_chan += *vu;
+    if (auto elem = go_member_offset_from_dwarf(elf, "runtime.sudog", "elem")) l.sudog_sync_addr = *elem + *vu;
+  }
   l.source = "DWARF";
   return l;
 }

@@ -40,6 +40,12 @@ struct GoHeapLayout {
   // sudog.c is a maybeTraceableChan {vp unsafe.Pointer; vu uintptr} whose vu is
   // the source of truth (vp is nil while Go's own leak detector hides it).
   int64_t sudog_chan = -1;
+  // From go1.26, sema.go parks a goroutine blocked in sync.Mutex/RWMutex.Lock,
+  // WaitGroup.Wait (semaRoot.queue) and Cond.Wait (notifyListWait) with
+  // g.waiting = its sudog and sudog.elem = the address waited on (a
+  // maybeTraceablePtr: the address is elem.vu). Before go1.26 g.waiting stays
+  // nil there (-1: not readable).
+  int64_t sudog_sync_addr = -1;
   std::string source;  // "DWARF", "table go1.19", "table go1.27 (newest row, for go1.28.1)"
 };
 

@@ -150,6 +150,34 @@ void HeapMarker::scan_words(const uint8_t* bytes, size_t len) {
   }
 }
 
+void HeapMarker::scan_object(uint64_t base, const uint8_t* bytes, size_t len) {
+  // A P's write barrier buffer (mwbbuf.go, every version of the table:
+  // wbBuf {next, end uintptr; buf [512]uintptr}, end = &buf[512] once reset)
+  // holds pointers the GC has already been told about, and, past next, stale
+  // ones from earlier cycles; Go never treats it as a root. It is recognised
+  // by its shape: a word `end` pointing exactly 4096 bytes past the word after
+  // it, preceded by `next` inside [buf, end].
+  constexpr uint64_t kBufBytes = 512 * 8;
+  size_t i = 0;
+  while (i + 8 <= len) {
+    if (i + 16 + kBufBytes <= len) {
+      uint64_t next, end;
+      std::memcpy(&next, bytes + i, 8);
+      std::memcpy(&end, bytes + i + 8, 8);
+      const uint64_t buf = base + i + 16;
+      if (end == buf + kBufBytes && next >= buf && next <= end) {
+        scan_words(bytes + i, 16);
+        i += 16 + kBufBytes;
+        continue;
+      }
+    }
+    uint64_t w;
+    std::memcpy(&w, bytes + i, 8);
+    mark_word(w);
+    i += 8;
+  }
+}
+
 void HeapMarker::add_root(AddressRange r) {
   if (r.hi <= r.lo) return;
   r.lo &= ~uint64_t(7);
@@ -267,12 +295,13 @@ void HeapMarker::process_spans() {
     const uint32_t si = read_span[i];
     const uint64_t size = heap_.span_elemsize(si);
     if (!read_whole[i]) {
-      scan_words(p, size);  // one object, taken when planned
+      scan_object(reads[i].addr, p, size);  // one object, taken when planned
       return;
     }
     // The whole span is here: scan its pending objects, and those its own
     // objects mark, until none is left.
-    while (heap_.take_pending(si, [&](uint64_t k) { scan_words(p + k * size, size); }) > 0) {
+    const uint64_t start = heap_.span_start(si);
+    while (heap_.take_pending(si, [&](uint64_t k) { scan_object(start + k * size, p + k * size, size); }) > 0) {
     }
   });
 }

@@ -197,6 +197,8 @@ class HeapMarker {
   bool failed() const { return !failure_.empty() || budget_.exhausted(); }
   std::string failure() const { return failure_.empty() ? budget_.reason() : failure_; }
   void scan_words(const uint8_t* bytes, size_t len);  // exposed for tests
+  // A heap object at `base`: its words, except a write barrier buffer's.
+  void scan_object(uint64_t base, const uint8_t* bytes, size_t len);
 
  private:
   struct Range {

@@ -28,7 +28,12 @@ constexpr uint64_t kMaxStackBytes = 1ull << 30;  // Go's maxstacksize on 64-bit
 constexpr size_t kReadsPerBatch = 4096;
 
 // What a goroutine's wait reason says it waits on.
-enum class WaitKind : uint8_t { kOther, kChannels, kNothing };
+// kChannels: g.waiting lists one sudog per channel (chan.go, select.go),
+// linked by waitlink, each naming its channel in sudog.c. kSync (go1.26+):
+// g.waiting is one sudog whose elem is the address of the sync object
+// (sema.go); its waitlink links other goroutines waiting on that address, so
+// it is not followed (Go's isMaybeRunnable reads gp.waiting.elem only).
+enum class WaitKind : uint8_t { kOther, kChannels, kSync, kNothing };
 
 struct MapRange {
   uint64_t lo = 0, hi = 0;
@@ -332,7 +337,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     size_t input = 0;  // index in input
     uint64_t next = 0;
     size_t hops = 0;
-    bool bad = false;
+    bool bad = false, sync = false;
     std::vector<uint64_t> sudogs, channels;
   };
   std::vector<Cand> cands;
@@ -344,16 +349,18 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     if (g.goid != input[it->second].goid || (st != kGoStatusWaiting && st != kGoStatusLeaked)) continue;
     const WaitKind k = cx.kinds[g.reason];
     if (k == WaitKind::kOther) continue;
-    if (k == WaitKind::kChannels && g.waiting == 0) continue;  // doubt: not parked the way chan.go parks
+    if (k != WaitKind::kNothing && g.waiting == 0) continue;  // doubt: not parked the way chan.go/sema.go park
     Cand c;
     c.g = i;
     c.input = it->second;
-    c.next = k == WaitKind::kChannels ? g.waiting : 0;
+    c.next = k != WaitKind::kNothing ? g.waiting : 0;
+    c.sync = k == WaitKind::kSync;
     cands.push_back(std::move(c));
   }
   {
     uint64_t total = 0;
-    const size_t sb = static_cast<size_t>(std::max(cx.layout.sudog_waitlink, cx.layout.sudog_chan) + 8);
+    const size_t sb = static_cast<size_t>(
+        std::max({cx.layout.sudog_waitlink, cx.layout.sudog_chan, cx.layout.sudog_sync_addr}) + 8);
     for (;;) {
       std::vector<size_t> active;
       for (size_t i = 0; i < cands.size(); i++)
@@ -369,7 +376,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
       for (size_t j = 0; j < active.size(); j++) {
         Cand& c = cands[active[j]];
         const uint8_t* p = buf.data() + j * sb;
-        const uint64_t ch = le(p + cx.layout.sudog_chan, 8);
+        const uint64_t ch = le(p + (c.sync ? cx.layout.sudog_sync_addr : cx.layout.sudog_chan), 8);
         if (!reads[j].ok || ch == 0 || ++c.hops > kMaxSudogsPerG || ++total > kMaxSudogsTotal ||
             std::find(c.sudogs.begin(), c.sudogs.end(), c.next) != c.sudogs.end()) {
           c.bad = true;  // torn, looping or absurd: not proven
@@ -377,7 +384,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
         }
         c.sudogs.push_back(c.next);
         c.channels.push_back(ch);
-        c.next = le(p + cx.layout.sudog_waitlink, 8);
+        c.next = c.sync ? 0 : le(p + cx.layout.sudog_waitlink, 8);
       }
     }
   }
@@ -490,6 +497,10 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
     const std::string name = go_wait_reason_name(setup.go_version, static_cast<uint8_t>(r));
     if (name == "chan receive" || name == "chan send" || name == "select")
       cx.kinds[r] = WaitKind::kChannels;
+    else if (setup.layout.sudog_sync_addr >= 0 &&
+             (name == "sync.Cond.Wait" || name == "sync.Mutex.Lock" || name == "sync.RWMutex.RLock" ||
+              name == "sync.RWMutex.Lock" || name == "sync.WaitGroup.Wait"))
+      cx.kinds[r] = WaitKind::kSync;
     else if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")
       cx.kinds[r] = WaitKind::kNothing;
   }
@@ -513,7 +524,7 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
   if (!first.failure.empty()) return finish("first look: " + first.failure);
   bool any = false;
   for (size_t i = 0; i < all_goroutines.size(); i++) {
-    eligible[i] = first.seen[i].unreachable;
+    eligible[i] = first.seen[i].unreachable || (first.seen[i].candidate && first.seen[i].status == kGoStatusLeaked);
     any = any || eligible[i];
   }
   if (!any) return finish("");
@@ -522,8 +533,14 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   LookResult second = look(cx, all_goroutines, eligible, budget);
   if (!second.failure.empty()) return finish("second look: " + second.failure);
+  // A goroutine Go's own detector marked _Gleaked (go1.26+: its precise mark
+  // found no way to wake it) counts as unreachable when both looks still see
+  // it so: our word-by-word scan can only find more references, e.g. stale
+  // ones left in the GC's own off-heap queues by that very detection cycle.
+  auto proven = [](const Seen& s) { return s.unreachable || s.status == kGoStatusLeaked; };
   for (size_t i = 0; i < all_goroutines.size(); i++)
-    v.unreachable[i] = first.seen[i].unreachable && second.seen[i].unreachable && first.seen[i] == second.seen[i];
+    v.unreachable[i] = first.seen[i].candidate && proven(first.seen[i]) && proven(second.seen[i]) &&
+                       first.seen[i] == second.seen[i];
   return finish("");
 }
 

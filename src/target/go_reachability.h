@@ -1,7 +1,9 @@
 // The "unreachable" evidence for a goroutine leak verdict: for goroutines
 // blocked on channels ("chan receive", "chan send", "select", and the
-// never-runnable "select (no cases)" and nil-channel waits), whether anything
-// outside the blocked goroutines themselves still holds what they wait on.
+// never-runnable "select (no cases)" and nil-channel waits) and, from Go 1.26,
+// on sync.Mutex/RWMutex/WaitGroup/Cond (whose sema.go parks them with
+// g.waiting naming the address), whether anything outside the blocked
+// goroutines themselves still holds what they wait on.
 // It mirrors Go's own leak detector (Go 1.26 GOEXPERIMENT=goroutineleakprofile,
 // default in 1.27: mgc.go, findMaybeRunnableGoroutines / isMaybeRunnable), but
 // from outside, while the target runs:
@@ -21,6 +23,9 @@
 //    object) may run again, and its stack becomes a root; repeat.
 //  - Second look: the whole analysis runs twice on fresh reads; 1 only where
 //    both found the goroutine unreachable, with the same goid, wait and channels.
+//    A goroutine Go's own detector already marked _Gleaked (go1.26+) counts as
+//    unreachable when both looks see it so (Go's mark is precise; ours,
+//    word by word, may still see stale pointers in the GC's own buffers).
 //
 // Conservative throughout: any doubt (a torn read, an unreadable root, a
 // layout we do not know, the budget) gives 0, never a false 1.

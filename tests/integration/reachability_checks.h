@@ -71,7 +71,9 @@ inline Analysis analyse(pid_t pid, const target::ReachabilityLimits& limits = {}
 
 struct Construction {
   std::map<std::string, std::set<uint64_t>> by_category;
-  std::set<uint64_t> unreachable, reachable;
+  // unreachable: must be found so; reachable: must never be; maybe: truly
+  // unreachable, but a conservative scan may miss it (either verdict is right).
+  std::set<uint64_t> unreachable, reachable, maybe;
 };
 
 inline Construction read_construction(Child& c) {
@@ -79,13 +81,16 @@ inline Construction read_construction(Child& c) {
   REQUIRE(line);
   json j = json::parse(line->substr(line->find('{')));
   Construction out;
-  std::set<std::string> unreachable_names;
+  std::set<std::string> unreachable_names, maybe_names;
   for (const auto& n : j["unreachable"]) unreachable_names.insert(n.get<std::string>());
+  if (j.contains("maybe"))
+    for (const auto& n : j["maybe"]) maybe_names.insert(n.get<std::string>());
   for (auto& [name, ids] : j.items()) {
-    if (name == "unreachable") continue;
+    if (name == "unreachable" || name == "maybe") continue;
     for (const auto& id : ids) {
       out.by_category[name].insert(id.get<uint64_t>());
-      (unreachable_names.count(name) ? out.unreachable : out.reachable).insert(id.get<uint64_t>());
+      (unreachable_names.count(name) ? out.unreachable : maybe_names.count(name) ? out.maybe : out.reachable)
+          .insert(id.get<uint64_t>());
     }
   }
   return out;
@@ -103,6 +108,14 @@ inline std::string describe(const Analysis& a, const Construction& c) {
   s << "unreachable:";
   for (uint64_t id : a.unreachable) s << " " << id;
   return s.str();
+}
+
+// Every goroutine the construction says must be unreachable is found so, and
+// nothing the construction calls reachable is ("maybe" ones may go either way).
+inline void check_against(const Analysis& a, const Construction& c) {
+  for (uint64_t id : c.reachable) CHECK(a.unreachable.count(id) == 0);
+  for (uint64_t id : c.unreachable) CHECK(a.unreachable.count(id) == 1);
+  for (uint64_t id : a.unreachable) CHECK((c.unreachable.count(id) + c.maybe.count(id)) == 1);
 }
 
 }  // namespace mws::test::reach

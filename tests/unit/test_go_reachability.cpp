@@ -328,3 +328,26 @@ TEST_CASE("reachability: the heap layout table equals the compiler's DWARF, and 
   CHECK_FALSE(go_heap_layout_from_table("go1.18"));
   CHECK(go_heap_layout_from_table("go1.28.1")->source.find("newest row") != std::string::npos);
 }
+
+TEST_CASE("reachability: a P's write barrier buffer is not a root; a look-alike is scanned", "[reachability]") {
+  for (bool exact : {true, false}) {
+    FakeMemory mem;
+    HeapIndex heap;
+    REQUIRE(heap.init({go_arena_index(kHeap)}, nullptr));
+    const uint64_t pobj = kHeap, chan = kHeap + 8192;
+    REQUIRE(heap.add_span(span(pobj, 8192, 1, {0})));  // the "p"
+    REQUIRE(heap.add_span(span(chan, 64, 128, {0})));
+    mem.regions[kHeap] = std::vector<uint8_t>(16384, 0);
+    mem.regions[kData] = std::vector<uint8_t>(64, 0);
+    mem.put(kData, pobj);
+    const uint64_t wb = pobj + 64, buf = wb + 16;
+    mem.put(wb, buf + 80);                               // next
+    mem.put(wb + 8, buf + 4096 + (exact ? 0 : 8));       // end
+    mem.put(buf + 800, chan);                            // a stale entry
+    ScanBudget budget(10, 1 << 20);
+    HeapMarker m(heap, mem, budget);
+    auto v = solve_unreachable(m, {{kData, kData + 64}}, {{{chan}, 0, 0}});
+    REQUIRE(v);
+    CHECK((*v)[0] == (exact ? 1 : 0));
+  }
+}
