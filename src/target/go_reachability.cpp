@@ -92,6 +92,7 @@ struct Context {
   GoHeapLayout layout;
   uint64_t mheap = 0, allgs = 0;  // runtime addresses (allgs 0: unknown)
   std::array<WaitKind, 256> kinds{};
+  std::array<bool, 256> select_no_cases{};
 };
 
 // One look's verdict on one input goroutine.
@@ -503,6 +504,7 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
       cx.kinds[r] = WaitKind::kSync;
     else if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")
       cx.kinds[r] = WaitKind::kNothing;
+    cx.select_no_cases[r] = name == "select (no cases)";
   }
 
   ReachabilityVerdicts v;
@@ -538,9 +540,13 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
   // it so: our word-by-word scan can only find more references, e.g. stale
   // ones left in the GC's own off-heap queues by that very detection cycle.
   auto proven = [](const Seen& s) { return s.unreachable || s.status == kGoStatusLeaked; };
+  // Like Go (mgc.go, findGoroutineLeaks), the main goroutine parked in
+  // select{} is treated as blocked forever during the analysis (its stack is
+  // no root) but never reported: servers end main that way on purpose.
+  auto main_select = [&](const Seen& s) { return s.goid == 1 && cx.select_no_cases[s.reason]; };
   for (size_t i = 0; i < all_goroutines.size(); i++)
     v.unreachable[i] = first.seen[i].candidate && proven(first.seen[i]) && proven(second.seen[i]) &&
-                       first.seen[i] == second.seen[i];
+                       first.seen[i] == second.seen[i] && !main_select(first.seen[i]);
   return finish("");
 }
 

@@ -58,13 +58,18 @@ int main(int argc, char** argv) {
     const ReachabilityVerdicts r = find_unreachable_waits(mem, pid, *setup, uint64_t(*bias), in, ReachabilityLimits{});
     const ReachabilityVerdicts* v = &r;
     size_t n = 0;
-    for (uint8_t u : v->unreachable) n += u;
+    std::string ids;
+    for (size_t k = 0; k < v->unreachable.size(); k++)
+      if (v->unreachable[k]) {
+        n++;
+        ids += " " + std::to_string(in[k].goid);
+      }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    std::printf("goroutines=%zu candidates=%llu unreachable=%zu bytes=%llu seconds=%.3f MiB/s=%.0f maxrss_mib=%ld%s%s\n",
+    std::printf("goroutines=%zu candidates=%llu unreachable=%zu bytes=%llu seconds=%.3f MiB/s=%.0f maxrss_mib=%ld%s%s%s%s\n",
                 in.size(), (unsigned long long)v->candidates, n, (unsigned long long)v->bytes_scanned, v->seconds,
                 v->seconds > 0 ? double(v->bytes_scanned) / v->seconds / (1 << 20) : 0.0, ru.ru_maxrss / 1024,
-                v->cut_short ? " cut: " : "", v->cut_reason.c_str());
+                v->cut_short ? " cut: " : "", v->cut_reason.c_str(), n ? " goids:" : "", ids.c_str());
   }
   return 0;
 }

@@ -133,7 +133,7 @@ TEST_CASE("reachability: a select is runnable when any of its channels is marked
   CHECK(v == std::vector<uint8_t>{0});
 }
 
-TEST_CASE("reachability: waits on nothing never run; a channel outside the heap counts as reachable",
+TEST_CASE("reachability: waits on nothing never run, and a channel outside the heap counts as reachable",
           "[reachability]") {
   World w;
   auto v = solve(w, {}, {{{}, kStackA, kStackA + 4096}, {{kData + 64}, kStackB, kStackB + 4096},
@@ -177,7 +177,7 @@ TEST_CASE("reachability: noscan objects are marked but their words are not follo
   CHECK((*v)[0] == 1);
 }
 
-TEST_CASE("reachability: cycles end; objects marked from their own span are scanned too", "[reachability]") {
+TEST_CASE("reachability: cycles end, and objects marked from their own span are scanned too", "[reachability]") {
   World w;
   // A ring through slots 0..19 (all in one span, read whole), entered from
   // data; the channel is slot 19 at the far end.
@@ -329,7 +329,7 @@ TEST_CASE("reachability: the heap layout table equals the compiler's DWARF, and 
   CHECK(go_heap_layout_from_table("go1.28.1")->source.find("newest row") != std::string::npos);
 }
 
-TEST_CASE("reachability: a P's write barrier buffer is not a root; a look-alike is scanned", "[reachability]") {
+TEST_CASE("reachability: a P write barrier buffer is not a root, but a look-alike is scanned", "[reachability]") {
   for (bool exact : {true, false}) {
     FakeMemory mem;
     HeapIndex heap;
