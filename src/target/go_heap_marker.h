@@ -65,7 +65,9 @@ struct HeapSpanInput {
   std::vector<uint64_t> alloc;
 };
 
-inline constexpr uint64_t kMaxHeapSpans = 1u << 24;
+// At most this many in-use spans (an 8 GiB heap of one-page spans); about
+// 100 bytes of ours each, plus 3 bits per object.
+inline constexpr uint64_t kMaxHeapSpans = 1u << 20;
 inline constexpr uint64_t kMaxArenaRange = 1u << 16;  // arenas between the lowest and the highest (4 TiB)
 
 // The heap's objects: page -> span -> slot, allocation and mark bits.

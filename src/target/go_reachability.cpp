@@ -21,9 +21,9 @@ namespace {
 
 // Bounds on what the target tells us (each value read from it is untrusted).
 constexpr uint64_t kMaxArenaSlots = 1u << 20;    // arena indices looked up in the L2 array
-constexpr uint64_t kMaxGoroutines = 1u << 24;    // allgs entries
+constexpr uint64_t kMaxGoroutines = 1u << 20;    // allgs entries (about 80 bytes of ours each)
 constexpr uint64_t kMaxSudogsPerG = 1u << 16;    // a select has at most 65536 cases
-constexpr uint64_t kMaxSudogsTotal = 1u << 22;
+constexpr uint64_t kMaxSudogsTotal = 1u << 20;
 constexpr uint64_t kMaxStackBytes = 1ull << 30;  // Go's maxstacksize on 64-bit
 constexpr size_t kReadsPerBatch = 4096;
 
@@ -156,36 +156,41 @@ std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, Scan
   std::string why;
   if (!heap.init(arenas, &why)) return why;
 
-  // heapArena.spans of each arena: which mspan owns each page.
-  std::unordered_set<uint64_t> span_ptrs;
+  // heapArena.spans of each arena: which mspan owns each page (a span's
+  // pages repeat it, so neighbours are deduplicated first).
+  std::vector<uint64_t> spans;
   {
     std::vector<uint64_t> pages(kGoPagesPerArena);
     for (size_t i = 0; i < arena_structs.size(); i++) {
       std::vector<RemoteRead> one{{arena_structs[i] + uint64_t(L.heap_arena_spans), pages.data(), pages.size() * 8, false}};
       if (!read_all(*cx.mem, one, budget)) return budget.reason();
       if (!one[0].ok) return "cannot read heapArena.spans";
-      for (uint64_t p : pages)
-        if (p) span_ptrs.insert(p);
-      if (span_ptrs.size() > kMaxHeapSpans) return "too many spans";
+      for (size_t k = 0; k < pages.size(); k++)
+        if (pages[k] && (k == 0 || pages[k] != pages[k - 1])) spans.push_back(pages[k]);
+      if (spans.size() > 2 * kMaxHeapSpans) return "too many spans";
     }
   }
-
-  // The mspans, up to limit.
-  const size_t span_bytes = static_cast<size_t>(L.span_limit + 8);
-  std::vector<uint64_t> spans(span_ptrs.begin(), span_ptrs.end());
   std::sort(spans.begin(), spans.end());
+  spans.erase(std::unique(spans.begin(), spans.end()), spans.end());
+  if (spans.size() > kMaxHeapSpans) return "too many spans (over " + std::to_string(kMaxHeapSpans) + ")";
+
+  // The mspans (up to limit) and the allocation bits of the in-use ones, a
+  // batch at a time.
+  const size_t span_bytes = static_cast<size_t>(L.span_limit + 8);
   struct Meta {
-    uint64_t addr, start, npages, elemsize, nelems, freeindex, alloc_bits;
+    uint64_t start, npages, elemsize, nelems, freeindex, alloc_bits;
     bool noscan;
   };
   std::vector<Meta> in_use;
   std::vector<uint8_t> buf;
+  std::vector<std::vector<uint64_t>> bits;
   for (size_t i = 0; i < spans.size(); i += kReadsPerBatch) {
     const size_t n = std::min(kReadsPerBatch, spans.size() - i);
     buf.assign(n * span_bytes, 0);
     reads.clear();
     for (size_t j = 0; j < n; j++) reads.push_back({spans[i + j], buf.data() + j * span_bytes, span_bytes, false});
     if (!read_all(*cx.mem, reads, budget)) return budget.reason();
+    in_use.clear();
     for (size_t j = 0; j < n; j++) {
       const uint64_t addr = spans[i + j];
       not_roots.push_back({addr, addr + span_bytes});
@@ -193,7 +198,6 @@ std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, Scan
       const uint8_t* s = buf.data() + j * span_bytes;
       if (s[L.span_state] != kGoSpanInUse) continue;  // dead or manual (stacks, GC work): no objects
       Meta m;
-      m.addr = addr;
       m.start = le(s + L.span_start_addr, 8);
       m.npages = le(s + L.span_npages, 8);
       m.elemsize = le(s + L.span_elemsize, 8);
@@ -206,21 +210,16 @@ std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, Scan
         return "an in-use span read torn (the heap changed while read)";
       in_use.push_back(m);
     }
-  }
-
-  // Their allocation bits.
-  for (size_t i = 0; i < in_use.size(); i += kReadsPerBatch) {
-    const size_t n = std::min(kReadsPerBatch, in_use.size() - i);
-    std::vector<std::vector<uint64_t>> bits(n);
+    bits.assign(in_use.size(), {});
     reads.clear();
-    for (size_t j = 0; j < n; j++) {
-      const Meta& m = in_use[i + j];
+    for (size_t j = 0; j < in_use.size(); j++) {
+      const Meta& m = in_use[j];
       bits[j].assign((m.nelems + 63) / 64, 0);
       reads.push_back({m.alloc_bits, bits[j].data(), static_cast<size_t>((m.nelems + 7) / 8), false});
     }
     if (!read_all(*cx.mem, reads, budget)) return budget.reason();
-    for (size_t j = 0; j < n; j++) {
-      const Meta& m = in_use[i + j];
+    for (size_t j = 0; j < in_use.size(); j++) {
+      const Meta& m = in_use[j];
       if (!reads[j].ok) return "cannot read a span's allocBits";
       // Slots below freeindex are allocated whatever allocBits says (mbitmap.go, isFree).
       for (uint64_t k = 0; k < m.freeindex; k++) bits[j][k / 64] |= 1ull << (k % 64);
