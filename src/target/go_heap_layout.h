@@ -46,6 +46,10 @@ struct GoHeapLayout {
   // maybeTraceablePtr: the address is elem.vu). Before go1.26 g.waiting stays
   // nil there (-1: not readable).
   int64_t sudog_sync_addr = -1;
+  // The threads' own goroutines, whose stacks Go allocates from the heap in a
+  // binary without cgo (runtime.allm links every m through m.alllink; m.g0 is
+  // the first word of m in every version): roots, like other goroutines' stacks.
+  int64_t m_gsignal = -1, m_alllink = -1;
   std::string source;  // "DWARF", "table go1.19", "table go1.27 (newest row, for go1.28.1)"
 };
 

@@ -1,5 +1,6 @@
-// Where runtime.mheap_ (the Go heap's root, mheap.go) is in a Go binary,
-// stripped or not.
+// Where the runtime variables the reachability check starts from are in a
+// Go binary, stripped or not: runtime.mheap_ (the heap's root, mheap.go) and
+// runtime.allm (every thread, proc.go).
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,13 @@ namespace mws::target {
 // table (1.19 … 1.27, malloc.go) calls `mheap_.init()`, compiled as
 //   LEAQ runtime.mheap_(SB), AX ; CALL runtime.(*mheap).init(SB)
 std::optional<uint64_t> find_mheap(const ElfFile& exe, const GoFunctionIndex& index);
-// The code-only half (exposed to test it on unstripped binaries).
 std::optional<uint64_t> find_mheap_in_code(const ElfFile& exe, const GoFunctionIndex& index);
+
+// Link address of runtime.allm: the .symtab symbol, or the code of
+// runtime.mcommoninit, whose `atomicstorep(unsafe.Pointer(&allm), ...)`
+// (proc.go, every version of the table) inlines its write barrier as
+//   LEAQ runtime.allm(SB), AX ; [one instruction] ; CALL runtime.atomicwb(SB)
+std::optional<uint64_t> find_allm(const ElfFile& exe, const GoFunctionIndex& index);
+std::optional<uint64_t> find_allm_in_code(const ElfFile& exe, const GoFunctionIndex& index);
 
 }  // namespace mws::target

@@ -25,6 +25,7 @@ constexpr uint64_t kMaxGoroutines = 1u << 20;    // allgs entries (about 80 byte
 constexpr uint64_t kMaxSudogsPerG = 1u << 16;    // a select has at most 65536 cases
 constexpr uint64_t kMaxSudogsTotal = 1u << 20;
 constexpr uint64_t kMaxStackBytes = 1ull << 30;  // Go's maxstacksize on 64-bit
+constexpr size_t kMaxThreads = 1u << 16;         // runtime.allm entries (Go's default limit is 10000)
 constexpr size_t kReadsPerBatch = 4096;
 
 // What a goroutine's wait reason says it waits on.
@@ -90,7 +91,7 @@ struct Context {
   pid_t pid = 0;
   GoRuntimeOffsets off;
   GoHeapLayout layout;
-  uint64_t mheap = 0, allgs = 0;  // runtime addresses (allgs 0: unknown)
+  uint64_t mheap = 0, allgs = 0, allm = 0;  // runtime addresses (allgs, allm 0: unknown)
   std::array<WaitKind, 256> kinds{};
   std::array<bool, 256> select_no_cases{};
 };
@@ -415,6 +416,48 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     if (r.hi > r.lo) roots.push_back(r);
   }
 
+  // Every thread's g0 and gsignal: their stacks are heap memory (manual
+  // spans) in a binary without cgo, which the mapping scan skipped; whole,
+  // as their saved sp says nothing while the thread runs.
+  if (cx.allm) {
+    std::vector<GState> tgs;
+    uint64_t m = 0;
+    std::vector<RemoteRead> r{{cx.allm, &m, 8, false}};
+    if (!read_all(*cx.mem, r, budget) || !r[0].ok) {
+      out.failure = budget.exhausted() ? budget.reason() : "cannot read runtime.allm";
+      return out;
+    }
+    std::unordered_set<uint64_t> seen_m;
+    const size_t mb = static_cast<size_t>(std::max(cx.layout.m_alllink, cx.layout.m_gsignal) + 8);
+    std::vector<uint8_t> mbuf(mb);
+    while (m != 0) {
+      if (!seen_m.insert(m).second || seen_m.size() > kMaxThreads) {
+        out.failure = "runtime.allm loops or is too long";
+        return out;
+      }
+      r = {{m, mbuf.data(), mb, false}};
+      if (!read_all(*cx.mem, r, budget) || !r[0].ok) {
+        out.failure = budget.exhausted() ? budget.reason() : "cannot read an m of runtime.allm";
+        return out;
+      }
+      for (uint64_t g : {le(mbuf.data(), 8), le(mbuf.data() + cx.layout.m_gsignal, 8)})
+        if (g) tgs.push_back({g});
+      m = le(mbuf.data() + cx.layout.m_alllink, 8);
+    }
+    if (auto f = read_gs(cx, tgs, budget); !f.empty()) {
+      out.failure = f;
+      return out;
+    }
+    const auto arenas = heap.arena_ranges();
+    for (const GState& g : tgs) {
+      if (!g.ok || g.hi <= g.lo || g.hi - g.lo > kMaxStackBytes) continue;
+      // Only Go-allocated stacks: an OS thread's stack is a mapping, scanned already.
+      const bool in_heap = std::any_of(arenas.begin(), arenas.end(),
+                                       [&](const auto& a) { return g.lo < a.second && g.hi > a.first; });
+      if (in_heap) roots.push_back({g.lo, g.hi});
+    }
+  }
+
   HeapMarker marker(heap, *cx.mem, budget);
   std::vector<WaitCandidate> wc;
   for (const Cand& c : cands) {
@@ -463,6 +506,8 @@ Result<ReachabilitySetup> prepare_reachability(const ElfFile& exe, const std::st
   if (!mheap) return Error{"runtime.mheap_ not found in " + exe.path()};
   s.mheap_vaddr = *mheap;
   if (auto allgs = find_allgs(exe, index)) s.allgs_vaddr = *allgs;
+  if (s.layout.m_alllink >= 0 && s.layout.m_gsignal >= 0)
+    if (auto allm = find_allm(exe, index)) s.allm_vaddr = *allm;
   return s;
 }
 
@@ -493,6 +538,7 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
   cx.layout = setup.layout;
   cx.mheap = setup.mheap_vaddr + load_bias;
   cx.allgs = setup.allgs_vaddr ? setup.allgs_vaddr + load_bias : 0;
+  cx.allm = setup.allm_vaddr ? setup.allm_vaddr + load_bias : 0;
   for (int r = 1; r < 256; r++) {
     const std::string name = go_wait_reason_name(setup.go_version, static_cast<uint8_t>(r));
     if (name == "chan receive" || name == "chan send" || name == "select")

@@ -14,8 +14,9 @@
 //  - Roots: every readable, writable mapping that is not a heap arena (the
 //    binary's data and bss, other modules, C memory, the runtime's off-heap
 //    metadata, except the mspan structs whose startAddr/limit point at
-//    objects), and the stacks of every goroutine that is not a candidate
-//    ([sched.sp, stack.hi) when parked, the whole stack when it runs).
+//    objects), the stacks of every goroutine that is not a candidate
+//    ([sched.sp, stack.hi) when parked, the whole stack when it runs), and
+//    every thread's g0 and signal stacks (runtime.allm).
 //  - Mark: word by word (conservative), through scan spans; noscan spans hold
 //    no pointers. A candidate's own sudogs are never scanned (their c fields
 //    name its channels: Go hides them the same way, setSyncObjectsUntraceable).
@@ -73,6 +74,8 @@ struct ReachabilitySetup {
   GoHeapLayout layout;
   uint64_t mheap_vaddr = 0;  // link address of runtime.mheap_
   uint64_t allgs_vaddr = 0;  // link address of runtime.allgs (0: unknown; then only the given goroutines count)
+  uint64_t allm_vaddr = 0;   // link address of runtime.allm (0: unknown; then the threads' g0 and signal
+                             // stacks are roots only where they are OS thread stacks, as with cgo)
 };
 Result<ReachabilitySetup> prepare_reachability(const ElfFile& exe, const std::string& go_version);
 

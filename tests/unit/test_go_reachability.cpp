@@ -308,11 +308,17 @@ TEST_CASE("reachability: the heap layout table equals the compiler's DWARF, and 
     CHECK(dwarf->g_waiting == table->g_waiting);
     CHECK(dwarf->sudog_waitlink == table->sudog_waitlink);
     CHECK(dwarf->sudog_chan == table->sudog_chan);
+    CHECK(dwarf->sudog_sync_addr == table->sudog_sync_addr);
+    CHECK(dwarf->m_gsignal == table->m_gsignal);
+    CHECK(dwarf->m_alllink == table->m_alllink);
 
     GoFunctionIndex index(**elf, bi->version, path);
     auto sym = (*elf)->find_symbol("runtime.mheap_");
     REQUIRE(sym);
     CHECK(find_mheap_in_code(**elf, index) == sym->value);
+    auto allm = (*elf)->find_symbol("runtime.allm");
+    REQUIRE(allm);
+    CHECK(find_allm_in_code(**elf, index) == allm->value);
   }
   // The stripped build: no DWARF, no .symtab; the table and the code.
   auto stripped = ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/allocserver_stripped");
@@ -323,6 +329,7 @@ TEST_CASE("reachability: the heap layout table equals the compiler's DWARF, and 
   CHECK(go_heap_layout(**stripped, bi->version));
   GoFunctionIndex index(**stripped, bi->version, "stripped");
   CHECK(find_mheap(**stripped, index));
+  CHECK(find_allm(**stripped, index));
   // No row for a version the table does not know.
   CHECK_FALSE(go_heap_layout_from_table("go1.20.4"));
   CHECK_FALSE(go_heap_layout_from_table("go1.18"));
