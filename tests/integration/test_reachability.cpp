@@ -1,10 +1,10 @@
 // The "unreachable" evidence (src/target/go_reachability.h) against the
-// construction of tests/fixtures/leakreach: goroutines blocked on channels
-// only they hold (alone, group, nil channel, select{}) must come out
-// unreachable, exactly; the ones a global, os/signal or a timer still holds
-// (held, signal, timer, pool) never. Built by Go 1.19 (the machine's go, also
-// stripped), Debian's caddy and prometheus (healthy: none) and by Go 1.27 (the toolchain matrix), where Go's own leak
-// profile (/debug/pprof/goroutineleak) must be a subset of what we find.
+// construction of tests/fixtures/leakreach built by Go 1.19 (the machine's
+// go), also stripped: goroutines blocked on channels only they hold (alone,
+// group, nil channel, select{}) must come out unreachable, exactly; the ones
+// a global, os/signal or a timer still holds (held, signal, timer, pool)
+// never. Healthy real servers (Debian's caddy and prometheus) must have none.
+// Go 1.27, with Go's own leak profile, is in test_reachability_matrix.cpp.
 // No BPF: the analysis only reads the target's memory.
 #include <arpa/inet.h>
 #include <netinet/in.h>
