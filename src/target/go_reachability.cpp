@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,6 +12,7 @@
 #include "target/go_heap_layout.h"
 #include "target/go_heap_locate.h"
 #include "target/go_heap_marker.h"
+#include "target/process.h"
 
 namespace mws::target {
 
@@ -35,37 +34,6 @@ constexpr size_t kReadsPerBatch = 4096;
 // (sema.go); its waitlink links other goroutines waiting on that address, so
 // it is not followed (Go's isMaybeRunnable reads gp.waiting.elem only).
 enum class WaitKind : uint8_t { kOther, kChannels, kSync, kNothing };
-
-struct MapRange {
-  uint64_t lo = 0, hi = 0;
-  bool readable = false, writable = false;
-  std::string name;
-};
-
-std::vector<MapRange> read_maps(pid_t pid) {
-  std::vector<MapRange> out;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  std::string line;
-  while (std::getline(in, line) && out.size() < (1u << 20)) {
-    MapRange m;
-    unsigned long long lo = 0, hi = 0;
-    char perms[8] = {};
-    if (sscanf(line.c_str(), "%llx-%llx %7s", &lo, &hi, perms) != 3 || hi <= lo) continue;
-    m.lo = lo;
-    m.hi = hi;
-    m.readable = perms[0] == 'r';
-    m.writable = perms[1] == 'w';
-    // The path, after offset, device and inode.
-    std::istringstream fields(line);
-    std::string skip;
-    for (int i = 0; i < 5 && fields >> skip; i++) {
-    }
-    std::getline(fields, m.name);
-    m.name.erase(0, m.name.find_first_not_of(' '));
-    out.push_back(std::move(m));
-  }
-  return out;
-}
 
 uint64_t le(const uint8_t* p, int bytes) {
   uint64_t v = 0;
@@ -117,7 +85,7 @@ struct LookResult {
 
 // Builds the heap index from mheap_. Returns the mspan structs' ranges (never
 // roots) and the L2 array's, or a failure.
-std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, ScanBudget& budget, HeapIndex& heap,
+std::string read_heap(const Context& cx, const std::vector<Mapping>& maps, ScanBudget& budget, HeapIndex& heap,
                       std::vector<AddressRange>& not_roots) {
   const GoHeapLayout& L = cx.layout;
   uint64_t l2 = 0;
@@ -132,9 +100,9 @@ std::string read_heap(const Context& cx, const std::vector<MapRange>& maps, Scan
   // The arena slots any mapping touches (arenas are mapped memory, possibly not
   // yet readable parts of it), looked up in the L2 array.
   std::vector<uint64_t> slots;
-  for (const MapRange& m : maps) {
-    if (m.hi > (1ull << 47)) continue;  // not user space: no arena
-    const uint64_t a = go_arena_index(m.lo), b = go_arena_index(m.hi - 1);
+  for (const Mapping& m : maps) {
+    if (m.end > (1ull << 47)) continue;  // not user space: no arena
+    const uint64_t a = go_arena_index(m.start), b = go_arena_index(m.end - 1);
     if (b - a >= kMaxArenaSlots) return "a mapping spans too many heap arena slots";
     for (uint64_t i = a; i <= b; i++) slots.push_back(i);
     if (slots.size() > 4 * kMaxArenaSlots) return "too many heap arena slots to look up";
@@ -284,11 +252,12 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
                 ScanBudget& budget) {
   LookResult out;
   out.seen.resize(input.size());
-  const std::vector<MapRange> maps = read_maps(cx.pid);
-  if (maps.empty()) {
+  auto maps_read = read_mappings(cx.pid);
+  if (!maps_read || maps_read->empty()) {
     out.failure = "cannot read the target's mappings";
     return out;
   }
+  const std::vector<Mapping>& maps = *maps_read;
   HeapIndex heap;
   std::vector<AddressRange> not_roots;
   if (auto f = read_heap(cx, maps, budget, heap, not_roots); !f.empty()) {
@@ -395,10 +364,10 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
   // Roots: writable memory outside the heap arenas, minus runtime metadata and
   // the candidates' own stacks; then the other goroutines' stacks.
   std::vector<AddressRange> mapped;
-  for (const MapRange& m : maps) {
+  for (const Mapping& m : maps) {
     if (!m.readable || !m.writable) continue;
-    if (m.name == "[vvar]" || m.name == "[vvar_vclock]" || m.name == "[vsyscall]") continue;
-    mapped.push_back({m.lo, m.hi});
+    if (m.path == "[vvar]" || m.path == "[vvar_vclock]" || m.path == "[vsyscall]") continue;
+    mapped.push_back({m.start, m.end});
   }
   for (auto [lo, hi] : heap.arena_ranges()) not_roots.push_back({lo, hi});
   std::vector<uint8_t> is_cand(gs.size(), 0);
