@@ -40,6 +40,10 @@ bool HeapIndex::init(std::vector<uint64_t> arenas, std::string* why) {
   bits_.clear();
   lo_ = len_ = 0;
   if (arenas.empty()) return true;
+  if (arenas.size() > kMaxArenas) {
+    if (why) *why = "the heap has " + std::to_string(arenas.size()) + " arenas (over " + std::to_string(kMaxArenas) + ")";
+    return false;
+  }
   const uint64_t first = arenas.front(), last = arenas.back();
   if (last - first >= kMaxArenaRange || last >= kGoArenaL2Entries) {
     if (why) *why = "the heap arenas spread over " + std::to_string(last - first + 1) + " arena slots";

@@ -69,6 +69,7 @@ struct HeapSpanInput {
 // 100 bytes of ours each, plus 3 bits per object.
 inline constexpr uint64_t kMaxHeapSpans = 1u << 20;
 inline constexpr uint64_t kMaxArenaRange = 1u << 16;  // arenas between the lowest and the highest (4 TiB)
+inline constexpr uint64_t kMaxArenas = 1024;          // arenas with spans (64 GiB of heap; 32 KiB of ours each)
 
 // The heap's objects: page -> span -> slot, allocation and mark bits.
 class HeapIndex {

@@ -19,7 +19,7 @@ namespace mws::target {
 namespace {
 
 // Bounds on what the target tells us (each value read from it is untrusted).
-constexpr uint64_t kMaxArenaSlots = 1u << 20;    // arena indices looked up in the L2 array
+constexpr uint64_t kMaxArenaSlots = 1u << 18;    // arena indices looked up in the L2 array (16 TiB of mappings)
 constexpr uint64_t kMaxGoroutines = 1u << 20;    // allgs entries (about 80 bytes of ours each)
 constexpr uint64_t kMaxSudogsPerG = 1u << 16;    // a select has at most 65536 cases
 constexpr uint64_t kMaxSudogsTotal = 1u << 20;
@@ -105,7 +105,7 @@ std::string read_heap(const Context& cx, const std::vector<Mapping>& maps, ScanB
     const uint64_t a = go_arena_index(m.start), b = go_arena_index(m.end - 1);
     if (b - a >= kMaxArenaSlots) return "a mapping spans too many heap arena slots";
     for (uint64_t i = a; i <= b; i++) slots.push_back(i);
-    if (slots.size() > 4 * kMaxArenaSlots) return "too many heap arena slots to look up";
+    if (slots.size() > kMaxArenaSlots) return "too many heap arena slots to look up";
   }
   std::sort(slots.begin(), slots.end());
   slots.erase(std::unique(slots.begin(), slots.end()), slots.end());

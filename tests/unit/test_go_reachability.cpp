@@ -247,6 +247,10 @@ TEST_CASE("reachability: hostile spans are refused", "[reachability]") {
   // Arenas spread over more than the bound.
   CHECK_FALSE(heap.init({go_arena_index(kHeap), go_arena_index(kHeap) + kMaxArenaRange}, &why));
   CHECK_FALSE(why.empty());
+  // More arenas than we keep page tables for.
+  std::vector<uint64_t> many;
+  for (uint64_t i = 0; i <= kMaxArenas; i++) many.push_back(go_arena_index(kHeap) + i);
+  CHECK_FALSE(heap.init(many, &why));
   REQUIRE(heap.init({go_arena_index(kHeap)}, &why));
   CHECK_FALSE(heap.add_span(span(kHeap, 0, 1, {})));                            // elemsize 0
   CHECK_FALSE(heap.add_span(span(kHeap, 64, 0, {})));                           // no slots
