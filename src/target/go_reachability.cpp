@@ -443,11 +443,65 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     out.failure = marker.failure();
     return out;
   }
+  // Stillness: a goroutine that is truly stuck, and what it waits on, do not
+  // change. Goroutines handing a token back and forth on channels only they
+  // hold are each parked most of the time, and reads that are not atomic
+  // could catch all of them parked at once; the channels' own words (queues,
+  // counts) and the goroutines' parking state would then change between
+  // re-reads a few milliseconds apart.
+  std::vector<size_t> found;
+  for (size_t i = 0; i < cands.size(); i++)
+    if ((*verdict)[i]) found.push_back(i);
+  std::vector<uint8_t> still(cands.size(), 1);
+  if (!found.empty()) {
+    std::vector<RemoteRead> objs;
+    std::vector<size_t> owner;  // per read: index into cands
+    for (size_t i : found)
+      for (uint64_t ch : cands[i].channels)
+        if (auto o = heap.find(ch)) {
+          objs.push_back({heap.object_base(*o), nullptr, static_cast<size_t>(std::min<uint64_t>(
+                                                              heap.span_elemsize(o->span), 4096)), false});
+          owner.push_back(i);
+        }
+    size_t total = 0;
+    for (const RemoteRead& r : objs) total += r.len;
+    std::vector<uint8_t> first(total), again(total);
+    std::vector<GState> g_first, g_again;
+    for (size_t i : found) g_first.push_back({gs[cands[i].g].g_addr});
+    for (int round = 0; round < 3; round++) {
+      if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::vector<uint8_t>& buf = round == 0 ? first : again;
+      size_t off = 0;
+      for (RemoteRead& r : objs) {
+        r.out = buf.data() + off;
+        off += r.len;
+      }
+      g_again.assign(g_first.size(), {});
+      for (size_t k = 0; k < found.size(); k++) g_again[k].g_addr = g_first[k].g_addr;
+      std::vector<GState>& gbuf = round == 0 ? g_first : g_again;
+      if (!read_all(*cx.mem, objs, budget) || !read_gs(cx, gbuf, budget).empty()) {
+        out.failure = budget.exhausted() ? budget.reason() : "cannot re-read the blocked goroutines";
+        return out;
+      }
+      off = 0;
+      for (size_t k = 0; k < objs.size(); k++) {
+        if (!objs[k].ok || (round > 0 && std::memcmp(first.data() + off, again.data() + off, objs[k].len) != 0))
+          still[owner[k]] = 0;
+        off += objs[k].len;
+      }
+      for (size_t k = 0; k < found.size(); k++) {
+        const GState &a = g_first[k], &b = gbuf[k], &orig = gs[cands[found[k]].g];
+        if (!b.ok || b.goid != orig.goid || (b.status & ~kGoStatusScan) != (orig.status & ~kGoStatusScan) ||
+            b.reason != orig.reason || b.waiting != orig.waiting || b.sp != orig.sp || (round > 0 && b.sp != a.sp))
+          still[found[k]] = 0;
+      }
+    }
+  }
   for (size_t i = 0; i < cands.size(); i++) {
     const GState& g = gs[cands[i].g];
     Seen& s = out.seen[cands[i].input];
     s.candidate = true;
-    s.unreachable = (*verdict)[i] != 0;
+    s.unreachable = (*verdict)[i] != 0 && still[i];
     s.goid = g.goid;
     s.status = g.status & ~kGoStatusScan;
     s.reason = g.reason;
