@@ -300,6 +300,11 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     out.failure = f;
     return out;
   }
+  // A goroutine we cannot read could hold anything: nothing is proven.
+  if (std::any_of(gs.begin(), gs.end(), [](const GState& g) { return !g.ok; })) {
+    out.failure = "cannot read a goroutine";
+    return out;
+  }
 
   // Candidates, and their sudog chains (level by level, in batches).
   struct Cand {
@@ -309,6 +314,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
     size_t hops = 0;
     bool bad = false, sync = false;
     std::vector<uint64_t> sudogs, channels;
+    std::unordered_set<uint64_t> seen;  // sudogs met: a loop is torn memory
   };
   std::vector<Cand> cands;
   for (size_t i = 0; i < gs.size(); i++) {
@@ -348,7 +354,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
         const uint8_t* p = buf.data() + j * sb;
         const uint64_t ch = le(p + (c.sync ? cx.layout.sudog_sync_addr : cx.layout.sudog_chan), 8);
         if (!reads[j].ok || ch == 0 || ++c.hops > kMaxSudogsPerG || ++total > kMaxSudogsTotal ||
-            std::find(c.sudogs.begin(), c.sudogs.end(), c.next) != c.sudogs.end()) {
+            !c.seen.insert(c.next).second) {
           c.bad = true;  // torn, looping or absurd: not proven
           continue;
         }
@@ -378,7 +384,7 @@ LookResult look(const Context& cx, const std::vector<BlockedGoroutine>& input, c
   std::vector<AddressRange> roots = subtract_ranges(std::move(mapped), std::move(not_roots));
   for (size_t i = 0; i < gs.size(); i++) {
     const GState& g = gs[i];
-    if (is_cand[i] || !g.ok) continue;
+    if (is_cand[i]) continue;
     const uint32_t st = g.status & ~kGoStatusScan;
     if (!go_status_is_goroutine(st)) continue;
     const AddressRange r = stack_root(g);
