@@ -98,6 +98,8 @@ Result<std::vector<Mapping>> read_mappings(pid_t pid) {
     m.end = end;
     m.offset = off;
     m.executable = perms[2] == 'x';
+    m.readable = perms[0] == 'r';
+    m.writable = perms[1] == 'w';
     if (path_pos > 0 && static_cast<size_t>(path_pos) < line.size()) m.path = line.substr(path_pos);
     out.push_back(std::move(m));
   }

@@ -17,6 +17,7 @@ struct Mapping {
   uint64_t start = 0, end = 0, offset = 0;
   bool executable = false;
   std::string path;  // as the target sees it; empty for anonymous memory
+  bool readable = false, writable = false;  // what the reachability scan may read, and must (roots)
 };
 
 struct ProcessInfo {
