@@ -240,9 +240,18 @@ int run(int argc, char** argv) {
                "Benchmarks only: attach a BPF program that records nothing to every probe site")
       ->group("");
   app.add_option("--leak-age", rec.leak_age_s,
-                 "A goroutine blocked on a channel, select, lock or semaphore for longer than this many seconds at "
-                 "the end is reported as leaked (read from the target's memory in every mode)")
+                 "A goroutine a request started that has been blocked on a channel, select, lock or semaphore "
+                 "longer than this many seconds is leaked, and a request blocked that long in its handler is stuck "
+                 "in flight (read from the target's memory in every mode; the rule: README)")
       ->check(number_of("seconds", 0))
+      ->capture_default_str();
+  app.add_option("--reach-seconds", rec.reach_seconds,
+                 "Budget of the reachability scan behind 'leaked: unreachable' (two looks at the target's memory, "
+                 "which runs meanwhile): seconds; 0 turns it off. Cut short, what it did not decide is suspect")
+      ->check(number_of("seconds", 0))
+      ->capture_default_str();
+  app.add_option("--reach-mib", rec.reach_mib, "Budget of the reachability scan: MiB of the target's memory read")
+      ->check(whole_number_of("MiB", 1))
       ->capture_default_str();
   // Goroutine tracking and request counting cost a uprobe trap per
   // goroutine / request (net/http starts a goroutine per request): on by

@@ -25,6 +25,7 @@
 #include "target/go_abi.h"
 #include "target/go_functions.h"
 #include "target/go_goroutines.h"
+#include "target/go_reachability.h"
 #include "target/privileges.h"
 #include "target/process.h"
 #include "target/remote_memory.h"
@@ -197,6 +198,9 @@ struct PreparedTarget {
   std::optional<probes::CHeapPlan> c_heap;  // --c-heap
   // --go-sample-rate: the process as inspected, held for the one write.
   std::optional<target::BoundProcess> bound;
+  // What the reachability scan needs of the binary: found at the first
+  // scan (most of a second on a large binary), kept for the next.
+  mutable std::optional<Result<target::ReachabilitySetup>> reach_setup;
 };
 
 // --c-heap: the libc allocator's probes, and in a Go target how BPF finds
@@ -331,10 +335,57 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
   return t;
 }
 
+// Which of the goroutines read at the end wait on what nothing outside the
+// blocked goroutines references (target/go_reachability.h), into
+// raw.wait_reach; the target runs meanwhile. Cut short, the waits it did
+// not prove are undecided (suspect, never leaked).
+void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, const RecordOptions& opt) {
+  ReachabilityScan& scan = raw.reachability;
+  if (opt.reach_seconds <= 0) {
+    scan.problem = "turned off (--reach-seconds 0)";
+    return;
+  }
+  if (!t.reach_setup) t.reach_setup = target::prepare_reachability(*t.exe, t.plan.build.version);
+  if (!*t.reach_setup) {
+    scan.problem = t.reach_setup->error().message;
+    return;
+  }
+  auto bias = target::load_bias(t.proc, *t.exe);
+  if (!bias) {
+    scan.problem = "cannot locate the executable in memory";
+    return;
+  }
+  std::vector<target::BlockedGoroutine> gs;
+  gs.reserve(raw.goroutines_at_end.size());
+  for (const auto& g : raw.goroutines_at_end)
+    gs.push_back({g.g_addr, g.goid, g.stack_lo, g.stack_hi, g.state.status, g.state.waitreason});
+  const target::ReachabilityVerdicts v = target::find_unreachable_waits(
+      target::RemoteMemory(t.proc.pid), t.proc.pid, **t.reach_setup, uint64_t(*bias), gs,
+      {opt.reach_seconds, opt.reach_mib << 20});
+  scan.ran = true;
+  scan.cut_short = v.cut_short;
+  scan.problem = v.cut_reason;
+  scan.candidates = v.candidates;
+  scan.bytes_scanned = v.bytes_scanned;
+  scan.seconds = v.seconds;
+  for (size_t i = 0; i < gs.size() && i < v.unreachable.size(); i++) {
+    collect::WaitReach r = collect::WaitReach::kReachable;
+    if (v.unreachable[i]) {
+      r = collect::WaitReach::kUnreachable;
+      scan.unreachable++;
+    } else if (v.cut_short && target::go_status_is_waiting(gs[i].status)) {
+      r = collect::WaitReach::kUndecided;
+    }
+    raw.wait_reach[gs[i].goid] = r;
+  }
+}
+
 // The target's own state now, read from its memory (no probe): the heap
-// profile and every goroutine with its stack, as the end of `raw`.
-void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const target::WalkLimits& limits,
-                    const std::function<void(const std::string&)>& notice) {
+// profile and every goroutine with its stack, as the end of `raw`, and
+// which of them wait on what nothing else references.
+void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const RecordOptions& opt,
+                    const target::WalkLimits& limits) {
+  const auto& notice = opt.on_notice;
   if (raw.heap_at_start) {
     if (auto heap = read_heap(t.proc, *t.exe, t.plan, limits, notice))
       raw.heap_at_end = std::move(*heap);
@@ -349,6 +400,7 @@ void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const t
       raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
+      scan_reachability(raw, t, opt);
     } else {
       raw.goroutines_problem = gs.error().message + " (at the end)";
     }
@@ -483,7 +535,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
       if (c_heap) take_c_heap_counters(view, *c_heap, c_decoder);
       view.duration_s = elapsed();
       view.ended_monotonic_ns = clock_ns(CLOCK_MONOTONIC);
-      read_end_state(view, t, walk_limits(opt.stop), opt.on_notice);
+      read_end_state(view, t, opt, walk_limits(opt.stop));
       opt.on_interval(interpret::build_profile(std::move(view), *t.exe, interpret_options(opt)));
       while (next_interval <= elapsed()) next_interval += opt.interval_s;
     }
@@ -508,7 +560,7 @@ Result<collect::RawRecording> collect_recording(const RecordOptions& opt, const 
   merge_kernel_counts(raw, **probes);
   take_counters(raw, **probes, decoder);
   if (c_heap) take_c_heap_counters(raw, *c_heap, c_decoder);
-  read_end_state(raw, t, walk_limits(opt.stop_again), opt.on_notice);
+  read_end_state(raw, t, opt, walk_limits(opt.stop_again));
   return raw;
 }
 

@@ -42,7 +42,11 @@ struct RecordOptions {
   // Sampled mode: set the target's runtime.MemProfileRate to this many
   // bytes before attaching (0: leave it). Writes into the target.
   uint64_t go_sample_rate = 0;
-  double leak_age_s = 30;      // live longer than this = leaked
+  double leak_age_s = 30;      // blocked longer than this, started per request = leaked
+  // The reachability scan behind "leaked: unreachable" (target/go_reachability.h):
+  // its budget; 0 seconds turns it off.
+  double reach_seconds = 10;
+  uint64_t reach_mib = 4096;
   const std::atomic<bool>* stop = nullptr;
   // Set by a second Ctrl-C: cuts the reading of the target's goroutines and
   // heap profile after the recording (`stop` cuts them while probes are on).

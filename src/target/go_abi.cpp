@@ -273,11 +273,14 @@ class DwarfFile {
 };
 
 // A member's offset, or kTooFar when the DWARF says it is beyond any runtime
-// struct (checked before it becomes a signed number).
+// struct (checked before it becomes a signed number). 16 MiB holds the
+// largest (a heapArena); each caller bounds what it reads more tightly
+// (check_go_offsets, go_member_offset_from_dwarf's max_offset).
 constexpr int64_t kTooFar = std::numeric_limits<int64_t>::max();
+constexpr uint64_t kMaxDwarfMemberOffset = 16u << 20;
 
 std::optional<int64_t> member_offset(Dwarf_Die* member) {
-  auto bounded = [](uint64_t off) { return off < uint64_t(kMaxGoStructOffset) ? int64_t(off) : kTooFar; };
+  auto bounded = [](uint64_t off) { return off < kMaxDwarfMemberOffset ? int64_t(off) : kTooFar; };
   Dwarf_Attribute attr;
   if (!dwarf_attr_integrate(member, DW_AT_data_member_location, &attr)) return std::nullopt;
   Dwarf_Word off = 0;
@@ -359,7 +362,7 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
       auto at = [&](std::string_view name) -> int64_t {
         auto off = find_member(&gobuf, name);
         if (!off) return -1;
-        return *sched == kTooFar || *off == kTooFar ? kTooFar : *sched + *off;  // both < 4096: no overflow
+        return *sched == kTooFar || *off == kTooFar ? kTooFar : *sched + *off;  // both < 16 MiB: no overflow
       };
       o.g_sched_sp = at("sp");
       o.g_sched_pc = at("pc");
@@ -372,15 +375,16 @@ Result<GoRuntimeOffsets> go_offsets_from_dwarf(const ElfFile& elf) {
   return o;
 }
 
-Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member) {
+Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member,
+                                            int64_t max_offset) {
   DwarfFile file;
   if (auto st = file.open(elf); !st) return st.error();
   std::optional<Dwarf_Die> die = find_struct_type(file.dwarf(), type);
   if (!die) return Error{"the DWARF of " + elf.path() + " has no type " + std::string(type)};
   if (auto at = find_member(&*die, member)) {
-    if (*at > kMaxGoStructOffset - 8)
+    if (*at > max_offset - 8)
       return Error{"the DWARF of " + elf.path() + " puts " + std::string(type) + "." + std::string(member) +
-                   " beyond " + std::to_string(kMaxGoStructOffset) + " bytes: not a Go runtime's"};
+                   " beyond " + std::to_string(max_offset) + " bytes: not a Go runtime's"};
     return *at;
   }
   return Error{"the DWARF type " + std::string(type) + " of " + elf.path() + " has no member " + std::string(member)};

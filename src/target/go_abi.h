@@ -132,8 +132,10 @@ struct GoFunctionFacts {
 Result<GoFunctionFacts> go_function_facts(const std::string& go_version);
 // Byte offset of `member` in the DWARF struct type `type` ("runtime.mcache",
 // "tinyAllocs"); fails without DWARF, without that member, or when the offset
-// is kMaxGoStructOffset - 8 or more.
-Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member);
+// is `max_offset` - 8 or more (the DWARF is the target's: a word read at
+// the offset must stay inside the struct a reader sizes for it).
+Result<int64_t> go_member_offset_from_dwarf(const ElfFile& elf, std::string_view type, std::string_view member,
+                                            int64_t max_offset = kMaxGoStructOffset);
 // Whether the version is newer than the table's newest row (its facts are
 // then the newest row's, unproven for it).
 bool go_version_beyond_table(const std::string& go_version);

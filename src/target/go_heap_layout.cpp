@@ -108,6 +108,11 @@ Result<GoHeapLayout> go_heap_layout_from_table(const std::string& go_version) {
                "\": mwscope knows go1.19 and go1.21 to go1.27 (a binary with DWARF works)"};
 }
 
+namespace {
+constexpr int64_t kMaxMheapOffset = 1 << 20;      // mheap.arenas: tens of KiB in, in every version of the table
+constexpr int64_t kMaxHeapArenaOffset = 4 << 20;  // heapArena.spans: 2 MiB in up to go1.21
+}  // namespace
+
 Result<GoHeapLayout> go_heap_layout_from_dwarf(const ElfFile& elf) {
   GoHeapLayout l;
   struct Want {
@@ -126,7 +131,15 @@ Result<GoHeapLayout> go_heap_layout_from_dwarf(const ElfFile& elf) {
       {"runtime.m", "gsignal", &l.m_gsignal},             {"runtime.m", "alllink", &l.m_alllink},
   };
   for (const Want& w : wants) {
-    auto off = go_member_offset_from_dwarf(elf, w.type, w.member);
+    // runtime.mheap holds its central lists before `arenas`, and a go1.19
+    // heapArena its 2 MiB bitmap before `spans`: far past any other
+    // struct's bound. Both are read at that offset, never into a buffer
+    // sized by it.
+    const std::string_view type(w.type);
+    const int64_t max_offset = type == "runtime.mheap"       ? kMaxMheapOffset
+                               : type == "runtime.heapArena" ? kMaxHeapArenaOffset
+                                                             : kMaxGoStructOffset;
+    auto off = go_member_offset_from_dwarf(elf, w.type, w.member, max_offset);
     if (!off) return off.error();
     *w.out = *off;
   }

@@ -4,7 +4,7 @@
 // findMaybeRunnableGoroutines): a goroutine blocked on channels becomes a
 // root once one of its channels is marked. It knows nothing about Go versions
 // or processes: the spans, roots and candidates come from the caller
-// (target/go_reachability.cpp) and object contents from a MemorySource, so
+// (target/go_reachability.cpp) and object contents from a RemoteMemory (a fake MemorySource in tests), so
 // tests can feed it a synthetic object graph.
 //
 // Everything it is given may be hostile: spans are checked before use, every
@@ -23,22 +23,6 @@
 #include "target/remote_memory.h"
 
 namespace mws::target {
-
-// Reads of the target's memory in batches; RemoteMemory in production.
-class MemorySource {
- public:
-  virtual ~MemorySource() = default;
-  virtual void read_many(std::span<RemoteRead> reads) const = 0;
-};
-
-class RemoteMemorySource : public MemorySource {
- public:
-  explicit RemoteMemorySource(const RemoteMemory& mem) : mem_(mem) {}
-  void read_many(std::span<RemoteRead> reads) const override { mem_.read_many(reads); }
-
- private:
-  const RemoteMemory& mem_;
-};
 
 // How much one analysis may read and for how long; charge() says false (and
 // records why) once either runs out.
@@ -184,7 +168,7 @@ std::vector<AddressRange> subtract_ranges(std::vector<AddressRange> ranges, std:
 // queue holds span numbers only, so it is bounded by the span count.
 class HeapMarker {
  public:
-  HeapMarker(HeapIndex& heap, const MemorySource& mem, ScanBudget& budget) : heap_(heap), mem_(mem), budget_(budget) {}
+  HeapMarker(HeapIndex& heap, const RemoteMemory& mem, ScanBudget& budget) : heap_(heap), mem_(mem), budget_(budget) {}
   // An object marked but never scanned (a blocked goroutine's own sudog).
   void set_opaque(uint64_t addr);
   // Queues [lo, hi) to be read, and what its words point at marked (drain()).
@@ -219,7 +203,7 @@ class HeapMarker {
   template <typename F>
   void read_pieces(std::vector<RemoteRead>& reads, bool root, F&& scan);
   HeapIndex& heap_;
-  const MemorySource& mem_;
+  const RemoteMemory& mem_;
   ScanBudget& budget_;
   std::vector<Range> ranges_;   // roots and large objects, split as read
   std::vector<uint32_t> spans_;  // the span queue (FIFO from span_head_)

@@ -42,7 +42,7 @@ uint64_t le(const uint8_t* p, int bytes) {
 }
 
 // Reads `reads` in batches, charging the budget; false when the budget ran out.
-bool read_all(const MemorySource& mem, std::vector<RemoteRead>& reads, ScanBudget& budget) {
+bool read_all(const RemoteMemory& mem, std::vector<RemoteRead>& reads, ScanBudget& budget) {
   for (size_t i = 0; i < reads.size(); i += kReadsPerBatch) {
     const size_t n = std::min(kReadsPerBatch, reads.size() - i);
     uint64_t bytes = 0;
@@ -55,7 +55,7 @@ bool read_all(const MemorySource& mem, std::vector<RemoteRead>& reads, ScanBudge
 
 // What stays the same between the two looks.
 struct Context {
-  const MemorySource* mem = nullptr;
+  const RemoteMemory* mem = nullptr;
   pid_t pid = 0;
   GoRuntimeOffsets off;
   GoHeapLayout layout;
@@ -559,9 +559,8 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
                                             uint64_t load_bias, const std::vector<BlockedGoroutine>& all_goroutines,
                                             const ReachabilityLimits& limits) {
   ScanBudget budget(limits.max_seconds, limits.max_bytes);
-  RemoteMemorySource source(mem);
   Context cx;
-  cx.mem = &source;
+  cx.mem = &mem;
   cx.pid = pid;
   cx.off = setup.offsets;
   cx.layout = setup.layout;

@@ -20,11 +20,25 @@ using namespace mws::target;
 
 namespace {
 
-// Memory as a few regions of bytes; anything else is unreadable.
-class FakeMemory : public MemorySource {
+// Memory as a few regions of bytes; anything else is unreadable. Read
+// through a RemoteMemory, as the target is.
+class FakeRegions : public MemorySource {
  public:
   std::map<uint64_t, std::vector<uint8_t>> regions;
-  mutable uint64_t reads = 0;
+  bool read(uint64_t addr, void* out, size_t len) const override {
+    auto it = regions.upper_bound(addr);
+    if (it == regions.begin()) return false;
+    --it;
+    if (addr < it->first || addr + len > it->first + it->second.size()) return false;
+    std::memcpy(out, it->second.data() + (addr - it->first), len);
+    return true;
+  }
+};
+
+class FakeMemory : public RemoteMemory {
+ public:
+  FakeMemory() : FakeMemory(std::make_shared<FakeRegions>()) {}
+  std::map<uint64_t, std::vector<uint8_t>>& regions;
   void put(uint64_t addr, uint64_t value) {
     for (auto& [base, bytes] : regions)
       if (addr >= base && addr + 8 <= base + bytes.size()) {
@@ -33,19 +47,9 @@ class FakeMemory : public MemorySource {
       }
     FAIL("no region for the write");
   }
-  void read_many(std::span<RemoteRead> rs) const override {
-    for (RemoteRead& r : rs) {
-      r.ok = false;
-      reads++;
-      auto it = regions.upper_bound(r.addr);
-      if (it == regions.begin()) continue;
-      --it;
-      if (r.addr >= it->first && r.addr + r.len <= it->first + it->second.size()) {
-        std::memcpy(r.out, it->second.data() + (r.addr - it->first), r.len);
-        r.ok = true;
-      }
-    }
-  }
+
+ private:
+  explicit FakeMemory(std::shared_ptr<FakeRegions> f) : RemoteMemory(f), regions(f->regions) {}
 };
 
 constexpr uint64_t kHeap = 0xc000000000ull;  // Go's first arena on linux/amd64
