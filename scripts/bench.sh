@@ -373,6 +373,21 @@ done
 echo "  target pause: none (process_vm_readv reads while the target runs)"
 echo "  verdict: 100,000 goroutines read, and decided, each in under ${GR_BUDGET_S} s: $gr_verdict"
 
+# 6b. The reachability scan behind "leaked: unreachable": both looks over a
+#     target with a 1 GiB pointer-rich live heap (leakreach -heapmb 1024),
+#     while it runs. Targets: at least 1 GiB read per 2 s, at most 64 MiB of
+#     our own memory.
+echo "bench: the reachability scan over a 1 GiB live heap (bench_reachability, 3 repetitions)"
+"$BUILD/fixtures/leakreach" -heapmb 1024 > "$work/reach.out" 2>&1 &
+reach_pid=$!
+for _ in $(seq 600); do grep -q "listening on" "$work/reach.out" && break; sleep 0.1; done
+"$BUILD/bench_reachability" "$reach_pid" 3 | tee "$work/reach.txt" | sed 's/^/  /'
+kill "$reach_pid" 2>/dev/null; wait "$reach_pid" 2>/dev/null || true
+awk '/MiB\/s=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "MiB/s") r[++n] = kv[2]; if (kv[1] == "maxrss_mib" && kv[2] > m) m = kv[2] } }
+  END { asort(r); med = r[int((n + 1) / 2)];
+        printf "  median %.2f GiB/s read (target >= 0.5), our peak RSS %d MiB (target <= 64): %s\n", med / 1024, m,
+               (med >= 512 && m <= 64) ? "PASS" : "FAIL" }' "$work/reach.txt"
+
 # 7. The userspace pipeline replayed without a target (see the top).
 echo "bench: the userspace pipeline alone, on one core (bench_pipeline on $BENCH)"
 "$BUILD/bench_pipeline" "$BENCH" | sed 's/^/  /'

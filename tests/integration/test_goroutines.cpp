@@ -165,8 +165,9 @@ void mws::test::check_goroutine_lifecycles(const std::string& taskserver) {
 // channel only it holds (unreachable: Go finds it and marks it _Gleaked);
 // /leak waits on a context whose cancel function a global keeps, /leak-select
 // on a channel nobody writes beside a one-hour timer (both reachable: Go
-// cannot call them leaks). mwscope reads the marks, and by how long each has
-// waited calls all three leaked.
+// cannot call them leaks). mwscope proves the first unreachable itself and
+// reads Go's mark, and calls the other two leaked because a request started
+// them and they have waited past the leak age.
 void mws::test::check_beside_go_leak_detector(const std::string& taskserver) {
   // Every allocation sampled: the heap profile shows which middleware
   // started the reachable leaks (their origin).
@@ -193,26 +194,38 @@ void mws::test::check_beside_go_leak_detector(const std::string& taskserver) {
   const json& snap = profile.at("goroutines");
   INFO(snap.dump(1).substr(0, 4000));
   REQUIRE(snap.at("read") == true);
+  // Every goroutine Go calls leaked, mwscope proves unreachable too (and
+  // reads Go's mark); the two leaks whose channel is still referenced Go
+  // cannot see, and mwscope calls them leaked because a request started them.
   struct Site {
     const char* start;
     const char* state;  // as mwscope shows it
-    int count;
+    int count, unreachable, go_says, per_request;
   };
-  for (const Site& site : {Site{"main.Orphan.func1.1", "chan receive (leaked, says Go)", kOrphans},
-                           Site{"main.Watchdog.func1.1", "chan receive", kLeaks},
-                           Site{"main.Notifier.func1.1", "select", kSelects}}) {
+  for (const Site& site :
+       {Site{"main.Orphan.func1.1", "chan receive (leaked, says Go)", kOrphans, kOrphans, kOrphans, kOrphans},
+        Site{"main.Watchdog.func1.1", "chan receive", kLeaks, 0, 0, kLeaks},
+        Site{"main.Notifier.func1.1", "select", kSelects, 0, 0, kSelects}}) {
     INFO(site.start);
-    uint64_t count = 0, leaked = 0, in_state = 0;
+    uint64_t count = 0, leaked = 0, in_state = 0, unreachable = 0, go_says = 0, per_request = 0;
     for (const auto& g : snap.at("groups"))
       if (g.at("start_function") == site.start) {
         count += g.at("count").get<uint64_t>();
         leaked += g.at("leaked").get<uint64_t>();
         in_state += state_count(g, site.state);
+        unreachable += g.value("leaked_unreachable", 0);
+        go_says += g.value("leaked_go_says", 0);
+        per_request += g.value("leaked_per_request", 0);
       }
     CHECK(count == uint64_t(site.count));
     CHECK(in_state == uint64_t(site.count));
     CHECK(leaked == uint64_t(site.count));
+    CHECK(unreachable == uint64_t(site.unreachable));
+    CHECK(go_says == uint64_t(site.go_says));
+    CHECK(per_request == uint64_t(site.per_request));
   }
+  CHECK(snap.at("leaked") == kOrphans + kLeaks + kSelects);  // nothing else
+  CHECK(snap.at("reachability").at("unreachable") == kOrphans);
 }
 
 TEST_CASE("leaked goroutines are counted exactly at the leaking site, workers are not", "[bpf][goroutines]") {
@@ -340,6 +353,15 @@ TEST_CASE("the default mode reads every goroutine from memory: leaks from before
     CHECK(leaked == uint64_t(site.before));
     CHECK(per_request == uint64_t(site.before));
     CHECK(before_attach == uint64_t(site.before));
+    // Unreachable only where nothing else holds the channel (Orphan); how
+    // many are proven depends on whether a GC freed their closures yet.
+    const uint64_t unreachable = [&] {
+      uint64_t n = 0;
+      for (const auto& g : snap.at("groups"))
+        if (g.at("start_function") == site.start) n += g.value("leaked_unreachable", 0);
+      return n;
+    }();
+    CHECK(unreachable <= (std::string(site.start) == "main.Orphan.func1.1" ? uint64_t(site.before) : 0));
     CHECK(other == 0);
     CHECK(waiting == uint64_t(all));
   }
