@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "real_servers.h"
 #include "model/profile.h"
 #include "target/gopclntab.h"
 #include "truth_checks.h"
@@ -388,20 +389,6 @@ TEST_CASE("the default mode reads every goroutine from memory: leaks from before
 
 namespace {
 
-// A loopback TCP port nobody listens on now.
-int unused_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // The first function of a stack that is not the runtime's, as mwscope's
 // sites are defined (model::is_runtime_function); "[running]" for none.
 std::string site_of(const std::vector<std::string>& leaf_first) {
@@ -455,26 +442,15 @@ std::map<std::string, uint64_t> pprof_sites(int admin_port) {
 // own view is the same just before and just after mwscope's reading.
 TEST_CASE("Debian's caddy: every goroutine read from memory, as its own goroutine profile lists them",
           "[bpf][goroutines][caddy]") {
-  const int admin = unused_port(), site = unused_port();
-  const std::string dir = temp_path("caddy");
-  REQUIRE(run({"mkdir", "-p", dir}).status == 0);
-  {
-    std::ofstream cfg(dir + "/Caddyfile");
-    cfg << "{\n\tadmin 127.0.0.1:" << admin << "\n\tauto_https off\n}\nhttp://127.0.0.1:" << site
-        << " {\n\trespond \"ok\"\n}\n";
-  }
-  Child caddy = Child::spawn({"env", "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "/usr/bin/caddy", "run",
-                              "--config", dir + "/Caddyfile", "--adapter", "caddyfile"});
-  INFO(caddy.stderr_text());
-  REQUIRE(wait_port_open(admin, seconds(20)));
-  REQUIRE(wait_port_open(site, seconds(20)));
+  RealServer caddy = start_caddy("caddy", "\trespond \"ok\"\n");
+  const int admin = caddy.admin, site = caddy.port;
   REQUIRE(http_get(site, "/") == std::optional<std::string>("ok"));
 
   bool compared = false;
   for (int attempt = 0; attempt < 3 && !compared; attempt++) {
     const auto before = pprof_sites(admin);
     const std::string json_path = temp_path("caddy.json");
-    auto r = run({mwscope_binary(), "-p", std::to_string(caddy.pid()), "-d", "0.5", "--json", json_path});
+    auto r = run({mwscope_binary(), "-p", std::to_string(caddy.child.pid()), "-d", "0.5", "--json", json_path});
     INFO(r.err);
     REQUIRE(r.status == 0);
     const auto after = pprof_sites(admin);

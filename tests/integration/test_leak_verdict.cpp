@@ -3,14 +3,10 @@
 // maintenance loops, run-group actors, scrape loops) wait in select or on a
 // channel as long as the process lives, and none of them is a leak. The
 // truth is each server's own goroutine dump (/debug/pprof/goroutine?debug=2).
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -18,26 +14,13 @@
 #include <thread>
 
 #include "harness.h"
+#include "real_servers.h"
 
 using namespace mws::test;
 using namespace std::chrono;
 using nlohmann::json;
 
 namespace {
-
-// A loopback TCP port nobody listens on now.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The runtime's own dump: goroutine id -> its wait ("select", "chan
 // receive", "IO wait"; the ", N minutes" and ", locked to thread" parts
@@ -124,19 +107,8 @@ Verdicts record(pid_t pid, const std::string& name, const std::string& seconds, 
 // runtime lists in a select or channel wait is long-lived, none leaked.
 TEST_CASE("Debian's caddy, healthy and serving: no goroutine is called leaked, its background ones are long-lived",
           "[bpf][leaks][caddy]") {
-  const int admin = free_port(), site = free_port();
-  const std::string dir = temp_path("caddy-verdict");
-  REQUIRE(run({"mkdir", "-p", dir}).status == 0);
-  {
-    std::ofstream cfg(dir + "/Caddyfile");
-    cfg << "{\n\tadmin 127.0.0.1:" << admin << "\n\tauto_https off\n}\nhttp://127.0.0.1:" << site
-        << " {\n\troot * /usr/share/doc\n\tfile_server browse\n}\n";
-  }
-  Child caddy = Child::spawn({"env", "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "/usr/bin/caddy", "run",
-                              "--config", dir + "/Caddyfile", "--adapter", "caddyfile"});
-  INFO(caddy.stderr_text());
-  REQUIRE(wait_port_open(admin, seconds(20)));
-  REQUIRE(wait_port_open(site, seconds(20)));
+  RealServer caddy = start_caddy("caddy-verdict", "\troot * /usr/share/doc\n\tfile_server browse\n");
+  const int admin = caddy.admin, site = caddy.port;
   for (int i = 0; i < 20; i++) REQUIRE(http_get(site, "/caddy/"));  // requests served before and while recording
 
   bool compared = false;
@@ -146,7 +118,7 @@ TEST_CASE("Debian's caddy, healthy and serving: no goroutine is called leaked, i
       for (int i = 0; i < 20; i++) http_get(site, "/caddy/");
     });
     // Longer than the leak age: whatever waited at attach and at the end waited that long.
-    const Verdicts v = record(caddy.pid(), "caddy-verdict", "2.5", "2");
+    const Verdicts v = record(caddy.child.pid(), "caddy-verdict", "2.5", "2");
     load.join();
     const auto after = goroutine_waits(admin);
     INFO(v.groups);
@@ -170,29 +142,12 @@ TEST_CASE("Debian's caddy, healthy and serving: no goroutine is called leaked, i
 // never wake until shutdown: at least those are long-lived.
 TEST_CASE("Debian's prometheus scraping itself: no goroutine is called leaked, its run-group actors are long-lived",
           "[bpf][leaks][prometheus]") {
-  const int port = free_port();
-  const std::string dir = temp_path("prometheus-verdict");
-  REQUIRE(run({"mkdir", "-p", dir + "/data"}).status == 0);
-  {
-    std::ofstream cfg(dir + "/p.yml");
-    cfg << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: self\n"
-           "    static_configs:\n      - targets: ['127.0.0.1:"
-        << port << "']\n";
-  }
-  Child prom = Child::spawn({"/usr/bin/prometheus", "--config.file=" + dir + "/p.yml",
-                             "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                             "--storage.tsdb.path=" + dir + "/data"});
-  INFO(prom.stderr_text());
-  REQUIRE(wait_port_open(port, seconds(30)));
-  const auto deadline = steady_clock::now() + seconds(30);
-  while (http_get(port, "/-/ready") != std::optional<std::string>("Prometheus Server is Ready.\n") &&
-         steady_clock::now() < deadline)
-    std::this_thread::sleep_for(milliseconds(200));
-  REQUIRE(http_get(port, "/-/ready"));
+  RealServer prom = start_prometheus("prometheus-verdict");
+  const int port = prom.port;
   std::this_thread::sleep_for(seconds(2));  // a few scrapes: its scrape loop runs
 
   const auto before = goroutine_waits(port);
-  const Verdicts v = record(prom.pid(), "prometheus-verdict", "3", "2");
+  const Verdicts v = record(prom.child.pid(), "prometheus-verdict", "3", "2");
   const auto after = goroutine_waits(port);
   INFO(v.groups);
   CHECK(v.leaked == 0);

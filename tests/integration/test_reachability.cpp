@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "reachability_checks.h"
+#include "real_servers.h"
 
 using namespace mws;
 using namespace mws::test;
@@ -50,16 +51,7 @@ TEST_CASE("reachability: a stripped binary (no DWARF, no .symtab) gives the same
 }
 
 TEST_CASE("reachability: without a GC after set-up, never a reachable goroutine (go1.19)", "[bpf][reachability]") {
-  Child c = Child::spawn({fixture("leakreach"), "-gc=false"});
-  Construction con = read_construction(c);
-  REQUIRE(c.wait_stdout_line("listening on", seconds(10)));
-  Analysis a = analyse(c.pid());
-  INFO(describe(a, con));
-  REQUIRE_FALSE(a.verdicts.cut_short);
-  for (uint64_t id : con.reachable) CHECK(a.unreachable.count(id) == 0);
-  // Nothing outside the construction's unreachable set, ever (the closures
-  // may still be allocated, so fewer is acceptable).
-  for (uint64_t id : a.unreachable) CHECK((con.unreachable.count(id) + con.maybe.count(id)) == 1);
+  check_never_reachable_without_gc("leakreach");
 }
 
 TEST_CASE("reachability: a budget too small cuts short with every verdict 0", "[bpf][reachability]") {
@@ -76,19 +68,6 @@ TEST_CASE("reachability: a budget too small cuts short with every verdict 0", "[
 
 
 namespace {
-
-// A port nothing listens on right now (bound to 0, read back, closed).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 void check_none_unreachable(Child& server, const std::string& what) {
   // Idle servers' goroutines wait in select/chan receive forever by design
@@ -109,26 +88,10 @@ void check_none_unreachable(Child& server, const std::string& what) {
 
 TEST_CASE("reachability: healthy real servers (Debian's caddy and prometheus, stripped) have no unreachable goroutine",
           "[bpf][reachability][caddy]") {
-  const std::string dir = temp_path("reach-servers");
-  REQUIRE(run({"mkdir", "-p", dir + "/tsdb"}).status == 0);
-  const int admin = free_port(), site = free_port(), prom = free_port();
-  {
-    std::ofstream cfg(dir + "/Caddyfile");
-    cfg << "{\n\tadmin 127.0.0.1:" << admin << "\n\tauto_https off\n}\nhttp://127.0.0.1:" << site
-        << " {\n\trespond \"ok\"\n}\n";
-    std::ofstream p(dir + "/p.yml");
-    p << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n"
-      << "      - targets: ['127.0.0.1:" << prom << "']\n";
-  }
-  Child caddy = Child::spawn({"env", "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "/usr/bin/caddy", "run",
-                              "--config", dir + "/Caddyfile", "--adapter", "caddyfile"});
-  Child prometheus = Child::spawn({"/usr/bin/prometheus", "--config.file=" + dir + "/p.yml",
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(prom),
-                                   "--storage.tsdb.path=" + dir + "/tsdb"});
-  REQUIRE(wait_port_open(site, seconds(20)));
-  REQUIRE(wait_port_open(prom, seconds(30)));
-  REQUIRE(http_get(site, "/"));
+  RealServer caddy = start_caddy("reach-caddy", "\trespond \"ok\"\n");
+  RealServer prometheus = start_prometheus("reach-prometheus");
+  REQUIRE(http_get(caddy.port, "/"));
   std::this_thread::sleep_for(seconds(3));  // a few scrapes
-  check_none_unreachable(caddy, "caddy (main parked in select{})");
-  check_none_unreachable(prometheus, "prometheus");
+  check_none_unreachable(caddy.child, "caddy (main parked in select{})");
+  check_none_unreachable(prometheus.child, "prometheus");
 }

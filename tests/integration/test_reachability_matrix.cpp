@@ -53,12 +53,5 @@ TEST_CASE("reachability: go1.27, exactly the construction, and all of Go's own g
 
 
 TEST_CASE("reachability: go1.27 without a GC after set-up, never a reachable goroutine", "[bpf][reachability][matrix]") {
-  Child c = Child::spawn({fixture("go1.27/leakreach"), "-gc=false"});
-  Construction con = read_construction(c);
-  REQUIRE(c.wait_stdout_line("listening on", seconds(10)));
-  Analysis a = analyse(c.pid());
-  INFO(describe(a, con));
-  REQUIRE_FALSE(a.verdicts.cut_short);
-  for (uint64_t id : con.reachable) CHECK(a.unreachable.count(id) == 0);
-  for (uint64_t id : a.unreachable) CHECK((con.unreachable.count(id) + con.maybe.count(id)) == 1);
+  check_never_reachable_without_gc("go1.27/leakreach");
 }
