@@ -339,7 +339,8 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
 // blocked goroutines references (target/go_reachability.h), into
 // raw.wait_reach; the target runs meanwhile. Cut short, the waits it did
 // not prove are undecided (suspect, never leaked).
-void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, const RecordOptions& opt) {
+void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, const RecordOptions& opt,
+                       const std::atomic<bool>* stop) {
   ReachabilityScan& scan = raw.reachability;
   if (opt.reach_seconds <= 0) {
     scan.problem = "turned off (--reach-seconds 0)";
@@ -361,7 +362,7 @@ void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, cons
     gs.push_back({g.g_addr, g.goid, g.stack_lo, g.stack_hi, g.state.status, g.state.waitreason});
   const target::ReachabilityVerdicts v = target::find_unreachable_waits(
       target::RemoteMemory(t.proc.pid), t.proc.pid, **t.reach_setup, uint64_t(*bias), gs,
-      {opt.reach_seconds, opt.reach_mib << 20});
+      {opt.reach_seconds, opt.reach_mib << 20, stop});
   scan.ran = true;
   scan.cut_short = v.cut_short;
   scan.problem = v.cut_reason;
@@ -400,7 +401,7 @@ void read_end_state(collect::RawRecording& raw, const PreparedTarget& t, const R
       raw.goroutines_read_s = std::chrono::duration<double>(Clock::now() - started).count();
       raw.goroutines_at_end = std::move(*gs);
       raw.goroutines_read = true;
-      scan_reachability(raw, t, opt);
+      scan_reachability(raw, t, opt, limits.stop);
     } else {
       raw.goroutines_problem = gs.error().message + " (at the end)";
     }

@@ -7,10 +7,11 @@
 
 namespace mws::target {
 
-ScanBudget::ScanBudget(double max_seconds, uint64_t max_bytes)
+ScanBudget::ScanBudget(double max_seconds, uint64_t max_bytes, const std::atomic<bool>* stop)
     : start_(std::chrono::steady_clock::now()),
       deadline_(start_ + std::chrono::microseconds(static_cast<int64_t>(std::clamp(max_seconds, 0.0, 1e6) * 1e6))),
-      max_bytes_(max_bytes) {}
+      max_bytes_(max_bytes),
+      stop_(stop) {}
 
 bool ScanBudget::charge(uint64_t bytes) {
   if (exhausted()) return false;
@@ -21,6 +22,10 @@ bool ScanBudget::charge(uint64_t bytes) {
   }
   if (std::chrono::steady_clock::now() > deadline_) {
     reason_ = "time limit reached after " + std::to_string(bytes_) + " bytes";
+    return false;
+  }
+  if (stop_ && stop_->load()) {
+    reason_ = "interrupted after " + std::to_string(bytes_) + " bytes";
     return false;
   }
   return true;

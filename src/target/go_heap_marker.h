@@ -12,6 +12,7 @@
 // span at most once, and each object is marked and scanned once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -28,7 +29,8 @@ namespace mws::target {
 // records why) once either runs out.
 class ScanBudget {
  public:
-  ScanBudget(double max_seconds, uint64_t max_bytes);
+  // `stop` (Ctrl-C, SIGTERM), when set, ends it at the next charge.
+  ScanBudget(double max_seconds, uint64_t max_bytes, const std::atomic<bool>* stop = nullptr);
   bool charge(uint64_t bytes);
   bool exhausted() const { return !reason_.empty(); }
   const std::string& reason() const { return reason_; }
@@ -38,6 +40,7 @@ class ScanBudget {
  private:
   std::chrono::steady_clock::time_point start_, deadline_;
   uint64_t max_bytes_ = 0, bytes_ = 0;
+  const std::atomic<bool>* stop_ = nullptr;
   std::string reason_;
 };
 

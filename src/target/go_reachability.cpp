@@ -558,7 +558,7 @@ Result<ReachabilityVerdicts> find_unreachable_waits(const RemoteMemory& mem, pid
 ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const ReachabilitySetup& setup,
                                             uint64_t load_bias, const std::vector<BlockedGoroutine>& all_goroutines,
                                             const ReachabilityLimits& limits) {
-  ScanBudget budget(limits.max_seconds, limits.max_bytes);
+  ScanBudget budget(limits.max_seconds, limits.max_bytes, limits.stop);
   Context cx;
   cx.mem = &mem;
   cx.pid = pid;

@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +56,7 @@ struct BlockedGoroutine {
 struct ReachabilityLimits {
   double max_seconds = 10;
   uint64_t max_bytes = 4ull << 30;
+  const std::atomic<bool>* stop = nullptr;  // Ctrl-C, SIGTERM: cut short at the next batch
 };
 
 struct ReachabilityVerdicts {

@@ -366,3 +366,13 @@ TEST_CASE("reachability: a P write barrier buffer is not a root, but a look-alik
     CHECK((*v)[0] == (exact ? 1 : 0));
   }
 }
+
+TEST_CASE("reachability: Ctrl-C cuts the scan at its next batch, and says so", "[reachability]") {
+  std::atomic<bool> stop{false};
+  ScanBudget budget(100, 1ull << 40, &stop);
+  CHECK(budget.charge(4096));
+  stop = true;
+  CHECK_FALSE(budget.charge(4096));
+  CHECK(budget.exhausted());
+  CHECK(budget.reason().find("interrupted") == 0);
+}
