@@ -384,7 +384,7 @@ const GoroutineGroup& by_start(const Profile& p, const std::string& start) {
 
 }  // namespace
 
-TEST_CASE("leak verdict: blocked long is leaked only when a request started it; start-up goroutines are long-lived",
+TEST_CASE("leak verdict: blocked long is leaked only when a request started it, start-up goroutines are long-lived",
           "[attribute][leaks]") {
   Profile p;
   p.goroutines.read = true;
@@ -425,8 +425,8 @@ TEST_CASE("leak verdict: blocked long is leaked only when a request started it; 
   CHECK(found);
 }
 
-TEST_CASE("leak verdict: unreachable and Go's mark leak whatever the origin; a creator serving a request makes it "
-          "per request; a stuck request is in flight; growth or an unfinished scan makes it suspect",
+TEST_CASE("leak verdict: unreachable and Go's mark leak whatever the origin, a creator serving a request makes it "
+          "per request, a stuck request is in flight, growth or an unfinished scan makes it suspect",
           "[attribute][leaks]") {
   Profile p;
   p.goroutines.read = true;

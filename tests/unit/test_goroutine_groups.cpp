@@ -32,7 +32,7 @@ TEST_CASE("leak verdict: waits on other goroutines can leak, while I/O, timers, 
 
 #include "interpret/goroutine_origin.h"
 
-TEST_CASE("origin: a go statement in handler code while a request runs is per request; net/http's own is the "
+TEST_CASE("origin: a go statement in handler code while a request runs is per request, net/http's own is the "
           "connection's",
           "[interpret]") {
   using interpret::started_by_request;
