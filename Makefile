@@ -1,10 +1,11 @@
 # Thin front door over CMake. `make` builds build/mwscope, `make test` runs
 # every test (BPF tests need root), `make demo` profiles the built-in demo
-# server, `make bench` prints overhead ratios measured side by side.
+# server, `make bench` prints overhead ratios measured side by side, `make fuzz`
+# runs every fuzzer for longer than `make test` does.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure test unit-test sanitized-unit-test bpf-test demo bench soak clean
+.PHONY: all deps configure test unit-test sanitized-unit-test bpf-test fuzz demo bench soak clean
 
 all: configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -32,6 +33,24 @@ unit-test: all
 
 bpf-test: all
 	cd $(BUILD) && ctest --output-on-failure -L bpf
+
+# Every fuzzer for FUZZ_SECONDS each (`make test` runs them for a few
+# seconds): from its seeds (build/fuzz/NAME_seeds, made at build time) and
+# what earlier runs found (build/fuzz/NAME_work, kept). A crash stops here
+# and leaves its input in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZERS ?= gopclntab target_memory buildinfo go_types closure_names go_offsets proc_maps
+fuzz: all
+	@mkdir -p $(BUILD)/fuzz/artifacts
+	@for f in $(FUZZERS); do \
+	  seeds=$(BUILD)/fuzz/$${f}_seeds; test -d $$seeds || seeds=; \
+	  mkdir -p $(BUILD)/fuzz/$${f}_work; \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/$${f}_work $$seeds \
+	    2>$(BUILD)/fuzz/$$f.log || { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+	  grep -h "stat::number_of_executed_units\|stat::peak_rss_mb" $(BUILD)/fuzz/$$f.log; \
+	done
 
 # Only what the demo runs: mwscope, the demo server and the load generator.
 demo: configure

@@ -1,6 +1,7 @@
 #include "target/go_goroutines.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <unordered_set>
@@ -29,8 +30,10 @@ struct ParkedContext {
 // A frame-pointer walk from the saved context. Every frame must lie in the
 // goroutine's own stack [lo, hi), above the last: anything else means it
 // moved under us, and the walk stops there. Frames in the copied window
-// cost nothing; beyond it each is one read.
-std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, const ParkedContext& c) {
+// cost nothing; beyond it each is one read. *looped (when given) is set when
+// a saved frame pointer points back down into the stack, at or below its
+// own frame: a chain that loops (or a stack that changed as it was read).
+std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, const ParkedContext& c, bool* looped = nullptr) {
   std::vector<uint64_t> out;
   if (c.pc == 0) return out;
   out.push_back(c.pc);
@@ -45,7 +48,10 @@ std::vector<uint64_t> walk_parked_stack(const RemoteMemory& mem, const ParkedCon
     }
     if (frame[1] == 0) break;
     out.push_back(frame[1]);
-    if (frame[0] <= bp) break;
+    if (frame[0] <= bp) {
+      if (looped && frame[0] >= c.lo) *looped = true;  // 0 ends every goroutine's chain
+      break;
+    }
     bp = frame[0];
   }
   return out;
@@ -64,6 +70,8 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
   auto say_cut = [&](std::string why) {
     if (cut_reason.empty()) cut_reason = std::move(why);
   };
+  // What the target's own state made us skip, said after the cut (if any).
+  uint64_t repeated_entries = 0, looping_stacks = 0;
   struct SliceHeader {
     uint64_t ptr, len, cap;
   };
@@ -98,6 +106,7 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
     size_t kept = 0;
     for (uint64_t g : gs)
       if (seen.insert(g).second) gs[kept++] = g;
+    repeated_entries = gs.size() - kept;
     gs.resize(kept);
     kept_bytes += kept * 2 * sizeof(uint64_t);  // the visited set
   }
@@ -175,11 +184,25 @@ Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& 
         c.window = windows.data() + i * kStackWindow;
         c.window_len = reads[i].len;
       }
-      out[batch_start + i].stack = walk_parked_stack(mem, c);
+      bool looped = false;
+      out[batch_start + i].stack = walk_parked_stack(mem, c, &looped);
+      looping_stacks += looped;
       kept_bytes += out[batch_start + i].stack.size() * sizeof(uint64_t);
     }
   }
-  if (cut) *cut = cut_reason;
+  if (cut) {
+    std::vector<std::string> parts;
+    if (!cut_reason.empty()) parts.push_back(std::move(cut_reason));
+    if (repeated_entries)
+      parts.push_back(fmt::format("runtime.allgs names goroutines more than once ({} repeated entries): each "
+                                  "was read once",
+                                  repeated_entries));
+    if (looping_stacks)
+      parts.push_back(fmt::format("the stacks of {} goroutines were cut where a frame pointer points back down "
+                                  "(a loop, or a stack that changed as it was read)",
+                                  looping_stacks));
+    *cut = fmt::format("{}", fmt::join(parts, "; "));
+  }
   return out;
 }
 

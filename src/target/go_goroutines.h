@@ -55,7 +55,9 @@ std::string describe_goroutine_state(const GoroutineState& st, const std::string
 // garbage. A g that allgs names twice is read once. The walk stops, saying
 // why in *cut (when given), after limits.max_steps entries of allgs, when
 // what it kept would pass limits.max_bytes, or when limits.stop is set;
-// what it read so far is returned. Offsets out of bounds
+// what it read so far is returned. *cut (one line) also says when allgs
+// repeats a g and when a stack walk ended at a frame pointer that points
+// back down (empty: nothing cut, nothing skipped). Offsets out of bounds
 // (check_go_offsets) are refused.
 Result<std::vector<GoroutineSnapshot>> read_live_goroutines(const RemoteMemory& mem, uint64_t allgs_addr,
                                                             const GoRuntimeOffsets& off, bool stacks = false,

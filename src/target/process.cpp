@@ -82,12 +82,14 @@ std::optional<int64_t> load_bias(const ProcessInfo& proc, const ElfFile& exe) {
   return std::nullopt;
 }
 
-Result<std::vector<Mapping>> read_mappings(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  if (!in) return Error{"cannot read /proc/" + std::to_string(pid) + "/maps: " + std::strerror(errno)};
+std::vector<Mapping> parse_mappings(std::string_view text) {
   std::vector<Mapping> out;
-  std::string line;
-  while (std::getline(in, line)) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string line(text.substr(pos, eol - pos));  // NUL-terminated for sscanf
+    pos = eol + 1;
     // start-end perms offset dev inode path
     Mapping m;
     char perms[8] = {};
@@ -104,6 +106,12 @@ Result<std::vector<Mapping>> read_mappings(pid_t pid) {
     out.push_back(std::move(m));
   }
   return out;
+}
+
+Result<std::vector<Mapping>> read_mappings(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  if (!in) return Error{"cannot read /proc/" + std::to_string(pid) + "/maps: " + std::strerror(errno)};
+  return parse_mappings(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
 }
 
 Result<ProcessInfo> inspect_process(pid_t pid) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "target/elf_file.h"
@@ -36,6 +37,9 @@ bool process_exists(pid_t pid);
 bool process_running(pid_t pid);
 // Re-reads /proc/PID/maps (mappings change as a process runs).
 Result<std::vector<Mapping>> read_mappings(pid_t pid);
+// The lines of a /proc/PID/maps text (the target names its files, so the
+// text is untrusted: fuzz_proc_maps); lines that do not parse are skipped.
+std::vector<Mapping> parse_mappings(std::string_view text);
 
 // Where the process loaded its executable `exe`: runtime address = link-time
 // address + load bias. 0 for a fixed-address (non-PIE) executable; for PIE,
