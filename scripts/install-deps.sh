@@ -27,6 +27,8 @@ PACKAGES=(
   # goroutines beside their own /debug/pprof/goroutine; test_leak_verdict.cpp:
   # no false leaks on healthy servers)
   caddy prometheus
+  # the hostile-target suite measures each run's time and peak memory (test_hostile_target.cpp)
+  time
   # the reference tool for native heap leaks, beside --c-heap (test_c_heap.cpp)
   heaptrack
   # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)
