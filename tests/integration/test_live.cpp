@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -97,17 +98,29 @@ std::vector<Block> blocks_of(const std::string& text) {
   return out;
 }
 
-// Load on /work for the whole recording, in the background.
+// Load on /work for the whole recording: running before the recording
+// starts (the fixture has served some, by its own count) and until stop(),
+// called once mwscope has exited, however long its attach took on a busy
+// machine. loadgen's -duration is only a bound.
 struct BackgroundLoad {
-  std::thread thread;
-  BackgroundLoad(int port, double seconds) {
-    thread = std::thread([port, seconds] {
-      run({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n", "0", "-duration",
-           std::to_string(int(seconds * 1000)) + "ms", "-c", "2"},
-          std::chrono::seconds(120));
-    });
+  Child child;
+  explicit BackgroundLoad(int port)
+      : child(Child::spawn({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n",
+                            "0", "-duration", "240s", "-c", "2"})) {
+    bool serving = false;
+    for (auto deadline = steady_clock::now() + seconds(30); !serving && steady_clock::now() < deadline;) {
+      auto body = http_get(port, "/debug/allocs");
+      serving = body && nlohmann::json::parse(*body).at("work_requests").get<uint64_t>() > 0;
+      if (!serving) std::this_thread::sleep_for(milliseconds(50));
+    }
+    REQUIRE(serving);
   }
-  ~BackgroundLoad() { thread.join(); }
+  // Ends the load; it must have run the whole recording long, without an error.
+  void stop() {
+    REQUIRE(child.running());
+    child.signal(SIGINT);
+    CHECK(child.wait(seconds(60)) == 0);
+  }
 };
 
 }  // namespace
@@ -115,10 +128,10 @@ struct BackgroundLoad {
 TEST_CASE("the live view through a pipe: one timestamped block per interval, each as the construction says",
           "[bpf][live]") {
   Server server = start_server("allocserver");
-  BackgroundLoad load(server.port, 5);
-  std::this_thread::sleep_for(milliseconds(300));  // the load is running before the recording starts
+  BackgroundLoad load(server.port);
   auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact", "-d", "3.6",
                 "--interval", "1"});
+  load.stop();
   INFO(r.out.substr(0, 4000) << r.err);
   REQUIRE(r.status == 0);
   CHECK(count(r.out, " UTC ---\n") == 3);  // at 1, 2 and 3 s; the final report follows
@@ -138,12 +151,13 @@ TEST_CASE("the live view through a pipe: one timestamped block per interval, eac
 TEST_CASE("the live view on a terminal redraws in place, and its pprof files are each a whole profile so far",
           "[bpf][live][pprof]") {
   Server server = start_server("allocserver");
-  BackgroundLoad load(server.port, 5);
-  std::this_thread::sleep_for(milliseconds(300));
+  BackgroundLoad load(server.port);
   const std::string dir = temp_path("pprof-dir");
+  run({"rm", "-rf", dir});
   REQUIRE(mkdir(dir.c_str(), 0755) == 0);
   const std::string out = run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode",
                                            "exact", "-d", "3.6", "--interval", "1", "--pprof-dir", dir});
+  load.stop();
   INFO(out.substr(0, 3000));
   CHECK(count(out, "\x1b[H\x1b[2J") == 3);  // home and clear, then the block
   CHECK(out.find(" UTC ---") == std::string::npos);
