@@ -25,9 +25,19 @@ using namespace std::chrono;
 
 namespace {
 
+size_t count(const std::string& text, const std::string& what);
+
+// When to interrupt (SIGINT) a program run on a terminal: after a time, or
+// once it has printed `needle` `times` times.
+struct Interrupt {
+  milliseconds after{0};
+  std::string needle;
+  size_t times = 0;
+};
+
 // Runs argv with stdout and stderr on a new pseudo-terminal (as in an SRE's
-// shell); SIGINT after `interrupt_after` when given. Returns all it printed.
-std::string run_on_terminal(const std::vector<std::string>& argv, milliseconds interrupt_after = milliseconds(0)) {
+// shell); SIGINT as `interrupt` says, if at all. Returns all it printed.
+std::string run_on_terminal(const std::vector<std::string>& argv, const Interrupt& interrupt = {}) {
   int master = -1;
   struct winsize ws {};
   ws.ws_row = 50;
@@ -43,9 +53,10 @@ std::string run_on_terminal(const std::vector<std::string>& argv, milliseconds i
   }
   std::string out;
   const auto started = steady_clock::now();
-  bool interrupted = interrupt_after.count() == 0;
+  bool interrupted = interrupt.after.count() == 0 && interrupt.times == 0;
   for (;;) {
-    if (!interrupted && steady_clock::now() - started >= interrupt_after) {
+    if (!interrupted && (interrupt.times > 0 ? count(out, interrupt.needle) >= interrupt.times
+                                             : steady_clock::now() - started >= interrupt.after)) {
       kill(pid, SIGINT);
       interrupted = true;
     }
@@ -155,13 +166,22 @@ TEST_CASE("the live view on a terminal redraws in place, and its pprof files are
   const std::string dir = temp_path("pprof-dir");
   run({"rm", "-rf", dir});
   REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  // Interrupted once the third block is out, not after a fixed time: an
+  // interval whose work outlasts it on a busy machine is merged into the
+  // next (the block says "the last 2.0 s"), so a fixed -d gives no fixed
+  // number of blocks. -d is only a bound.
+  const std::string clear = "\x1b[H\x1b[2J";  // home and clear, then the block
   const std::string out = run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode",
-                                           "exact", "-d", "3.6", "--interval", "1", "--pprof-dir", dir});
+                                           "exact", "-d", "60", "--interval", "1", "--pprof-dir", dir},
+                                          Interrupt{milliseconds(0), "mwscope live:", 3});
   load.stop();
   INFO(out.substr(0, 3000));
-  CHECK(count(out, "\x1b[H\x1b[2J") == 3);  // home and clear, then the block
+  // Every block redrawn in place, one pprof file each (below); a fourth
+  // may have begun before the interrupt landed.
+  const size_t redraws = count(out, clear);
+  CHECK(redraws >= 3);
   CHECK(out.find(" UTC ---") == std::string::npos);
-  CHECK(blocks_of(out).size() == 3);
+  CHECK(blocks_of(out).size() == redraws);
 
   // One file per interval, named by the target and the time, never reused;
   // each holds everything since attach, so each total is at least the last.
@@ -173,7 +193,7 @@ TEST_CASE("the live view on a terminal redraws in place, and its pprof files are
     closedir(d);
   }
   std::sort(files.begin(), files.end());
-  REQUIRE(files.size() == 3);
+  REQUIRE(files.size() == redraws);
   int64_t last = 0;
   for (const auto& f : files) {
     const PprofRaw p = pprof_raw(f);
@@ -187,7 +207,9 @@ TEST_CASE("the live view on a terminal redraws in place, and its pprof files are
 TEST_CASE("recording until Ctrl-C on a terminal shows one status line, rewritten in place", "[bpf][live]") {
   Server server = start_server("allocserver");
   const std::string out =
-      run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact"}, seconds(3));
+      run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact"},
+                      // Ctrl-C once the status line has been written twice, however long the attach took.
+                      Interrupt{milliseconds(0), "\rmwscope: recording ", 2});
   INFO(out.substr(0, 3000));
   CHECK(count(out, "\rmwscope: recording ") >= 2);  // each second, over the same line
   CHECK(out.find("Ctrl-C to stop") != std::string::npos);
