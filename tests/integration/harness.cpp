@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "model/profile.h"
+
 namespace mws::test {
 
 using namespace std::chrono;
@@ -445,6 +447,50 @@ uint64_t state_count(const nlohmann::json& group, const std::string& state) {
   return 0;
 }
 
+// The first function of a stack that is not the runtime's, as mwscope's
+// sites are defined (model::is_runtime_function); "[running]" for none.
+std::string site_of(const std::vector<std::string>& leaf_first) {
+  for (const auto& fn : leaf_first)
+    if (!mws::is_runtime_function(fn)) return fn;
+  return leaf_first.empty() ? "[running]" : leaf_first.front();
+}
+
+// /debug/pprof/goroutine?debug=1 as goroutines per site, without the
+// goroutines that serve this very dump (its handler, its connection's
+// background read). The background read is started just before the
+// handler runs and is often not yet scheduled when the dump is taken: then
+// its stack is runtime.goexit alone and the dump lists no frame for it.
+std::map<std::string, uint64_t> pprof_sites(int admin_port) {
+  auto body = http_get(admin_port, "/debug/pprof/goroutine?debug=1");
+  REQUIRE(body);
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(*body);
+  std::string line;
+  uint64_t count = 0;
+  std::vector<std::string> frames;
+  auto flush = [&] {
+    bool serves_dump = false;
+    for (const auto& f : frames)
+      serves_dump |= f.rfind("runtime/pprof.", 0) == 0 || f == "net/http.(*connReader).backgroundRead";
+    if (count && !serves_dump && !frames.empty()) out[site_of(frames)] += count;
+    count = 0;
+    frames.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.find(" @ ") != std::string::npos) {
+      flush();
+      count = std::stoull(line.substr(0, line.find(' ')));
+    } else if (line.rfind("#\t", 0) == 0) {  // "#\t0xPC\tfunction+0xOFF\tfile:line"
+      std::istringstream fields(line.substr(2));
+      std::string pc, fn;
+      fields >> pc >> fn;
+      frames.push_back(fn.substr(0, fn.rfind("+0x")));
+    }
+  }
+  flush();
+  return out;
+}
+
 PprofRaw pprof_raw(const std::string& path) {
   auto r = run({"go", "tool", "pprof", "-raw", path}, seconds(60));
   INFO(r.err);
@@ -453,15 +499,39 @@ PprofRaw pprof_raw(const std::string& path) {
   out.text = r.out;
   std::istringstream in(r.out);
   std::string line;
-  bool in_samples = false, header = false;
+  bool in_samples = false, header = false, in_locations = false;
+  std::map<uint64_t, std::vector<std::string>> functions;  // per location: leaf first, inlined expanded
+  std::vector<std::vector<uint64_t>> sample_locations;
+  uint64_t location = 0;
   static const std::regex label(R"((\w+):\[([^\]]*)\])");
   while (std::getline(in, line)) {
     if (line == "Samples:") {
       in_samples = header = true;
       continue;
     }
+    if (in_locations) {
+      if (line.rfind("Mappings", 0) == 0) break;
+      // "     1: 0x46e0b6 M=1 runtime.gopark /path/proc.go:364 s=0", then
+      // one line per caller it was inlined into: "   runtime.x /path:1 s=0".
+      std::istringstream f(line);
+      std::string word;
+      if (!(f >> word)) continue;
+      if (word.size() > 1 && word.back() == ':' &&
+          std::all_of(word.begin(), word.end() - 1, [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+        location = std::stoull(word.substr(0, word.size() - 1));
+        if (!(f >> word)) continue;
+        while (word.rfind("0x", 0) == 0 || word.rfind("M=", 0) == 0)
+          if (!(f >> word)) break;
+      }
+      if (word.rfind("0x", 0) != 0 && word.rfind("M=", 0) != 0 && word.rfind("s=", 0) != 0)
+        functions[location].push_back(word);
+      continue;
+    }
     if (!in_samples) continue;
-    if (line.rfind("Locations", 0) == 0) break;
+    if (line.rfind("Locations", 0) == 0) {
+      in_locations = true;
+      continue;
+    }
     if (header) {  // "alloc_objects/count alloc_space/bytes ..."
       std::istringstream types(line);
       for (std::string t; types >> t;) {
@@ -482,8 +552,16 @@ PprofRaw pprof_raw(const std::string& path) {
     PprofSample s;
     std::istringstream values(line.substr(0, colon));
     for (int64_t v; values >> v;) s.values.push_back(v);
-    if (s.values.size() == out.sample_types.size()) out.samples.push_back(std::move(s));
+    if (s.values.size() == out.sample_types.size()) {
+      out.samples.push_back(std::move(s));
+      std::istringstream ids(line.substr(colon + 1));
+      sample_locations.emplace_back();
+      for (uint64_t id; ids >> id;) sample_locations.back().push_back(id);
+    }
   }
+  for (size_t i = 0; i < out.samples.size(); i++)
+    for (uint64_t id : sample_locations[i])
+      for (const auto& fn : functions[id]) out.samples[i].frames.push_back(fn);
   return out;
 }
 

@@ -152,6 +152,7 @@ std::string innermost_main(const nlohmann::json& stack);
 struct PprofSample {
   std::vector<int64_t> values;
   std::map<std::string, std::string> labels;
+  std::vector<std::string> frames;  // its stack's functions, leaf first, inlined frames expanded
 };
 struct PprofRaw {
   std::vector<std::string> sample_types;  // "alloc_objects/count"
@@ -162,5 +163,14 @@ struct PprofRaw {
   int64_t sum(const std::string& type, const std::map<std::string, std::string>& where = {}) const;
 };
 PprofRaw pprof_raw(const std::string& path);
+
+// The first function of a leaf-first stack that is not the runtime's, as
+// mwscope's goroutine sites are defined (model::is_runtime_function);
+// "[running]" for none.
+std::string site_of(const std::vector<std::string>& leaf_first);
+// The runtime's own goroutine profile (/debug/pprof/goroutine?debug=1 on
+// 127.0.0.1:port) as goroutines per site, without the goroutines that serve
+// this very dump.
+std::map<std::string, uint64_t> pprof_sites(int port);
 
 }  // namespace mws::test

@@ -194,10 +194,12 @@ std::map<std::string, double> heaptrack_leaks(const std::string& report) {
   return out;
 }
 
-TEST_CASE("heaptrack finds the leaks cleak's construction says, as mwscope does", "[bpf][c_heap]") {
+TEST_CASE("heaptrack alone finds the leaks cleak's construction says (the reference tool, not compared with mwscope)",
+          "[bpf][c_heap]") {
   // heaptrack runs the program from its start (LD_PRELOAD), mwscope attaches
   // to a running one: each is held to the construction, never to the other
-  // (test above for mwscope). heaptrack also sees the two stdio buffers libc
+  // (mwscope: "C heap of a plain C process equals its construction per
+  // function" above). heaptrack also sees the two stdio buffers libc
   // allocates at start, which mwscope, attached later, never sees.
   const std::string dir = temp_path("heaptrack");
   run({"rm", "-rf", dir});

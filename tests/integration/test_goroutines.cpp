@@ -387,53 +387,6 @@ TEST_CASE("the default mode reads every goroutine from memory: leaks from before
   CHECK(mw.stderr_text().find("before attach included") != std::string::npos);
 }
 
-namespace {
-
-// The first function of a stack that is not the runtime's, as mwscope's
-// sites are defined (model::is_runtime_function); "[running]" for none.
-std::string site_of(const std::vector<std::string>& leaf_first) {
-  for (const auto& fn : leaf_first)
-    if (!mws::is_runtime_function(fn)) return fn;
-  return leaf_first.empty() ? "[running]" : leaf_first.front();
-}
-
-// /debug/pprof/goroutine?debug=1 as goroutines per site, without the
-// goroutines that serve this very dump (its handler, its connection's
-// background read). The background read is started just before the
-// handler runs and is often not yet scheduled when the dump is taken: then
-// its stack is runtime.goexit alone and the dump lists no frame for it.
-std::map<std::string, uint64_t> pprof_sites(int admin_port) {
-  auto body = http_get(admin_port, "/debug/pprof/goroutine?debug=1");
-  REQUIRE(body);
-  std::map<std::string, uint64_t> out;
-  std::istringstream in(*body);
-  std::string line;
-  uint64_t count = 0;
-  std::vector<std::string> frames;
-  auto flush = [&] {
-    bool serves_dump = false;
-    for (const auto& f : frames)
-      serves_dump |= f.rfind("runtime/pprof.", 0) == 0 || f == "net/http.(*connReader).backgroundRead";
-    if (count && !serves_dump && !frames.empty()) out[site_of(frames)] += count;
-    count = 0;
-    frames.clear();
-  };
-  while (std::getline(in, line)) {
-    if (line.find(" @ ") != std::string::npos) {
-      flush();
-      count = std::stoull(line.substr(0, line.find(' ')));
-    } else if (line.rfind("#\t", 0) == 0) {  // "#\t0xPC\tfunction+0xOFF\tfile:line"
-      std::istringstream fields(line.substr(2));
-      std::string pc, fn;
-      fields >> pc >> fn;
-      frames.push_back(fn.substr(0, fn.rfind("+0x")));
-    }
-  }
-  flush();
-  return out;
-}
-
-}  // namespace
 
 // A real, stripped third-party server: Debian's caddy (built by Debian with
 // its own Go), idle, with its admin endpoint's pprof. Every goroutine the

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,9 +25,19 @@ using namespace std::chrono;
 
 namespace {
 
+size_t count(const std::string& text, const std::string& what);
+
+// When to interrupt (SIGINT) a program run on a terminal: after a time, or
+// once it has printed `needle` `times` times.
+struct Interrupt {
+  milliseconds after{0};
+  std::string needle;
+  size_t times = 0;
+};
+
 // Runs argv with stdout and stderr on a new pseudo-terminal (as in an SRE's
-// shell); SIGINT after `interrupt_after` when given. Returns all it printed.
-std::string run_on_terminal(const std::vector<std::string>& argv, milliseconds interrupt_after = milliseconds(0)) {
+// shell); SIGINT as `interrupt` says, if at all. Returns all it printed.
+std::string run_on_terminal(const std::vector<std::string>& argv, const Interrupt& interrupt = {}) {
   int master = -1;
   struct winsize ws {};
   ws.ws_row = 50;
@@ -42,9 +53,10 @@ std::string run_on_terminal(const std::vector<std::string>& argv, milliseconds i
   }
   std::string out;
   const auto started = steady_clock::now();
-  bool interrupted = interrupt_after.count() == 0;
+  bool interrupted = interrupt.after.count() == 0 && interrupt.times == 0;
   for (;;) {
-    if (!interrupted && steady_clock::now() - started >= interrupt_after) {
+    if (!interrupted && (interrupt.times > 0 ? count(out, interrupt.needle) >= interrupt.times
+                                             : steady_clock::now() - started >= interrupt.after)) {
       kill(pid, SIGINT);
       interrupted = true;
     }
@@ -97,17 +109,29 @@ std::vector<Block> blocks_of(const std::string& text) {
   return out;
 }
 
-// Load on /work for the whole recording, in the background.
+// Load on /work for the whole recording: running before the recording
+// starts (the fixture has served some, by its own count) and until stop(),
+// called once mwscope has exited, however long its attach took on a busy
+// machine. loadgen's -duration is only a bound.
 struct BackgroundLoad {
-  std::thread thread;
-  BackgroundLoad(int port, double seconds) {
-    thread = std::thread([port, seconds] {
-      run({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n", "0", "-duration",
-           std::to_string(int(seconds * 1000)) + "ms", "-c", "2"},
-          std::chrono::seconds(120));
-    });
+  Child child;
+  explicit BackgroundLoad(int port)
+      : child(Child::spawn({fixture("loadgen"), "-url", "http://127.0.0.1:" + std::to_string(port) + "/work", "-n",
+                            "0", "-duration", "240s", "-c", "2"})) {
+    bool serving = false;
+    for (auto deadline = steady_clock::now() + seconds(30); !serving && steady_clock::now() < deadline;) {
+      auto body = http_get(port, "/debug/allocs");
+      serving = body && nlohmann::json::parse(*body).at("work_requests").get<uint64_t>() > 0;
+      if (!serving) std::this_thread::sleep_for(milliseconds(50));
+    }
+    REQUIRE(serving);
   }
-  ~BackgroundLoad() { thread.join(); }
+  // Ends the load; it must have run the whole recording long, without an error.
+  void stop() {
+    REQUIRE(child.running());
+    child.signal(SIGINT);
+    CHECK(child.wait(seconds(60)) == 0);
+  }
 };
 
 }  // namespace
@@ -115,16 +139,29 @@ struct BackgroundLoad {
 TEST_CASE("the live view through a pipe: one timestamped block per interval, each as the construction says",
           "[bpf][live]") {
   Server server = start_server("allocserver");
-  BackgroundLoad load(server.port, 5);
-  std::this_thread::sleep_for(milliseconds(300));  // the load is running before the recording starts
-  auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact", "-d", "3.6",
-                "--interval", "1"});
+  BackgroundLoad load(server.port);
+  // Interrupted once the third block is out, not after a fixed time (an
+  // interval whose work outlasts it on a busy machine is merged into the
+  // next): -d is only a bound.
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact", "-d", "60",
+                           "--interval", "1"});
+  for (int block = 0; block < 3; block++) REQUIRE(mw.wait_stdout_line(" UTC ---", seconds(60)));
+  mw.signal(SIGINT);
+  const int status = mw.wait(seconds(60));
+  load.stop();
+  struct {
+    int status;
+    std::string out, err;
+  } r{status, mw.stdout_text(), mw.stderr_text()};
   INFO(r.out.substr(0, 4000) << r.err);
   REQUIRE(r.status == 0);
-  CHECK(count(r.out, " UTC ---\n") == 3);  // at 1, 2 and 3 s; the final report follows
+  // One timestamped block per interval, the final report after them; a
+  // fourth may have begun before the interrupt landed.
+  const size_t stamped = count(r.out, " UTC ---\n");
+  CHECK(stamped >= 3);
   CHECK(r.out.find("\x1b[") == std::string::npos);  // no terminal control into a pipe
   const auto blocks = blocks_of(r.out);
-  REQUIRE(blocks.size() == 3);
+  REQUIRE(blocks.size() == stamped);
   for (const Block& b : blocks) {
     // Each interval on its own: the middleware's explicit allocations per
     // request (the fixture's construction: 3), the requests at the edges
@@ -138,16 +175,26 @@ TEST_CASE("the live view through a pipe: one timestamped block per interval, eac
 TEST_CASE("the live view on a terminal redraws in place, and its pprof files are each a whole profile so far",
           "[bpf][live][pprof]") {
   Server server = start_server("allocserver");
-  BackgroundLoad load(server.port, 5);
-  std::this_thread::sleep_for(milliseconds(300));
+  BackgroundLoad load(server.port);
   const std::string dir = temp_path("pprof-dir");
+  run({"rm", "-rf", dir});
   REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+  // Interrupted once the third block is out, not after a fixed time: an
+  // interval whose work outlasts it on a busy machine is merged into the
+  // next (the block says "the last 2.0 s"), so a fixed -d gives no fixed
+  // number of blocks. -d is only a bound.
+  const std::string clear = "\x1b[H\x1b[2J";  // home and clear, then the block
   const std::string out = run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode",
-                                           "exact", "-d", "3.6", "--interval", "1", "--pprof-dir", dir});
+                                           "exact", "-d", "60", "--interval", "1", "--pprof-dir", dir},
+                                          Interrupt{milliseconds(0), "mwscope live:", 3});
+  load.stop();
   INFO(out.substr(0, 3000));
-  CHECK(count(out, "\x1b[H\x1b[2J") == 3);  // home and clear, then the block
+  // Every block redrawn in place, one pprof file each (below); a fourth
+  // may have begun before the interrupt landed.
+  const size_t redraws = count(out, clear);
+  CHECK(redraws >= 3);
   CHECK(out.find(" UTC ---") == std::string::npos);
-  CHECK(blocks_of(out).size() == 3);
+  CHECK(blocks_of(out).size() == redraws);
 
   // One file per interval, named by the target and the time, never reused;
   // each holds everything since attach, so each total is at least the last.
@@ -159,7 +206,7 @@ TEST_CASE("the live view on a terminal redraws in place, and its pprof files are
     closedir(d);
   }
   std::sort(files.begin(), files.end());
-  REQUIRE(files.size() == 3);
+  REQUIRE(files.size() == redraws);
   int64_t last = 0;
   for (const auto& f : files) {
     const PprofRaw p = pprof_raw(f);
@@ -173,7 +220,9 @@ TEST_CASE("the live view on a terminal redraws in place, and its pprof files are
 TEST_CASE("recording until Ctrl-C on a terminal shows one status line, rewritten in place", "[bpf][live]") {
   Server server = start_server("allocserver");
   const std::string out =
-      run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact"}, seconds(3));
+      run_on_terminal({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact"},
+                      // Ctrl-C once the status line has been written twice, however long the attach took.
+                      Interrupt{milliseconds(0), "\rmwscope: recording ", 2});
   INFO(out.substr(0, 3000));
   CHECK(count(out, "\rmwscope: recording ") >= 2);  // each second, over the same line
   CHECK(out.find("Ctrl-C to stop") != std::string::npos);

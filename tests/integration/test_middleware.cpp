@@ -21,10 +21,12 @@ namespace {
 
 // The runtime's own counts, from the fixture's /debug/allocs.
 struct Truth {
-  std::map<std::string, uint64_t> functions;  // by innermost main.* frame
+  // By innermost main.* frame: objects and the part of them made inside
+  // another allocation (GC assist).
+  std::map<std::string, std::pair<uint64_t, uint64_t>> functions;
   // By who mwscope's rule charges (framework fixtures only: ginserver,
   // chiserver, echoserver, glueserver): objects and the part of them made
-  // inside another allocation (GC assist), which mwscope counts once.
+  // inside another allocation (GC assist), not part of the construction.
   std::map<std::string, std::pair<uint64_t, uint64_t>> owners;
   uint64_t work_requests = 0;
   bool has_owners = false;
@@ -33,7 +35,8 @@ struct Truth {
 Truth runtime_truth(int port) {
   const json doc = json::parse(*http_get(port, "/debug/allocs"));
   Truth t;
-  for (auto& [fn, c] : doc.at("functions").items()) t.functions[fn] = c.at("objects").get<uint64_t>();
+  for (auto& [fn, c] : doc.at("functions").items())
+    t.functions[fn] = {c.at("objects").get<uint64_t>(), c.at("nested_objects").get<uint64_t>()};
   t.has_owners = doc.contains("owners");
   if (t.has_owners)
     for (auto& [name, c] : doc.at("owners").items())
@@ -74,7 +77,7 @@ void check_framework_rows(const json& profile, const Truth& before, const Truth&
     const double nested = count(a, after.owners.end(), true) - count(b, before.owners.end(), true);
     const double ours = row_objects(profile, name);
     INFO("framework " << name << ": runtime " << truth << " (" << nested << " nested), mwscope " << ours);
-    CHECK(std::fabs(ours - truth) <= std::max(nested, 0.01 * truth));
+    CHECK(ours == truth);  // every allocation of its own code, none of anyone else's
   }
 }
 
@@ -141,11 +144,14 @@ void mws::test::check_middleware_per_request(const std::string& fixture_name) {
     e.per_request += c.value("total_objects_per_request", c.at("objects_per_request").get<double>());
     // Without the owner view (allocserver: net/http only, no framework) the
     // owner of an allocation is its innermost main.* frame.
-    auto count = [&fn](const Truth& t) {
+    auto count = [&fn](const Truth& t, bool nested) {
       auto it = t.functions.find(fn);
-      return it == t.functions.end() ? 0.0 : double(it->second);
+      return it == t.functions.end() ? 0.0 : double(nested ? it->second.second : it->second.first);
     };
-    if (!after.has_owners) e.truth += count(after) - count(before);
+    if (!after.has_owners) {
+      e.truth += count(after, false) - count(before, false);
+      e.nested += count(after, true) - count(before, true);
+    }
   }
   REQUIRE(expected.size() >= 4);
   std::set<std::string> user_middleware;
@@ -165,14 +171,19 @@ void mws::test::check_middleware_per_request(const std::string& fixture_name) {
     const double ours = m->at("objects").get<double>();
     INFO(name << ": construction " << e.per_request << "/request, runtime " << e.truth << " (" << e.nested
               << " nested), mwscope " << ours << " over " << n << " /work requests");
-    CHECK(std::fabs(ours - e.truth) <= std::max(e.nested, 0.01 * e.truth));
+    // Every allocation the runtime charged to it, none lost, none of
+    // another middleware's.
+    CHECK(ours == e.truth);
     CHECK(m->at("objects_per_request").get<double>() == Approx(ours / requests));
-    if (after.has_owners)
-      // Only its own code and the libraries it calls: the construction,
-      // exactly, but for allocations the runtime made inside one of them.
-      CHECK(std::fabs(ours - n * e.per_request) <= e.nested);
+    // The construction, on the runtime's word (a check of the fixture): its
+    // own code and the libraries it calls, plus what the runtime made inside
+    // those allocations. allocserver's table lists main.RequestID's own
+    // objects only, not the stdlib's (context.WithValue, r.WithContext),
+    // whose count is each Go version's own.
+    if (after.has_owners || name != "main.RequestID")
+      CHECK(e.truth - e.nested == n * e.per_request);
     else
-      CHECK(ours / n >= 0.99 * e.per_request);  // at least what the middleware allocates itself
+      CHECK(e.truth - e.nested >= n * e.per_request);
     for (const auto& t : m->at("top_types")) saw_value_ctx |= t.at("name") == "context.valueCtx";
   }
   if (construction.dump().find("context.WithValue") != std::string::npos)
@@ -219,14 +230,25 @@ TEST_CASE("objects per request of a 1 s recording under saturating load equal th
   Server server = start_server("allocserver");
   const int connections = 8;
   const std::string base = "http://127.0.0.1:" + std::to_string(server.port);
+  // The load runs from before the attach until after the recording has
+  // ended, however long the attach takes on a busy machine: it is stopped
+  // (SIGINT) only once mwscope has exited. Its -duration is only a bound.
   Child load = Child::spawn({fixture("loadgen"), "-url", base + "/work", "-n", "0", "-c", std::to_string(connections),
-                             "-duration", "8s"});
-  REQUIRE(wait_port_open(server.port, seconds(5)));
-  std::this_thread::sleep_for(milliseconds(500));  // saturated by now
+                             "-duration", "240s"});
+  // Requests are being served before mwscope starts: the fixture's own count.
+  bool serving = false;
+  for (auto deadline = steady_clock::now() + seconds(30); !serving && steady_clock::now() < deadline;) {
+    auto body = http_get(server.port, "/debug/allocs");
+    serving = body && json::parse(*body).at("work_requests").get<uint64_t>() > 0;
+    if (!serving) std::this_thread::sleep_for(milliseconds(50));
+  }
+  REQUIRE(serving);
   const std::string json_path = temp_path("window.json");
   auto r = run({mwscope_binary(), "-p", std::to_string(server.child.pid()), "-d", "1", "--mode", "exact",
                 "--no-goroutines", "--json", json_path},
                seconds(60));
+  REQUIRE(load.running());  // the load covered the whole recording
+  load.signal(SIGINT);
   INFO(r.err);
   REQUIRE(r.status == 0);
   json profile = read_profile_json(json_path);
@@ -290,7 +312,7 @@ TEST_CASE("through negroni, gorilla/mux and alice each framework's own work is i
     INFO(framework << ": runtime " << truth << " objects over " << n << " requests");
     CHECK(truth >= n);
     REQUIRE(row(profile, framework));
-    CHECK(std::fabs(row_objects(profile, framework) - truth) <= 0.01 * truth);
+    CHECK(row_objects(profile, framework) == truth);
   }
   // alice applies its constructors once, at start-up: it runs no code per
   // request, so it has nothing to carry.

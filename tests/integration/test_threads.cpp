@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <filesystem>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -63,6 +65,21 @@ uint64_t folded_weight(const std::string& path) {
   return total;
 }
 
+// The thread ids of a process, as the kernel lists them (/proc/PID/task):
+// the truth about its threads.
+std::set<pid_t> task_ids(pid_t pid) {
+  std::set<pid_t> out;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+    out.insert(std::stoi(t.path().filename().string()));
+  return out;
+}
+
+size_t count_not_in(const std::set<pid_t>& a, const std::set<pid_t>& b) {
+  size_t n = 0;
+  for (pid_t t : a) n += !b.count(t);
+  return n;
+}
+
 bool stack_has(const json& frames, const std::string& function) {
   for (const auto& f : frames)
     if (f.at("function") == function) return true;
@@ -112,7 +129,13 @@ void mws::test::check_threads_cgo(const std::string& cgoserver) {
   Server server = start_server(cgoserver);
   // --goroutines: the creation stacks of goroutines started while recording
   // carry the middleware chain.
+  // The kernel's list of the server's threads just before mwscope starts
+  // and just after it has attached: its own reading at the attach lies
+  // between the two (the Go runtime may start a thread of its own at any
+  // time, e.g. when sysmon hands off a P).
+  const std::set<pid_t> tasks_before_start = task_ids(server.child.pid());
   ThreadRecording rec = start_thread_recording(server.child.pid(), "cgoserver", {"--goroutines", "--no-allocs"});
+  const std::set<pid_t> tasks_after_start = task_ids(server.child.pid());
   const int requests = 5, k = 3, cthreads = 4;
   for (int i = 0; i < requests; i++) REQUIRE(http_get(server.port, "/block?k=" + std::to_string(k)));
   REQUIRE(http_get(server.port, "/lock"));
@@ -129,7 +152,10 @@ void mws::test::check_threads_cgo(const std::string& cgoserver) {
   REQUIRE(state.at("in_c") == requests * k);
   REQUIRE(state.at("locked") == 1);
   REQUIRE(state.at("cthreads") == cthreads);
+  // The same just before and just after the stop.
+  const std::set<pid_t> tasks_before_end = task_ids(server.child.pid());
   json profile = stop_thread_recording(rec);
+  const std::set<pid_t> tasks_after_end = task_ids(server.child.pid());
   REQUIRE(server.child.running());
   const json& t = profile.at("threads");
   INFO(t.dump(1).substr(0, 6000));
@@ -160,9 +186,27 @@ void mws::test::check_threads_cgo(const std::string& cgoserver) {
   CHECK(threads_where(t, [](const json& g) {
           return g.at("holder") == "not a Go thread" && g.at("comm") == "cgo-cthread";
         }) == uint64_t(cthreads));
-  // The C threads were created while recording, and so was every Go M the
-  // blocked goroutines needed beyond the ones that existed: at least the C ones.
-  CHECK(t.at("created").get<uint64_t>() >= uint64_t(cthreads));
+  // Against the kernel's own list: the threads alive at start and at the
+  // end, the ones created while recording (the C ones and every Go M the
+  // blocked goroutines needed beyond those that existed) and the ones that
+  // exited (none: a Go M never exits unless a locked goroutine ends, and the
+  // locked one here parks for ever; the C threads block until exit). Each
+  // equals the kernel's figure when the two reads around mwscope's agree
+  // (they mostly do), and lies between them when the runtime started a
+  // thread in that instant: the only tolerance, the truth's own.
+  INFO("tasks at start " << tasks_before_start.size() << ".." << tasks_after_start.size() << ", at end "
+                         << tasks_before_end.size() << ".." << tasks_after_end.size());
+  const uint64_t live_at_start = t.at("live_at_start"), live_at_end = t.at("live_at_end");
+  const uint64_t created = t.at("created");
+  CHECK(live_at_start >= tasks_before_start.size());
+  CHECK(live_at_start <= tasks_after_start.size());
+  CHECK(live_at_end >= tasks_before_end.size());
+  CHECK(live_at_end <= tasks_after_end.size());
+  CHECK(created >= count_not_in(tasks_before_end, tasks_after_start));
+  CHECK(created <= count_not_in(tasks_after_end, tasks_before_start));
+  CHECK(t.at("exited").get<uint64_t>() == count_not_in(tasks_before_start, tasks_after_end));
+  CHECK(live_at_end == live_at_start + created - t.at("exited").get<uint64_t>());
+  CHECK(count_not_in(tasks_before_end, tasks_after_start) >= size_t(cthreads));
   CHECK(folded_weight(rec.folded_path) == t.at("live_at_end").get<uint64_t>());
   uint64_t grouped = 0;
   for (const auto& g : t.at("groups")) grouped += g.at("count").get<uint64_t>();
