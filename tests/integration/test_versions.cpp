@@ -108,11 +108,10 @@ bool has_section(const std::string& binary, const std::string& name) {
   return r.out.find(" " + name + " ") != std::string::npos;
 }
 
-// Server-side TCP sockets of 127.0.0.1:port in state CLOSE_WAIT (08):
-// connections the peer closed and the server has not yet closed. (Once the
-// server has called close() they are LAST_ACK, then gone; TIME_WAIT ones
-// are the kernel's alone, left by connections the server closed first.)
-int half_closed_server_connections(int port) {
+// Server-side TCP sockets of 127.0.0.1:port in TCP state `st`, as the
+// kernel lists them (/proc/net/tcp: "sl local rem st ...", hex ports and
+// states): "01" ESTABLISHED, "08" CLOSE_WAIT.
+int server_connections(int port, const std::string& state) {
   std::ifstream in("/proc/net/tcp");
   std::string line;
   std::getline(in, line);  // header
@@ -123,10 +122,16 @@ int half_closed_server_connections(int port) {
     f >> sl >> local >> remote >> st;
     auto colon = local.find(':');
     if (colon == std::string::npos) continue;
-    if (std::stoi(local.substr(colon + 1), nullptr, 16) == port && st == "08") n++;
+    if (std::stoi(local.substr(colon + 1), nullptr, 16) == port && st == state) n++;
   }
   return n;
 }
+
+// Connections the peer closed and the server has not yet closed (CLOSE_WAIT).
+// (Once the server has called close() they are LAST_ACK, then gone;
+// TIME_WAIT ones are the kernel's alone, left by connections the server
+// closed first.)
+int half_closed_server_connections(int port) { return server_connections(port, "08"); }
 
 // True when no thread of `pid` is running or runnable (/proc/PID/task/*/stat,
 // state R): every goroutine is parked.
@@ -192,23 +197,8 @@ struct ServedDir {
   ~ServedDir() { std::filesystem::remove_all(path); }
 };
 
-// Server-side TCP connections of 127.0.0.1:port in state ESTABLISHED, as the
-// kernel lists them (/proc/net/tcp: "sl local rem st ...", hex ports, st 01).
-int established_server_connections(int port) {
-  std::ifstream in("/proc/net/tcp");
-  std::string line;
-  std::getline(in, line);  // header
-  int n = 0;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string sl, local, remote, st;
-    f >> sl >> local >> remote >> st;
-    auto colon = local.find(':');
-    if (colon == std::string::npos) continue;
-    if (std::stoi(local.substr(colon + 1), nullptr, 16) == port && st == "01") n++;
-  }
-  return n;
-}
+// Server-side TCP connections of 127.0.0.1:port in state ESTABLISHED.
+int established_server_connections(int port) { return server_connections(port, "01"); }
 
 
 std::string group_names(const json& profile) {
