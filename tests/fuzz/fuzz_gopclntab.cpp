@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "pclntab_input.h"
+#include "tiny_elf.h"
 #include "symbolize/go_symbolizer.h"
 #include "target/elf_file.h"
 #include "target/gopclntab.h"
@@ -235,24 +236,7 @@ std::vector<uint8_t> make_elf(const FuzzInput& in) {
 }
 
 // make_elf's file, opened as mwscope opens a target's executable.
-std::unique_ptr<ElfFile> open_as_elf(const FuzzInput& in) {
-  std::vector<uint8_t> bytes = make_elf(in);
-  int fd = memfd_create("fuzz_gopclntab", MFD_CLOEXEC);
-  if (fd < 0) return nullptr;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = write(fd, bytes.data() + done, bytes.size() - done);
-    if (w <= 0) break;
-    done += static_cast<size_t>(w);
-  }
-  std::unique_ptr<ElfFile> elf;
-  if (done == bytes.size()) {
-    auto r = ElfFile::open("/proc/self/fd/" + std::to_string(fd));
-    if (r) elf = std::move(r.value());
-  }
-  close(fd);
-  return elf;
-}
+std::unique_ptr<ElfFile> open_as_elf(const FuzzInput& in) { return mws::fuzz::open_tiny_elf(make_elf(in)); }
 
 }  // namespace
 
