@@ -109,7 +109,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
   // Per goroutine, first: what a creator's evidence needs of it.
   const size_t n = in.at_end->size();
   std::vector<std::string> starts(n), creators(n), serving(n);  // start; go statement's function; request it serves
-  std::vector<std::vector<FrameId>> stacks(n);
+  std::vector<std::vector<FrameId>> stacks(n), creations(n);  // symbolized once, moved into the group keys
   std::vector<std::string_view> functions;
   auto functions_of = [&](const std::vector<FrameId>& frames) {
     functions.clear();
@@ -119,8 +119,8 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
   for (size_t i = 0; i < n; i++) {
     const target::GoroutineSnapshot& g = (*in.at_end)[i];
     starts[i] = function_at_entry(sym.process(), g.startpc);
-    const std::vector<FrameId> created = g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{};
-    creators[i] = created.empty() ? "" : sym.frame(created.front()).function;
+    if (g.gopc) creations[i] = sym.symbolize({g.gopc});
+    creators[i] = creations[i].empty() ? "" : sym.frame(creations[i].front()).function;
     stacks[i] = sym.symbolize(g.stack);
     serving[i] = request_served(starts[i], functions_of(stacks[i]));
   }
@@ -134,7 +134,7 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
       continue;
     }
     out.total++;
-    Key k{std::move(stacks[i]), g.gopc ? sym.symbolize({g.gopc}) : std::vector<FrameId>{}, start};
+    Key k{std::move(stacks[i]), std::move(creations[i]), start};
     Acc& a = groups[k];
     a.group.count++;
     const std::string state = target::describe_goroutine_state(g.state, in.go_version);
