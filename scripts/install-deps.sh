@@ -31,6 +31,9 @@ PACKAGES=(
   time
   # the reference tool for native heap leaks, beside --c-heap (test_c_heap.cpp)
   heaptrack
+  # deploy checks (ctest -R deploy): systemd-analyze verify on
+  # deploy/mwscope.service (promtool comes with prometheus above)
+  systemd
   # fuzzing: libFuzzer for clang 14 (only recommended by clang, not pulled in)
   libclang-rt-14-dev
 )
