@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcapstone-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2
+  # mwscope serve: its HTTP side (/metrics, /debug/pprof/*), header-only
+  libcpp-httplib-dev
   # pprof output: pprof's messages compiled by protoc, encoded by libprotobuf
   protobuf-compiler libprotobuf-dev
   # fixtures, demo, benchmarks (bpftrace: the peer make bench measures beside mwscope)

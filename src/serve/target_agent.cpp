@@ -1,0 +1,112 @@
+#include "serve/target_agent.h"
+
+#include <chrono>
+
+#include "attribute/attribution.h"
+#include "record/session.h"
+
+namespace mws::serve {
+
+const char* describe(AgentState s) {
+  switch (s) {
+    case AgentState::kAttaching: return "attaching";
+    case AgentState::kUp: return "up";
+    case AgentState::kFailed: return "failed";
+    case AgentState::kEnded: return "ended";
+  }
+  return "?";
+}
+
+TargetAgent::TargetAgent(AgentOptions opt) : opt_(std::move(opt)), counters_(opt_.top) {
+  opt_.rec.stop = &stop_;
+  opt_.rec.stop_again = &stop_;
+  thread_ = std::thread([this] { run(); });
+}
+
+TargetAgent::~TargetAgent() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(session_mu_);
+  session_.reset();  // detaches
+}
+
+AgentView TargetAgent::view() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+bool TargetAgent::ended() const {
+  std::lock_guard lock(mu_);
+  return view_.state == AgentState::kFailed || view_.state == AgentState::kEnded;
+}
+
+Result<std::shared_ptr<const Profile>> TargetAgent::take_snapshot() {
+  if (!session_) return Error{"not attached"};
+  auto profile = session_->snapshot();
+  if (!profile) return profile.error();
+  attribute::attribute_profile(*profile, *opt_.rules);
+  return std::shared_ptr<const Profile>(std::make_shared<Profile>(std::move(*profile)));
+}
+
+Result<std::shared_ptr<const Profile>> TargetAgent::fresh() {
+  waiting_++;
+  std::lock_guard lock(session_mu_);
+  waiting_--;
+  return take_snapshot();
+}
+
+void TargetAgent::run() {
+  using Clock = std::chrono::steady_clock;
+  auto session = record::Session::start(opt_.rec);
+  if (!session) {
+    std::lock_guard lock(mu_);
+    view_.state = AgentState::kFailed;
+    view_.problem = session.error().message;
+    if (opt_.log) opt_.log("cannot attach to process " + std::to_string(opt_.labels.pid) + ": " + view_.problem);
+    return;
+  }
+  {
+    std::lock_guard lock(session_mu_);
+    session_ = std::move(*session);
+  }
+  auto next_refresh = Clock::now();  // the first snapshot at once: /metrics has the target from the start
+  while (!stop_.load()) {
+    bool alive = true;
+    {
+      std::lock_guard lock(session_mu_);
+      auto polled = session_->pump(50);
+      alive = polled && *polled;
+      if (alive && Clock::now() >= next_refresh) {
+        const auto started = Clock::now();
+        auto profile = take_snapshot();
+        const double took = std::chrono::duration<double>(Clock::now() - started).count();
+        if (profile) counters_.update(**profile);
+        std::lock_guard vlock(mu_);
+        if (profile) {
+          view_.state = AgentState::kUp;
+          view_.profile = *profile;
+          view_.allocs = std::make_shared<const AllocCounters>(counters_);
+          view_.snapshot_seconds = took;
+          view_.problem.clear();
+        } else {
+          view_.problem = profile.error().message;
+        }
+        next_refresh = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(opt_.refresh_s));
+      }
+    }
+    if (!alive) break;
+    // Let fresh() in between polls (a mutex is not fair).
+    while (waiting_.load() > 0 && !stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (stop_.load()) return;  // the destructor detaches
+  {
+    std::lock_guard lock(session_mu_);
+    session_.reset();  // the target is gone: detach now
+  }
+  std::lock_guard lock(mu_);
+  view_.state = AgentState::kEnded;
+  if (opt_.log) opt_.log("process " + std::to_string(opt_.labels.pid) + " exited; detached");
+}
+
+}  // namespace mws::serve
