@@ -46,7 +46,7 @@ std::string render_c_heap_text(const Profile& p, size_t top_n) {
     out += fmt::format("\n  {}  {:>28}  {:>28}\n", pad("By middleware", 40), "allocated", "in use at the end");
     for (size_t i = 0; i < c.middleware.size() && i < top_n; i++) {
       const CHeapMiddlewareRow& r = c.middleware[i];
-      out += fmt::format("  {}  {:>28}  {:>28}\n", pad(elide(printable(r.name), 40), 40), blocks(r.allocs, r.bytes),
+      out += fmt::format("  {}  {:>28}  {:>28}\n", pad(shorten_name(printable(r.name), 40), 40), blocks(r.allocs, r.bytes),
                          blocks(r.inuse_objects, r.inuse_bytes));
     }
   }
@@ -61,7 +61,7 @@ std::string render_c_heap_text(const Profile& p, size_t top_n) {
     const size_t n = std::min(s.frame_ids.size(), kStackFrames);
     for (size_t i = 0; i < n; i++) {
       const Frame& f = p.frame(s.frame_ids[i]);
-      out += fmt::format("      {}  {}\n", pad(elide(function_name(f), 60), 60), location(f));
+      out += fmt::format("      {}  {}\n", pad(shorten_name(function_name(f), 60), 60), location(f));
     }
     if (s.frame_ids.size() > n) out += fmt::format("      ... {} more frames\n", s.frame_ids.size() - n);
   }

@@ -54,7 +54,7 @@ void render_rates(std::string& out, const std::vector<RateChange>& rows, const c
                      "change", fmt::format("bytes/{}", unit), "after");
   for (size_t i = 0; i < shown; i++) {
     const RateChange& c = rows[i];
-    out += fmt::format("  {:<44} {:>11} {:>11} {:>8} {:>11} {:>11}\n", elide(printable(c.name), 44),
+    out += fmt::format("  {:<44} {:>11} {:>11} {:>8} {:>11} {:>11}\n", shorten_name(printable(c.name), 44),
                        rate_text(c.objects_before), rate_text(c.objects_after), pct_text(c),
                        human_bytes(c.bytes_before), human_bytes(c.bytes_after));
   }
@@ -166,7 +166,7 @@ std::string render_diff_text(const ProfileDiff& d, const Profile& before, const 
                             : c.leaked_after < c.leaked_before                      ? "shrank"
                                                                                     : "same";
       out += fmt::format("  {:>7} {:>7}  {:<9} {} / {}\n", grouped(c.leaked_before), grouped(c.leaked_after), verdict,
-                         elide(printable(c.start_function), 40), elide(printable(c.parked_in), 40));
+                         shorten_name(printable(c.start_function), 40), shorten_name(printable(c.parked_in), 40));
     }
   }
   return out;

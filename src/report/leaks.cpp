@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "report/folded.h"
 #include "report/text_format.h"
@@ -25,12 +26,12 @@ std::string states_text(const TaskGroup& g) {
   return s;
 }
 
-std::string go_statement(const Profile& p, const TaskGroup& g) {
+// The innermost frame is the go statement (an inlined one is shown with
+// the function that holds it), in w columns.
+std::string go_statement(const Profile& p, const TaskGroup& g, size_t w = SIZE_MAX) {
   if (g.creation_frame_ids.empty()) return "[no stack]";
-  // The innermost frame is the go statement; an inlined one is shown with
-  // the function that holds it.
   const Frame& f = p.frame(g.creation_frame_ids.front());
-  return fmt::format("{} {}", function_name(f), location(f));
+  return name_at(function_name(f), location(f), w);
 }
 
 void render_group_stack(std::string& out, size_t rank, const Profile& p, const TaskGroup& g) {
@@ -39,7 +40,7 @@ void render_group_stack(std::string& out, size_t rank, const Profile& p, const T
   size_t shown = std::min(g.creation_frame_ids.size(), kStackFrames);
   for (size_t i = 0; i < shown; i++) {
     const Frame& f = p.frame(g.creation_frame_ids[i]);
-    out += fmt::format("      {}  {}{}\n", pad(elide(function_name(f), 60), 60), location(f),
+    out += fmt::format("      {}  {}{}\n", pad(shorten_name(function_name(f), 60), 60), location(f),
                        f.inlined ? " (inlined)" : "");
   }
   if (g.creation_frame_ids.size() > shown)
@@ -53,11 +54,11 @@ int64_t growth(uint64_t now, uint64_t before) { return int64_t(now) - int64_t(be
 
 namespace {
 
-// Where a group waits, as a site is defined everywhere.
-std::string parked_at(const Profile& p, const GoroutineGroup& g) {
+// Where a group waits, as a site is defined everywhere, in w columns.
+std::string parked_at(const Profile& p, const GoroutineGroup& g, size_t w) {
   if (g.frame_ids.empty()) return "[running]";
   const Frame& f = p.frame(g.frame_ids[site_frame_index(p, g.frame_ids)]);
-  return function_name(f) + " " + location(f);
+  return name_at(function_name(f), location(f), w);
 }
 
 // A group's verdict in a few words: "3 leaked: unreachable+per request",
@@ -132,9 +133,9 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
         g.creation_frame_ids.empty() ? "(main)" : function_name(p.frame(g.creation_frame_ids.front()));
     out += fmt::format("  {:>3}  {:>7}  {:>7}  {:>8}  {}\n", i + 1, grouped(g.count),
                        signed_count(growth(g.count, g.at_attach)), short_duration(g.blocked_s),
-                       elide(verdict_text(g), 70));
-    out += fmt::format("  {:>31}  {}\n", "", elide(printable(parked_at(p, g)), 70));
-    out += fmt::format("  {:>31}  {}; created by {} ({}); {}\n", "", elide(states, 30), elide(printable(created), 30),
+                       clip_end(verdict_text(g), 70));
+    out += fmt::format("  {:>31}  {}\n", "", parked_at(p, g, 70));
+    out += fmt::format("  {:>31}  {}; created by {} ({}); {}\n", "", clip_end(states, 30), shorten_name(printable(created), 30),
                        g.origin.empty() ? "?" : g.origin, printable(g.middleware));
   }
   if (s.groups.size() > shown) out += fmt::format("  ... {} more groups\n", s.groups.size() - shown);
@@ -145,7 +146,7 @@ void render_snapshot(std::string& out, const Profile& p, size_t top_n) {
   for (const GoroutineGroup& g : s.groups) {
     if (!g.in_flight) continue;
     out += fmt::format("  {:>7}  {:>8}  {}\n", grouped(g.in_flight), short_duration(g.blocked_s),
-                       elide(printable(parked_at(p, g)), 70));
+                       parked_at(p, g, 70));
     out += fmt::format("  {:>17}  {}; {}\n", "", g.states.empty() ? "?" : printable(g.states.front().first),
                        printable(g.middleware));
   }
@@ -184,9 +185,9 @@ std::string render_leaks_text(const Profile& p, size_t top_n) {
       const TaskGroup& g = *live[i];
       out += fmt::format("  {:>3}  {:>7}  {:>6}  {:>8}  {:>7}  {:>8}  {:>+9.1f}  {}\n", i + 1, grouped(g.leaked),
                          grouped(g.live), grouped(g.spawned), grouped(g.ended), duration(g.oldest_age_s),
-                         g.growth_per_min, elide(printable(g.start_function), 60));
-      out += fmt::format("  {:>62}  {}\n", "", elide(states_text(g), 56));
-      out += fmt::format("  {:>62}  go statement: {}\n", "", elide(go_statement(p, g), 56));
+                         g.growth_per_min, shorten_name(printable(g.start_function), 60));
+      out += fmt::format("  {:>62}  {}\n", "", clip_end(states_text(g), 56));
+      out += fmt::format("  {:>62}  go statement: {}\n", "", go_statement(p, g, 56));
     }
     if (live.size() > shown) out += fmt::format("  ... {} more groups with live goroutines\n", live.size() - shown);
     for (size_t i = 0; i < shown && i < 3; i++)

@@ -21,7 +21,7 @@ std::string LiveView::render(const Profile& p) {
   const ProfileMeta& m = p.meta;
   const double span = std::max(m.duration_s - elapsed_s_, 1e-9);
   std::string out = fmt::format("mwscope live: pid {} ({}), {} mode; {} since attach, the last {}\n", m.pid,
-                                elide(printable(m.executable), 40), printable(m.mode), duration(m.duration_s),
+                                keep_tail(printable(m.executable), 40), printable(m.mode), duration(m.duration_s),
                                 duration(span));
   const uint64_t requests = p.requests.counted ? p.requests.requests - std::min(p.requests.requests, requests_) : 0;
   out += fmt::format("  events {}/s, dropped {} ({} in all){}\n", grouped(uint64_t((m.events - std::min(m.events, events_)) / span)),
@@ -50,7 +50,7 @@ std::string LiveView::render(const Profile& p) {
                        "objects/req", "in use", "change");
     for (size_t i = 0; i < rows.size() && i < 12; i++) {
       const Row& r = rows[i];
-      out += fmt::format("  {:<36} {:>11} {:>11} {:>11} {:>11} {:>11}\n", elide(printable(r.name), 36),
+      out += fmt::format("  {:<36} {:>11} {:>11} {:>11} {:>11} {:>11}\n", shorten_name(printable(r.name), 36),
                          rate(r.objects / span), human_bytes(r.bytes / span),
                          requests ? fmt::format("{:.2f}", double(r.objects) / double(requests)) : "-",
                          p.inuse_known() ? human_bytes(uint64_t(std::max<int64_t>(r.inuse, 0))) : "?",
@@ -84,7 +84,7 @@ std::string LiveView::render(const Profile& p) {
     std::stable_sort(shown.begin(), shown.end(), [&](const auto& a, const auto& b) { return growth(a) > growth(b); });
     for (size_t i = 0; i < shown.size() && i < 5; i++)
       out += fmt::format("    {:>7} leaked {:>7}  {} / {}\n", grouped(shown[i].second), signed_count(growth(shown[i])),
-                         elide(printable(shown[i].first.first), 36), elide(printable(shown[i].first.second), 36));
+                         shorten_name(printable(shown[i].first.first), 36), shorten_name(printable(shown[i].first.second), 36));
   } else {
     out += "  goroutines: unknown (" + printable(g.problem) + ")\n";
   }

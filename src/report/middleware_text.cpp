@@ -20,15 +20,17 @@ std::string per_request(const Profile& p, double v, bool bytes) {
   return v < 100 ? fmt::format("{:.2f}", v) : grouped(static_cast<uint64_t>(v + 0.5));
 }
 
-// "name (1.2 KiB x40)"; with in-use known: "name (1.2 KiB x40, 300 B in use)".
-std::string list(const std::vector<NamedCount>& v, size_t n, bool inuse) {
-  std::string s;
+// "name (1.2 KiB x40)"; with in-use known: "name (1.2 KiB x40, 300 B in use)":
+// the first n that fit in w columns, whole, each name at most 60 columns.
+std::string list(const std::vector<NamedCount>& v, size_t n, bool inuse, size_t w) {
+  std::vector<std::string> items;
   for (size_t i = 0; i < v.size() && i < n; i++) {
-    if (i) s += ", ";
-    s += fmt::format("{} ({} x{}", printable(v[i].name), human_bytes(v[i].bytes), grouped(v[i].objects));
+    std::string s = fmt::format("{} ({} x{}", shorten_name(printable(v[i].name), 60), human_bytes(v[i].bytes),
+                                grouped(v[i].objects));
     s += inuse ? fmt::format(", {} in use)", human_bytes(uint64_t(std::max<int64_t>(v[i].inuse_bytes, 0)))) : ")";
+    items.push_back(std::move(s));
   }
-  return s.empty() ? "-" : s;
+  return items.empty() ? "-" : fit_list(items, ", ", w);
 }
 
 // What each middleware holds in the heap, its change while recording and
@@ -51,7 +53,7 @@ void render_inuse(std::string& out, const Profile& p, size_t shown) {
   for (size_t i = 0; i < shown && i < rows.size(); i++) {
     const MiddlewareRow& m = *rows[i];
     out += fmt::format("  {:>3}  {}  {:>14}  {:>12}  {:>12}  {:>16}\n", i + 1,
-                       pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       pad(shorten_name(printable(m.name), kNameWidth), kNameWidth),
                        grouped(uint64_t(std::max<int64_t>(m.inuse_objects, 0))),
                        human_bytes(uint64_t(std::max<int64_t>(m.inuse_bytes, 0))),
                        change_bytes(m.inuse_change_bytes),
@@ -79,7 +81,7 @@ void render_tiny(std::string& out, const Profile& p, size_t shown) {
     const double per_req = p.requests.counted && p.requests.requests
                                ? double(m.tiny_allocs_missed) / double(p.requests.requests)
                                : 0;
-    out += fmt::format("  {:>3}  {}  {:>14}  {:>9}\n", i + 1, pad(elide(printable(m.name), kNameWidth), kNameWidth),
+    out += fmt::format("  {:>3}  {}  {:>14}  {:>9}\n", i + 1, pad(shorten_name(printable(m.name), kNameWidth), kNameWidth),
                        grouped(m.tiny_allocs_missed), per_request(p, per_req, false));
   }
 }
@@ -103,7 +105,7 @@ void render_via_goroutines(std::string& out, const Profile& p, size_t top_n) {
   for (size_t i = 0; i < shown; i++) {
     const MiddlewareRow& m = *rows[i];
     out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}  {:>10}  {:>10}  {:>10}  {:>7}\n", i + 1,
-                       pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       pad(shorten_name(printable(m.name), kNameWidth), kNameWidth),
                        per_request(p, m.objects_per_request, false), per_request(p, m.via_objects_per_request, false),
                        grouped(m.objects), grouped(m.via_objects), human_bytes(m.bytes), human_bytes(m.via_bytes),
                        grouped(m.via_leaked_tasks));
@@ -145,7 +147,7 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
   for (size_t i = 0; i < shown; i++) {
     const MiddlewareRow& m = p.middleware[i];
     out += fmt::format("  {:>3}  {}  {:>9}  {:>10}  {:>6}  {:>10}  {:>10}{}  {:>7}\n", i + 1,
-                       pad(elide(printable(m.name), kNameWidth), kNameWidth),
+                       pad(shorten_name(printable(m.name), kNameWidth), kNameWidth),
                        per_request(p, m.objects_per_request, false), per_request(p, m.bytes_per_request, true),
                        percent(m.bytes, total_bytes), grouped(m.objects), human_bytes(m.bytes),
                        samples(grouped(m.samples)), grouped(m.leaked_tasks));
@@ -158,16 +160,18 @@ std::string render_middleware_text(const Profile& p, size_t top_n) {
     if (m.objects == 0) continue;
     out += fmt::format("\n  #{} {}\n", i + 1, printable(m.name));
     // mProf_Malloc is not told the type: sampled profiles have none to show.
-    if (!sampled) out += fmt::format("      types: {}\n", elide(list(m.top_types, 4, inuse), 110));
-    out += fmt::format("      sites: {}\n", elide(list(m.top_sites, 3, inuse), 110));
+    if (!sampled) out += fmt::format("      types: {}\n", list(m.top_types, 4, inuse, 110));
+    out += fmt::format("      sites: {}\n", list(m.top_sites, 3, inuse, 110));
   }
 
   if (!p.chains.empty()) {
     out += "\n  Chains seen (outermost first)\n";
     for (size_t i = 0; i < p.chains.size() && i < 5; i++) {
       std::string names;
-      for (const auto& n : p.chains[i].names) names += (names.empty() ? "" : " > ") + printable(n);
-      out += fmt::format("    {:>10}  {}\n", human_bytes(p.chains[i].bytes), elide(names, 100));
+      for (const auto& n : p.chains[i].names)
+        names += (names.empty() ? "" : " > ") + shorten_name(printable(n), kNameWidth);
+      // Too long: the outer end goes, the innermost middleware stays.
+      out += fmt::format("    {:>10}  {}\n", human_bytes(p.chains[i].bytes), keep_tail(names, 100));
     }
   }
   for (const auto& r : p.user_rules)

@@ -45,7 +45,7 @@ void render_mode(std::string& out, const ProfileMeta& m) {
   } else if (m.mode == "exact") {
     header_line(out, "mode", "exact — every runtime.mallocgc call counted");
   } else {
-    header_line(out, "mode", m.mode.empty() ? "unknown" : elide(printable(m.mode), kTextWidth - 2 - kLabelWidth));
+    header_line(out, "mode", m.mode.empty() ? "unknown" : clip_end(printable(m.mode), kTextWidth - 2 - kLabelWidth));
   }
 }
 
@@ -133,16 +133,16 @@ void render_header(std::string& out, const Profile& p) {
   const size_t value_width = kTextWidth - 2 - kLabelWidth;
   out += m.tool_version.empty() ? "mwscope heap allocation report\n"
                                 : fmt::format("mwscope {} heap allocation report\n",
-                                              elide(printable(m.tool_version), 40));
+                                              clip_end(printable(m.tool_version), 40));
   const std::string pid = fmt::format("pid {}  ", m.pid);
   header_line(out, "target",
-              pid + elide(m.executable.empty() ? "(executable unknown)" : printable(m.executable),
+              pid + keep_tail(m.executable.empty() ? "(executable unknown)" : printable(m.executable),
                           value_width - pid.size()));
   const bool native = m.go_version.empty() && p.c_heap.recorded;  // a C process: its C heap only
   header_line(out, "Go version",
               native               ? "none: a native process (its C heap only)"
               : m.go_version.empty() ? "unknown (not a Go binary?)"
-                                     : elide(printable(m.go_version), value_width));
+                                     : clip_end(printable(m.go_version), value_width));
   if (!native) render_mode(out, m);
   header_line(out, "started", utc_time(m.started_unix_ns));
   header_line(out, "duration",
@@ -259,7 +259,7 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
   for (const auto& r : rows) {
     std::string line;
     for (size_t c = 0; c < numeric; ++c) line += "  " + rpad(r[c], w[c]);
-    line += "  " + pad(elide(r[numeric], wf), wf) + "  " + elide(r[numeric + 1], wl);
+    line += "  " + pad(shorten_name(r[numeric], wf), wf) + "  " + keep_tail(r[numeric + 1], wl);
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';
   }
@@ -280,7 +280,7 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
     const AllocationSite& s = sites[i];
     const ProfileStack& st = *s.heaviest;
     out += fmt::format("\n  #{} {}  heaviest of {} stack{}: {} ({} of this site)\n", i + 1,
-                       elide(function_name(s.frame), 40), s.stacks, s.stacks == 1 ? "" : "s",
+                       shorten_name(function_name(s.frame), 40), s.stacks, s.stacks == 1 ? "" : "s",
                        counts_text(sampled, st), percent(weight_of(st, weight), weight_of(s, weight)));
     if (st.frame_ids.empty()) {
       out += "      [no stack]  (the event had no usable user stack)\n";
@@ -294,14 +294,14 @@ void render_sites(std::string& out, const Profile& p, Weight weight, size_t top_
     for (size_t k = 0; k < n; ++k) {
       const Frame& f = p.frame(st.frame_ids[k]);
       std::string line = fmt::format("    {} {}  {}{}", k == s.site_index ? '>' : ' ',
-                                     pad(elide(function_name(f), fw), fw), elide(location(f), 40),
+                                     pad(shorten_name(function_name(f), fw), fw), keep_tail(location(f), 40),
                                      f.inlined ? " (inlined)" : "");
       out += line + '\n';
     }
     if (n < st.frame_ids.size()) {
       const size_t more = st.frame_ids.size() - n;
       out += fmt::format("      ... {} more frame{} (root: {})\n", more, more == 1 ? "" : "s",
-                         elide(function_name(p.frame(st.frame_ids.back())), 60));
+                         shorten_name(function_name(p.frame(st.frame_ids.back())), 60));
     }
   }
 }

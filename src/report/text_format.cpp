@@ -115,17 +115,88 @@ size_t byte_offset(std::string_view s, size_t cp) {
   return s.size();
 }
 
-// Shortens s to at most w columns by cutting its middle: Go names keep their
-// package (head) and their function (tail).
-std::string elide(std::string_view s, size_t w) {
+namespace {
+
+constexpr std::string_view kEllipsis = "…";  // one column
+
+// Bytes of s's Go package path ("github.com/x/y/" of
+// "github.com/x/y/pkg.(*T).M"), 0 when it has none. The path ends at the
+// last '/' before the first '.' that follows it, looked for in the name up to
+// its receiver, type arguments or a following location, so that a '/' inside
+// "(*T[a/b.C])" or after a space does not count. Leading "*" and "[]" of a
+// type name stay ("[]*net/http.Request" -> "[]*http.Request": 5 bytes, from 3).
+struct PackagePath {
+  size_t from = 0, len = 0;
+};
+PackagePath go_package_path(std::string_view s) {
+  if (s.find("::") != std::string_view::npos) return {};  // C++
+  size_t from = 0;
+  while (from < s.size()) {
+    if (s[from] == '*') {
+      ++from;
+    } else if (s[from] == '[') {
+      const size_t close = s.find(']', from);
+      if (close == std::string_view::npos) return {};
+      from = close + 1;
+    } else {
+      break;
+    }
+  }
+  const std::string_view rest = s.substr(from);
+  const std::string_view head = rest.substr(0, rest.find_first_of("([{ "));
+  const size_t slash = head.rfind('/');
+  if (slash == std::string_view::npos || head.find('.', slash) == std::string_view::npos) return {};
+  return {from, slash + 1};
+}
+
+}  // namespace
+
+std::string keep_tail(std::string_view s, size_t w) {
   const size_t n = width(s);
   if (n <= w) return std::string(s);
-  if (w <= 3) return std::string(s.substr(0, byte_offset(s, w)));
-  const size_t keep = w - 3;
-  const size_t head = keep / 2;
-  const size_t tail = keep - head;
-  return std::string(s.substr(0, byte_offset(s, head))) + "..." +
-         std::string(s.substr(byte_offset(s, n - tail)));
+  if (w == 0) return "";
+  return std::string(kEllipsis) + std::string(s.substr(byte_offset(s, n - (w - 1))));
+}
+
+std::string clip_end(std::string_view s, size_t w) {
+  if (width(s) <= w) return std::string(s);
+  if (w == 0) return "";
+  return std::string(s.substr(0, byte_offset(s, w - 1))) + std::string(kEllipsis);
+}
+
+std::string shorten_name(std::string_view name, size_t w) {
+  if (width(name) <= w) return std::string(name);
+  const PackagePath pkg = go_package_path(name);
+  std::string s(name);
+  if (pkg.len > 0) s.erase(pkg.from, pkg.len);
+  return keep_tail(s, w);
+}
+
+std::string name_at(std::string_view name, std::string_view location, size_t w) {
+  if (location.empty()) return shorten_name(name, w);
+  const size_t lw = width(location);
+  if (lw + 1 + 20 <= w) return shorten_name(name, w - lw - 1) + " " + std::string(location);
+  return shorten_name(name, 20 <= w ? 20 : w) + " " + keep_tail(location, w > 21 ? w - 21 : 0);
+}
+
+std::string fit_list(const std::vector<std::string>& items, std::string_view sep, size_t w) {
+  std::string out;
+  size_t used = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const size_t more = items.size() - i - 1;
+    // What must still fit after this item when it is not the last: the note.
+    const std::string note = more ? fmt::format("{}… +{} more", sep, more) : "";
+    const size_t add = (i ? width(sep) : 0) + width(items[i]);
+    if (used + add + width(note) > w && i > 0) {
+      const std::string rest = fmt::format("{}… +{} more", sep, items.size() - i);
+      return out + (used + width(rest) <= w ? rest : clip_end(rest, w - used));
+    }
+    if (used + add > w) return clip_end(items[i], w);  // the first item alone is too wide
+    if (i) out += sep;
+    out += items[i];
+    used += add;
+  }
+  return out;
 }
 
 std::string pad(std::string_view s, size_t w) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/profile.h"
 #include "util/saturating.h"
@@ -29,7 +30,19 @@ std::string utc_time(uint64_t unix_ns);
 std::string printable(std::string_view s);  // util/terminal_text.h: controls and invalid UTF-8 -> \xNN
 size_t width(std::string_view s);            // columns (code points)
 size_t byte_offset(std::string_view s, size_t cp);
-std::string elide(std::string_view s, size_t w);  // cut the middle to fit w columns
+// Shortening to w columns, never in the middle and never inside a UTF-8
+// sequence. A name loses its left end: a Go name its package path first
+// ("github.com/x/y/pkg.(*T).M" -> "pkg.(*T).M"), then whatever is still too
+// long its leading characters behind a "…" (C/C++ names, paths: the tail).
+std::string shorten_name(std::string_view name, size_t w);
+std::string keep_tail(std::string_view s, size_t w);  // "…" + the last w-1 columns
+std::string clip_end(std::string_view s, size_t w);   // prose: the first w-1 columns + "…"
+// "function location" in w columns: the location whole when it leaves the
+// name 20 columns, the name shortened by shorten_name.
+std::string name_at(std::string_view name, std::string_view location, size_t w);
+// The items that fit in w columns, whole, joined by sep; "… +N more" (or
+// "+N more") says how many did not fit.
+std::string fit_list(const std::vector<std::string>& items, std::string_view sep, size_t w);
 std::string pad(std::string_view s, size_t w);
 std::string rpad(std::string_view s, size_t w);
 std::string short_file(std::string_view file);  // last two path components

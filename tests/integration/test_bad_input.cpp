@@ -322,3 +322,56 @@ TEST_CASE("threads-folded without threads", "[bpf][errors][threads]") {
                              temp_path("nothreads.folded")}),
                         "--threads-folded writes the threads --threads records", since);
 }
+
+// --help reads as people do: each value named for what it is, options
+// grouped by what they are for, none of CLI11's type names.
+TEST_CASE("--help names values and groups options; report --help and diff --help too", "[bpf][errors][cli]") {
+  auto no_type_names = [](const std::string& help) {
+    INFO(help);
+    for (const char* raw : {"INT:INT", "FLOAT:NUMBER", "UINT:INT", "INT:NUMBER", ":INT", ":NUMBER", "TEXT", "FLOAT",
+                            "UINT", "{sampled,exact}"})
+      CHECK(help.find(raw) == std::string::npos);
+  };
+  auto r = run({mwscope_binary(), "--help"});
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  for (const char* want : {"-p,--pid PID", "-d,--duration SECONDS", "--mode sampled|exact", "--go-sample-rate BYTES",
+                           "--middleware REGEX", "--folded FILE", "--json FILE", "--weight WEIGHT", "--top N",
+                           "--group-by middleware", "--interval SECONDS", "--pprof-dir DIR", "--leak-age SECONDS",
+                           "--reach-mib MIB", "--ringbuf-mb MIB", "What to record:", "Outputs:", "Leak verdict:",
+                           "Tuning:"})
+    CHECK(r.out.find(want) != std::string::npos);
+  // Each option under its own title: a group runs from its title to the next blank line.
+  auto group_of = [&](const std::string& option) {
+    const size_t at = r.out.find(option);
+    if (at == std::string::npos) return std::string("(missing)");
+    const size_t title_end = r.out.rfind(":\n", at);
+    const size_t title_start = r.out.rfind('\n', title_end - 1) + 1;
+    return r.out.substr(title_start, title_end - title_start);
+  };
+  for (const char* o : {"--pid", "--duration", "--mode", "--goroutines", "--requests", "--no-allocs", "--c-heap",
+                        "--threads ", "--go-sample-rate", "--middleware"})
+    CHECK(group_of(o) == "What to record");
+  for (const char* o : {"--folded", "--json", "--pprof ", "--pprof-goroutines", "--leaks-folded", "--threads-folded",
+                        "--weight", "--top", "--group-by", "--interval", "--pprof-dir"})
+    CHECK(group_of(o) == "Outputs");
+  for (const char* o : {"--leak-age", "--reach-seconds", "--reach-mib"}) CHECK(group_of(o) == "Leak verdict");
+  CHECK(group_of("--ringbuf-mb") == "Tuning");
+  CHECK(r.out.find("--bench-empty-program") == std::string::npos);  // for benchmarks, not shown
+  no_type_names(r.out);
+
+  auto report = run({mwscope_binary(), "report", "--help"});
+  INFO(report.out << report.err);
+  REQUIRE(report.status == 0);
+  for (const char* want : {"PROFILE", "--folded FILE", "--top N", "--middleware REGEX", "Outputs:"})
+    CHECK(report.out.find(want) != std::string::npos);
+  CHECK(report.out.find("--pid") == std::string::npos);
+  no_type_names(report.out);
+
+  auto diff = run({mwscope_binary(), "diff", "--help"});
+  INFO(diff.out << diff.err);
+  REQUIRE(diff.status == 0);
+  for (const char* want : {"BEFORE", "AFTER", "--fail-over PCT", "--middleware REGEX", "--top N"})
+    CHECK(diff.out.find(want) != std::string::npos);
+  no_type_names(diff.out);
+}
