@@ -17,6 +17,7 @@
 #include "cli/number_check.h"
 #include "cli/output_options.h"
 #include "cli/record_options.h"
+#include "cli/serve_command.h"
 #include "record/recording.h"
 #include "report/diff.h"
 #include "report/folded.h"
@@ -170,8 +171,15 @@ int run(int argc, char** argv) {
       ->check(mws::cli::whole_number_of("rows", 1))
       ->capture_default_str();
 
+  mws::cli::ServeCli serve_cli;
+  auto* serve = mws::cli::add_serve_command(app, serve_cli);
+
   CLI11_PARSE(app, argc, argv);
 
+  if (*serve) {
+    install_signal_handlers();
+    return mws::cli::run_serve_command(*serve, serve_cli, &g_stop);
+  }
   if (*diff) return run_diff(before_path, after_path, diff_patterns, fail_over, diff_top);
 
   if (*report) {

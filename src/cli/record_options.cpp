@@ -85,9 +85,9 @@ void add_recording_options(CLI::App& app, RecordingCli& cli) {
       ->group("");  // hidden
 }
 
-Result<record::RecordOptions> resolve_recording(const CLI::App& app, const RecordingCli& cli) {
+Result<record::RecordOptions> resolve_recording(const CLI::App& app, const RecordingCli& cli, bool needs_pid) {
   record::RecordOptions rec = cli.rec;
-  if (rec.pid <= 0) return Error{"which process? give its PID with -p PID (see --help)"};
+  if (needs_pid && rec.pid <= 0) return Error{"which process? give its PID with -p PID (see --help)"};
   if (cli.ringbuf_mb > 1024 || (cli.ringbuf_mb & (cli.ringbuf_mb - 1)) != 0)
     return Error{"--ringbuf-mb must be a power of two from 1 to 1024 (MiB)"};
   rec.ringbuf_bytes = cli.ringbuf_mb << 20;

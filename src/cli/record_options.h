@@ -40,7 +40,8 @@ void add_recording_options(CLI::App& app, RecordingCli& cli);
 
 // RecordOptions from what `app` parsed: the defaults that follow --mode, the
 // ring buffer in bytes, the Go-only options given. An error when a value is
-// refused (no PID, a ring buffer that is not a power of two).
-Result<record::RecordOptions> resolve_recording(const CLI::App& app, const RecordingCli& cli);
+// refused (no PID, a ring buffer that is not a power of two). `needs_pid`
+// false: the caller names its targets itself (serve).
+Result<record::RecordOptions> resolve_recording(const CLI::App& app, const RecordingCli& cli, bool needs_pid = true);
 
 }  // namespace mws::cli

@@ -97,8 +97,13 @@ class Server {
   // Drops the targets that exited or could not be attached: their series
   // go with them.
   void reap() {
-    for (const auto& a : registry_.list())
-      if (a->ended()) registry_.take(a->labels().pid);
+    for (const auto& a : registry_.list()) {
+      if (!a->ended()) continue;
+      const AgentView v = a->view();
+      if (v.state == AgentState::kFailed)
+        log_line(fmt::format("cannot attach to process {}: {}", a->labels().pid, v.problem));
+      registry_.take(a->labels().pid);
+    }
   }
 
   AgentMetrics agent_metrics() {
@@ -156,8 +161,8 @@ int run_serve(const ServeOptions& opt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const AgentView v = agent->view();
     if (v.state == AgentState::kFailed) {
-      log_line(fmt::format("process {}: {}", agent->labels().pid, v.problem));
-      return 1;  // the agents detach as they go
+      log_line(v.problem);  // names the process
+      return 1;             // the agents detach as they go
     }
   }
   if (stopping(opt)) return 0;

@@ -61,8 +61,7 @@ void TargetAgent::run() {
   if (!session) {
     std::lock_guard lock(mu_);
     view_.state = AgentState::kFailed;
-    view_.problem = session.error().message;
-    if (opt_.log) opt_.log("cannot attach to process " + std::to_string(opt_.labels.pid) + ": " + view_.problem);
+    view_.problem = session.error().message;  // serve says it, once
     return;
   }
   {

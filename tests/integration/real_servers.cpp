@@ -44,7 +44,7 @@ RealServer start_caddy(const std::string& name, const std::string& site_body) {
   return s;
 }
 
-RealServer start_prometheus(const std::string& name) {
+RealServer start_prometheus(const std::string& name, const std::vector<std::string>& also_scrape) {
   const int port = free_loopback_port();
   const std::string dir = temp_path(name);
   REQUIRE(run({"mkdir", "-p", dir + "/data"}).status == 0);
@@ -53,6 +53,11 @@ RealServer start_prometheus(const std::string& name) {
     cfg << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: self\n"
            "    static_configs:\n      - targets: ['127.0.0.1:"
         << port << "']\n";
+    if (!also_scrape.empty()) {
+      cfg << "  - job_name: mwscope\n    static_configs:\n      - targets: [";
+      for (size_t i = 0; i < also_scrape.size(); i++) cfg << (i ? ", '" : "'") << also_scrape[i] << "'";
+      cfg << "]\n";
+    }
   }
   RealServer s{Child::spawn({"/usr/bin/prometheus", "--config.file=" + dir + "/p.yml",
                              "--web.listen-address=127.0.0.1:" + std::to_string(port),

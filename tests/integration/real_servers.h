@@ -24,6 +24,8 @@ struct RealServer {
 RealServer start_caddy(const std::string& name, const std::string& site_body);
 
 // prometheus scraping itself every second; returns once it says it is ready.
-RealServer start_prometheus(const std::string& name);
+// Prometheus scraping itself every second, and each of `also_scrape`
+// ("127.0.0.1:PORT") as job "mwscope".
+RealServer start_prometheus(const std::string& name, const std::vector<std::string>& also_scrape = {});
 
 }  // namespace mws::test
