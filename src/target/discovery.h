@@ -53,7 +53,8 @@ struct DiscoveredProcess {
   // Field 22 of /proc/PID/stat: clock ticks after boot. (pid, start_time)
   // names one process for as long as the host runs.
   uint64_t start_time = 0;
-  std::string exe;       // /proc/PID/exe's target, inside the process's mount namespace (bytes)
+  std::string exe;       // /proc/PID/exe's target, inside the process's mount namespace (bytes;
+                         // the kernel appends " (deleted)" when the file was removed or replaced)
   std::string exe_name;  // its last component
   std::string container; // 64 lowercase hex digits, or "" (not in a container that we recognise)
   uint64_t net_ns = 0;   // inode of its network namespace
