@@ -70,7 +70,7 @@ std::string cgroup2_mount() {
 
 }  // namespace
 
-TEST_CASE("discovery: a Go server is found with its PID, start time and executable; a non-Go listener is not",
+TEST_CASE("discovery: a Go server is found with its PID, start time and executable, and a non-Go listener is not",
           "[discovery][bpf]") {
   if (geteuid() != 0) MWS_SKIP("reading other processes' fds needs root");
   Server go = start_server("allocserver");
