@@ -375,6 +375,41 @@ struct mws_goid_ctx {
 #define MWS_SPAWN_CTX_LOST_FULL 0
 /* ---- end of spawn contexts ---- */
 
+/* ---- Process ends: bpf/process_ends.bpf.c (mwscope serve) ----
+ * A long-running agent must learn that the kernel's OOM killer chose one of
+ * its targets while the victim still exists (oom:mark_victim fires before
+ * the SIGKILL takes effect), and how a watched process ended. */
+enum mws_process_end_kind {
+	MWS_EV_OOM_VICTIM = 30,   /* oom:mark_victim: the OOM killer chose hdr.pid */
+	MWS_EV_PROCESS_EXIT = 31, /* sched:sched_process_exit: a watched process's last thread exited */
+};
+
+enum mws_process_end_flags {
+	/* MWS_EV_OOM_VICTIM on an older kernel, whose tracepoint passes only
+	 * the victim thread's id: hdr.pid is that id (the process's own id
+	 * unless its main thread had already exited). */
+	MWS_FLAG_PID_IS_TID = 1u << 0,
+};
+
+/* Indices of the process-ends object's own per-CPU counters array. */
+enum mws_end_counter {
+	MWS_ECNT_RINGBUF_DROPS = 0, /* bpf_ringbuf_reserve failed: ring full */
+	MWS_ECNT__COUNT,
+};
+
+/* Processes whose exit is reported (map watched_exits, tgid -> 1). */
+#define MWS_WATCHED_EXITS_MAX 4096
+
+/* hdr.pid: the process (tgid); hdr.tid: the thread the kernel named
+ * (OOM) or the last thread (exit). */
+struct mws_process_end_event {
+	struct mws_event_header hdr;
+	__u32 wait_status; /* MWS_EV_PROCESS_EXIT: as wait(2) gives it (signal in bits 0-6, exit code in 8-15) */
+	__u32 _pad;
+	char comm[16];
+};
+/* ---- end of process ends ---- */
+
 /* The layout both sides must agree on, checked by both compilers (clang
  * for BPF, g++ for userspace): a field added on one side only fails the
  * build instead of shifting every field after it. */
@@ -406,6 +441,7 @@ MWS_LAYOUT(sizeof(struct mws_cgo_context) == 64);
 MWS_LAYOUT(sizeof(struct mws_thread_new_event) == 48 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_thread_new_event, stack) == 48);
 MWS_LAYOUT(sizeof(struct mws_thread_exit_event) == 40);
+MWS_LAYOUT(sizeof(struct mws_process_end_event) == 48);
 #undef MWS_LAYOUT
 
 #endif /* MWSCOPE_EVENTS_H */

@@ -220,7 +220,7 @@ std::string plan_heap_reading(const target::ElfFile& exe, const target::GoFuncti
 }  // namespace
 
 bool is_go_program(const target::ElfFile& exe) {
-  return target::read_go_buildinfo(exe).has_value() || exe.section(".gopclntab").has_value();
+  return target::is_go_executable(exe);
 }
 
 GoTarget not_go_target() {

@@ -52,8 +52,7 @@ struct PlanRequest {
   const std::atomic<bool>* stop = nullptr;  // Ctrl-C: cuts the search of a stripped binary's function table
 };
 
-// Whether the executable is a Go program (Go build information, or a
-// .gopclntab section).
+// Whether the executable is a Go program (target::is_go_executable).
 bool is_go_program(const target::ElfFile& exe);
 
 // A process without a Go runtime (a C or C++ server): no Go probe, and every

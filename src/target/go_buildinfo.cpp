@@ -77,4 +77,10 @@ std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf) {
   return info;
 }
 
+bool is_go_executable(const ElfFile& elf) {
+  if (!elf.sections().empty())
+    return elf.section(".go.buildinfo") || elf.section(".gopclntab") || elf.section(".note.go.buildid");
+  return read_go_buildinfo(elf).has_value();
+}
+
 }  // namespace mws::target

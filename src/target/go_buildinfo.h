@@ -19,4 +19,11 @@ struct GoBuildInfo {
 // nullopt when the binary carries no Go build information (not Go).
 std::optional<GoBuildInfo> read_go_buildinfo(const ElfFile& elf);
 
+// Whether `elf` is a Go program. With section headers, they decide
+// (.go.buildinfo, .gopclntab or .note.go.buildid: the Go linker writes
+// them all): nothing but the headers is read, so a large C++ binary costs
+// as little as a small one. Without section headers (sstrip), the
+// build info header is searched for in the data segments.
+bool is_go_executable(const ElfFile& elf);
+
 }  // namespace mws::target
