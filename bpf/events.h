@@ -51,7 +51,7 @@ enum mws_counter {
 	MWS_CNT_STACK_ERRORS,     /* frame pointer unreadable: event sent without stack */
 	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
 	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
-	MWS_CNT_TINY_ALLOCS,      /* tiny allocations the runtime flushed (sampled mode; see on_tiny_flush) */
+	MWS_CNT_TINY_ALLOCS,      /* tiny allocations the runtime flushed (sampled mode; see count_tiny_flush) */
 	MWS_CNT__COUNT,
 };
 
@@ -114,7 +114,18 @@ struct mws_mprof_args {
 	__s32 free_size_arg;
 	__u32 bucket_size_offset;
 	__u32 mcache_tiny_allocs_offset; /* runtime.mcache.tinyAllocs */
-	__u32 _pad;
+	/* The register holding the mcache at refill's tiny flush (the load of
+	 * c.tinyAllocs, found by disassembly): enum mws_reg. */
+	__u32 tiny_flush_mcache_reg;
+};
+
+/* A general-purpose register of struct pt_regs, named by userspace when
+ * disassembly found which one holds a value at a probed instruction.
+ * MWS_REG_NONE: not found (the program reads nothing). */
+enum mws_reg {
+	MWS_REG_NONE = 0,
+	MWS_REG_AX, MWS_REG_BX, MWS_REG_CX, MWS_REG_DX, MWS_REG_SI, MWS_REG_DI, MWS_REG_BP,
+	MWS_REG_R8, MWS_REG_R9, MWS_REG_R10, MWS_REG_R11, MWS_REG_R12, MWS_REG_R13, MWS_REG_R14, MWS_REG_R15,
 };
 
 /* Every uprobe's BPF cookie: the link-time address of the probed

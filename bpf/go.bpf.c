@@ -9,8 +9,9 @@
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
  *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
  *  on_mprof_free   entry of runtime.mProf_Free: a sampled object was swept
- *  on_mcache_refill, on_mcache_release_all
- *                  entry of runtime.(*mcache).refill and releaseAll: the runtime
+ *  on_mcache_tiny_flush, on_mcache_release_all
+ *                  the load of c.tinyAllocs in runtime.(*mcache).refill's
+ *                  tiny-span branch, and releaseAll's entry: the runtime
  *                  flushes its per-P count of tiny allocations (sampled mode)
  *  on_newproc_runqput  newproc's CALL runqput(pp, newg, true): a goroutine
  *                  was created (an emulated CALL: ~12x cheaper than a RET)
@@ -48,7 +49,7 @@ const volatile __u32 target_tgid = 0;
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0, -1};
-const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, 0};
+const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, MWS_REG_NONE};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
 /* runtime.goexit, link-time: every goroutine's outermost frame returns into
@@ -627,33 +628,67 @@ int on_mprof_free(struct pt_regs *ctx)
  * mcache.tinyAllocs and adds that to its total (the runtime/metrics
  * /gc/heap/tiny/allocs:objects) in exactly two places, which zero it after:
  * refill of the tiny span class (every 512 blocks) and releaseAll (every GC,
- * or a P going away). Read at their entry, the flushes in the window sum to
- * the tiny allocations the sampler missed. The refill probe traps on every
- * span refill, of any size class, and keeps only the tiny one's: far more
- * often than the sampler's own probes under load. */
-static __always_inline void count_tiny_flush(struct pt_regs *ctx)
+ * or a P going away). Read where they flush, the flushes in the window sum
+ * to the tiny allocations the sampler missed. */
+static __always_inline void count_tiny_flush(__u64 mcache)
 {
 	__u64 n = 0;
-	if (read_u64(ctx->ax, mprof_args.mcache_tiny_allocs_offset, &n) == 0 && n)
+	if (read_u64(mcache, mprof_args.mcache_tiny_allocs_offset, &n) == 0 && n)
 		count_n(MWS_CNT_TINY_ALLOCS, n);
 }
 
-/* refill(c *mcache, spc spanClass): only the tiny span class flushes. */
-#define MWS_TINY_SPAN_CLASS 5 /* makeSpanClass(tinySizeClass 2, noscan) in every version */
-SEC("uprobe")
-int on_mcache_refill(struct pt_regs *ctx)
+/* The register `r` (enum mws_reg, a constant set before load: the
+ * verifier keeps one branch). Every field is read at its fixed offset
+ * first: a switch over the fields would be compiled into one load at a
+ * computed offset, which the verifier refuses on the context. */
+static __always_inline __u64 reg_value(struct pt_regs *ctx, __u32 r)
 {
-	if (counted_entry(ctx) && (__u8)ctx->bx == MWS_TINY_SPAN_CLASS)
-		count_tiny_flush(ctx);
+	__u64 ax = ctx->ax, bx = ctx->bx, cx = ctx->cx, dx = ctx->dx;
+	__u64 si = ctx->si, di = ctx->di, bp = ctx->bp, r8 = ctx->r8;
+	__u64 r9 = ctx->r9, r10 = ctx->r10, r11 = ctx->r11, r12 = ctx->r12;
+	__u64 r13 = ctx->r13, r14 = ctx->r14, r15 = ctx->r15;
+
+	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx), "+r"(dx));
+	asm volatile("" : "+r"(si), "+r"(di), "+r"(bp), "+r"(r8));
+	asm volatile("" : "+r"(r9), "+r"(r10), "+r"(r11), "+r"(r12));
+	asm volatile("" : "+r"(r13), "+r"(r14), "+r"(r15));
+	switch (r) {
+	case MWS_REG_AX: return ax;
+	case MWS_REG_BX: return bx;
+	case MWS_REG_CX: return cx;
+	case MWS_REG_DX: return dx;
+	case MWS_REG_SI: return si;
+	case MWS_REG_DI: return di;
+	case MWS_REG_BP: return bp;
+	case MWS_REG_R8: return r8;
+	case MWS_REG_R9: return r9;
+	case MWS_REG_R10: return r10;
+	case MWS_REG_R11: return r11;
+	case MWS_REG_R12: return r12;
+	case MWS_REG_R13: return r13;
+	case MWS_REG_R14: return r14;
+	case MWS_REG_R15: return r15;
+	default: return 0;
+	}
+}
+
+/* refill(c *mcache, spc spanClass), inside `if spc == tinySpanClass`: the
+ * load of c.tinyAllocs (MOVQ off(Rc), Rx, found by disassembly; userspace
+ * names Rc). Hit only when the tiny span is refilled. */
+SEC("uprobe")
+int on_mcache_tiny_flush(struct pt_regs *ctx)
+{
+	if (is_target())
+		count_tiny_flush(reg_value(ctx, mprof_args.tiny_flush_mcache_reg));
 	return 0;
 }
 
-/* releaseAll(c *mcache) */
+/* releaseAll(c *mcache), at its entry: c in RAX. */
 SEC("uprobe")
 int on_mcache_release_all(struct pt_regs *ctx)
 {
 	if (counted_entry(ctx))
-		count_tiny_flush(ctx);
+		count_tiny_flush(ctx->ax);
 	return 0;
 }
 

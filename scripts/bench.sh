@@ -13,6 +13,9 @@
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 # 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
 #    no profiler, --mode sampled and --mode exact (runs before 4).
+# 5b. Traps per second of --mode sampled against the runtime heap sampler's
+#    samples per second on the same server, side by side (target ratio <= 2):
+#    scripts/bench-traps.sh (runs before 4).
 # 7. The userspace pipeline alone, on one core (runs before 4): events as
 #    the BPF programs write them, decoded and aggregated, then interpreted
 #    into a Profile; target >= 3 million events/s; memory per distinct stack
@@ -339,6 +342,9 @@ awk -v p="$paired" 'BEGIN {
   printf "  paired: sampled/none per round, median %.3f\n", p
   printf "  verdict: sampled costs %.1f%% of throughput (target <= 2%%): %s\n", cost, (cost <= 2 ? "PASS" : "FAIL")
 }'
+
+# 5b. How often the default mode traps, against the runtime's own sampler.
+bash "$(dirname "$0")/bench-traps.sh" "$BUILD"
 
 # 6. Reading every goroutine. The fixture's MemProfileRate is 0 (no pprof),
 #    so the recording runs in exact mode with nothing to count: only the

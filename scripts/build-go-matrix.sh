@@ -4,7 +4,7 @@
 # Builds the Go fixtures that the toolchain-matrix tests run
 # (tests/integration/test_go_matrix.cpp, tests/unit/test_go_matrix_abi.cpp)
 # with each of Debian's Go toolchains: FIXTURE_DIR/go1.MINOR/{allocserver,
-# taskserver, cmemserver and cgoserver (cgo), fanserver, leakreach}, plus FIXTURE_DIR/go1.26-sizespecializedmalloc/ (Go 1.26 with
+# taskserver, cmemserver and cgoserver (cgo), fanserver, leakreach, tinyalloc}, plus FIXTURE_DIR/go1.26-sizespecializedmalloc/ (Go 1.26 with
 # the experiment that Go 1.27 turns on by default). Toolchains come from
 # fetch-go-toolchains.sh into CACHEDIR; each keeps its build cache there too,
 # so a second run only relinks what changed. Writes FIXTURE_DIR/go-matrix.txt:
@@ -40,7 +40,7 @@ build() {
   local name=$1 goroot=$2 experiment=${3:-}
   local minor=${goroot##*/go-1.}
   mkdir -p "$out/$name"
-  for fixture in allocserver taskserver cmemserver cgoserver fanserver leakreach; do
+  for fixture in allocserver taskserver cmemserver cgoserver fanserver leakreach tinyalloc; do
     if ! (cd "$src/$fixture" &&
       env -u GOFLAGS GOROOT="$goroot" GOTOOLCHAIN=local GO111MODULE=off GOPATH="$cache/gopath" \
         GOCACHE="$cache/gocache-1.$minor${experiment:+-$experiment}" GOEXPERIMENT="$experiment" \

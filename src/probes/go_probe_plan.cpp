@@ -168,6 +168,58 @@ std::string plan_goroutine_reading(const target::ElfFile& exe, const target::GoF
   return "";
 }
 
+// The pt_regs register for a Capstone one (bpf/events.h, enum mws_reg).
+uint32_t mws_reg_of(x86_reg r) {
+  switch (r) {
+    case X86_REG_RAX: return MWS_REG_AX;
+    case X86_REG_RBX: return MWS_REG_BX;
+    case X86_REG_RCX: return MWS_REG_CX;
+    case X86_REG_RDX: return MWS_REG_DX;
+    case X86_REG_RSI: return MWS_REG_SI;
+    case X86_REG_RDI: return MWS_REG_DI;
+    case X86_REG_RBP: return MWS_REG_BP;
+    case X86_REG_R8: return MWS_REG_R8;
+    case X86_REG_R9: return MWS_REG_R9;
+    case X86_REG_R10: return MWS_REG_R10;
+    case X86_REG_R11: return MWS_REG_R11;
+    case X86_REG_R12: return MWS_REG_R12;
+    case X86_REG_R13: return MWS_REG_R13;
+    case X86_REG_R14: return MWS_REG_R14;
+    case X86_REG_R15: return MWS_REG_R15;
+    default: return MWS_REG_NONE;
+  }
+}
+
+struct TinyFlushSite {
+  ProbeSite site;
+  uint32_t mcache_reg = MWS_REG_NONE;
+};
+
+// refill(c *mcache, spc spanClass) flushes c.tinyAllocs only in
+//     if spc == tinySpanClass { atomic.Xadd64(&stats.tinyAllocCount, int64(c.tinyAllocs)); c.tinyAllocs = 0 }
+// (mcache.go, 1.17-1.27; 1.26 added a second `spc == tinySpanClass` branch
+// that does not touch tinyAllocs). The probe sits on the load of
+// c.tinyAllocs in that branch, single-stepped but hit once per 512 tiny
+// blocks: far less often than refill's entry, hit per span of every size
+// class. Exactly one such load, or no site: a guess could count nothing,
+// or twice.
+Result<TinyFlushSite> tiny_flush_site(const target::ElfFile& exe, const target::GoFunctionIndex& index,
+                                      const target::GoFunctionFacts& facts) {
+  const std::string name = "runtime.(*mcache).refill";
+  auto fn = index.find(name);
+  if (!fn) return fn.error();
+  auto flushes = find_counter_flushes(exe.read_vaddr(fn->entry, fn->size), fn->entry, facts.mcache_tiny_allocs_offset);
+  if (flushes.size() != 1)
+    return Error{fmt::format("{} flushes c.tinyAllocs (offset {}) in {} places, not one", name,
+                             facts.mcache_tiny_allocs_offset, flushes.size())};
+  const uint32_t reg = mws_reg_of(flushes.front().base);
+  if (reg == MWS_REG_NONE) return Error{name + ": the mcache is in a register mwscope does not read"};
+  const uint64_t load = flushes.front().load;
+  return TinyFlushSite{{exe.path(), name + " tiny flush", fn->file_offset + (load - fn->entry), load,
+                        "load of c.tinyAllocs"},
+                       reg};
+}
+
 // The runtime's heap sampler: where it records a sample, tags the object
 // with its bucket, frees it, and ends a GC cycle. All four are real
 // (not inlined) functions in 1.17-1.26; checked in binaries 1.19-1.26.
@@ -177,7 +229,7 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
   t.plan.mprof_args = {static_cast<uint32_t>(facts->mprof_malloc_ptr_arg),
                        static_cast<uint32_t>(facts->mprof_malloc_size_arg), facts->mprof_free_size_arg,
                        static_cast<uint32_t>(facts->bucket_size_offset),
-                       static_cast<uint32_t>(facts->mcache_tiny_allocs_offset), 0};
+                       static_cast<uint32_t>(facts->mcache_tiny_allocs_offset), MWS_REG_NONE};
   const std::pair<const char*, std::vector<ProbeSite>*> sites[] = {
       {"runtime.mProf_Malloc", &t.plan.sample_alloc},
       {"runtime.setprofilebucket", &t.plan.sample_bucket},
@@ -189,14 +241,17 @@ Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& i
     out->push_back(*site);
   }
   // Where the runtime flushes its count of the tiny allocations the
-  // sampler cannot see (go.bpf.c, on_mcache_refill): a trap per span
-  // refill of any size class and per GC. Both or neither; without them the report says the
-  // count is unknown.
-  auto refill = entry_site(exe, index, "runtime.(*mcache).refill");
+  // sampler cannot see (go.bpf.c, on_mcache_tiny_flush and
+  // on_mcache_release_all): inside refill's tiny-span branch (a trap per
+  // refill of the tiny span, not per refill of every size class) and at
+  // releaseAll's entry (per GC per P). Both or neither; without them the
+  // report says the count is unknown.
+  auto tiny = tiny_flush_site(exe, index, *facts);
   auto release_all = entry_site(exe, index, "runtime.(*mcache).releaseAll");
-  if (refill && release_all) {
-    t.plan.tiny_refill.push_back(*refill);
+  if (tiny && release_all) {
+    t.plan.tiny_refill.push_back(tiny->site);
     t.plan.tiny_release_all.push_back(*release_all);
+    t.plan.mprof_args.tiny_flush_mcache_reg = tiny->mcache_reg;
   }
   t.mem_profile_rate_vaddr = target::find_mem_profile_rate(exe, index);
   if (!t.mem_profile_rate_vaddr)

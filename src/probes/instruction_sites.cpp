@@ -27,4 +27,77 @@ std::vector<uint64_t> find_calls_to(std::span<const uint8_t> code, uint64_t entr
   return calls;
 }
 
+namespace {
+
+// What find_counter_flushes needs of an instruction, copied out of
+// Capstone's buffer (it is reused for the next instruction).
+struct Decoded {
+  uint64_t addr = 0;
+  unsigned id = X86_INS_INVALID;
+  bool lock = false;
+  uint8_t op_count = 0;
+  cs_x86_op ops[2] = {};
+  bool writes[X86_REG_ENDING] = {};  // registers written (explicit operands and implicit)
+};
+
+bool is_member(const cs_x86_op& op, x86_reg base, int64_t disp) {
+  return op.type == X86_OP_MEM && op.size == 8 && op.mem.base == base && op.mem.index == X86_REG_INVALID &&
+         op.mem.segment == X86_REG_INVALID && op.mem.disp == disp;
+}
+
+bool is_general_base(x86_reg r) {
+  return r != X86_REG_INVALID && r != X86_REG_RIP && r != X86_REG_RSP;
+}
+
+}  // namespace
+
+std::vector<CounterFlush> find_counter_flushes(std::span<const uint8_t> code, uint64_t entry_addr,
+                                               int64_t member_offset) {
+  std::vector<Decoded> insns;
+  target::for_each_instruction(code, entry_addr, true, [&](const cs_insn& insn) {
+    Decoded d;
+    d.addr = insn.address;
+    d.id = insn.id;
+    const cs_x86& x86 = insn.detail->x86;
+    d.lock = x86.prefix[0] == X86_PREFIX_LOCK;
+    d.op_count = x86.op_count;
+    for (uint8_t i = 0; i < x86.op_count && i < 2; i++) {
+      d.ops[i] = x86.operands[i];
+      if (x86.operands[i].type == X86_OP_REG && (x86.operands[i].access & CS_AC_WRITE))
+        d.writes[x86.operands[i].reg] = true;
+    }
+    for (uint8_t i = 0; i < insn.detail->regs_write_count; i++) d.writes[insn.detail->regs_write[i]] = true;
+    insns.push_back(d);
+    return true;
+  });
+  // The load, the XADD and the store sit together in every Go version
+  // checked (1.19-1.27); a few instructions between them are allowed.
+  constexpr size_t kWindow = 4;
+  std::vector<CounterFlush> found;
+  for (size_t i = 0; i < insns.size(); i++) {
+    const Decoded& load = insns[i];
+    if (load.id != X86_INS_MOV || load.op_count != 2 || load.ops[0].type != X86_OP_REG || load.ops[0].size != 8 ||
+        !is_general_base(load.ops[1].mem.base) || !is_member(load.ops[1], load.ops[1].mem.base, member_offset))
+      continue;
+    const x86_reg base = load.ops[1].mem.base, value = load.ops[0].reg;
+    if (value == base) continue;  // the load itself overwrites the struct pointer
+    bool added = false;
+    for (size_t j = i + 1; j < insns.size() && j <= i + kWindow; j++) {
+      const Decoded& d = insns[j];
+      if (d.id == X86_INS_XADD && d.lock && d.op_count == 2 && d.ops[1].type == X86_OP_REG && d.ops[1].reg == value &&
+          d.ops[0].type == X86_OP_MEM && !is_member(d.ops[0], base, member_offset)) {
+        added = true;
+        continue;
+      }
+      if (added && d.id == X86_INS_MOV && d.op_count == 2 && is_member(d.ops[0], base, member_offset) &&
+          d.ops[1].type == X86_OP_IMM && d.ops[1].imm == 0) {
+        found.push_back({load.addr, base});
+        break;
+      }
+      if (d.writes[base]) break;
+    }
+  }
+  return found;
+}
+
 }  // namespace mws::probes

@@ -143,11 +143,10 @@ TEST_CASE("sampled mode sees exactly the Go runtime's samples, frees and in-use"
 // recorded. By construction that count lies between the runtime's counts
 // read (after a GC, which flushes every P's share) around the fixture's
 // allocations, all inside the recording, and around the whole recording.
-TEST_CASE("sampled mode reports the tiny allocations its sampler cannot see, as the runtime counts them",
-          "[bpf][sampled][tiny]") {
+void mws::test::check_tiny_allocs(const std::string& tinyalloc) {
   SpawnOptions keep_stdin;
   keep_stdin.stdin_pipe = true;  // the fixture exits when its stdin closes
-  Child target = Child::spawn({fixture("tinyalloc")}, keep_stdin);
+  Child target = Child::spawn({fixture(tinyalloc)}, keep_stdin);
   auto number_after = [](const std::string& line, const std::string& word) {
     return std::stoull(line.substr(line.find(word) + word.size() + 1));
   };
@@ -198,4 +197,9 @@ TEST_CASE("sampled mode reports the tiny allocations its sampler cannot see, as 
   for (const auto& m : profile.at("middleware")) missed += m.at("tiny_allocs_missed").get<uint64_t>();
   CHECK(missed > 0);
   CHECK(missed <= seen + profile.at("middleware").size());  // shares rounded to whole objects
+}
+
+TEST_CASE("sampled mode reports the tiny allocations its sampler cannot see, as the runtime counts them",
+          "[bpf][sampled][tiny]") {
+  check_tiny_allocs("tinyalloc");
 }

@@ -46,6 +46,10 @@ TEST_CASE("the toolchain matrix built every Go version the tests name", "[bpf][m
             "[bpf][matrix][sampled]") {                                                                   \
     check_sampled_counts(build "/allocserver");                                                           \
   }                                                                                                       \
+  TEST_CASE(build ": sampled mode reports the tiny allocations its sampler cannot see, as the runtime counts them", \
+            "[bpf][matrix][sampled][tiny]") {                                                             \
+    check_tiny_allocs(build "/tinyalloc");                                                                \
+  }                                                                                                       \
   TEST_CASE(build ": the heap in use from before attach equals the runtime's", "[bpf][matrix][heap]") {         \
     check_heap_inuse(build "/allocserver");                                                               \
   }                                                                                                       \

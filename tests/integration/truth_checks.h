@@ -24,6 +24,11 @@ void check_exact_counts(const std::string& allocserver);
 // runtime's own at MemProfileRate 4096; estimates within 10% of exact mode
 // (test_alloc_sampled.cpp).
 void check_sampled_counts(const std::string& allocserver);
+// Sampled mode: the tiny allocations the sampler cannot see, counted where
+// the runtime flushes mcache.tinyAllocs, lie between the runtime's own
+// counts (/gc/heap/tiny/allocs:objects) around tinyalloc's allocations and
+// around the recording (test_alloc_sampled.cpp).
+void check_tiny_allocs(const std::string& tinyalloc);
 // The heap in use read from the runtime's profile at attach and at the end
 // equals runtime.MemProfile at MemProfileRate 1, the part kept before
 // attach included; a steady server shows no change (test_heap_inuse.cpp).

@@ -113,6 +113,66 @@ TEST_CASE("a function without the Go stack check keeps its probe at the entry", 
   CHECK(probes::find_ret_instructions(code, 0x1000) == std::vector<uint64_t>{0x1008});
 }
 
+TEST_CASE("the tiny-allocation count is read where refill flushes it, as Go's disassembler shows", "[probes][tiny]") {
+  std::vector<std::string> builds = test::fixture_builds();
+#ifdef MWS_GO_MATRIX
+  builds.push_back("go1.26-sizespecializedmalloc/");
+#endif
+  const char* go_reg[] = {"", "AX", "BX", "CX", "DX", "SI", "DI", "BP", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"};
+  for (const std::string& build : builds) {
+    INFO("build " << build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    req.tasks = false;
+    auto t = probes::plan_go_probes(**elf, bin, req);
+    REQUIRE(t);
+    REQUIRE(t->plan.tiny_refill.size() == 1);
+    REQUIRE(t->plan.tiny_release_all.size() == 1);
+    const auto& site = t->plan.tiny_refill.front();
+    const uint32_t reg = t->plan.mprof_args.tiny_flush_mcache_reg;
+    REQUIRE(reg > MWS_REG_NONE);
+    REQUIRE(reg <= MWS_REG_R15);
+    // Go's disassembler: MOVQ off(Rc), Rx at the site, then the LOCK XADDQ
+    // of Rx and the store of 0, right after `CMPL $0x5` (tinySpanClass).
+    const std::string dis = objdump(bin, "runtime.\\(\\*mcache\\).refill");
+    char addr[32], load[64];
+    snprintf(addr, sizeof(addr), "0x%lx", static_cast<unsigned long>(site.vaddr));
+    snprintf(load, sizeof(load), "MOVQ 0x%x(%s), ", t->plan.mprof_args.mcache_tiny_allocs_offset, go_reg[reg]);
+    const auto line_at = dis.find(addr);
+    REQUIRE(line_at != std::string::npos);
+    const auto line_end = dis.find('\n', line_at);
+    INFO(dis.substr(line_at, line_end - line_at));
+    CHECK(dis.substr(line_at, line_end - line_at).find(load) != std::string::npos);
+    const auto next_end = dis.find('\n', line_end + 1);
+    CHECK(dis.substr(line_end, next_end - line_end).find("LOCK XADDQ") != std::string::npos);
+    const auto branch = dis.rfind("CMPL $0x5, ", line_at);
+    REQUIRE(branch != std::string::npos);
+    CHECK(count_lines_containing(dis.substr(branch, line_at - branch), "\n") <= 3);
+  }
+}
+
+TEST_CASE("a counter flush is a load, a LOCK XADD of it and a store of 0, the struct pointer unchanged", "[probes][tiny]") {
+  // MOVQ 0x20(DX), BX; LOCK XADDQ BX, 0x30(AX); MOVQ $0, 0x20(DX)
+  const std::vector<uint8_t> load = {0x48, 0x8b, 0x5a, 0x20}, xadd = {0xf0, 0x48, 0x0f, 0xc1, 0x58, 0x30},
+                             store = {0x48, 0xc7, 0x42, 0x20, 0, 0, 0, 0}, move_dx = {0x48, 0x89, 0xc2};  // MOVQ AX, DX
+  auto cat = [](std::initializer_list<std::vector<uint8_t>> parts) {
+    std::vector<uint8_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  auto flushes = probes::find_counter_flushes(cat({load, xadd, store}), 0x1000, 0x20);
+  REQUIRE(flushes.size() == 1);
+  CHECK(flushes[0].load == 0x1000);
+  CHECK(flushes[0].base == X86_REG_RDX);
+  CHECK(probes::find_counter_flushes(cat({load, xadd, store}), 0x1000, 0x28).empty());   // another member
+  CHECK(probes::find_counter_flushes(cat({load, store}), 0x1000, 0x20).empty());         // not added anywhere
+  CHECK(probes::find_counter_flushes(cat({load, xadd}), 0x1000, 0x20).empty());          // not zeroed
+  CHECK(probes::find_counter_flushes(cat({load, xadd, move_dx, store}), 0x1000, 0x20).empty());  // another struct
+  CHECK(probes::find_counter_flushes(cat({load, xadd, store, load, xadd, store}), 0x1000, 0x20).size() == 2);
+}
+
 #include "target/go_functions.h"
 
 TEST_CASE("runtime.allgs found from runtime.allgadd's code equals the symbol", "[probes]") {
