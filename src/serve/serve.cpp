@@ -5,7 +5,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cctype>
+#include <csignal>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -13,8 +16,11 @@
 #include "attribute/middleware_rules.h"
 #include "report/pprof.h"
 #include "report/reporter.h"
+#include "probes/oom_watch.h"
+#include "report/live.h"
 #include "serve/http_api.h"
 #include "serve/target_agent.h"
+#include "target/discovery.h"
 #include "target/process.h"
 #include "util/terminal_text.h"
 
@@ -36,6 +42,15 @@ std::string exe_base_name(pid_t pid) {
     path.resize(path.size() - deleted.size());
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A file name's part from a name the target chose: letters, digits, '.',
+// '-' and '_' kept, the rest '_', at most 64 bytes.
+std::string file_safe(const std::string& name) {
+  std::string out;
+  for (char c : name.substr(0, 64))
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ? c : '_';
+  return out.empty() || out[0] == '.' ? "_" + out : out;
 }
 
 // The targets held now; the HTTP threads read it, the main loop changes it.
@@ -63,6 +78,11 @@ class Registry {
     std::lock_guard lock(mu_);
     return agents_.count(pid) > 0;
   }
+  std::shared_ptr<TargetAgent> find(pid_t pid) const {
+    std::lock_guard lock(mu_);
+    auto it = agents_.find(pid);
+    return it == agents_.end() ? nullptr : it->second;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -74,7 +94,10 @@ class Server {
   Server(const ServeOptions& opt, std::shared_ptr<const attribute::MiddlewareRules> rules)
       : opt_(opt), rules_(std::move(rules)) {}
 
-  std::shared_ptr<TargetAgent> launch(pid_t pid, const std::string& exe, const std::string& container) {
+  std::shared_ptr<TargetAgent> launch(pid_t pid, uint64_t start_time, const std::string& exe,
+                                      const std::string& container) {
+    start_times_[pid] = start_time;
+    if (oom_) (void)oom_->watch_exit(pid);
     AgentOptions a;
     a.rec = opt_.rec;
     a.rec.pid = pid;
@@ -95,16 +118,76 @@ class Server {
   }
 
   // Drops the targets that exited or could not be attached: their series
-  // go with them.
+  // go with them. One that failed is not tried again (--discover).
   void reap() {
     for (const auto& a : registry_.list()) {
       if (!a->ended()) continue;
+      const pid_t pid = a->labels().pid;
       const AgentView v = a->view();
-      if (v.state == AgentState::kFailed)
-        log_line(fmt::format("cannot attach to process {}: {}", a->labels().pid, v.problem));
-      registry_.take(a->labels().pid);
+      if (v.state == AgentState::kFailed) {
+        log_line(fmt::format("cannot attach to process {}: {}", pid, v.problem));
+        failed_.insert({pid, start_times_[pid]});
+      }
+      registry_.take(pid);
+      if (oom_) oom_->unwatch_exit(pid);
     }
   }
+
+  // --discover: attach to the Go servers that appeared (or restarted under
+  // a PID we held), drop the ones whose PID now names another process.
+  void discover(const target::DiscoverOptions& dopt) {
+    for (const target::DiscoveredProcess& p : target::discover_go_servers(dopt)) {
+      auto held = start_times_.find(p.pid);
+      const bool same = held != start_times_.end() && held->second == p.start_time;
+      if (registry_.holds(p.pid) && same) continue;
+      if (failed_.count({p.pid, p.start_time})) continue;
+      if (registry_.holds(p.pid)) registry_.take(p.pid);  // the PID was reused
+      log_line(fmt::format("discovered process {} ({}){}", p.pid, p.exe,
+                           p.container.empty() ? "" : " in container " + p.container.substr(0, 12)));
+      launch(p.pid, p.start_time, p.exe_name, p.container);
+    }
+  }
+
+  // The kernel's OOM killer picked a victim, or a target was killed: its
+  // last snapshot's heap and goroutines into --pprof-dir, counted in /metrics.
+  void on_process_end(const probes::ProcessEnd& end) {
+    const bool oom = end.kind == probes::ProcessEnd::Kind::OomVictim;
+    if (!oom && !(end.killed_by_signal() && end.signal() == SIGKILL)) return;
+    auto agent = registry_.find(end.pid);
+    if (!agent) return;
+    const std::string reason = oom ? "oom" : "killed";
+    if (oom) last_word_written_.insert(end.pid);
+    else if (last_word_written_.count(end.pid)) return;  // the OOM kill's exit: said already
+    const AgentView v = agent->view();
+    const std::string exe = agent->labels().exe;
+    {
+      std::lock_guard lock(last_words_mu_);
+      last_words_[{exe, reason}]++;
+    }
+    if (!v.profile) {
+      log_line(fmt::format("process {} ({}): {}, before its first snapshot: nothing to write", end.pid, exe,
+                           oom ? "picked by the OOM killer" : "killed"));
+      return;
+    }
+    std::string written;
+    if (!opt_.pprof_dir.empty()) {
+      const std::string stem = fmt::format("{}-{}-{}-{}", file_safe(exe), end.pid, reason,
+                                           interval_file_stem(*v.profile));
+      for (const auto& [ext, bytes] : {std::pair<std::string, std::string>{".heap.pb.gz", render_pprof_heap(*v.profile)},
+                                       {".goroutine.pb.gz", render_pprof_goroutines(*v.profile)}}) {
+        auto path = write_new_file(opt_.pprof_dir, stem, ext, bytes);
+        if (path) written += (written.empty() ? "" : " and ") + *path;
+        else log_line(path.error().message);
+      }
+    }
+    log_line(fmt::format("process {} ({}) {}: its last snapshot ({:.0f} s into the recording){}", end.pid, exe,
+                         oom ? "was picked by the OOM killer" : "was killed", v.profile->meta.duration_s,
+                         written.empty() ? " is counted in /metrics (no --pprof-dir to write it to)"
+                                         : " written to " + written));
+  }
+
+  void watch_ends(std::unique_ptr<probes::OomWatch> w) { oom_ = std::move(w); }
+  probes::OomWatch* oom() { return oom_.get(); }
 
   AgentMetrics agent_metrics() {
     AgentMetrics m = read_own_usage();
@@ -121,6 +204,12 @@ class Server {
   Registry registry_;
   std::mutex last_words_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> last_words_;
+  // The main loop's own (no lock): each target's identity, and what not to
+  // try again.
+  std::map<pid_t, uint64_t> start_times_;
+  std::set<std::pair<pid_t, uint64_t>> failed_;
+  std::set<pid_t> last_word_written_;
+  std::unique_ptr<probes::OomWatch> oom_;
 };
 
 bool stopping(const ServeOptions& opt) { return opt.stop && opt.stop->load(); }
@@ -154,8 +243,22 @@ int run_serve(const ServeOptions& opt) {
     log_line(api.error().message);
     return 1;
   }
+  target::DiscoverOptions dopt;
+  if (!opt.discover_exe.empty()) {
+    auto re = target::compile_exe_regex(opt.discover_exe);
+    if (!re) {
+      log_line("--discover-exe: " + re.error().message);
+      return 1;
+    }
+    dopt.exe_regex = std::move(*re);
+  }
+  // The last words of a target the OOM killer picks (or kill -9 ends).
+  if (auto watch = probes::OomWatch::attach())
+    server.watch_ends(std::move(*watch));
+  else
+    log_line("warning: no last words for dying targets: " + watch.error().message);
   // -p targets: each must attach, as the one-shot command's would.
-  for (pid_t pid : opt.pids) server.launch(pid, exe_base_name(pid), "");
+  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), exe_base_name(pid), "");
   for (const auto& agent : server.registry().list()) {
     while (agent->view().state == AgentState::kAttaching && !stopping(opt))
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -171,9 +274,21 @@ int run_serve(const ServeOptions& opt) {
                        "Ctrl-C or SIGTERM detaches",
                        listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first,
                        (*api)->port(), server.registry().list().size()));
+  // Discovery twice a second: a new server is attached within 2 s of
+  // listening (attaching itself takes most of a second on a large binary).
+  auto next_discovery = std::chrono::steady_clock::now();
   while (!stopping(opt)) {
     server.reap();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (opt.discover && std::chrono::steady_clock::now() >= next_discovery) {
+      server.discover(dopt);
+      next_discovery = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    }
+    if (server.oom()) {
+      auto handled = server.oom()->poll(100, [&server](const probes::ProcessEnd& e) { server.on_process_end(e); });
+      if (!handled) log_line("warning: " + handled.error().message);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   log_line("stopping: detaching from every target");
   api->reset();

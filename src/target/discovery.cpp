@@ -338,6 +338,13 @@ bool same_process(pid_t pid, uint64_t start_time) {
   return pid > 0 && same_process_in("/proc/" + std::to_string(pid), start_time);
 }
 
+std::optional<uint64_t> read_start_time(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  auto st = read_proc_stat("/proc/" + std::to_string(pid));
+  if (!st) return std::nullopt;
+  return st->start_time;
+}
+
 GoVerdictCacheStats go_verdict_cache_stats() {
   auto& cache = verdict_cache();
   std::lock_guard lock(cache.mu);

@@ -69,6 +69,8 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt = 
 // `pid` (it exists, is not a zombie, and is not a new process under a
 // reused PID). One read of /proc/PID/stat.
 bool same_process(pid_t pid, uint64_t start_time);
+// Field 22 of /proc/PID/stat (what same_process compares); nullopt when gone.
+std::optional<uint64_t> read_start_time(pid_t pid);
 
 // How many executables discover_go_servers has opened to judge (cache
 // misses) and how many verdicts it reused, since the process started.

@@ -14,63 +14,13 @@
 
 #include "../skip.h"
 #include "harness.h"
+#include "memory_cgroup.h"
 #include "probes/oom_watch.h"
 
 using namespace mws;
 using namespace mws::test;
 using namespace std::chrono;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A memory cgroup of its own with a 20 MiB limit and no swap: v2
-// (memory.max) when the unified hierarchy has the memory controller, else
-// v1 (memory.limit_in_bytes). Removed on destruction, once empty.
-struct MemoryCgroup {
-  std::string dir, error;
-
-  MemoryCgroup() {
-    const std::string name = "mwscope-oom-test-" + std::to_string(getpid());
-    std::string controllers;
-    std::getline(std::ifstream("/sys/fs/cgroup/cgroup.controllers"), controllers);
-    if (controllers.find("memory") != std::string::npos) {
-      dir = "/sys/fs/cgroup/" + name;
-      if (!make()) return;
-      set("memory.max", "20M");
-      if (fs::exists(dir + "/memory.swap.max")) set("memory.swap.max", "0");
-    } else if (fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
-      dir = "/sys/fs/cgroup/memory/" + name;
-      if (!make()) return;
-      set("memory.limit_in_bytes", "20M");
-      if (fs::exists(dir + "/memory.memsw.limit_in_bytes")) set("memory.memsw.limit_in_bytes", "20M");
-      set("memory.oom_control", "0");  // the OOM killer on (a v1 cgroup may disable it)
-    } else {
-      error = "no memory cgroup controller (neither v2 memory.max nor v1 memory.limit_in_bytes)";
-    }
-  }
-  ~MemoryCgroup() {
-    if (dir.empty() || !error.empty()) return;
-    // Empty once its process is reaped; the kernel may take a moment.
-    for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0; i++) std::this_thread::sleep_for(milliseconds(50));
-  }
-  bool make() {
-    std::error_code ec;
-    rmdir(dir.c_str());  // left by a run that was killed
-    if (!fs::create_directory(dir, ec)) {
-      error = "cannot create " + dir + ": " + ec.message();
-      return false;
-    }
-    return true;
-  }
-  void set(const std::string& file, const std::string& value) {
-    std::ofstream out(dir + "/" + file);
-    out << value << "\n";
-    out.flush();
-    if (!out && error.empty()) error = "cannot write " + value + " to " + dir + "/" + file;
-  }
-};
-
-}  // namespace
 
 TEST_CASE("oom watch: the OOM killer's victim is reported by PID before it is gone, and its exit as SIGKILL",
           "[oom][bpf]") {

@@ -10,11 +10,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
 
 #include "harness.h"
+#include "memory_cgroup.h"
 #include "real_servers.h"
 
 using namespace mws::test;
@@ -75,11 +77,18 @@ Serve start_serve(const std::vector<std::string>& args) {
   return s;
 }
 
-// The programs mwscope loaded are gone (their ids are above `before`).
-bool none_loaded_after(uint32_t before) {
+// The programs of ours (bpf/*.bpf.c name them on_*) loaded after `before`
+// are gone. The kernel frees a program a moment after its last link goes
+// (RCU): a few seconds are allowed for that.
+bool ours_loaded_after(uint32_t before) {
   for (const auto& p : loaded_bpf_programs())
-    if (p.id > before) return false;
-  return true;
+    if (p.id > before && p.name.rfind("on_", 0) == 0) return true;
+  return false;
+}
+bool none_loaded_after(uint32_t before) {
+  const auto deadline = steady_clock::now() + seconds(10);
+  while (ours_loaded_after(before) && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(100));
+  return !ours_loaded_after(before);
 }
 
 uint32_t last_program_id() {
@@ -183,12 +192,10 @@ TEST_CASE("serve: a target that exits loses its series within 5 s, SIGTERM detac
   }
   {
     Serve serve = start_serve({"-p", std::to_string(a.child.pid()), "--refresh", "1"});
-    CHECK(!none_loaded_after(since));  // attached
+    CHECK(ours_loaded_after(since));  // attached
     serve.child.signal(SIGKILL);
     serve.child.wait(seconds(10));
     // The kernel releases a killed process's links as its files close.
-    const auto deadline = steady_clock::now() + seconds(5);
-    while (!none_loaded_after(since) && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(100));
     CHECK(none_loaded_after(since));
   }
   CHECK(a.child.running());
@@ -212,4 +219,92 @@ TEST_CASE("serve refuses, in one line and with nothing attached: no target, a PI
   CHECK(busy.err.find("cannot listen") != std::string::npos);
   CHECK(std::count(busy.err.begin(), busy.err.end(), '\n') == 1);
   CHECK(none_loaded_after(since));
+}
+
+TEST_CASE("serve --discover: a Go server is attached within 2 s of listening, dropped within 5 s of exiting, a "
+          "listener that is not Go is left alone", "[bpf][serve][discover]") {
+  const int python_port = free_loopback_port();
+  Child python = Child::spawn({"python3", "-m", "http.server", std::to_string(python_port), "--bind", "127.0.0.1"});
+  REQUIRE(wait_port_open(python_port, seconds(20)));
+  // Only this test's processes: the host may run other Go servers.
+  Serve serve = start_serve({"--discover", "--discover-exe", "fixtures/allocserver$|python3", "--refresh", "1"});
+  auto held = [&](pid_t pid) {
+    auto m = http_get(serve.port, "/metrics");
+    return m && m->find("mwscope_target_up{pid=\"" + std::to_string(pid) + "\"") != std::string::npos;
+  };
+  for (int round = 0; round < 2; round++) {  // the second: a restarted server, a new process
+    Server a = start_server("allocserver");  // returns once it listens
+    const auto listening = steady_clock::now();
+    while (!held(a.child.pid()) && steady_clock::now() - listening < seconds(10))
+      std::this_thread::sleep_for(milliseconds(50));
+    const double took = duration<double>(steady_clock::now() - listening).count();
+    INFO(serve.child.stderr_text());
+    CHECK(took <= 2.0);
+    a.child.signal(SIGTERM);
+    a.child.wait(seconds(10));
+    const auto exited = steady_clock::now();
+    while (held(a.child.pid()) && steady_clock::now() - exited < seconds(10))
+      std::this_thread::sleep_for(milliseconds(50));
+    CHECK(duration<double>(steady_clock::now() - exited).count() <= 5.0);
+  }
+  CHECK_FALSE(held(python.pid()));
+  CHECK(serve.child.stderr_text().find(std::to_string(python.pid())) == std::string::npos);
+  python.signal(SIGTERM);
+}
+
+TEST_CASE("serve writes the last words of a target the OOM killer picks: its heap and goroutines by middleware, "
+          "counted in /metrics", "[bpf][serve][oom]") {
+  MemoryCgroup cg("150M", "serve-oom");
+  REQUIRE(cg.error.empty());
+  // allocserver in the cgroup, the preferred victim.
+  Child target = Child::spawn({"sh", "-c",
+                               "echo $$ > \"$0/cgroup.procs\" && echo 1000 > /proc/self/oom_score_adj && exec \"$1\" "
+                               "-memprofilerate 1",
+                               cg.dir, fixture("allocserver")});
+  auto line = target.wait_stdout_line("listening on", seconds(30));
+  REQUIRE(line);
+  const int port = std::stoi(line->substr(line->rfind(':') + 1));
+  const std::string dir = temp_path("last-words");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string pid = std::to_string(target.pid());
+  Serve serve = start_serve({"-p", pid, "--refresh", "1", "--pprof-dir", dir});
+  // main.Logging's objects over the load, as the runtime counts them.
+  const auto construction = json::parse(*http_get(port, "/debug/construction")).at("functions");
+  const auto before = runtime_allocs(port, 1);
+  constexpr int kRequests = 200;
+  send_load(port, "/work", kRequests);
+  const auto after = runtime_allocs(port, 1);
+  int64_t truth = 0;
+  auto objects = [](const std::map<std::string, RuntimeAllocs>& m, const std::string& fn) {
+    auto it = m.find(fn);
+    return it == m.end() ? int64_t(0) : it->second.objects;
+  };
+  for (auto& [fn, c] : construction.items())
+    if (c.at("middleware") == "main.Logging") truth += objects(after, fn) - objects(before, fn);
+  CHECK(truth >= kRequests);
+  // Once a snapshot has all of it (the counter never passes the truth: no /work since).
+  const std::string series = "mwscope_alloc_objects_total{pid=\"" + pid +
+                             "\",exe=\"allocserver\",middleware=\"main.Logging\"} " + std::to_string(truth) + "\n";
+  const auto deadline = steady_clock::now() + seconds(60);
+  while (http_get(serve.port, "/metrics")->find(series) == std::string::npos && steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(100));
+  REQUIRE(http_get(serve.port, "/metrics")->find(series) != std::string::npos);
+  REQUIRE(http_get(port, "/debug/hog"));
+  CHECK(target.wait(seconds(120)) != 0);  // killed
+  auto said = serve.child.wait_stderr_line("picked by the OOM killer", seconds(30));
+  INFO(serve.child.stderr_text());
+  REQUIRE(said);
+  std::string heap_file;
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    if (f.path().string().ends_with(".heap.pb.gz")) heap_file = f.path().string();
+  REQUIRE(!heap_file.empty());
+  CHECK(heap_file.find("allocserver-" + pid + "-oom-") != std::string::npos);
+  // The last snapshot's heap: what main.Logging allocated, as the runtime counted it.
+  const PprofRaw heap = pprof_raw(heap_file);
+  CHECK(heap.sum("alloc_objects/count", {{"middleware", "main.Logging"}}) == truth);
+  auto metrics = http_get(serve.port, "/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->find("mwscope_target_last_words_total{exe=\"allocserver\",reason=\"oom\"} 1\n") !=
+        std::string::npos);
 }
