@@ -13,6 +13,10 @@
 #    core while mwscope records; events/s and drops, from mwscope's profile.
 # 4. Symbol loading (below). 5. HTTP throughput of a saturated Go server with
 #    no profiler, --mode sampled and --mode exact (runs before 4).
+# 5c. mwscope serve as deployed, on 10 targets: idle CPU (<= 1% of a core),
+#    memory (<= 100 MiB + 12 MiB per target), a /metrics scrape (<= 50 ms),
+#    a saturated target's throughput with it (>= 98%): scripts/bench-serve.sh
+#    (runs before 4).
 # 5b. Traps per second of --mode sampled against the runtime heap sampler's
 #    samples per second on the same server, side by side (target ratio <= 2):
 #    scripts/bench-traps.sh (runs before 4).
@@ -345,6 +349,8 @@ awk -v p="$paired" 'BEGIN {
 
 # 5b. How often the default mode traps, against the runtime's own sampler.
 bash "$(dirname "$0")/bench-traps.sh" "$BUILD"
+echo
+bash "$(dirname "$0")/bench-serve.sh" "$BUILD"
 
 # 6. Reading every goroutine. The fixture's MemProfileRate is 0 (no pprof),
 #    so the recording runs in exact mode with nothing to count: only the

@@ -13,7 +13,7 @@ PACKAGES=(
   # pprof output: pprof's messages compiled by protoc, encoded by libprotobuf
   protobuf-compiler libprotobuf-dev
   # fixtures, demo, benchmarks (bpftrace: the peer make bench measures beside mwscope)
-  golang-go wrk curl bpftrace
+  golang-go wrk curl bpftrace jq
   # Go web-framework fixtures (tests/fixtures/{gin,chi,echo,glue}server): source
   # under /usr/share/gocode; the second group is what echoserver/go.mod's
   # replace lines name (echo's dependencies, listed so the paths stay there)

@@ -21,9 +21,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeCli& cli) {
       ->type_name("HOST:PORT")
       ->group(kServing)
       ->capture_default_str();
-  // A ring per target, around the clock: 4 MiB (twice that mapped) holds
-  // seconds of the default mode's events; --ringbuf-mb raises it.
-  cli.recording.ringbuf_mb = 4;
+  // A ring per target, around the clock: 2 MiB (mapped twice) holds seconds
+  // of the default mode's events, drained every 50 ms; --ringbuf-mb raises it.
+  cli.recording.ringbuf_mb = 2;
   add_recording_options(*serve, cli.recording);
   serve->remove_option(serve->get_option("--pid"));
   serve->remove_option(serve->get_option("--duration"));

@@ -83,6 +83,18 @@ void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, cons
   gs.reserve(raw.goroutines_at_end.size());
   for (const auto& g : raw.goroutines_at_end)
     gs.push_back({g.g_addr, g.goid, g.stack_lo, g.stack_hi, g.state.status, g.state.waitreason});
+  // The same waits as at the last whole scan, not long ago: its verdicts stand.
+  decltype(PreparedTarget::ReachCache::waits) waits;
+  for (const auto& g : gs)
+    if (target::may_be_reachability_candidate(**t.reach_setup, g.status, g.waitreason))
+      waits.emplace_back(g.goid, g.status, g.waitreason);
+  const auto now = std::chrono::steady_clock::now();
+  if (opt.reach_reuse_s > 0 && t.last_reach && t.last_reach->waits == waits &&
+      std::chrono::duration<double>(now - t.last_reach->when).count() < opt.reach_reuse_s) {
+    raw.wait_reach = t.last_reach->verdicts;
+    scan = t.last_reach->scan;
+    return;
+  }
   const target::ReachabilityVerdicts v = target::find_unreachable_waits(
       target::RemoteMemory(t.proc.pid), t.proc.pid, **t.reach_setup, uint64_t(*bias), gs,
       {opt.reach_seconds, opt.reach_mib << 20, stop});
@@ -102,6 +114,8 @@ void scan_reachability(collect::RawRecording& raw, const PreparedTarget& t, cons
     }
     raw.wait_reach[gs[i].goid] = r;
   }
+  if (opt.reach_reuse_s > 0 && !scan.cut_short)
+    t.last_reach = PreparedTarget::ReachCache{std::move(waits), raw.wait_reach, scan, now};
 }
 
 }  // namespace

@@ -4,11 +4,15 @@
 // so a mistake costs nothing and leaves nothing attached.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <tuple>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "collect/raw_recording.h"
 #include "probes/c_heap_plan.h"
 #include "probes/go_probe_plan.h"
 #include "record/recording.h"
@@ -35,6 +39,14 @@ struct PreparedTarget {
   // What the reachability scan needs of the binary: found at the first
   // scan (most of a second on a large binary), kept for the next.
   mutable std::optional<Result<target::ReachabilitySetup>> reach_setup;
+  // The last scan's verdicts and what it looked at (RecordOptions::reach_reuse_s).
+  struct ReachCache {
+    std::vector<std::tuple<uint64_t, uint32_t, uint8_t>> waits;  // (goid, status, wait reason) of its candidates
+    std::unordered_map<uint64_t, collect::WaitReach> verdicts;
+    ReachabilityScan scan;
+    std::chrono::steady_clock::time_point when;
+  };
+  mutable std::optional<ReachCache> last_reach;
 };
 
 

@@ -47,6 +47,11 @@ struct RecordOptions {
   // its budget; 0 seconds turns it off.
   double reach_seconds = 10;
   uint64_t reach_mib = 4096;
+  // serve: a scan's verdicts stand, without scanning again, while the same
+  // goroutines wait the same way, for up to this many seconds (0: every
+  // reading scans). A proven leak stays proven; a reachable wait that
+  // becomes unreachable is seen at the latest this much later.
+  double reach_reuse_s = 0;
   const std::atomic<bool>* stop = nullptr;
   // Set by a second Ctrl-C: cuts the reading of the target's goroutines and
   // heap profile after the recording (`stop` cuts them while probes are on).

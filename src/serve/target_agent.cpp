@@ -1,5 +1,7 @@
 #include "serve/target_agent.h"
 
+#include <malloc.h>
+
 #include <chrono>
 
 #include "attribute/attribution.h"
@@ -92,6 +94,9 @@ void TargetAgent::run() {
         }
         next_refresh = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(opt_.refresh_s));
+        // A snapshot's working memory (symbols, the raw copy) back to the
+        // system: serve's resident size is what it holds, not its peaks.
+        malloc_trim(0);
       }
     }
     if (!alive) break;

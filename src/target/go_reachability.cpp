@@ -555,6 +555,28 @@ Result<ReachabilityVerdicts> find_unreachable_waits(const RemoteMemory& mem, pid
   return v;
 }
 
+namespace {
+
+// What a goroutine waiting for this reason waits on, as the scan sees it.
+WaitKind wait_kind(const ReachabilitySetup& setup, uint8_t reason) {
+  const std::string name = go_wait_reason_name(setup.go_version, reason);
+  if (name == "chan receive" || name == "chan send" || name == "select") return WaitKind::kChannels;
+  if (setup.layout.sudog_sync_addr >= 0 &&
+      (name == "sync.Cond.Wait" || name == "sync.Mutex.Lock" || name == "sync.RWMutex.RLock" ||
+       name == "sync.RWMutex.Lock" || name == "sync.WaitGroup.Wait"))
+    return WaitKind::kSync;
+  if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")
+    return WaitKind::kNothing;
+  return WaitKind::kOther;
+}
+
+}  // namespace
+
+bool may_be_reachability_candidate(const ReachabilitySetup& setup, uint32_t status, uint8_t waitreason) {
+  const uint32_t st = status & ~kGoStatusScan;
+  return (st == kGoStatusWaiting || st == kGoStatusLeaked) && wait_kind(setup, waitreason) != WaitKind::kOther;
+}
+
 ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, const ReachabilitySetup& setup,
                                             uint64_t load_bias, const std::vector<BlockedGoroutine>& all_goroutines,
                                             const ReachabilityLimits& limits) {
@@ -568,16 +590,8 @@ ReachabilityVerdicts find_unreachable_waits(const RemoteMemory& mem, pid_t pid, 
   cx.allgs = setup.allgs_vaddr ? setup.allgs_vaddr + load_bias : 0;
   cx.allm = setup.allm_vaddr ? setup.allm_vaddr + load_bias : 0;
   for (int r = 1; r < 256; r++) {
-    const std::string name = go_wait_reason_name(setup.go_version, static_cast<uint8_t>(r));
-    if (name == "chan receive" || name == "chan send" || name == "select")
-      cx.kinds[r] = WaitKind::kChannels;
-    else if (setup.layout.sudog_sync_addr >= 0 &&
-             (name == "sync.Cond.Wait" || name == "sync.Mutex.Lock" || name == "sync.RWMutex.RLock" ||
-              name == "sync.RWMutex.Lock" || name == "sync.WaitGroup.Wait"))
-      cx.kinds[r] = WaitKind::kSync;
-    else if (name == "select (no cases)" || name == "chan receive (nil chan)" || name == "chan send (nil chan)")
-      cx.kinds[r] = WaitKind::kNothing;
-    cx.select_no_cases[r] = name == "select (no cases)";
+    cx.kinds[r] = wait_kind(setup, static_cast<uint8_t>(r));
+    cx.select_no_cases[r] = go_wait_reason_name(setup.go_version, static_cast<uint8_t>(r)) == "select (no cases)";
   }
 
   ReachabilityVerdicts v;

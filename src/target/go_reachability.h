@@ -81,6 +81,11 @@ struct ReachabilitySetup {
 };
 Result<ReachabilitySetup> prepare_reachability(const ElfFile& exe, const std::string& go_version);
 
+// Whether a goroutine waiting this way can be a candidate of the scan (on
+// a channel, a select, or with the layout's sync waits, a lock): what a
+// caller compares to tell that the same waits are still there.
+bool may_be_reachability_candidate(const ReachabilitySetup& setup, uint32_t status, uint8_t waitreason);
+
 // `all_goroutines`: every live goroutine (read_live_goroutines); `load_bias`:
 // runtime address minus link address of `exe`. Fails (an error, not a cut)
 // only when the binary cannot be analysed at all (unknown layout, no mheap_).

@@ -147,7 +147,7 @@ TEST_CASE("pprof delta: values at the same stack and labels subtracted, unchange
   CHECK_FALSE(pprof_delta("not gzip", render_pprof_heap(after)));
 }
 
-TEST_CASE("--listen: loopback unless another address is given explicitly") {
+TEST_CASE("serve's listen address: loopback unless another address is given explicitly") {
   CHECK(*parse_listen("9464") == std::make_pair(std::string("127.0.0.1"), 9464));
   CHECK(*parse_listen(":9464") == std::make_pair(std::string("127.0.0.1"), 9464));
   CHECK(*parse_listen("0.0.0.0:80") == std::make_pair(std::string("0.0.0.0"), 80));
