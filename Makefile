@@ -64,6 +64,7 @@ bench: all
 # what must hold (nothing left attached, target unharmed). SOAK_CYCLES, SOAK_KILLS.
 soak: all
 	bash scripts/soak.sh $(BUILD) $(or $(SOAK_CYCLES),20) $(or $(SOAK_KILLS),10)
+	bash scripts/soak-serve.sh $(BUILD) $(or $(SOAK_RESTARTS),20) $(or $(SOAK_SERVE_KILLS),5)
 
 clean:
 	rm -rf $(BUILD)
