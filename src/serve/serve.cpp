@@ -265,7 +265,7 @@ int run_serve(const ServeOptions& opt) {
   else
     log_line("warning: no last words for dying targets: " + watch.error().message);
   // -p targets: each must attach, as the one-shot command's would.
-  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), exe_base_name(pid), "");
+  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), exe_base_name(pid), target::read_container_id(pid));
   for (const auto& agent : server.registry().list()) {
     while (agent->view().state == AgentState::kAttaching && !stopping(opt))
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

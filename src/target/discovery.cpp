@@ -338,6 +338,10 @@ bool same_process(pid_t pid, uint64_t start_time) {
   return pid > 0 && same_process_in("/proc/" + std::to_string(pid), start_time);
 }
 
+std::string read_container_id(pid_t pid) {
+  return pid > 0 ? container_of("/proc/" + std::to_string(pid)) : "";
+}
+
 std::optional<uint64_t> read_start_time(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   auto st = read_proc_stat("/proc/" + std::to_string(pid));

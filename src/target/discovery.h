@@ -71,6 +71,8 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt = 
 bool same_process(pid_t pid, uint64_t start_time);
 // Field 22 of /proc/PID/stat (what same_process compares); nullopt when gone.
 std::optional<uint64_t> read_start_time(pid_t pid);
+// The container id of a process (as DiscoveredProcess::container), or "".
+std::string read_container_id(pid_t pid);
 
 // How many executables discover_go_servers has opened to judge (cache
 // misses) and how many verdicts it reused, since the process started.
