@@ -126,6 +126,64 @@ int run_diff(const std::string& before_path, const std::string& after_path, cons
   return 3;
 }
 
+// The one-shot command: record (with the live view and the status line
+// when asked), then every output.
+int run_record(const CLI::App& app, const mws::cli::RecordingCli& recording, const mws::cli::OutputOptions& out,
+               const mws::cli::IntervalOptions& interval) {
+  // Checked before anything attaches.
+  auto resolved = mws::cli::resolve_recording(app, recording);
+  if (!resolved) return fail(resolved.error().message);
+  auto rules = mws::attribute::MiddlewareRules::create(out.middleware_patterns);
+  if (!rules) return fail(rules.error().message);
+  mws::record::RecordOptions& rec = *resolved;
+  if (auto st = mws::cli::check_outputs(out, rec.mode, rec.track_c_heap); !st) return fail(st.error().message);
+  if (!out.threads_folded_path.empty() && !rec.track_threads)
+    return fail("--threads-folded writes the threads --threads records: add --threads");
+  install_signal_handlers();
+  rec.stop = &g_stop;
+  rec.stop_again = &g_stop_again;
+  rec.on_attached = [](const std::string& line) {
+    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", mws::terminal_safe(line).c_str());
+  };
+  // Messages carry the target's strings (its path, its version): one sanitizer before the terminal.
+  rec.on_notice = [](const std::string& line) {
+    std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(line).c_str());
+  };
+  if (auto st = mws::cli::check_interval(interval); !st) return fail(st.error().message);
+  mws::LiveView live;
+  const bool redraw = isatty(STDOUT_FILENO);
+  rec.interval_s = interval.interval_s;
+  rec.on_interval = [&](mws::Profile p) {
+    mws::attribute::attribute_profile(p, *rules);
+    const std::string when = mws::textfmt::utc_time(mws::interval_end_unix_ns(p));
+    // A terminal shows the newest block in place, like top; a pipe or file
+    // keeps every block, each under its time.
+    std::string block = redraw ? "\x1b[H\x1b[2J" : "--- " + when + " ---\n";
+    block += live.render(p);
+    std::fputs(block.c_str(), stdout);
+    std::fflush(stdout);
+    if (interval.pprof_dir.empty()) return;
+    auto path = mws::write_new_file(interval.pprof_dir, mws::interval_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
+    if (!path) std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(path.error().message).c_str());
+  };
+  // Until Ctrl-C on a terminal: one status line, rewritten each second.
+  const bool status = isatty(STDERR_FILENO) && rec.duration_s == 0 && interval.interval_s == 0;
+  uint64_t last_events = 0;
+  double last_elapsed = 0;
+  if (status)
+    rec.on_status = [&](const mws::record::LiveStatus& s) {
+      const double span = std::max(s.elapsed_s - last_elapsed, 1e-9);
+      const double rate = double(s.events - std::min(s.events, last_events)) / span;
+      std::fprintf(stderr, "\r%s\x1b[K", mws::status_line(s.elapsed_s, rate, s.dropped).c_str());
+      last_events = s.events;
+      last_elapsed = s.elapsed_s;
+    };
+  auto profile = mws::record::record(rec);
+  if (status && last_elapsed > 0) std::fputs("\n", stderr);  // end the status line
+  if (!profile) return fail(profile.error().message);
+  return emit(*profile, out, *rules);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -192,58 +250,7 @@ int run(int argc, char** argv) {
     return emit(*profile, report_out, *rules);
   }
 
-  // Checked before anything attaches.
-  auto resolved = mws::cli::resolve_recording(app, recording);
-  if (!resolved) return fail(resolved.error().message);
-  auto rules = mws::attribute::MiddlewareRules::create(out.middleware_patterns);
-  if (!rules) return fail(rules.error().message);
-  mws::record::RecordOptions& rec = *resolved;
-  if (auto st = mws::cli::check_outputs(out, rec.mode, rec.track_c_heap); !st) return fail(st.error().message);
-  if (!out.threads_folded_path.empty() && !rec.track_threads)
-    return fail("--threads-folded writes the threads --threads records: add --threads");
-  install_signal_handlers();
-  rec.stop = &g_stop;
-  rec.stop_again = &g_stop_again;
-  rec.on_attached = [](const std::string& line) {
-    std::fprintf(stderr, "mwscope: %s; recording, Ctrl-C to stop\n", mws::terminal_safe(line).c_str());
-  };
-  // Messages carry the target's strings (its path, its version): one sanitizer before the terminal.
-  rec.on_notice = [](const std::string& line) {
-    std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(line).c_str());
-  };
-  if (auto st = mws::cli::check_interval(interval); !st) return fail(st.error().message);
-  mws::LiveView live;
-  const bool redraw = isatty(STDOUT_FILENO);
-  rec.interval_s = interval.interval_s;
-  rec.on_interval = [&](mws::Profile p) {
-    mws::attribute::attribute_profile(p, *rules);
-    const std::string when = mws::textfmt::utc_time(mws::interval_end_unix_ns(p));
-    // A terminal shows the newest block in place, like top; a pipe or file
-    // keeps every block, each under its time.
-    std::string block = redraw ? "\x1b[H\x1b[2J" : "--- " + when + " ---\n";
-    block += live.render(p);
-    std::fputs(block.c_str(), stdout);
-    std::fflush(stdout);
-    if (interval.pprof_dir.empty()) return;
-    auto path = mws::write_new_file(interval.pprof_dir, mws::interval_file_stem(p), ".pb.gz", mws::render_pprof_heap(p));
-    if (!path) std::fprintf(stderr, "mwscope: %s\n", mws::terminal_safe(path.error().message).c_str());
-  };
-  // Until Ctrl-C on a terminal: one status line, rewritten each second.
-  const bool status = isatty(STDERR_FILENO) && rec.duration_s == 0 && interval.interval_s == 0;
-  uint64_t last_events = 0;
-  double last_elapsed = 0;
-  if (status)
-    rec.on_status = [&](const mws::record::LiveStatus& s) {
-      const double span = std::max(s.elapsed_s - last_elapsed, 1e-9);
-      const double rate = double(s.events - std::min(s.events, last_events)) / span;
-      std::fprintf(stderr, "\r%s\x1b[K", mws::status_line(s.elapsed_s, rate, s.dropped).c_str());
-      last_events = s.events;
-      last_elapsed = s.elapsed_s;
-    };
-  auto profile = mws::record::record(rec);
-  if (status && last_elapsed > 0) std::fputs("\n", stderr);  // end the status line
-  if (!profile) return fail(profile.error().message);
-  return emit(*profile, out, *rules);
+  return run_record(app, recording, out, interval);
 }
 
 // Out of memory anywhere is one line and a non-zero exit, never an abort;
