@@ -33,11 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-newest_prog_id() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*/\1/p' | sort -n | tail -n1; }
-our_progs_since() {
-  bpftool prog show 2>/dev/null | awk -v since="$1" -F'[: ]+' \
-    '/^[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "name" && $(i+1) ~ /^on_/ && $1 + 0 > since) n++ } END { print n + 0 }'
-}
+. "$(dirname "$0")/bpf-programs.sh"
 # The kernel frees a program a moment after its last link closes.
 wait_none_loaded() {
   for _ in $(seq 100); do

@@ -29,13 +29,7 @@ command -v bpftool >/dev/null || fail "bpftool is not installed (scripts/install
 workdir=$(mktemp -d)
 trap cleanup_fixtures EXIT
 
-# Our programs are named on_* (bpf/go.bpf.c); count those with ids above the
-# newest one loaded before we start, so another tool's programs never count.
-newest_prog_id() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*/\1/p' | sort -n | tail -n1; }
-our_progs_since() {
-  bpftool prog show 2>/dev/null | awk -v since="$1" -F'[: ]+' \
-    '/^[0-9]+:/ { for (i = 1; i <= NF; i++) if ($i == "name" && $(i+1) ~ /^on_/ && $1 + 0 > since) n++ } END { print n + 0 }'
-}
+. "$(dirname "$0")/bpf-programs.sh"
 since=$(newest_prog_id)
 since=${since:-0}
 

@@ -110,22 +110,17 @@ std::string render_metrics(const std::vector<TargetMetrics>& targets, const Agen
                      label("mode", t.profile->meta.mode),
                  1);
   }
-  {
-    Family objects(out, "mwscope_alloc_objects_total", "counter",
-                   "Objects allocated since attach, by the middleware whose code allocated them (exact mode: every "
-                   "allocation; sampled mode: estimates)");
+  // Objects and bytes: one family each, the same series.
+  for (const bool bytes : {false, true}) {
+    Family f(out, bytes ? "mwscope_alloc_bytes_total" : "mwscope_alloc_objects_total", "counter",
+             bytes ? "Bytes allocated since attach, by the middleware whose code allocated them (sampled mode: "
+                     "estimates)"
+                   : "Objects allocated since attach, by the middleware whose code allocated them (exact mode: "
+                     "every allocation; sampled mode: estimates)");
     for (const auto& t : targets)
       if (t.allocs && t.profile && t.profile->meta.allocations_tracked)
         for (const AllocSeries& s : t.allocs->series())
-          objects.sample(target_labels(t.labels) + "," + label("middleware", s.middleware), s.objects);
-  }
-  {
-    Family bytes(out, "mwscope_alloc_bytes_total", "counter",
-                 "Bytes allocated since attach, by the middleware whose code allocated them (sampled mode: estimates)");
-    for (const auto& t : targets)
-      if (t.allocs && t.profile && t.profile->meta.allocations_tracked)
-        for (const AllocSeries& s : t.allocs->series())
-          bytes.sample(target_labels(t.labels) + "," + label("middleware", s.middleware), s.bytes);
+          f.sample(target_labels(t.labels) + "," + label("middleware", s.middleware), bytes ? s.bytes : s.objects);
   }
   {
     Family f(out, "mwscope_heap_inuse_bytes", "gauge",
