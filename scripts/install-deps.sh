@@ -14,6 +14,8 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev
   # fixtures, demo, benchmarks (bpftrace: the peer make bench measures beside mwscope)
   golang-go wrk curl bpftrace jq
+  # a listener that is not Go (discovery tests), free ports in the scripts
+  python3
   # Go web-framework fixtures (tests/fixtures/{gin,chi,echo,glue}server): source
   # under /usr/share/gocode; the second group is what echoserver/go.mod's
   # replace lines name (echo's dependencies, listed so the paths stay there)

@@ -54,7 +54,17 @@ Result<std::shared_ptr<const Profile>> TargetAgent::fresh() {
   waiting_++;
   std::lock_guard lock(session_mu_);
   waiting_--;
-  return take_snapshot();
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard vlock(mu_);
+    if (view_.profile && now - view_.taken < std::chrono::seconds(1)) return view_.profile;
+  }
+  if (last_fresh_ && now - last_fresh_taken_ < std::chrono::seconds(1)) return last_fresh_;
+  auto profile = take_snapshot();
+  if (!profile) return profile.error();
+  last_fresh_ = *profile;
+  last_fresh_taken_ = std::chrono::steady_clock::now();
+  return last_fresh_;
 }
 
 void TargetAgent::run() {
@@ -88,6 +98,7 @@ void TargetAgent::run() {
           view_.profile = *profile;
           view_.allocs = std::make_shared<const AllocCounters>(counters_);
           view_.snapshot_seconds = took;
+          view_.taken = Clock::now();
           view_.problem.clear();
         } else {
           view_.problem = profile.error().message;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,7 @@ struct AgentView {
   std::shared_ptr<const Profile> profile;  // the latest snapshot; null before the first
   std::shared_ptr<const AllocCounters> allocs;
   double snapshot_seconds = 0;
+  std::chrono::steady_clock::time_point taken;  // when `profile` was read
 };
 
 class TargetAgent {
@@ -56,7 +58,9 @@ class TargetAgent {
 
   AgentView view() const;
   // A snapshot now, attributed (for /debug/pprof/*); waits for the thread
-  // to let go of the session (at most one poll, 50 ms).
+  // to let go of the session (at most one poll, 50 ms). One read less than
+  // a second ago serves instead: scrapes that arrive together (or a
+  // scraper that retries) cost the target one reading, not one each.
   Result<std::shared_ptr<const Profile>> fresh();
   const TargetLabels& labels() const { return opt_.labels; }
   bool ended() const;  // the target exited, or attaching failed
@@ -73,6 +77,8 @@ class TargetAgent {
   std::mutex session_mu_;       // session_: the thread's polls and fresh() snapshots
   std::unique_ptr<record::Session> session_;
   AllocCounters counters_;      // session_mu_
+  std::shared_ptr<const Profile> last_fresh_;  // session_mu_: fresh()'s last reading
+  std::chrono::steady_clock::time_point last_fresh_taken_;
   std::thread thread_;
 };
 
