@@ -325,7 +325,7 @@ TEST_CASE("threads-folded without threads", "[bpf][errors][threads]") {
 
 // --help reads as people do: each value named for what it is, options
 // grouped by what they are for, none of CLI11's type names.
-TEST_CASE("--help names values and groups options; report --help and diff --help too", "[bpf][errors][cli]") {
+TEST_CASE("the help output names values and groups options, as do report --help and diff --help", "[bpf][errors][cli]") {
   auto no_type_names = [](const std::string& help) {
     INFO(help);
     for (const char* raw : {"INT:INT", "FLOAT:NUMBER", "UINT:INT", "INT:NUMBER", ":INT", ":NUMBER", "TEXT", "FLOAT",
