@@ -140,6 +140,11 @@ TEST_CASE("serve under Debian's prometheus: PromQL returns objects per middlewar
                              "\",middleware=\"main.Watchdog\"})";
   CHECK(wait_for_value(prom.port, leaked, kLeaks, seconds(60)) == kLeaks);
   CHECK(promql(prom.port, "mwscope_target_up{job=\"mwscope\",pid=\"" + tpid + "\"}") == 1.0);
+  // Requests served since attach, by the fixture's own count: /debug/construction,
+  // the two /debug/allocs readings and the load.
+  const double served = kRequests + 3;
+  CHECK(wait_for_value(prom.port, "mwscope_requests_total{job=\"mwscope\",pid=\"" + apid + "\"}", served, seconds(60)) ==
+        served);
   CHECK(promql(prom.port, "mwscope_events_dropped_total{job=\"mwscope\",pid=\"" + apid + "\"}") == 0.0);
 
   // The exposition as promtool reads it.
