@@ -1,0 +1,3 @@
+module spike/muxserver
+
+go 1.19

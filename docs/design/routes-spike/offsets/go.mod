@@ -1,0 +1,3 @@
+module spike/offsets
+
+go 1.22
