@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "record/recording.h"
+#include "record/record_options.h"
 #include "util/result.h"
 
 namespace mws::cli {

@@ -15,7 +15,7 @@
 #include "collect/raw_recording.h"
 #include "probes/c_heap_plan.h"
 #include "probes/go_probe_plan.h"
-#include "record/recording.h"
+#include "record/record_options.h"
 #include "target/elf_file.h"
 #include "target/go_reachability.h"
 #include "target/privileges.h"

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "model/profile.h"
-#include "record/recording.h"
+#include "record/record_options.h"
 #include "util/result.h"
 
 namespace mws::record {

@@ -12,7 +12,7 @@
 #include "collect/ring_consumer.h"
 #include "collect/thread_recording.h"
 #include "probes/thread_probes.h"
-#include "record/recording.h"
+#include "record/record_options.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
 #include "target/process.h"

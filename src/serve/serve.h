@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "record/recording.h"
+#include "record/record_options.h"
 
 namespace mws::serve {
 

@@ -15,7 +15,7 @@
 
 #include "attribute/middleware_rules.h"
 #include "model/profile.h"
-#include "record/recording.h"
+#include "record/record_options.h"
 #include "serve/alloc_counters.h"
 #include "serve/metrics.h"
 #include "util/result.h"
