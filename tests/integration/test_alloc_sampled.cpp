@@ -1,15 +1,17 @@
 // Sampled mode against the truth. The fixture runs with
 // runtime.MemProfileRate = 4096, so its runtime samples about one
 // allocation per 4 KiB; mwscope sees the same sampler's decisions through
-// its probes, so per fixture function (innermost main.* frame) its raw
-// sample counts must equal the runtime's own MemProfile deltas exactly,
-// allocations, frees and in-use alike. Its scaled estimates must land
-// within 10% of what exact mode counts for the same requests.
+// its probe on mProf_Malloc, so per fixture function (innermost main.*
+// frame) its raw sample counts must equal the runtime's own MemProfile
+// deltas exactly, allocations, frees and in-use alike. Its scaled estimates
+// must land within 10% of what exact mode counts for the same requests.
 //
-// The heap in use is the runtime's own profile, read from its memory at
-// attach and at the end: per function it must equal what MemProfile
-// reports at the truth's last snapshot, taken while mwscope records with
-// nothing allocated after it.
+// The heap in use and the frees are the runtime's own profile, read from
+// its memory at attach and at the end (no probe on mProf_Free): per
+// function the in-use must equal what MemProfile reports at the truth's
+// last snapshot, and the frees MemProfile's free count between the
+// truth's snapshots, both taken while mwscope records, with nothing of
+// these functions allocated before the first or after the last.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
