@@ -18,8 +18,9 @@ enum mws_event_kind {
 	MWS_EV_TASK_EXITS = 3, /* goroutines ended: a batch of one CPU's exits (mws_task_exits_event) */
 	/* Sampled mode: the Go runtime's own heap sampler. */
 	MWS_EV_SAMPLE_ALLOC = 4,  /* runtime.mProf_Malloc: a sampled allocation (mws_alloc_event) */
-	MWS_EV_SAMPLE_BUCKET = 5, /* runtime.setprofilebucket: which bucket the sample went to */
-	MWS_EV_SAMPLE_FREE = 6,   /* runtime.mProf_Free: a sampled object was swept */
+	/* 5 and 6 were runtime.setprofilebucket and runtime.mProf_Free: the frees of
+	 * sampled objects now come from the runtime's own profile buckets, read
+	 * from memory at both ends (target/go_heap_profile.h), without a trap. */
 	/* 7 was a GC end (runtime.gcMarkTermination): in-use now comes from the runtime's own profile. */
 	/* Exact mode: the stack behind a key of the in-kernel counts (map
 	 * alloc_counts), sent by each CPU the first time it counts that key;
@@ -79,7 +80,7 @@ struct mws_alloc_event {
 	struct mws_event_header hdr;
 	__u64 size;      /* bytes requested (sampled: the runtime's size for the object) */
 	__u64 type_addr; /* Go *_type passed to mallocgc (0 for noscan raw memory; 0 when sampled) */
-	__u64 object;    /* sampled: the object's address, to link its bucket; 0 in exact mode */
+	__u64 object;    /* sampled: the object's address (not used by userspace); exact: see MWS_EV_ALLOC_STACK */
 	__u64 caller;    /* return address at [SP] on entry */
 	__u32 stack_len; /* valid entries in stack[] */
 	__u32 _pad;
@@ -87,32 +88,12 @@ struct mws_alloc_event {
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
-/* runtime.setprofilebucket(p, b): sampled object p now carries profile
- * bucket b. The runtime calls it from mProf_Malloc right after the
- * allocation event, so userspace learns which of our stacks b counts. */
-struct mws_sample_bucket_event {
-	struct mws_event_header hdr;
-	__u64 object;
-	__u64 bucket;
-};
-
-/* runtime.mProf_Free(b, size): a sampled object of bucket b was freed. */
-struct mws_sample_free_event {
-	struct mws_event_header hdr;
-	__u64 bucket;
-	__u64 size;
-};
-
 /* Register (ABIInternal argument index: 0 RAX, 1 RBX, 2 RCX) of
  * mProf_Malloc's p and size; they moved when Go 1.23 added mp as the
- * first argument. mProf_Free(b, size) lost its size in Go 1.27:
- * free_size_arg < 0 means "read b->size at bucket_size_offset". Set in
- * rodata before load. */
+ * first argument. Set in rodata before load. */
 struct mws_mprof_args {
 	__u32 object_arg;
 	__u32 size_arg;
-	__s32 free_size_arg;
-	__u32 bucket_size_offset;
 	__u32 mcache_tiny_allocs_offset; /* runtime.mcache.tinyAllocs */
 	/* The register holding the mcache at refill's tiny flush (the load of
 	 * c.tinyAllocs, found by disassembly): enum mws_reg. */
@@ -432,9 +413,7 @@ struct mws_process_end_event {
 MWS_LAYOUT(sizeof(struct mws_event_header) == 24);
 MWS_LAYOUT(sizeof(struct mws_alloc_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 72);
-MWS_LAYOUT(sizeof(struct mws_sample_bucket_event) == 40);
-MWS_LAYOUT(sizeof(struct mws_sample_free_event) == 40);
-MWS_LAYOUT(sizeof(struct mws_mprof_args) == 24);
+MWS_LAYOUT(sizeof(struct mws_mprof_args) == 16);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 40);
 MWS_LAYOUT(sizeof(struct mws_alloc_key) == 24);

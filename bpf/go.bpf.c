@@ -7,8 +7,8 @@
  *                  at the outermost one, counted in alloc_counts (exact mode)
  *  on_mprof_malloc entry of runtime.mProf_Malloc: one event per allocation the
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
- *  on_setprofilebucket  entry of runtime.setprofilebucket: the sample's bucket
- *  on_mprof_free   entry of runtime.mProf_Free: a sampled object was swept
+ *                  (its frees come from the runtime's profile buckets, read
+ *                  from memory at both ends: no probe)
  *  on_mcache_tiny_flush, on_mcache_release_all
  *                  the load of c.tinyAllocs in runtime.(*mcache).refill's
  *                  tiny-span branch, and releaseAll's entry: the runtime
@@ -49,7 +49,7 @@ const volatile __u32 target_tgid = 0;
  * polls on a timer, so a quiet ring is drained too. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0, -1};
-const volatile struct mws_mprof_args mprof_args = {0, 1, 1, 32, 32, MWS_REG_NONE};
+const volatile struct mws_mprof_args mprof_args = {0, 1, 32, MWS_REG_NONE};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
 const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
 /* runtime.goexit, link-time: every goroutine's outermost frame returns into
@@ -585,41 +585,6 @@ int on_mprof_malloc(struct pt_regs *ctx)
 		return 0;
 	return emit_alloc(ctx, MWS_EV_SAMPLE_ALLOC, go_arg(ctx, mprof_args.size_arg), 0,
 			  go_arg(ctx, mprof_args.object_arg));
-}
-
-/* setprofilebucket(p unsafe.Pointer, b *bucket): p in RAX, b in RBX. */
-SEC("uprobe")
-int on_setprofilebucket(struct pt_regs *ctx)
-{
-	if (!counted_entry(ctx))
-		return 0;
-	struct mws_sample_bucket_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_BUCKET);
-	if (!e)
-		return 0;
-	e->object = ctx->ax;
-	e->bucket = ctx->bx;
-	submit(e);
-	return 0;
-}
-
-/* mProf_Free(b *bucket, size uintptr): b in RAX, size in RBX; Go 1.27:
- * mProf_Free(b *bucket), the size being b.size. */
-SEC("uprobe")
-int on_mprof_free(struct pt_regs *ctx)
-{
-	if (!counted_entry(ctx))
-		return 0;
-	struct mws_sample_free_event *e = reserve_event(sizeof(*e), MWS_EV_SAMPLE_FREE);
-	if (!e)
-		return 0;
-	e->bucket = ctx->ax;
-	e->size = 0;
-	if (mprof_args.free_size_arg >= 0)
-		e->size = go_arg(ctx, (__u32)mprof_args.free_size_arg);
-	else
-		read_u64(ctx->ax, mprof_args.bucket_size_offset, &e->size);
-	submit(e);
-	return 0;
 }
 
 /* Tiny allocations (under 16 B, no pointers) that fit into a block already

@@ -51,19 +51,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
-      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->object, e->spawn_ctx);
-      return;
-    }
-    case MWS_EV_SAMPLE_BUCKET: {
-      if (size < sizeof(mws_sample_bucket_event)) break;
-      const auto* e = static_cast<const mws_sample_bucket_event*>(data);
-      samples_.on_bucket(e->object, e->bucket);
-      return;
-    }
-    case MWS_EV_SAMPLE_FREE: {
-      if (size < sizeof(mws_sample_free_event)) break;
-      const auto* e = static_cast<const mws_sample_free_event*>(data);
-      samples_.on_free(e->bucket, e->size);
+      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->spawn_ctx);
       return;
     }
     case MWS_EV_TASK_SPAWN: {

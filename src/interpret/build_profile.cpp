@@ -57,10 +57,6 @@ ProfileMeta meta_of(const collect::RawRecording& raw) {
   meta.dropped_over_limit = raw.dropped_over_limit;
   meta.stack_errors = raw.stack_errors;
   meta.truncated_stacks = raw.truncated_stacks;
-  if (raw.sampled()) {
-    meta.unattributed_free_samples = raw.samples.unattributed_free_samples();
-    meta.unattributed_free_bytes = raw.samples.unattributed_free_bytes();
-  }
   meta.tiny_allocs_counted = raw.tiny_allocs_counted;
   if (raw.tiny_allocs_counted) meta.tiny_allocs = raw.tiny_allocs;
   if (raw.heap_at_start && raw.heap_at_end) {
@@ -156,8 +152,13 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   SpawnSplit split;
   if (raw.tasks_tracked) split.chains = &chains;
   meta.spawn_ctx_lost = raw.spawn_ctx_lost;
+  // Sampled mode: the frees of sampled objects come from the runtime's
+  // heap profile readings (add_heap_inuse), matched to the stacks here.
+  BucketFrees frees;
+  const bool heap_read = raw.heap_at_start && raw.heap_at_end;
   try {
-    profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate, &split)
+    profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate, &split,
+                                                          heap_read ? &frees : nullptr)
                                    : build_alloc_stacks(
                                          raw.allocs, stack_sym,
                                          [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); },
@@ -165,6 +166,7 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     meta.spawn_unresolved_objects = split.unresolved_objects;
   } catch (const std::bad_alloc&) {
     std::vector<ProfileStack>().swap(profile.stacks);
+    decltype(frees.by_frames)().swap(frees.by_frames);  // it indexed the stacks just dropped
     meta.cut = fmt::format("allocation stacks left out: out of memory while symbolizing {} distinct stacks; "
                            "events and goroutines are complete (record for less time, or give mwscope more memory)",
                            raw_stacks);
@@ -172,13 +174,16 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   }
   if (raw.heap_at_start && raw.heap_at_end) {
     try {
-      add_heap_inuse(*raw.heap_at_start, *raw.heap_at_end, stack_sym, profile.stacks);
+      add_heap_inuse(*raw.heap_at_start, *raw.heap_at_end, stack_sym, profile.stacks,
+                     raw.sampled() ? &frees : nullptr);
+      meta.unattributed_free_samples = frees.unattributed_samples;
+      meta.unattributed_free_bytes = frees.unattributed_bytes;
     } catch (const std::bad_alloc&) {
       meta.heap_read = false;
       meta.heap_problem = "out of memory while symbolizing the runtime's heap profile";
       for (ProfileStack& s : profile.stacks)
         s.inuse_samples = s.inuse_sample_bytes = s.inuse_objects = s.inuse_bytes = s.inuse_change_objects =
-            s.inuse_change_bytes = 0;
+            s.inuse_change_bytes = s.freed_samples = s.freed_sample_bytes = 0;
     }
     raw.heap_at_start.reset();
     raw.heap_at_end.reset();

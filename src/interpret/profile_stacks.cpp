@@ -74,12 +74,33 @@ void cut_allocator_frames(std::vector<FrameId>& frames, const StackSymbolizer& s
     }
 }
 
+// Frames of an allocation's stack as the runtime's profile bucket for it
+// holds them, for matching the two: after the allocator's frames are cut,
+// the runtime's leading frames too (the bucket skips a fixed number of
+// frames that differs between versions: runtime.newobject is in ours, not
+// in go1.19's buckets); a stack of runtime frames only is kept whole.
+std::vector<FrameId> bucket_match_frames(std::vector<FrameId> frames, const StackSymbolizer& sym) {
+  cut_allocator_frames(frames, sym);
+  size_t lead = 0;
+  while (lead < frames.size() && sym.frame(frames[lead]).function.starts_with("runtime.")) lead++;
+  if (lead < frames.size()) frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(lead));
+  return frames;
+}
+
 }  // namespace
 
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate,
-                                               SpawnSplit* split) {
+                                               SpawnSplit* split, BucketFrees* frees) {
   SymbolizedStacks stacks =
       symbolize_all(samples.stacks(), sym, [&](std::vector<FrameId>& frames) { cut_allocator_frames(frames, sym); });
+  // Each raw stack in the runtime's form, for matching its bucket (frames
+  // that runtime.Callers leaves out dropped), before the raw stacks go.
+  std::vector<std::vector<FrameId>> match_frames;
+  if (frees) {
+    match_frames.resize(samples.stacks().size());
+    for (StackId id = 0; id < samples.stacks().size(); id++)
+      match_frames[id] = bucket_match_frames(sym.symbolize_as_callers(samples.stacks().pcs(id)), sym);
+  }
   samples.release_stacks();
   // Scaled per (stack, size) before merging stacks that symbolize alike:
   // pprof scales per record, and the runtime's records are (stack, size)
@@ -100,12 +121,16 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
     const double scale = heap_sample_scale(double(k.word), rate);
     s.samples += c.samples;
     s.sample_bytes += c.bytes;
-    s.freed_samples += c.freed_samples;
-    s.freed_sample_bytes += c.freed_bytes;
     s.objects += uint64_t(scaled(int64_t(c.samples), scale));
     if (k.word == kTinyBlockBytes) s.tiny_block_objects += uint64_t(scaled(int64_t(c.samples), scale));
     s.bytes += uint64_t(scaled(int64_t(c.bytes), scale));
   });
+  if (frees)
+    samples.for_each([&](const SampleKey& k, const SampleCounts&) {
+      const size_t at = index.at(stacks.canonical[k.stack]);
+      auto [it, fresh] = frees->by_frames.try_emplace(std::move(match_frames[k.stack]), at);
+      if (!fresh && out[at].samples > out[it->second].samples) it->second = at;
+    });
   // The same scaling per (stack, size, context): a share is what its own
   // samples scale to.
   if (split && split->chains)
@@ -239,6 +264,11 @@ namespace {
 struct HeapInuse {
   int64_t samples = 0, sample_bytes = 0, objects = 0, bytes = 0;
 };
+// The smallest depth limit of the runtime's buckets (mprof.go maxStack 32
+// up to go1.22; debug.profstackdepth, 128 by default, after): a bucket
+// with at least this many PCs may have been cut.
+constexpr size_t kMinBucketDepthLimit = 32;
+
 HeapInuse inuse_of(const target::HeapBucket& b, int64_t rate) {
   HeapInuse h;
   h.samples = int64_t(b.inuse());
@@ -253,7 +283,7 @@ HeapInuse inuse_of(const target::HeapBucket& b, int64_t rate) {
 }  // namespace
 
 void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapProfileReading& end,
-                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks) {
+                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks, BucketFrees* frees) {
   // Stacks of no type (sampled mode's, or earlier heap stacks) by frames.
   std::unordered_map<std::vector<FrameId>, size_t, SequenceHash, SequenceEq> index;
   for (size_t i = 0; i < stacks.size(); i++)
@@ -268,14 +298,43 @@ void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapP
     }
     return stacks[it->second];
   };
+  // The sampled stack a bucket's frees go to, SIZE_MAX for none.
+  auto sampled_stack_of = [&](const target::HeapBucket& b) -> size_t {
+    const std::vector<FrameId> frames = bucket_match_frames(sym.symbolize_callers(b.stack), sym);
+    if (auto it = frees->by_frames.find(frames); it != frees->by_frames.end()) return it->second;
+    // Cut at the runtime's depth limit (32 PCs up to go1.22, 128 by
+    // default after): the stacks it begins.
+    if (b.stack.size() < kMinBucketDepthLimit || frames.empty()) return SIZE_MAX;
+    size_t best = SIZE_MAX;
+    for (const auto& [key, at] : frees->by_frames)
+      if (key.size() > frames.size() && std::equal(frames.begin(), frames.end(), key.begin()) &&
+          (best == SIZE_MAX || stacks[at].samples > stacks[best].samples))
+        best = at;
+    return best;
+  };
   std::unordered_map<uint64_t, const target::HeapBucket*> at_start;  // by bucket address
   for (const auto& b : start.buckets) at_start.emplace(b.address, &b);
   for (const auto& b : end.buckets) {
     const HeapInuse now = inuse_of(b, end.rate);
     HeapInuse before;
+    // Frees the runtime published for this bucket between the readings
+    // (its counts only grow; a bucket new since attach had none before).
+    uint64_t freed = b.frees;
     if (auto it = at_start.find(b.address); it != at_start.end()) {
       before = inuse_of(*it->second, start.rate);
+      freed = b.frees > it->second->frees ? b.frees - it->second->frees : 0;
       at_start.erase(it);
+    }
+    if (frees && freed > 0) {
+      // A bucket no stack sampled while recording matches is counted apart.
+      const size_t i = sampled_stack_of(b);
+      if (i != SIZE_MAX) {
+        stacks[i].freed_samples += freed;
+        stacks[i].freed_sample_bytes += freed * b.size;
+      } else {
+        frees->unattributed_samples += freed;
+        frees->unattributed_bytes += freed * b.size;
+      }
     }
     if (now.samples == 0 && before.samples == 0) continue;
     ProfileStack& s = stack_of(b);

@@ -21,6 +21,7 @@
 #include "symbolize/process_symbolizer.h"
 #include "symbolize/stack_symbolizer.h"
 #include "target/go_heap_profile.h"
+#include "util/sequence_hash.h"
 
 namespace mws::interpret {
 
@@ -46,21 +47,46 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name,
                                              SpawnSplit* split = nullptr);
 
+// Sampled mode's frees, from the runtime's profile buckets.
+struct BucketFrees {
+  // Each sampled stack (its index in the built stacks) by its frames as the
+  // runtime's bucket for it records them (bucket_match_frames), filled by
+  // build_sampled_stacks. Stacks that differ only where the runtime's
+  // buckets do not (the allocator's own frames, e.g. a new object and a
+  // map's growth at one line) share one entry: the stack with most samples.
+  std::unordered_map<std::vector<FrameId>, size_t, SequenceHash, SequenceEq> by_frames;
+  // Frees of buckets whose frames match no stack sampled while recording
+  // (objects sampled before attach at stacks not seen since): raw samples
+  // and their bytes (ProfileMeta::unattributed_free_*).
+  uint64_t unattributed_samples = 0, unattributed_bytes = 0;
+};
+
 // Sampled mode: one ProfileStack per distinct symbolized stack with raw
-// samples, frees and in-use, and objects/bytes scaled at `rate`
+// samples, and objects/bytes scaled at `rate`
 // (runtime.MemProfileRate) per (stack, size) record, the way pprof scales
 // heap samples. The stacks start where exact mode's
 // do, at the caller of runtime.mallocgc: the sampler's own frames
-// (mProf_Malloc, profilealloc, mallocgc) are cut.
+// (mProf_Malloc, profilealloc, mallocgc) are cut. With `frees`, indexes
+// the stacks for matching the runtime's buckets (BucketFrees::by_frames).
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
-                                               uint64_t rate, SpawnSplit* split = nullptr);
+                                               uint64_t rate, SpawnSplit* split = nullptr,
+                                               BucketFrees* frees = nullptr);
+
 
 // The heap in use per stack from the runtime's memory profile read at
 // attach and at the end (ProfileStack::inuse_*): each bucket's stack is
 // symbolized in runtime.Callers' form and merged into the stack of the same
 // frames and no type in `stacks`, or added as a stack of its own.
+// With `frees` (sampled mode, `stacks` and `frees` as build_sampled_stacks
+// made them): each bucket's frees between the readings (end minus start:
+// the frees the runtime's sweeps published in the GC cycles that completed
+// in between) go to ProfileStack::freed_* of the sampled stack whose frames
+// match the bucket's in the runtime's own form (the allocator's frames and
+// the wrappers runtime.Callers leaves out dropped; a bucket cut at the
+// runtime's depth limit matches the stack it begins, the one with most
+// samples if several), or, when none does, to `frees`.
 void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapProfileReading& end,
-                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks);
+                    StackSymbolizer& sym, std::vector<ProfileStack>& stacks, BucketFrees* frees = nullptr);
 
 struct TaskSummaryInputs {
   uint64_t now_ns = 0;       // CLOCK_MONOTONIC at the end of the recording

@@ -72,10 +72,15 @@ struct ProfileStack {
   uint64_t bytes = 0;         // their bytes (exact: requested; sampled: the runtime's size, estimate)
   std::string type;           // Go type allocated ("context.valueCtx", "[]uint8"); empty if unknown
   std::string middleware;     // owning middleware ("main.Logging"), "(server)" outside all; empty if not attributed
-  // Sampled mode only (0 in exact mode): what runtime.mProf_Malloc and
-  // runtime.mProf_Free reported for this stack while recording.
+  // Sampled mode only (0 in exact mode). What runtime.mProf_Malloc
+  // reported for this stack while recording:
   uint64_t samples = 0, sample_bytes = 0;  // sampled allocations, raw
-  uint64_t freed_samples = 0, freed_sample_bytes = 0;  // sampled objects freed (swept), raw
+  // Sampled objects of this stack (allocated before or while recording)
+  // freed while recording, raw, as the runtime's own memory profile counts
+  // frees: its buckets' counts at the end minus at attach, each as of the
+  // last GC before that reading (like inuse_*). 0 when the heap profile
+  // was not read (meta.heap_read false).
+  uint64_t freed_samples = 0, freed_sample_bytes = 0;
   // The heap in use at this stack, in every mode, from the runtime's own
   // memory profile (runtime.mbuckets) read at the end: as of the last GC
   // before it, what runtime.MemProfile and pprof's inuse_space report.
@@ -410,8 +415,9 @@ struct ProfileMeta {
   std::string cut;
   // Sampled mode only.
   uint64_t sample_rate = 0;  // the target's runtime.MemProfileRate (bytes between samples on average)
-  // Sampled objects freed while recording whose allocation was sampled
-  // before attach at a stack never seen since: counted, not attributed.
+  // Sampled objects freed while recording (counted as freed_samples is)
+  // whose allocation was sampled before attach at a stack never seen
+  // since: counted, not attributed.
   uint64_t unattributed_free_samples = 0, unattributed_free_bytes = 0;
   // Tiny allocations the runtime packed into a block already started while
   // recording (its own count, flushed per span and per GC): the heap

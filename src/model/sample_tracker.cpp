@@ -2,7 +2,7 @@
 
 namespace mws::model {
 
-bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t object, uint64_t spawn_ctx) {
+bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t spawn_ctx) {
   auto id = stacks_.intern(pcs);
   if (!id) {
     dropped_++;
@@ -18,28 +18,7 @@ bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint6
     x.bytes += size;
   }
   events_++;
-  if (unlinked_.size() < max_unlinked_) unlinked_[object] = key;
   return true;
-}
-
-void SampleTracker::on_bucket(uint64_t object, uint64_t bucket) {
-  auto it = unlinked_.find(object);
-  if (it == unlinked_.end()) return;
-  buckets_[bucket] = it->second;
-  unlinked_.erase(it);
-}
-
-void SampleTracker::on_free(uint64_t bucket, uint64_t size) {
-  events_++;
-  auto it = buckets_.find(bucket);
-  if (it == buckets_.end()) {
-    unattributed_free_samples_++;
-    unattributed_free_bytes_ += size;
-    return;
-  }
-  SampleCounts& c = counts_[it->second];
-  c.freed_samples++;
-  c.freed_bytes += size;
 }
 
 }  // namespace mws::model

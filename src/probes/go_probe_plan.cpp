@@ -220,26 +220,22 @@ Result<TinyFlushSite> tiny_flush_site(const target::ElfFile& exe, const target::
                        reg};
 }
 
-// The runtime's heap sampler: where it records a sample, tags the object
-// with its bucket, frees it, and ends a GC cycle. All four are real
-// (not inlined) functions in 1.17-1.26; checked in binaries 1.19-1.26.
+// The runtime's heap sampler: one trap where it records a sample
+// (runtime.mProf_Malloc, a real function in every version; checked in
+// binaries 1.19-1.27). Nothing else is probed per sample: the frees of
+// sampled objects are the runtime's own per-bucket counts, read from its
+// memory at both ends of the recording (interpret::add_heap_inuse), which
+// cost no trap where probes on setprofilebucket and mProf_Free cost two
+// more per sample.
 Status plan_sampled(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
   t.plan.mprof_args = {static_cast<uint32_t>(facts->mprof_malloc_ptr_arg),
-                       static_cast<uint32_t>(facts->mprof_malloc_size_arg), facts->mprof_free_size_arg,
-                       static_cast<uint32_t>(facts->bucket_size_offset),
+                       static_cast<uint32_t>(facts->mprof_malloc_size_arg),
                        static_cast<uint32_t>(facts->mcache_tiny_allocs_offset), MWS_REG_NONE};
-  const std::pair<const char*, std::vector<ProbeSite>*> sites[] = {
-      {"runtime.mProf_Malloc", &t.plan.sample_alloc},
-      {"runtime.setprofilebucket", &t.plan.sample_bucket},
-      {"runtime.mProf_Free", &t.plan.sample_free},
-  };
-  for (const auto& [name, out] : sites) {
-    auto site = entry_site(exe, index, name);
-    if (!site) return Error{site.error().message + "; try --mode exact"};
-    out->push_back(*site);
-  }
+  auto site = entry_site(exe, index, "runtime.mProf_Malloc");
+  if (!site) return Error{site.error().message + "; try --mode exact"};
+  t.plan.sample_alloc.push_back(*site);
   // Where the runtime flushes its count of the tiny allocations the
   // sampler cannot see (go.bpf.c, on_mcache_tiny_flush and
   // on_mcache_release_all): inside refill's tiny-span branch (a trap per

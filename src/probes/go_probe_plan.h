@@ -42,7 +42,7 @@ struct GoTarget {
 enum class AllocationProbes {
   None,     // --no-allocs
   Exact,    // runtime.mallocgc: every allocation
-  Sampled,  // runtime.mProf_Malloc/setprofilebucket/mProf_Free: the runtime's own samples, and frees
+  Sampled,  // runtime.mProf_Malloc: the runtime's own samples (frees: its buckets, read from memory)
 };
 
 struct PlanRequest {

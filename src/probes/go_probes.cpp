@@ -39,8 +39,6 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   const bool real = !opt.empty_programs;
   bpf_program__set_autoload(progs->on_mallocgc, real && !plan.alloc.empty());
   bpf_program__set_autoload(progs->on_mprof_malloc, real && !plan.sample_alloc.empty());
-  bpf_program__set_autoload(progs->on_setprofilebucket, real && !plan.sample_bucket.empty());
-  bpf_program__set_autoload(progs->on_mprof_free, real && !plan.sample_free.empty());
   bpf_program__set_autoload(progs->on_mcache_tiny_flush, real && !plan.tiny_refill.empty());
   bpf_program__set_autoload(progs->on_mcache_release_all, real && !plan.tiny_release_all.empty());
   bpf_program__set_autoload(progs->on_newproc_runqput, real && !plan.spawn.empty());
@@ -69,8 +67,6 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   auto prog = [&](bpf_program* p) { return real ? p : progs->on_empty; };
   if (auto st = attach_all(prog(progs->on_mallocgc), plan.alloc); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mprof_malloc), plan.sample_alloc); !st) return st.error();
-  if (auto st = attach_all(prog(progs->on_setprofilebucket), plan.sample_bucket); !st) return st.error();
-  if (auto st = attach_all(prog(progs->on_mprof_free), plan.sample_free); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_tiny_flush), plan.tiny_refill); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_mcache_release_all), plan.tiny_release_all); !st) return st.error();
   if (auto st = attach_all(prog(progs->on_newproc_runqput), plan.spawn); !st) return st.error();

@@ -36,11 +36,9 @@ struct GoProbePlan {
   mws_allocator_ranges allocator_ranges{};  // allocator code, link-time (exact mode)
   // Sampled mode: the Go runtime's heap sampler.
   std::vector<ProbeSite> sample_alloc;   // runtime.mProf_Malloc entry
-  std::vector<ProbeSite> sample_bucket;  // runtime.setprofilebucket entry
-  std::vector<ProbeSite> sample_free;    // runtime.mProf_Free entry
   std::vector<ProbeSite> tiny_refill;       // the load of c.tinyAllocs in runtime.(*mcache).refill's tiny-span branch
   std::vector<ProbeSite> tiny_release_all;  // runtime.(*mcache).releaseAll entry
-  mws_mprof_args mprof_args{0, 1, 1, 32, 32, MWS_REG_NONE};
+  mws_mprof_args mprof_args{0, 1, 32, MWS_REG_NONE};
   std::vector<ProbeSite> spawn;          // newproc's CALL runqput (the new g in RBX)
   std::vector<ProbeSite> spawn_newproc1_ret;  // every RET of runtime.newproc1, when spawn was not found
   std::vector<ProbeSite> spawn_coro;     // every RET of runtime.newcoro (go1.22+)

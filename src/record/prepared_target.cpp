@@ -54,8 +54,6 @@ Result<uint64_t> prepare_sample_rate(const RecordOptions& opt, const target::Pro
 // The heap sampler's probes, all of them: none fires while the sampler is off.
 void drop_sampler_probes(probes::GoProbePlan& plan) {
   plan.sample_alloc.clear();
-  plan.sample_bucket.clear();
-  plan.sample_free.clear();
   plan.tiny_refill.clear();
   plan.tiny_release_all.clear();
 }
@@ -107,8 +105,8 @@ std::string attached_line(const PreparedTarget& prepared, uint32_t probes_attach
     parts.push_back(fmt::format("allocations: {} at {:#x} ({}){}", a.symbol, a.vaddr, a.placement, more));
   }
   if (!t.plan.sample_alloc.empty())
-    parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc, setprofilebucket, mProf_Free"
-                                "{} (MemProfileRate {} B)",
+    parts.push_back(fmt::format("sampled allocations: runtime.mProf_Malloc"
+                                "{} (MemProfileRate {} B; frees from the runtime's profile buckets)",
                                 t.plan.tiny_refill.empty() ? ""
                                                            : ", (*mcache).refill and releaseAll for the "
                                                              "tiny-allocation count",

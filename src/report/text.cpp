@@ -59,9 +59,13 @@ void render_sampled_totals(std::string& out, const Profile& p) {
     freed = sat_add(freed, s.freed_samples);
     freed_bytes = sat_add(freed_bytes, s.freed_sample_bytes);
   }
+  // Frees come from the runtime's heap profile read at both ends: unknown
+  // without it.
   header_line(out, "raw samples",
-              fmt::format("{} allocations ({}) sampled, {} sampled objects ({}) freed", grouped(samples),
-                          human_bytes(sample_bytes), grouped(freed), human_bytes(freed_bytes)));
+              m.heap_read ? fmt::format("{} allocations ({}) sampled, {} sampled objects ({}) freed", grouped(samples),
+                                        human_bytes(sample_bytes), grouped(freed), human_bytes(freed_bytes))
+                          : fmt::format("{} allocations ({}) sampled, frees unknown (heap profile not read)",
+                                        grouped(samples), human_bytes(sample_bytes)));
   header_line(out, "tiny allocs",
               m.tiny_allocs_counted
                   ? fmt::format("{} the sampler missed: under 16 B, no pointers, packed into a started block "

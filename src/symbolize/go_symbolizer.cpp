@@ -18,7 +18,7 @@ bool elide_wrapper_calling(std::string_view callee) {
 
 }  // namespace
 
-std::vector<Frame> GoSymbolizer::symbolize(uint64_t pc) {
+int GoSymbolizer::wrapper_id() {
   std::call_once(wrapper_once_, [this] {
     // funcID numbering changes between Go versions, but the wrapper ID is
     // always the last one, and every binary has wrappers (ABI wrappers at
@@ -28,12 +28,26 @@ std::vector<Frame> GoSymbolizer::symbolize(uint64_t pc) {
       max_id = std::max<int>(max_id, table_.func_id(table_.function(i)));
     if (max_id >= 16) wrapper_id_ = max_id;
   });
+  return wrapper_id_;
+}
 
+// A physical wrapper frame, as Go's traceback drops it from Callers' PCs
+// (tracebackPCs / gentraceback: funcID_wrapper and elideWrapperCalling; the
+// callee being a panic function is not the case of an allocation's stack).
+bool GoSymbolizer::elided_by_callers(uint64_t pc) {
+  const int id = wrapper_id();
+  if (id < 0) return false;
+  auto f = table_.find_function(pc);
+  return f && table_.func_id(*f) == id;
+}
+
+std::vector<Frame> GoSymbolizer::symbolize(uint64_t pc) {
+  const int wrapper = wrapper_id();
   std::vector<Frame> out;
   auto levels = table_.expand(pc);
   std::string_view callee;  // the frame below: none for the innermost one (a normal callee)
   for (const auto& l : levels) {
-    bool elide = l.inlined && wrapper_id_ >= 0 && l.func_id == wrapper_id_ && elide_wrapper_calling(callee);
+    bool elide = l.inlined && wrapper >= 0 && l.func_id == wrapper && elide_wrapper_calling(callee);
     callee = l.function;
     if (elide) continue;
     Frame f;

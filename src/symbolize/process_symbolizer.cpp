@@ -15,6 +15,15 @@ const std::vector<Frame>& ProcessSymbolizer::symbolize_return_address(uint64_t r
   return cache_.emplace(ret_addr, resolve(ret_addr)).first->second;
 }
 
+bool ProcessSymbolizer::elided_by_callers(uint64_t ret_addr) {
+  const uint64_t pc = ret_addr - 1;
+  if (!exe_symbolizer_ || !exe_bias_) return false;
+  for (const auto& m : mappings_)
+    if (pc >= m.start && pc < m.end)
+      return m.path == exe_display_ && exe_symbolizer_->elided_by_callers(pc - static_cast<uint64_t>(*exe_bias_));
+  return false;
+}
+
 std::vector<Frame> ProcessSymbolizer::resolve(uint64_t ret_addr) {
   // ret - 1 lies inside the call instruction, so the frame reports the
   // call's line, not the next statement's (as Go's own tracebacks do).

@@ -30,6 +30,10 @@ class ProcessSymbolizer {
   // Frames for a return address (innermost first); never empty: an unknown
   // address yields one frame "[unknown]" or "[file+0xoff]".
   const std::vector<Frame>& symbolize_return_address(uint64_t ret_addr);
+  // Whether runtime.Callers leaves the physical function holding this return
+  // address's call out of its PCs (BinarySymbolizer::elided_by_callers);
+  // false outside the executable.
+  bool elided_by_callers(uint64_t ret_addr);
 
   size_t cache_size() const { return cache_.size(); }
 

@@ -35,6 +35,20 @@ std::vector<FrameId> StackSymbolizer::symbolize(const std::vector<uint64_t>& pcs
   return frames;
 }
 
+std::vector<FrameId> StackSymbolizer::symbolize_as_callers(const std::vector<uint64_t>& pcs) {
+  std::vector<FrameId> frames;
+  for (uint64_t ret : pcs) {
+    const auto& f = frames_at(ret);
+    if (!f.empty() && is_stack_root(table_.at(f.back()).function)) {
+      frames.insert(frames.end(), f.begin(), f.end());
+      break;
+    }
+    if (sym_.elided_by_callers(ret)) continue;
+    frames.insert(frames.end(), f.begin(), f.end());
+  }
+  return frames;
+}
+
 std::vector<FrameId> StackSymbolizer::symbolize_callers(const std::vector<uint64_t>& pcs) {
   std::vector<FrameId> frames;
   for (size_t i = 0; i < pcs.size(); i++) {

@@ -468,8 +468,6 @@ Result<GoFunctionFacts> go_function_facts(const std::string& go_version) {
     f.mprof_malloc_ptr_arg = 1;
     f.mprof_malloc_size_arg = 2;
   }
-  // mprof.go: go1.27 dropped mProf_Free's size (the bucket has it).
-  f.mprof_free_size_arg = v <= 26 ? 1 : -1;
   f.bucket_size_offset = 32;
   // mcache.go: go1.24 added memProfRate after nextSample.
   f.mcache_tiny_allocs_offset = v <= 23 ? 32 : 40;

@@ -93,9 +93,6 @@ struct GoFunctionFacts {
   int mallocgc_size_arg = 0, mallocgc_type_arg = 1;
   // runtime.mProf_Malloc: 1.17-1.22 (p unsafe.Pointer, size uintptr); 1.23+ (mp *m, p, size).
   int mprof_malloc_ptr_arg = -1, mprof_malloc_size_arg = -1;
-  // runtime.mProf_Free: 1.17-1.26 (b *bucket, size uintptr); 1.27 (b *bucket), the size
-  // being b.size. -1 = no size argument: read the bucket.
-  int mprof_free_size_arg = -1;
   // runtime.bucket {next, allnext *bucket; typ bucketType; hash, size, nstk uintptr}:
   // byte offset of size, the same in every version of the table.
   int64_t bucket_size_offset = 32;

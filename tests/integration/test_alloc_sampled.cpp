@@ -1,15 +1,17 @@
 // Sampled mode against the truth. The fixture runs with
 // runtime.MemProfileRate = 4096, so its runtime samples about one
 // allocation per 4 KiB; mwscope sees the same sampler's decisions through
-// its probes, so per fixture function (innermost main.* frame) its raw
-// sample counts must equal the runtime's own MemProfile deltas exactly,
-// allocations, frees and in-use alike. Its scaled estimates must land
-// within 10% of what exact mode counts for the same requests.
+// its probe on mProf_Malloc, so per fixture function (innermost main.*
+// frame) its raw sample counts must equal the runtime's own MemProfile
+// deltas exactly, allocations, frees and in-use alike. Its scaled estimates
+// must land within 10% of what exact mode counts for the same requests.
 //
-// The heap in use is the runtime's own profile, read from its memory at
-// attach and at the end: per function it must equal what MemProfile
-// reports at the truth's last snapshot, taken while mwscope records with
-// nothing allocated after it.
+// The heap in use and the frees are the runtime's own profile, read from
+// its memory at attach and at the end (no probe on mProf_Free): per
+// function the in-use must equal what MemProfile reports at the truth's
+// last snapshot, and the frees MemProfile's free count between the
+// truth's snapshots, both taken while mwscope records, with nothing of
+// these functions allocated before the first or after the last.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -109,9 +111,13 @@ void mws::test::check_sampled_counts(const std::string& allocserver) {
     CHECK(o.inuse_bytes == a.bytes - a.free_bytes);
     CHECK(o.inuse_change_objects == o.inuse_objects);
   }
-  // Heap that only grows shows as in-use, charged to its handler.
+  // Heap that only grows shows as in-use, charged to its handler; garbage
+  // does not. The runtime itself may still count a sample of the last
+  // requests in use after its two GCs (seen once in ~70 runs: 1 workHandler
+  // sample, MemProfile agreeing, checked above), so garbage is "next to
+  // nothing" beside the ~1,200 kept samples, not exactly 0.
   CHECK(ours["main.retainHandler"].inuse > 0);
-  CHECK(ours["main.workHandler"].inuse == 0);
+  CHECK(ours["main.workHandler"].inuse * 100 < ours["main.retainHandler"].inuse);
 
   {  // scaled estimates are within 10% of exact mode's counts for the same requests
     const int exact_requests = 3000;  // exact counts are deterministic per request: fewer suffice

@@ -370,7 +370,6 @@ TEST_CASE("table rows are consistent across Go versions", "[goabi]") {
     CHECK(f->mprof_malloc_size_arg == f->mprof_malloc_ptr_arg + 1);
     CHECK(f->has_gdestroy == (minor >= 22));
     CHECK(f->gdestroy_function == (minor >= 22 ? "runtime.gdestroy" : ""));
-    CHECK(f->mprof_free_size_arg == (minor <= 26 ? 1 : -1));
     CHECK(f->bucket_size_offset == 32);
 
     // Every version's waitReason list starts with waitReasonZero, has the common
@@ -512,10 +511,6 @@ TEST_CASE("the table equals every real toolchain's DWARF and runtime sources", "
     REQUIRE(malloc_params);
     CHECK(index_of(*malloc_params, "p") == facts->mprof_malloc_ptr_arg);
     CHECK(index_of(*malloc_params, "size") == facts->mprof_malloc_size_arg);
-    auto free_params = go_params(mprof, "mProf_Free");
-    REQUIRE(free_params);
-    CHECK(index_of(*free_params, "b") == 0);
-    CHECK(index_of(*free_params, "size") == facts->mprof_free_size_arg);
     auto newproc1 = go_params(proc, "newproc1");
     REQUIRE(newproc1);
     // newproc1 returns the new g (read in RAX at its RETs).

@@ -251,39 +251,3 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   CHECK(tasks.ended() == 1);
 }
 
-#include "model/sample_tracker.h"
-
-TEST_CASE("sample tracker: frees follow the bucket each sample was filed under", "[model]") {
-  model::SampleTracker t;
-  const std::vector<uint64_t> a{0xA1, 0xA2}, b{0xB1};
-  auto counts = [&](const std::vector<uint64_t>& pcs, uint64_t size) {
-    model::SampleCounts out;
-    t.for_each([&](const model::SampleKey& k, const model::SampleCounts& c) {
-      if (t.stacks().pcs(k.stack) == pcs && k.word == size) out = c;
-    });
-    return out;
-  };
-
-  t.on_alloc(a, 64, 0x1000);
-  t.on_bucket(0x1000, 0xBA);
-  t.on_free(0xDEAD, 32);  // bucket never linked: an object sampled before attach
-  t.on_alloc(a, 64, 0x2000);
-  t.on_bucket(0x2000, 0xBA);
-  t.on_alloc(b, 128, 0x3000);
-  t.on_bucket(0x3000, 0xBB);
-  t.on_free(0xBA, 64);
-  t.on_free(0xBA, 64);
-  t.on_alloc(b, 128, 0x4000);  // its bucket never comes: it waits, unlinked
-
-  CHECK(t.unattributed_free_samples() == 1);
-  CHECK(t.unattributed_free_bytes() == 32);
-  CHECK(t.unlinked() == 1);
-  auto ca = counts(a, 64);
-  CHECK(ca.samples == 2);
-  CHECK(ca.bytes == 128);
-  CHECK(ca.freed_samples == 2);
-  CHECK(ca.freed_bytes == 128);
-  auto cb = counts(b, 128);
-  CHECK(cb.samples == 2);
-  CHECK(cb.freed_samples == 0);
-}

@@ -7,6 +7,7 @@
 #include "probes/go_probe_plan.h"
 #include "probes/prologue.h"
 #include "probes/instruction_sites.h"
+#include "record/prepared_target.h"
 #include "fixture_builds.h"
 #include "target/elf_file.h"
 #include "target/go_abi.h"
@@ -111,6 +112,52 @@ TEST_CASE("a function without the Go stack check keeps its probe at the entry", 
   CHECK(p.offset == 0);
   CHECK_FALSE(p.on_stack_check_jump);
   CHECK(probes::find_ret_instructions(code, 0x1000) == std::vector<uint64_t>{0x1008});
+}
+
+TEST_CASE("sampled mode traps once per runtime sample: runtime.mProf_Malloc only, frees read from memory",
+          "[probes][sampled]") {
+  std::vector<std::string> builds = test::fixture_builds();
+#ifdef MWS_GO_MATRIX
+  builds.push_back("go1.26-sizespecializedmalloc/");
+#endif
+  for (const std::string& build : builds) {
+    INFO("build " << build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    req.tasks = false;
+    req.requests = false;
+    auto t = probes::plan_go_probes(**elf, bin, req);
+    REQUIRE(t);
+    // One site per sample (the runtime's own sampler); the tiny count's two
+    // sites trap per tiny-span refill and per GC per P, not per sample. No
+    // allocator probe, and no probe on setprofilebucket or mProf_Free: the
+    // frees come from the runtime's profile buckets.
+    const probes::GoProbePlan& p = t->plan;
+    REQUIRE(p.sample_alloc.size() == 1);
+    CHECK(p.sample_alloc.front().symbol == "runtime.mProf_Malloc");
+    CHECK(p.sample_alloc.front().on_stack_check_jump);
+    CHECK(p.alloc.empty());
+    CHECK(p.tiny_refill.size() == 1);
+    CHECK(p.tiny_release_all.size() == 1);
+    CHECK(p.spawn.empty());
+    CHECK(p.exit.empty());
+    CHECK(p.requests.empty());
+    CHECK(t->heap_unavailable.empty());  // where the frees come from
+
+    record::PreparedTarget prepared;
+    prepared.plan = *t;
+    prepared.what = "allocserver";
+    prepared.sample_rate = 4096;
+    const std::string line = record::attached_line(prepared, 3);
+    INFO(line);
+    CHECK(line.find("sampled allocations: runtime.mProf_Malloc, (*mcache).refill and releaseAll for the "
+                    "tiny-allocation count (MemProfileRate 4096 B; frees from the runtime's profile buckets)") !=
+          std::string::npos);
+    CHECK(line.find("setprofilebucket") == std::string::npos);
+    CHECK(line.find("mProf_Free") == std::string::npos);
+  }
 }
 
 TEST_CASE("the tiny-allocation count is read where refill flushes it, as Go's disassembler shows", "[probes][tiny]") {

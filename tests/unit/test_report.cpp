@@ -899,6 +899,9 @@ TEST_CASE("text: sampled sites show estimates, raw samples and in-use", "[report
   p.meta.heap_problem = "runtime.mbuckets not found";
   const std::string no_heap = render_text(p, Weight::Bytes, 10);
   CHECK(no_heap.find("heap in use      unknown: runtime.mbuckets not found\n") != std::string::npos);
+  // The frees come from the same reading: unknown too, not "0 freed".
+  CHECK(std::regex_search(no_heap, std::regex("\n  raw samples +26 allocations \\(.*\\) sampled, frees unknown "
+                                              "\\(heap profile not read\\)\n")));
   CHECK(std::regex_search(no_heap, std::regex(R"(\n +1 +1,200 +78\.1 KiB +20 +80\.0% +main\.Logging)")));
 
   p.meta.unattributed_free_samples = 12;
