@@ -50,6 +50,10 @@ struct RecordOptions {
   // reading scans). A proven leak stays proven; a reachable wait that
   // becomes unreachable is seen at the latest this much later.
   double reach_reuse_s = 0;
+  // How often pump() checks that the target still runs (a read of
+  // /proc/PID/stat): ten times a second for the one-shot command, which
+  // stops at once; serve, holding many targets, checks less often.
+  double liveness_s = 0.1;
   const std::atomic<bool>* stop = nullptr;
   // Set by a second Ctrl-C: cuts the reading of the target's goroutines and
   // heap profile after the recording (`stop` cuts them while probes are on).

@@ -222,7 +222,7 @@ Result<bool> Session::pump(int timeout_ms) {
       s.target_exited = true;
       return false;
     }
-    s.next_liveness = s.elapsed() + 0.1;
+    s.next_liveness = s.elapsed() + s.opt.liveness_s;
   }
   return true;
 }

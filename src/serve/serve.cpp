@@ -110,6 +110,9 @@ class Server {
     // Every refresh would scan the heap again for the same waits: the
     // verdicts stand while the waits do, rescanned every 5 minutes.
     a.rec.reach_reuse_s = 300;
+    // An exited target is noticed within half a second (its series go
+    // within 5 s); ten /proc reads a second per target cost more than that.
+    a.rec.liveness_s = 0.5;
     a.rec.on_interval = nullptr;
     a.rules = rules_;
     a.labels = {int(pid), exe, container};

@@ -8,6 +8,13 @@
 #include "record/session.h"
 
 namespace mws::serve {
+namespace {
+
+// How long one poll of a target's rings waits: what a fresh() may wait
+// for the session, and how often an idle target's thread wakes.
+constexpr int kPollMs = 200;
+
+}  // namespace
 
 const char* describe(AgentState s) {
   switch (s) {
@@ -85,7 +92,7 @@ void TargetAgent::run() {
     bool alive = true;
     {
       std::lock_guard lock(session_mu_);
-      auto polled = session_->pump(50);
+      auto polled = session_->pump(kPollMs);
       alive = polled && *polled;
       if (alive && Clock::now() >= next_refresh) {
         const auto started = Clock::now();

@@ -58,7 +58,7 @@ class TargetAgent {
 
   AgentView view() const;
   // A snapshot now, attributed (for /debug/pprof/*); waits for the thread
-  // to let go of the session (at most one poll, 50 ms). One read less than
+  // to let go of the session (at most one poll, 200 ms). One read less than
   // a second ago serves instead: scrapes that arrive together (or a
   // scraper that retries) cost the target one reading, not one each.
   Result<std::shared_ptr<const Profile>> fresh();
