@@ -16,6 +16,7 @@
 #include "target/elf_file.h"
 #include "target/go_heap_profile.h"
 #include "target/process.h"
+#include "symtarget_stacks.h"
 
 using namespace mws;
 
@@ -26,21 +27,8 @@ const std::vector<uint64_t> kStackA{kBase + 0x110, kBase + 0x910};
 const std::vector<uint64_t> kStackB{kBase + 0x210, kBase + 0x910};
 const std::vector<uint64_t> kStackC{kBase + 0x310, kBase + 0x910};  // sampled before attach only
 
-struct Fixture {
-  std::unique_ptr<target::ElfFile> elf;
-  target::ProcessInfo proc;
-  std::unique_ptr<symbolize::ProcessSymbolizer> process;
-  std::unique_ptr<symbolize::StackSymbolizer> stacks;
-  Fixture() {
-    auto opened = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/symtarget");
-    REQUIRE(opened.ok());
-    elf = std::move(*opened);
-    proc.pid = getpid();
-    proc.exe_display = "/not/mapped/server";
-    proc.mappings.push_back(target::Mapping{kBase, kBase + 0x10000, 0, true, "", true, false});
-    process = std::make_unique<symbolize::ProcessSymbolizer>(proc, *elf, nullptr);
-    stacks = std::make_unique<symbolize::StackSymbolizer>(*process);
-  }
+struct Fixture : test::SymtargetStacks {
+  Fixture() : SymtargetStacks(kBase) {}
 };
 
 target::HeapBucket bucket(uint64_t address, const std::vector<uint64_t>& stack, uint64_t size, uint64_t allocs,

@@ -15,6 +15,7 @@
 #include "symbolize/stack_symbolizer.h"
 #include "target/elf_file.h"
 #include "target/process.h"
+#include "symtarget_stacks.h"
 
 using namespace mws;
 
@@ -30,21 +31,8 @@ constexpr uint64_t kGoA = kBase + 0x1010, kGoB = kBase + 0x2010, kCaller = kBase
 const std::vector<uint64_t> kStackA{kBase + 0x50, kGoA, kCaller};  // newproc1's frame first, cut at gopc
 const std::vector<uint64_t> kStackB{kBase + 0x50, kGoB, kCaller};
 
-struct Fixture {
-  std::unique_ptr<target::ElfFile> elf;
-  target::ProcessInfo proc;
-  std::unique_ptr<symbolize::ProcessSymbolizer> process;
-  std::unique_ptr<symbolize::StackSymbolizer> stacks;
-  Fixture() {
-    auto opened = target::ElfFile::open(std::string(MWS_FIXTURE_DIR) + "/symtarget");
-    REQUIRE(opened.ok());
-    elf = std::move(*opened);
-    proc.pid = getpid();
-    proc.exe_display = "/not/mapped/server";
-    proc.mappings.push_back(target::Mapping{kBase, kBase + 0x10000, 0, true, "", true, false});
-    process = std::make_unique<symbolize::ProcessSymbolizer>(proc, *elf, nullptr);
-    stacks = std::make_unique<symbolize::StackSymbolizer>(*process);
-  }
+struct Fixture : test::SymtargetStacks {
+  Fixture() : SymtargetStacks(kBase) {}
 };
 
 const TaskGroup* group_started_at(const TaskSummary& s, const std::string& start) {
