@@ -208,6 +208,11 @@ Result<TinyFlushSite> tiny_flush_site(const target::ElfFile& exe, const target::
   const std::string name = "runtime.(*mcache).refill";
   auto fn = index.find(name);
   if (!fn) return fn.error();
+  // The size is the binary's word (its pclntab): refill is about 1 KiB in
+  // every Go version; a function claiming more is not decoded.
+  constexpr uint64_t kMaxRefillBytes = 64 << 10;
+  if (fn->size > kMaxRefillBytes)
+    return Error{fmt::format("{} claims {} bytes of code (at most {} expected)", name, fn->size, kMaxRefillBytes)};
   auto flushes = find_counter_flushes(exe.read_vaddr(fn->entry, fn->size), fn->entry, facts.mcache_tiny_allocs_offset);
   if (flushes.size() != 1)
     return Error{fmt::format("{} flushes c.tinyAllocs (offset {}) in {} places, not one", name,

@@ -1,5 +1,9 @@
 #include "probes/instruction_sites.h"
 
+#include <algorithm>
+#include <array>
+#include <initializer_list>
+
 #include "target/x86_code.h"
 
 namespace mws::probes {
@@ -37,8 +41,37 @@ struct Decoded {
   bool lock = false;
   uint8_t op_count = 0;
   cs_x86_op ops[2] = {};
-  bool writes[X86_REG_ENDING] = {};  // registers written (explicit operands and implicit)
+  // General registers written (explicit operands and implicit), as their
+  // full 64-bit names: `mov eax, 1` overwrites RAX too.
+  std::vector<x86_reg> writes;
+  bool writes_to(x86_reg full) const { return std::find(writes.begin(), writes.end(), full) != writes.end(); }
 };
+
+// The 64-bit register a general register is part of (EAX, AX, AL, AH:
+// RAX; R8D, R8W, R8B: R8); any other register as it is.
+x86_reg full_register(x86_reg r) {
+  static const std::array<std::pair<std::initializer_list<x86_reg>, x86_reg>, 16> kParts{{
+      {{X86_REG_EAX, X86_REG_AX, X86_REG_AL, X86_REG_AH}, X86_REG_RAX},
+      {{X86_REG_EBX, X86_REG_BX, X86_REG_BL, X86_REG_BH}, X86_REG_RBX},
+      {{X86_REG_ECX, X86_REG_CX, X86_REG_CL, X86_REG_CH}, X86_REG_RCX},
+      {{X86_REG_EDX, X86_REG_DX, X86_REG_DL, X86_REG_DH}, X86_REG_RDX},
+      {{X86_REG_ESI, X86_REG_SI, X86_REG_SIL}, X86_REG_RSI},
+      {{X86_REG_EDI, X86_REG_DI, X86_REG_DIL}, X86_REG_RDI},
+      {{X86_REG_EBP, X86_REG_BP, X86_REG_BPL}, X86_REG_RBP},
+      {{X86_REG_ESP, X86_REG_SP, X86_REG_SPL}, X86_REG_RSP},
+      {{X86_REG_R8D, X86_REG_R8W, X86_REG_R8B}, X86_REG_R8},
+      {{X86_REG_R9D, X86_REG_R9W, X86_REG_R9B}, X86_REG_R9},
+      {{X86_REG_R10D, X86_REG_R10W, X86_REG_R10B}, X86_REG_R10},
+      {{X86_REG_R11D, X86_REG_R11W, X86_REG_R11B}, X86_REG_R11},
+      {{X86_REG_R12D, X86_REG_R12W, X86_REG_R12B}, X86_REG_R12},
+      {{X86_REG_R13D, X86_REG_R13W, X86_REG_R13B}, X86_REG_R13},
+      {{X86_REG_R14D, X86_REG_R14W, X86_REG_R14B}, X86_REG_R14},
+      {{X86_REG_R15D, X86_REG_R15W, X86_REG_R15B}, X86_REG_R15},
+  }};
+  for (const auto& [parts, full] : kParts)
+    if (std::find(parts.begin(), parts.end(), r) != parts.end()) return full;
+  return r;
+}
 
 bool is_member(const cs_x86_op& op, x86_reg base, int64_t disp) {
   return op.type == X86_OP_MEM && op.size == 8 && op.mem.base == base && op.mem.index == X86_REG_INVALID &&
@@ -64,9 +97,10 @@ std::vector<CounterFlush> find_counter_flushes(std::span<const uint8_t> code, ui
     for (uint8_t i = 0; i < x86.op_count && i < 2; i++) {
       d.ops[i] = x86.operands[i];
       if (x86.operands[i].type == X86_OP_REG && (x86.operands[i].access & CS_AC_WRITE))
-        d.writes[x86.operands[i].reg] = true;
+        d.writes.push_back(full_register(x86.operands[i].reg));
     }
-    for (uint8_t i = 0; i < insn.detail->regs_write_count; i++) d.writes[insn.detail->regs_write[i]] = true;
+    for (uint8_t i = 0; i < insn.detail->regs_write_count; i++)
+      d.writes.push_back(full_register(static_cast<x86_reg>(insn.detail->regs_write[i])));
     insns.push_back(d);
     return true;
   });
@@ -94,7 +128,8 @@ std::vector<CounterFlush> find_counter_flushes(std::span<const uint8_t> code, ui
         found.push_back({load.addr, base});
         break;
       }
-      if (d.writes[base]) break;
+      // The struct pointer or, before the XADD, the value it adds changed.
+      if (d.writes_to(full_register(base)) || (!added && d.writes_to(full_register(value)))) break;
     }
   }
   return found;
