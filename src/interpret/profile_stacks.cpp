@@ -6,6 +6,7 @@
 #include <span>
 
 #include "model/heap_sample_scale.h"
+#include "util/saturating.h"
 #include "util/sequence_hash.h"
 
 namespace mws::interpret {
@@ -127,6 +128,9 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
   });
   if (frees)
     samples.for_each([&](const SampleKey& k, const SampleCounts&) {
+      // A stack sampled at two sizes comes twice: its key is taken once
+      // (moved out, it is empty), and an empty key would match any bucket.
+      if (match_frames[k.stack].empty()) return;
       const size_t at = index.at(stacks.canonical[k.stack]);
       auto [it, fresh] = frees->by_frames.try_emplace(std::move(match_frames[k.stack]), at);
       if (!fresh && out[at].samples > out[it->second].samples) it->second = at;
@@ -298,6 +302,7 @@ void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapP
     }
     return stacks[it->second];
   };
+  std::vector<std::pair<const std::vector<FrameId>*, size_t>> ordered;  // frees->by_frames, sorted (cut buckets)
   // The sampled stack a bucket's frees go to, SIZE_MAX for none.
   auto sampled_stack_of = [&](const target::HeapBucket& b) -> size_t {
     const std::vector<FrameId> frames = bucket_match_frames(sym.symbolize_callers(b.stack), sym);
@@ -305,21 +310,34 @@ void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapP
     // Cut at the runtime's depth limit (32 PCs up to go1.22, 128 by
     // default after): the stacks it begins.
     if (b.stack.size() < kMinBucketDepthLimit || frames.empty()) return SIZE_MAX;
+    // The keys in order, once, so the stacks a cut bucket begins are one
+    // range: a scan of every key per bucket would cost buckets x stacks.
+    if (ordered.empty()) {
+      ordered.reserve(frees->by_frames.size());
+      for (const auto& [key, at] : frees->by_frames) ordered.emplace_back(&key, at);
+      std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    }
     size_t best = SIZE_MAX;
-    for (const auto& [key, at] : frees->by_frames)
-      if (key.size() > frames.size() && std::equal(frames.begin(), frames.end(), key.begin()) &&
-          (best == SIZE_MAX || stacks[at].samples > stacks[best].samples))
-        best = at;
+    auto it = std::lower_bound(ordered.begin(), ordered.end(), frames,
+                               [](const auto& entry, const std::vector<FrameId>& f) { return *entry.first < f; });
+    for (; it != ordered.end() && it->first->size() >= frames.size() &&
+           std::equal(frames.begin(), frames.end(), it->first->begin());
+         ++it)
+      if (it->first->size() > frames.size() && (best == SIZE_MAX || stacks[it->second].samples > stacks[best].samples))
+        best = it->second;
     return best;
   };
+  const bool start_whole = start.cut.empty() && start.unreadable == 0;
   std::unordered_map<uint64_t, const target::HeapBucket*> at_start;  // by bucket address
   for (const auto& b : start.buckets) at_start.emplace(b.address, &b);
   for (const auto& b : end.buckets) {
     const HeapInuse now = inuse_of(b, end.rate);
     HeapInuse before;
     // Frees the runtime published for this bucket between the readings
-    // (its counts only grow; a bucket new since attach had none before).
-    uint64_t freed = b.frees;
+    // (its counts only grow; a bucket new since attach had none before,
+    // unless the reading at attach missed it: cut short or torn, when its
+    // lifetime's frees are not this window's).
+    uint64_t freed = start_whole ? b.frees : 0;
     if (auto it = at_start.find(b.address); it != at_start.end()) {
       before = inuse_of(*it->second, start.rate);
       freed = b.frees > it->second->frees ? b.frees - it->second->frees : 0;
@@ -329,11 +347,11 @@ void add_heap_inuse(const target::HeapProfileReading& start, const target::HeapP
       // A bucket no stack sampled while recording matches is counted apart.
       const size_t i = sampled_stack_of(b);
       if (i != SIZE_MAX) {
-        stacks[i].freed_samples += freed;
-        stacks[i].freed_sample_bytes += freed * b.size;
+        stacks[i].freed_samples = sat_add(stacks[i].freed_samples, freed);
+        stacks[i].freed_sample_bytes = sat_add(stacks[i].freed_sample_bytes, sat_mul(freed, b.size));
       } else {
-        frees->unattributed_samples += freed;
-        frees->unattributed_bytes += freed * b.size;
+        frees->unattributed_samples = sat_add(frees->unattributed_samples, freed);
+        frees->unattributed_bytes = sat_add(frees->unattributed_bytes, sat_mul(freed, b.size));
       }
     }
     if (now.samples == 0 && before.samples == 0) continue;
