@@ -33,18 +33,6 @@ void log_line(const std::string& line) {
   std::fflush(stderr);
 }
 
-// The executable's base name, as /proc/PID/exe links to it.
-std::string exe_base_name(pid_t pid) {
-  char buf[4096];
-  const ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string path(buf, size_t(n));
-  if (const std::string deleted = " (deleted)"; path.size() > deleted.size() && path.ends_with(deleted))
-    path.resize(path.size() - deleted.size());
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // A file name's part from a name the target chose: letters, digits, '.',
 // '-' and '_' kept, the rest '_', at most 64 bytes.
 std::string file_safe(const std::string& name) {
@@ -137,13 +125,23 @@ class Server {
       }
       registry_.take(pid);
       if (oom_) oom_->unwatch_exit(pid);
+      // Kept per PID held, not per PID ever seen: serve runs for months.
+      start_times_.erase(pid);
+      last_word_written_.erase(pid);
     }
   }
 
   // --discover: attach to the Go servers that appeared (or restarted under
   // a PID we held), drop the ones whose PID now names another process.
   void discover(const target::DiscoverOptions& dopt) {
-    for (const target::DiscoveredProcess& p : target::discover_go_servers(dopt)) {
+    const auto found = target::discover_go_servers(dopt);
+    // A process that could not be attached is not tried again while it
+    // lives; once gone, it is forgotten.
+    std::set<std::pair<pid_t, uint64_t>> still_failed;
+    for (const target::DiscoveredProcess& p : found)
+      if (failed_.count({p.pid, p.start_time})) still_failed.insert({p.pid, p.start_time});
+    failed_ = std::move(still_failed);
+    for (const target::DiscoveredProcess& p : found) {
       auto held = start_times_.find(p.pid);
       const bool same = held != start_times_.end() && held->second == p.start_time;
       if (registry_.holds(p.pid) && same) continue;
@@ -268,7 +266,8 @@ int run_serve(const ServeOptions& opt) {
   else
     log_line("warning: no last words for dying targets: " + watch.error().message);
   // -p targets: each must attach, as the one-shot command's would.
-  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), exe_base_name(pid), target::read_container_id(pid));
+  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), target::read_exe_name(pid),
+                                       target::read_container_id(pid));
   for (const auto& agent : server.registry().list()) {
     while (agent->view().state == AgentState::kAttaching && !stopping(opt))
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

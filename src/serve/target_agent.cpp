@@ -94,6 +94,10 @@ void TargetAgent::run() {
       std::lock_guard lock(session_mu_);
       auto polled = session_->pump(kPollMs);
       alive = polled && *polled;
+      if (!polled) {
+        std::lock_guard vlock(mu_);
+        view_.problem = polled.error().message;  // said when it ends, below
+      }
       if (alive && Clock::now() >= next_refresh) {
         const auto started = Clock::now();
         auto profile = take_snapshot();
@@ -109,6 +113,8 @@ void TargetAgent::run() {
           view_.problem.clear();
         } else {
           view_.problem = profile.error().message;
+          // Never up: -p waits on this state, --discover drops it.
+          if (view_.state == AgentState::kAttaching) view_.state = AgentState::kFailed;
         }
         next_refresh = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(opt_.refresh_s));
@@ -117,7 +123,7 @@ void TargetAgent::run() {
         malloc_trim(0);
       }
     }
-    if (!alive) break;
+    if (!alive || ended()) break;
     // Let fresh() in between polls (a mutex is not fair).
     while (waiting_.load() > 0 && !stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -127,8 +133,11 @@ void TargetAgent::run() {
     session_.reset();  // the target is gone: detach now
   }
   std::lock_guard lock(mu_);
+  if (view_.state == AgentState::kFailed) return;
   view_.state = AgentState::kEnded;
-  if (opt_.log) opt_.log("process " + std::to_string(opt_.labels.pid) + " exited; detached");
+  if (opt_.log)
+    opt_.log("process " + std::to_string(opt_.labels.pid) +
+             (view_.problem.empty() ? " exited; detached" : ": " + view_.problem + "; detached"));
 }
 
 }  // namespace mws::serve

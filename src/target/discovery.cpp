@@ -338,6 +338,19 @@ bool same_process(pid_t pid, uint64_t start_time) {
   return pid > 0 && same_process_in("/proc/" + std::to_string(pid), start_time);
 }
 
+std::string exe_base_name(std::string_view exe) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (exe.size() > kDeleted.size() && exe.ends_with(kDeleted)) exe.remove_suffix(kDeleted.size());
+  const size_t slash = exe.rfind('/');
+  return std::string(slash == std::string_view::npos ? exe : exe.substr(slash + 1));
+}
+
+std::string read_exe_name(pid_t pid) {
+  if (pid <= 0) return "";
+  auto exe = read_link("/proc/" + std::to_string(pid) + "/exe");
+  return exe ? exe_base_name(*exe) : "";
+}
+
 std::string read_container_id(pid_t pid) {
   return pid > 0 ? container_of("/proc/" + std::to_string(pid)) : "";
 }
@@ -392,8 +405,7 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt) {
     c.p.pid = *pid;
     c.p.start_time = st->start_time;
     c.p.exe = std::move(*exe);
-    const size_t slash = c.p.exe.rfind('/');
-    c.p.exe_name = slash == std::string::npos ? c.p.exe : c.p.exe.substr(slash + 1);
+    c.p.exe_name = exe_base_name(c.p.exe);
     c.p.net_ns = *ns;
     c.dir = dir;
     candidates.push_back(std::move(c));

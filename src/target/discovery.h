@@ -55,7 +55,7 @@ struct DiscoveredProcess {
   uint64_t start_time = 0;
   std::string exe;       // /proc/PID/exe's target, inside the process's mount namespace (bytes;
                          // the kernel appends " (deleted)" when the file was removed or replaced)
-  std::string exe_name;  // its last component
+  std::string exe_name;  // its last component (exe_base_name)
   std::string container; // 64 lowercase hex digits, or "" (not in a container that we recognise)
   uint64_t net_ns = 0;   // inode of its network namespace
 };
@@ -71,6 +71,11 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt = 
 bool same_process(pid_t pid, uint64_t start_time);
 // Field 22 of /proc/PID/stat (what same_process compares); nullopt when gone.
 std::optional<uint64_t> read_start_time(pid_t pid);
+// An executable's last path component, without the " (deleted)" the
+// kernel appends to a removed file (DiscoveredProcess::exe_name).
+std::string exe_base_name(std::string_view exe);
+// That of /proc/PID/exe; "" when it cannot be read.
+std::string read_exe_name(pid_t pid);
 // The container id of a process (as DiscoveredProcess::container), or "".
 std::string read_container_id(pid_t pid);
 

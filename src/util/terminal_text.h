@@ -18,4 +18,9 @@ namespace mws {
 // unchanged.
 std::string terminal_safe(std::string_view s);
 
+// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD,
+// the rest unchanged: for formats that escape controls by their own rules
+// but must be UTF-8 (Prometheus' exposition format).
+std::string valid_utf8(std::string_view s);
+
 }  // namespace mws
