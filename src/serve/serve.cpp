@@ -23,6 +23,7 @@
 #include "serve/target_agent.h"
 #include "target/discovery.h"
 #include "target/process.h"
+#include "target/remote_memory.h"
 #include "util/terminal_text.h"
 
 namespace mws::serve {
@@ -133,20 +134,15 @@ class Server {
 
   // --discover: attach to the Go servers that appeared (or restarted under
   // a PID we held), drop the ones whose PID now names another process.
-  void discover(const target::DiscoverOptions& dopt) {
-    const auto found = target::discover_go_servers(dopt);
+  void discover(target::DiscoverOptions dopt) {
     // A process that could not be attached is not tried again while it
     // lives; once gone, it is forgotten.
-    std::set<std::pair<pid_t, uint64_t>> still_failed;
-    for (const target::DiscoveredProcess& p : found)
-      if (failed_.count({p.pid, p.start_time})) still_failed.insert({p.pid, p.start_time});
-    failed_ = std::move(still_failed);
-    for (const target::DiscoveredProcess& p : found) {
-      auto held = start_times_.find(p.pid);
-      const bool same = held != start_times_.end() && held->second == p.start_time;
-      if (registry_.holds(p.pid) && same) continue;
-      if (failed_.count({p.pid, p.start_time})) continue;
-      if (registry_.holds(p.pid)) registry_.take(p.pid);  // the PID was reused
+    std::erase_if(failed_, [](const auto& f) { return !target::same_process(f.first, f.second); });
+    dopt.skip = failed_;
+    for (const auto& [pid, start] : start_times_) dopt.skip.insert({pid, start});
+    for (const target::DiscoveredProcess& p : target::discover_go_servers(dopt)) {
+      // Not skipped, yet held: the PID now names another process.
+      if (registry_.holds(p.pid)) registry_.take(p.pid);
       log_line(fmt::format("discovered process {} ({}){}", p.pid, p.exe,
                            p.container.empty() ? "" : " in container " + p.container.substr(0, 12)));
       launch(p.pid, p.start_time, p.exe_name, p.container);
@@ -266,7 +262,7 @@ int run_serve(const ServeOptions& opt) {
   else
     log_line("warning: no last words for dying targets: " + watch.error().message);
   // -p targets: each must attach, as the one-shot command's would.
-  for (pid_t pid : opt.pids) server.launch(pid, target::read_start_time(pid).value_or(0), target::read_exe_name(pid),
+  for (pid_t pid : opt.pids) server.launch(pid, target::process_start_time(pid).value_or(0), target::read_exe_name(pid),
                                        target::read_container_id(pid));
   for (const auto& agent : server.registry().list()) {
     while (agent->view().state == AgentState::kAttaching && !stopping(opt))

@@ -22,6 +22,7 @@ namespace mws::target {
 namespace {
 
 // What a read of another process's /proc files may cost at most.
+constexpr size_t kMaxRegexPath = 1024;  // bytes of an executable path --discover-exe is matched against
 constexpr size_t kMaxStatBytes = 4096;        // comm is at most 16 bytes; the rest are numbers
 constexpr size_t kMaxCgroupBytes = 64 * 1024;  // one line per hierarchy; a path is bounded by the kernel, not by us
 constexpr size_t kMaxFdsExamined = 64 * 1024;  // a listener is opened early; a process with more fds is cut off
@@ -355,13 +356,6 @@ std::string read_container_id(pid_t pid) {
   return pid > 0 ? container_of("/proc/" + std::to_string(pid)) : "";
 }
 
-std::optional<uint64_t> read_start_time(pid_t pid) {
-  if (pid <= 0) return std::nullopt;
-  auto st = read_proc_stat("/proc/" + std::to_string(pid));
-  if (!st) return std::nullopt;
-  return st->start_time;
-}
-
 GoVerdictCacheStats go_verdict_cache_stats() {
   auto& cache = verdict_cache();
   std::lock_guard lock(cache.mu);
@@ -387,6 +381,7 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt) {
     const std::string dir = opt.proc + "/" + e->d_name;
     auto st = read_proc_stat(dir);
     if (!st || st->state == 'Z' || st->state == 'X') continue;
+    if (opt.skip.count({*pid, st->start_time})) continue;  // the caller knows it already
     auto go = runs_go(dir, *pid);
     if (!go || !*go) continue;
     auto exe = read_link(dir + "/exe");
@@ -394,7 +389,9 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt) {
     if (opt.exe_regex) {
       bool match = false;
       try {
-        match = std::regex_search(*exe, *opt.exe_regex);
+        // libstdc++'s matcher recurses per character: a path the target
+        // made long could exhaust the stack. Real paths are far shorter.
+        match = exe->size() <= kMaxRegexPath && std::regex_search(*exe, *opt.exe_regex);
       } catch (const std::regex_error&) {  // too complex for this path: no match
       }
       if (!match) continue;

@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <optional>
 #include <regex>
+#include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,9 @@ struct DiscoverOptions {
   std::optional<std::regex> exe_regex;
   // /proc, or another procfs mount (tests).
   std::string proc = "/proc";
+  // Processes (pid, start time) the caller holds or gave up on: not
+  // judged again (their fds, sockets and cgroup are not read).
+  std::set<std::pair<pid_t, uint64_t>> skip;
 };
 
 // A pattern for DiscoverOptions::exe_regex (ECMAScript), or why it is not one.
@@ -69,8 +74,6 @@ std::vector<DiscoveredProcess> discover_go_servers(const DiscoverOptions& opt = 
 // `pid` (it exists, is not a zombie, and is not a new process under a
 // reused PID). One read of /proc/PID/stat.
 bool same_process(pid_t pid, uint64_t start_time);
-// Field 22 of /proc/PID/stat (what same_process compares); nullopt when gone.
-std::optional<uint64_t> read_start_time(pid_t pid);
 // An executable's last path component, without the " (deleted)" the
 // kernel appends to a removed file (DiscoveredProcess::exe_name).
 std::string exe_base_name(std::string_view exe);
