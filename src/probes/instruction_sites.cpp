@@ -1,8 +1,7 @@
 #include "probes/instruction_sites.h"
 
 #include <algorithm>
-#include <array>
-#include <initializer_list>
+#include <iterator>
 
 #include "target/x86_code.h"
 
@@ -50,26 +49,31 @@ struct Decoded {
 // The 64-bit register a general register is part of (EAX, AX, AL, AH:
 // RAX; R8D, R8W, R8B: R8); any other register as it is.
 x86_reg full_register(x86_reg r) {
-  static const std::array<std::pair<std::initializer_list<x86_reg>, x86_reg>, 16> kParts{{
-      {{X86_REG_EAX, X86_REG_AX, X86_REG_AL, X86_REG_AH}, X86_REG_RAX},
-      {{X86_REG_EBX, X86_REG_BX, X86_REG_BL, X86_REG_BH}, X86_REG_RBX},
-      {{X86_REG_ECX, X86_REG_CX, X86_REG_CL, X86_REG_CH}, X86_REG_RCX},
-      {{X86_REG_EDX, X86_REG_DX, X86_REG_DL, X86_REG_DH}, X86_REG_RDX},
-      {{X86_REG_ESI, X86_REG_SI, X86_REG_SIL}, X86_REG_RSI},
-      {{X86_REG_EDI, X86_REG_DI, X86_REG_DIL}, X86_REG_RDI},
-      {{X86_REG_EBP, X86_REG_BP, X86_REG_BPL}, X86_REG_RBP},
-      {{X86_REG_ESP, X86_REG_SP, X86_REG_SPL}, X86_REG_RSP},
-      {{X86_REG_R8D, X86_REG_R8W, X86_REG_R8B}, X86_REG_R8},
-      {{X86_REG_R9D, X86_REG_R9W, X86_REG_R9B}, X86_REG_R9},
-      {{X86_REG_R10D, X86_REG_R10W, X86_REG_R10B}, X86_REG_R10},
-      {{X86_REG_R11D, X86_REG_R11W, X86_REG_R11B}, X86_REG_R11},
-      {{X86_REG_R12D, X86_REG_R12W, X86_REG_R12B}, X86_REG_R12},
-      {{X86_REG_R13D, X86_REG_R13W, X86_REG_R13B}, X86_REG_R13},
-      {{X86_REG_R14D, X86_REG_R14W, X86_REG_R14B}, X86_REG_R14},
-      {{X86_REG_R15D, X86_REG_R15W, X86_REG_R15B}, X86_REG_R15},
-  }};
-  for (const auto& [parts, full] : kParts)
-    if (std::find(parts.begin(), parts.end(), r) != parts.end()) return full;
+  struct Parts {
+    x86_reg full;
+    x86_reg parts[4];  // X86_REG_INVALID where there are fewer
+  };
+  static constexpr Parts kParts[] = {
+      {X86_REG_RAX, {X86_REG_EAX, X86_REG_AX, X86_REG_AL, X86_REG_AH}},
+      {X86_REG_RBX, {X86_REG_EBX, X86_REG_BX, X86_REG_BL, X86_REG_BH}},
+      {X86_REG_RCX, {X86_REG_ECX, X86_REG_CX, X86_REG_CL, X86_REG_CH}},
+      {X86_REG_RDX, {X86_REG_EDX, X86_REG_DX, X86_REG_DL, X86_REG_DH}},
+      {X86_REG_RSI, {X86_REG_ESI, X86_REG_SI, X86_REG_SIL, X86_REG_INVALID}},
+      {X86_REG_RDI, {X86_REG_EDI, X86_REG_DI, X86_REG_DIL, X86_REG_INVALID}},
+      {X86_REG_RBP, {X86_REG_EBP, X86_REG_BP, X86_REG_BPL, X86_REG_INVALID}},
+      {X86_REG_RSP, {X86_REG_ESP, X86_REG_SP, X86_REG_SPL, X86_REG_INVALID}},
+      {X86_REG_R8, {X86_REG_R8D, X86_REG_R8W, X86_REG_R8B, X86_REG_INVALID}},
+      {X86_REG_R9, {X86_REG_R9D, X86_REG_R9W, X86_REG_R9B, X86_REG_INVALID}},
+      {X86_REG_R10, {X86_REG_R10D, X86_REG_R10W, X86_REG_R10B, X86_REG_INVALID}},
+      {X86_REG_R11, {X86_REG_R11D, X86_REG_R11W, X86_REG_R11B, X86_REG_INVALID}},
+      {X86_REG_R12, {X86_REG_R12D, X86_REG_R12W, X86_REG_R12B, X86_REG_INVALID}},
+      {X86_REG_R13, {X86_REG_R13D, X86_REG_R13W, X86_REG_R13B, X86_REG_INVALID}},
+      {X86_REG_R14, {X86_REG_R14D, X86_REG_R14W, X86_REG_R14B, X86_REG_INVALID}},
+      {X86_REG_R15, {X86_REG_R15D, X86_REG_R15W, X86_REG_R15B, X86_REG_INVALID}},
+  };
+  if (r == X86_REG_INVALID) return r;
+  for (const Parts& p : kParts)
+    if (std::find(std::begin(p.parts), std::end(p.parts), r) != std::end(p.parts)) return p.full;
   return r;
 }
 
