@@ -26,6 +26,7 @@ enum mws_event_kind {
 	 * alloc_counts), sent by each CPU the first time it counts that key;
 	 * a mws_alloc_event whose `object` carries the key's stack_hash. */
 	MWS_EV_ALLOC_STACK = 8,
+	MWS_EV_ROUTE = 9, /* a router matched a request (mws_route_event) */
 };
 
 /* Exact mode counts allocations in the kernel, per CPU, by (stack hash, Go
@@ -38,6 +39,7 @@ struct mws_alloc_key {
 	__u64 stack_hash; /* over `caller` and stack[1..stack_len) of the event */
 	__u64 type_addr;
 	__u64 spawn_ctx; /* the allocating goroutine's spawn context (see below); 0: none */
+	__u64 route_tag; /* the allocating goroutine's request (see "Routes" below); 0: none */
 };
 struct mws_alloc_counts {
 	__u64 objects;
@@ -85,6 +87,7 @@ struct mws_alloc_event {
 	__u32 stack_len; /* valid entries in stack[] */
 	__u32 _pad;
 	__u64 spawn_ctx; /* the allocating goroutine's spawn context (see below); 0: none */
+	__u64 route_tag; /* the allocating goroutine's request (see "Routes" below); 0: none */
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
@@ -170,6 +173,7 @@ struct mws_task_spawn_event {
 	__u32 _pad;
 	__u64 spawn_ctx;   /* the new goroutine's spawn context (see below) */
 	__u64 parent_ctx;  /* its creator's; 0: the creator was not spawned while tracked */
+	__u64 route_tag;   /* the request its creator served (MWS_ROUTE_TAG_INHERITED set); 0: none */
 	__u64 stack[MWS_MAX_STACK_DEPTH];
 };
 
@@ -329,6 +333,8 @@ struct mws_spawn_ctx {
 	__u32 depth; /* 1: created by a goroutine without a context; 0: ctx is 0 */
 	__u32 is_g0; /* the key is an M's g0, which runs for m.curg: ctx unused */
 	__u64 m;     /* is_g0: that M (fixed for its g0), so one read finds curg */
+	__u64 route_tag; /* the request this goroutine serves now (see "Routes"); 0: none */
+	__u64 serial;    /* that request's serial (0: none), kept when route_tag becomes a route */
 };
 /* Every goroutine alive at attach gets an entry (userspace seeds it, with
  * its go statement's context or 0), every goroutine created while
@@ -366,6 +372,105 @@ struct mws_goid_ctx {
  * stack only, and the report says how many. */
 #define MWS_SPAWN_CTX_LOST_FULL 0
 /* ---- end of spawn contexts ---- */
+
+/* ---- Routes: which endpoint a request was (issue 29) ----
+ * A request is delimited by net/http.serverHandler.ServeHTTP's entry (the
+ * request-count probe, on_request): it gives the goroutine's spawn_ctx entry
+ * route_tag = MWS_ROUTE_TAG_PENDING | serial, a serial new for each request.
+ * A router's probe (on_route, one site per router, docs/design/routes.md)
+ * reads the pattern it matched and sets route_tag = the route's id, and
+ * sends a mws_route_event naming serial and id. Allocations carry the
+ * route_tag of the goroutine that makes them (exact mode: in the key), and
+ * goroutines a request started inherit it (MWS_ROUTE_TAG_INHERITED). So an
+ * allocation made before the router ran (outer middleware) carries its
+ * request's serial, which userspace maps to the route that request took;
+ * one made after carries the route itself; a request that never reached a
+ * router has a serial no route event names: (no route). A tag without
+ * INHERITED is the goroutine's own request only while its stack is inside
+ * serverHandler.ServeHTTP (userspace checks): between two requests on a
+ * keep-alive connection net/http's own work belongs to neither. */
+#define MWS_ROUTE_TAG_PENDING (1ull << 63)   /* low 48 bits: the request's serial; route not known yet */
+#define MWS_ROUTE_TAG_INHERITED (1ull << 62) /* a goroutine started while a request ran, by its goroutine */
+#define MWS_ROUTE_TAG_SERIAL_MASK ((1ull << 48) - 1)
+#define MWS_ROUTE_TAG_ID_MASK ((1ull << 62) - 1) /* without PENDING: the route id (never 0) */
+#define MWS_ROUTE_ID_NONE 1ull                   /* a router saw the request and matched nothing (404, 405, redirect) */
+
+enum mws_router {
+	MWS_ROUTER_SERVEMUX = 1,  /* net/http.ServeMux, go1.22+ patterns: "GET /items/{id}" */
+	MWS_ROUTER_SERVEMUX_PATH, /* net/http.ServeMux before go1.22, or httpmuxgo121: "/items/" */
+	MWS_ROUTER_GIN,
+	MWS_ROUTER_CHI,
+	MWS_ROUTER_ECHO,
+	MWS_ROUTER_GORILLA,
+};
+
+/* Where the pattern is at a route site. */
+enum mws_route_shape {
+	MWS_ROUTE_STRING_REGS = 1, /* a Go string in registers: ptr in `reg`, len in `len_reg` */
+	MWS_ROUTE_STRING_AT,       /* obj = reg (then *(obj + deref_off) when deref_off >= 0): the string at obj + pattern_off */
+	MWS_ROUTE_STRINGS_AT,      /* obj as above: a []string at obj + pattern_off, joined by userspace (chi) */
+};
+
+/* Where the *http.Request is at a route site (its Method is its first field). */
+enum mws_route_request_at {
+	MWS_REQ_NONE = 0,
+	MWS_REQ_REG,          /* in register request_reg */
+	MWS_REQ_STACK,        /* the word at SP + request_off */
+	MWS_REQ_FIELD,        /* the word at obj + request_off (before deref_off) */
+	MWS_REQ_METHOD_FIELD, /* no request: the method string itself is at obj + request_off (chi's RouteMethod) */
+};
+
+/* One route site, found by disassembly (src/probes/route_sites.h): map
+ * route_sites, keyed by the probed instruction's link-time address (the
+ * probe's cookie). Registers are enum mws_reg. Offsets -1: not used. */
+struct mws_route_site {
+	__u32 router;       /* enum mws_router */
+	__u32 shape;        /* enum mws_route_shape */
+	__u32 reg;          /* STRING_REGS: the pattern's pointer; else the router's object */
+	__u32 len_reg;      /* STRING_REGS: the pattern's length */
+	__u32 match_reg;    /* MWS_REG_NONE, or a register that is 0 when nothing matched (ServeMux 1.22+: *pattern) */
+	__u32 request_at;   /* enum mws_route_request_at */
+	__u32 request_reg;
+	__s32 request_off;
+	__s32 deref_off;
+	__s32 pattern_off;
+	/* echo 4 leaves the raw path in its context on a 404: the pattern is a
+	 * route only if its pointer is neither the request URL's Path nor its
+	 * RawPath. url_off < 0: no such check. */
+	__s32 url_off, url_path_off, url_rawpath_off;
+	__u32 _pad;
+};
+
+#define MWS_ROUTE_SITES_MAX 64
+#define MWS_ROUTE_MAX_SEGMENTS 4   /* chi: nested routers' patterns; more are flagged truncated */
+#define MWS_ROUTE_SEGMENT_BYTES 128 /* a longer pattern is cut and flagged truncated */
+#define MWS_ROUTE_METHOD_BYTES 8
+
+enum mws_route_flags {
+	MWS_ROUTE_FLAG_NO_MATCH = 1u << 0,  /* the router matched nothing: route_id is MWS_ROUTE_ID_NONE */
+	MWS_ROUTE_FLAG_TRUNCATED = 1u << 1, /* a segment or the segment count was cut */
+	MWS_ROUTE_FLAG_READ_ERROR = 1u << 2, /* the router's memory could not be read */
+};
+
+/* Sent at every route site hit: the request's serial and the route's
+ * bytes, copied with bounded lengths (the target controls them; userspace
+ * escapes them). route_id hashes the router, the method and the segments'
+ * addresses and lengths (they point into the router's table), so one route
+ * keeps one id; userspace names ids by their bytes. */
+struct mws_route_event {
+	struct mws_event_header hdr;
+	__u64 route_id; /* what allocations after this carry in route_tag */
+	__u64 serial;   /* the request (0: its goroutine had no request state) */
+	__u64 g;        /* the goroutine (R14) */
+	__u32 router;   /* enum mws_router */
+	__u32 route_flags; /* enum mws_route_flags */
+	__u32 method_len;  /* bytes of method[] used */
+	__u32 segments;    /* segment_len[] used */
+	__u32 segment_len[MWS_ROUTE_MAX_SEGMENTS];
+	char method[MWS_ROUTE_METHOD_BYTES];
+	char segment[MWS_ROUTE_MAX_SEGMENTS][MWS_ROUTE_SEGMENT_BYTES];
+};
+/* ---- end of routes ---- */
 
 /* ---- Process ends: bpf/process_ends.bpf.c (mwscope serve) ----
  * A long-running agent must learn that the kernel's OOM killer chose one of
@@ -411,16 +516,16 @@ struct mws_process_end_event {
 #define MWS_LAYOUT(cond) _Static_assert(cond, #cond)
 #endif
 MWS_LAYOUT(sizeof(struct mws_event_header) == 24);
-MWS_LAYOUT(sizeof(struct mws_alloc_event) == 64 + 8 + 8 * MWS_MAX_STACK_DEPTH);
-MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 72);
+MWS_LAYOUT(sizeof(struct mws_alloc_event) == 80 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_alloc_event, stack) == 80);
 MWS_LAYOUT(sizeof(struct mws_mprof_args) == 16);
 MWS_LAYOUT(sizeof(struct mws_allocator_ranges) == 8 + 16 * MWS_MAX_ALLOCATOR_RANGES);
 MWS_LAYOUT(sizeof(struct mws_go_offsets) == 40);
-MWS_LAYOUT(sizeof(struct mws_alloc_key) == 24);
+MWS_LAYOUT(sizeof(struct mws_alloc_key) == 32);
 MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
-MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 80 + 8 + 8 * MWS_MAX_STACK_DEPTH);
-MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 88);
-MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
+MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 96 + 8 * MWS_MAX_STACK_DEPTH);
+MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 96);
+MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 40);
 MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_exit_batch) == 16 + 16 * MWS_EXIT_BATCH);
@@ -432,6 +537,8 @@ MWS_LAYOUT(sizeof(struct mws_thread_new_event) == 48 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_thread_new_event, stack) == 48);
 MWS_LAYOUT(sizeof(struct mws_thread_exit_event) == 40);
 MWS_LAYOUT(sizeof(struct mws_process_end_event) == 48);
+MWS_LAYOUT(sizeof(struct mws_route_site) == 56);
+MWS_LAYOUT(sizeof(struct mws_route_event) == 88 + MWS_ROUTE_MAX_SEGMENTS * MWS_ROUTE_SEGMENT_BYTES);
 #undef MWS_LAYOUT
 
 #endif /* MWSCOPE_EVENTS_H */
