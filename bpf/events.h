@@ -333,8 +333,6 @@ struct mws_spawn_ctx {
 	__u32 depth; /* 1: created by a goroutine without a context; 0: ctx is 0 */
 	__u32 is_g0; /* the key is an M's g0, which runs for m.curg: ctx unused */
 	__u64 m;     /* is_g0: that M (fixed for its g0), so one read finds curg */
-	__u64 route_tag; /* the request this goroutine serves now (see "Routes"); 0: none */
-	__u64 serial;    /* that request's serial (0: none), kept when route_tag becomes a route */
 };
 /* Every goroutine alive at attach gets an entry (userspace seeds it, with
  * its go statement's context or 0), every goroutine created while
@@ -375,8 +373,9 @@ struct mws_goid_ctx {
 
 /* ---- Routes: which endpoint a request was (issue 29) ----
  * A request is delimited by net/http.serverHandler.ServeHTTP's entry (the
- * request-count probe, on_request): it gives the goroutine's spawn_ctx entry
- * route_tag = MWS_ROUTE_TAG_PENDING | serial, a serial new for each request.
+ * request-count probe, on_request): it gives the goroutine's request_state
+ * entry route_tag = MWS_ROUTE_TAG_PENDING | serial, a serial new for each
+ * request.
  * A router's probe (on_route, one site per router, docs/design/routes.md)
  * reads the pattern it matched and sets route_tag = the route's id, and
  * sends a mws_route_event naming serial and id. Allocations carry the
@@ -394,6 +393,14 @@ struct mws_goid_ctx {
 #define MWS_ROUTE_TAG_SERIAL_MASK ((1ull << 48) - 1)
 #define MWS_ROUTE_TAG_ID_MASK ((1ull << 62) - 1) /* without PENDING: the route id (never 0) */
 #define MWS_ROUTE_ID_NONE 1ull                   /* a router saw the request and matched nothing (404, 405, redirect) */
+
+/* Map request_state (LRU hash, by g address): the request each goroutine
+ * serves or was started by. LRU: goroutines that stopped serving age out. */
+#define MWS_REQUEST_STATE_MAX 65536
+struct mws_request_state {
+	__u64 route_tag;
+	__u64 serial; /* the request's serial (0: none), kept when route_tag becomes its route */
+};
 
 enum mws_router {
 	MWS_ROUTER_SERVEMUX = 1,  /* net/http.ServeMux, go1.22+ patterns: "GET /items/{id}" */
@@ -525,7 +532,8 @@ MWS_LAYOUT(sizeof(struct mws_alloc_key) == 32);
 MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 96 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 96);
-MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 40);
+MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
+MWS_LAYOUT(sizeof(struct mws_request_state) == 16);
 MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_exit_batch) == 16 + 16 * MWS_EXIT_BATCH);

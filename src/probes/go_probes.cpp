@@ -108,7 +108,7 @@ BpfCounters GoProbes::read_counters() const {
 }
 
 bool GoProbes::seed_spawn_context(uint64_t g_addr, uint64_t goid, uint64_t ctx) const {
-  const mws_spawn_ctx value{ctx, ctx != 0 ? 1u : 0u, 0, 0, 0, 0};  // 0: known to have no context
+  const mws_spawn_ctx value{ctx, ctx != 0 ? 1u : 0u, 0, 0};  // 0: known to have no context
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.spawn_ctx), &g_addr, &value, BPF_NOEXIST) != 0)
     return errno == EEXIST;  // created while we read: BPF's own context stands
   // Its goid's slot: the context first under goid 0, then the goid, so a
