@@ -451,19 +451,33 @@ struct mws_route_site {
 #define MWS_ROUTE_SITES_MAX 64
 #define MWS_ROUTE_MAX_SEGMENTS 4   /* chi: nested routers' patterns; more are flagged truncated */
 #define MWS_ROUTE_SEGMENT_BYTES 128 /* a longer pattern is cut and flagged truncated */
-#define MWS_ROUTE_METHOD_BYTES 8
 
 enum mws_route_flags {
 	MWS_ROUTE_FLAG_NO_MATCH = 1u << 0,  /* the router matched nothing: route_id is MWS_ROUTE_ID_NONE */
 	MWS_ROUTE_FLAG_TRUNCATED = 1u << 1, /* a segment or the segment count was cut */
 	MWS_ROUTE_FLAG_READ_ERROR = 1u << 2, /* the router's memory could not be read */
+	/* A ServeMux subtree pattern ("/", "/api/"): the handler it chose is
+	 * often another router (gin mounted at "/"), whose route, if any,
+	 * is the request's (the innermost router wins). The request's state
+	 * stays pending; userspace takes this route when no other comes. */
+	MWS_ROUTE_FLAG_PROVISIONAL = 1u << 3,
+};
+
+/* The request's method, as on_route classifies it (a client may send any
+ * token: a label takes one of these). */
+enum mws_http_method {
+	MWS_METHOD_UNKNOWN = 0, /* not read at this site */
+	MWS_METHOD_GET, MWS_METHOD_HEAD, MWS_METHOD_POST, MWS_METHOD_PUT, MWS_METHOD_PATCH,
+	MWS_METHOD_DELETE, MWS_METHOD_OPTIONS, MWS_METHOD_CONNECT, MWS_METHOD_TRACE,
+	MWS_METHOD_OTHER,
 };
 
 /* Sent at every route site hit: the request's serial and the route's
  * bytes, copied with bounded lengths (the target controls them; userspace
  * escapes them). route_id hashes the router, the method and the segments'
  * addresses and lengths (they point into the router's table), so one route
- * keeps one id; userspace names ids by their bytes. */
+ * keeps one id; userspace names ids by their bytes. The method counts by
+ * its class (enum mws_http_method), never its bytes. */
 struct mws_route_event {
 	struct mws_event_header hdr;
 	__u64 route_id; /* what allocations after this carry in route_tag */
@@ -471,10 +485,10 @@ struct mws_route_event {
 	__u64 g;        /* the goroutine (R14) */
 	__u32 router;   /* enum mws_router */
 	__u32 route_flags; /* enum mws_route_flags */
-	__u32 method_len;  /* bytes of method[] used */
+	__u32 method;      /* enum mws_http_method */
 	__u32 segments;    /* segment_len[] used */
 	__u32 segment_len[MWS_ROUTE_MAX_SEGMENTS];
-	char method[MWS_ROUTE_METHOD_BYTES];
+	__u64 _reserved;
 	char segment[MWS_ROUTE_MAX_SEGMENTS][MWS_ROUTE_SEGMENT_BYTES];
 };
 /* ---- end of routes ---- */

@@ -23,6 +23,8 @@
  *  on_gdestroy     entry of runtime.gdestroy: a goroutine is ending (Go >= 1.22:
  *                  goexit0 calls it, and so do coroutines that end without goexit1)
  *  on_request      entry of net/http.serverHandler.ServeHTTP: counts requests
+ *                  (with routes: starts the goroutine's request state)
+ *  on_route        a router's route site: the route a request matched
  *  on_empty        benchmarks only: the bare cost of a probe hit
  *
  * Entry probes sit on the prologue's stack-check JBE (the kernel emulates
@@ -57,6 +59,9 @@ const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
  * pointer above leads to is the g0 frame that started the goroutine, not
  * part of its stack, and reading it cost another chunk. {0, 0}: unknown. */
 const volatile struct mws_code_range goexit_code = {};
+/* Routes (events.h, "Routes"): requests get a state per goroutine, route
+ * sites name their route. 0: no request state is kept, tags are 0. */
+const volatile __u32 routes_enabled = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -144,6 +149,31 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mws_goid_ctx);
 } goid_ctx SEC(".maps");
+
+/* The request each goroutine serves, or was started by (events.h, "Routes"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MWS_REQUEST_STATE_MAX);
+	__type(key, __u64);
+	__type(value, struct mws_request_state);
+} request_state SEC(".maps");
+
+/* How on_route reads the pattern at each route site, by the site's
+ * link-time address (its cookie); written by userspace before attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MWS_ROUTE_SITES_MAX);
+	__type(key, __u64);
+	__type(value, struct mws_route_site);
+} route_sites SEC(".maps");
+
+/* Where a route event is built before it is sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mws_route_event);
+} route_scratch SEC(".maps");
 
 /* Each CPU's goroutine exits not yet sent (events.h). */
 struct {
@@ -377,6 +407,20 @@ static __always_inline struct mws_spawn_ctx *resolve_spawn_ctx(__u64 g, struct m
 	return bpf_map_lookup_elem(&spawn_ctx, &curg);
 }
 
+/* The goroutine behind current g `g`: g itself, or on the system stack
+ * (g0) its M's curg (0 when unreadable). */
+static __always_inline __u64 goroutine_behind(__u64 g)
+{
+	struct mws_spawn_ctx *c = bpf_map_lookup_elem(&spawn_ctx, &g);
+	if (!c)
+		c = remember_g0(g);
+	if (!c || !c->is_g0)
+		return g;
+	__u64 curg = 0;
+	read_u64(c->m, spawn_ctx_off.m_curg, &curg);
+	return curg;
+}
+
 /* The same from g alone. */
 static __always_inline struct mws_spawn_ctx *spawn_ctx_of(__u64 g)
 {
@@ -434,6 +478,76 @@ static __always_inline __u64 spawn_ctx_id(__u64 g)
 	return c ? c->ctx : 0;
 }
 
+/* ---- Routes (events.h, "Routes") ---- */
+
+/* Bumped after every write to request_state, so each CPU's cached tag
+ * (tag_cache) is good while it is unchanged, as ctx_cache is. */
+volatile __u64 request_generation = 0;
+/* The last request's serial: each request takes the next. */
+volatile __u64 request_serial = 0;
+
+struct tag_cache {
+	__u64 g, tag, generation, check;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tag_cache);
+} tag_cache SEC(".maps");
+
+/* The route tag of the goroutine behind g (0: none, or routes off): one
+ * lookup, or none while this CPU runs the same goroutine and no request
+ * state changed. */
+static __always_inline __u64 route_tag_of(__u64 g)
+{
+	if (!routes_enabled || g == 0)
+		return 0;
+	__u32 zero = 0;
+	struct tag_cache *tc = bpf_map_lookup_elem(&tag_cache, &zero);
+	const __u64 generation = READ_ONCE(request_generation);
+	if (tc && tc->g == g && tc->generation == generation && tc->check == ctx_cache_check(g, tc->tag, generation))
+		return tc->tag;
+	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
+	const __u64 tag = st ? READ_ONCE(st->route_tag) : 0;
+	if (tc) {
+		tc->g = g;
+		tc->tag = tag;
+		tc->generation = generation;
+		tc->check = ctx_cache_check(g, tag, generation);
+	}
+	return tag;
+}
+
+/* Goroutine g starts serving a request: a new serial, route not known yet. */
+static __always_inline void start_request(__u64 g)
+{
+	const __u64 serial = (__sync_fetch_and_add(&request_serial, 1) + 1) & MWS_ROUTE_TAG_SERIAL_MASK;
+	struct mws_request_state st = {.route_tag = MWS_ROUTE_TAG_PENDING | serial, .serial = serial};
+	bpf_map_update_elem(&request_state, &g, &st, BPF_ANY);
+	__sync_fetch_and_add(&request_generation, 1); /* after the write: see tag_cache */
+}
+
+/* A new goroutine takes over its creator's request (INHERITED), or none:
+ * a g is reused, and what its last goroutine served is not the new one's. */
+static __always_inline __u64 inherit_request(__u64 creator, __u64 newg)
+{
+	struct mws_request_state *c = creator ? bpf_map_lookup_elem(&request_state, &creator) : NULL;
+	struct mws_request_state st = {};
+	if (c) {
+		st.route_tag = READ_ONCE(c->route_tag);
+		st.serial = READ_ONCE(c->serial);
+	}
+	if (st.route_tag) {
+		st.route_tag |= MWS_ROUTE_TAG_INHERITED;
+		bpf_map_update_elem(&request_state, &newg, &st, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&request_state, &newg);
+	}
+	__sync_fetch_and_add(&request_generation, 1);
+	return st.route_tag;
+}
+
 /* Go ABIInternal (amd64) passes integer arguments in RAX, RBX, RCX, ...
  * All three are read first: the verifier only allows loads from ctx at
  * constant offsets, and without the barriers clang turns the switch into
@@ -461,6 +575,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	e->object = object;
 	e->_pad = 0;
 	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
+	e->route_tag = route_tag_of(ctx->r14);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
@@ -516,8 +631,10 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	e->object = 0;
 	e->_pad = 0;
 	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
+	e->route_tag = route_tag_of(ctx->r14);
 	capture_stack(ctx, chunk, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
-	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx};
+	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx,
+				    .route_tag = e->route_tag};
 	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, &key);
 	if (!c) {
 		struct mws_alloc_counts none = {};
@@ -657,12 +774,241 @@ int on_mcache_release_all(struct pt_regs *ctx)
 	return 0;
 }
 
-/* One HTTP request reaches the server's handler: a counter, no event. */
+/* One HTTP request reaches the server's handler (serverHandler.ServeHTTP's
+ * entry, on the request's goroutine: R14): a counter, no event; with
+ * routes, the goroutine's request state starts over. */
 SEC("uprobe")
 int on_request(struct pt_regs *ctx)
 {
-	if (counted_entry(ctx))
-		count(MWS_CNT_REQUESTS);
+	if (!counted_entry(ctx))
+		return 0;
+	count(MWS_CNT_REQUESTS);
+	if (routes_enabled)
+		start_request(ctx->r14);
+	return 0;
+}
+
+/* A Go string's header (ptr, len) at user address `at`. */
+static __always_inline bool read_go_string(__u64 at, __u64 *ptr, __u64 *len)
+{
+	__u64 h[2];
+	if (at == 0 || bpf_probe_read_user(h, sizeof(h), (void *)at) != 0)
+		return false;
+	*ptr = h[0];
+	*len = h[1];
+	return true;
+}
+
+/* Copies at most MWS_ROUTE_SEGMENT_BYTES of the string (ptr, len) into
+ * segment i, never past its length (Go strings have no NUL). */
+static __always_inline bool copy_segment(struct mws_route_event *e, __u32 i, __u64 ptr, __u64 len)
+{
+	if (i >= MWS_ROUTE_MAX_SEGMENTS)
+		return false;
+	__u32 n = len > MWS_ROUTE_SEGMENT_BYTES ? MWS_ROUTE_SEGMENT_BYTES : (__u32)len;
+	if (len > MWS_ROUTE_SEGMENT_BYTES)
+		e->route_flags |= MWS_ROUTE_FLAG_TRUNCATED;
+	e->segment_len[i] = 0;
+	if (n > 0 && bpf_probe_read_user(e->segment[i], n, (void *)ptr) != 0) {
+		e->route_flags |= MWS_ROUTE_FLAG_READ_ERROR;
+		return false;
+	}
+	e->segment_len[i] = n;
+	return true;
+}
+
+/* The method's class from its first bytes (a little-endian word, zero
+ * padded): the bytes a client sends never become a label. */
+static __always_inline __u32 method_class(__u64 ptr, __u64 len)
+{
+	__u64 w = 0;
+	if (len == 0 || len > 7)
+		return len == 0 ? MWS_METHOD_UNKNOWN : MWS_METHOD_OTHER;
+	if (bpf_probe_read_user(&w, len & 7, (void *)ptr) != 0)
+		return MWS_METHOD_UNKNOWN;
+#define MWS_WORD(a, b, c, d, e, f, g) \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48)
+	switch (w) {
+	case MWS_WORD('G', 'E', 'T', 0, 0, 0, 0): return MWS_METHOD_GET;
+	case MWS_WORD('H', 'E', 'A', 'D', 0, 0, 0): return MWS_METHOD_HEAD;
+	case MWS_WORD('P', 'O', 'S', 'T', 0, 0, 0): return MWS_METHOD_POST;
+	case MWS_WORD('P', 'U', 'T', 0, 0, 0, 0): return MWS_METHOD_PUT;
+	case MWS_WORD('P', 'A', 'T', 'C', 'H', 0, 0): return MWS_METHOD_PATCH;
+	case MWS_WORD('D', 'E', 'L', 'E', 'T', 'E', 0): return MWS_METHOD_DELETE;
+	case MWS_WORD('O', 'P', 'T', 'I', 'O', 'N', 'S'): return MWS_METHOD_OPTIONS;
+	case MWS_WORD('C', 'O', 'N', 'N', 'E', 'C', 'T'): return MWS_METHOD_CONNECT;
+	case MWS_WORD('T', 'R', 'A', 'C', 'E', 0, 0): return MWS_METHOD_TRACE;
+	default: return MWS_METHOD_OTHER;
+	}
+#undef MWS_WORD
+}
+
+/* The request's method where the site says the request is. */
+static __always_inline __u32 route_method(struct pt_regs *ctx, const struct mws_route_site *site, __u64 obj)
+{
+	__u64 req = 0, ptr = 0, len = 0;
+	switch (site->request_at) {
+	case MWS_REQ_REG:
+		req = reg_value(ctx, site->request_reg);
+		break;
+	case MWS_REQ_STACK:
+		if (bpf_probe_read_user(&req, sizeof(req), (void *)(PT_REGS_SP(ctx) + site->request_off)) != 0)
+			return MWS_METHOD_UNKNOWN;
+		break;
+	case MWS_REQ_FIELD:
+		if (read_u64(obj, site->request_off, &req) != 0)
+			return MWS_METHOD_UNKNOWN;
+		break;
+	case MWS_REQ_METHOD_FIELD:
+		if (site->request_off < 0 || !read_go_string(obj + site->request_off, &ptr, &len))
+			return MWS_METHOD_UNKNOWN;
+		return method_class(ptr, len);
+	default:
+		return MWS_METHOD_UNKNOWN;
+	}
+	if (!read_go_string(req, &ptr, &len)) /* Method is http.Request's first field */
+		return MWS_METHOD_UNKNOWN;
+	return method_class(ptr, len);
+}
+
+/* echo 4 leaves the raw path in its context when nothing matched: a
+ * "pattern" that is the request URL's Path or RawPath is no route. */
+static __always_inline bool is_raw_path(struct pt_regs *ctx, const struct mws_route_site *site, __u64 obj, __u64 ptr)
+{
+	__u64 req = 0, url = 0, path = 0, raw = 0;
+	if (site->url_off < 0 || read_u64(obj, site->request_off, &req) != 0 || read_u64(req, site->url_off, &url) != 0)
+		return false;
+	read_u64(url, site->url_path_off, &path);
+	read_u64(url, site->url_rawpath_off, &raw);
+	return ptr != 0 && (ptr == path || ptr == raw);
+}
+
+/* Reads the pattern as the site says into e's segments; false when the
+ * router matched nothing. */
+static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_route_site *site,
+				       struct mws_route_event *e, __u64 *obj_out)
+{
+	__u64 obj = reg_value(ctx, site->reg), ptr = 0, len = 0;
+	*obj_out = obj;
+	if (site->match_reg != MWS_REG_NONE && reg_value(ctx, site->match_reg) == 0)
+		return false;
+	if (site->shape == MWS_ROUTE_STRING_REGS) {
+		len = reg_value(ctx, site->len_reg);
+		return len > 0 && copy_segment(e, 0, obj, len) && (e->segments = 1);
+	}
+	__u64 base = obj;
+	if (site->deref_off >= 0 && read_u64(obj, site->deref_off, &base) != 0) {
+		e->route_flags |= MWS_ROUTE_FLAG_READ_ERROR;
+		return false;
+	}
+	if (site->pattern_off < 0 || base == 0 || !read_go_string(base + site->pattern_off, &ptr, &len)) {
+		e->route_flags |= MWS_ROUTE_FLAG_READ_ERROR;
+		return false;
+	}
+	if (site->shape == MWS_ROUTE_STRING_AT) {
+		if (len == 0 || is_raw_path(ctx, site, obj, ptr))
+			return false;
+		return copy_segment(e, 0, ptr, len) && (e->segments = 1);
+	}
+	/* MWS_ROUTE_STRINGS_AT: (ptr, len) is the slice's; its elements are strings. */
+	if (len > MWS_ROUTE_MAX_SEGMENTS)
+		e->route_flags |= MWS_ROUTE_FLAG_TRUNCATED;
+	for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++) {
+		__u64 sp = 0, sl = 0;
+		if (i >= len)
+			break;
+		if (!read_go_string(ptr + 16 * i, &sp, &sl) || !copy_segment(e, i, sp, sl))
+			return false;
+		e->segments = i + 1;
+	}
+	return e->segments > 0;
+}
+
+/* A route's id: its router, its method's class and where its pattern
+ * lives (the router's table: one route, one address), mixed as
+ * assign_spawn_ctx mixes. Never 0 nor MWS_ROUTE_ID_NONE, and never with
+ * the tag bits. */
+static __always_inline __u64 route_id(const struct mws_route_event *e, const __u64 *ptrs)
+{
+	__u64 h = (__u64)e->router << 32 | e->method;
+	for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++) {
+		h ^= ptrs[i] + e->segment_len[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+	}
+	h &= MWS_ROUTE_TAG_ID_MASK;
+	return h <= MWS_ROUTE_ID_NONE ? h + 2 : h;
+}
+
+/* A router's route site (one per router, docs/design/routes.md): the
+ * pattern it matched for the request that goroutine R14 serves. Sets the
+ * request's route (unless provisional) and sends a route event. */
+SEC("uprobe")
+int on_route(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	__u64 at = bpf_get_attach_cookie(ctx) & MWS_COOKIE_VADDR_MASK;
+	const struct mws_route_site *site = bpf_map_lookup_elem(&route_sites, &at);
+	__u32 zero = 0;
+	struct mws_route_event *e = bpf_map_lookup_elem(&route_scratch, &zero);
+	if (!site || !e)
+		return 0;
+	fill_header(&e->hdr, MWS_EV_ROUTE);
+	e->hdr.flags = 0;
+	e->router = site->router;
+	e->route_flags = 0;
+	e->segments = 0;
+	e->_reserved = 0;
+	for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++)
+		e->segment_len[i] = 0;
+	__u64 obj = 0;
+	const bool matched = read_route(ctx, site, e, &obj);
+	e->method = route_method(ctx, site, obj);
+	if (matched) {
+		/* The segments' addresses, read again: cheap next to a trap, and
+		 * the event keeps only their bytes. */
+		__u64 ptrs[MWS_ROUTE_MAX_SEGMENTS] = {};
+		if (site->shape == MWS_ROUTE_STRING_REGS) {
+			ptrs[0] = obj;
+		} else {
+			__u64 base = obj, p = 0, l = 0;
+			if (site->deref_off >= 0)
+				read_u64(obj, site->deref_off, &base);
+			read_go_string(base + site->pattern_off, &p, &l);
+			if (site->shape == MWS_ROUTE_STRING_AT) {
+				ptrs[0] = p;
+			} else {
+				for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++) {
+					if (i >= e->segments)
+						break;
+					read_u64(p + 16 * i, 0, &ptrs[i]);
+				}
+			}
+		}
+		e->route_id = route_id(e, ptrs);
+		/* A ServeMux subtree pattern ends in '/': another router may come. */
+		__u32 last = e->segment_len[0] - 1;
+		if ((site->router == MWS_ROUTER_SERVEMUX || site->router == MWS_ROUTER_SERVEMUX_PATH) &&
+		    e->segment_len[0] > 0 && last < MWS_ROUTE_SEGMENT_BYTES && e->segment[0][last] == '/')
+			e->route_flags |= MWS_ROUTE_FLAG_PROVISIONAL;
+	} else {
+		e->route_id = MWS_ROUTE_ID_NONE;
+		e->route_flags |= MWS_ROUTE_FLAG_NO_MATCH;
+		e->segments = 0;
+	}
+	e->g = ctx->r14;
+	e->serial = 0;
+	struct mws_request_state *st = routes_enabled ? bpf_map_lookup_elem(&request_state, &e->g) : NULL;
+	if (st) {
+		e->serial = READ_ONCE(st->serial);
+		if (!(e->route_flags & MWS_ROUTE_FLAG_PROVISIONAL)) {
+			WRITE_ONCE(st->route_tag, e->route_id);
+			__sync_fetch_and_add(&request_generation, 1);
+		}
+	}
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
+		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;
 }
 
@@ -828,6 +1174,7 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 		caller = read_caller(ctx, c);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	assign_spawn_ctx(ctx, e, ids.parent_goid);
+	e->route_tag = routes_enabled ? inherit_request(goroutine_behind(ctx->r14), newg) : 0;
 	if (send_used(e, __builtin_offsetof(struct mws_task_spawn_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;

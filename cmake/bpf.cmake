@@ -2,6 +2,8 @@
 # generates NAME.skel.h with `bpftool gen skeleton`; defines the INTERFACE
 # target NAME_skel that adds the skeleton's directory to the include path.
 # vmlinux.h is dumped from the running kernel's BTF once per build tree.
+# -mcpu=v3 (kernel 5.12+): atomics that return the old value (a request's
+# serial), and 32-bit jumps.
 find_program(BPFTOOL bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 find_program(BPF_CLANG NAMES clang clang-14 clang-19 REQUIRED)
 
@@ -17,7 +19,7 @@ function(bpf_object NAME SOURCE)
   set(SKEL ${BPF_GEN_DIR}/${NAME}.skel.h)
   file(GLOB BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.h)
   add_custom_command(OUTPUT ${OBJ}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86
             -I${BPF_GEN_DIR} -I${CMAKE_SOURCE_DIR}/bpf
             -c ${CMAKE_SOURCE_DIR}/${SOURCE} -o ${OBJ}
     DEPENDS ${CMAKE_SOURCE_DIR}/${SOURCE} ${BPF_HEADERS} ${VMLINUX_H}

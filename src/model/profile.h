@@ -62,6 +62,55 @@ struct ChainCount {
   bool operator==(const ChainCount&) const = default;
 };
 
+// Of a stack's allocations (or a goroutine group's), those made for the
+// requests that took route Profile::routes[route] (--by-route).
+struct RouteShare {
+  uint32_t route = 0;
+  uint64_t objects = 0, bytes = 0;  // sampled: estimates, scaled as the stack's
+  uint64_t samples = 0;             // sampled: raw
+  bool operator==(const RouteShare&) const = default;
+};
+
+// Goroutines of a group per route of the request whose goroutine started
+// them (Profile::routes[route]).
+struct RouteTaskCount {
+  uint32_t route = 0;
+  uint64_t spawned = 0, live = 0, leaked = 0;
+  bool operator==(const RouteTaskCount&) const = default;
+};
+
+// One route: what a router matched for a request, named by the router's
+// pattern and the request's method ("GET /items/{id}"), never by a raw path;
+// or one of the pseudo-routes kRouteNone..kRouteOther below.
+struct ProfileRoute {
+  std::string name;
+  std::string router;     // "net/http.ServeMux", "gin", "chi", "echo", "gorilla/mux"; "" for a pseudo-route
+  uint64_t requests = 0;  // requests that took it while recording (0 for "(no request)")
+  bool operator==(const ProfileRoute&) const = default;
+};
+// A request no router matched (404, 405, a redirect) or that never reached
+// one (a middleware answered it first).
+inline constexpr std::string_view kRouteNone = "(no route)";
+// Work outside every request: background goroutines, and net/http's own
+// between two requests of a connection.
+inline constexpr std::string_view kRouteNoRequest = "(no request)";
+// Routes past the cap on distinct routes (a hostile or buggy target).
+inline constexpr std::string_view kRouteOther = "(other routes)";
+// A request whose route event was lost (ring buffer full).
+inline constexpr std::string_view kRouteLost = "(route lost)";
+
+// What --by-route recorded.
+struct RouteSummary {
+  bool recorded = false;
+  std::string unavailable;              // why not, when not
+  std::vector<std::string> routers;     // routers probed, "net/http.ServeMux (go1.22 patterns)"
+  std::vector<std::string> refused;     // routers present but not probed, and why
+  uint64_t route_events = 0;            // route site hits seen
+  uint64_t truncated = 0, read_errors = 0;  // route events whose pattern was cut, or unreadable
+  uint64_t over_cap = 0;                // route events beyond the cap on distinct routes
+  bool operator==(const RouteSummary&) const = default;
+};
+
 // One allocation site. In exact mode objects/bytes are counted; in sampled
 // mode (meta.mode == "sampled") they are estimates scaled from the Go
 // runtime's heap samples the way pprof scales them, and the raw sample
@@ -100,6 +149,9 @@ struct ProfileStack {
   // Of objects/bytes/samples, the parts made in goroutines created while
   // recording, per spawn chain (empty when goroutines were not tracked).
   std::vector<SpawnShare> spawned_by;
+  // Of objects/bytes/samples, the parts per route (--by-route; empty
+  // otherwise). They sum to the stack's own.
+  std::vector<RouteShare> by_route;
   bool operator==(const ProfileStack&) const = default;
 };
 
@@ -125,6 +177,8 @@ struct TaskGroup {
   // The leaked ones by their creator's spawn chain (Profile::spawn_chains),
   // for goroutines created by goroutines created while recording.
   std::vector<ChainCount> leaked_by_creator_chain;
+  // Per route of the request their creator served (--by-route).
+  std::vector<RouteTaskCount> by_route;
   bool operator==(const TaskGroup&) const = default;
 };
 
@@ -471,6 +525,8 @@ struct Profile {
   std::vector<MiddlewareRow> middleware;  // sorted by self bytes, most first
   std::vector<MiddlewareChain> chains;    // distinct chains seen, heaviest first
   std::vector<SpawnChain> spawn_chains;   // ProfileStack::spawned_by names them by index
+  std::vector<ProfileRoute> routes;       // ProfileStack::by_route and TaskGroup::by_route name them by index
+  RouteSummary route_summary;
   std::vector<RuleMatch> user_rules;
   CHeapSummary c_heap;
   // Closures that Go renamed after inlining, and the function that made

@@ -182,7 +182,47 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, ProfileS
   v.opt("inuse_change_bytes", s.inuse_change_bytes);
   v.opt("tiny_block_objects", s.tiny_block_objects);
   v.opt("spawned_by", s.spawned_by);  // goroutine creation tracked
+  v.opt("by_route", s.by_route);      // --by-route
   v.frame_ids("frames", s.frame_ids);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, RouteShare> {
+  v.object("a route share object {route, objects, bytes, samples}");
+  v.req("route", s.route);
+  v.req("objects", s.objects);
+  v.req("bytes", s.bytes);
+  v.opt("samples", s.samples);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, RouteTaskCount> {
+  v.object("an object {route, spawned, live, leaked}");
+  v.req("route", c.route);
+  v.req("spawned", c.spawned);
+  v.req("live", c.live);
+  v.req("leaked", c.leaked);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, ProfileRoute> {
+  v.object("a route object {name, router, requests}");
+  v.req("name", r.name);
+  v.req("router", r.router);
+  v.req("requests", r.requests);
+}
+
+template <typename V, typename T>
+void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RouteSummary> {
+  v.object("an object {recorded, ...}");
+  v.req("recorded", r.recorded);
+  v.opt("unavailable", r.unavailable);
+  v.opt("routers", r.routers);
+  v.opt("refused", r.refused);
+  v.opt("route_events", r.route_events);
+  v.opt("truncated", r.truncated);
+  v.opt("read_errors", r.read_errors);
+  v.opt("over_cap", r.over_cap);
 }
 
 template <typename V, typename T>
@@ -258,6 +298,7 @@ void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, TaskGrou
   v.req("states", g.states);  // [{"state", "count"}]
   v.opt("middleware", g.middleware);
   v.opt("leaked_by_creator_chain", g.leaked_by_creator_chain);
+  v.opt("by_route", g.by_route);  // --by-route
   v.frame_ids("creation_stack", g.creation_frame_ids);
 }
 
@@ -731,6 +772,13 @@ void profile_from(const J& j, Profile& p) {
       for (const SpawnShare& share : s.spawned_by)
         if (share.chain >= p.spawn_chains.size()) invalid("spawn_chains", "a stack names a chain that is not listed");
   }
+  if (j.contains("routes")) {
+    read(j, "routes", p.routes);
+    for (const ProfileStack& s : p.stacks)
+      for (const RouteShare& share : s.by_route)
+        if (share.route >= p.routes.size()) invalid("routes", "a stack names a route that is not listed");
+  }
+  read_part("route_summary", p.route_summary, [](const J&) {});
   read_part("requests", p.requests, [](const J&) {});
   if (j.contains("middleware")) read(j, "middleware", p.middleware);
   if (j.contains("chains")) read(j, "chains", p.chains);
@@ -865,6 +913,10 @@ void write_json(const Profile& p, std::ostream& out) {
   if (p.threads.recorded) write_member(out, "threads", J(p.threads));
   write_array_member(out, "spawn_chains", p.spawn_chains);
   write_member(out, "requests", J(p.requests));
+  if (p.route_summary.recorded || !p.route_summary.unavailable.empty()) {
+    write_array_member(out, "routes", p.routes);
+    write_member(out, "route_summary", J(p.route_summary));
+  }
   if (p.c_heap.recorded) write_member(out, "c_heap", J(p.c_heap));
   write_member(out, "middleware", J(p.middleware));
   write_member(out, "chains", J(p.chains));

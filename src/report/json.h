@@ -70,7 +70,8 @@ class ProfileJsonError : public std::exception {
   X(ReachabilityScan) X(GoroutineSnapshotSummary) \
   X(ThreadGroup) X(CreatedThreadGroup) X(ThreadSummary)                                                 \
   X(RequestCount) X(NamedCount) X(MiddlewareRow) X(MiddlewareChain) X(RuleMatch) X(CHeapStack)              \
-  X(CHeapMiddlewareRow) X(CHeapSummary) X(SpawnShare) X(ChainCount) X(SpawnChain)
+  X(CHeapMiddlewareRow) X(CHeapSummary) X(SpawnShare) X(ChainCount) X(SpawnChain) \
+  X(RouteShare) X(RouteTaskCount) X(ProfileRoute) X(RouteSummary)
 
 #define MWS_DECLARE_JSON(Type)                                    \
   void to_json(nlohmann::ordered_json& j, const Type& v);         \
