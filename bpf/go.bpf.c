@@ -574,8 +574,13 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	e->type_addr = type_addr;
 	e->object = object;
 	e->_pad = 0;
-	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
-	e->route_tag = route_tag_of(ctx->r14);
+	/* Entry of an ABIInternal function: R14 = g. Read once, behind a
+	 * barrier: clang otherwise loads it through a computed ctx pointer,
+	 * which the verifier refuses. */
+	__u64 g = ctx->r14;
+	asm volatile("" : "+r"(g));
+	e->spawn_ctx = spawn_ctx_id(g);
+	e->route_tag = route_tag_of(g);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
@@ -630,8 +635,13 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	e->type_addr = type_addr;
 	e->object = 0;
 	e->_pad = 0;
-	e->spawn_ctx = spawn_ctx_id(ctx->r14); /* entry of an ABIInternal function: R14 = g */
-	e->route_tag = route_tag_of(ctx->r14);
+	/* Entry of an ABIInternal function: R14 = g. Read once, behind a
+	 * barrier: clang otherwise loads it through a computed ctx pointer,
+	 * which the verifier refuses. */
+	__u64 g = ctx->r14;
+	asm volatile("" : "+r"(g));
+	e->spawn_ctx = spawn_ctx_id(g);
+	e->route_tag = route_tag_of(g);
 	capture_stack(ctx, chunk, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx,
 				    .route_tag = e->route_tag};
@@ -805,11 +815,16 @@ static __always_inline bool copy_segment(struct mws_route_event *e, __u32 i, __u
 {
 	if (i >= MWS_ROUTE_MAX_SEGMENTS)
 		return false;
-	__u32 n = len > MWS_ROUTE_SEGMENT_BYTES ? MWS_ROUTE_SEGMENT_BYTES : (__u32)len;
+	__u64 n = len > MWS_ROUTE_SEGMENT_BYTES ? MWS_ROUTE_SEGMENT_BYTES : len;
 	if (len > MWS_ROUTE_SEGMENT_BYTES)
 		e->route_flags |= MWS_ROUTE_FLAG_TRUNCATED;
 	e->segment_len[i] = 0;
-	if (n > 0 && bpf_probe_read_user(e->segment[i], n, (void *)ptr) != 0) {
+	/* Bounded again after a barrier: clang narrows n to 32 bits and the
+	 * verifier loses the bound of the clamp above. */
+	asm volatile("" : "+r"(n));
+	if (n > MWS_ROUTE_SEGMENT_BYTES)
+		return false;
+	if (n > 0 && bpf_probe_read_user(e->segment[i & (MWS_ROUTE_MAX_SEGMENTS - 1)], n, (void *)ptr) != 0) {
 		e->route_flags |= MWS_ROUTE_FLAG_READ_ERROR;
 		return false;
 	}

@@ -2,7 +2,7 @@
 # generates NAME.skel.h with `bpftool gen skeleton`; defines the INTERFACE
 # target NAME_skel that adds the skeleton's directory to the include path.
 # vmlinux.h is dumped from the running kernel's BTF once per build tree.
-# -mcpu=v3 (kernel 5.12+): atomics that return the old value (a request's
+# (kernel 5.12+): atomics that return the old value (a request's
 # serial), and 32-bit jumps.
 find_program(BPFTOOL bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 find_program(BPF_CLANG NAMES clang clang-14 clang-19 REQUIRED)

@@ -33,7 +33,13 @@ void add_recording_options(CLI::App& app, RecordingCli& cli) {
                             "Count HTTP requests for per-request figures (default: on in exact mode, off in "
                             "sampled mode)")
                    ->group(kWhatToRecord);
-  app.add_flag("--no-requests", cli.requests_off, "Do not count requests")->excludes(r_on)->group(kWhatToRecord);
+  auto* no_r = app.add_flag("--no-requests", cli.requests_off, "Do not count requests")->excludes(r_on)->group(kWhatToRecord);
+  app.add_flag("--by-route", rec.by_route,
+               "Attribute allocations and goroutines to the route of the request they serve (router pattern and "
+               "method): net/http.ServeMux, gin, chi, echo, gorilla/mux. Counts requests; one more uprobe trap per "
+               "request at the router (single-stepped on ServeMux before Go 1.22)")
+      ->excludes(no_r)
+      ->group(kWhatToRecord);
   app.add_flag("--no-allocs", cli.no_allocs,
                "Do not probe the allocator: goroutine leak tracking only, probes fire only on spawn and exit")
       ->group(kWhatToRecord);
@@ -100,7 +106,7 @@ Result<record::RecordOptions> resolve_recording(const CLI::App& app, const Recor
   rec.count_requests = cli.requests_on || (!cli.requests_off && exact);
   rec.track_allocations = !cli.no_allocs;
   // What a target without a Go runtime refuses (record/thread_recorder.h).
-  for (const char* go_only : {"--mode", "--goroutines", "--requests", "--go-sample-rate", "--interval", "--pprof-dir",
+  for (const char* go_only : {"--mode", "--goroutines", "--requests", "--by-route", "--go-sample-rate", "--interval", "--pprof-dir",
                               "--pprof-goroutines", "--leaks-folded"})
     if (const CLI::Option* o = app.get_option_no_throw(go_only); o != nullptr && o->count() > 0)
       rec.go_only_options.push_back(go_only);

@@ -37,7 +37,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
-      allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr, e->spawn_ctx);
+      allocs_.add_alloc(std::span<const uint64_t>(pcs, n), e->size, e->type_addr, e->spawn_ctx, e->route_tag);
       return;
     }
     case MWS_EV_ALLOC_STACK: {
@@ -51,7 +51,7 @@ void EventDecoder::decode(const void* data, size_t size) {
       if (size < offsetof(mws_alloc_event, stack)) break;
       const auto* e = static_cast<const mws_alloc_event*>(data);
       size_t n = splice_stack(e->hdr, e->caller, e->stack, frames_in(*e, size), pcs);
-      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->spawn_ctx);
+      samples_.on_alloc(std::span<const uint64_t>(pcs, n), e->size, e->spawn_ctx, e->route_tag);
       return;
     }
     case MWS_EV_TASK_SPAWN: {
@@ -60,7 +60,12 @@ void EventDecoder::decode(const void* data, size_t size) {
       size_t n = splice_stack(e->hdr, e->caller, e->stack,
                               frames_in(*e, size), pcs);
       tasks_.on_spawn(e->goid, e->g_addr, e->startpc, e->gopc, e->hdr.ts_ns,
-                      std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx);
+                      std::span<const uint64_t>(pcs, n), e->spawn_ctx, e->parent_ctx, e->route_tag);
+      return;
+    }
+    case MWS_EV_ROUTE: {
+      if (size < sizeof(mws_route_event)) break;
+      routes_.on_route(*static_cast<const mws_route_event*>(data));
       return;
     }
     case MWS_EV_TASK_EXITS: {

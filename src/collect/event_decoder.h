@@ -6,6 +6,7 @@
 
 #include "bpf/events.h"
 #include "model/aggregator.h"
+#include "model/route_tracker.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 
@@ -22,8 +23,9 @@ void apply_exits(model::TaskTracker& tasks, const mws_exit_batch& batch);
 
 class EventDecoder {
  public:
-  EventDecoder(model::Aggregator& allocs, model::SampleTracker& samples, model::TaskTracker& tasks)
-      : allocs_(allocs), samples_(samples), tasks_(tasks) {}
+  EventDecoder(model::Aggregator& allocs, model::SampleTracker& samples, model::TaskTracker& tasks,
+               model::RouteTracker& routes)
+      : allocs_(allocs), samples_(samples), tasks_(tasks), routes_(routes) {}
   void decode(const void* data, size_t size);
   const DecodeStats& stats() const { return stats_; }
 
@@ -35,6 +37,7 @@ class EventDecoder {
   model::Aggregator& allocs_;
   model::SampleTracker& samples_;
   model::TaskTracker& tasks_;
+  model::RouteTracker& routes_;
   DecodeStats stats_;
 };
 

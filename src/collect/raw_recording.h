@@ -14,6 +14,7 @@
 #include "model/aggregator.h"
 #include "model/c_heap_tracker.h"
 #include "model/profile.h"
+#include "model/route_tracker.h"
 #include "model/sample_tracker.h"
 #include "model/task_tracker.h"
 #include "collect/thread_recording.h"
@@ -41,6 +42,12 @@ struct RawRecording {
   target::GoRuntimeOffsets offsets;  // of runtime.g, for the goroutine summary's source line
   bool requests_counted = false;
   std::string requests_unavailable;  // why not, when not
+  bool routes_recorded = false;      // --by-route
+  std::string routes_unavailable;    // why not, when not
+  std::vector<std::string> routers, routers_refused;  // probed; present but not probed, and why
+  // A stack's allocations belong to its goroutine's request only inside
+  // net/http.serverHandler.ServeHTTP (bpf/events.h, "Routes").
+  static constexpr std::string_view kRequestFunction = "net/http.serverHandler.ServeHTTP";
   bool tiny_allocs_counted = false;
 
   // When: the window every probe counted in.
@@ -52,6 +59,7 @@ struct RawRecording {
   model::Aggregator allocs;        // exact mode
   model::SampleTracker samples;    // sampled mode
   model::TaskTracker tasks;        // goroutines created and ended
+  model::RouteTracker routes;      // --by-route: what routers matched
   // The target's own memory, read at the start and the end.
   std::vector<target::GoroutineSnapshot> preexisting;  // alive when the probes went live
   std::string goroutines_problem;  // why the goroutines could not be read (at attach or at the end)

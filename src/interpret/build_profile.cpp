@@ -151,6 +151,8 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
       raw.tasks_tracked ? build_spawn_chains(raw.tasks, stack_sym, profile.spawn_chains) : ChainIndex{};
   SpawnSplit split;
   if (raw.tasks_tracked) split.chains = &chains;
+  RouteSplit route_split;
+  if (raw.routes_recorded) route_split.routes = &raw.routes;
   meta.spawn_ctx_lost = raw.spawn_ctx_lost;
   // Sampled mode: the frees of sampled objects come from the runtime's
   // heap profile readings (add_heap_inuse), matched to the stacks here.
@@ -158,11 +160,11 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
   const bool heap_read = raw.heap_at_start && raw.heap_at_end;
   try {
     profile.stacks = raw.sampled() ? build_sampled_stacks(raw.samples, stack_sym, raw.sample_rate, &split,
-                                                          heap_read ? &frees : nullptr)
+                                                          heap_read ? &frees : nullptr, &route_split)
                                    : build_alloc_stacks(
                                          raw.allocs, stack_sym,
                                          [&](uint64_t type_addr, uint64_t size) { return types.name(type_addr, size); },
-                                         &split);
+                                         &split, &route_split);
     meta.spawn_unresolved_objects = split.unresolved_objects;
   } catch (const std::bad_alloc&) {
     std::vector<ProfileStack>().swap(profile.stacks);
@@ -240,12 +242,28 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     in.live_states = &live_states;
     in.chains = &chains;
     if (raw.goroutines_read) in.evidence = &evidence;
+    if (raw.routes_recorded) in.routes = &raw.routes;
     build_task_summary(raw.tasks, stack_sym, in, ts);
     ts.dropped = raw.tasks.dropped() + raw.task_read_errors;
     ts.preexisting_at_attach = raw.preexisting.size();
     ts.preexisting = preexisting_groups(raw.preexisting, sym);
     if (!raw.goroutines_problem.empty() && opt.on_notice)
       opt.on_notice("goroutines alive before attach are not known: " + raw.goroutines_problem);
+  }
+  // Routes last: the stacks and goroutines named theirs (and the
+  // pseudo-routes they needed) above.
+  RouteSummary& rs = profile.route_summary;
+  rs.recorded = raw.routes_recorded;
+  rs.unavailable = raw.routes_recorded ? "" : raw.routes_unavailable;
+  rs.routers = raw.routers;
+  rs.refused = raw.routers_refused;
+  if (raw.routes_recorded) {
+    raw.routes.count_requests(raw.requests);
+    rs.route_events = raw.routes.events();
+    rs.truncated = raw.routes.truncated();
+    rs.read_errors = raw.routes.read_errors();
+    rs.over_cap = raw.routes.over_cap();
+    profile.routes = raw.routes.take_routes();
   }
   profile.c_heap = build_c_heap(raw, stack_sym);
   if (raw.c_heap_tracked) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <span>
 
+#include "collect/raw_recording.h"
 #include "model/heap_sample_scale.h"
 #include "util/saturating.h"
 #include "util/sequence_hash.h"
@@ -88,10 +89,68 @@ std::vector<FrameId> bucket_match_frames(std::vector<FrameId> frames, const Stac
   return frames;
 }
 
+// Whether a stack runs inside a request: its frames pass through
+// net/http.serverHandler.ServeHTTP. Asked once per built stack.
+class RequestFrames {
+ public:
+  explicit RequestFrames(const StackSymbolizer& sym) : sym_(sym) {}
+  bool inside(const std::vector<ProfileStack>& out, size_t at) {
+    if (known_.size() <= at) known_.resize(out.size(), -1);
+    int8_t& k = known_[at];
+    if (k < 0)
+      k = std::any_of(out[at].frame_ids.begin(), out[at].frame_ids.end(), [&](FrameId id) {
+        return sym_.frame(id).function == collect::RawRecording::kRequestFunction;
+      });
+    return k;
+  }
+
+ private:
+  const StackSymbolizer& sym_;
+  std::vector<int8_t> known_;
+};
+
+void add_route_share(std::vector<RouteShare>& shares, uint32_t route, uint64_t objects, uint64_t bytes,
+                     uint64_t samples) {
+  for (RouteShare& s : shares)
+    if (s.route == route) {
+      s.objects += objects;
+      s.bytes += bytes;
+      s.samples += samples;
+      return;
+    }
+  shares.push_back(RouteShare{route, objects, bytes, samples});
+}
+
+// What no route tag named in each stack, as "(no request)": the shares
+// then sum to the stack's own counts.
+void add_untagged_shares(std::vector<ProfileStack>& out, model::RouteTracker& routes) {
+  const uint32_t none = routes.route_of(0, false);
+  for (ProfileStack& s : out) {
+    uint64_t objects = 0, bytes = 0, samples = 0;
+    for (const RouteShare& r : s.by_route) {
+      objects += r.objects;
+      bytes += r.bytes;
+      samples += r.samples;
+    }
+    if (objects < s.objects || bytes < s.bytes || samples < s.samples)
+      add_route_share(s.by_route, none, s.objects > objects ? s.objects - objects : 0,
+                      s.bytes > bytes ? s.bytes - bytes : 0, s.samples > samples ? s.samples - samples : 0);
+    std::sort(s.by_route.begin(), s.by_route.end(),
+              [](const RouteShare& a, const RouteShare& b) { return a.route < b.route; });
+  }
+}
+
+RouteTaskCount& route_count(std::vector<RouteTaskCount>& counts, uint32_t route) {
+  for (RouteTaskCount& c : counts)
+    if (c.route == route) return c;
+  counts.push_back(RouteTaskCount{route, 0, 0, 0});
+  return counts.back();
+}
+
 }  // namespace
 
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym, uint64_t rate,
-                                               SpawnSplit* split, BucketFrees* frees) {
+                                               SpawnSplit* split, BucketFrees* frees, RouteSplit* routes) {
   SymbolizedStacks stacks =
       symbolize_all(samples.stacks(), sym, [&](std::vector<FrameId>& frames) { cut_allocator_frames(frames, sym); });
   // Each raw stack in the runtime's form, for matching its bucket (frames
@@ -149,12 +208,23 @@ std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymb
       add_share(out[index.at(stacks.canonical[k.key.stack])].spawned_by, chain->second, objects,
                 uint64_t(scaled(int64_t(c.bytes), scale)), c.samples);
     });
+  if (routes && routes->routes) {
+    RequestFrames request(sym);
+    samples.for_each_with_route_tag([&](const model::ContextKey& k, const SampleCounts& c) {
+      const double scale = heap_sample_scale(double(k.key.word), rate);
+      const size_t at = index.at(stacks.canonical[k.key.stack]);
+      add_route_share(out[at].by_route, routes->routes->route_of(k.ctx, request.inside(out, at)),
+                      uint64_t(scaled(int64_t(c.samples), scale)), uint64_t(scaled(int64_t(c.bytes), scale)),
+                      c.samples);
+    });
+    add_untagged_shares(out, *routes->routes);
+  }
   return out;
 }
 
 std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name,
-                                             SpawnSplit* split) {
+                                             SpawnSplit* split, RouteSplit* routes) {
   SymbolizedStacks stacks = symbolize_all(agg.stacks(), sym);
   agg.release_stacks();
   std::vector<ProfileStack> out;
@@ -181,7 +251,7 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
     }
     out[it->second].objects += c.objects;
     out[it->second].bytes += c.bytes;
-    if (split) out_of_key.emplace(k, it->second);
+    if (split || routes) out_of_key.emplace(k, it->second);
   });
   if (split && split->chains)
     agg.for_each_in_context([&](const model::ContextKey& k, const StackCounts& c) {
@@ -193,6 +263,16 @@ std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& s
       }
       add_share(out[at->second].spawned_by, chain->second, c.objects, c.bytes, 0);
     });
+  if (routes && routes->routes) {
+    RequestFrames request(sym);
+    agg.for_each_with_route_tag([&](const model::ContextKey& k, const StackCounts& c) {
+      auto at = out_of_key.find(k.key);
+      if (at == out_of_key.end()) return;
+      add_route_share(out[at->second].by_route, routes->routes->route_of(k.ctx, request.inside(out, at->second)),
+                      c.objects, c.bytes, 0);
+    });
+    add_untagged_shares(out, *routes->routes);
+  }
   return out;
 }
 
@@ -225,6 +305,11 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
       leaked = e != in.evidence->end() &&
                (e->second.unreachable || e->second.go_says || (e->second.blocked_long && e->second.from_request));
     }
+    if (in.routes && t.route_tag) {
+      RouteTaskCount& r = route_count(g.by_route, in.routes->route_of(t.route_tag, true));
+      r.live++;
+      r.leaked += leaked;
+    }
     if (leaked) {
       g.leaked++;
       out.leaked++;
@@ -239,6 +324,10 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
     if (in.live_states)
       if (auto st = in.live_states->find(t.g_addr); st != in.live_states->end()) states[t.group][st->second]++;
   }
+  if (in.routes)
+    tasks.for_each_spawned_with_route_tag([&](model::GroupId group, uint64_t tag, uint64_t n) {
+      if (group < groups.size()) route_count(groups[group].by_route, in.routes->route_of(tag, true)).spawned += n;
+    });
   const double minutes = in.duration_s / 60.0;
   for (size_t i = 0; i < groups.size(); i++) {
     const auto& raw = tasks.groups()[i];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/aggregator.h"
+#include "model/route_tracker.h"
 #include "model/profile.h"
 #include "model/sample_tracker.h"
 #include "interpret/spawn_chains.h"
@@ -42,10 +43,18 @@ struct SpawnSplit {
   uint64_t unresolved_objects = 0;
 };
 
+// Where the counts made for requests go (ProfileStack::by_route): the
+// route tracker names each tag's route (bpf/events.h, "Routes"). Every
+// stack then has shares that sum to its own counts: what no tag named is
+// "(no request)". Null: not split.
+struct RouteSplit {
+  model::RouteTracker* routes = nullptr;
+};
+
 // `type_name(type_addr, size)` names the Go type of an allocation.
 std::vector<ProfileStack> build_alloc_stacks(Aggregator& agg, StackSymbolizer& sym,
                                              const std::function<std::string(uint64_t, uint64_t)>& type_name,
-                                             SpawnSplit* split = nullptr);
+                                             SpawnSplit* split = nullptr, RouteSplit* routes = nullptr);
 
 // Sampled mode's frees, from the runtime's profile buckets.
 struct BucketFrees {
@@ -70,7 +79,7 @@ struct BucketFrees {
 // the stacks for matching the runtime's buckets (BucketFrees::by_frames).
 std::vector<ProfileStack> build_sampled_stacks(SampleTracker& samples, StackSymbolizer& sym,
                                                uint64_t rate, SpawnSplit* split = nullptr,
-                                               BucketFrees* frees = nullptr);
+                                               BucketFrees* frees = nullptr, RouteSplit* routes = nullptr);
 
 
 // The heap in use per stack from the runtime's memory profile read at
@@ -100,6 +109,8 @@ struct TaskSummaryInputs {
   // Each goroutine's evidence at the end, by goid (group_goroutines); null
   // when the goroutines could not be read: then age alone decides.
   const std::unordered_map<uint64_t, GoroutineEvidence>* evidence = nullptr;
+  // --by-route: names each goroutine's route tag (TaskGroup::by_route); null: none.
+  model::RouteTracker* routes = nullptr;
 };
 
 // Fills the counts and groups of `out` (its tracked/reason/preexisting

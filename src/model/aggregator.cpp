@@ -4,7 +4,8 @@
 
 namespace mws::model {
 
-bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr, uint64_t spawn_ctx) {
+bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t type_addr, uint64_t spawn_ctx,
+                           uint64_t route_tag) {
   auto id = stacks_.intern(pcs);
   if (!id) {
     dropped_++;
@@ -15,6 +16,11 @@ bool Aggregator::add_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_
   c.bytes += size;
   if (spawn_ctx) {
     StackCounts& x = ctx_counts_[ContextKey{AllocKey{*id, type_addr}, spawn_ctx}];
+    x.objects++;
+    x.bytes += size;
+  }
+  if (route_tag) {
+    StackCounts& x = tag_counts_[ContextKey{AllocKey{*id, type_addr}, route_tag}];
     x.objects++;
     x.bytes += size;
   }
@@ -35,7 +41,7 @@ void Aggregator::add_hashed_stack(uint64_t hash, std::span<const uint64_t> pcs) 
 }
 
 void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t objects, uint64_t bytes,
-                                   uint64_t spawn_ctx) {
+                                   uint64_t spawn_ctx, uint64_t route_tag) {
   auto it = hashed_.find(hash);
   if (it == hashed_.end() || !it->second) {
     dropped_ += objects;
@@ -46,6 +52,11 @@ void Aggregator::add_hashed_counts(uint64_t hash, uint64_t type_addr, uint64_t o
   c.bytes += bytes;
   if (spawn_ctx) {
     StackCounts& x = ctx_counts_[ContextKey{AllocKey{*it->second, type_addr}, spawn_ctx}];
+    x.objects += objects;
+    x.bytes += bytes;
+  }
+  if (route_tag) {
+    StackCounts& x = tag_counts_[ContextKey{AllocKey{*it->second, type_addr}, route_tag}];
     x.objects += objects;
     x.bytes += bytes;
   }

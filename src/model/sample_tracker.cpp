@@ -2,7 +2,7 @@
 
 namespace mws::model {
 
-bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t spawn_ctx) {
+bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t spawn_ctx, uint64_t route_tag) {
   auto id = stacks_.intern(pcs);
   if (!id) {
     dropped_++;
@@ -14,6 +14,11 @@ bool SampleTracker::on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint6
   c.bytes += size;
   if (spawn_ctx) {
     SampleCounts& x = ctx_counts_[ContextKey{key, spawn_ctx}];
+    x.samples++;
+    x.bytes += size;
+  }
+  if (route_tag) {
+    SampleCounts& x = tag_counts_[ContextKey{key, route_tag}];
     x.samples++;
     x.bytes += size;
   }

@@ -33,7 +33,8 @@ class SampleTracker {
   // `pcs` innermost first. Returns false when the sample was dropped.
   // `spawn_ctx` (0: none) also counts the sample under its goroutine's
   // spawn context (for_each_in_context).
-  bool on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t spawn_ctx = 0);
+  // `route_tag` (0: none) likewise, under its request's route tag.
+  bool on_alloc(std::span<const uint64_t> pcs, uint64_t size, uint64_t spawn_ctx = 0, uint64_t route_tag = 0);
 
   const StackTable& stacks() const { return stacks_; }
   // Frees the raw stacks once symbolized; the counts and their StackIds stay.
@@ -50,6 +51,11 @@ class SampleTracker {
   void for_each_in_context(F&& f) const {
     for (const auto& [k, c] : ctx_counts_) f(k, c);
   }
+  // The samples taken for requests, by route tag (ContextKey::ctx holds it).
+  template <typename F>
+  void for_each_with_route_tag(F&& f) const {
+    for (const auto& [k, c] : tag_counts_) f(k, c);
+  }
   uint64_t events() const { return events_; }
   uint64_t dropped() const { return dropped_; }
 
@@ -57,6 +63,7 @@ class SampleTracker {
   StackTable stacks_;
   std::unordered_map<SampleKey, SampleCounts, StackKeyHash> counts_;
   std::unordered_map<ContextKey, SampleCounts, ContextKeyHash> ctx_counts_;  // spawn_ctx != 0 only
+  std::unordered_map<ContextKey, SampleCounts, ContextKeyHash> tag_counts_;  // route_tag != 0 only
   uint64_t events_ = 0, dropped_ = 0;
 };
 

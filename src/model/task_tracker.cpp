@@ -6,7 +6,7 @@ namespace mws::model {
 
 void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
                            uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx,
-                           uint64_t parent_ctx) {
+                           uint64_t parent_ctx, uint64_t route_tag) {
   spawned_++;
   // Go gives a g to a new goroutine only after the last one on it ended:
   // whoever we knew on this g has ended, even if its exit event was lost.
@@ -26,7 +26,8 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   if (fresh) groups_.push_back({*sid, startpc, 0, 0});
   const GroupId gid = it->second;
   groups_[gid].spawned++;
-  live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx};
+  live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx, route_tag};
+  if (route_tag) spawned_by_tag_[StackKey{gid, route_tag}]++;
   on_g_[g_addr] = OnG{goid, ts_ns};
   // A context past the depth cap is its creator's (no new link).
   if (spawn_ctx != 0 && spawn_ctx != parent_ctx) contexts_.try_emplace(spawn_ctx, SpawnContext{parent_ctx, *sid});

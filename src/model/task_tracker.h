@@ -26,6 +26,7 @@ struct LiveTask {
   uint64_t created_ns = 0;  // CLOCK_MONOTONIC
   GroupId group = 0;
   uint64_t parent_ctx = 0;  // its creator's spawn context (0: none)
+  uint64_t route_tag = 0;   // the request its creator served (bpf/events.h, "Routes"); 0: none
 };
 
 struct TaskGroupCounts {
@@ -51,7 +52,8 @@ class TaskTracker {
   // spawn_ctx/parent_ctx: the new goroutine's spawn context and its
   // creator's (bpf/events.h); 0 when not tracked.
   void on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uint64_t gopc,
-                uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx = 0, uint64_t parent_ctx = 0);
+                uint64_t ts_ns, std::span<const uint64_t> stack, uint64_t spawn_ctx = 0, uint64_t parent_ctx = 0,
+                uint64_t route_tag = 0);
   void on_exit(uint64_t g_addr, uint64_t ts_ns);
 
   const std::unordered_map<uint64_t, LiveTask>& live() const { return live_; }
@@ -59,6 +61,13 @@ class TaskTracker {
   const StackTable& stacks() const { return stacks_; }
   // Every spawn context seen, with its creator's and its creation stack.
   const SpawnContexts& contexts() const { return contexts_; }
+  // Goroutines spawned per (group, route tag), for those with a tag. Grows
+  // with the requests that start goroutines (a tag names a request until
+  // its route is known): one entry each.
+  template <typename F>
+  void for_each_spawned_with_route_tag(F&& f) const {
+    for (const auto& [k, n] : spawned_by_tag_) f(GroupId(k.stack), k.word, n);
+  }
   uint64_t spawned() const { return spawned_; }
   uint64_t ended() const { return ended_; }
   uint64_t preexisting_alive() const { return preexisting_.size(); }
@@ -83,6 +92,7 @@ class TaskTracker {
   std::unordered_map<uint64_t, OnG> on_g_;       // by g: every g a tracked goroutine started on
   std::unordered_map<uint64_t, uint64_t> preexisting_;  // g -> goid, alive at attach
   SpawnContexts contexts_;
+  std::unordered_map<StackKey, uint64_t, StackKeyHash> spawned_by_tag_;  // (group, tag) -> spawned
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
 };
 

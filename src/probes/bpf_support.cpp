@@ -20,10 +20,19 @@ namespace {
 // verifier rejection shows the log, which is what a bug report needs.
 std::string g_libbpf_log;
 int keep_libbpf_warning(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level != LIBBPF_WARN) return 0;
-  char line[4096];
-  const int n = std::vsnprintf(line, sizeof line, format, args);
-  if (n > 0 && g_libbpf_log.size() < (1u << 20)) g_libbpf_log.append(line, std::min<size_t>(size_t(n), sizeof line - 1));
+  if (level != LIBBPF_WARN || g_libbpf_log.size() >= (1u << 20)) return 0;
+  // One call may carry the whole verifier log, whose end (the reason) matters most.
+  va_list again;
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  if (n > 0) {
+    std::string text(size_t(n) + 1, '\0');
+    std::vsnprintf(text.data(), text.size(), format, again);
+    text.pop_back();
+    const size_t keep = (1u << 20) - g_libbpf_log.size();
+    g_libbpf_log.append(text.size() > keep ? text.substr(text.size() - keep) : text);
+  }
+  va_end(again);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "probes/prologue.h"
 #include "probes/instruction_sites.h"
+#include "probes/route_sites.h"
 #include "target/go_functions.h"
 #include "target/go_abi.h"
 
@@ -273,6 +274,30 @@ std::string plan_heap_reading(const target::ElfFile& exe, const target::GoFuncti
   return "";
 }
 
+// --by-route: every router's route site (probes/route_sites.h). A route
+// is the request's only with the request's start: the requests probe.
+void plan_routes(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
+  if (t.plan.requests.empty()) {
+    t.routes_unavailable = "needs the request probe: " + t.requests_unavailable;
+    return;
+  }
+  RouteSites found = find_route_sites(exe, index, t.build);
+  t.routers_refused = std::move(found.refused);
+  for (RouteSite& r : found.sites) {
+    if (std::find(t.routers.begin(), t.routers.end(), r.router) == t.routers.end()) t.routers.push_back(r.router);
+    t.plan.routes.push_back(RouteProbe{std::move(r.probe), r.spec});
+  }
+  if (t.plan.routes.size() > MWS_ROUTE_SITES_MAX) {
+    t.plan.routes.clear();
+    t.routers.clear();
+    t.routes_unavailable = "more route sites than mwscope can hold (" + std::to_string(MWS_ROUTE_SITES_MAX) + ")";
+  } else if (t.plan.routes.empty()) {
+    t.routes_unavailable = "no router found in this binary (net/http.ServeMux, gin, chi, echo, gorilla/mux)";
+  } else {
+    t.routes_unavailable.clear();
+  }
+}
+
 }  // namespace
 
 bool is_go_program(const target::ElfFile& exe) {
@@ -319,6 +344,7 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
     t.plan.requests.push_back(*site);
   else
     t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
+  if (req.routes) plan_routes(exe, *index, t);
   t.goroutines_unavailable = plan_goroutine_reading(exe, *index, t);
   if (req.tasks) {
     t.tasks_unavailable = plan_tasks(exe, *index, t);

@@ -31,6 +31,10 @@ struct GoTarget {
   // mode (allgs_vaddr, offsets); empty when it can be, else why not.
   std::string goroutines_unavailable;
   std::string requests_unavailable;     // empty when requests are counted
+  // --by-route: empty when routes are recorded (plan.routes), else why not;
+  // the routers probed, and those present but refused (and why).
+  std::string routes_unavailable = "not requested (--by-route)";
+  std::vector<std::string> routers, routers_refused;
   // Link address of runtime.MemProfileRate (sampled mode reads the rate there).
   std::optional<uint64_t> mem_profile_rate_vaddr;
   // The runtime's memory profile, read at attach and at the end in every
@@ -49,6 +53,7 @@ struct PlanRequest {
   AllocationProbes allocations = AllocationProbes::Sampled;
   bool tasks = true;
   bool requests = true;
+  bool routes = false;  // --by-route: needs requests
   const std::atomic<bool>* stop = nullptr;  // Ctrl-C: cuts the search of a stripped binary's function table
 };
 

@@ -30,6 +30,13 @@ struct ProbeSite {
   bool on_stack_check_jump = false;  // placement == "prologue jump": see MWS_COOKIE_STACK_CHECK_JUMP
 };
 
+// A router's route site (probes/route_sites.h) and how on_route reads
+// the pattern there.
+struct RouteProbe {
+  ProbeSite site;
+  mws_route_site spec{};
+};
+
 // What to attach. Empty optional parts are not attached.
 struct GoProbePlan {
   std::vector<ProbeSite> alloc;          // allocator entry points (exact mode): runtime.mallocgc, ...
@@ -46,6 +53,9 @@ struct GoProbePlan {
   std::vector<ProbeSite> exit;           // runtime.goexit1 entry (g in R14)
   std::vector<ProbeSite> exit_gdestroy;  // runtime.gdestroy entry (g in RAX), Go >= 1.22
   std::vector<ProbeSite> requests;       // net/http.serverHandler.ServeHTTP entry
+  // --by-route: every router's route site; request state is kept (in the
+  // requests probe) only with some.
+  std::vector<RouteProbe> routes;
   mws_go_offsets offsets{-1, -1, -1, 0, -1};
   // Spawn contexts: enabled when goroutine creation is tracked and the g/m
   // offsets are known (bpf/events.h).

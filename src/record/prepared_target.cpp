@@ -159,7 +159,8 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
                     : opt.mode == "sampled" ? probes::AllocationProbes::Sampled
                                             : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
-  req.requests = opt.count_requests;
+  req.requests = opt.count_requests || opt.by_route;
+  req.routes = opt.by_route;
   req.stop = opt.stop;
   // A C or C++ process has only its native side to show.
   t.is_go = !(opt.track_c_heap || opt.track_threads) || probes::is_go_program(*t.exe);

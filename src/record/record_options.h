@@ -28,6 +28,7 @@ struct RecordOptions {
   bool track_allocations = true;
   bool track_goroutines = true;
   bool count_requests = true;
+  bool by_route = false;  // --by-route: each request's route (needs count_requests)
   // glibc's allocator (malloc, free...): C memory behind cgo, or of a plain
   // C process. Off unless asked: the C allocator can be hot.
   bool track_c_heap = false;

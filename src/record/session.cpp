@@ -56,7 +56,7 @@ void take_c_heap_counters(collect::RawRecording& raw, const probes::CHeapProbes&
 // stacks the ring buffer delivered (bpf/events.h, alloc_counts).
 void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
   probes.for_each_alloc_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
-    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx);
+    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
   });
 }
 
@@ -142,9 +142,13 @@ Status Session::State::attach() {
   raw.offsets = t.plan.offsets;
   raw.requests_counted = !t.plan.plan.requests.empty();
   raw.requests_unavailable = t.plan.requests_unavailable;
+  raw.routes_recorded = !t.plan.plan.routes.empty() && raw.requests_counted;
+  raw.routes_unavailable = t.plan.routes_unavailable;
+  raw.routers = t.plan.routers;
+  raw.routers_refused = t.plan.routers_refused;
   raw.tiny_allocs_counted = !t.plan.plan.tiny_refill.empty();  // planned in sampled mode only
 
-  decoder = std::make_unique<collect::EventDecoder>(raw.allocs, raw.samples, raw.tasks);
+  decoder = std::make_unique<collect::EventDecoder>(raw.allocs, raw.samples, raw.tasks, raw.routes);
   if (auto st = consumer.add(probes->events_map(), [this](const void* d, size_t n) { decoder->decode(d, n); }); !st)
     return st.error();
   c_decoder = std::make_unique<collect::CHeapDecoder>(raw.c_heap);

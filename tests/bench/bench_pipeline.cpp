@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   raw.process.exe_display = raw.process.exe_path = path;
   raw.go_version = version;
   raw.mode = "exact";
-  collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks);
+  collect::EventDecoder decoder(raw.allocs, raw.samples, raw.tasks, raw.routes);
   const size_t heap_before = heap_in_use();
   for (const auto& r : records) decoder.decode(&r, sizeof(r));  // every stack once: its memory
   const size_t heap_stacks = heap_in_use() - heap_before;
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
 
   // 2. Goroutines: spawn events with a few creation stacks, then half exit.
   collect::RawRecording tasks_raw;
-  collect::EventDecoder task_decoder(tasks_raw.allocs, tasks_raw.samples, tasks_raw.tasks);
+  collect::EventDecoder task_decoder(tasks_raw.allocs, tasks_raw.samples, tasks_raw.tasks, tasks_raw.routes);
   mws_task_spawn_event spawn{};
   spawn.hdr.kind = MWS_EV_TASK_SPAWN;
   mws_task_exits_event exit_event{};

@@ -94,7 +94,8 @@ TEST_CASE("decoder splices the caller read at [SP] in place of the probed instru
   model::Aggregator agg;
   model::TaskTracker tasks;
   model::SampleTracker samples;
-  collect::EventDecoder dec(agg, samples, tasks);
+  model::RouteTracker routes;
+  collect::EventDecoder dec(agg, samples, tasks, routes);
   // stack[0] is the probe's own address inside mallocgc; the caller is at [SP].
   auto e = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000});
   dec.decode(&e, sizeof(e));
@@ -126,7 +127,8 @@ TEST_CASE("decoder reads a record's frames up to its length: BPF sends only the 
   model::Aggregator agg;
   model::TaskTracker tasks;
   model::SampleTracker samples;
-  collect::EventDecoder dec(agg, samples, tasks);
+  model::RouteTracker routes;
+  collect::EventDecoder dec(agg, samples, tasks, routes);
   auto e = alloc_event(48, 0xCA11, {0x40e184, 0x5000, 0x6000});
   dec.decode(&e, offsetof(mws_alloc_event, stack) + 3 * sizeof(uint64_t));  // as send_used sends it
   REQUIRE(agg.stack_count() == 1);
@@ -143,7 +145,8 @@ TEST_CASE("decoder rejects short and unknown records and counts them", "[model]"
   model::Aggregator agg;
   model::TaskTracker tasks;
   model::SampleTracker samples;
-  collect::EventDecoder dec(agg, samples, tasks);
+  model::RouteTracker routes;
+  collect::EventDecoder dec(agg, samples, tasks, routes);
   auto e = alloc_event(8, 1, {2});
   dec.decode(&e, sizeof(mws_event_header));  // too short for an alloc event
   mws_event_header unknown{};
@@ -228,7 +231,8 @@ TEST_CASE("task tracker decodes spawn and exit events", "[model]") {
   model::Aggregator agg;
   model::TaskTracker tasks;
   model::SampleTracker samples;
-  collect::EventDecoder dec(agg, samples, tasks);
+  model::RouteTracker routes;
+  collect::EventDecoder dec(agg, samples, tasks, routes);
   mws_task_spawn_event s{};
   s.hdr.kind = MWS_EV_TASK_SPAWN;
   s.goid = 42;
