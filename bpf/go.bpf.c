@@ -609,16 +609,34 @@ static __always_inline __u64 stack_hash(const struct mws_alloc_event *e)
 	return hash_stack(e->caller, e->stack, e->stack_len);
 }
 
-/* Sends this CPU's copy of the stack behind `c` once; a full ring leaves it
- * unsent, to be tried again at the key's next allocation. */
+/* Stacks (by hash) some CPU delivered to userspace: a new key of a known
+ * stack (with routes, a request's serial makes one per request) need not
+ * send it again. LRU: a stack that ages out is sent again, harmlessly. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MWS_ALLOC_COUNTS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} sent_stacks SEC(".maps");
+
+/* Sends this CPU's copy of the stack behind `c` once, unless a CPU sent
+ * it already; a full ring leaves it unsent, to be tried again at the key's
+ * next allocation. */
 static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mws_alloc_counts *c, __u64 hash)
 {
 	if (c->stack_sent)
 		return;
+	if (bpf_map_lookup_elem(&sent_stacks, &hash)) {
+		c->stack_sent = 1;
+		return;
+	}
 	fill_header(&e->hdr, MWS_EV_ALLOC_STACK);
 	e->object = hash;
-	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) == 0)
+	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) == 0) {
+		__u8 one = 1;
 		c->stack_sent = 1;
+		bpf_map_update_elem(&sent_stacks, &hash, &one, BPF_ANY);
+	}
 }
 
 /* Exact mode: one allocation, counted in alloc_counts. The chunk holds

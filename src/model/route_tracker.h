@@ -34,6 +34,11 @@ class RouteTracker {
   // inherit is its request's only there: between two requests of a
   // keep-alive connection, net/http's own work belongs to neither).
   RouteIndex route_of(uint64_t tag, bool in_request);
+  // Whether request `serial` has its route (a definitive route event).
+  bool routed(uint64_t serial) const {
+    auto it = by_serial_.find(serial);
+    return it != by_serial_.end() && it->second.definitive;
+  }
   // Requests per route, given how many the request probe counted in all:
   // each request's last route (or its provisional one); the requests no
   // router named are "(no route)". Fills routes()[*].requests.

@@ -60,6 +60,30 @@ void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& pro
   });
 }
 
+// Exact mode with routes: an allocation made before its request's router
+// ran is counted in the kernel under the request's serial (bpf/events.h,
+// "Routes"), one key per request and stack; the keys of requests whose
+// route has come are taken out once a second, so the map holds requests
+// in flight, not every request of the recording. A request is done with
+// its serial once its route event is sent (the route trap follows its
+// last allocation before routing), but goroutines it started still carry
+// it (INHERITED): theirs stay. Requests no router named (rejected before
+// routing) are taken once 10,000 requests later: one still allocating
+// before routing by then may lose a count racing the take.
+void drain_finished_requests(collect::RawRecording& raw, probes::GoProbes& probes) {
+  constexpr uint64_t kOldRequests = 10000;
+  const uint64_t requests = probes.read_counters().requests;
+  probes.drain_alloc_counts(
+      [&](const mws_alloc_key& k) {
+        if (!(k.route_tag & MWS_ROUTE_TAG_PENDING) || (k.route_tag & MWS_ROUTE_TAG_INHERITED)) return false;
+        const uint64_t serial = k.route_tag & MWS_ROUTE_TAG_SERIAL_MASK;
+        return raw.routes.routed(serial) || serial + kOldRequests < requests;
+      },
+      [&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
+        raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
+      });
+}
+
 interpret::InterpretOptions interpret_options(const RecordOptions& opt) {
   interpret::InterpretOptions iopt;
   iopt.leak_age_s = opt.leak_age_s;
@@ -82,6 +106,7 @@ struct Session::State {
   std::unique_ptr<collect::CHeapDecoder> c_decoder;
   Clock::time_point started;
   double next_liveness = 0;
+  double next_drain = 0;
   bool target_exited = false;
   bool finished = false;
 
@@ -227,6 +252,10 @@ Result<bool> Session::pump(int timeout_ms) {
       return false;
     }
     s.next_liveness = s.elapsed() + s.opt.liveness_s;
+  }
+  if (s.raw.routes_recorded && !s.raw.sampled() && s.elapsed() >= s.next_drain) {
+    drain_finished_requests(s.raw, *s.probes);
+    s.next_drain = s.elapsed() + 1;
   }
   return true;
 }
