@@ -34,8 +34,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   std::memcpy(const_cast<mws_spawn_ctx_offsets*>(&p->skel_->rodata->spawn_ctx_off), &spawn_ctx, sizeof(spawn_ctx));
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->goexit_code), &plan.goexit_code, sizeof(plan.goexit_code));
   // Routes need the request's start (the requests probe) and a router.
-  const bool routes = !opt.empty_programs && !plan.routes.empty() && !plan.requests.empty();
-  p->skel_->rodata->routes_enabled = routes ? 1u : 0u;
+  const bool routes = !plan.routes.empty() && !plan.requests.empty();
+  p->skel_->rodata->routes_enabled = routes && !opt.empty_programs ? 1u : 0u;
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
@@ -50,12 +50,12 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   bpf_program__set_autoload(progs->on_goexit1, real && !plan.exit.empty());
   bpf_program__set_autoload(progs->on_gdestroy, real && !plan.exit_gdestroy.empty());
   bpf_program__set_autoload(progs->on_request, real && !plan.requests.empty());
-  bpf_program__set_autoload(progs->on_route, routes);
+  bpf_program__set_autoload(progs->on_route, real && routes);
   bpf_program__set_autoload(progs->on_empty, !real);
 
   if (int err = go_probes::load(p->skel_)) return bpf_load_error(err);
   if (plan.routes.size() > MWS_ROUTE_SITES_MAX) return Error{"too many route sites in one binary"};
-  if (routes)
+  if (routes && real)
     for (const RouteProbe& r : plan.routes) {
       const uint64_t key = r.site.vaddr;
       if (bpf_map__update_elem(p->skel_->maps.route_sites, &key, sizeof(key), &r.spec, sizeof(r.spec), BPF_ANY) != 0)
@@ -88,7 +88,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (auto st = attach_all(prog(progs->on_request), plan.requests); !st) return st.error();
   if (routes)
     for (const RouteProbe& r : plan.routes)
-      if (auto st = attach_all(progs->on_route, {r.site}); !st) return st.error();
+      if (auto st = attach_all(prog(progs->on_route), {r.site}); !st) return st.error();
   return p;
 }
 
