@@ -20,6 +20,9 @@
 # 5b. Traps per second of --mode sampled against the runtime heap sampler's
 #    samples per second on the same server, side by side (target ratio <= 2):
 #    scripts/bench-traps.sh (runs before 4).
+# 5d. --by-route: exact mode over its bare traps with routes (target <= 1.3)
+#    and what routes add per request in both modes: scripts/bench-routes.sh
+#    (runs before 4).
 # 7. The userspace pipeline alone, on one core (runs before 4): events as
 #    the BPF programs write them, decoded and aggregated, then interpreted
 #    into a Profile; target >= 3 million events/s; memory per distinct stack
@@ -349,6 +352,10 @@ awk -v p="$paired" 'BEGIN {
 
 # 5b. How often the default mode traps, against the runtime's own sampler.
 bash "$(dirname "$0")/bench-traps.sh" "$BUILD"
+
+# 5d. What --by-route costs: exact mode over its bare traps with and
+# without routes (target <= 1.3), and what it adds per request in both modes.
+bash "$(dirname "$0")/bench-routes.sh" "$BUILD"
 echo
 bash "$(dirname "$0")/bench-serve.sh" "$BUILD"
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# What --by-route costs a saturated HTTP server, side by side in the same
+# rounds (part of make bench; alone: sudo bash scripts/bench-routes.sh build).
+#
+# Target: routemux (net/http.ServeMux with Go 1.22+ patterns, built by the
+# newest Go of the matrix; -rate 524288, Go's default sampling) loaded by
+# loadgen on GET /items/{id} with BENCH_HTTP_CONCURRENCY (8) keep-alive
+# connections for BENCH_ROUTE_SECONDS (5) per mode, BENCH_ROUTE_ROUNDS (3)
+# interleaved rounds of: no profiler; exact mode with empty BPF programs
+# (the bare traps) and for real, each without and with --by-route; sampled
+# mode without and with --by-route. Server CPU per request from
+# /proc/PID/stat over each loaded window.
+#
+# Exact mode's budget is per allocation: (mwscope - none) / (bare traps -
+# none) <= 1.3, the ratio section 1 measures on a loop, here per request of a
+# real server (the same allocations in each mode); with --by-route the bare
+# traps include the request and route probes. Sampled mode: what --by-route
+# adds per request, and the traps it adds per request (route events and
+# requests counted by mwscope itself).
+set -euo pipefail
+BUILD=${1:-build}
+MWSCOPE=${BENCH_MWSCOPE:-$BUILD/mwscope}
+LOADGEN=$BUILD/fixtures/loadgen
+ROUNDS=${BENCH_ROUTE_ROUNDS:-3}
+SECS=${BENCH_ROUTE_SECONDS:-5}
+CONC=${BENCH_HTTP_CONCURRENCY:-8}
+HZ=$(getconf CLK_TCK)
+SERVER=${BENCH_ROUTE_SERVER:-}
+if [ -z "$SERVER" ]; then
+  for v in 27 26 25 24 23 22; do
+    [ -x "$BUILD/fixtures/go1.$v/routemux" ] && { SERVER=$BUILD/fixtures/go1.$v/routemux; break; }
+  done
+fi
+[ -n "$SERVER" ] || { echo "bench: no routemux built by Go 1.22+ (the Go matrix: MWS_GO_MATRIX=ON)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "bench: attaching probes needs root; run: sudo make bench" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+. "$(dirname "$0")/fixture-server.sh"
+start_fixture_server "$work/server.out" "$SERVER" -rate 524288 || exit 1
+url=http://127.0.0.1:$SERVER_PORT/items/17
+"$LOADGEN" -url "$url" -n 0 -duration 2s -c "$CONC" >/dev/null   # warm-up, not measured
+
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+field() { sed -n "s/.*\"$2\": *\([0-9.e+]*\).*/\1/p" "$1" | tail -1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# round_mode LABEL ROUND [MWSCOPE ARGS...]: one loaded window; appends the
+# server's CPU microseconds per request to $work/LABEL.us.
+round_mode() {
+  local label=$1 round=$2; shift 2
+  local base=$work/${label}_$round mw_pid=""
+  if [ $# -gt 0 ]; then
+    "$MWSCOPE" -p "$SERVER_PID" "$@" --json "$base.json" >"$base.report" 2>"$base.err" &
+    mw_pid=$!
+    for _ in $(seq 400); do
+      grep -q "attached" "$base.err" && break
+      kill -0 "$mw_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "attached" "$base.err" || { echo "bench: mwscope $* did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+  fi
+  local s0 s1
+  s0=$(proc_ticks "$SERVER_PID")
+  "$LOADGEN" -url "$url" -n 0 -duration "${SECS}s" -c "$CONC" >"$base.load" 2>&1 || true
+  s1=$(proc_ticks "$SERVER_PID")
+  if [ -n "$mw_pid" ]; then kill -INT "$mw_pid"; wait "$mw_pid"; fi
+  local n
+  n=$(field "$base.load" requests)
+  awk -v s="$((s1 - s0))" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.3f\n", n > 0 ? 1e6 * s / hz / n : 0 }' >>"$work/$label.us"
+  printf "  round %d %-16s %8s requests  %6.1f us server CPU/request\n" "$round" "$label" "$n" "$(tail -1 "$work/$label.us")"
+}
+
+echo "bench: what --by-route costs ($SERVER -rate 524288, loadgen -c $CONC on GET /items/{id}, $ROUNDS interleaved rounds of ${SECS}s per mode)"
+for round in $(seq "$ROUNDS"); do
+  round_mode none "$round"
+  round_mode empty "$round" --mode exact --bench-empty-program
+  round_mode exact "$round" --mode exact
+  round_mode empty_routes "$round" --mode exact --bench-empty-program --by-route
+  round_mode exact_routes "$round" --mode exact --by-route
+  round_mode sampled "$round" --mode sampled
+  round_mode sampled_routes "$round" --mode sampled --by-route
+done
+
+# Each round's ratios, then their median: the VM drifts between rounds.
+for round in $(seq "$ROUNDS"); do
+  v() { sed -n "${round}p" "$work/$1.us"; }
+  awk -v n="$(v none)" -v e="$(v empty)" -v x="$(v exact)" -v er="$(v empty_routes)" -v xr="$(v exact_routes)" \
+      -v s="$(v sampled)" -v sr="$(v sampled_routes)" \
+      'BEGIN { printf "%f %f %f %f\n", (x - n) / (e - n), (xr - n) / (er - n), xr - x, sr - s }'
+done >"$work/ratios"
+exact_ratio=$(cut -d' ' -f1 "$work/ratios" | median)
+routes_ratio=$(cut -d' ' -f2 "$work/ratios" | median)
+exact_added=$(cut -d' ' -f3 "$work/ratios" | median)
+sampled_added=$(cut -d' ' -f4 "$work/ratios" | median)
+route_events=$(sed -n 's/.*"route_events": *\([0-9]*\).*/\1/p' "$work/sampled_routes_1.json" | tail -1)
+requests=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"]["requests"])' "$work/sampled_routes_1.json")
+allocs=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["meta"]["events"] / max(1, p["requests"]["requests"]))' "$work/exact_routes_1.json")
+awk -v xr="$exact_ratio" -v rr="$routes_ratio" -v xa="$exact_added" -v sa="$sampled_added" -v a="$allocs" \
+    -v re="${route_events:-0}" -v rq="${requests:-0}" 'BEGIN {
+  printf "  exact mode over its bare traps, per request (%.0f allocations each): %.2f without routes, %.2f with --by-route (target <= 1.3): %s\n",
+         a, xr, rr, (rr <= 1.3 ? "PASS" : "FAIL")
+  printf "  --by-route adds %.1f us per request in exact mode (%.0f ns per allocation), %.1f us per request in sampled mode\n",
+         xa, (a > 0 ? 1000 * xa / a : 0), sa
+  printf "  sampled --by-route: %d route traps for %d requests (%.2f per request, plus the request probe: --requests)\n",
+         re, rq, (rq > 0 ? re / rq : 0)
+}'
