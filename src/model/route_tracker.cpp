@@ -111,25 +111,44 @@ void RouteTracker::on_route(const mws_route_event& e) {
     if (definitive) unserialed_requests_[route]++;
     return;
   }
-  auto it = by_serial_.find(e.serial);
-  if (it == by_serial_.end()) {
-    if (by_serial_.size() >= kMaxSerials) {
-      over_cap_++;
-      return;
-    }
-    by_serial_.emplace(e.serial, SerialRoute{route, definitive});
+  SerialRoute* r = serial_slot(e.serial);
+  if (!r) {
+    over_cap_++;  // older than the window
     return;
   }
   // The innermost router wins: the last definitive route, or failing that
   // the last provisional one.
-  if (definitive || !it->second.definitive) it->second = SerialRoute{route, definitive};
+  if (definitive || r->state != kDefinitive) *r = SerialRoute{route, definitive ? kDefinitive : kProvisional};
+}
+
+RouteTracker::SerialRoute* RouteTracker::serial_slot(uint64_t serial) {
+  if (serial < serial_base_) return nullptr;
+  if (serial - serial_base_ >= kMaxSerials) {
+    // Forget the oldest requests, at least half the window, counting them.
+    const uint64_t keep_from = std::max(serial_base_ + kMaxSerials / 2, serial + 1 - kMaxSerials / 2);
+    while (serial_base_ < keep_from && !serials_.empty()) {
+      const SerialRoute& old = serials_.front();
+      if (old.state != kNoEvent) {
+        if (forgotten_requests_.size() <= old.route) forgotten_requests_.resize(old.route + 1);
+        forgotten_requests_[old.route]++;
+        forgotten_named_++;
+      }
+      serials_.pop_front();
+      serial_base_++;
+    }
+    serial_base_ = std::max(serial_base_, keep_from);
+  }
+  if (serial - serial_base_ >= serials_.size()) serials_.resize(serial - serial_base_ + 1);
+  return &serials_[serial - serial_base_];
 }
 
 RouteIndex RouteTracker::route_of(uint64_t tag, bool in_request) {
   if (tag == 0 || (!(tag & MWS_ROUTE_TAG_INHERITED) && !in_request)) return pseudo(kRouteNoRequest);
   if (tag & MWS_ROUTE_TAG_PENDING) {
-    auto it = by_serial_.find(tag & MWS_ROUTE_TAG_SERIAL_MASK);
-    return it == by_serial_.end() ? pseudo(kRouteNone) : it->second.route;
+    const uint64_t serial = tag & MWS_ROUTE_TAG_SERIAL_MASK;
+    if (serial < serial_base_) return pseudo(kRouteLost);
+    const SerialRoute* r = find_serial(serial);
+    return r && r->state != kNoEvent ? r->route : pseudo(kRouteNone);
   }
   const uint64_t id = tag & MWS_ROUTE_TAG_ID_MASK;
   if (id == MWS_ROUTE_ID_NONE) return pseudo(kRouteNone);
@@ -139,11 +158,13 @@ RouteIndex RouteTracker::route_of(uint64_t tag, bool in_request) {
 
 void RouteTracker::count_requests(uint64_t requests_counted) {
   for (ProfileRoute& r : routes_) r.requests = 0;
-  uint64_t named = 0;
-  for (const auto& [serial, sr] : by_serial_) {
-    routes_[sr.route].requests++;
-    named++;
-  }
+  uint64_t named = forgotten_named_;
+  for (size_t i = 0; i < forgotten_requests_.size() && i < routes_.size(); i++) routes_[i].requests += forgotten_requests_[i];
+  for (const SerialRoute& sr : serials_)
+    if (sr.state != kNoEvent) {
+      routes_[sr.route].requests++;
+      named++;
+    }
   for (size_t i = 0; i < unserialed_requests_.size() && i < routes_.size(); i++) routes_[i].requests += unserialed_requests_[i];
   if (requests_counted > named) routes_[pseudo(kRouteNone)].requests += requests_counted - named;
 }

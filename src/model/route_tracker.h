@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,7 +26,9 @@ class RouteTracker {
  public:
   static constexpr size_t kMaxRoutes = 1000;        // distinct route names; more go to "(other routes)"
   static constexpr size_t kMaxIds = 1u << 16;       // distinct route ids (a route may have several)
-  static constexpr size_t kMaxSerials = 1u << 22;   // requests remembered (16 bytes each)
+  // Requests whose route is remembered, the latest ones (8 bytes each): a
+  // tag naming an older request is "(route lost)"; its request still counts.
+  static constexpr size_t kMaxSerials = 1u << 20;
 
   void on_route(const mws_route_event& e);
 
@@ -36,8 +39,8 @@ class RouteTracker {
   RouteIndex route_of(uint64_t tag, bool in_request);
   // Whether request `serial` has its route (a definitive route event).
   bool routed(uint64_t serial) const {
-    auto it = by_serial_.find(serial);
-    return it != by_serial_.end() && it->second.definitive;
+    const SerialRoute* r = find_serial(serial);
+    return r && r->state == kDefinitive;
   }
   // Requests per route, given how many the request probe counted in all:
   // each request's last route (or its provisional one); the requests no
@@ -59,14 +62,26 @@ class RouteTracker {
  private:
   RouteIndex intern(std::string name, const std::string& router);
   RouteIndex pseudo(std::string_view name);
+  enum : uint8_t { kNoEvent = 0, kProvisional, kDefinitive };
   struct SerialRoute {
     RouteIndex route = 0;
-    bool definitive = false;
+    uint8_t state = kNoEvent;
   };
+  const SerialRoute* find_serial(uint64_t serial) const {
+    return serial >= serial_base_ && serial - serial_base_ < serials_.size() ? &serials_[serial - serial_base_] : nullptr;
+  }
+  // Makes room for `serial`, forgetting the oldest half of the window (their
+  // requests stay counted, in forgotten_requests_) when it is full.
+  SerialRoute* serial_slot(uint64_t serial);
   std::vector<ProfileRoute> routes_;
   std::unordered_map<std::string, RouteIndex> by_name_;      // router + '\n' + name
   std::unordered_map<uint64_t, RouteIndex> by_id_;
-  std::unordered_map<uint64_t, SerialRoute> by_serial_;
+  // Each request's route, by serial from serial_base_ (serials grow by one
+  // per request; 0 is none).
+  std::deque<SerialRoute> serials_;
+  uint64_t serial_base_ = 1;
+  std::vector<uint64_t> forgotten_requests_;  // per route, requests that left the window
+  uint64_t forgotten_named_ = 0;
   uint64_t requests_without_serial_ = 0;  // route events of goroutines with no request state
   std::vector<uint64_t> unserialed_requests_;  // per route, those events
   uint64_t events_ = 0, truncated_ = 0, read_errors_ = 0, over_cap_ = 0;
