@@ -244,12 +244,17 @@ void write_folded(const Profile& profile, Weight weight, FoldedGroupBy group_by,
       }
       std::vector<int64_t> inuse;
       if (needs_heap(weight)) inuse = split_inuse(s, static_cast<int64_t>(w));
+      // Shares that fall short of the stack (they should not) leave the
+      // rest under "(no route recorded)" rather than lost.
+      uint64_t rest = w;
       for (size_t k = 0; k < s.by_route.size(); k++) {
         const RouteShare& r = s.by_route[k];
         const std::string& name = route_name(profile, r.route);
-        const uint64_t part = needs_heap(weight) ? non_negative(inuse[k]) : std::min(w, share_weight(r));
+        const uint64_t part = std::min(rest, needs_heap(weight) ? non_negative(inuse[k]) : share_weight(r));
         add_stack(s, name.empty() ? kNoRoute : name, part, w);
+        rest -= part;
       }
+      add_stack(s, kNoRoute, rest, w);
     }
 
   std::vector<FoldedLine> lines;

@@ -192,11 +192,18 @@ std::string render_pprof_heap(const Profile& p) {
     }
     // Routes recorded: one part per route share, the heap in use split by
     // the shares' objects (apportioned: the runtime's profile knows no requests).
+    // Shares that fall short of the stack (they should not) leave the rest
+    // unlabelled rather than lost.
     const std::vector<int64_t> io = split_inuse(s, inuse_objects), ib = split_inuse(s, inuse_bytes);
+    uint64_t objects = s.objects, bytes = s.bytes;
     for (size_t k = 0; k < s.by_route.size(); k++) {
       const RouteShare& r = s.by_route[k];
-      part(std::min(r.objects, s.objects), std::min(r.bytes, s.bytes), io[k], ib[k], route_name(p, r.route));
+      const uint64_t o = std::min(r.objects, objects), by = std::min(r.bytes, bytes);
+      part(o, by, io[k], ib[k], route_name(p, r.route));
+      objects -= o;
+      bytes -= by;
     }
+    part(objects, bytes, 0, 0, "");
   }
   return b.gzipped();
 }

@@ -255,6 +255,15 @@ TEST_CASE("routes folded: --group-by route puts the route first, one line per sh
         "GET /items/{id};net/http.serve;main.Logging.func1 200\n"
         "POST /orders;net/http.serve;main.Logging.func1 100\n"
         "POST /orders;net/http.serve;main.createOrder 1000\n");
+  // Shares short of their stack (a broken recording): the rest is kept.
+  Profile short_shares = routes_profile();
+  short_shares.stacks[1].by_route[0].objects = 30;
+  CHECK(render_folded(short_shares, Weight::Objects, FoldedGroupBy::Route).find(
+            "(no route recorded);net/http.serve;main.createOrder 10\n") != std::string::npos);
+  int64_t kept = 0;
+  const pprof::Profile sp = decode(render_pprof_heap(short_shares));
+  for (const auto& smp : sp.sample()) kept += smp.value(0);
+  CHECK(kept == 75);
   // Without shares: one root for all.
   Profile none = routes_profile();
   for (auto& s : none.stacks) s.by_route.clear();
