@@ -48,10 +48,14 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
       ->capture_default_str()
       ->group(kOutputs);
   app.add_option_function<std::string>(
-         "--group-by", [&out](const std::string&) { out.group_by_middleware = true; },
-         "middleware: folded stacks start with the owning middleware, so a flame graph splits by it first")
-      ->type_name("middleware")
-      ->check(one_of({"middleware"}))
+         "--group-by",
+         [&out](const std::string& v) {
+           out.group_by_middleware = v == "route" ? FoldedGroupBy::Route : FoldedGroupBy::Middleware;
+         },
+         "middleware: folded stacks start with the owning middleware, so a flame graph splits by it first; route: "
+         "with the route of the request (a profile recorded with routes), one line per route")
+      ->type_name("middleware|route")
+      ->check(one_of({"middleware", "route"}))
       ->group(kOutputs);
 }
 

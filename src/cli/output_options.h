@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "report/folded.h"
 #include "util/result.h"
 
 namespace mws::cli {
@@ -21,7 +22,9 @@ struct OutputOptions {
   std::string threads_folded_path;
   std::string pprof_path, pprof_goroutines_path;
   std::vector<std::string> middleware_patterns;
-  bool group_by_middleware = false;
+  // --group-by: middleware or route. (Named for its first value, which
+  // src/main.cpp passes on as is; rename it with main.cpp.)
+  FoldedGroupBy group_by_middleware = FoldedGroupBy::None;
   size_t top = 20;
 };
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 
+#include "report/routes.h"
 #include "report/text.h"
 #include "report/text_format.h"
 
@@ -59,6 +60,40 @@ void render_rates(std::string& out, const std::vector<RateChange>& rows, const c
                        human_bytes(c.bytes_before), human_bytes(c.bytes_after));
   }
   if (rows.size() > shown) out += fmt::format("  ... {} more\n", rows.size() - shown);
+}
+
+// Per route: objects and bytes per request of that route's own requests;
+// a route only one recording has is marked, a pseudo-route (no requests) shows -.
+void render_routes(std::string& out, const ProfileDiff& d, size_t top_n) {
+  out += "\nBy route, per request of the route\n";
+  if (d.routes.empty()) {
+    out += "  no route in either recording\n";
+    return;
+  }
+  const size_t shown = std::min(top_n ? top_n : d.routes.size(), d.routes.size());
+  out += fmt::format("  {:<40} {:>11} {:>11} {:>8} {:>11} {:>11}\n", "route", "objects/req", "after", "change",
+                     "bytes/req", "after");
+  for (size_t i = 0; i < shown; i++) {
+    const RouteChange& c = d.routes[i];
+    auto objects = [](bool in, uint64_t requests, double v) { return in && requests ? rate_text(v) : std::string("-"); };
+    auto bytes = [](bool in, uint64_t requests, double v) { return in && requests ? human_bytes(v) : std::string("-"); };
+    std::string change = "-";
+    if (c.in_before && c.in_after && c.requests_before && c.requests_after) {
+      RateChange r;
+      r.objects_before = c.objects_before;
+      r.objects_after = c.objects_after;
+      change = pct_text(r);
+    }
+    const char* note = !c.in_before ? "only after" : !c.in_after ? "only before" : "";
+    std::string line = fmt::format("  {:<40} {:>11} {:>11} {:>8} {:>11} {:>11}  {}", pad(shorten_name(printable(c.name), 40), 40),
+                       objects(c.in_before, c.requests_before, c.objects_before),
+                       objects(c.in_after, c.requests_after, c.objects_after), change,
+                       bytes(c.in_before, c.requests_before, c.bytes_before),
+                       bytes(c.in_after, c.requests_after, c.bytes_after), note);
+    while (line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  }
+  if (d.routes.size() > shown) out += fmt::format("  ... {} more\n", d.routes.size() - shown);
 }
 
 }  // namespace
@@ -128,6 +163,24 @@ ProfileDiff diff_profiles(const Profile& before, const Profile& after) {
     auto change = [](const LeakChange& c) { return std::llabs(int64_t(c.leaked_after) - int64_t(c.leaked_before)); };
     return change(a) > change(b);
   });
+
+  d.routes_known = before.route_summary.recorded && after.route_summary.recorded;
+  if (d.routes_known) {
+    std::map<std::string, RouteChange> routes;
+    for (const bool is_after : {false, true})
+      for (const RouteTotals& r : route_totals(is_after ? after : before)) {
+        RouteChange& c = routes[r.name];
+        c.name = r.name;
+        (is_after ? c.in_after : c.in_before) = true;
+        (is_after ? c.requests_after : c.requests_before) = r.requests;
+        (is_after ? c.objects_after : c.objects_before) = r.objects_per_request();
+        (is_after ? c.bytes_after : c.bytes_before) = r.bytes_per_request();
+      }
+    for (auto& [_, c] : routes) d.routes.push_back(c);
+    std::stable_sort(d.routes.begin(), d.routes.end(), [](const RouteChange& a, const RouteChange& b) {
+      return std::fabs(a.bytes_after - a.bytes_before) > std::fabs(b.bytes_after - b.bytes_before);
+    });
+  }
   return d;
 }
 
@@ -152,6 +205,8 @@ std::string render_diff_text(const ProfileDiff& d, const Profile& before, const 
   out += "\nSites that changed most (by function)\n";
   if (d.sites.empty()) out += "  none changed\n";
   else render_rates(out, d.sites, "site", unit, top_n);
+
+  if (d.routes_known) render_routes(out, d, top_n);
 
   out += "\nLeaked goroutines\n";
   if (!d.leaks_known) {

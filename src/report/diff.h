@@ -30,12 +30,24 @@ struct LeakChange {
   uint64_t leaked_before = 0, leaked_after = 0;
 };
 
+// One route in either recording: objects and bytes per request of that
+// route (its own requests), before and after.
+struct RouteChange {
+  std::string name;
+  bool in_before = false, in_after = false;  // false: the route is only in the other recording
+  uint64_t requests_before = 0, requests_after = 0;  // 0: per-request figures unknown (a pseudo-route)
+  double objects_before = 0, objects_after = 0;  // per request of the route
+  double bytes_before = 0, bytes_after = 0;
+};
+
 struct ProfileDiff {
   DiffUnit unit = DiffUnit::Second;
   std::vector<RateChange> middleware;  // every middleware of either, most changed (bytes) first
   std::vector<RateChange> sites;       // allocation sites by function, most changed (bytes) first
   std::vector<LeakChange> leaks;       // groups leaked in either, most changed first
   bool leaks_known = false;            // both recordings read the goroutines
+  std::vector<RouteChange> routes;     // both recorded routes: every route of either, most changed (bytes/request) first
+  bool routes_known = false;           // both recordings recorded routes
 };
 
 // Both profiles attributed (attribute::attribute_profile) with the same rules.

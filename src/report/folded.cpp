@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "report/routes.h"
 #include "report/text_format.h"
 #include "util/sequence_hash.h"
 
@@ -170,7 +171,7 @@ bool text_less(const FoldedLine& a, const FoldedLine& b, const FoldedNames& name
 
 }  // namespace
 
-void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out) {
+void write_folded(const Profile& profile, Weight weight, FoldedGroupBy group_by, std::ostream& out) {
   // Lines are merged and sorted as name indexes, never as whole text: a
   // million stacks of 30 frames would be a gigabyte of text. Distinct
   // ProfileStacks can fold to the same line (same functions, different
@@ -185,15 +186,15 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
 
   std::unordered_map<std::vector<uint32_t>, uint64_t, SequenceHash> merged;
   std::vector<uint32_t> key;
-  // One line: [middleware;] [a spawn chain's creation stacks, outermost
-  // generation first, each ending at "[go statement]";] the stack. Only
-  // chains that name a middleware are spliced in.
-  auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& middleware, const SpawnChain* chain,
+  // One line: [middleware or route;] [a spawn chain's creation stacks,
+  // outermost generation first, each ending at "[go statement]";] the
+  // stack. Only chains that name a middleware are spliced in.
+  auto add = [&](const std::vector<FrameId>& frame_ids, const std::string& root, const SpawnChain* chain,
                  uint64_t w) {
     if (w == 0) return;
     key.clear();
-    if (group_by_middleware)
-      key.push_back(names.intern(folded_frame_name(middleware.empty() ? "(unattributed)" : middleware)));
+    if (group_by != FoldedGroupBy::None)
+      key.push_back(names.intern(folded_frame_name(root)));
     if (chain)
       for (auto c = chain->creation_stacks.rbegin(); c != chain->creation_stacks.rend(); ++c) {
         for (auto it = c->rbegin(); it != c->rend(); ++it) key.push_back(frame_name[*it]);
@@ -207,26 +208,53 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
   // Go allocation weights split by spawn chain (in-use is not split: the
   // runtime's profile does not know goroutines).
   const bool split = weight == Weight::Objects || weight == Weight::Bytes || weight == Weight::Samples;
+  auto share_weight = [&](const auto& share) {
+    return weight == Weight::Objects ? share.objects : weight == Weight::Bytes ? share.bytes : share.samples;
+  };
+  // One part of a stack (all of it, or one route's share, `part` of its
+  // `whole` weight) under `root`.
+  auto add_stack = [&](const ProfileStack& s, const std::string& root, uint64_t part, uint64_t whole) {
+    uint64_t rest = part;
+    if (split)
+      for (const SpawnShare& share : s.spawned_by) {
+        // Splice a creation chain only where it carries attribution (a
+        // goroutine some middleware or handler started); any other stack
+        // starts at its goroutine's entry, as in pprof, instead of under
+        // the accept loop's tall, empty stem.
+        if (share.chain >= profile.spawn_chains.size() || profile.spawn_chains[share.chain].middleware.empty())
+          continue;
+        const uint64_t w = std::min(rest, apportion(share_weight(share), part, whole));
+        add(s.frame_ids, root, &profile.spawn_chains[share.chain], w);
+        rest -= w;
+      }
+    add(s.frame_ids, root, nullptr, rest);
+  };
+  static const std::string kUnattributed = "(unattributed)", kNoRoute = "(no route recorded)";
   if (is_c_heap(weight))
-    for (const CHeapStack& s : profile.c_heap.stacks) add(s.frame_ids, s.middleware, nullptr, c_weight_of(s, weight));
+    for (const CHeapStack& s : profile.c_heap.stacks)
+      add(s.frame_ids, group_by == FoldedGroupBy::Route ? kNoRoute : s.middleware.empty() ? kUnattributed : s.middleware,
+          nullptr, c_weight_of(s, weight));
   else
     for (const ProfileStack& s : profile.stacks) {
-      uint64_t rest = weight_of(s, weight);
-      if (split)
-        for (const SpawnShare& share : s.spawned_by) {
-          // Splice a creation chain only where it carries attribution (a
-          // goroutine some middleware or handler started); any other stack
-          // starts at its goroutine's entry, as in pprof, instead of under
-          // the accept loop's tall, empty stem.
-          if (share.chain >= profile.spawn_chains.size() || profile.spawn_chains[share.chain].middleware.empty())
-            continue;
-          const uint64_t w = std::min(rest, weight == Weight::Objects ? share.objects
-                                            : weight == Weight::Bytes ? share.bytes
-                                                                      : share.samples);
-          add(s.frame_ids, s.middleware, &profile.spawn_chains[share.chain], w);
-          rest -= w;
-        }
-      add(s.frame_ids, s.middleware, nullptr, rest);
+      const uint64_t w = weight_of(s, weight);
+      if (group_by != FoldedGroupBy::Route || s.by_route.empty()) {
+        add_stack(s, group_by == FoldedGroupBy::Route ? kNoRoute : s.middleware.empty() ? kUnattributed : s.middleware,
+                  w, w);
+        continue;
+      }
+      std::vector<int64_t> inuse;
+      if (needs_heap(weight)) inuse = split_inuse(s, static_cast<int64_t>(w));
+      // Shares that fall short of the stack (they should not) leave the
+      // rest under "(no route recorded)" rather than lost.
+      uint64_t rest = w;
+      for (size_t k = 0; k < s.by_route.size(); k++) {
+        const RouteShare& r = s.by_route[k];
+        const std::string& name = route_name(profile, r.route);
+        const uint64_t part = std::min(rest, needs_heap(weight) ? non_negative(inuse[k]) : share_weight(r));
+        add_stack(s, name.empty() ? kNoRoute : name, part, w);
+        rest -= part;
+      }
+      add_stack(s, kNoRoute, rest, w);
     }
 
   std::vector<FoldedLine> lines;
@@ -245,9 +273,9 @@ void write_folded(const Profile& profile, Weight weight, bool group_by_middlewar
   }
 }
 
-std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware) {
+std::string render_folded(const Profile& profile, Weight weight, FoldedGroupBy group_by) {
   std::ostringstream out;
-  write_folded(profile, weight, group_by_middleware, out);
+  write_folded(profile, weight, group_by, out);
   return std::move(out).str();
 }
 

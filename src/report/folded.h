@@ -28,8 +28,21 @@ namespace mws {
 // them as one string.
 inline constexpr const char* kGoStatementFrame = "[go statement]";
 
-void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out);
-std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false);
+// What an extra root frame groups the stacks by (--group-by): nothing, the
+// owning middleware, or the route (ProfileStack::by_route: one line per
+// route share, "(no route recorded)" for a stack without shares; in-use
+// weights are split by the shares' objects, apportioned). Within a route,
+// the spliced spawn chains are apportioned by the route's share.
+enum class FoldedGroupBy { None, Middleware, Route };
+
+void write_folded(const Profile& profile, Weight weight, FoldedGroupBy group_by, std::ostream& out);
+std::string render_folded(const Profile& profile, Weight weight, FoldedGroupBy group_by);
+inline void write_folded(const Profile& profile, Weight weight, bool group_by_middleware, std::ostream& out) {
+  write_folded(profile, weight, group_by_middleware ? FoldedGroupBy::Middleware : FoldedGroupBy::None, out);
+}
+inline std::string render_folded(const Profile& profile, Weight weight, bool group_by_middleware = false) {
+  return render_folded(profile, weight, group_by_middleware ? FoldedGroupBy::Middleware : FoldedGroupBy::None);
+}
 
 // What the numbers of render_folded(profile, weight) are, for the CLI to
 // print beside the file name (the file itself stays pure folded lines):

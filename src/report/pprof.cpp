@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/pprof_profile.pb.h"
+#include "report/routes.h"
 #include "report/weight.h"
 #include "util/gzip.h"
 
@@ -162,23 +163,47 @@ std::string render_pprof_heap(const Profile& p) {
   for (const ProfileStack& s : p.stacks) {
     const int64_t inuse_objects = std::max<int64_t>(s.inuse_objects, 0), inuse_bytes = std::max<int64_t>(s.inuse_bytes, 0);
     if (s.objects == 0 && s.bytes == 0 && inuse_objects == 0 && inuse_bytes == 0) continue;
-    // The parts made in goroutines a middleware started: samples of their
-    // own, labelled via_middleware (-tagfocus=via_middleware=main.FanOut);
-    // the rest, with the heap in use (not split), as before.
+    // One part of the stack (all of it, or one route's share): the parts
+    // made in goroutines a middleware started get samples of their own,
+    // labelled via_middleware (-tagfocus=via_middleware=main.FanOut); the
+    // rest carries the heap in use. Within a route the goroutines' parts are
+    // apportioned by the route's share of the stack (no finer record).
+    auto part = [&](uint64_t objects, uint64_t bytes, int64_t inuse_o, int64_t inuse_b, std::string_view route) {
+      const uint64_t part_objects = objects, part_bytes = bytes;
+      for (const SpawnShare& share : s.spawned_by) {
+        if (share.chain >= p.spawn_chains.size() || p.spawn_chains[share.chain].middleware.empty()) continue;
+        const uint64_t o = std::min(objects, apportion(share.objects, part_objects, s.objects));
+        const uint64_t by = std::min(bytes, apportion(share.bytes, part_bytes, s.bytes));
+        if (o == 0 && by == 0) continue;
+        b.sample(s.frame_ids, {clamp_signed(o), clamp_signed(by), 0, 0},
+                 {{"middleware", s.middleware}, {"type", s.type},
+                  {"via_middleware", p.spawn_chains[share.chain].middleware}, {"route", route}},
+                 true);
+        objects -= o;
+        bytes -= by;
+      }
+      if (objects == 0 && bytes == 0 && inuse_o == 0 && inuse_b == 0) return;
+      b.sample(s.frame_ids, {clamp_signed(objects), clamp_signed(bytes), inuse_o, inuse_b},
+               {{"middleware", s.middleware}, {"type", s.type}, {"route", route}}, true);
+    };
+    if (s.by_route.empty()) {
+      part(s.objects, s.bytes, inuse_objects, inuse_bytes, "");
+      continue;
+    }
+    // Routes recorded: one part per route share, the heap in use split by
+    // the shares' objects (apportioned: the runtime's profile knows no requests).
+    // Shares that fall short of the stack (they should not) leave the rest
+    // unlabelled rather than lost.
+    const std::vector<int64_t> io = split_inuse(s, inuse_objects), ib = split_inuse(s, inuse_bytes);
     uint64_t objects = s.objects, bytes = s.bytes;
-    for (const SpawnShare& share : s.spawned_by) {
-      if (share.chain >= p.spawn_chains.size() || p.spawn_chains[share.chain].middleware.empty()) continue;
-      const uint64_t o = std::min(objects, share.objects), by = std::min(bytes, share.bytes);
-      if (o == 0 && by == 0) continue;
-      b.sample(s.frame_ids, {clamp_signed(o), clamp_signed(by), 0, 0},
-               {{"middleware", s.middleware}, {"type", s.type}, {"via_middleware", p.spawn_chains[share.chain].middleware}},
-               true);
+    for (size_t k = 0; k < s.by_route.size(); k++) {
+      const RouteShare& r = s.by_route[k];
+      const uint64_t o = std::min(r.objects, objects), by = std::min(r.bytes, bytes);
+      part(o, by, io[k], ib[k], route_name(p, r.route));
       objects -= o;
       bytes -= by;
     }
-    if (objects == 0 && bytes == 0 && inuse_objects == 0 && inuse_bytes == 0) continue;
-    b.sample(s.frame_ids, {clamp_signed(objects), clamp_signed(bytes), inuse_objects, inuse_bytes},
-             {{"middleware", s.middleware}, {"type", s.type}}, true);
+    part(objects, bytes, 0, 0, "");
   }
   return b.gzipped();
 }
@@ -223,13 +248,24 @@ std::string render_pprof_goroutines(const Profile& p) {
               "): only those created while recording and alive at the end, by creation stack");
     for (const TaskGroup& t : p.tasks.groups) {
       if (t.live == 0) continue;
-      const uint64_t leaked = std::min(t.leaked, t.live);
-      if (leaked)
-        b.sample(t.creation_frame_ids, {clamp_signed(leaked)},
-                 {{"leaked", "true"}, {"middleware", t.middleware}, {"stack", "creation"}});
-      if (t.live > leaked)
-        b.sample(t.creation_frame_ids, {clamp_signed(t.live - leaked)},
-                 {{"leaked", "false"}, {"middleware", t.middleware}, {"stack", "creation"}});
+      // Routes recorded: one sample per route of the request whose
+      // goroutine started them; what no route count covers, unlabelled.
+      uint64_t live = t.live, leaked = std::min(t.leaked, t.live);
+      auto group = [&](uint64_t n_live, uint64_t n_leaked, std::string_view route) {
+        if (n_leaked)
+          b.sample(t.creation_frame_ids, {clamp_signed(n_leaked)},
+                   {{"leaked", "true"}, {"middleware", t.middleware}, {"stack", "creation"}, {"route", route}});
+        if (n_live > n_leaked)
+          b.sample(t.creation_frame_ids, {clamp_signed(n_live - n_leaked)},
+                   {{"leaked", "false"}, {"middleware", t.middleware}, {"stack", "creation"}, {"route", route}});
+      };
+      for (const RouteTaskCount& c : t.by_route) {
+        const uint64_t l = std::min(c.live, live), k = std::min({c.leaked, c.live, leaked});
+        group(l, k, route_name(p, c.route));
+        live -= l;
+        leaked -= k;
+      }
+      group(live, std::min(leaked, live), "");
     }
   } else {
     b.comment("goroutines could not be read from memory (" + g.problem + ")");

@@ -14,13 +14,16 @@ namespace mws {
 // alloc_space/bytes, inuse_objects/count, inuse_space/bytes (sampled mode:
 // estimates scaled like Go's, period = MemProfileRate); one sample per
 // stack, labelled `middleware` with its owner (attribute_profile first).
+// With routes recorded, one sample per ProfileStack::by_route share,
+// labelled `route` (the heap in use split by the shares' objects).
 // Inlined calls share their caller's location, one line each.
 // Returns the gzip-compressed bytes.
 std::string render_pprof_heap(const Profile& profile);
 // A goroutine profile (goroutine/count) of the goroutines alive at the end:
 // by the stack each is parked on, or its creation stack when it was
 // running; labelled `state` (the wait reason), `leaked` ("true"/"false")
-// and `middleware`.
+// and `middleware`; the goroutines the spawn probes saw (when memory could
+// not be read) also `route`, per TaskGroup::by_route.
 std::string render_pprof_goroutines(const Profile& profile);
 
 // What the files hold, for the CLI to print beside their names.

@@ -3,6 +3,7 @@
 #include "report/c_heap_text.h"
 #include "report/leaks.h"
 #include "report/middleware_text.h"
+#include "report/routes_text.h"
 #include "report/threads.h"
 
 #include <algorithm>
@@ -358,6 +359,7 @@ std::string render_text(const Profile& profile, Weight weight, size_t top_n) {
     // The C heap has its own section below; the Go table then ranks by bytes.
     render_sites(out, profile, is_c_heap(weight) ? Weight::Bytes : weight, top_n);
     out += render_middleware_text(profile, top_n);
+    out += render_routes_text(profile, top_n);
     out += render_leaks_text(profile, top_n);
   }
   out += render_c_heap_text(profile, top_n);

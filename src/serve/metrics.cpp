@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "report/routes.h"
 #include "util/terminal_text.h"
 
 namespace mws::serve {
@@ -53,6 +54,43 @@ std::vector<std::pair<std::string, V>> bounded(std::map<std::string, V> values, 
 }
 
 const char* kWhy[] = {"unreachable", "go_says", "per_request"};
+
+// Per route (a target recorded with routes): the same bounded, monotonic
+// series as per middleware (AllocCounters), and the leaked goroutines under
+// those names, the rest as "(other)".
+void render_route_metrics(std::string& out, const std::vector<TargetMetrics>& targets) {
+  auto with_routes = [](const TargetMetrics& t) { return t.allocs && t.profile && t.profile->route_summary.recorded; };
+  if (std::none_of(targets.begin(), targets.end(), with_routes)) return;  // no families without routes
+  {
+    Family f(out, "mwscope_route_requests_total", "counter",
+             "HTTP requests the target served since attach, by the route its router matched (pattern and method)");
+    for (const auto& t : targets)
+      if (with_routes(t))
+        for (const RouteSeries& s : t.allocs->route_series())
+          f.sample(target_labels(t.labels) + "," + label("route", s.route), s.requests);
+  }
+  for (const bool bytes : {false, true}) {
+    Family f(out, bytes ? "mwscope_route_alloc_bytes_total" : "mwscope_route_alloc_objects_total", "counter",
+             bytes ? "Bytes allocated since attach for the requests of a route (sampled mode: estimates)"
+                   : "Objects allocated since attach for the requests of a route (sampled mode: estimates)");
+    for (const auto& t : targets)
+      if (with_routes(t) && t.profile->meta.allocations_tracked)
+        for (const RouteSeries& s : t.allocs->route_series())
+          f.sample(target_labels(t.labels) + "," + label("route", s.route), bytes ? s.bytes : s.objects);
+  }
+  {
+    Family f(out, "mwscope_route_goroutines_leaked", "gauge",
+             "Leaked goroutines created while recording, by the route of the request whose goroutine started them");
+    for (const auto& t : targets) {
+      if (!with_routes(t) || !t.profile->tasks.tracked) continue;
+      std::map<std::string, uint64_t> leaked;
+      for (const RouteSeries& s : t.allocs->route_series()) leaked[s.route] = 0;
+      for (const RouteTotals& r : route_totals(*t.profile))
+        if (r.leaked_tasks > 0) leaked[t.allocs->named_route(r.name) ? r.name : kOtherMiddleware] += r.leaked_tasks;
+      for (const auto& [name, n] : leaked) f.sample(target_labels(t.labels) + "," + label("route", name), n);
+    }
+  }
+}
 
 }  // namespace
 
@@ -159,6 +197,7 @@ std::string render_metrics(const std::vector<TargetMetrics>& targets, const Agen
     for (const auto& t : targets)
       if (t.profile && t.profile->requests.counted) f.sample(target_labels(t.labels), t.profile->requests.requests);
   }
+  render_route_metrics(out, targets);
   {
     Family f(out, "mwscope_events_dropped_total", "counter",
              "Events lost since attach (ring buffer full, a table over its limit, unreadable): the figures above "

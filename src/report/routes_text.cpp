@@ -1,0 +1,76 @@
+#include "report/routes_text.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "report/routes.h"
+#include "report/text_format.h"
+
+namespace mws {
+namespace {
+
+using namespace textfmt;
+
+constexpr size_t kRouteWidth = 36;
+constexpr size_t kMiddlewareWidth = 28;
+
+// "-" for a route without requests (a pseudo-route): nothing to divide by.
+std::string per_request(const RouteTotals& r, double v, bool bytes) {
+  if (r.requests == 0) return "-";
+  if (bytes) return human_bytes(v);
+  return v < 100 ? fmt::format("{:.2f}", v) : grouped(static_cast<uint64_t>(v + 0.5));
+}
+
+void render_summary(std::string& out, const RouteSummary& s) {
+  for (const auto& r : s.refused) out += "  router not probed: " + clip_end(printable(r), 100) + "\n";
+  if (s.truncated || s.read_errors || s.over_cap)
+    out += fmt::format("  of {} route events: {} with the pattern cut, {} unreadable, {} past the cap on distinct "
+                       "routes (counted in {})\n",
+                       grouped(s.route_events), grouped(s.truncated), grouped(s.read_errors), grouped(s.over_cap),
+                       kRouteOther);
+}
+
+}  // namespace
+
+std::string render_routes_text(const Profile& p, size_t top_n) {
+  std::string out;
+  const RouteSummary& s = p.route_summary;
+  if (!s.recorded) {
+    if (!s.unavailable.empty()) out += "\nBy route: not recorded (" + printable(s.unavailable) + ")\n";
+    return out;
+  }
+  const std::vector<RouteTotals> rows = route_totals(p);
+  std::vector<std::string> routers;
+  for (const auto& r : s.routers) routers.push_back(printable(r));
+  out += "\nBy route (the route of the request each allocating or spawning goroutine served)\n";
+  out += "  routers: " + (routers.empty() ? std::string("none found") : fit_list(routers, ", ", 100)) + "\n";
+  if (!p.meta.allocations_tracked) out += "  allocations not recorded: per-request columns show -\n";
+  const bool sampled = p.sampled();
+  const bool inuse = p.inuse_known();
+  if (sampled) out += "  objects and bytes per request are estimates from the raw samples beside them\n";
+  auto samples = [&](const std::string& v) { return sampled ? fmt::format("  {:>9}", v) : std::string(); };
+  auto heap = [&](const std::string& v) { return inuse ? fmt::format("  {:>10}", v) : std::string(); };
+  out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}{}{}  {:>7}  {}\n", "#", pad("route", kRouteWidth), "requests",
+                     "objs/req", "bytes/req", samples("samples"), heap("heap*"), "leaked", "top middleware");
+  const size_t shown = top_n ? std::min(top_n, rows.size()) : rows.size();
+  for (size_t i = 0; i < shown; i++) {
+    const RouteTotals& r = rows[i];
+    const bool allocs = p.meta.allocations_tracked;
+    out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}{}{}  {:>7}  {}\n", i + 1,
+                       pad(shorten_name(printable(r.name), kRouteWidth), kRouteWidth), grouped(r.requests),
+                       allocs ? per_request(r, r.objects_per_request(), false) : "-",
+                       allocs ? per_request(r, r.bytes_per_request(), true) : "-", samples(grouped(r.samples)),
+                       heap(human_bytes(uint64_t(std::max<int64_t>(r.inuse_bytes, 0)))), grouped(r.leaked_tasks),
+                       r.top_middleware.empty() ? "-" : shorten_name(printable(r.top_middleware), kMiddlewareWidth));
+  }
+  if (rows.size() > shown) out += fmt::format("  ... {} more\n", rows.size() - shown);
+  if (inuse)
+    out += "  * heap in use as of the last GC, apportioned: each stack's in-use bytes split by its routes' shares of "
+           "its objects\n";
+  if (!p.tasks.tracked) out += "  leaked: goroutine creation not tracked, 0 throughout\n";
+  render_summary(out, s);
+  return out;
+}
+
+}  // namespace mws
