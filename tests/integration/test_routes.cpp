@@ -181,12 +181,17 @@ std::vector<ProfileRoute> profile_routes(const json& profile) {
 
 // Who owns an allocation of this stack (leaf first, inlined frames
 // expanded), by the fixture's rule: the first table function or router
-// package; "" for the truth endpoints' own and for the rest.
+// package; "" for the truth endpoints' own and for the rest. An allocation
+// made on the system stack (runtime.systemstack between it and the owner: a
+// new goroutine's runtime.g in newproc, allgs growing) is "" too: the
+// runtime's own profile records its stack only up to runtime.systemstack,
+// so the truth cannot charge it to the function that started the goroutine
+// (mwscope sees through, and charges it to the request's route).
 std::string stack_owner(const json& stack, const json& functions) {
   for (const auto& f : stack.at("frames")) {
     const std::string fn = f.at("function");
     if (functions.contains(fn)) return fn;
-    if (fn.rfind("main.debug", 0) == 0) return "";
+    if (fn.rfind("main.debug", 0) == 0 || fn == "runtime.systemstack") return "";
     for (const auto& p : kRouterPackages)
       if (fn.rfind(p + ".", 0) == 0) return p;
   }
