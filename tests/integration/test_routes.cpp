@@ -202,6 +202,11 @@ std::string stack_owner(const json& stack, const json& functions) {
 // for one function; checks that every stack's by_route adds up to it.
 struct ByRoute {
   std::map<std::string, std::map<std::string, int64_t>> objects;  // [route][owner]
+  // [owner]: objects of under 16 bytes, all routes. A tiny allocation (under
+  // 16 B, no pointers) that fits into the current tiny block returns before
+  // the runtime's profiling: MemProfile never has it, exact mode counts it
+  // (the ServeMux of Go 1.22+ makes such under the fixture's functions).
+  std::map<std::string, int64_t> small;
   std::map<std::string, std::map<std::string, int64_t>> log_types;  // [route][type] of main.Log.func1
 };
 ByRoute by_route(const json& profile, const json& functions) {
@@ -219,6 +224,7 @@ ByRoute by_route(const json& profile, const json& functions) {
       const auto objects = int64_t(estimate);
       if (owner.empty()) continue;
       out.objects[routes[i].name][owner] += objects;
+      if (s.at("bytes").get<double>() < 16 * s.at("objects").get<double>()) out.small[owner] += objects;
       if (owner == "main.Log.func1") out.log_types[routes[i].name][s.value("type", "")] += objects;
     }
     CHECK(sum == Approx(s.at("objects").get<double>()).epsilon(1e-9).margin(1e-6));
@@ -303,8 +309,12 @@ void check_exact_by_route(const RouteRecording& rec) {
     auto b = rec.before.count(owner) ? rec.before.at(owner) : OwnerCount{};
     int64_t total = 0;
     for (const auto& r : routes) total += ours_of(r.name, owner);
-    INFO(owner << ": runtime " << a.objects - b.objects << " objects, mwscope " << total << " over all routes");
-    CHECK(total == a.objects - b.objects);
+    const int64_t small = ours.small.count(owner) ? ours.small.at(owner) : 0;
+    INFO(owner << ": runtime " << a.objects - b.objects << " objects, mwscope " << total << " over all routes ("
+               << small << " under 16 B)");
+    // Exact, but for the tiny allocations the runtime's profile never has.
+    CHECK(total >= a.objects - b.objects);
+    CHECK(total - (a.objects - b.objects) <= small);
   }
 
   // Every table function, per route: construction x that route's requests,
@@ -334,7 +344,12 @@ void check_exact_by_route(const RouteRecording& rec) {
         CHECK(got == 0);  // a handler's (or its goroutine's) work on another route
       excess += got - expected;
     }
-    CHECK(excess == extra);
+    // Exact, but for the tiny allocations the runtime's profile never has.
+    const int64_t small = ours.small.count(fn) ? ours.small.at(fn) : 0;
+    INFO("excess over the construction: mwscope " << excess << ", runtime " << extra << ", " << small
+                                                   << " objects under 16 B");
+    CHECK(excess >= extra);
+    CHECK(excess - extra <= small);
   }
 
   // main.Log allocates k_pre objects before next ([48]byte) and k_post after
