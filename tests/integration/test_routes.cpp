@@ -1,0 +1,464 @@
+// Per-route attribution (issue 29, docs/design/routes.md §8) against the
+// route fixtures' own truth: ginroutes, chiroutes, echoroutes, gorillaroutes
+// and routemux (net/http.ServeMux: path patterns on Go 1.19 and with
+// httpmuxgo121=1, method and wildcard patterns on Go 1.22+), each described
+// in its main.go and in tests/fixtures/common/route_debug.go.
+//
+// The JSON these tests read (--by-route):
+//   "routes": [{"name": "GET /items/{id}", "router": "chi", "requests": N}, ...]
+//             plus "(no route)" (rejected before routing, 404) and
+//             "(no request)" (work outside any request);
+//   "stacks"[i]."by_route": [{"route": INDEX into routes, "objects", "bytes",
+//             "samples"}], whose objects sum to the stack's.
+//
+// Each fixture names its routes (/debug/routes keys) exactly as mwscope must:
+// the router's pattern, prefixed by the request's method unless the pattern
+// has one. Until the route side of mwscope is merged these tests fail.
+#include <signal.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "../skip.h"
+#include "harness.h"
+
+using namespace mws::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+const std::string kNoRoute = "(no route)";
+const std::string kNoRequest = "(no request)";
+
+// The routers whose own code owns what it allocates (route_debug.go's
+// debugRouterPackages): the same rule on both sides.
+const std::vector<std::string> kRouterPackages = {"github.com/gin-gonic/gin", "github.com/labstack/echo/v4",
+                                                  "github.com/go-chi/chi/v5", "github.com/gorilla/mux"};
+
+// The route fixtures' /debug/routes.
+struct RouteCounts {
+  std::map<std::string, uint64_t> routes;  // by key
+  uint64_t rejected = 0, not_found = 0, leaked = 0, spawned_done = 0;
+  std::string router, mux;
+};
+
+RouteCounts route_counts(const json& j) {
+  RouteCounts c;
+  for (auto& [k, v] : j.at("routes").items()) c.routes[k] = v.get<uint64_t>();
+  c.rejected = j.at("rejected");
+  c.not_found = j.at("not_found");
+  c.leaked = j.at("leaked_goroutines");
+  c.spawned_done = j.at("spawned_done");
+  c.router = j.at("router");
+  c.mux = j.value("mux", "");
+  return c;
+}
+
+RouteCounts operator-(const RouteCounts& a, const RouteCounts& b) {
+  RouteCounts d = a;
+  for (auto& [k, v] : d.routes) v -= b.routes.count(k) ? b.routes.at(k) : 0;
+  d.rejected -= b.rejected;
+  d.not_found -= b.not_found;
+  d.leaked -= b.leaked;
+  d.spawned_done -= b.spawned_done;
+  return d;
+}
+
+// The runtime's profile per owner (route_debug.go's /debug/allocs).
+struct OwnerCount {
+  int64_t objects = 0, bytes = 0, nested = 0, via = 0;
+};
+std::map<std::string, OwnerCount> owner_counts(const json& allocs) {
+  std::map<std::string, OwnerCount> out;
+  for (auto& [name, c] : allocs.at("owners").items()) {
+    OwnerCount& o = out[name];
+    o.objects = c.at("objects");
+    o.bytes = c.at("bytes");
+    o.nested = c.at("nested_objects");
+    if (c.contains("via"))
+      for (auto& [callee, v] : c.at("via").items()) o.via += v.at("objects").get<int64_t>();
+  }
+  return out;
+}
+
+// One recording of the mixed load on a route fixture.
+struct RouteRecording {
+  json construction, profile;
+  RouteCounts requests;  // what the load added, by the fixture's own count
+  std::map<std::string, OwnerCount> before, after;
+  uint64_t distinct_item_paths = 0;  // raw paths the parametrised route got
+};
+
+// The request kinds, in the order one keep-alive connection sends them:
+// the parametrised route three times in ten, the others once, a 401 (on a
+// path a route would match) and a 404. "{n}": a fresh number per request.
+std::vector<std::string> request_kinds() {
+  return {"GET /items/{n}", "POST /orders",  "GET /items/{n}",         "GET /health", "GET /work",
+          "GET /items/{n}", "GET /spawn",    "GET /items/{n} 401 X-Reject:1", "GET /nope/{n} 404",
+          "GET /leak/{n}"};
+}
+// Runs loadgen with request_kinds(); returns how many requests of each kind
+// it sent (every one with the status its kind expects).
+std::map<std::string, uint64_t> run_load(int port, int n, int connections, int64_t id_start) {
+  std::vector<std::string> argv{fixture("loadgen"), "-base", "http://127.0.0.1:" + std::to_string(port), "-n",
+                                std::to_string(n), "-c", std::to_string(connections), "-id-start",
+                                std::to_string(id_start)};
+  for (const auto& k : request_kinds()) {
+    argv.push_back("-req");
+    argv.push_back(k);
+  }
+  auto r = run(argv, seconds(300));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);  // every request got the status its kind expects
+  const json out = json::parse(r.out);
+  CHECK(out.at("requests") == n);
+  CHECK(out.at("connections").get<int>() <= connections);  // kept alive
+  std::map<std::string, uint64_t> sent;
+  const auto kinds = request_kinds();
+  REQUIRE(out.at("by_req").size() == kinds.size());
+  for (size_t i = 0; i < kinds.size(); ++i) sent[kinds[i]] += out.at("by_req")[i].get<uint64_t>();
+  return sent;
+}
+
+// Starts the fixture, records it with mwscope (--by-route, `mode`) while
+// one keep-alive connection sends 1,000 interleaved requests and then four
+// connections 2,600 more: 1,080 on the parametrised route, each on a raw
+// path of its own. The fixture's truth is read before the attach and after
+// the recording ended, so the two windows hold the same requests.
+RouteRecording record_routes(const std::string& fixture_name, const std::string& mode,
+                             const std::vector<std::string>& server_args = {}) {
+  RouteRecording rec;
+  Server server = start_server(fixture_name, server_args);
+  rec.construction = json::parse(*http_get(server.port, "/debug/construction"));
+  const json before = json::parse(*http_get(server.port, "/debug/allocs"));
+  const std::string json_path = temp_path(fixture_name + "-routes-" + mode + ".json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode, "--by-route",
+                           "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  const int n_one = 1000, n_many = 2600;
+  auto sent = run_load(server.port, n_one, 1, 1);
+  for (const auto& [kind, n] : run_load(server.port, n_many, 4, 1000000)) sent[kind] += n;
+  // "{n}" numbers every request of a kind afresh, and the two runs start
+  // far apart: each /items request had a raw path of its own.
+  rec.distinct_item_paths = sent.at("GET /items/{n}");
+  mw.signal(SIGINT);
+  INFO(mw.stderr_text());
+  REQUIRE(mw.wait(seconds(120)) == 0);
+  const json after = json::parse(*http_get(server.port, "/debug/allocs"));
+  rec.profile = read_profile_json(json_path);
+  rec.requests = route_counts(after.at("routes")) - route_counts(before.at("routes"));
+  rec.before = owner_counts(before);
+  rec.after = owner_counts(after);
+  // The fixture's side of the load: every request counted where it belongs,
+  // every spawned goroutine done, every /leak request one goroutine left.
+  uint64_t served = rec.requests.rejected + rec.requests.not_found;
+  for (const auto& [k, v] : rec.requests.routes) served += v;
+  REQUIRE(served == uint64_t(n_one + n_many));
+  REQUIRE(rec.requests.rejected == sent.at("GET /items/{n} 401 X-Reject:1"));
+  REQUIRE(rec.requests.not_found == sent.at("GET /nope/{n} 404"));
+  REQUIRE(rec.requests.spawned_done == sent.at("GET /spawn"));
+  REQUIRE(rec.requests.leaked == sent.at("GET /leak/{n}"));
+  return rec;
+}
+
+// The route names of a profile: index -> {name, router, requests}.
+struct ProfileRoute {
+  std::string name, router;
+  uint64_t requests = 0;
+};
+std::vector<ProfileRoute> profile_routes(const json& profile) {
+  std::vector<ProfileRoute> out;
+  for (const auto& r : profile.at("routes"))
+    out.push_back({r.at("name").get<std::string>(), r.value("router", ""), r.at("requests").get<uint64_t>()});
+  return out;
+}
+
+// Who owns an allocation of this stack (leaf first, inlined frames
+// expanded), by the fixture's rule: the first table function or router
+// package; "" for the truth endpoints' own and for the rest. An allocation
+// made on the system stack (runtime.systemstack between it and the owner: a
+// new goroutine's runtime.g in newproc, allgs growing) is "" too: the
+// runtime's own profile records its stack only up to runtime.systemstack,
+// so the truth cannot charge it to the function that started the goroutine
+// (mwscope sees through, and charges it to the request's route).
+std::string stack_owner(const json& stack, const json& functions) {
+  for (const auto& f : stack.at("frames")) {
+    const std::string fn = f.at("function");
+    if (functions.contains(fn)) return fn;
+    if (fn.rfind("main.debug", 0) == 0 || fn == "runtime.systemstack") return "";
+    for (const auto& p : kRouterPackages)
+      if (fn.rfind(p + ".", 0) == 0) return p;
+  }
+  return "";
+}
+
+// mwscope's objects per route name per owner, and per route name per type
+// for one function; checks that every stack's by_route adds up to it.
+struct ByRoute {
+  std::map<std::string, std::map<std::string, int64_t>> objects;  // [route][owner]
+  // [owner]: objects of under 16 bytes, all routes. A tiny allocation (under
+  // 16 B, no pointers) that fits into the current tiny block returns before
+  // the runtime's profiling: MemProfile never has it, exact mode counts it
+  // (the ServeMux of Go 1.22+ makes such under the fixture's functions).
+  std::map<std::string, int64_t> small;
+  std::map<std::string, std::map<std::string, int64_t>> log_types;  // [route][type] of main.Log.func1
+};
+ByRoute by_route(const json& profile, const json& functions) {
+  const auto routes = profile_routes(profile);
+  ByRoute out;
+  for (const auto& s : profile.at("stacks")) {
+    REQUIRE(s.contains("by_route"));
+    double sum = 0;  // sampled mode's objects are estimates
+    const std::string owner = stack_owner(s, functions);
+    for (const auto& br : s.at("by_route")) {
+      const size_t i = br.at("route").get<size_t>();
+      REQUIRE(i < routes.size());
+      const double estimate = br.at("objects").get<double>();
+      sum += estimate;
+      const auto objects = int64_t(estimate);
+      if (owner.empty()) continue;
+      out.objects[routes[i].name][owner] += objects;
+      if (s.at("bytes").get<double>() < 16 * s.at("objects").get<double>()) out.small[owner] += objects;
+      if (owner == "main.Log.func1") out.log_types[routes[i].name][s.value("type", "")] += objects;
+    }
+    CHECK(sum == Approx(s.at("objects").get<double>()).epsilon(1e-9).margin(1e-6));
+  }
+  return out;
+}
+
+bool has_digit(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// Route names, routers and requests per route equal the fixture's count;
+// the rejected and the 404 requests are "(no route)"; the parametrised route
+// is one name; no raw path is a name. Both modes.
+void check_route_names_and_requests(const RouteRecording& rec) {
+  const auto routes = profile_routes(rec.profile);
+  INFO(rec.profile.at("routes").dump(1));
+  std::map<std::string, const ProfileRoute*> by_name;
+  for (const auto& r : routes) {
+    CHECK(by_name.count(r.name) == 0);  // each name once
+    by_name[r.name] = &r;
+  }
+  for (const auto& [key, n] : rec.requests.routes) {
+    INFO("route " << key << ": the fixture served " << n);
+    REQUIRE(n > 0);
+    REQUIRE(by_name.count(key));
+    CHECK(by_name.at(key)->requests == n);
+    CHECK(by_name.at(key)->router == rec.requests.router);
+  }
+  REQUIRE(by_name.count(kNoRoute));
+  CHECK(by_name.at(kNoRoute)->requests == rec.requests.rejected + rec.requests.not_found);
+  if (by_name.count(kNoRequest)) CHECK(by_name.at(kNoRequest)->requests == 0);
+  for (const auto& r : routes) {
+    INFO("route name " << r.name);
+    if (r.name == kNoRoute || r.name == kNoRequest) continue;
+    CHECK(rec.requests.routes.count(r.name));  // no name the fixture does not know
+    CHECK_FALSE(has_digit(r.name));            // no raw path (/items/17, /nope/3)
+    CHECK(r.name.find("/nope") == std::string::npos);
+  }
+  // The parametrised route: >= 1,000 distinct raw paths, exactly one name.
+  int item_names = 0;
+  std::string items_key;
+  for (const auto& [key, n] : rec.requests.routes)
+    if (key.find("/items/") != std::string::npos) items_key = key;
+  REQUIRE(!items_key.empty());
+  REQUIRE(rec.requests.routes.at(items_key) >= 1000);
+  REQUIRE(rec.distinct_item_paths == rec.requests.routes.at(items_key));
+  for (const auto& r : routes) item_names += r.name.find("/items") != std::string::npos;
+  CHECK(item_names == 1);
+}
+
+// Exact mode: per route, objects per function equal the runtime's profile
+// and the construction.
+void check_exact_by_route(const RouteRecording& rec) {
+  const json& functions = rec.construction.at("functions");
+  const ByRoute ours = by_route(rec.profile, functions);
+  const auto routes = profile_routes(rec.profile);
+
+  // Requests of route name R on which function F runs once each.
+  auto runs_on = [&](const json& f, const std::string& route) -> uint64_t {
+    const auto& rs = f.at("routes");
+    auto listed = [&](const std::string& k) { return std::find(rs.begin(), rs.end(), k) != rs.end(); };
+    if (route == kNoRoute)
+      return (listed("(rejected)") ? rec.requests.rejected : 0) + (listed("(not found)") ? rec.requests.not_found : 0);
+    if (route == kNoRequest || !rec.requests.routes.count(route)) return 0;
+    return listed(route) ? rec.requests.routes.at(route) : 0;
+  };
+  auto ours_of = [&](const std::string& route, const std::string& owner) -> int64_t {
+    auto r = ours.objects.find(route);
+    if (r == ours.objects.end()) return 0;
+    auto o = r->second.find(owner);
+    return o == r->second.end() ? 0 : o->second;
+  };
+
+  // Every owner, all routes together: what the runtime recorded.
+  std::set<std::string> owners;
+  for (const auto& [name, c] : rec.after) owners.insert(name);
+  for (const auto& [route, m] : ours.objects)
+    for (const auto& [owner, n] : m) owners.insert(owner);
+  for (const std::string& owner : owners) {
+    auto a = rec.after.count(owner) ? rec.after.at(owner) : OwnerCount{};
+    auto b = rec.before.count(owner) ? rec.before.at(owner) : OwnerCount{};
+    int64_t total = 0;
+    for (const auto& r : routes) total += ours_of(r.name, owner);
+    const int64_t small = ours.small.count(owner) ? ours.small.at(owner) : 0;
+    INFO(owner << ": runtime " << a.objects - b.objects << " objects, mwscope " << total << " over all routes ("
+               << small << " under 16 B)");
+    // Exact, but for the tiny allocations the runtime's profile never has.
+    CHECK(total >= a.objects - b.objects);
+    CHECK(total - (a.objects - b.objects) <= small);
+  }
+
+  // Every table function, per route: construction x that route's requests,
+  // plus at most what the runtime made inside it that is not construction
+  // (GC-assist objects, callees' allocations); that excess over all routes
+  // is exactly the runtime's.
+  for (auto& [fn, f] : functions.items()) {
+    const int64_t per_request = f.at("objects_per_request");
+    auto a = rec.after.count(fn) ? rec.after.at(fn) : OwnerCount{};
+    auto b = rec.before.count(fn) ? rec.before.at(fn) : OwnerCount{};
+    const int64_t extra = (a.nested - b.nested) + (a.via - b.via);
+    // The fixture by itself: its own objects are the construction.
+    uint64_t fixture_requests = 0;
+    for (const auto& [key, n] : rec.requests.routes) fixture_requests += runs_on(f, key);
+    fixture_requests += runs_on(f, kNoRoute);
+    INFO(fn << ": construction " << per_request << "/request on " << fixture_requests << " requests, runtime "
+            << a.objects - b.objects << " (" << extra << " not construction)");
+    REQUIRE(a.objects - b.objects - extra == per_request * int64_t(fixture_requests));
+
+    int64_t excess = 0;
+    for (const auto& r : routes) {
+      const int64_t expected = per_request * int64_t(runs_on(f, r.name));
+      const int64_t got = ours_of(r.name, fn);
+      INFO("route " << r.name << ": mwscope " << got << ", construction " << expected);
+      CHECK(got >= expected);
+      if (f.at("routes").size() == 1 && runs_on(f, r.name) == 0)
+        CHECK(got == 0);  // a handler's (or its goroutine's) work on another route
+      excess += got - expected;
+    }
+    // Exact, but for the tiny allocations the runtime's profile never has.
+    const int64_t small = ours.small.count(fn) ? ours.small.at(fn) : 0;
+    INFO("excess over the construction: mwscope " << excess << ", runtime " << extra << ", " << small
+                                                   << " objects under 16 B");
+    CHECK(excess >= extra);
+    CHECK(excess - extra <= small);
+  }
+
+  // main.Log allocates k_pre objects before next ([48]byte) and k_post after
+  // it ([176]byte): both on the request's route, the rejected and 404 ones
+  // on (no route).
+  for (const auto& r : routes) {
+    if (r.name == kNoRequest) continue;
+    const uint64_t n = r.name == kNoRoute ? rec.requests.rejected + rec.requests.not_found
+                                          : (rec.requests.routes.count(r.name) ? rec.requests.routes.at(r.name) : 0);
+    auto types = ours.log_types.count(r.name) ? ours.log_types.at(r.name) : std::map<std::string, int64_t>{};
+    INFO("route " << r.name << ", " << n << " requests");
+    CHECK(types["[48]uint8"] == int64_t(2 * n));   // k_pre
+    CHECK(types["[176]uint8"] == int64_t(1 * n));  // k_post
+  }
+
+  // TODO(issue 29): leaked goroutines by route. Every /leak request left
+  // exactly one goroutine (main.leakBlocked, blocked on a channel nothing
+  // else references): rec.requests.leaked of them, all on the leak route
+  // (the key containing "/leak"), none elsewhere. How they are exposed in
+  // the JSON is not fixed yet; assert here, e.g.
+  //   CHECK(leaked_by_route(rec.profile)[leak_key] == rec.requests.leaked);
+  CHECK(rec.requests.leaked > 0);
+}
+
+bool built(const std::string& name) { return std::filesystem::exists(fixture(name)); }
+
+}  // namespace
+
+// ---- exact mode ----------------------------------------------------------
+
+#define MWS_ROUTE_EXACT_TEST(name, tags)                                                                             \
+  TEST_CASE(name ": per route, objects per function equal the runtime's profile and the construction", tags) {  \
+    if (!built(name)) MWS_SKIP(name " is not built (the Go toolchain matrix: -DMWS_GO_MATRIX=ON)");             \
+    const RouteRecording rec = record_routes(name, "exact");                                                      \
+    INFO("fixture " name ", router " << rec.requests.router << " " << rec.requests.mux);                         \
+    check_route_names_and_requests(rec);                                                                          \
+    check_exact_by_route(rec);                                                                                    \
+  }
+
+MWS_ROUTE_EXACT_TEST("routemux", "[bpf][routes][exact][servemux]")
+MWS_ROUTE_EXACT_TEST("routemux_stripped", "[bpf][routes][exact][servemux][stripped]")
+MWS_ROUTE_EXACT_TEST("go1.21/routemux", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("go1.22/routemux", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("go1.23/routemux", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("go1.27/routemux", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("go1.27/routemux_stripped", "[bpf][routes][exact][servemux][matrix][stripped]")
+MWS_ROUTE_EXACT_TEST("go1.22/routemux_muxgo121", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("go1.27/routemux_muxgo121", "[bpf][routes][exact][servemux][matrix]")
+MWS_ROUTE_EXACT_TEST("ginroutes", "[bpf][routes][exact][gin]")
+MWS_ROUTE_EXACT_TEST("ginroutes_stripped", "[bpf][routes][exact][gin][stripped]")
+MWS_ROUTE_EXACT_TEST("chiroutes", "[bpf][routes][exact][chi]")
+MWS_ROUTE_EXACT_TEST("echoroutes", "[bpf][routes][exact][echo]")
+MWS_ROUTE_EXACT_TEST("gorillaroutes", "[bpf][routes][exact][gorilla]")
+
+// ---- sampled (default) mode ----------------------------------------------
+
+#define MWS_ROUTE_SAMPLED_TEST(name, tags)                                                                  \
+  TEST_CASE(name ": sampled mode names the same routes and counts each one's requests as the fixture does", \
+            tags) {                                                                                         \
+    if (!built(name)) MWS_SKIP(name " is not built (the Go toolchain matrix: -DMWS_GO_MATRIX=ON)");    \
+    const RouteRecording rec = record_routes(name, "sampled", {"-rate", "4096"});                          \
+    INFO("fixture " name ", router " << rec.requests.router << " " << rec.requests.mux);                \
+    CHECK(rec.profile.at("meta").at("mode") == "sampled");                                               \
+    check_route_names_and_requests(rec);                                                                 \
+    /* by_route adds up to every stack's objects in this mode too */                                     \
+    (void)by_route(rec.profile, rec.construction.at("functions"));                                       \
+  }
+
+MWS_ROUTE_SAMPLED_TEST("routemux", "[bpf][routes][sampled][servemux]")
+MWS_ROUTE_SAMPLED_TEST("go1.27/routemux", "[bpf][routes][sampled][servemux][matrix]")
+MWS_ROUTE_SAMPLED_TEST("go1.27/routemux_muxgo121", "[bpf][routes][sampled][servemux][matrix]")
+MWS_ROUTE_SAMPLED_TEST("ginroutes", "[bpf][routes][sampled][gin]")
+MWS_ROUTE_SAMPLED_TEST("chiroutes", "[bpf][routes][sampled][chi]")
+MWS_ROUTE_SAMPLED_TEST("echoroutes", "[bpf][routes][sampled][echo]")
+MWS_ROUTE_SAMPLED_TEST("gorillaroutes", "[bpf][routes][sampled][gorilla]")
+
+// ---- the fixtures' own naming, per build -----------------------------------
+
+TEST_CASE("routemux: each build serves the ServeMux it says, and names routes as mwscope must",
+          "[bpf][routes][servemux][fixture]") {
+  // A check of the fixtures alone (no mwscope): which mux each build really
+  // runs, whatever cmd/go's default GODEBUG (GOPATH mode: httpmuxgo121=1).
+  struct Build {
+    std::string name, mux, items_key;
+  };
+  const std::vector<Build> builds = {
+      {"routemux", "legacy", "GET /items/"},
+      {"go1.21/routemux", "legacy", "GET /items/"},
+      {"go1.22/routemux", "patterns", "GET /items/{id}"},
+      {"go1.27/routemux", "patterns", "GET /items/{id}"},
+      {"go1.22/routemux_muxgo121", "legacy-httpmuxgo121", "GET /items/"},
+      {"go1.27/routemux_muxgo121", "legacy-httpmuxgo121", "GET /items/"},
+  };
+  int ran = 0;
+  for (const auto& b : builds) {
+    if (!built(b.name)) continue;
+    ++ran;
+    INFO(b.name);
+    Server server = start_server(b.name);
+    const RouteCounts c = route_counts(json::parse(*http_get(server.port, "/debug/routes")));
+    CHECK(c.mux == b.mux);
+    CHECK(c.router == "net/http.ServeMux");
+    CHECK(c.routes.count(b.items_key));
+    CHECK(c.routes.count("GET /health"));  // "/health" has no method: the request's
+    REQUIRE(http_get(server.port, "/items/17"));
+    CHECK(route_counts(json::parse(*http_get(server.port, "/debug/routes"))).routes.at(b.items_key) == 1);
+  }
+  if (ran < int(builds.size())) {
+    if (ran == 0) MWS_SKIP("no routemux build");
+    WARN("only " << ran << " of " << builds.size() << " routemux builds are built (-DMWS_GO_MATRIX=ON builds the rest)");
+  }
+}
