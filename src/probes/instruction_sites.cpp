@@ -30,22 +30,6 @@ std::vector<uint64_t> find_calls_to(std::span<const uint8_t> code, uint64_t entr
   return calls;
 }
 
-namespace {
-
-// What find_counter_flushes needs of an instruction, copied out of
-// Capstone's buffer (it is reused for the next instruction).
-struct Decoded {
-  uint64_t addr = 0;
-  unsigned id = X86_INS_INVALID;
-  bool lock = false;
-  uint8_t op_count = 0;
-  cs_x86_op ops[2] = {};
-  // General registers written (explicit operands and implicit), as their
-  // full 64-bit names: `mov eax, 1` overwrites RAX too.
-  std::vector<x86_reg> writes;
-  bool writes_to(x86_reg full) const { return std::find(writes.begin(), writes.end(), full) != writes.end(); }
-};
-
 // The 64-bit register a general register is part of (EAX, AX, AL, AH:
 // RAX; R8D, R8W, R8B: R8); any other register as it is.
 x86_reg full_register(x86_reg r) {
@@ -76,6 +60,22 @@ x86_reg full_register(x86_reg r) {
     if (std::find(std::begin(p.parts), std::end(p.parts), r) != std::end(p.parts)) return p.full;
   return r;
 }
+
+namespace {
+
+// What find_counter_flushes needs of an instruction, copied out of
+// Capstone's buffer (it is reused for the next instruction).
+struct Decoded {
+  uint64_t addr = 0;
+  unsigned id = X86_INS_INVALID;
+  bool lock = false;
+  uint8_t op_count = 0;
+  cs_x86_op ops[2] = {};
+  // General registers written (explicit operands and implicit), as their
+  // full 64-bit names: `mov eax, 1` overwrites RAX too.
+  std::vector<x86_reg> writes;
+  bool writes_to(x86_reg full) const { return std::find(writes.begin(), writes.end(), full) != writes.end(); }
+};
 
 bool is_member(const cs_x86_op& op, x86_reg base, int64_t disp) {
   return op.type == X86_OP_MEM && op.size == 8 && op.mem.base == base && op.mem.index == X86_REG_INVALID &&

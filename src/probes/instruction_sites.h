@@ -16,6 +16,11 @@
 
 namespace mws::probes {
 
+// The 64-bit register a general register is part of (EAX, AX, AL, AH:
+// RAX; R8D, R8W, R8B: R8); any other register as it is. Write tracking
+// needs it: `mov eax, 1` overwrites RAX too.
+x86_reg full_register(x86_reg r);
+
 // `code` is the whole function starting at `entry_addr`. Returns the
 // addresses of its RET instructions. Bytes capstone cannot decode are
 // skipped one at a time, so one odd byte does not hide later RETs.
