@@ -286,8 +286,11 @@ void add_servemux(const target::ElfFile& exe, const target::GoFunctionIndex& ind
     out.refused.push_back("net/http.ServeMux: " + f.error().message + "; no routes from ServeMux");
     return;
   }
+  // Go 1.22 brought the new patterns (and findHandler); a version that
+  // does not parse ("devel ...") is told by the function itself.
   const auto ver = target::parse_go_version(build.version);
-  const bool new_patterns = ver && *ver >= std::make_pair(1, 22);
+  const bool new_patterns =
+      ver ? *ver >= std::make_pair(1, 22) : bool(index.find("net/http.(*ServeMux).findHandler"));
   // Go 1.22+: (*ServeMux).findHandler returns (h Handler, patStr string,
   // _ *pattern, matches []string): RAX:RBX h, RCX:RDI patStr, RSI the
   // *pattern (nil on 404, 405 and redirects, whose patStr is the raw

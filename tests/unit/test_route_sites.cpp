@@ -430,3 +430,22 @@ TEST_CASE("a dispatch function with a hostile size is refused, not read", "[unit
   REQUIRE(l.sites.refused.size() == 1);
   CHECK(l.sites.refused.front().find("calls sync.(*Pool).Put 0 times") != std::string::npos);
 }
+
+TEST_CASE("a framework version mwscope has not verified is refused, not guessed", "[unit][routes]") {
+  // chiserver_stripped with its modinfo saying chi v5.0.9: no DWARF to
+  // fall back on, no table row.
+  std::ifstream in(fixture("chiserver_stripped"), std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "github.com/go-chi/chi/v5\tv5.0.7", to = "github.com/go-chi/chi/v5\tv5.0.9";
+  size_t at = data.find(from);
+  REQUIRE(at != std::string::npos);
+  for (; at != std::string::npos; at = data.find(from, at)) data.replace(at, from.size(), to);
+  const std::string bin = std::filesystem::temp_directory_path() / ("mws_route_sites_v_" + std::to_string(getpid()));
+  std::ofstream(bin, std::ios::binary).write(data.data(), std::streamsize(data.size()));
+  Loaded l = load(bin);
+  std::filesystem::remove(bin);
+  CHECK(sites_of(l, MWS_ROUTER_CHI).empty());
+  REQUIRE(l.sites.refused.size() == 1);
+  INFO(l.sites.refused.front());
+  CHECK(l.sites.refused.front().find("chi: github.com/go-chi/chi/v5 v5.0.9: layout unknown") == 0);
+}
