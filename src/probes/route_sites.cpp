@@ -184,14 +184,17 @@ Result<size_t> only_call_to(const Function& f, const target::GoFunctionIndex& in
   return calls.front();
 }
 
-// The last instruction in the kBefore instructions before insns[call]
-// that writes `reg` (no jump target in between: the value must come from
-// this straight line), or npos.
+// The last instruction in the kScanBeforeCall instructions before
+// insns[call] that writes `reg` (no jump target in between: the value must
+// come from this straight line), or npos. A CALL on the way clobbers every
+// register (Go's ABI saves none across calls; runtime.duffcopy's RSI and
+// RDI are not even in Capstone's list), so it ends the search.
 size_t last_writer_before(const Function& f, size_t call, x86_reg reg) {
   for (size_t k = 1; k <= kScanBeforeCall && k <= call; k++) {
     const size_t i = call - k;
     if (!f.contiguous(i + 1) || f.branch_targets.count(f.insns[i + 1].addr)) return std::string::npos;
     if (f.insns[i].writes_to(reg)) return i;
+    if (f.insns[i].id == X86_INS_CALL) return std::string::npos;
   }
   return std::string::npos;
 }
