@@ -957,6 +957,19 @@ static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_rou
 	return e->segments > 0;
 }
 
+/* FNV-1a over the first `len` bytes of a segment. */
+static __always_inline __u64 hash_bytes(const char *b, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+	for (__u32 i = 0; i < MWS_ROUTE_SEGMENT_BYTES; i++) {
+		if (i >= len)
+			break;
+		h ^= (__u8)b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
 /* A route's id: its router, its method's class and where its pattern
  * lives (the router's table: one route, one address), mixed as
  * assign_spawn_ctx mixes. Never 0 nor MWS_ROUTE_ID_NONE, and never with
@@ -1002,7 +1015,13 @@ int on_route(struct pt_regs *ctx)
 		/* The segments' addresses, read again: cheap next to a trap, and
 		 * the event keeps only their bytes. */
 		__u64 ptrs[MWS_ROUTE_MAX_SEGMENTS] = {};
-		if (site->shape == MWS_ROUTE_STRING_REGS) {
+		if (site->router == MWS_ROUTER_SERVEMUX_PATH) {
+			/* The old ServeMux's trailing-slash redirect returns a pattern
+			 * made afresh per request (path + "/", text equal to a
+			 * registered pattern): its address would make an id per
+			 * request, so this router's id comes from the bytes. */
+			ptrs[0] = hash_bytes(e->segment[0], e->segment_len[0]);
+		} else if (site->shape == MWS_ROUTE_STRING_REGS) {
 			ptrs[0] = obj;
 		} else {
 			__u64 base = obj, p = 0, l = 0;
