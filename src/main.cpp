@@ -88,7 +88,7 @@ int emit(mws::Profile& profile, const mws::cli::OutputOptions& out, const mws::a
     std::fprintf(stderr, "mwscope: wrote %s to %s\n", what.c_str(), path.c_str());
   };
   write(out.folded_path, "folded stacks (" + mws::describe_folded(profile, *weight) + ")",
-        [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by_middleware, o); });
+        [&](std::ostream& o) { mws::write_folded(profile, *weight, out.group_by, o); });
   write(out.leaks_folded_path, "leaked goroutine stacks (" + mws::describe_leaks_folded(profile) + ")",
         [&](std::ostream& o) { o << mws::render_leaks_folded(profile); });
   write(out.threads_folded_path, "thread groups (" + mws::describe_threads_folded(profile) + ")",

@@ -50,7 +50,7 @@ void add_output_options(CLI::App& app, OutputOptions& out) {
   app.add_option_function<std::string>(
          "--group-by",
          [&out](const std::string& v) {
-           out.group_by_middleware = v == "route" ? FoldedGroupBy::Route : FoldedGroupBy::Middleware;
+           out.group_by = v == "route" ? FoldedGroupBy::Route : FoldedGroupBy::Middleware;
          },
          "middleware: folded stacks start with the owning middleware, so a flame graph splits by it first; route: "
          "with the route of the request (a profile recorded with routes), one line per route")

@@ -24,7 +24,7 @@ struct OutputOptions {
   std::vector<std::string> middleware_patterns;
   // --group-by: middleware or route. (Named for its first value, which
   // src/main.cpp passes on as is; rename it with main.cpp.)
-  FoldedGroupBy group_by_middleware = FoldedGroupBy::None;
+  FoldedGroupBy group_by = FoldedGroupBy::None;
   size_t top = 20;
 };
 
