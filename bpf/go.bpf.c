@@ -62,6 +62,9 @@ const volatile struct mws_code_range goexit_code = {};
 /* Routes (events.h, "Routes"): requests get a state per goroutine, route
  * sites name their route. 0: no request state is kept, tags are 0. */
 const volatile __u32 routes_enabled = 0;
+/* net/http.serverHandler.ServeHTTP, link-time: a goroutine started from a
+ * stack through it was started by a request. */
+const volatile struct mws_code_range request_code = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -528,8 +531,11 @@ static __always_inline void start_request(__u64 g)
 	__sync_fetch_and_add(&request_generation, 1); /* after the write: see tag_cache */
 }
 
-/* A new goroutine takes over its creator's request (INHERITED), or none:
- * a g is reused, and what its last goroutine served is not the new one's. */
+/* A new goroutine takes over its creator's request (INHERITED) when its
+ * creation stack runs inside one, or none: a g is reused, and what its
+ * last goroutine served is not the new one's; and a connection's goroutine
+ * keeps its last request's state after it (net/http's background read
+ * starts between requests). */
 static __always_inline __u64 inherit_request(__u64 creator, __u64 newg)
 {
 	struct mws_request_state *c = creator ? bpf_map_lookup_elem(&request_state, &creator) : NULL;
@@ -1198,6 +1204,21 @@ static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, struct g_
 	return true;
 }
 
+/* Whether the creation stack of `e` passes through net/http.serverHandler.ServeHTTP. */
+static __always_inline bool in_request(const struct stack_chunk *c, const struct mws_task_spawn_event *e)
+{
+	const __u64 lo = request_code.lo + c->load_bias, len = request_code.hi - request_code.lo;
+	if (len == 0)
+		return false;
+	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
+		if (i >= e->stack_len)
+			break;
+		if (e->stack[i] - lo < len)
+			return true;
+	}
+	return e->caller - lo < len;
+}
+
 /* One created goroutine: its g, its ids, the creator's stack, and its
  * spawn context. `caller`: the return address the probed CALL will push
  * (0: read it at [SP], at a RET). */
@@ -1226,7 +1247,9 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 		caller = read_caller(ctx, c);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	assign_spawn_ctx(ctx, e, ids.parent_goid);
-	e->route_tag = routes_enabled ? inherit_request(goroutine_behind(ctx->r14), newg) : 0;
+	e->route_tag = 0;
+	if (routes_enabled)
+		e->route_tag = inherit_request(in_request(c, e) ? goroutine_behind(ctx->r14) : 0, newg);
 	if (send_used(e, __builtin_offsetof(struct mws_task_spawn_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;

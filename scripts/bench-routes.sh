@@ -67,7 +67,7 @@ round_mode() {
   if [ -n "$mw_pid" ]; then kill -INT "$mw_pid"; wait "$mw_pid"; fi
   local n
   n=$(field "$base.load" requests)
-  awk -v s="$((s1 - s0))" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.3f\n", n > 0 ? 1e6 * s / hz / n : 0 }' >>"$work/$label.us"
+  awk -v s="$((s1 - s0))" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.3f\n", (n > 0 ? 1e6 * s / hz / n : 0) }' >>"$work/$label.us"
   printf "  round %d %-16s %8s requests  %6.1f us server CPU/request\n" "$round" "$label" "$n" "$(tail -1 "$work/$label.us")"
 }
 

@@ -340,8 +340,10 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   // once (gin, echo, chi... all sit behind it).
   if (!req.requests)
     t.requests_unavailable = "requests not counted (one uprobe trap per request; --requests turns it on)";
-  else if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP"))
+  else if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP")) {
     t.plan.requests.push_back(*site);
+    if (auto f = index->find("net/http.serverHandler.ServeHTTP")) t.plan.request_code = {f->entry, f->entry + f->size};
+  }
   else
     t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
   if (req.routes) plan_routes(exe, *index, t);

@@ -33,6 +33,8 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   if (!plan.tracks_goroutines()) spawn_ctx.enabled = 0;
   std::memcpy(const_cast<mws_spawn_ctx_offsets*>(&p->skel_->rodata->spawn_ctx_off), &spawn_ctx, sizeof(spawn_ctx));
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->goexit_code), &plan.goexit_code, sizeof(plan.goexit_code));
+  std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->request_code), &plan.request_code,
+              sizeof(plan.request_code));
   // Routes need the request's start (the requests probe) and a router.
   const bool routes = !plan.routes.empty() && !plan.requests.empty();
   p->skel_->rodata->routes_enabled = routes && !opt.empty_programs ? 1u : 0u;

@@ -61,6 +61,7 @@ struct GoProbePlan {
   // offsets are known (bpf/events.h).
   mws_spawn_ctx_offsets spawn_ctx{0, 0, -1, -1, -1};
   mws_code_range goexit_code{};  // runtime.goexit, link-time: where every goroutine's stack ends
+  mws_code_range request_code{}; // net/http.serverHandler.ServeHTTP, link-time: a stack through it serves a request
 };
 
 struct GoProbeOptions {
