@@ -55,6 +55,7 @@ enum mws_counter {
 	MWS_CNT_TASK_READ_ERRORS, /* could not read a g's fields: spawn/exit event lost */
 	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
 	MWS_CNT_TINY_ALLOCS,      /* tiny allocations the runtime flushed (sampled mode; see count_tiny_flush) */
+	MWS_CNT_REQUEST_STATE_FULL, /* requests whose goroutine found no room in request_state: no route */
 	MWS_CNT__COUNT,
 };
 
@@ -394,9 +395,12 @@ struct mws_goid_ctx {
 #define MWS_ROUTE_TAG_ID_MASK ((1ull << 62) - 1) /* without PENDING: the route id (never 0) */
 #define MWS_ROUTE_ID_NONE 1ull                   /* a router saw the request and matched nothing (404, 405, redirect) */
 
-/* Map request_state (LRU hash, by g address): the request each goroutine
- * serves or was started by. LRU: goroutines that stopped serving age out. */
-#define MWS_REQUEST_STATE_MAX 65536
+/* Map request_state (hash, by g address): the request each goroutine
+ * serves or was started by. Not an LRU: its lookups, on every allocation,
+ * would write the entry (its reference bit) from every CPU. It holds one
+ * entry per g that served or was started by a request, and Go reuses a g
+ * for later goroutines (like spawn_ctx); a full map is counted. */
+#define MWS_REQUEST_STATE_MAX 131072
 struct mws_request_state {
 	__u64 route_tag;
 	__u64 serial; /* the request's serial (0: none), kept when route_tag becomes its route */

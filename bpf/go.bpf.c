@@ -155,7 +155,7 @@ struct {
 
 /* The request each goroutine serves, or was started by (events.h, "Routes"). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MWS_REQUEST_STATE_MAX);
 	__type(key, __u64);
 	__type(value, struct mws_request_state);
@@ -522,13 +522,28 @@ static __always_inline __u64 route_tag_of(__u64 g)
 	return tag;
 }
 
+/* Writes g's request state: in place when g has an entry (a connection's
+ * goroutine, request after request; a reused g), which costs no map
+ * update. A full map is counted: that request goes without a route. */
+static __always_inline void set_request_state(__u64 g, __u64 route_tag, __u64 serial)
+{
+	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
+	if (st) {
+		WRITE_ONCE(st->route_tag, route_tag);
+		WRITE_ONCE(st->serial, serial);
+	} else if (route_tag) {
+		struct mws_request_state fresh = {.route_tag = route_tag, .serial = serial};
+		if (bpf_map_update_elem(&request_state, &g, &fresh, BPF_NOEXIST) != 0)
+			count(MWS_CNT_REQUEST_STATE_FULL);
+	}
+	__sync_fetch_and_add(&request_generation, 1); /* after the write: see tag_cache */
+}
+
 /* Goroutine g starts serving a request: a new serial, route not known yet. */
 static __always_inline void start_request(__u64 g)
 {
 	const __u64 serial = (__sync_fetch_and_add(&request_serial, 1) + 1) & MWS_ROUTE_TAG_SERIAL_MASK;
-	struct mws_request_state st = {.route_tag = MWS_ROUTE_TAG_PENDING | serial, .serial = serial};
-	bpf_map_update_elem(&request_state, &g, &st, BPF_ANY);
-	__sync_fetch_and_add(&request_generation, 1); /* after the write: see tag_cache */
+	set_request_state(g, MWS_ROUTE_TAG_PENDING | serial, serial);
 }
 
 /* A new goroutine takes over its creator's request (INHERITED) when its
@@ -544,13 +559,9 @@ static __always_inline __u64 inherit_request(__u64 creator, __u64 newg)
 		st.route_tag = READ_ONCE(c->route_tag);
 		st.serial = READ_ONCE(c->serial);
 	}
-	if (st.route_tag) {
+	if (st.route_tag)
 		st.route_tag |= MWS_ROUTE_TAG_INHERITED;
-		bpf_map_update_elem(&request_state, &newg, &st, BPF_ANY);
-	} else {
-		bpf_map_delete_elem(&request_state, &newg);
-	}
-	__sync_fetch_and_add(&request_generation, 1);
+	set_request_state(newg, st.route_tag, st.serial);
 	return st.route_tag;
 }
 
@@ -922,10 +933,10 @@ static __always_inline bool is_raw_path(struct pt_regs *ctx, const struct mws_ro
 	return ptr != 0 && (ptr == path || ptr == raw);
 }
 
-/* Reads the pattern as the site says into e's segments; false when the
- * router matched nothing. */
+/* Reads the pattern as the site says into e's segments, and where each
+ * segment lives into ptrs; false when the router matched nothing. */
 static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_route_site *site,
-				       struct mws_route_event *e, __u64 *obj_out)
+				       struct mws_route_event *e, __u64 *obj_out, __u64 *ptrs)
 {
 	__u64 obj = reg_value(ctx, site->reg), ptr = 0, len = 0;
 	*obj_out = obj;
@@ -933,6 +944,7 @@ static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_rou
 		return false;
 	if (site->shape == MWS_ROUTE_STRING_REGS) {
 		len = reg_value(ctx, site->len_reg);
+		ptrs[0] = obj;
 		return len > 0 && copy_segment(e, 0, obj, len) && (e->segments = 1);
 	}
 	__u64 base = obj;
@@ -947,6 +959,7 @@ static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_rou
 	if (site->shape == MWS_ROUTE_STRING_AT) {
 		if (len == 0 || is_raw_path(ctx, site, obj, ptr))
 			return false;
+		ptrs[0] = ptr;
 		return copy_segment(e, 0, ptr, len) && (e->segments = 1);
 	}
 	/* MWS_ROUTE_STRINGS_AT: (ptr, len) is the slice's; its elements are strings. */
@@ -958,6 +971,7 @@ static __always_inline bool read_route(struct pt_regs *ctx, const struct mws_rou
 			break;
 		if (!read_go_string(ptr + 16 * i, &sp, &sl) || !copy_segment(e, i, sp, sl))
 			return false;
+		ptrs[i & (MWS_ROUTE_MAX_SEGMENTS - 1)] = sp;
 		e->segments = i + 1;
 	}
 	return e->segments > 0;
@@ -1014,36 +1028,16 @@ int on_route(struct pt_regs *ctx)
 	e->_reserved = 0;
 	for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++)
 		e->segment_len[i] = 0;
-	__u64 obj = 0;
-	const bool matched = read_route(ctx, site, e, &obj);
+	__u64 obj = 0, ptrs[MWS_ROUTE_MAX_SEGMENTS] = {};
+	const bool matched = read_route(ctx, site, e, &obj, ptrs);
 	e->method = route_method(ctx, site, obj);
 	if (matched) {
-		/* The segments' addresses, read again: cheap next to a trap, and
-		 * the event keeps only their bytes. */
-		__u64 ptrs[MWS_ROUTE_MAX_SEGMENTS] = {};
-		if (site->router == MWS_ROUTER_SERVEMUX_PATH) {
-			/* The old ServeMux's trailing-slash redirect returns a pattern
-			 * made afresh per request (path + "/", text equal to a
-			 * registered pattern): its address would make an id per
-			 * request, so this router's id comes from the bytes. */
+		/* The old ServeMux's trailing-slash redirect returns a pattern
+		 * made afresh per request (path + "/", text equal to a registered
+		 * pattern): its address would make an id per request, so this
+		 * router's id comes from the bytes. */
+		if (site->router == MWS_ROUTER_SERVEMUX_PATH)
 			ptrs[0] = hash_bytes(e->segment[0], e->segment_len[0]);
-		} else if (site->shape == MWS_ROUTE_STRING_REGS) {
-			ptrs[0] = obj;
-		} else {
-			__u64 base = obj, p = 0, l = 0;
-			if (site->deref_off >= 0)
-				read_u64(obj, site->deref_off, &base);
-			read_go_string(base + site->pattern_off, &p, &l);
-			if (site->shape == MWS_ROUTE_STRING_AT) {
-				ptrs[0] = p;
-			} else {
-				for (__u32 i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++) {
-					if (i >= e->segments)
-						break;
-					read_u64(p + 16 * i, 0, &ptrs[i]);
-				}
-			}
-		}
 		e->route_id = route_id(e, ptrs);
 		/* A ServeMux subtree pattern ends in '/': another router may come. */
 		__u32 last = e->segment_len[0] - 1;

@@ -83,6 +83,7 @@ struct RawRecording {
 
   // Counters of the BPF side, and what was lost on the way.
   uint64_t requests = 0;
+  uint64_t request_state_full = 0;  // --by-route: requests whose state found no room in the kernel
   uint64_t tiny_allocs = 0;
   uint64_t events = 0, dropped_events = 0, stack_errors = 0, truncated_stacks = 0;
   uint64_t dropped_ring_full = 0, dropped_over_limit = 0;  // of dropped_events

@@ -108,6 +108,7 @@ struct RouteSummary {
   uint64_t route_events = 0;            // route site hits seen
   uint64_t truncated = 0, read_errors = 0;  // route events whose pattern was cut, or unreadable
   uint64_t over_cap = 0;                // route events beyond the cap on distinct routes
+  uint64_t no_room = 0;                 // requests whose state the kernel map could not hold: no route
   bool operator==(const RouteSummary&) const = default;
 };
 

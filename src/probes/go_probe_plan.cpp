@@ -169,27 +169,6 @@ std::string plan_goroutine_reading(const target::ElfFile& exe, const target::GoF
   return "";
 }
 
-// The pt_regs register for a Capstone one (bpf/events.h, enum mws_reg).
-uint32_t mws_reg_of(x86_reg r) {
-  switch (r) {
-    case X86_REG_RAX: return MWS_REG_AX;
-    case X86_REG_RBX: return MWS_REG_BX;
-    case X86_REG_RCX: return MWS_REG_CX;
-    case X86_REG_RDX: return MWS_REG_DX;
-    case X86_REG_RSI: return MWS_REG_SI;
-    case X86_REG_RDI: return MWS_REG_DI;
-    case X86_REG_RBP: return MWS_REG_BP;
-    case X86_REG_R8: return MWS_REG_R8;
-    case X86_REG_R9: return MWS_REG_R9;
-    case X86_REG_R10: return MWS_REG_R10;
-    case X86_REG_R11: return MWS_REG_R11;
-    case X86_REG_R12: return MWS_REG_R12;
-    case X86_REG_R13: return MWS_REG_R13;
-    case X86_REG_R14: return MWS_REG_R14;
-    case X86_REG_R15: return MWS_REG_R15;
-    default: return MWS_REG_NONE;
-  }
-}
 
 struct TinyFlushSite {
   ProbeSite site;
@@ -218,7 +197,7 @@ Result<TinyFlushSite> tiny_flush_site(const target::ElfFile& exe, const target::
   if (flushes.size() != 1)
     return Error{fmt::format("{} flushes c.tinyAllocs (offset {}) in {} places, not one", name,
                              facts.mcache_tiny_allocs_offset, flushes.size())};
-  const uint32_t reg = mws_reg_of(flushes.front().base);
+  const uint32_t reg = pt_regs_register(flushes.front().base);
   if (reg == MWS_REG_NONE) return Error{name + ": the mcache is in a register mwscope does not read"};
   const uint64_t load = flushes.front().load;
   return TinyFlushSite{{exe.path(), name + " tiny flush", fn->file_offset + (load - fn->entry), load,

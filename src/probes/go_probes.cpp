@@ -119,6 +119,7 @@ BpfCounters GoProbes::read_counters() const {
   c.task_read_errors = sum[MWS_CNT_TASK_READ_ERRORS];
   c.requests = sum[MWS_CNT_REQUESTS];
   c.tiny_allocs = sum[MWS_CNT_TINY_ALLOCS];
+  c.request_state_full = sum[MWS_CNT_REQUEST_STATE_FULL];
   c.spawn_ctx_lost = sum_percpu_counters(skel_->maps.spawn_ctx_lost, 1)[MWS_SPAWN_CTX_LOST_FULL];
   return c;
 }

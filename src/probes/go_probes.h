@@ -73,6 +73,7 @@ struct GoProbeOptions {
 struct BpfCounters {
   uint64_t ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
   uint64_t requests = 0;
+  uint64_t request_state_full = 0;  // --by-route: requests whose state found no room (bpf/events.h)
   uint64_t tiny_allocs = 0;  // sampled mode: tiny allocations the runtime flushed while recording
   uint64_t spawn_ctx_lost = 0;  // goroutines whose spawn context the full map could not keep
 };

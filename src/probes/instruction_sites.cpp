@@ -1,5 +1,7 @@
 #include "probes/instruction_sites.h"
 
+#include "bpf/events.h"
+
 #include <algorithm>
 #include <iterator>
 
@@ -137,6 +139,27 @@ std::vector<CounterFlush> find_counter_flushes(std::span<const uint8_t> code, ui
     }
   }
   return found;
+}
+
+uint32_t pt_regs_register(x86_reg r) {
+  switch (r) {
+    case X86_REG_RAX: return MWS_REG_AX;
+    case X86_REG_RBX: return MWS_REG_BX;
+    case X86_REG_RCX: return MWS_REG_CX;
+    case X86_REG_RDX: return MWS_REG_DX;
+    case X86_REG_RSI: return MWS_REG_SI;
+    case X86_REG_RDI: return MWS_REG_DI;
+    case X86_REG_RBP: return MWS_REG_BP;
+    case X86_REG_R8: return MWS_REG_R8;
+    case X86_REG_R9: return MWS_REG_R9;
+    case X86_REG_R10: return MWS_REG_R10;
+    case X86_REG_R11: return MWS_REG_R11;
+    case X86_REG_R12: return MWS_REG_R12;
+    case X86_REG_R13: return MWS_REG_R13;
+    case X86_REG_R14: return MWS_REG_R14;
+    case X86_REG_R15: return MWS_REG_R15;
+    default: return MWS_REG_NONE;
+  }
 }
 
 }  // namespace mws::probes

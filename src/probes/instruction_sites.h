@@ -51,4 +51,8 @@ struct CounterFlush {
 std::vector<CounterFlush> find_counter_flushes(std::span<const uint8_t> code, uint64_t entry_addr,
                                                int64_t member_offset);
 
+// The pt_regs register (bpf/events.h, enum mws_reg) of a 64-bit Capstone
+// register, MWS_REG_NONE for any other: what a BPF program reads at a site.
+uint32_t pt_regs_register(x86_reg r);
+
 }  // namespace mws::probes

@@ -111,26 +111,6 @@ bool emulated(const Insn& i) {
   return false;
 }
 
-uint32_t mws_reg(x86_reg r) {
-  switch (r) {
-    case X86_REG_RAX: return MWS_REG_AX;
-    case X86_REG_RBX: return MWS_REG_BX;
-    case X86_REG_RCX: return MWS_REG_CX;
-    case X86_REG_RDX: return MWS_REG_DX;
-    case X86_REG_RSI: return MWS_REG_SI;
-    case X86_REG_RDI: return MWS_REG_DI;
-    case X86_REG_RBP: return MWS_REG_BP;
-    case X86_REG_R8: return MWS_REG_R8;
-    case X86_REG_R9: return MWS_REG_R9;
-    case X86_REG_R10: return MWS_REG_R10;
-    case X86_REG_R11: return MWS_REG_R11;
-    case X86_REG_R12: return MWS_REG_R12;
-    case X86_REG_R13: return MWS_REG_R13;
-    case X86_REG_R14: return MWS_REG_R14;
-    case X86_REG_R15: return MWS_REG_R15;
-    default: return MWS_REG_NONE;
-  }
-}
 
 // `mov reg64, qword ptr [rsp + disp]`: the register, or INVALID.
 x86_reg load_from_sp(const Insn& i, int64_t* disp) {
@@ -244,12 +224,12 @@ void find_mux_request(const Function& f, size_t call, size_t site, mws_route_sit
   for (size_t i = call + 1; i < site; i++) {
     int64_t disp = 0;
     x86_reg r = load_from_sp(f.insns[i], &disp);
-    if (r == X86_REG_INVALID || disp != slot || mws_reg(r) == MWS_REG_NONE) continue;
+    if (r == X86_REG_INVALID || disp != slot || pt_regs_register(r) == MWS_REG_NONE) continue;
     bool kept = true;
     for (size_t j = i + 1; j < site; j++) kept = kept && !f.insns[j].writes_to(r);
     if (kept) {
       spec.request_at = MWS_REQ_REG;
-      spec.request_reg = mws_reg(r);
+      spec.request_reg = pt_regs_register(r);
       spec.request_off = -1;
     }
   }

@@ -31,6 +31,7 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   const auto bpf = probes.read_counters();
   const auto& decoded = decoder.stats();
   raw.requests = bpf.requests;
+  raw.request_state_full = bpf.request_state_full;
   raw.tiny_allocs = bpf.tiny_allocs;
   raw.task_read_errors = bpf.task_read_errors;
   raw.spawn_ctx_lost = bpf.spawn_ctx_lost + raw.spawn_ctx_seed_lost;

@@ -29,6 +29,9 @@ void render_summary(std::string& out, const RouteSummary& s) {
                        "routes (counted in {})\n",
                        grouped(s.route_events), grouped(s.truncated), grouped(s.read_errors), grouped(s.over_cap),
                        kRouteOther);
+  if (s.no_room)
+    out += fmt::format("  {} request(s) found no room for their state in the kernel: their work counts as {}\n",
+                       grouped(s.no_room), kRouteNoRequest);
 }
 
 }  // namespace
