@@ -215,6 +215,12 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
       in.created_in_request = &in_request;
     }
     if (raw.reachability.ran) in.reach = &raw.wait_reach;
+    if (raw.routes_recorded && raw.tasks_tracked)
+      in.route_of = [&](uint64_t goid) -> std::optional<uint32_t> {
+        auto t = raw.tasks.live().find(goid);
+        if (t == raw.tasks.live().end() || t->second.route_tag == 0) return std::nullopt;
+        return raw.routes.route_of(t->second.route_tag, true);
+      };
     const auto decide_start = std::chrono::steady_clock::now();
     profile.goroutines = group_goroutines(in, stack_sym, &evidence);
     profile.goroutines.decide_s =

@@ -176,6 +176,15 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
         e.undecided = r->second == WaitReach::kUndecided;
       }
     if (evidence_by_goid) evidence_by_goid->emplace(g.goid, e);
+    if (in.route_of)
+      if (auto route = in.route_of(g.goid)) {
+        auto c = std::find_if(a.group.by_route.begin(), a.group.by_route.end(),
+                              [&](const RouteTaskCount& x) { return x.route == *route; });
+        if (c == a.group.by_route.end()) c = a.group.by_route.insert(c, RouteTaskCount{*route, 0, 0, 0});
+        c->live++;
+        // A request started it: the verdict's per-request rule applies.
+        c->leaked += e.unreachable || e.go_says || e.blocked_long;
+      }
     auto same = std::find_if(a.group.evidence.begin(), a.group.evidence.end(), [&](const GoroutineEvidence& x) {
       return x.blocked_long == e.blocked_long && x.unreachable == e.unreachable && x.go_says == e.go_says &&
              x.from_request == e.from_request && x.in_flight == e.in_flight && x.undecided == e.undecided;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -21,6 +23,9 @@ using collect::WaitReach;
 struct GoroutineSnapshotInputs {
   const std::vector<target::GoroutineSnapshot>* at_attach = nullptr;
   const std::vector<target::GoroutineSnapshot>* at_end = nullptr;
+  // --by-route: the route of the request that started a goroutine, by goid
+  // (GoroutineGroup::by_route); none for goroutines no request started.
+  std::function<std::optional<uint32_t>(uint64_t goid)> route_of;
   uint64_t read_ns = 0;  // CLOCK_MONOTONIC of the end reading (Go's nanotime clock)
   double duration_s = 0;
   double leak_age_s = 30;

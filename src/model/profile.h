@@ -244,6 +244,10 @@ struct GoroutineGroup {
   // still growing grows here; one that grew before attach is flat.
   uint64_t at_attach = 0;
   std::vector<GoroutineEvidence> evidence;  // interpret: per combination, most first
+  // --by-route, goroutines created while recording: per route of the
+  // request whose goroutine started them, how many and how many leaked
+  // (spawned unused). Goroutines with no route are in none.
+  std::vector<RouteTaskCount> by_route;
   // The verdict (attribute/leak_verdict.h), each goroutine in one of
   // leaked, in_flight, long_lived, suspect, or none (not blocked long):
   //  - leaked: unreachable, or Go says, or started per request and

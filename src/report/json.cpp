@@ -361,6 +361,7 @@ void fields(V& v, T& g) requires std::is_same_v<std::remove_const_t<T>, Goroutin
   v.req("blocked_s", g.blocked_s);
   v.req("states", g.states);
   v.opt("middleware", g.middleware);
+  v.opt("by_route", g.by_route);  // --by-route
   v.frame_ids("stack", g.frame_ids);
   v.frame_ids("creation_stack", g.creation_frame_ids);
 }

@@ -231,14 +231,36 @@ std::string render_pprof_goroutines(const Profile& p) {
       const std::pair<std::string_view, uint64_t> verdicts[] = {
           {"leaked", grp.leaked}, {"in-flight", grp.in_flight}, {"long-lived", grp.long_lived},
           {"suspect", grp.suspect}, {"none", none}};
+      // Routes recorded: each verdict's goroutines split by the route of
+      // the request that started them (the leaked ones by the routes'
+      // leaked counts, the others by what is left of each route, in
+      // order); what no route covers stays unlabelled.
+      std::vector<uint64_t> leaked_left, other_left;
+      for (const RouteTaskCount& c : grp.by_route) {
+        leaked_left.push_back(std::min(c.leaked, c.live));
+        other_left.push_back(c.live - std::min(c.leaked, c.live));
+      }
+      const std::string why = leak_why(grp);
       for (const auto& [verdict, n] : verdicts) {
         if (n == 0) continue;
-        std::vector<std::pair<std::string_view, std::string_view>> labels = {
-            {"verdict", verdict}, {"leaked", verdict == "leaked" ? "true" : "false"}, {"state", state},
-            {"middleware", grp.middleware}, {"stack", where}};
-        const std::string why = leak_why(grp);
-        if (verdict == "leaked") labels.push_back({"why", why});
-        b.sample(stack, {clamp_signed(n)}, labels);
+        auto emit = [&](uint64_t count, std::string_view route) {
+          if (count == 0) return;
+          std::vector<std::pair<std::string_view, std::string_view>> labels = {
+              {"verdict", verdict}, {"leaked", verdict == "leaked" ? "true" : "false"}, {"state", state},
+              {"middleware", grp.middleware}, {"stack", where}};
+          if (verdict == "leaked") labels.push_back({"why", why});
+          if (!route.empty()) labels.push_back({"route", route});
+          b.sample(stack, {clamp_signed(count)}, labels);
+        };
+        uint64_t left = n;
+        auto& per_route = verdict == "leaked" ? leaked_left : other_left;
+        for (size_t k = 0; k < grp.by_route.size() && left > 0; k++) {
+          const uint64_t take = std::min(per_route[k], left);
+          per_route[k] -= take;
+          left -= take;
+          emit(take, route_name(p, grp.by_route[k].route));
+        }
+        emit(left, "");
       }
     }
   } else if (p.tasks.tracked) {

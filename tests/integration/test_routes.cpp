@@ -399,6 +399,21 @@ void check_exact_by_route(const RouteRecording& rec) {
   CHECK(leaked[leak_key] == verdict_leaked);
   for (const auto& [name, n] : leaked)
     if (name != leak_key) CHECK(n == 0);
+
+  // The same goroutines read from memory at the end (what the goroutine
+  // profile labels): grouped by where they wait, by route of their request.
+  std::map<std::string, uint64_t> read_leaked, read_live;
+  uint64_t read_verdict_leaked = 0;
+  for (const auto& g : rec.profile.at("goroutines").at("groups")) {
+    if (g.at("start_function") == "main.leakBlocked") read_verdict_leaked += g.at("leaked").get<uint64_t>();
+    for (const auto& r : g.value("by_route", json::array())) {
+      const std::string& name = routes.at(r.at("route").get<size_t>()).name;
+      read_leaked[name] += r.at("leaked").get<uint64_t>();
+      read_live[name] += r.at("live").get<uint64_t>();
+    }
+  }
+  CHECK(read_live[leak_key] == rec.requests.leaked);
+  CHECK(read_leaked[leak_key] == read_verdict_leaked);
 }
 
 bool built(const std::string& name) { return std::filesystem::exists(fixture(name)); }

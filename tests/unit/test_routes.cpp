@@ -243,6 +243,43 @@ TEST_CASE("routes pprof goroutines: goroutines created while recording labelled 
                                              {"|false|main.main", 1}});
 }
 
+TEST_CASE("routes pprof goroutines: goroutines read from memory labelled with the route of the request that started them",
+          "[report][routes][pprof]") {
+  Profile p = routes_profile();
+  p.goroutines.read = true;
+  GoroutineGroup parked;  // 3 parked: 2 leaked (both started by POST /orders), 1 none (no route)
+  parked.frame_ids = test::intern(p, {fr("main.createOrder.func1", 22)});
+  parked.start_function = "main.createOrder.func1";
+  parked.middleware = "main.createOrder";
+  parked.count = 3;
+  parked.leaked = 2;
+  parked.leaked_unreachable = 2;
+  parked.by_route = {{1, 0, 2, 2}};
+  p.goroutines.groups.push_back(parked);
+  GoroutineGroup mixed;  // 4: 1 leaked (GET /items/{id}), 1 long-lived (POST /orders), 2 none (no route)
+  mixed.frame_ids = test::intern(p, {fr("main.worker", 7)});
+  mixed.start_function = "main.worker";
+  mixed.count = 4;
+  mixed.leaked = 1;
+  mixed.long_lived = 1;
+  mixed.by_route = {{0, 0, 1, 1}, {1, 0, 1, 0}};
+  p.goroutines.groups.push_back(mixed);
+  const pprof::Profile out = decode(render_pprof_goroutines(p));
+  std::map<std::string, int64_t> by;
+  int64_t total = 0;
+  for (const auto& s : out.sample()) {
+    auto l = labels_of(out, s);
+    by[l["route"] + "|" + l["verdict"] + "|" + leaf_of(out, s)] += s.value(0);
+    total += s.value(0);
+  }
+  CHECK(total == 7);
+  CHECK(by == std::map<std::string, int64_t>{{"POST /orders|leaked|main.createOrder.func1", 2},
+                                             {"|none|main.createOrder.func1", 1},
+                                             {"GET /items/{id}|leaked|main.worker", 1},
+                                             {"POST /orders|long-lived|main.worker", 1},
+                                             {"|none|main.worker", 2}});
+}
+
 TEST_CASE("routes folded: --group-by route puts the route first, one line per share", "[report][routes][folded]") {
   const Profile p = routes_profile();
   // A route no stack has a share of (GET /evil) has no line.
