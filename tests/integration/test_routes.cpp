@@ -22,10 +22,14 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "../skip.h"
 #include "harness.h"
+#include "real_servers.h"
 
 using namespace mws::test;
 using namespace std::chrono;
@@ -524,4 +528,73 @@ TEST_CASE("routemux: each build serves the ServeMux it says, and names routes as
     if (ran == 0) MWS_SKIP("no routemux build");
     WARN("only " << ran << " of " << builds.size() << " routemux builds are built (-DMWS_GO_MATRIX=ON builds the rest)");
   }
+}
+
+// ---- serve: per-route series for Prometheus ----------------------------------
+
+namespace {
+
+// The value of `metric` for the series whose route label is `route` in a
+// Prometheus text exposition; nullopt when there is none.
+std::optional<double> route_sample(const std::string& exposition, const std::string& metric, const std::string& route) {
+  std::istringstream lines(exposition);
+  const std::string label = "route=\"" + route + "\"";
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(metric + "{", 0) == 0 && line.find(label) != std::string::npos)
+      return std::stod(line.substr(line.rfind(' ') + 1));
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("serve --by-route: requests per route on /metrics equal the fixture's own count, leaks on their route",
+          "[bpf][routes][serve]") {
+  Server server = start_server("chiroutes");
+  // Read before serve attaches; the reading after the load is one more
+  // request, which no router names: "(no route)" counts it.
+  const RouteCounts before = route_counts(json::parse(*http_get(server.port, "/debug/routes")));
+  const int port = free_loopback_port();
+  Child serve = Child::spawn({mwscope_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "-p",
+                              std::to_string(server.child.pid()), "--mode", "exact", "--by-route", "--refresh", "1"});
+  INFO(serve.stderr_text());
+  REQUIRE(serve.wait_stderr_line("serving http://", seconds(60)));
+  // serve says "serving" once the target is attached: the load counts from here.
+  auto sent = run_load(server.port, 400, 2, 1);
+  const RouteCounts served = route_counts(json::parse(*http_get(server.port, "/debug/routes"))) - before;
+  REQUIRE(sent.at("GET /leak/{n}") > 0);
+  // The next readings (every second) hold the whole load; the counters only grow.
+  const auto deadline = steady_clock::now() + seconds(30);
+  std::string metrics;
+  bool all = false;
+  while (!all && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(500));
+    metrics = http_get(port, "/metrics").value_or("");
+    all = route_sample(metrics, "mwscope_route_requests_total", "(no route)") ==
+          double(served.rejected + served.not_found + 1);
+    for (const auto& [route, n] : served.routes)
+      all = all && route_sample(metrics, "mwscope_route_requests_total", route) == double(n);
+  }
+  INFO(metrics);
+  for (const auto& [route, n] : served.routes) {
+    INFO(route);
+    CHECK(route_sample(metrics, "mwscope_route_requests_total", route) == double(n));
+  }
+  CHECK(route_sample(metrics, "mwscope_route_requests_total", "(no route)") ==
+        double(served.rejected + served.not_found + 1));
+  // Every /leak request left one goroutine blocked on a channel only it
+  // holds: those the verdict calls leaked (all its leaks here; its own
+  // accuracy is test_leak_verdict's) are all on the leak route.
+  double verdict_leaked = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("mwscope_goroutines_leaked{", 0) == 0) verdict_leaked += std::stod(line.substr(line.rfind(' ') + 1));
+  CHECK(verdict_leaked > 0);
+  CHECK(verdict_leaked <= double(served.leaked));
+  CHECK(route_sample(metrics, "mwscope_route_goroutines_leaked", "GET /leak/{id}") == verdict_leaked);
+  // The handler of POST /orders allocates 5 objects per request by construction.
+  const auto orders = route_sample(metrics, "mwscope_route_alloc_objects_total", "POST /orders");
+  REQUIRE(orders);
+  CHECK(*orders >= 5.0 * double(served.routes.at("POST /orders")));
+  serve.signal(SIGTERM);
+  CHECK(serve.wait(seconds(30)) == 0);
 }
