@@ -13,6 +13,20 @@ namespace {
 using namespace textfmt;
 
 constexpr size_t kRouteWidth = 36;
+
+// A route too long for its column keeps its method and the end of its
+// path ("GET …/items/{id}"): a route is not a Go symbol, and the package
+// rule of shorten_name would cut it at its last slash.
+std::string shorten_route(const std::string& name, size_t width) {
+  if (name.size() <= width) return name;
+  const size_t space = name.find(' ');
+  const std::string method = space != std::string::npos && space < 8 ? name.substr(0, space + 1) : "";
+  const std::string_view ellipsis = "\u2026";
+  const size_t keep = width > method.size() + 1 ? width - method.size() - 1 : 1;
+  size_t from = name.size() - std::min(keep, name.size());
+  while (from < name.size() && (static_cast<unsigned char>(name[from]) & 0xC0) == 0x80) from++;  // whole UTF-8 characters
+  return method + std::string(ellipsis) + name.substr(from);
+}
 constexpr size_t kMiddlewareWidth = 28;
 
 // "-" for a route without requests (a pseudo-route): nothing to divide by.
@@ -61,7 +75,7 @@ std::string render_routes_text(const Profile& p, size_t top_n) {
     const RouteTotals& r = rows[i];
     const bool allocs = p.meta.allocations_tracked;
     out += fmt::format("  {:>3}  {}  {:>9}  {:>9}  {:>10}{}{}  {:>7}  {}\n", i + 1,
-                       pad(shorten_name(printable(r.name), kRouteWidth), kRouteWidth), grouped(r.requests),
+                       pad(shorten_route(printable(r.name), kRouteWidth), kRouteWidth), grouped(r.requests),
                        allocs ? per_request(r, r.objects_per_request(), false) : "-",
                        allocs ? per_request(r, r.bytes_per_request(), true) : "-", samples(grouped(r.samples)),
                        heap(human_bytes(uint64_t(std::max<int64_t>(r.inuse_bytes, 0)))), grouped(r.leaked_tasks),
@@ -72,6 +86,10 @@ std::string render_routes_text(const Profile& p, size_t top_n) {
     out += "  * heap in use as of the last GC, apportioned: each stack's in-use bytes split by its routes' shares of "
            "its objects\n";
   if (!p.tasks.tracked) out += "  leaked: goroutine creation not tracked, 0 throughout\n";
+  if (std::any_of(rows.begin(), rows.end(), [](const RouteTotals& r) { return r.name == kRouteNoRequest; }))
+    out += fmt::format("  {}: work outside every request's handler: background goroutines, and net/http reading the "
+                       "next request and finishing the last on each connection\n",
+                       kRouteNoRequest);
   render_summary(out, s);
   return out;
 }

@@ -180,6 +180,18 @@ TEST_CASE("routes text: one row per route with per-request figures, - for pseudo
 
   // --top cuts the table.
   CHECK(render_routes_text(p, 1).find("... 3 more") != std::string::npos);
+  // What (no request) holds is said under the table.
+  CHECK(table.find("(no request): work outside every request's handler") != std::string::npos);
+
+  // A long route keeps its method and the end of its path, not a Go
+  // symbol's last segment.
+  Profile long_route = routes_profile();
+  long_route.routes[0].name = "GET /api/v1/organizations/{org}/projects/{project}/items/{id}";
+  const std::string lt = render_routes_text(long_route, 10);
+  INFO(lt);
+  CHECK(lt.find("GET \u2026") != std::string::npos);
+  CHECK(lt.find("/projects/{project}/items/{id} ") != std::string::npos);
+  CHECK(lt.find("organizations") == std::string::npos);
 }
 
 TEST_CASE("routes text: nothing without routes, the reason when they could not be recorded", "[report][routes]") {
