@@ -51,14 +51,8 @@ round_mode() {
   local label=$1 round=$2; shift 2
   local base=$work/${label}_$round mw_pid=""
   if [ $# -gt 0 ]; then
-    "$MWSCOPE" -p "$SERVER_PID" "$@" --json "$base.json" >"$base.report" 2>"$base.err" &
-    mw_pid=$!
-    for _ in $(seq 400); do
-      grep -q "attached" "$base.err" && break
-      kill -0 "$mw_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "attached" "$base.err" || { echo "bench: mwscope $* did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+    start_mwscope "$base" -p "$SERVER_PID" "$@"
+    mw_pid=$MW_PID
   fi
   local s0 s1
   s0=$(proc_ticks "$SERVER_PID")

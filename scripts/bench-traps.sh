@@ -60,14 +60,8 @@ echo "  allocserver -memprofilerate $RATE, loadgen -c $CONC on /work, $ROUNDS ro
 for round in $(seq "$ROUNDS"); do
   base=$work/r$round
   : >"$base.err"
-  "$MWSCOPE" -p "$SERVER_PID" --mode sampled --json "$base.json" >"$base.report" 2>"$base.err" &
-  mw_pid=$!
-  for _ in $(seq 400); do
-    grep -q "attached" "$base.err" && break
-    kill -0 "$mw_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q "attached" "$base.err" || { echo "bench: mwscope did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+  start_mwscope "$base" -p "$SERVER_PID" --mode sampled
+  mw_pid=$MW_PID
   run_counts "$mw_pid" >"$base.before"
   t0=$(date +%s.%N)
   "$LOADGEN" -url "$url" -n 0 -duration "${SECS}s" -c "$CONC" >"$base.load" 2>&1 || true

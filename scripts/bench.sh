@@ -275,14 +275,8 @@ http_round() {
   local mode=$1 round=$2 mw_pid="" extra=""
   local base=$work/http_${mode}_${round}
   if [ "$mode" != none ]; then
-    "$MWSCOPE" -p "$http_pid" --mode "$mode" --json "$base.json" >"$base.report" 2>"$base.err" &
-    mw_pid=$!
-    for _ in $(seq 400); do
-      grep -q "attached" "$base.err" && break
-      kill -0 "$mw_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "attached" "$base.err" || { echo "bench: mwscope --mode $mode did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+    start_mwscope "$base" -p "$http_pid" --mode "$mode"
+    mw_pid=$MW_PID
   fi
   local s0 s1 t0 i0 t1 i1 m0=0 m1=0
   s0=$(proc_ticks "$http_pid"); read -r t0 i0 < <(machine_ticks)

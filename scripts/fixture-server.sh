@@ -32,3 +32,20 @@ cleanup_fixtures() {
   [ -n "${workdir:-}" ] && rm -rf "$workdir"
   return 0
 }
+
+# start_mwscope BASE ARGS...: runs "$MWSCOPE ARGS... --json BASE.json" in the
+# background (report in BASE.report, stderr in BASE.err), waits (20 s at
+# most) for its "attached" line, and sets MW_PID; exits the script, with
+# mwscope's stderr, if it does not attach.
+start_mwscope() {
+  local base=$1
+  shift
+  "$MWSCOPE" "$@" --json "$base.json" >"$base.report" 2>"$base.err" &
+  MW_PID=$!
+  for _ in $(seq 400); do
+    grep -q "attached" "$base.err" && return 0
+    kill -0 "$MW_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q "attached" "$base.err" || { echo "bench: mwscope $* did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+}
