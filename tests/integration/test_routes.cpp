@@ -598,3 +598,68 @@ TEST_CASE("serve --by-route: requests per route on /metrics equal the fixture's 
   serve.signal(SIGTERM);
   CHECK(serve.wait(seconds(30)) == 0);
 }
+
+// ---- HTTP/2: each request on a goroutine of its own ---------------------------
+
+namespace {
+
+// curl over HTTPS (the fixture's certificate is self-signed); stdout.
+std::string curl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"curl", "-sk", "--max-time", "60"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run(argv, seconds(120));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("chiroutes over HTTP/2: requests per route and the handler's and outer middleware's objects per route are "
+          "exact",
+          "[bpf][routes][exact][chi][http2]") {
+  Server server = start_server("chiroutes", {"-tls"});
+  const std::string base = "https://127.0.0.1:" + std::to_string(server.port);
+  const RouteCounts before = route_counts(json::parse(curl({base + "/debug/routes"})));
+  const std::string json_path = temp_path("chiroutes-http2.json");
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact", "--by-route",
+                           "--json", json_path});
+  REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+  // One HTTP/2 connection: 30 parametrised, 10 health, 5 unknown paths, in
+  // turn; each answer's protocol version is printed.
+  std::vector<std::string> args{"--http2", "-o", "/dev/null", "-w", "%{http_version}\n"};
+  for (int i = 0; i < 30; i++) args.push_back(base + "/items/" + std::to_string(1000 + i));
+  for (int i = 0; i < 10; i++) args.push_back(base + "/health");
+  for (int i = 0; i < 5; i++) args.push_back(base + "/nope/" + std::to_string(i));
+  const std::string versions = curl(args);
+  CHECK(std::count(versions.begin(), versions.end(), '2') == 45);
+  curl({"--http2", "-H", "X-Reject: 1", "-o", "/dev/null", "-o", "/dev/null", base + "/items/1", base + "/items/2"});
+  const RouteCounts served = route_counts(json::parse(curl({base + "/debug/routes"}))) - before;
+  mw.signal(SIGINT);
+  INFO(mw.stderr_text());
+  REQUIRE(mw.wait(seconds(120)) == 0);
+  const json profile = read_profile_json(json_path);
+  REQUIRE(served.routes.at("GET /items/{id}") == 30);
+  REQUIRE(served.routes.at("GET /health") == 10);
+  std::map<std::string, uint64_t> requests;
+  for (const auto& r : profile_routes(profile)) requests[r.name] = r.requests;
+  CHECK(requests["GET /items/{id}"] == 30);
+  CHECK(requests["GET /health"] == 10);
+  // The rejected, the unknown paths and the truth request after the load
+  // (which goes to no router).
+  CHECK(requests["(no route)"] == served.rejected + served.not_found + 1);
+  const json functions = json::parse(curl({base + "/debug/construction"})).at("functions");
+  const ByRoute ours = by_route(profile, functions);
+  auto objects = [&](const std::string& route, const std::string& fn) -> int64_t {
+    auto r = ours.objects.find(route);
+    if (r == ours.objects.end()) return 0;
+    auto f = r->second.find(fn);
+    return f == r->second.end() ? 0 : f->second;
+  };
+  CHECK(objects("GET /items/{id}", "main.items") == 3 * 30);
+  CHECK(objects("GET /health", "main.items") == 0);
+  // main.Log allocates before next and after it: 3 objects per request, on
+  // the request's route.
+  CHECK(objects("GET /items/{id}", "main.Log.func1") == 3 * 30);
+  CHECK(objects("GET /health", "main.Log.func1") == 3 * 10);
+}
