@@ -201,34 +201,19 @@ void GoProbes::for_each_alloc_count(
   }
 }
 
-size_t GoProbes::drain_alloc_counts(
+void GoProbes::drain_alloc_counts(
     const std::function<bool(const mws_alloc_key&)>& take,
     const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return 0;
+  // for_each_alloc_count reads the whole map (in batches) before it visits
+  // a key, so deleting the visited ones does not disturb the reading. (Its
+  // key-at-a-time fallback starts over after a deleted key: kept keys are
+  // visited again, and passed over again; taken ones are gone.)
   const int fd = bpf_map__fd(skel_->maps.alloc_counts);
-  std::vector<mws_alloc_key> taken;
-  size_t held = 0;
-  mws_alloc_key key{}, next{};
-  const mws_alloc_key* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    held++;
-    if (take(key)) taken.push_back(key);
-  }
-  std::vector<mws_alloc_counts> per_cpu(static_cast<size_t>(ncpu));
-  for (const mws_alloc_key& k : taken) {
-    if (bpf_map_lookup_elem(fd, &k, per_cpu.data()) != 0) continue;
+  for_each_alloc_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
+    if (!take(k)) return;
     bpf_map_delete_elem(fd, &k);
-    uint64_t objects = 0, bytes = 0;
-    for (const auto& c : per_cpu) {
-      objects += c.objects;
-      bytes += c.bytes;
-    }
-    if (objects) visit(k, objects, bytes);
-  }
-  return held;
+    visit(k, objects, bytes);
+  });
 }
 
 }  // namespace mws::probes

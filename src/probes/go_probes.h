@@ -97,8 +97,8 @@ class GoProbes {
   // Exact mode: takes out of the kernel's counts the keys `take` picks,
   // visiting each with its counts summed. Only for keys nothing will count
   // under again (a finished request's serial): an increment between the
-  // read and the delete would be lost. Returns how many keys the map held.
-  size_t drain_alloc_counts(const std::function<bool(const mws_alloc_key&)>& take,
+  // read and the delete would be lost.
+  void drain_alloc_counts(const std::function<bool(const mws_alloc_key&)>& take,
                             const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit);
   bool seed_spawn_context(uint64_t g_addr, uint64_t goid, uint64_t ctx) const;
   // The goroutine exits each CPU's batch holds, not yet sent (bpf/events.h),
