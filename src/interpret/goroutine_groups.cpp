@@ -178,12 +178,10 @@ GoroutineSnapshotSummary group_goroutines(const GoroutineSnapshotInputs& in, sym
     if (evidence_by_goid) evidence_by_goid->emplace(g.goid, e);
     if (in.route_of)
       if (auto route = in.route_of(g.goid)) {
-        auto c = std::find_if(a.group.by_route.begin(), a.group.by_route.end(),
-                              [&](const RouteTaskCount& x) { return x.route == *route; });
-        if (c == a.group.by_route.end()) c = a.group.by_route.insert(c, RouteTaskCount{*route, 0, 0, 0});
-        c->live++;
+        RouteTaskCount& c = route_count(a.group.by_route, *route);
+        c.live++;
         // A request started it: the verdict's per-request rule applies.
-        c->leaked += e.unreachable || e.go_says || e.blocked_long;
+        c.leaked += e.unreachable || e.go_says || e.blocked_long;
       }
     auto same = std::find_if(a.group.evidence.begin(), a.group.evidence.end(), [&](const GoroutineEvidence& x) {
       return x.blocked_long == e.blocked_long && x.unreachable == e.unreachable && x.go_says == e.go_says &&

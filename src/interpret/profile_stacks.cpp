@@ -140,12 +140,6 @@ void add_untagged_shares(std::vector<ProfileStack>& out, model::RouteTracker& ro
   }
 }
 
-RouteTaskCount& route_count(std::vector<RouteTaskCount>& counts, uint32_t route) {
-  for (RouteTaskCount& c : counts)
-    if (c.route == route) return c;
-  counts.push_back(RouteTaskCount{route, 0, 0, 0});
-  return counts.back();
-}
 
 }  // namespace
 
@@ -324,10 +318,6 @@ void build_task_summary(const TaskTracker& tasks, StackSymbolizer& sym, const Ta
     if (in.live_states)
       if (auto st = in.live_states->find(t.g_addr); st != in.live_states->end()) states[t.group][st->second]++;
   }
-  if (in.routes)
-    tasks.for_each_spawned_with_route_tag([&](model::GroupId group, uint64_t tag, uint64_t n) {
-      if (group < groups.size()) route_count(groups[group].by_route, in.routes->route_of(tag, true)).spawned += n;
-    });
   const double minutes = in.duration_s / 60.0;
   for (size_t i = 0; i < groups.size(); i++) {
     const auto& raw = tasks.groups()[i];

@@ -2,6 +2,12 @@
 
 namespace mws {
 
+RouteTaskCount& route_count(std::vector<RouteTaskCount>& counts, uint32_t route) {
+  for (RouteTaskCount& c : counts)
+    if (c.route == route) return c;
+  return counts.emplace_back(RouteTaskCount{route, 0, 0});
+}
+
 bool is_runtime_function(std::string_view f) {
   return f.starts_with("runtime.") || f.starts_with("runtime/internal/") || f.starts_with("internal/");
 }

@@ -71,13 +71,17 @@ struct RouteShare {
   bool operator==(const RouteShare&) const = default;
 };
 
-// Goroutines of a group per route of the request whose goroutine started
-// them (Profile::routes[route]).
+// Goroutines of a group alive at the end, per route of the request whose
+// goroutine started them (Profile::routes[route]). (Not those spawned: a
+// count per request and group until the route is known grew with every
+// request served.)
 struct RouteTaskCount {
   uint32_t route = 0;
-  uint64_t spawned = 0, live = 0, leaked = 0;
+  uint64_t live = 0, leaked = 0;
   bool operator==(const RouteTaskCount&) const = default;
 };
+// The count of `route` in `counts`, added (zero) when absent.
+RouteTaskCount& route_count(std::vector<RouteTaskCount>& counts, uint32_t route);
 
 // One route: what a router matched for a request, named by the router's
 // pattern and the request's method ("GET /items/{id}"), never by a raw path;
@@ -245,8 +249,8 @@ struct GoroutineGroup {
   uint64_t at_attach = 0;
   std::vector<GoroutineEvidence> evidence;  // interpret: per combination, most first
   // --by-route, goroutines created while recording: per route of the
-  // request whose goroutine started them, how many and how many leaked
-  // (spawned unused). Goroutines with no route are in none.
+  // request whose goroutine started them, how many and how many leaked.
+  // Goroutines with no route are in none.
   std::vector<RouteTaskCount> by_route;
   // The verdict (attribute/leak_verdict.h), each goroutine in one of
   // leaked, in_flight, long_lived, suspect, or none (not blocked long):

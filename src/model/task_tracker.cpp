@@ -27,7 +27,6 @@ void TaskTracker::on_spawn(uint64_t goid, uint64_t g_addr, uint64_t startpc, uin
   const GroupId gid = it->second;
   groups_[gid].spawned++;
   live_[goid] = LiveTask{g_addr, ts_ns, gid, parent_ctx, route_tag};
-  if (route_tag) spawned_by_tag_[StackKey{gid, route_tag}]++;
   on_g_[g_addr] = OnG{goid, ts_ns};
   // A context past the depth cap is its creator's (no new link).
   if (spawn_ctx != 0 && spawn_ctx != parent_ctx) contexts_.try_emplace(spawn_ctx, SpawnContext{parent_ctx, *sid});

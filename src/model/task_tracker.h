@@ -61,13 +61,6 @@ class TaskTracker {
   const StackTable& stacks() const { return stacks_; }
   // Every spawn context seen, with its creator's and its creation stack.
   const SpawnContexts& contexts() const { return contexts_; }
-  // Goroutines spawned per (group, route tag), for those with a tag. Grows
-  // with the requests that start goroutines (a tag names a request until
-  // its route is known): one entry each.
-  template <typename F>
-  void for_each_spawned_with_route_tag(F&& f) const {
-    for (const auto& [k, n] : spawned_by_tag_) f(GroupId(k.stack), k.word, n);
-  }
   uint64_t spawned() const { return spawned_; }
   uint64_t ended() const { return ended_; }
   uint64_t preexisting_alive() const { return preexisting_.size(); }
@@ -92,7 +85,6 @@ class TaskTracker {
   std::unordered_map<uint64_t, OnG> on_g_;       // by g: every g a tracked goroutine started on
   std::unordered_map<uint64_t, uint64_t> preexisting_;  // g -> goid, alive at attach
   SpawnContexts contexts_;
-  std::unordered_map<StackKey, uint64_t, StackKeyHash> spawned_by_tag_;  // (group, tag) -> spawned
   uint64_t spawned_ = 0, ended_ = 0, preexisting_ended_ = 0, unknown_exits_ = 0, dropped_ = 0;
 };
 

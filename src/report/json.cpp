@@ -197,9 +197,8 @@ void fields(V& v, T& s) requires std::is_same_v<std::remove_const_t<T>, RouteSha
 
 template <typename V, typename T>
 void fields(V& v, T& c) requires std::is_same_v<std::remove_const_t<T>, RouteTaskCount> {
-  v.object("an object {route, spawned, live, leaked}");
+  v.object("an object {route, live, leaked}");
   v.req("route", c.route);
-  v.req("spawned", c.spawned);
   v.req("live", c.live);
   v.req("leaked", c.leaked);
 }

@@ -79,7 +79,7 @@ Profile routes_profile() {
   leak.spawned = leak.live = 3;
   leak.leaked = 2;
   leak.middleware = "main.createOrder";
-  leak.by_route = {{1, 3, 3, 2}};
+  leak.by_route = {{1, 3, 2}};
   p.tasks.groups.push_back(leak);
   TaskGroup old;  // no route counts: unlabelled
   old.creation_frame_ids = test::intern(p, {fr("main.main", 1)});
@@ -266,7 +266,7 @@ TEST_CASE("routes pprof goroutines: goroutines read from memory labelled with th
   parked.count = 3;
   parked.leaked = 2;
   parked.leaked_unreachable = 2;
-  parked.by_route = {{1, 0, 2, 2}};
+  parked.by_route = {{1, 2, 2}};
   p.goroutines.groups.push_back(parked);
   GoroutineGroup mixed;  // 4: 1 leaked (GET /items/{id}), 1 long-lived (POST /orders), 2 none (no route)
   mixed.frame_ids = test::intern(p, {fr("main.worker", 7)});
@@ -274,7 +274,7 @@ TEST_CASE("routes pprof goroutines: goroutines read from memory labelled with th
   mixed.count = 4;
   mixed.leaked = 1;
   mixed.long_lived = 1;
-  mixed.by_route = {{0, 0, 1, 1}, {1, 0, 1, 0}};
+  mixed.by_route = {{0, 1, 1}, {1, 1, 0}};
   p.goroutines.groups.push_back(mixed);
   const pprof::Profile out = decode(render_pprof_goroutines(p));
   std::map<std::string, int64_t> by;
