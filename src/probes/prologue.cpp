@@ -20,13 +20,6 @@ bool is_stack_guard_cmp(const cs_insn& insn) {
   return false;
 }
 
-bool is_jump(const cs_insn& insn) {
-  if (!insn.detail) return false;
-  for (uint8_t i = 0; i < insn.detail->groups_count; i++)
-    if (insn.detail->groups[i] == CS_GRP_JUMP) return true;
-  return false;
-}
-
 }  // namespace
 
 ProloguePlacement find_entry_probe_offset(std::span<const uint8_t> code, uint64_t entry_addr) {
@@ -57,7 +50,7 @@ uint64_t find_c_entry_probe_offset(std::span<const uint8_t> code, uint64_t entry
   target::for_each_instruction(code.first(std::min<size_t>(code.size(), 32)), entry_addr, true,
                                [&](const cs_insn& insn) {
                                  const bool flags_only = insn.id == X86_INS_TEST || insn.id == X86_INS_CMP;
-                                 const bool jcc = is_jump(insn) && insn.id != X86_INS_JMP && insn.id != X86_INS_LJMP;
+                                 const bool jcc = target::is_jump(insn) && insn.id != X86_INS_JMP && insn.id != X86_INS_LJMP;
                                  if (jcc && !first) offset = insn.address - entry_addr;
                                  first = false;
                                  return flags_only;  // go on past TEST/CMP only

@@ -46,26 +46,10 @@ struct Function {
   target::GoFunctionRange range;
   std::vector<Insn> insns;
   std::set<uint64_t> branch_targets;  // of every direct jmp/jcc inside the function
-  size_t index_of(uint64_t addr) const {
-    auto it = std::lower_bound(insns.begin(), insns.end(), addr,
-                               [](const Insn& i, uint64_t a) { return i.addr < a; });
-    return it != insns.end() && it->addr == addr ? size_t(it - insns.begin()) : insns.size();
-  }
   // Whether insns[i] directly follows insns[i-1] (Capstone skips bytes it
   // cannot decode: a gap means the code is not what we think).
   bool contiguous(size_t i) const { return i > 0 && insns[i - 1].addr + insns[i - 1].size == insns[i].addr; }
 };
-
-bool is_jump(unsigned id) {
-  switch (id) {
-    case X86_INS_JMP: case X86_INS_JAE: case X86_INS_JA: case X86_INS_JBE: case X86_INS_JB: case X86_INS_JE:
-    case X86_INS_JGE: case X86_INS_JG: case X86_INS_JLE: case X86_INS_JL: case X86_INS_JNE: case X86_INS_JNO:
-    case X86_INS_JNP: case X86_INS_JNS: case X86_INS_JO: case X86_INS_JP: case X86_INS_JS:
-      return true;
-    default:
-      return false;
-  }
-}
 
 Result<Function> decode(const target::ElfFile& exe, const target::GoFunctionIndex& index, const std::string& name) {
   auto fn = index.find(name);
@@ -75,7 +59,7 @@ Result<Function> decode(const target::ElfFile& exe, const target::GoFunctionInde
   auto code = exe.read_vaddr(fn->entry, fn->size);
   if (code.size() != fn->size) return Error{name + ": its code lies outside the file"};
   Function f{name, *fn, {}, {}};
-  target::for_each_instruction(code, fn->entry, true, [&](const cs_insn& insn) {
+  const bool decoded = target::for_each_instruction(code, fn->entry, true, [&](const cs_insn& insn) {
     Insn d;
     d.addr = insn.address;
     d.size = insn.size;
@@ -89,13 +73,14 @@ Result<Function> decode(const target::ElfFile& exe, const target::GoFunctionInde
         d.writes.push_back(full_register(x86.operands[i].reg));
     for (uint8_t i = 0; i < insn.detail->regs_write_count; i++)
       d.writes.push_back(full_register(static_cast<x86_reg>(insn.detail->regs_write[i])));
-    if ((is_jump(insn.id) || insn.id == X86_INS_CALL) && x86.op_count == 1 && x86.operands[0].type == X86_OP_IMM) {
+    if ((target::is_jump(insn) || insn.id == X86_INS_CALL) && x86.op_count == 1 && x86.operands[0].type == X86_OP_IMM) {
       d.branch_target = uint64_t(x86.operands[0].imm);
       if (insn.id != X86_INS_CALL) f.branch_targets.insert(*d.branch_target);
     }
     f.insns.push_back(std::move(d));
     return true;
   });
+  if (!decoded) return Error{name + ": capstone could not decode it"};
   return f;
 }
 
@@ -356,6 +341,13 @@ std::optional<std::string> module_version(const target::GoBuildInfo& build, cons
       in_dep = false;
     }
   }
+  // The binary writes it, and a refusal line prints it: a version is a
+  // short token of [0-9A-Za-z.+-] (semver, pseudo-versions), or none.
+  if (version && (version->empty() || version->size() > 128 ||
+                  !std::all_of(version->begin(), version->end(), [](unsigned char c) {
+                    return std::isalnum(c) || c == '.' || c == '+' || c == '-';
+                  })))
+    return std::nullopt;
   return version;
 }
 
@@ -430,9 +422,11 @@ Result<size_t> pool_put_call(const Function& f, const target::GoFunctionIndex& i
   if (rcx == std::string::npos || load_from_sp(f.insns[rcx], &disp) != X86_REG_RCX)
     return Error{fmt::format("{}: RCX is not loaded from the frame before CALL sync.(*Pool).Put at {}", f.name,
                              hex(f.insns[*call].addr))};
-  const Insn& lea = f.insns[rbx == std::string::npos ? 0 : rbx];
-  if (rbx == std::string::npos || lea.id != X86_INS_LEA || lea.op_count != 2 || lea.ops[1].type != X86_OP_MEM ||
-      lea.ops[1].mem.base != X86_REG_RIP)
+  const auto is_type_address = [](const Insn& lea) {
+    return lea.id == X86_INS_LEA && lea.op_count == 2 && lea.ops[1].type == X86_OP_MEM &&
+           lea.ops[1].mem.base == X86_REG_RIP;
+  };
+  if (rbx == std::string::npos || !is_type_address(f.insns[rbx]))
     return Error{fmt::format("{}: RBX is not a type address (LEAQ) before CALL sync.(*Pool).Put at {}", f.name,
                              hex(f.insns[*call].addr))};
   return *call;
@@ -548,6 +542,19 @@ RouteSites find_route_sites(const target::ElfFile& exe, const target::GoFunction
       {"gorilla/mux", MWS_ROUTER_GORILLA, "github.com/gorilla/mux.(*Router).ServeHTTP", "github.com/gorilla/mux"},
   };
   for (const Framework& fw : kFrameworks) add_framework(exe, functions, build, fw, out);
+  // One instruction, one site: a binary whose symbols give one piece of
+  // code two routers' names would have the second spec replace the first
+  // in BPF's map, and two probes fire on each request.
+  std::set<uint64_t> seen;
+  std::vector<RouteSite> unique;
+  for (RouteSite& s : out.sites) {
+    if (seen.insert(s.probe.vaddr).second)
+      unique.push_back(std::move(s));
+    else
+      out.refused.push_back(fmt::format("{}: its route site {:#x} is another router's too; not probed twice",
+                                        s.router, s.probe.vaddr));
+  }
+  out.sites = std::move(unique);
   return out;
 }
 

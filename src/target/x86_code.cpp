@@ -22,4 +22,11 @@ bool for_each_instruction(std::span<const uint8_t> code, uint64_t addr, bool det
   return true;
 }
 
+bool is_jump(const cs_insn& insn) {
+  if (!insn.detail) return false;
+  for (uint8_t i = 0; i < insn.detail->groups_count; i++)
+    if (insn.detail->groups[i] == CS_GRP_JUMP) return true;
+  return false;
+}
+
 }  // namespace mws::target

@@ -17,4 +17,8 @@ namespace mws::target {
 bool for_each_instruction(std::span<const uint8_t> code, uint64_t addr, bool detail,
                           const std::function<bool(const cs_insn&)>& visit);
 
+// Whether a decoded instruction (with detail) is a jump: JMP, every Jcc,
+// JRCXZ, LOOP..., as Capstone groups them.
+bool is_jump(const cs_insn& insn);
+
 }  // namespace mws::target
