@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "go_objdump.h"
 #include "probes/go_probe_plan.h"
 #include "probes/prologue.h"
 #include "probes/instruction_sites.h"
@@ -17,18 +18,7 @@ using namespace mws;
 
 namespace {
 
-std::string objdump(const std::string& binary, const std::string& func) {
-  std::string cmd = "go tool objdump -s '^" + func + "$' " + binary + " 2>/dev/null";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  REQUIRE(!out.empty());
-  return out;
-}
+using test::objdump;
 
 size_t count_lines_containing(const std::string& text, const std::string& needle) {
   size_t n = 0;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "go_objdump.h"
 #include "fixture_builds.h"
 #include "probes/route_sites.h"
 #include "target/elf_file.h"
@@ -97,18 +98,7 @@ std::vector<const probes::RouteSite*> sites_of(const Loaded& l, uint32_t router)
   return out;
 }
 
-std::string objdump(const std::string& binary, const std::string& func) {
-  std::string cmd = "go tool objdump -s '^" + func + "$' " + binary + " 2>/dev/null";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  REQUIRE(!out.empty());
-  return out;
-}
+using test::objdump;
 
 // The Go disassembler's line for the instruction at `vaddr`.
 std::string objdump_line(const std::string& dis, uint64_t vaddr) {
