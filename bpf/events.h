@@ -56,6 +56,7 @@ enum mws_counter {
 	MWS_CNT_REQUESTS,         /* HTTP requests served (net/http.serverHandler.ServeHTTP) */
 	MWS_CNT_TINY_ALLOCS,      /* tiny allocations the runtime flushed (sampled mode; see count_tiny_flush) */
 	MWS_CNT_REQUEST_STATE_FULL, /* requests whose goroutine found no room in request_state: no route */
+	MWS_CNT_PENDING_LOST,     /* allocations a request held (request_pending) that alloc_counts had no room for */
 	MWS_CNT__COUNT,
 };
 
@@ -406,6 +407,36 @@ struct mws_request_state {
 	__u64 serial; /* the request's serial (0: none), kept when route_tag becomes its route */
 };
 
+/* Map request_pending (exact mode, hash by g address): the allocations a
+ * request's goroutine made before its router ran, held in the kernel
+ * instead of a key per (request, stack) in alloc_counts. A new key is a
+ * hash insert, and every request made several (bpf_stats: on_mallocgc 267
+ * ns without routes, 353 with the per-request keys, 281 without them); a
+ * slot here is a compare and two adds in an entry the goroutine keeps
+ * request after request. The route site folds the slots into alloc_counts
+ * under the route (at most MWS_PENDING_SLOTS updates, once per request);
+ * a request that never reached a router is folded under its serial when
+ * its goroutine starts another request or is reused, or read by userspace
+ * at the end. Only the request's own goroutine writes its entry (a
+ * goroutine runs on one CPU at a time). More distinct (stack, type,
+ * context) than slots, a goroutine that inherited its request, or a full
+ * map: the allocation takes a serial key in alloc_counts, as before. */
+#define MWS_PENDING_SLOTS 12
+#define MWS_REQUEST_PENDING_MAX 16384
+struct mws_pending_count {
+	__u64 stack_hash;
+	__u64 type_addr;
+	__u64 spawn_ctx;
+	__u64 objects;
+	__u64 bytes;
+};
+struct mws_request_pending {
+	__u64 serial; /* whose allocations the slots hold */
+	__u32 used;   /* slots filled, from the first */
+	__u32 _pad;
+	struct mws_pending_count slot[MWS_PENDING_SLOTS];
+};
+
 enum mws_router {
 	MWS_ROUTER_SERVEMUX = 1,  /* net/http.ServeMux, go1.22+ patterns: "GET /items/{id}" */
 	MWS_ROUTER_SERVEMUX_PATH, /* net/http.ServeMux before go1.22, or httpmuxgo121: "/items/" */
@@ -552,6 +583,8 @@ MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 96 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 96);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_request_state) == 16);
+MWS_LAYOUT(sizeof(struct mws_pending_count) == 40);
+MWS_LAYOUT(sizeof(struct mws_request_pending) == 16 + 40 * MWS_PENDING_SLOTS);
 MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx_offsets) == 32);
 MWS_LAYOUT(sizeof(struct mws_exit_batch) == 16 + 16 * MWS_EXIT_BATCH);

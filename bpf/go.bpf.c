@@ -62,6 +62,12 @@ const volatile struct mws_code_range goexit_code = {};
 /* Routes (events.h, "Routes"): requests get a state per goroutine, route
  * sites name their route. 0: no request state is kept, tags are 0. */
 const volatile __u32 routes_enabled = 0;
+/* Exact mode with routes: a request's allocations before its router ran
+ * wait in request_pending (events.h). */
+const volatile __u32 pending_enabled = 0;
+/* Slots a request may fill (<= MWS_PENDING_SLOTS; fewer only in tests, to
+ * make requests overflow into serial keys). */
+const volatile __u32 pending_slots = MWS_PENDING_SLOTS;
 /* net/http.serverHandler.ServeHTTP, link-time: a goroutine started from a
  * stack through it was started by a request. */
 const volatile struct mws_code_range request_code = {};
@@ -160,6 +166,18 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mws_request_state);
 } request_state SEC(".maps");
+
+/* Exact mode: what requests allocated before their router ran (events.h).
+ * Sized to 1 entry before load unless pending_enabled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MWS_REQUEST_PENDING_MAX);
+	__type(key, __u64);
+	__type(value, struct mws_request_pending);
+} request_pending SEC(".maps");
+
+/* A goroutine's first entry in request_pending (too big for the BPF stack). */
+static const struct mws_request_pending no_pending = {};
 
 /* How on_route reads the pattern at each route site, by the site's
  * link-time address (its cookie); written by userspace before attach. */
@@ -491,12 +509,70 @@ volatile __u64 request_serial = 0;
  * generation every request bumped, cost as much as the lookup (bpf_stats,
  * on_mallocgc 353 ns with it, 358 without) and made every CPU write one
  * shared word per request. */
-static __always_inline __u64 route_tag_of(__u64 g)
+static __always_inline struct mws_request_state *request_state_of(__u64 g)
 {
 	if (!routes_enabled || g == 0)
-		return 0;
-	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
+		return NULL;
+	return bpf_map_lookup_elem(&request_state, &g);
+}
+
+static __always_inline __u64 route_tag_of(__u64 g)
+{
+	struct mws_request_state *st = request_state_of(g);
 	return st ? READ_ONCE(st->route_tag) : 0;
+}
+
+/* Exact mode: the counts of `key`, made (zero) when new; NULL: map full. */
+static __always_inline struct mws_alloc_counts *counts_of(const struct mws_alloc_key *key)
+{
+	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, key);
+	if (c)
+		return c;
+	struct mws_alloc_counts none = {};
+	/* -EEXIST: another CPU added the key meanwhile; it is there now. */
+	bpf_map_update_elem(&alloc_counts, key, &none, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&alloc_counts, key);
+}
+
+/* Adds a request's pending slots to alloc_counts under route_tag (its
+ * route, or its serial when no route came) and empties them. Atomic adds:
+ * the keys are shared with every goroutine of the route. */
+static __always_inline void fold_pending(struct mws_request_pending *p, __u64 route_tag)
+{
+	for (__u32 i = 0; i < MWS_PENDING_SLOTS; i++) {
+		if (i >= p->used)
+			break;
+		const struct mws_pending_count *s = &p->slot[i];
+		struct mws_alloc_key key = {
+		    .stack_hash = s->stack_hash, .type_addr = s->type_addr, .spawn_ctx = s->spawn_ctx, .route_tag = route_tag};
+		struct mws_alloc_counts *c = counts_of(&key);
+		if (!c) {
+			count_n(MWS_CNT_PENDING_LOST, s->objects);
+			continue;
+		}
+		__sync_fetch_and_add(&c->objects, s->objects);
+		__sync_fetch_and_add(&c->bytes, s->bytes);
+	}
+	p->used = 0;
+}
+
+/* g's router ran for request `serial`: its pending slots go to the route
+ * (slots of an older request, to that request's serial). */
+static __always_inline void route_pending(__u64 g, __u64 serial, __u64 route_id)
+{
+	struct mws_request_pending *p = pending_enabled ? bpf_map_lookup_elem(&request_pending, &g) : NULL;
+	if (p && p->used)
+		fold_pending(p, p->serial == serial ? route_id : MWS_ROUTE_TAG_PENDING | p->serial);
+}
+
+/* g starts another request, or is reused: what its last request left
+ * pending (it reached no router, or only a provisional one) goes to that
+ * request's serial, which userspace maps to its route or to (no route). */
+static __always_inline void settle_pending(__u64 g)
+{
+	struct mws_request_pending *p = pending_enabled ? bpf_map_lookup_elem(&request_pending, &g) : NULL;
+	if (p && p->used)
+		fold_pending(p, MWS_ROUTE_TAG_PENDING | p->serial);
 }
 
 /* Writes g's request state: in place when g has an entry (a connection's
@@ -504,6 +580,7 @@ static __always_inline __u64 route_tag_of(__u64 g)
  * update. A full map is counted: that request goes without a route. */
 static __always_inline void set_request_state(__u64 g, __u64 route_tag, __u64 serial)
 {
+	settle_pending(g);
 	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
 	if (st) {
 		WRITE_ONCE(st->route_tag, route_tag);
@@ -615,21 +692,66 @@ struct {
 /* Sends this CPU's copy of the stack behind `c` once, unless a CPU sent
  * it already; a full ring leaves it unsent, to be tried again at the key's
  * next allocation. */
-static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mws_alloc_counts *c, __u64 hash)
+static __always_inline bool stack_delivered(struct mws_alloc_event *e, __u64 hash)
 {
-	if (c->stack_sent)
-		return;
-	if (bpf_map_lookup_elem(&sent_stacks, &hash)) {
-		c->stack_sent = 1;
-		return;
-	}
+	if (bpf_map_lookup_elem(&sent_stacks, &hash))
+		return true;
 	fill_header(&e->hdr, MWS_EV_ALLOC_STACK);
 	e->object = hash;
-	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) == 0) {
-		__u8 one = 1;
+	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
+		return false;
+	__u8 one = 1;
+	bpf_map_update_elem(&sent_stacks, &hash, &one, BPF_ANY);
+	return true;
+}
+
+static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mws_alloc_counts *c, __u64 hash)
+{
+	if (!c->stack_sent && stack_delivered(e, hash))
 		c->stack_sent = 1;
-		bpf_map_update_elem(&sent_stacks, &hash, &one, BPF_ANY);
+}
+
+/* Exact mode, an allocation of request `serial` before its router ran:
+ * counted in g's pending slots (events.h, request_pending). False: no
+ * slot (all taken by other keys, a full map, or the stack could not be
+ * sent), and it takes an ordinary key. */
+static __always_inline bool count_pending(__u64 g, __u64 serial, struct mws_alloc_event *e,
+					  const struct mws_alloc_key *key, __u64 size)
+{
+	struct mws_request_pending *p = bpf_map_lookup_elem(&request_pending, &g);
+	if (!p) {
+		bpf_map_update_elem(&request_pending, &g, &no_pending, BPF_NOEXIST);
+		p = bpf_map_lookup_elem(&request_pending, &g);
+		if (!p)
+			return false;
 	}
+	if (p->serial != serial) {
+		if (p->used)
+			fold_pending(p, MWS_ROUTE_TAG_PENDING | p->serial);
+		p->serial = serial;
+	}
+	const __u32 used = p->used;
+	for (__u32 i = 0; i < MWS_PENDING_SLOTS; i++) {
+		if (i >= used)
+			break;
+		struct mws_pending_count *s = &p->slot[i];
+		if (s->stack_hash == key->stack_hash && s->type_addr == key->type_addr && s->spawn_ctx == key->spawn_ctx) {
+			s->objects++;
+			s->bytes += size;
+			return true;
+		}
+	}
+	/* The slot's stack must reach userspace now: the fold has none. */
+	if (used >= pending_slots || used >= MWS_PENDING_SLOTS || !stack_delivered(e, key->stack_hash))
+		return false;
+	struct mws_pending_count *s = &p->slot[used];
+	s->stack_hash = key->stack_hash;
+	s->type_addr = key->type_addr;
+	s->spawn_ctx = key->spawn_ctx;
+	s->objects = 1;
+	s->bytes = size;
+	p->used = used + 1;
+	return true;
 }
 
 /* Exact mode: one allocation, counted in alloc_counts. The chunk holds
@@ -652,17 +774,18 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	__u64 g = ctx->r14;
 	asm volatile("" : "+r"(g));
 	e->spawn_ctx = spawn_ctx_id(g);
-	e->route_tag = route_tag_of(g);
+	struct mws_request_state *st = request_state_of(g);
+	e->route_tag = st ? READ_ONCE(st->route_tag) : 0;
 	capture_stack(ctx, chunk, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx,
 				    .route_tag = e->route_tag};
-	struct mws_alloc_counts *c = bpf_map_lookup_elem(&alloc_counts, &key);
-	if (!c) {
-		struct mws_alloc_counts none = {};
-		/* -EEXIST: another CPU added the key meanwhile; it is there now. */
-		bpf_map_update_elem(&alloc_counts, &key, &none, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&alloc_counts, &key);
-	}
+	/* Before its router ran, a request's own goroutine counts in its
+	 * pending slots; a goroutine it started (INHERITED) does not. */
+	if (pending_enabled && st &&
+	    (key.route_tag & (MWS_ROUTE_TAG_PENDING | MWS_ROUTE_TAG_INHERITED)) == MWS_ROUTE_TAG_PENDING &&
+	    count_pending(g, READ_ONCE(st->serial), e, &key, size))
+		return 0;
+	struct mws_alloc_counts *c = counts_of(&key);
 	if (!c) {
 		/* The map is full: this allocation travels as an event. */
 		fill_header(&e->hdr, MWS_EV_ALLOC);
@@ -1030,8 +1153,10 @@ int on_route(struct pt_regs *ctx)
 	struct mws_request_state *st = routes_enabled ? bpf_map_lookup_elem(&request_state, &e->g) : NULL;
 	if (st) {
 		e->serial = READ_ONCE(st->serial);
-		if (!(e->route_flags & MWS_ROUTE_FLAG_PROVISIONAL))
+		if (!(e->route_flags & MWS_ROUTE_FLAG_PROVISIONAL)) {
 			WRITE_ONCE(st->route_tag, e->route_id);
+			route_pending(e->g, e->serial, e->route_id);
+		}
 	}
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);

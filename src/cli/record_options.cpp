@@ -1,5 +1,6 @@
 #include "cli/record_options.h"
 
+#include "bpf/events.h"
 #include "cli/number_check.h"
 
 namespace mws::cli {
@@ -88,6 +89,10 @@ void add_recording_options(CLI::App& app, RecordingCli& cli) {
       ->group(kTuning);
   app.add_flag("--bench-empty-program", rec.empty_programs,
                "Benchmarks only: attach a BPF program that records nothing to every probe site")
+      ->group("");  // hidden
+  app.add_option("--test-pending-slots", rec.pending_slots,
+                 "Tests only: allocation keys a request holds in the kernel before its router runs")
+      ->check(CLI::Range(0u, unsigned(MWS_PENDING_SLOTS)))
       ->group("");  // hidden
 }
 

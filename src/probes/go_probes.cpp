@@ -38,6 +38,13 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   // Routes need the request's start (the requests probe) and a router.
   const bool routes = !plan.routes.empty() && !plan.requests.empty();
   p->skel_->rodata->routes_enabled = routes && !opt.empty_programs ? 1u : 0u;
+  // Exact mode keeps a request's allocations before its router in the
+  // kernel (bpf/events.h, request_pending): ~8 MiB, so only then.
+  const bool pending = routes && !opt.empty_programs && !plan.alloc.empty();
+  p->skel_->rodata->pending_enabled = pending ? 1u : 0u;
+  p->skel_->rodata->pending_slots = opt.pending_slots;
+  if (int err = bpf_map__set_max_entries(p->skel_->maps.request_pending, pending ? MWS_REQUEST_PENDING_MAX : 1))
+    return Error{"cannot size the pending-request map: " + errno_text(err)};
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events, static_cast<uint32_t>(opt.ringbuf_bytes)))
     return Error{"cannot size the ring buffer: " + errno_text(err)};
   // Load only the programs this plan uses.
@@ -120,6 +127,7 @@ BpfCounters GoProbes::read_counters() const {
   c.requests = sum[MWS_CNT_REQUESTS];
   c.tiny_allocs = sum[MWS_CNT_TINY_ALLOCS];
   c.request_state_full = sum[MWS_CNT_REQUEST_STATE_FULL];
+  c.pending_lost = sum[MWS_CNT_PENDING_LOST];
   c.spawn_ctx_lost = sum_percpu_counters(skel_->maps.spawn_ctx_lost, 1)[MWS_SPAWN_CTX_LOST_FULL];
   return c;
 }
@@ -198,6 +206,25 @@ void GoProbes::for_each_alloc_count(
     key = next;
     prev = &key;
     if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) == 0) sum(key, per_cpu.data());
+  }
+}
+
+void GoProbes::for_each_pending_count(
+    const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const {
+  const int fd = bpf_map__fd(skel_->maps.request_pending);
+  uint64_t g = 0, next = 0;
+  const uint64_t* prev = nullptr;
+  mws_request_pending p{};
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    g = next;
+    prev = &g;
+    if (bpf_map_lookup_elem(fd, &g, &p) != 0) continue;
+    for (uint32_t i = 0; i < p.used && i < MWS_PENDING_SLOTS; i++) {
+      const mws_pending_count& s = p.slot[i];
+      if (s.objects == 0) continue;
+      const mws_alloc_key key{s.stack_hash, s.type_addr, s.spawn_ctx, MWS_ROUTE_TAG_PENDING | p.serial};
+      visit(key, s.objects, s.bytes);
+    }
   }
 }
 

@@ -68,12 +68,17 @@ struct GoProbeOptions {
   pid_t pid = 0;
   uint64_t ringbuf_bytes = 32ull << 20;  // power of two
   bool empty_programs = false;  // benchmark baseline: every probe runs on_empty
+  // Exact mode with routes: how many allocation keys a request holds in the
+  // kernel before its router runs (bpf/events.h, request_pending). Fewer
+  // only in tests, which make requests overflow into serial keys.
+  uint32_t pending_slots = MWS_PENDING_SLOTS;
 };
 
 struct BpfCounters {
   uint64_t ringbuf_drops = 0, stack_errors = 0, task_read_errors = 0;
   uint64_t requests = 0;
   uint64_t request_state_full = 0;  // --by-route: requests whose state found no room (bpf/events.h)
+  uint64_t pending_lost = 0;  // exact --by-route: allocations a request held that alloc_counts had no room for
   uint64_t tiny_allocs = 0;  // sampled mode: tiny allocations the runtime flushed while recording
   uint64_t spawn_ctx_lost = 0;  // goroutines whose spawn context the full map could not keep
 };
@@ -90,6 +95,13 @@ class GoProbes {
   // Exact mode: the in-kernel allocation counts so far (alloc_counts), every
   // CPU's summed, one call per key.
   void for_each_alloc_count(
+      const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const;
+  // Exact mode with routes: what requests allocated before their router
+  // ran and the kernel still holds in request_pending (bpf/events.h), under
+  // each request's serial. Read it once the probes are detached: while they
+  // run, a route site may move the slots into alloc_counts between the two
+  // reads, and the counts would be missed or counted twice.
+  void for_each_pending_count(
       const std::function<void(const mws_alloc_key&, uint64_t objects, uint64_t bytes)>& visit) const;
   // Gives a goroutine that existed before attach a spawn context (made from
   // its go statement, read from its g), unless BPF gave it one meanwhile,

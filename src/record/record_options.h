@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/events.h"
 #include "model/profile.h"
 
 namespace mws::record {
@@ -25,6 +26,7 @@ struct RecordOptions {
   std::string mode = "sampled";  // "sampled" or "exact"
   uint64_t ringbuf_bytes = 32ull << 20;
   bool empty_programs = false;  // benchmark baseline: probes fire, emit nothing
+  uint32_t pending_slots = MWS_PENDING_SLOTS;  // tests only: see probes::GoProbeOptions
   bool track_allocations = true;
   bool track_goroutines = true;
   bool count_requests = true;

@@ -38,7 +38,7 @@ void take_counters(collect::RawRecording& raw, probes::GoProbes& probes, const c
   raw.events = raw.allocs.events() + raw.samples.events() + raw.tasks.spawned() + raw.tasks.ended() +
                raw.tasks.preexisting_ended() + raw.tasks.unknown_exits();
   raw.dropped_ring_full = bpf.ringbuf_drops;
-  raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped();
+  raw.dropped_over_limit = raw.allocs.dropped() + raw.samples.dropped() + raw.tasks.dropped() + bpf.pending_lost;
   raw.dropped_events = raw.dropped_ring_full + raw.dropped_over_limit + decoded.malformed + bpf.task_read_errors;
   // A stack hash sent with two stacks merged their counts (never seen).
   raw.stack_errors = bpf.stack_errors + decoded.missing_caller + raw.allocs.hash_collisions();
@@ -61,11 +61,20 @@ void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& pro
   });
 }
 
+// Exact mode, at the end: what requests still held in the kernel's pending
+// slots (in flight, or never routed), under their serials.
+void merge_pending_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
+  probes.for_each_pending_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
+    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
+  });
+}
+
 // Exact mode with routes: an allocation made before its request's router
-// ran is counted in the kernel under the request's serial (bpf/events.h,
-// "Routes"), one key per request and stack; the keys of requests whose
-// route has come are taken out once a second, so the map holds requests
-// in flight, not every request of the recording. A request is done with
+// ran waits in the kernel's pending slots and reaches alloc_counts under
+// the route; what did not fit is counted under the request's serial
+// (bpf/events.h, "Routes"), one key per request and stack. The keys of
+// requests whose route has come are taken out once a second, so the map
+// holds requests in flight, not every request of the recording. A request is done with
 // its serial once its route event is sent (the route trap follows its
 // last allocation before routing), but goroutines it started still carry
 // it (INHERITED): theirs stay. Requests no router named (rejected before
@@ -130,6 +139,7 @@ Status Session::State::attach() {
   popt.pid = opt.pid;
   popt.ringbuf_bytes = opt.ringbuf_bytes;
   popt.empty_programs = opt.empty_programs;
+  popt.pending_slots = opt.pending_slots;
   auto go = probes::GoProbes::attach(t.plan.plan, popt);
   if (!go) return go.error();
   probes = std::move(*go);
@@ -303,6 +313,10 @@ Result<Profile> Session::finish() {
   }
   if (s.target_exited && s.opt.on_notice) s.opt.on_notice(s.t.what + " exited; reporting what was recorded");
   s.take_kernel_side(raw);
+  // Only now: while the probes ran, a route site could move slots between
+  // the two maps as they were read (a snapshot leaves in-flight requests'
+  // pre-router counts to a later one).
+  if (raw.routes_recorded && !raw.sampled()) merge_pending_counts(raw, *s.probes);
   read_end_state(raw, s.t, s.opt, walk_limits(s.opt.stop_again));
   return interpret::build_profile(std::move(raw), *s.t.exe, interpret_options(s.opt));
 }

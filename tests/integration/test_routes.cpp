@@ -136,14 +136,17 @@ std::map<std::string, uint64_t> run_load(int port, int n, int connections, int64
 // path of its own. The fixture's truth is read before the attach and after
 // the recording ended, so the two windows hold the same requests.
 RouteRecording record_routes(const std::string& fixture_name, const std::string& mode,
-                             const std::vector<std::string>& server_args = {}) {
+                             const std::vector<std::string>& server_args = {},
+                             const std::vector<std::string>& mwscope_args = {}) {
   RouteRecording rec;
   Server server = start_server(fixture_name, server_args);
   rec.construction = json::parse(*http_get(server.port, "/debug/construction"));
   const json before = json::parse(*http_get(server.port, "/debug/allocs"));
   const std::string json_path = temp_path(fixture_name + "-routes-" + mode + ".json");
-  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode, "--by-route",
-                           "--json", json_path});
+  std::vector<std::string> argv{mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode,
+                                "--by-route", "--json", json_path};
+  argv.insert(argv.end(), mwscope_args.begin(), mwscope_args.end());
+  Child mw = Child::spawn(argv);
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   const int n_one = 1000, n_many = 2600;
   auto sent = run_load(server.port, n_one, 1, 1);
@@ -445,6 +448,26 @@ MWS_ROUTE_EXACT_TEST("go1.27/routemux_stripped", "[bpf][routes][exact][servemux]
 MWS_ROUTE_EXACT_TEST("go1.22/routemux_muxgo121", "[bpf][routes][exact][servemux][matrix]")
 MWS_ROUTE_EXACT_TEST("go1.27/routemux_muxgo121", "[bpf][routes][exact][servemux][matrix]")
 MWS_ROUTE_EXACT_TEST("ginroutes", "[bpf][routes][exact][gin]")
+
+// Exact mode holds a request's allocations before its router in the
+// kernel, a few keys per request (bpf/events.h, request_pending); past
+// them, an allocation takes a key of its request's serial, and both must
+// end on the route. With one slot, every request with more than one
+// pre-router key (main.Log's and main.Reject's) takes both paths, and a
+// 401 or a 404 leaves its slot to be folded under its serial.
+TEST_CASE("routemux: requests overflowing their pending slot still count exactly on their route",
+          "[bpf][routes][exact][servemux]") {
+  const RouteRecording rec = record_routes("routemux", "exact", {}, {"--test-pending-slots", "1"});
+  check_route_names_and_requests(rec);
+  check_exact_by_route(rec);
+}
+
+TEST_CASE("chiroutes: requests overflowing their pending slot still count exactly on their route",
+          "[bpf][routes][exact][chi]") {
+  const RouteRecording rec = record_routes("chiroutes", "exact", {}, {"--test-pending-slots", "1"});
+  check_route_names_and_requests(rec);
+  check_exact_by_route(rec);
+}
 
 // A stripped GOPATH build carries no module versions: gin's layout is
 // unknown, so gin is refused and said to be, and no gin route is made up;
