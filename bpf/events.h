@@ -389,7 +389,23 @@ struct mws_goid_ctx {
  * router has a serial no route event names: (no route). A tag without
  * INHERITED is the goroutine's own request only while its stack is inside
  * serverHandler.ServeHTTP (userspace checks): between two requests on a
- * keep-alive connection net/http's own work belongs to neither. */
+ * keep-alive connection net/http's own work belongs to neither.
+ *
+ * Sampled mode does without the request probe (one trap per request, the
+ * route site's, where the probe made two): a request is named by a key
+ * read where it is needed, at each sample and at the route site, and a
+ * key other than the one the goroutine's state holds starts a new serial
+ * there. The key is the *http.response (*conn).serve holds for the
+ * request (HTTP/1: a connection's goroutine serves its requests one after
+ * another, each with a response of its own), read from conn.serve's frame
+ * (mws_request_key_site); outside conn.serve (HTTP/2 runs each request
+ * on a goroutine of its own) it is the goid. A sample outside
+ * serverHandler.ServeHTTP has no request (tag 0) unless its goroutine
+ * inherited one. Requests answered before any router ran leave no trace
+ * unless sampled: they are counted only with the request probe
+ * (--requests). One risk, said in the README: a response allocated at the
+ * address of the one before it on the same connection (the collector
+ * freed it in between) makes the two requests one. */
 #define MWS_ROUTE_TAG_PENDING (1ull << 63)   /* low 48 bits: the request's serial; route not known yet */
 #define MWS_ROUTE_TAG_INHERITED (1ull << 62) /* a goroutine started while a request ran, by its goroutine */
 #define MWS_ROUTE_TAG_SERIAL_MASK ((1ull << 48) - 1)
@@ -405,6 +421,18 @@ struct mws_goid_ctx {
 struct mws_request_state {
 	__u64 route_tag;
 	__u64 serial; /* the request's serial (0: none), kept when route_tag becomes its route */
+	__u64 key;    /* sampled mode: the request's key (above); 0 in exact mode */
+};
+
+/* Sampled mode: a request key that is a goid (HTTP/2), not a response. */
+#define MWS_REQUEST_KEY_GOROUTINE (1ull << 63)
+/* Where (*conn).serve keeps the request's response during the call to
+ * serverHandler.ServeHTTP (src/probes/route_sites.cpp finds it): the walk
+ * meets `ret` as a return address, and the frame pointer saved below it
+ * is conn.serve's. Rodata; ret 0: keys are goids only. */
+struct mws_request_key_site {
+	__u64 ret;      /* link-time address after conn.serve's CALL serverHandler.ServeHTTP */
+	__s64 w_bp_off; /* the response's slot, from conn.serve's frame pointer */
 };
 
 /* Map request_pending (exact mode, hash by g address): the allocations a
@@ -582,7 +610,8 @@ MWS_LAYOUT(sizeof(struct mws_alloc_counts) == 24);
 MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 96 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 96);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
-MWS_LAYOUT(sizeof(struct mws_request_state) == 16);
+MWS_LAYOUT(sizeof(struct mws_request_state) == 24);
+MWS_LAYOUT(sizeof(struct mws_request_key_site) == 16);
 MWS_LAYOUT(sizeof(struct mws_pending_count) == 40);
 MWS_LAYOUT(sizeof(struct mws_request_pending) == 16 + 40 * MWS_PENDING_SLOTS);
 MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);

@@ -68,6 +68,10 @@ const volatile __u32 pending_enabled = 0;
 /* Slots a request may fill (<= MWS_PENDING_SLOTS; fewer only in tests, to
  * make requests overflow into serial keys). */
 const volatile __u32 pending_slots = MWS_PENDING_SLOTS;
+/* Sampled mode with routes: requests are named by keys, not started by the
+ * request probe (events.h, "Routes"). */
+const volatile __u32 requests_keyed = 0;
+const volatile struct mws_request_key_site request_key_site = {};
 /* net/http.serverHandler.ServeHTTP, link-time: a goroutine started from a
  * stack through it was started by a request. */
 const volatile struct mws_code_range request_code = {};
@@ -124,6 +128,7 @@ struct stack_chunk {
 	__u64 load_bias; /* runtime minus link-time address of the target's code (empty_chunk) */
 	__u64 base;  /* the user address w[0] was read from */
 	__u64 valid; /* bytes of w[] read from there */
+	__u64 key_bp; /* the last walk met (*conn).serve's call of a request: its frame pointer (else 0) */
 	__u64 w[MWS_STACK_CHUNK_WORDS + 1]; /* +1: a frame's second word past the last index */
 };
 struct {
@@ -344,8 +349,10 @@ static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct sta
 	__u64 fp = ctx->bp;
 	const __u64 goexit_lo = goexit_code.lo + c->load_bias;
 	const __u64 goexit_len = goexit_code.hi - goexit_code.lo;
+	const __u64 key_ret = request_key_site.ret + c->load_bias;
 	__u32 i;
 
+	c->key_bp = 0;
 	stack[0] = ctx->ip;
 	for (i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
 		__u64 saved_bp, ret;
@@ -355,6 +362,8 @@ static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct sta
 		if (ret == 0)
 			break;
 		stack[i] = ret;
+		if (requests_keyed && ret == key_ret)
+			c->key_bp = saved_bp;
 		if (saved_bp == fp || ret - goexit_lo < goexit_len)
 			return i + 1;
 		fp = saved_bp;
@@ -578,25 +587,50 @@ static __always_inline void settle_pending(__u64 g)
 /* Writes g's request state: in place when g has an entry (a connection's
  * goroutine, request after request; a reused g), which costs no map
  * update. A full map is counted: that request goes without a route. */
-static __always_inline void set_request_state(__u64 g, __u64 route_tag, __u64 serial)
+static __always_inline void set_request_state(__u64 g, __u64 route_tag, __u64 serial, __u64 key)
 {
 	settle_pending(g);
 	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
 	if (st) {
 		WRITE_ONCE(st->route_tag, route_tag);
 		WRITE_ONCE(st->serial, serial);
+		WRITE_ONCE(st->key, key);
 	} else if (route_tag) {
-		struct mws_request_state fresh = {.route_tag = route_tag, .serial = serial};
+		struct mws_request_state fresh = {.route_tag = route_tag, .serial = serial, .key = key};
 		if (bpf_map_update_elem(&request_state, &g, &fresh, BPF_NOEXIST) != 0)
 			count(MWS_CNT_REQUEST_STATE_FULL);
 	}
 }
 
 /* Goroutine g starts serving a request: a new serial, route not known yet. */
-static __always_inline void start_request(__u64 g)
+static __always_inline void start_request(__u64 g, __u64 key)
 {
 	const __u64 serial = (__sync_fetch_and_add(&request_serial, 1) + 1) & MWS_ROUTE_TAG_SERIAL_MASK;
-	set_request_state(g, MWS_ROUTE_TAG_PENDING | serial, serial);
+	set_request_state(g, MWS_ROUTE_TAG_PENDING | serial, serial, key);
+}
+
+/* Sampled mode: the key of the request goroutine g serves (events.h,
+ * "Routes"): the response in (*conn).serve's frame at key_bp, else g's goid. */
+static __always_inline __u64 request_key(__u64 key_bp, __u64 g)
+{
+	__u64 w = 0;
+	if (key_bp && bpf_probe_read_user(&w, sizeof(w), (void *)(key_bp + request_key_site.w_bp_off)) == 0 && w)
+		return w & ~MWS_REQUEST_KEY_GOROUTINE;
+	__u64 goid = 0;
+	if (go_off.g_goid < 0 || bpf_probe_read_user(&goid, sizeof(goid), (void *)(g + go_off.g_goid)) != 0)
+		return 0;
+	return goid | MWS_REQUEST_KEY_GOROUTINE;
+}
+
+/* Sampled mode: g's state for the request `key` names; another key than
+ * the one it holds starts that request here. NULL: no room (counted). */
+static __always_inline struct mws_request_state *keyed_state(__u64 g, __u64 key)
+{
+	struct mws_request_state *st = bpf_map_lookup_elem(&request_state, &g);
+	if (st && READ_ONCE(st->key) == key)
+		return st;
+	start_request(g, key);
+	return bpf_map_lookup_elem(&request_state, &g);
 }
 
 /* A new goroutine takes over its creator's request (INHERITED) when its
@@ -614,7 +648,7 @@ static __always_inline __u64 inherit_request(__u64 creator, __u64 newg)
 	}
 	if (st.route_tag)
 		st.route_tag |= MWS_ROUTE_TAG_INHERITED;
-	set_request_state(newg, st.route_tag, st.serial);
+	set_request_state(newg, st.route_tag, st.serial, 0);
 	return st.route_tag;
 }
 
@@ -628,6 +662,39 @@ static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 i)
 
 	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx));
 	return i == 0 ? ax : i == 1 ? bx : i == 2 ? cx : 0;
+}
+
+/* Whether a walked stack runs inside net/http.serverHandler.ServeHTTP:
+ * the goroutine serves a request. */
+static __always_inline bool stack_in_request(const struct stack_chunk *c, const __u64 *stack, __u32 stack_len,
+					     __u64 caller)
+{
+	const __u64 lo = request_code.lo + c->load_bias, len = request_code.hi - request_code.lo;
+	if (len == 0)
+		return false;
+	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
+		if (i >= stack_len)
+			break;
+		if (stack[i] - lo < len)
+			return true;
+	}
+	return caller - lo < len;
+}
+
+/* Sampled mode: the route tag of an allocation whose stack the chunk's
+ * walk just read. Inside a request, the request its key names (a new one
+ * when the key is new); outside, only a tag g inherited from a request. */
+static __always_inline __u64 keyed_route_tag(__u64 g, const struct stack_chunk *c, const __u64 *stack,
+					     __u32 stack_len, __u64 caller)
+{
+	if (!routes_enabled || g == 0)
+		return 0;
+	if (!c->key_bp && !stack_in_request(c, stack, stack_len, caller)) {
+		const __u64 tag = route_tag_of(g);
+		return tag & MWS_ROUTE_TAG_INHERITED ? tag : 0;
+	}
+	struct mws_request_state *st = keyed_state(g, request_key(c->key_bp, g));
+	return st ? READ_ONCE(st->route_tag) : 0;
 }
 
 static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 type_addr, __u64 object)
@@ -650,8 +717,8 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	__u64 g = ctx->r14;
 	asm volatile("" : "+r"(g));
 	e->spawn_ctx = spawn_ctx_id(g);
-	e->route_tag = route_tag_of(g);
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	e->route_tag = requests_keyed ? keyed_route_tag(g, c, e->stack, e->stack_len, e->caller) : route_tag_of(g);
 	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;
@@ -928,7 +995,8 @@ int on_request(struct pt_regs *ctx)
 		return 0;
 	count(MWS_CNT_REQUESTS);
 	if (routes_enabled)
-		start_request(ctx->r14);
+		if (!requests_keyed)
+			start_request(ctx->r14, 0);
 	return 0;
 }
 
@@ -1105,6 +1173,26 @@ static __always_inline __u64 route_id(const struct mws_route_event *e, const __u
 	return h <= MWS_ROUTE_ID_NONE ? h + 2 : h;
 }
 
+/* Sampled mode, at a route site: the frame pointer of (*conn).serve's
+ * frame when the walk from here meets its call of the request (0: none,
+ * an HTTP/2 request or a stack past the walk's depth). */
+static __always_inline __u64 find_key_bp(struct pt_regs *ctx, struct stack_chunk *c)
+{
+	const __u64 key_ret = request_key_site.ret + c->load_bias;
+	__u64 fp = ctx->bp;
+	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
+		__u64 saved_bp, ret;
+		if (fp == 0 || !chunk_pair(c, fp, &saved_bp, &ret) || ret == 0)
+			return 0;
+		if (ret == key_ret)
+			return saved_bp;
+		if (saved_bp == fp)
+			return 0;
+		fp = saved_bp;
+	}
+	return 0;
+}
+
 /* A router's route site (one per router, docs/design/routes.md): the
  * pattern it matched for the request that goroutine R14 serves. Sets the
  * request's route (unless provisional) and sends a route event. */
@@ -1150,7 +1238,14 @@ int on_route(struct pt_regs *ctx)
 	}
 	e->g = ctx->r14;
 	e->serial = 0;
-	struct mws_request_state *st = routes_enabled ? bpf_map_lookup_elem(&request_state, &e->g) : NULL;
+	struct mws_request_state *st = NULL;
+	if (routes_enabled && requests_keyed) {
+		struct stack_chunk *c = empty_chunk(ctx);
+		if (c)
+			st = keyed_state(e->g, request_key(find_key_bp(ctx, c), e->g));
+	} else if (routes_enabled) {
+		st = bpf_map_lookup_elem(&request_state, &e->g);
+	}
 	if (st) {
 		e->serial = READ_ONCE(st->serial);
 		if (!(e->route_flags & MWS_ROUTE_FLAG_PROVISIONAL)) {
@@ -1300,16 +1395,7 @@ static __always_inline bool read_g_ids(struct stack_chunk *c, __u64 g, struct g_
 /* Whether the creation stack of `e` passes through net/http.serverHandler.ServeHTTP. */
 static __always_inline bool in_request(const struct stack_chunk *c, const struct mws_task_spawn_event *e)
 {
-	const __u64 lo = request_code.lo + c->load_bias, len = request_code.hi - request_code.lo;
-	if (len == 0)
-		return false;
-	for (__u32 i = 1; i < MWS_MAX_STACK_DEPTH; i++) {
-		if (i >= e->stack_len)
-			break;
-		if (e->stack[i] - lo < len)
-			return true;
-	}
-	return e->caller - lo < len;
+	return stack_in_request(c, e->stack, e->stack_len, e->caller);
 }
 
 /* One created goroutine: its g, its ids, the creator's stack, and its
@@ -1341,8 +1427,13 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
 	assign_spawn_ctx(ctx, e, ids.parent_goid);
 	e->route_tag = 0;
-	if (routes_enabled)
-		e->route_tag = inherit_request(in_request(c, e) ? goroutine_behind(ctx->r14) : 0, newg);
+	if (routes_enabled) {
+		const __u64 creator = in_request(c, e) ? goroutine_behind(ctx->r14) : 0;
+		/* Sampled mode: the creator's state must be its request's now. */
+		if (creator && requests_keyed)
+			keyed_state(creator, request_key(c->key_bp, creator));
+		e->route_tag = inherit_request(creator, newg);
+	}
 	if (send_used(e, __builtin_offsetof(struct mws_task_spawn_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;

@@ -254,9 +254,10 @@ std::string plan_heap_reading(const target::ElfFile& exe, const target::GoFuncti
 }
 
 // --by-route: every router's route site (probes/route_sites.h). A route
-// is the request's only with the request's start: the requests probe.
+// is the request's only with the request's start: the requests probe, or
+// in sampled mode the request's key (plan.request_key).
 void plan_routes(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
-  if (t.plan.requests.empty()) {
+  if (t.plan.requests.empty() && t.plan.request_key.ret == 0) {
     t.routes_unavailable = "needs the request probe: " + t.requests_unavailable;
     return;
   }
@@ -317,16 +318,28 @@ Result<GoTarget> plan_go_probes(const target::ElfFile& exe, const std::string& w
   }
   // Every request of a net/http server passes serverHandler.ServeHTTP
   // once (gin, echo, chi... all sit behind it).
-  if (!req.requests)
-    t.requests_unavailable = "requests not counted (one uprobe trap per request; --requests turns it on)";
-  else if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP")) {
-    t.plan.requests.push_back(*site);
-    if (auto f = index->find("net/http.serverHandler.ServeHTTP")) t.plan.request_code = {f->entry, f->entry + f->size};
+  if (auto f = index->find("net/http.serverHandler.ServeHTTP")) t.plan.request_code = {f->entry, f->entry + f->size};
+  // Routes need each request's start: exact mode takes it from the request
+  // probe; sampled mode names requests by key at no trap of its own, and
+  // takes the probe only where the key cannot be read.
+  bool count_requests = req.requests;
+  if (req.routes && req.allocations == AllocationProbes::Sampled && t.plan.request_code.hi != 0) {
+    if (auto key = find_request_key_site(exe, *index))
+      t.plan.request_key = *key;
+    else
+      t.request_key_unavailable = key.error().message;
   }
+  if (req.routes && t.plan.request_key.ret == 0) count_requests = true;
+  if (!count_requests)
+    t.requests_unavailable = "requests not counted (one uprobe trap per request; --requests turns it on)";
+  else if (auto site = entry_site(exe, *index, "net/http.serverHandler.ServeHTTP"))
+    t.plan.requests.push_back(*site);
   else
     t.requests_unavailable = "no net/http server in this binary (net/http.serverHandler.ServeHTTP not found)";
   if (req.routes) plan_routes(exe, *index, t);
   t.goroutines_unavailable = plan_goroutine_reading(exe, *index, t);
+  // Sampled --by-route names an HTTP/2 request by its goroutine's goid.
+  if (t.plan.request_key.ret != 0) t.plan.offsets.g_goid = t.offsets.g_goid;
   if (req.tasks) {
     t.tasks_unavailable = plan_tasks(exe, *index, t);
     if (!t.tasks_unavailable.empty()) {

@@ -31,6 +31,9 @@ struct GoTarget {
   // mode (allgs_vaddr, offsets); empty when it can be, else why not.
   std::string goroutines_unavailable;
   std::string requests_unavailable;     // empty when requests are counted
+  // Sampled --by-route: why requests could not be named by key (then the
+  // requests probe starts them), or empty.
+  std::string request_key_unavailable;
   // --by-route: empty when routes are recorded (plan.routes), else why not;
   // the routers probed, and those present but refused (and why).
   std::string routes_unavailable = "not requested (--by-route)";
@@ -53,7 +56,7 @@ struct PlanRequest {
   AllocationProbes allocations = AllocationProbes::Sampled;
   bool tasks = true;
   bool requests = true;
-  bool routes = false;  // --by-route: needs requests
+  bool routes = false;  // --by-route: exact mode adds the requests probe; sampled mode, only when it must
   const std::atomic<bool>* stop = nullptr;  // Ctrl-C: cuts the search of a stripped binary's function table
 };
 

@@ -35,9 +35,13 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->goexit_code), &plan.goexit_code, sizeof(plan.goexit_code));
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->request_code), &plan.request_code,
               sizeof(plan.request_code));
-  // Routes need the request's start (the requests probe) and a router.
-  const bool routes = !plan.routes.empty() && !plan.requests.empty();
+  // Routes need the request's start (the requests probe, or a key) and a router.
+  const bool keyed = plan.request_key.ret != 0;
+  const bool routes = !plan.routes.empty() && (!plan.requests.empty() || keyed);
   p->skel_->rodata->routes_enabled = routes && !opt.empty_programs ? 1u : 0u;
+  p->skel_->rodata->requests_keyed = routes && keyed && !opt.empty_programs ? 1u : 0u;
+  std::memcpy(const_cast<mws_request_key_site*>(&p->skel_->rodata->request_key_site), &plan.request_key,
+              sizeof(plan.request_key));
   // Exact mode keeps a request's allocations before its router in the
   // kernel (bpf/events.h, request_pending): ~8 MiB, so only then.
   const bool pending = routes && !opt.empty_programs && !plan.alloc.empty();

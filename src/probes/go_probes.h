@@ -62,6 +62,9 @@ struct GoProbePlan {
   mws_spawn_ctx_offsets spawn_ctx{0, 0, -1, -1, -1};
   mws_code_range goexit_code{};  // runtime.goexit, link-time: where every goroutine's stack ends
   mws_code_range request_code{}; // net/http.serverHandler.ServeHTTP, link-time: a stack through it serves a request
+  // Sampled mode with routes: where (*conn).serve keeps a request's response
+  // (bpf/events.h, "Routes"); ret 0: not found, routes need the requests probe.
+  mws_request_key_site request_key{};
 };
 
 struct GoProbeOptions {

@@ -531,6 +531,26 @@ void add_framework(const target::ElfFile& exe, const target::GoFunctionIndex& in
 
 }  // namespace
 
+Result<mws_request_key_site> find_request_key_site(const target::ElfFile& exe, const target::GoFunctionIndex& functions) {
+  auto f = decode(exe, functions, "net/http.(*conn).serve");
+  if (!f) return f.error();
+  auto call = only_call_to(*f, functions, "net/http.serverHandler.ServeHTTP");
+  if (!call) return call.error();
+  // serverHandler{c.server}.ServeHTTP(w, w.req): w, the interface's data
+  // word, goes in RCX, loaded from the local that keeps it across the
+  // call (w is used after it). Every Go from 1.19 to 1.27 does it so.
+  const size_t load = last_writer_before(*f, *call, X86_REG_RCX);
+  int64_t disp = 0;
+  if (load == std::string::npos || load_from_sp(f->insns[load], &disp) != X86_REG_RCX)
+    return Error{"(*conn).serve does not load the response from its frame for serverHandler.ServeHTTP"};
+  auto frame = frame_bytes(*f);
+  if (!frame || disp < 0 || disp + 8 > *frame - 8)
+    return Error{"(*conn).serve's frame is not the shape mwscope reads"};
+  const Insn& at = f->insns[*call];
+  // BP = SP + frame - 8 in both of Go's prologues (frame_bytes).
+  return mws_request_key_site{at.addr + at.size, disp - (*frame - 8)};
+}
+
 RouteSites find_route_sites(const target::ElfFile& exe, const target::GoFunctionIndex& functions,
                             const target::GoBuildInfo& build) {
   RouteSites out;

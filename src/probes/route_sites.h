@@ -37,4 +37,10 @@ struct RouteSites {
 RouteSites find_route_sites(const target::ElfFile& exe, const target::GoFunctionIndex& functions,
                             const target::GoBuildInfo& build);
 
+// Where net/http.(*conn).serve keeps the request's response while it calls
+// serverHandler.ServeHTTP (bpf/events.h, "Routes": sampled mode names each
+// request by it): the return address of that call and the response's slot
+// from conn.serve's frame pointer. Or why not.
+Result<mws_request_key_site> find_request_key_site(const target::ElfFile& exe, const target::GoFunctionIndex& functions);
+
 }  // namespace mws::probes

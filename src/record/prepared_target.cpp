@@ -159,7 +159,7 @@ Result<PreparedTarget> prepare(const RecordOptions& opt) {
                     : opt.mode == "sampled" ? probes::AllocationProbes::Sampled
                                             : probes::AllocationProbes::Exact;
   req.tasks = opt.track_goroutines;
-  req.requests = opt.count_requests || opt.by_route;
+  req.requests = opt.count_requests;
   req.routes = opt.by_route;
   req.stop = opt.stop;
   // A C or C++ process has only its native side to show.

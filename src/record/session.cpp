@@ -178,7 +178,7 @@ Status Session::State::attach() {
   raw.offsets = t.plan.offsets;
   raw.requests_counted = !t.plan.plan.requests.empty();
   raw.requests_unavailable = t.plan.requests_unavailable;
-  raw.routes_recorded = !t.plan.plan.routes.empty() && raw.requests_counted;
+  raw.routes_recorded = !t.plan.plan.routes.empty() && (raw.requests_counted || t.plan.plan.request_key.ret != 0);
   raw.routes_unavailable = t.plan.routes_unavailable;
   raw.routers = t.plan.routers;
   raw.routers_refused = t.plan.routers_refused;

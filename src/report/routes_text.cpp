@@ -46,6 +46,10 @@ void render_summary(std::string& out, const RouteSummary& s) {
   if (s.no_room)
     out += fmt::format("  {} request(s) found no room for their state in the kernel: their work counts as {}\n",
                        grouped(s.no_room), kRouteNoRequest);
+  if (s.answered_before_routing_uncounted)
+    out += fmt::format("  {} requests: only those a router saw (404, 405); requests answered before routing "
+                       "are counted with --requests (one more trap per request)\n",
+                       kRouteNone);
 }
 
 }  // namespace

@@ -246,7 +246,10 @@ bool has_digit(const std::string& s) {
 // Route names, routers and requests per route equal the fixture's count;
 // the rejected and the 404 requests are "(no route)"; the parametrised route
 // is one name; no raw path is a name. Both modes.
-void check_route_names_and_requests(const RouteRecording& rec) {
+// unrouted_counted: whether requests answered before any router ran are
+// counted (the requests probe ran); sampled mode without it counts in (no
+// route) only the requests a router saw and says so.
+void check_route_names_and_requests(const RouteRecording& rec, bool unrouted_counted = true) {
   const auto routes = profile_routes(rec.profile);
   INFO(rec.profile.at("routes").dump(1));
   std::map<std::string, const ProfileRoute*> by_name;
@@ -262,7 +265,14 @@ void check_route_names_and_requests(const RouteRecording& rec) {
     CHECK(by_name.at(key)->router == rec.requests.router);
   }
   REQUIRE(by_name.count(kNoRoute));
-  CHECK(by_name.at(kNoRoute)->requests == rec.requests.rejected + rec.requests.not_found);
+  const uint64_t no_route = by_name.at(kNoRoute)->requests;
+  if (unrouted_counted) {
+    CHECK(no_route == rec.requests.rejected + rec.requests.not_found);
+  } else {  // the 404s, and the 401s a router saw (chi's site ends Mux.ServeHTTP, after its Use chain)
+    CHECK(no_route >= rec.requests.not_found);
+    CHECK(no_route <= rec.requests.rejected + rec.requests.not_found);
+  }
+  CHECK(rec.profile.at("route_summary").value("answered_before_routing_uncounted", false) == !unrouted_counted);
   if (by_name.count(kNoRequest)) CHECK(by_name.at(kNoRequest)->requests == 0);
   for (const auto& r : routes) {
     INFO("route name " << r.name);
@@ -368,9 +378,11 @@ void check_exact_by_route(const RouteRecording& rec) {
 
   // main.Log allocates k_pre objects before next ([48]byte) and k_post after
   // it ([176]byte): both on the request's route, the rejected and 404 ones
-  // on (no route).
+  // on (no route). (Sampled mode has no types; its main.Log.func1 total per
+  // route is checked above.)
+  const bool typed = rec.profile.at("meta").at("mode") == "exact";
   for (const auto& r : routes) {
-    if (r.name == kNoRequest) continue;
+    if (r.name == kNoRequest || !typed) continue;
     const uint64_t n = r.name == kNoRoute ? rec.requests.rejected + rec.requests.not_found
                                           : (rec.requests.routes.count(r.name) ? rec.requests.routes.at(r.name) : 0);
     auto types = ours.log_types.count(r.name) ? ours.log_types.at(r.name) : std::map<std::string, int64_t>{};
@@ -503,7 +515,7 @@ MWS_ROUTE_EXACT_TEST("gorillaroutes", "[bpf][routes][exact][gorilla]")
     const RouteRecording rec = record_routes(name, "sampled", {"-rate", "4096"});                          \
     INFO("fixture " name ", router " << rec.requests.router << " " << rec.requests.mux);                \
     CHECK(rec.profile.at("meta").at("mode") == "sampled");                                               \
-    check_route_names_and_requests(rec);                                                                 \
+    check_route_names_and_requests(rec, false);                                                          \
     /* by_route adds up to every stack's objects in this mode too */                                     \
     (void)by_route(rec.profile, rec.construction.at("functions"));                                       \
   }
@@ -515,6 +527,32 @@ MWS_ROUTE_SAMPLED_TEST("ginroutes", "[bpf][routes][sampled][gin]")
 MWS_ROUTE_SAMPLED_TEST("chiroutes", "[bpf][routes][sampled][chi]")
 MWS_ROUTE_SAMPLED_TEST("echoroutes", "[bpf][routes][sampled][echo]")
 MWS_ROUTE_SAMPLED_TEST("gorillaroutes", "[bpf][routes][sampled][gorilla]")
+
+// Sampled mode names a request by a key (the response (*conn).serve holds,
+// or on HTTP/2 the goroutine), read at each sample and at the route site:
+// no request probe. At MemProfileRate = 1 (the fixtures' default) the
+// runtime samples every allocation, so sampled mode must put each object
+// on its route exactly as exact mode does: main.Log's objects before next
+// (no route known yet) and after it, the 401s' and the 404s' on (no
+// route), the goroutines a handler started. --requests adds the request
+// probe only to count the 401s.
+#define MWS_ROUTE_KEYED_TEST(name, tags)                                                                      \
+  TEST_CASE(name ": sampled mode at every allocation puts each object on its route as exact mode does", tags) { \
+    if (!built(name)) MWS_SKIP(name " is not built (the Go toolchain matrix: -DMWS_GO_MATRIX=ON)");          \
+    const RouteRecording rec = record_routes(name, "sampled", {}, {"--requests", "--goroutines"});            \
+    CHECK(rec.profile.at("meta").at("mode") == "sampled");                                                     \
+    check_route_names_and_requests(rec);                                                                       \
+    check_exact_by_route(rec);                                                                                 \
+  }
+
+MWS_ROUTE_KEYED_TEST("routemux", "[bpf][routes][sampled][servemux]")
+MWS_ROUTE_KEYED_TEST("go1.22/routemux", "[bpf][routes][sampled][servemux][matrix]")
+MWS_ROUTE_KEYED_TEST("go1.27/routemux", "[bpf][routes][sampled][servemux][matrix]")
+MWS_ROUTE_KEYED_TEST("go1.27/routemux_stripped", "[bpf][routes][sampled][servemux][matrix][stripped]")
+MWS_ROUTE_KEYED_TEST("ginroutes", "[bpf][routes][sampled][gin]")
+MWS_ROUTE_KEYED_TEST("chiroutes", "[bpf][routes][sampled][chi]")
+MWS_ROUTE_KEYED_TEST("echoroutes", "[bpf][routes][sampled][echo]")
+MWS_ROUTE_KEYED_TEST("gorillaroutes", "[bpf][routes][sampled][gorilla]")
 
 // ---- the fixtures' own naming, per build -----------------------------------
 
@@ -638,15 +676,18 @@ std::string curl(const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("chiroutes over HTTP/2: requests per route and the handler's and outer middleware's objects per route are "
-          "exact",
-          "[bpf][routes][exact][chi][http2]") {
+// On one HTTP/2 connection every request runs on a goroutine of its own:
+// requests per route, and main.items's and main.Log's objects on each.
+// Sampled mode names those requests by goroutine (no (*conn).serve frame);
+// at the fixture's MemProfileRate = 1 its counts are exact too.
+void check_http2_by_route(const std::string& mode) {
   Server server = start_server("chiroutes", {"-tls"});
   const std::string base = "https://127.0.0.1:" + std::to_string(server.port);
   const RouteCounts before = route_counts(json::parse(curl({base + "/debug/routes"})));
   const std::string json_path = temp_path("chiroutes-http2.json");
-  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", "exact", "--by-route",
-                           "--json", json_path});
+  // --requests: sampled mode counts the 401s (answered before routing) only with it.
+  Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(server.child.pid()), "--mode", mode, "--by-route",
+                           "--requests", "--json", json_path});
   REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
   // One HTTP/2 connection: 30 parametrised, 10 health, 5 unknown paths, in
   // turn; each answer's protocol version is printed.
@@ -685,4 +726,15 @@ TEST_CASE("chiroutes over HTTP/2: requests per route and the handler's and outer
   // the request's route.
   CHECK(objects("GET /items/{id}", "main.Log.func1") == 3 * 30);
   CHECK(objects("GET /health", "main.Log.func1") == 3 * 10);
+}
+
+TEST_CASE("chiroutes over HTTP/2: requests per route and the handler's and outer middleware's objects per route are "
+          "exact",
+          "[bpf][routes][exact][chi][http2]") {
+  check_http2_by_route("exact");
+}
+
+TEST_CASE("chiroutes over HTTP/2, sampled mode at every allocation: requests and objects per route are exact",
+          "[bpf][routes][sampled][chi][http2]") {
+  check_http2_by_route("sampled");
 }

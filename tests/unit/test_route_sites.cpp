@@ -363,6 +363,88 @@ TEST_CASE("stripped framework binaries: same sites from .gopclntab and .go.build
   CHECK(gin.sites.refused.front().find("without a module version") != std::string::npos);
 }
 
+namespace {
+
+// The number after `prefix` in a Go disassembler line ("0x1b8" of
+// "MOVQ 0x1b8(SP), CX", "$0x438" of "SUBQ $0x438, SP").
+int64_t hex_after(const std::string& line, const std::string& prefix) {
+  auto at = line.find(prefix);
+  REQUIRE(at != std::string::npos);
+  return std::stoll(line.substr(at + prefix.size()), nullptr, 16);
+}
+
+// Where (*conn).serve keeps the response, read from `go tool objdump`
+// alone: the last "MOVQ disp(SP), CX" before the CALL of
+// serverHandler.ServeHTTP, and the frame from the prologue.
+void check_request_key_site(const std::string& bin) {
+  INFO(bin);
+  Loaded l = load(bin);
+  auto key = probes::find_request_key_site(*l.exe, *l.index);
+  INFO((key ? "" : key.error().message));
+  REQUIRE(key);
+  const std::string dis = objdump(bin, "net/http.\\(\\*conn\\).serve");
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; at < dis.size(); at = nl + 1) {
+    nl = dis.find('\n', at);
+    if (nl == std::string::npos) nl = dis.size();
+    lines.push_back(dis.substr(at, nl - at));
+  }
+  size_t call = lines.size();
+  for (size_t i = 0; i < lines.size(); i++)
+    if (lines[i].find("CALL net/http.serverHandler.ServeHTTP(SB)") != std::string::npos) {
+      CHECK(call == lines.size());  // once
+      call = i;
+    }
+  REQUIRE(call < lines.size());
+  CHECK(objdump_line(dis, key->ret - 5).find("CALL net/http.serverHandler.ServeHTTP(SB)") != std::string::npos);
+  int64_t disp = -1;
+  for (size_t i = call; i-- > 0 && disp < 0;)
+    if (lines[i].find("(SP), CX") != std::string::npos && lines[i].find("MOVQ 0x") != std::string::npos)
+      disp = hex_after(lines[i], "MOVQ 0x");
+  REQUIRE(disp > 0);
+  bool pushed_bp = false;
+  int64_t sub = -1;
+  for (size_t i = 0; i < lines.size() && sub < 0; i++) {
+    pushed_bp = pushed_bp || lines[i].find("PUSHQ BP") != std::string::npos;
+    if (lines[i].find("SUBQ $0x") != std::string::npos && lines[i].find(", SP") != std::string::npos)
+      sub = hex_after(lines[i], "SUBQ $0x");
+  }
+  REQUIRE(sub > 0);
+  // PUSHQ BP; MOVQ SP, BP; SUBQ $N, SP: BP = SP + N. SUBQ $N, SP; MOVQ BP,
+  // N-8(SP); LEAQ N-8(SP), BP: BP = SP + N - 8.
+  const int64_t bp_from_sp = pushed_bp ? sub : sub - 8;
+  CHECK(key->w_bp_off == disp - bp_from_sp);
+}
+
+}  // namespace
+
+TEST_CASE("(*conn).serve's response slot (sampled mode's request key) on every Go version, stripped too",
+          "[unit][routes]") {
+  for (const std::string& build : test::fixture_builds()) check_request_key_site(fixture(build + "allocserver"));
+  for (const char* name : {"ginroutes", "chiroutes", "echoroutes", "gorillaroutes", "routemux"})
+    if (std::filesystem::exists(fixture(name))) check_request_key_site(fixture(name));
+  // Stripped (no symbols for objdump): the same site as the build with them.
+  for (const char* name : {"allocserver", "ginroutes", "routemux"}) {
+    const std::string full = fixture(name), stripped = fixture(std::string(name) + "_stripped");
+    if (!std::filesystem::exists(stripped)) continue;
+    INFO(stripped);
+    Loaded a = load(full), b = load(stripped);
+    auto ka = probes::find_request_key_site(*a.exe, *a.index), kb = probes::find_request_key_site(*b.exe, *b.index);
+    REQUIRE(ka);
+    REQUIRE(kb);
+    CHECK(ka->ret == kb->ret);
+    CHECK(ka->w_bp_off == kb->w_bp_off);
+  }
+}
+
+TEST_CASE("a binary without net/http has no request key site", "[unit][routes]") {
+  for (const char* name : {"symtarget", "symtarget_stripped"}) {
+    INFO(name);
+    Loaded l = load(fixture(name));
+    CHECK_FALSE(probes::find_request_key_site(*l.exe, *l.index));
+  }
+}
+
 TEST_CASE("a binary without routers has no route sites and no refusals", "[unit][routes]") {
   for (const char* name : {"symtarget", "symtarget_stripped", "tinyalloc"}) {
     INFO(name);
