@@ -37,8 +37,8 @@ void add_recording_options(CLI::App& app, RecordingCli& cli) {
   auto* no_r = app.add_flag("--no-requests", cli.requests_off, "Do not count requests")->excludes(r_on)->group(kWhatToRecord);
   app.add_flag("--by-route", rec.by_route,
                "Attribute allocations and goroutines to the route of the request they serve (router pattern and "
-               "method): net/http.ServeMux, gin, chi, echo, gorilla/mux. Counts requests; one more uprobe trap per "
-               "request at the router (single-stepped on ServeMux before Go 1.22)")
+               "method): net/http.ServeMux, gin, chi, echo, gorilla/mux. One uprobe trap per request at the router "
+               "(single-stepped on ServeMux before Go 1.22); exact mode also counts requests (a second)")
       ->excludes(no_r)
       ->group(kWhatToRecord);
   app.add_flag("--no-allocs", cli.no_allocs,
