@@ -43,17 +43,9 @@ start_fixture_server "$work/server.out" "$SERVER" -memprofilerate "$RATE" || exi
 url=http://127.0.0.1:$SERVER_PORT/work
 "$LOADGEN" -url "$url" -n 0 -duration 2s -c "$CONC" >/dev/null   # warm-up, not measured
 
-# run_counts PID: "name run_cnt" for every BPF program process PID holds
-# (its program fds' fdinfo has prog_id and run_cnt; bpftool names the ids).
-run_counts() {
-  local fd info
-  bpftool prog show -j | jq -r '.[] | "\(.id) \(.name)"' | sort -k1,1 >"$work/names"
-  for fd in /proc/"$1"/fd/*; do
-    [ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:bpf-prog" ] || continue
-    info=/proc/$1/fdinfo/${fd##*/}
-    awk '$1 == "prog_id:" { id = $2 } $1 == "run_cnt:" { n = $2 } END { print id, n + 0 }' "$info"
-  done | sort -k1,1 | join - "$work/names" | awk '{ print $3, $2 }' | sort
-}
+# run_counts PID: "name run_cnt" for every BPF program process PID holds.
+. "$(dirname "$0")/bpf-programs.sh"
+run_counts() { prog_stats "$1" | awk '{ print $1, $2 }'; }
 
 echo "bench: traps of mwscope --mode sampled vs the Go runtime's heap sampler (runtime.mProf_Malloc), side by side"
 echo "  allocserver -memprofilerate $RATE, loadgen -c $CONC on /work, $ROUNDS rounds of ${SECS}s, mwscope attached afresh each round"
