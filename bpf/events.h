@@ -403,9 +403,9 @@ struct mws_goid_ctx {
  * serverHandler.ServeHTTP has no request (tag 0) unless its goroutine
  * inherited one. Requests answered before any router ran leave no trace
  * unless sampled: they are counted only with the request probe
- * (--requests). One risk, said in the README: a response allocated at the
- * address of the one before it on the same connection (the collector
- * freed it in between) makes the two requests one. */
+ * (--requests). One risk, said in the README: a response and its Request
+ * both allocated at the addresses of the ones before them on the same
+ * connection (the collector freed them in between) make two requests one. */
 #define MWS_ROUTE_TAG_PENDING (1ull << 63)   /* low 48 bits: the request's serial; route not known yet */
 #define MWS_ROUTE_TAG_INHERITED (1ull << 62) /* a goroutine started while a request ran, by its goroutine */
 #define MWS_ROUTE_TAG_SERIAL_MASK ((1ull << 48) - 1)
@@ -433,6 +433,9 @@ struct mws_request_state {
 struct mws_request_key_site {
 	__u64 ret;      /* link-time address after conn.serve's CALL serverHandler.ServeHTTP */
 	__s64 w_bp_off; /* the response's slot, from conn.serve's frame pointer */
+	__s64 req_off;  /* the response's *Request (w.req): mixed into the key, so that a response
+			   allocated where the last one was still names a new request unless its
+			   Request is at its predecessor's address too */
 };
 
 /* Map request_pending (exact mode, hash by g address): the allocations a
@@ -611,7 +614,7 @@ MWS_LAYOUT(sizeof(struct mws_task_spawn_event) == 96 + 8 * MWS_MAX_STACK_DEPTH);
 MWS_LAYOUT(__builtin_offsetof(struct mws_task_spawn_event, stack) == 96);
 MWS_LAYOUT(sizeof(struct mws_spawn_ctx) == 24);
 MWS_LAYOUT(sizeof(struct mws_request_state) == 24);
-MWS_LAYOUT(sizeof(struct mws_request_key_site) == 16);
+MWS_LAYOUT(sizeof(struct mws_request_key_site) == 24);
 MWS_LAYOUT(sizeof(struct mws_pending_count) == 40);
 MWS_LAYOUT(sizeof(struct mws_request_pending) == 16 + 40 * MWS_PENDING_SLOTS);
 MWS_LAYOUT(sizeof(struct mws_goid_ctx) == 24);

@@ -613,9 +613,11 @@ static __always_inline void start_request(__u64 g, __u64 key)
  * "Routes"): the response in (*conn).serve's frame at key_bp, else g's goid. */
 static __always_inline __u64 request_key(__u64 key_bp, __u64 g)
 {
-	__u64 w = 0;
-	if (key_bp && bpf_probe_read_user(&w, sizeof(w), (void *)(key_bp + request_key_site.w_bp_off)) == 0 && w)
-		return w & ~MWS_REQUEST_KEY_GOROUTINE;
+	__u64 w = 0, req = 0;
+	if (key_bp && bpf_probe_read_user(&w, sizeof(w), (void *)(key_bp + request_key_site.w_bp_off)) == 0 && w) {
+		bpf_probe_read_user(&req, sizeof(req), (void *)(w + request_key_site.req_off));
+		return (w ^ (req << 17 | req >> 47) * 0x9e3779b97f4a7c15ull) & ~MWS_REQUEST_KEY_GOROUTINE;
+	}
 	__u64 goid = 0;
 	if (go_off.g_goid < 0 || bpf_probe_read_user(&goid, sizeof(goid), (void *)(g + go_off.g_goid)) != 0)
 		return 0;

@@ -546,9 +546,19 @@ Result<mws_request_key_site> find_request_key_site(const target::ElfFile& exe, c
   auto frame = frame_bytes(*f);
   if (!frame || disp < 0 || disp + 8 > *frame - 8)
     return Error{"(*conn).serve's frame is not the shape mwscope reads"};
+  // w.req, the call's last argument (RDI), read through w (RCX).
+  const size_t req_load = last_writer_before(*f, *call, X86_REG_RDI);
+  if (req_load == std::string::npos || req_load < load) return Error{"(*conn).serve does not pass w.req from w"};
+  const Insn& r = f->insns[req_load];
+  if (r.id != X86_INS_MOV || r.op_count != 2 || r.ops[0].type != X86_OP_REG || r.ops[0].reg != X86_REG_RDI ||
+      r.ops[1].type != X86_OP_MEM || r.ops[1].mem.base != X86_REG_RCX || r.ops[1].mem.index != X86_REG_INVALID ||
+      r.ops[1].mem.disp < 0 || r.ops[1].mem.disp > 0x1000)
+    return Error{"(*conn).serve does not pass w.req from w"};
+  for (size_t i = load + 1; i < req_load; i++)
+    if (f->insns[i].writes_to(X86_REG_RCX)) return Error{"(*conn).serve does not pass w.req from w"};
   const Insn& at = f->insns[*call];
   // BP = SP + frame - 8 in both of Go's prologues (frame_bytes).
-  return mws_request_key_site{at.addr + at.size, disp - (*frame - 8)};
+  return mws_request_key_site{at.addr + at.size, disp - (*frame - 8), r.ops[1].mem.disp};
 }
 
 RouteSites find_route_sites(const target::ElfFile& exe, const target::GoFunctionIndex& functions,

@@ -402,6 +402,12 @@ void check_request_key_site(const std::string& bin) {
     if (lines[i].find("(SP), CX") != std::string::npos && lines[i].find("MOVQ 0x") != std::string::npos)
       disp = hex_after(lines[i], "MOVQ 0x");
   REQUIRE(disp > 0);
+  // w.req, passed in DI: "MOVQ 0x8(CX), DI".
+  int64_t req_off = -1;
+  for (size_t i = call; i-- > 0 && req_off < 0;)
+    if (lines[i].find("(CX), DI") != std::string::npos && lines[i].find("MOVQ 0x") != std::string::npos)
+      req_off = hex_after(lines[i], "MOVQ 0x");
+  CHECK(key->req_off == req_off);
   bool pushed_bp = false;
   int64_t sub = -1;
   for (size_t i = 0; i < lines.size() && sub < 0; i++) {
@@ -434,6 +440,7 @@ TEST_CASE("(*conn).serve's response slot (sampled mode's request key) on every G
     REQUIRE(kb);
     CHECK(ka->ret == kb->ret);
     CHECK(ka->w_bp_off == kb->w_bp_off);
+    CHECK(ka->req_off == kb->req_off);
   }
 }
 
