@@ -429,6 +429,21 @@ TEST_CASE("(*conn).serve's response slot (sampled mode's request key) on every G
   for (const std::string& build : test::fixture_builds()) check_request_key_site(fixture(build + "allocserver"));
   for (const char* name : {"ginroutes", "chiroutes", "echoroutes", "gorillaroutes", "routemux"})
     if (std::filesystem::exists(fixture(name))) check_request_key_site(fixture(name));
+  // Real servers Debian ships (stripped, no objdump): found, and inside conn.serve's frame.
+  for (const char* path : {"/usr/bin/prometheus", "/usr/bin/caddy"}) {
+    if (!std::filesystem::exists(path)) continue;  // install-deps.sh installs both
+    INFO(path);
+    Loaded l = load(path);
+    auto key = probes::find_request_key_site(*l.exe, *l.index);
+    INFO((key ? "" : key.error().message));
+    REQUIRE(key);
+    auto serve = l.index->find("net/http.(*conn).serve");
+    REQUIRE(serve);
+    CHECK(key->ret > serve->entry);
+    CHECK(key->ret < serve->entry + serve->size);
+    CHECK(key->w_bp_off < 0);
+    CHECK(key->req_off == 8);  // net/http.response: conn, then req, in every Go since 1.0
+  }
   // Stripped (no symbols for objdump): the same site as the build with them.
   for (const char* name : {"allocserver", "ginroutes", "routemux"}) {
     const std::string full = fixture(name), stripped = fixture(std::string(name) + "_stripped");
