@@ -23,7 +23,6 @@ struct RealServer {
 // on `port`; returns once both ports answer.
 RealServer start_caddy(const std::string& name, const std::string& site_body);
 
-// prometheus scraping itself every second; returns once it says it is ready.
 // Prometheus scraping itself every second, and each of `also_scrape`
 // ("127.0.0.1:PORT") as job "mwscope".
 RealServer start_prometheus(const std::string& name, const std::vector<std::string>& also_scrape = {});

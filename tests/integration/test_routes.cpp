@@ -738,3 +738,35 @@ TEST_CASE("chiroutes over HTTP/2, sampled mode at every allocation: requests and
           "[bpf][routes][sampled][chi][http2]") {
   check_http2_by_route("sampled");
 }
+
+// Debian's prometheus (stripped go1.19, its own router behind ServeMux
+// subtrees "/" and "/api/v1/"): the requests sent to each route, counted
+// in both modes. Its self-scrape (/metrics, every second) also lands on
+// "/", so that one is at least what was sent; nothing else calls the API.
+TEST_CASE("prometheus: requests per ServeMux route as sent, in sampled and exact mode", "[bpf][routes][real]") {
+  for (const std::string mode : {"sampled", "exact"}) {
+    INFO("mode " << mode);
+    RealServer prom = start_prometheus("routes-prometheus-" + mode);
+    const std::string json_path = temp_path("prometheus-routes-" + mode + ".json");
+    Child mw = Child::spawn({mwscope_binary(), "-p", std::to_string(prom.child.pid()), "--mode", mode, "--by-route",
+                             "--requests", "--json", json_path});
+    REQUIRE(mw.wait_stderr_line("attached", seconds(30)));
+    const int api = 150, metrics = 100;
+    for (int i = 0; i < api; i++) REQUIRE(http_get(prom.port, "/api/v1/query?query=up"));
+    for (int i = 0; i < metrics; i++) REQUIRE(http_get(prom.port, "/metrics"));
+    mw.signal(SIGINT);
+    INFO(mw.stderr_text());
+    REQUIRE(mw.wait(seconds(120)) == 0);
+    const json profile = read_profile_json(json_path);
+    INFO(profile.at("routes").dump());
+    std::map<std::string, uint64_t> requests;
+    uint64_t total = 0;
+    for (const auto& r : profile_routes(profile)) {
+      requests[r.name] = r.requests;
+      total += r.requests;
+    }
+    CHECK(requests["GET /api/v1/"] == uint64_t(api));
+    CHECK(requests["GET /"] >= uint64_t(metrics));
+    CHECK(total == profile.at("requests").at("requests").get<uint64_t>());
+  }
+}
