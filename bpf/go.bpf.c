@@ -758,9 +758,8 @@ struct {
 	__type(value, __u8);
 } sent_stacks SEC(".maps");
 
-/* Sends this CPU's copy of the stack behind `c` once, unless a CPU sent
- * it already; a full ring leaves it unsent, to be tried again at the key's
- * next allocation. */
+/* Whether userspace has the stack behind `hash`: some CPU sent it, or this
+ * one sends e's copy now. False: the ring is full. */
 static __always_inline bool stack_delivered(struct mws_alloc_event *e, __u64 hash)
 {
 	if (bpf_map_lookup_elem(&sent_stacks, &hash))
@@ -774,6 +773,9 @@ static __always_inline bool stack_delivered(struct mws_alloc_event *e, __u64 has
 	return true;
 }
 
+/* Sends this CPU's copy of the stack behind `c` once, unless a CPU sent
+ * it already; a full ring leaves it unsent, to be tried again at the key's
+ * next allocation. */
 static __always_inline void send_stack_once(struct mws_alloc_event *e, struct mws_alloc_counts *c, __u64 hash)
 {
 	if (!c->stack_sent && stack_delivered(e, hash))
@@ -989,16 +991,16 @@ int on_mcache_release_all(struct pt_regs *ctx)
 
 /* One HTTP request reaches the server's handler (serverHandler.ServeHTTP's
  * entry, on the request's goroutine: R14): a counter, no event; with
- * routes, the goroutine's request state starts over. */
+ * routes in exact mode, the goroutine's request state starts over. */
 SEC("uprobe")
 int on_request(struct pt_regs *ctx)
 {
 	if (!counted_entry(ctx))
 		return 0;
 	count(MWS_CNT_REQUESTS);
-	if (routes_enabled)
-		if (!requests_keyed)
-			start_request(ctx->r14, 0);
+	/* Sampled mode names requests by key (events.h, "Routes"): only counted here. */
+	if (routes_enabled && !requests_keyed)
+		start_request(ctx->r14, 0);
 	return 0;
 }
 

@@ -107,13 +107,18 @@ uint64_t interval_end_unix_ns(const Profile& p) {
   return p.meta.started_unix_ns + uint64_t(p.meta.duration_s * 1e9);
 }
 
+// To the millisecond: two intervals can end within one second (an interval
+// whose work outlasted it is merged into the next), and a name taken gets
+// "-2", which sorts before the name it follows: `ls` and anything sorting
+// the files by name would put the later profile first.
 std::string interval_file_stem(const Profile& p) {
-  const time_t secs = time_t(interval_end_unix_ns(p) / 1000000000);
+  const uint64_t end_ns = interval_end_unix_ns(p);
+  const time_t secs = time_t(end_ns / 1000000000);
   struct tm tm {};
   gmtime_r(&secs, &tm);
   char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return fmt::format("mwscope-{}-{}", p.meta.pid, stamp);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  return fmt::format("mwscope-{}-{}.{:03}Z", p.meta.pid, stamp, end_ns / 1000000 % 1000);
 }
 
 std::string status_line(double elapsed_s, double events_per_s, uint64_t dropped) {

@@ -21,6 +21,7 @@
 #include "model/profile.h"
 #include "report/folded.h"
 #include "report/json.h"
+#include "report/live.h"
 #include "report/reporter.h"
 #include "report/text.h"
 #include "report/weight.h"
@@ -1035,6 +1036,22 @@ TEST_CASE("reporter: write_new_file never overwrites, takes the next free name, 
   auto missing = write_new_file(dir.path + "/no-such-dir", "x", ".pb.gz", "");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("no-such-dir") != std::string::npos);
+}
+
+TEST_CASE("live: interval file names sort in the order the intervals ended, two in one second included", "[report]") {
+  Profile a;
+  a.meta.pid = 42;
+  a.meta.started_unix_ns = 1796601600ull * 1000000000;  // 2026-12-07T00:00:00Z
+  a.meta.duration_s = 9.25;  // exact in binary
+  Profile b = a;
+  b.meta.duration_s = 9.75;  // the same second
+  Profile c = a;
+  c.meta.duration_s = 10.125;
+  const std::string sa = interval_file_stem(a), sb = interval_file_stem(b), sc = interval_file_stem(c);
+  CHECK(sa == "mwscope-42-20261207T000009.250Z");
+  CHECK(sb == "mwscope-42-20261207T000009.750Z");
+  CHECK(sa < sb);
+  CHECK(sb < sc);
 }
 
 TEST_CASE("reporter: write and read errors name the path and the errno text", "[report]") {
