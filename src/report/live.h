@@ -37,7 +37,7 @@ class LiveView {
 // When the recording so far ends: the interval's end (Unix ns).
 uint64_t interval_end_unix_ns(const Profile& p);
 // The --pprof-dir file name of an interval, without extension:
-// "mwscope-4242-20261128T033354Z" (the target and the interval's end, UTC).
+// "mwscope-4242-20261128T033354.250Z" (the target and the interval's end, UTC, to the millisecond).
 std::string interval_file_stem(const Profile& p);
 // The one status line while recording until Ctrl-C on a terminal.
 std::string status_line(double elapsed_s, double events_per_s, uint64_t dropped);
