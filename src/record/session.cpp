@@ -53,20 +53,22 @@ void take_c_heap_counters(collect::RawRecording& raw, const probes::CHeapProbes&
   raw.c_heap_malformed = decoder.malformed();
 }
 
-// Exact mode: what the kernel counted per (stack hash, type), added to the
-// stacks the ring buffer delivered (bpf/events.h, alloc_counts).
-void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
-  probes.for_each_alloc_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
+// Exact mode: one kernel count added to the stacks the ring buffer
+// delivered (bpf/events.h, alloc_counts).
+auto add_kernel_count(collect::RawRecording& raw) {
+  return [&raw](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
     raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
-  });
+  };
+}
+
+void merge_kernel_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
+  probes.for_each_alloc_count(add_kernel_count(raw));
 }
 
 // Exact mode, at the end: what requests still held in the kernel's pending
 // slots (in flight, or never routed), under their serials.
 void merge_pending_counts(collect::RawRecording& raw, const probes::GoProbes& probes) {
-  probes.for_each_pending_count([&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
-    raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
-  });
+  probes.for_each_pending_count(add_kernel_count(raw));
 }
 
 // Exact mode with routes: an allocation made before its request's router
@@ -89,9 +91,7 @@ void drain_finished_requests(collect::RawRecording& raw, probes::GoProbes& probe
         const uint64_t serial = k.route_tag & MWS_ROUTE_TAG_SERIAL_MASK;
         return raw.routes.routed(serial) || serial + kOldRequests < requests;
       },
-      [&](const mws_alloc_key& k, uint64_t objects, uint64_t bytes) {
-        raw.allocs.add_hashed_counts(k.stack_hash, k.type_addr, objects, bytes, k.spawn_ctx, k.route_tag);
-      });
+      add_kernel_count(raw));
 }
 
 interpret::InterpretOptions interpret_options(const RecordOptions& opt) {
