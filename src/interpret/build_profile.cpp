@@ -270,7 +270,6 @@ Profile build_profile(collect::RawRecording raw, const target::ElfFile& exe, con
     rs.read_errors = raw.routes.read_errors();
     rs.over_cap = raw.routes.over_cap();
     rs.no_room = raw.request_state_full;
-    rs.answered_before_routing_uncounted = !raw.requests_counted;
     profile.routes = raw.routes.take_routes();
   }
   profile.c_heap = build_c_heap(raw, stack_sym);

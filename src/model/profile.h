@@ -113,10 +113,6 @@ struct RouteSummary {
   uint64_t truncated = 0, read_errors = 0;  // route events whose pattern was cut, or unreadable
   uint64_t over_cap = 0;                // route events beyond the cap on distinct routes
   uint64_t no_room = 0;                 // requests whose state the kernel map could not hold: no route
-  // Sampled mode without the requests probe: a request answered before any
-  // router ran (a 401 from a middleware) is not counted in (no route)'s
-  // requests unless one of its allocations was sampled.
-  bool answered_before_routing_uncounted = false;
   bool operator==(const RouteSummary&) const = default;
 };
 

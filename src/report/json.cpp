@@ -223,7 +223,6 @@ void fields(V& v, T& r) requires std::is_same_v<std::remove_const_t<T>, RouteSum
   v.opt("read_errors", r.read_errors);
   v.opt("over_cap", r.over_cap);
   v.opt("no_room", r.no_room);
-  v.opt("answered_before_routing_uncounted", r.answered_before_routing_uncounted);
 }
 
 template <typename V, typename T>

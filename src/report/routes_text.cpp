@@ -36,7 +36,8 @@ std::string per_request(const RouteTotals& r, double v, bool bytes) {
   return v < 100 ? fmt::format("{:.2f}", v) : grouped(static_cast<uint64_t>(v + 0.5));
 }
 
-void render_summary(std::string& out, const RouteSummary& s) {
+void render_summary(std::string& out, const Profile& p) {
+  const RouteSummary& s = p.route_summary;
   for (const auto& r : s.refused) out += "  router not probed: " + clip_end(printable(r), 100) + "\n";
   if (s.truncated || s.read_errors || s.over_cap)
     out += fmt::format("  of {} route events: {} with the pattern cut, {} unreadable, {} past the cap on distinct "
@@ -46,7 +47,9 @@ void render_summary(std::string& out, const RouteSummary& s) {
   if (s.no_room)
     out += fmt::format("  {} request(s) found no room for their state in the kernel: their work counts as {}\n",
                        grouped(s.no_room), kRouteNoRequest);
-  if (s.answered_before_routing_uncounted)
+  // Sampled mode without the requests probe: a request answered before any
+  // router ran (a 401 from a middleware) reaches no trap.
+  if (!p.requests.counted)
     out += fmt::format("  {} requests: only those a router saw (404, 405); requests answered before routing "
                        "are counted with --requests (one more trap per request)\n",
                        kRouteNone);
@@ -94,7 +97,7 @@ std::string render_routes_text(const Profile& p, size_t top_n) {
     out += fmt::format("  {}: work outside every request's handler: background goroutines, and net/http reading the "
                        "next request and finishing the last on each connection\n",
                        kRouteNoRequest);
-  render_summary(out, s);
+  render_summary(out, p);
   return out;
 }
 

@@ -272,7 +272,7 @@ void check_route_names_and_requests(const RouteRecording& rec, bool unrouted_cou
     CHECK(no_route >= rec.requests.not_found);
     CHECK(no_route <= rec.requests.rejected + rec.requests.not_found);
   }
-  CHECK(rec.profile.at("route_summary").value("answered_before_routing_uncounted", false) == !unrouted_counted);
+  CHECK(rec.profile.at("requests").at("counted").get<bool>() == unrouted_counted);
   if (by_name.count(kNoRequest)) CHECK(by_name.at(kNoRequest)->requests == 0);
   for (const auto& r : routes) {
     INFO("route name " << r.name);
