@@ -38,16 +38,8 @@ fi
 [ -n "$SERVER" ] || { echo "bench: no routemux built by Go 1.22+ (the Go matrix: MWS_GO_MATRIX=ON)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: attaching probes needs root; run: sudo make bench" >&2; exit 1; }
 command -v bpftool >/dev/null || { echo "bench: bpftool is needed to read the programs' run times" >&2; exit 1; }
-work=$(mktemp -d)
-stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-  sysctl -q -w kernel.bpf_stats_enabled="$stats_before" || true
-  kill $(jobs -p) 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/bpf-programs.sh"
+bpf_stats_workdir
 
 . "$(dirname "$0")/fixture-server.sh"
 start_fixture_server "$work/server.out" "$SERVER" -rate 524288 || exit 1
@@ -108,7 +100,7 @@ sysctl -q -w kernel.bpf_stats_enabled=1
 stats_mode empty --mode exact --bench-empty-program
 stats_mode exact --mode exact
 stats_mode exact_routes --mode exact --by-route
-sysctl -q -w kernel.bpf_stats_enabled="$stats_before"
+sysctl -q -w kernel.bpf_stats_enabled="$BPF_STATS_BEFORE"
 
 # Each round's ratios, then their median: the VM drifts between rounds.
 for round in $(seq "$ROUNDS"); do

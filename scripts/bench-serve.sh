@@ -57,11 +57,7 @@ start_serve() {
   for p in "${pids[@]}"; do args+=(-p "$p"); done
   "$MWSCOPE" serve --listen "$listen" "${args[@]}" 2>"$work/serve.err" &
   serve_pid=$!
-  for _ in $(seq 1200); do
-    grep -q "serving http" "$work/serve.err" && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_for_line "$work/serve.err" "serving http" "$serve_pid" 1200 && return 0
   echo "bench: mwscope serve did not start:" >&2; cat "$work/serve.err" >&2; exit 1
 }
 stop_serve() { kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=""; }

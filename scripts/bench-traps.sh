@@ -27,15 +27,8 @@ RATE=524288
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: attaching probes needs root; run: sudo make bench" >&2; exit 1; }
 command -v bpftool >/dev/null || { echo "bench: bpftool is needed to read the programs' run counts" >&2; exit 1; }
-work=$(mktemp -d)
-stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-  sysctl -q -w kernel.bpf_stats_enabled="$stats_before" || true
-  kill $(jobs -p) 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/bpf-programs.sh"
+bpf_stats_workdir
 sysctl -q -w kernel.bpf_stats_enabled=1
 
 . "$(dirname "$0")/fixture-server.sh"
@@ -44,7 +37,6 @@ url=http://127.0.0.1:$SERVER_PORT/work
 "$LOADGEN" -url "$url" -n 0 -duration 2s -c "$CONC" >/dev/null   # warm-up, not measured
 
 # run_counts PID: "name run_cnt" for every BPF program process PID holds.
-. "$(dirname "$0")/bpf-programs.sh"
 run_counts() { prog_stats "$1" | awk '{ print $1, $2 }'; }
 
 echo "bench: traps of mwscope --mode sampled vs the Go runtime's heap sampler (runtime.mProf_Malloc), side by side"

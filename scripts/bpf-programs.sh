@@ -24,3 +24,13 @@ prog_stats() {
   done | sort -k1,1 | join - "$names" | awk '{ print $4, $2, $3 }' | sort
   rm -f "$names"
 }
+
+# bpf_stats_workdir: for a bench that reads its programs' run counts or
+# times. Makes $work (a temporary directory), keeps the value of
+# kernel.bpf_stats_enabled in BPF_STATS_BEFORE, and on EXIT puts it back,
+# stops the background jobs and removes $work.
+bpf_stats_workdir() {
+  work=$(mktemp -d)
+  BPF_STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
+  trap 'sysctl -q -w kernel.bpf_stats_enabled="$BPF_STATS_BEFORE" || true; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+}

@@ -42,10 +42,18 @@ start_mwscope() {
   shift
   "$MWSCOPE" "$@" --json "$base.json" >"$base.report" 2>"$base.err" &
   MW_PID=$!
-  for _ in $(seq 400); do
-    grep -q "attached" "$base.err" && return 0
-    kill -0 "$MW_PID" 2>/dev/null || break
+  wait_for_line "$base.err" "attached" "$MW_PID" 400 ||
+    { echo "bench: mwscope $* did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+}
+
+# wait_for_line FILE PATTERN PID TRIES: waits (TRIES x 50 ms at most) for a
+# line of FILE matching PATTERN; returns 1 if process PID ends first or the
+# time runs out.
+wait_for_line() {
+  for _ in $(seq "$4"); do
+    grep -q "$2" "$1" && return 0
+    kill -0 "$3" 2>/dev/null || break
     sleep 0.05
   done
-  grep -q "attached" "$base.err" || { echo "bench: mwscope $* did not attach:" >&2; cat "$base.err" >&2; exit 1; }
+  grep -q "$2" "$1"
 }
