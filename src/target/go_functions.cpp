@@ -28,7 +28,10 @@ GoFunctionIndex::GoFunctionIndex(const ElfFile& exe, const std::string& go_versi
 Result<GoFunctionRange> GoFunctionIndex::find(const std::string& name) const {
   uint64_t entry = 0, size = 0;
   if (exe_.has_symtab()) {
+    // Assembly functions (ABI0, runtime.goexit) are NAME.abi0 in the symbol
+    // table and NAME in .gopclntab: both name them as the stripped binary does.
     auto sym = exe_.find_symbol(name);
+    if (!sym) sym = exe_.find_symbol(name + ".abi0");
     if (!sym) return Error{what_ + ": " + name + " not found in the symbol table of " + exe_.path()};
     entry = sym->value;
     size = sym->size;

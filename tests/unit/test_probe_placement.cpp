@@ -362,3 +362,36 @@ TEST_CASE("the allocator's internal paths are called only from allocator code, o
   }
 }
 #endif
+
+TEST_CASE("the frame walk stops at runtime.goexit, found with a symbol table as in the stripped build", "[probes]") {
+  // Assembly functions are NAME.abi0 in the symbol table and NAME in
+  // .gopclntab; a plan that missed it walked one frame past every
+  // goroutine's top on binaries with symbols only.
+  auto plan_of = [](const std::string& bin) {
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    auto t = probes::plan_go_probes(**elf, bin, req);
+    REQUIRE(t);
+    return t->plan.goexit_code;
+  };
+  for (const std::string& build : test::fixture_builds()) {
+    INFO("build " << build);
+    const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "allocserver";
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    auto sym = (*elf)->find_symbol("runtime.goexit.abi0");
+    REQUIRE(sym);
+    const mws_code_range goexit = plan_of(bin);
+    CHECK(goexit.lo == sym->value);
+    CHECK(goexit.hi == sym->value + sym->size);
+  }
+  const mws_code_range full = plan_of(std::string(MWS_FIXTURE_DIR) + "/allocserver");
+  const mws_code_range stripped = plan_of(std::string(MWS_FIXTURE_DIR) + "/allocserver_stripped");
+  CHECK(full.lo != 0);
+  CHECK(stripped.lo == full.lo);
+  // .gopclntab's size runs to the next function (padding included); both
+  // hold the return address at every goroutine's top, after goexit's NOP.
+  CHECK(stripped.hi >= full.hi);
+  CHECK(full.hi > full.lo + 1);
+}
