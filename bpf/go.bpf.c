@@ -2,9 +2,10 @@
 /* BPF programs for Go targets (amd64). One object, one ring buffer, one
  * counters map, so events of all kinds arrive in one order.
  *
- *  on_mallocgc     entry of every allocator entry point (runtime.mallocgc, and the
- *                  size-specialised allocators of Go 1.26+): every allocation,
- *                  at the outermost one, counted in alloc_counts (exact mode)
+ *  on_mallocgc     entry of runtime.mallocgc, or in size-specialised builds
+ *                  (Go 1.26+) of the size-specialised allocators and the paths
+ *                  mallocgc calls: every allocation, one hit each, counted in
+ *                  alloc_counts (exact mode)
  *  on_mprof_malloc entry of runtime.mProf_Malloc: one event per allocation the
  *                  Go runtime samples (sampled mode, 1 per MemProfileRate bytes)
  *                  (its frees come from the runtime's profile buckets, read
@@ -53,6 +54,12 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile struct mws_go_offsets go_off = {-1, -1, -1, 0, -1};
 const volatile struct mws_mprof_args mprof_args = {0, 1, 32, MWS_REG_NONE};
 const volatile struct mws_allocator_ranges allocator_ranges = {};
+/* Exact mode: 0, runtime.mallocgc's entry is probed, and a hit whose caller
+ * lies in allocator code was counted there already. 1, size-specialised
+ * builds: mallocgc hands its allocations to probed functions instead (its
+ * own entry unprobed, so no allocation traps twice), and such a hit is the
+ * allocation, made by the first frame outside the allocator. */
+const volatile __u32 mallocgc_entry_unprobed = 0;
 const volatile struct mws_spawn_ctx_offsets spawn_ctx_off = {0, 0, -1, -1, -1};
 /* runtime.goexit, link-time: every goroutine's outermost frame returns into
  * it. The walk stops there, as Go's own traceback does: what the frame
@@ -344,9 +351,8 @@ static __always_inline bool chunk_pair(struct stack_chunk *c, __u64 at, __u64 *f
  * a few hundred ns per event on our VMs where bpf_get_stack(BPF_F_USER_STACK)
  * costs ~8 us (kernel 6.18), measured with `make bench`. Stops at a zero
  * or unreadable frame pointer, or a frame that points at itself. */
-static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct stack_chunk *c, __u64 *stack)
+static __always_inline __u32 walk_frame_pointers(struct pt_regs *ctx, struct stack_chunk *c, __u64 fp, __u64 *stack)
 {
-	__u64 fp = ctx->bp;
 	const __u64 goexit_lo = goexit_code.lo + c->load_bias;
 	const __u64 goexit_len = goexit_code.hi - goexit_code.lo;
 	const __u64 key_ret = request_key_site.ret + c->load_bias;
@@ -383,17 +389,17 @@ static __always_inline __u64 read_caller(struct pt_regs *ctx, struct stack_chunk
 	return caller;
 }
 
-/* Fills the walked stack beside the caller already read; flags and counts
- * what went wrong. */
+/* Fills the stack walked from frame pointer `fp` (the caller's: RBP at an
+ * entry) beside the caller already read; flags and counts what went wrong. */
 static __always_inline void capture_stack(struct pt_regs *ctx, struct stack_chunk *c, struct mws_event_header *h,
-					  __u64 caller, __u64 *caller_out, __u64 *stack, __u32 *stack_len)
+					  __u64 caller, __u64 fp, __u64 *caller_out, __u64 *stack, __u32 *stack_len)
 {
 	*caller_out = caller;
 	if (caller == 0)
 		h->flags |= MWS_FLAG_NO_CALLER;
-	__u32 depth = walk_frame_pointers(ctx, c, stack);
+	__u32 depth = walk_frame_pointers(ctx, c, fp, stack);
 	*stack_len = depth;
-	if (depth <= 1 && ctx->bp != 0)
+	if (depth <= 1 && fp != 0)
 		count(MWS_CNT_STACK_ERRORS);
 	if (depth == MWS_MAX_STACK_DEPTH)
 		h->flags |= MWS_FLAG_STACK_TRUNCATED;
@@ -719,7 +725,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, __u32 kind, __u64 siz
 	__u64 g = ctx->r14;
 	asm volatile("" : "+r"(g));
 	e->spawn_ctx = spawn_ctx_id(g);
-	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, c, &e->hdr, caller, ctx->bp, &e->caller, e->stack, &e->stack_len);
 	e->route_tag = requests_keyed ? keyed_route_tag(g, c, e->stack, e->stack_len, e->caller) : route_tag_of(g);
 	if (send_used(e, __builtin_offsetof(struct mws_alloc_event, stack), e->stack_len) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
@@ -825,10 +831,11 @@ static __always_inline bool count_pending(__u64 g, __u64 serial, struct mws_allo
 	return true;
 }
 
-/* Exact mode: one allocation, counted in alloc_counts. The chunk holds
- * the stack at SP (read_caller). */
+/* Exact mode: one allocation, made by `caller` (a return address) whose
+ * frame pointer is `fp`, counted in alloc_counts. The chunk holds the
+ * stack at SP (read_caller). */
 static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *chunk, __u64 size, __u64 type_addr,
-				       __u64 caller)
+				       __u64 caller, __u64 fp)
 {
 	__u32 zero = 0;
 	struct mws_alloc_event *e = bpf_map_lookup_elem(&alloc_scratch, &zero);
@@ -847,7 +854,7 @@ static __always_inline int count_alloc(struct pt_regs *ctx, struct stack_chunk *
 	e->spawn_ctx = spawn_ctx_id(g);
 	struct mws_request_state *st = request_state_of(g);
 	e->route_tag = st ? READ_ONCE(st->route_tag) : 0;
-	capture_stack(ctx, chunk, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, chunk, &e->hdr, caller, fp, &e->caller, e->stack, &e->stack_len);
 	struct mws_alloc_key key = {.stack_hash = stack_hash(e), .type_addr = type_addr, .spawn_ctx = e->spawn_ctx,
 				    .route_tag = e->route_tag};
 	/* Before its router ran, a request's own goroutine counts in its
@@ -887,8 +894,13 @@ static __always_inline bool called_by_allocator(struct stack_chunk *c, __u64 cal
 	return false;
 }
 
-/* mallocgc(size uintptr, typ *_type, needzero bool), and the size-specialised
- * entry points with the same arguments: size in RAX, typ in RBX. */
+/* How deep allocator frames may nest above a probed allocator function:
+ * mallocgc and the function it called (go_probe_plan.cpp proves one). */
+#define MWS_MAX_ALLOCATOR_FRAMES 4
+
+/* mallocgc(size uintptr, typ *_type, needzero bool), the size-specialised
+ * entry points and the paths mallocgc calls, all with size in RAX and typ
+ * in RBX (go_probe_plan.cpp, plan_exact). */
 SEC("uprobe")
 int on_mallocgc(struct pt_regs *ctx)
 {
@@ -902,9 +914,28 @@ int on_mallocgc(struct pt_regs *ctx)
 	if (!chunk)
 		return 0;
 	__u64 caller = read_caller(ctx, chunk);
-	if (caller != 0 && called_by_allocator(chunk, caller))
-		return 0;
-	return count_alloc(ctx, chunk, PT_REGS_RC(ctx), ctx->bx, caller);
+	__u64 fp = ctx->bp;
+	if (caller != 0 && called_by_allocator(chunk, caller)) {
+		if (!mallocgc_entry_unprobed)
+			return 0;
+		/* Called by mallocgc, which has no probe: the allocation is
+		 * its caller's. RBP is mallocgc's frame; above it lie the
+		 * caller's return address and frame pointer, as they lie at
+		 * SP and in RBP at mallocgc's own entry. */
+		for (__u32 i = 0; i < MWS_MAX_ALLOCATOR_FRAMES; i++) {
+			__u64 saved_bp = 0, ret = 0;
+			if (fp == 0 || !chunk_pair(chunk, fp, &saved_bp, &ret)) {
+				caller = 0;
+				fp = 0;
+				break;
+			}
+			caller = ret;
+			fp = saved_bp;
+			if (!called_by_allocator(chunk, ret))
+				break;
+		}
+	}
+	return count_alloc(ctx, chunk, PT_REGS_RC(ctx), ctx->bx, caller, fp);
 }
 
 /* mProf_Malloc(p unsafe.Pointer, size uintptr), Go 1.17-1.22, or
@@ -1428,7 +1459,7 @@ static __always_inline int emit_spawn(struct pt_regs *ctx, __u64 newg, __u64 cal
 	e->_pad = 0;
 	if (caller == 0)
 		caller = read_caller(ctx, c);
-	capture_stack(ctx, c, &e->hdr, caller, &e->caller, e->stack, &e->stack_len);
+	capture_stack(ctx, c, &e->hdr, caller, ctx->bp, &e->caller, e->stack, &e->stack_len);
 	assign_spawn_ctx(ctx, e, ids.parent_goid);
 	e->route_tag = 0;
 	if (routes_enabled) {

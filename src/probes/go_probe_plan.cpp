@@ -21,15 +21,45 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
                    placement.on_stack_check_jump ? "prologue jump" : "entry", placement.on_stack_check_jump};
 }
 
+// Size-specialised builds: runtime.mallocgc hands each allocation to a
+// probed entry point (through its size tables) or to one of its internal
+// paths, so a probe on its own entry made most of its allocations trap
+// twice, the outer hit counting and the inner one returning. Instead, probe
+// the internal paths mallocgc calls, and not mallocgc: every allocation then
+// passes one probe, and BPF takes a hit called from allocator code for
+// mallocgc's caller's (bpf/go.bpf.c, on_mallocgc). Only when nothing but
+// mallocgc calls those paths (else they would count twice): allocator_role's
+// table says so for the releases it knows (the unit tests check it on every
+// toolchain), and newer ones are proven here. Empty: keep mallocgc's entry.
+std::vector<std::string> mallocgc_internal_paths(const target::ElfFile& exe, const target::GoFunctionIndex& index,
+                                                 const GoTarget& t, const target::GoFunctionRange& mallocgc,
+                                                 const std::vector<target::NamedGoFunction>& internal) {
+  const std::set<uint64_t> called = target::direct_call_targets(exe, mallocgc);
+  std::vector<std::string> paths;
+  std::vector<target::CodeRange> ranges;
+  for (const auto& fn : internal)
+    if (called.contains(fn.range.entry)) {
+      paths.push_back(fn.name);
+      ranges.push_back({fn.range.entry, fn.range.entry + fn.range.size});
+    }
+  if (paths.empty()) return {};
+  if (target::go_version_beyond_table(t.build.version) &&
+      !target::direct_callers_outside(exe, index, ranges, {{mallocgc.entry, mallocgc.entry + mallocgc.size}}).empty())
+    return {};
+  return paths;
+}
+
 // Exact mode: a probe on every allocator entry point (runtime.mallocgc, and
 // the size-specialised allocators the compiler calls directly from Go 1.26
-// with GOEXPERIMENT=sizespecializedmalloc, 1.27 by default), and the code
+// with GOEXPERIMENT=sizespecializedmalloc, 1.27 by default; there mallocgc's
+// own paths replace mallocgc, see mallocgc_internal_paths), and the code
 // ranges of every runtime.mallocgc* function, so that BPF counts an
-// allocation once, at the outermost allocator. A runtime.mallocgc* function
-// of unknown role could be an entry point we would miss: refuse rather than
-// undercount.
+// allocation once and for the first frame outside the allocator. A
+// runtime.mallocgc* function of unknown role could be an entry point we
+// would miss: refuse rather than undercount.
 Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
-  if (auto mallocgc = index.find("runtime.mallocgc"); !mallocgc) return mallocgc.error();
+  auto mallocgc = index.find("runtime.mallocgc");
+  if (!mallocgc) return mallocgc.error();
   // on_mallocgc reads the size in RAX and the type in RBX (go.bpf.c).
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
@@ -38,6 +68,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
                  " does not take (size, type) first, where exact mode reads them; use --mode sampled"};
   std::vector<std::string> unknown;
   std::vector<target::CodeRange> ranges, internal;
+  std::vector<target::NamedGoFunction> internal_functions;
   for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
     const uint64_t lo = fn.range.entry, hi = fn.range.entry + fn.range.size;
     switch (target::allocator_role(fn.name)) {
@@ -49,6 +80,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
       }
       case target::AllocatorRole::kInternal:
         internal.push_back({lo, hi});
+        internal_functions.push_back(fn);
         break;
       case target::AllocatorRole::kUnknown:
         unknown.push_back(fn.name);
@@ -82,6 +114,17 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
     return Error{fmt::format("exact mode refused: the allocator code of {} lies in {} pieces, more than the {} mwscope "
                              "can tell apart; the default sampled mode works",
                              exe.path(), ranges.size(), MWS_MAX_ALLOCATOR_RANGES)};
+  if (t.plan.alloc.size() > 1) {
+    if (auto paths = mallocgc_internal_paths(exe, index, t, *mallocgc, internal_functions); !paths.empty()) {
+      std::erase_if(t.plan.alloc, [](const ProbeSite& s) { return s.symbol == "runtime.mallocgc"; });
+      for (const auto& name : paths) {
+        auto site = entry_site(exe, index, name);
+        if (!site) return site.error();
+        t.plan.alloc.push_back(*site);
+      }
+      t.plan.mallocgc_entry_unprobed = true;
+    }
+  }
   // runtime.mallocgc first: messages name it.
   std::stable_partition(t.plan.alloc.begin(), t.plan.alloc.end(),
                         [](const ProbeSite& s) { return s.symbol == "runtime.mallocgc"; });

@@ -32,6 +32,7 @@ Result<std::unique_ptr<GoProbes>> GoProbes::attach(const GoProbePlan& plan, cons
   mws_spawn_ctx_offsets spawn_ctx = plan.spawn_ctx;
   if (!plan.tracks_goroutines()) spawn_ctx.enabled = 0;
   std::memcpy(const_cast<mws_spawn_ctx_offsets*>(&p->skel_->rodata->spawn_ctx_off), &spawn_ctx, sizeof(spawn_ctx));
+  p->skel_->rodata->mallocgc_entry_unprobed = plan.mallocgc_entry_unprobed ? 1u : 0u;
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->goexit_code), &plan.goexit_code, sizeof(plan.goexit_code));
   std::memcpy(const_cast<mws_code_range*>(&p->skel_->rodata->request_code), &plan.request_code,
               sizeof(plan.request_code));

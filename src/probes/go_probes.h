@@ -41,6 +41,10 @@ struct RouteProbe {
 struct GoProbePlan {
   std::vector<ProbeSite> alloc;          // allocator entry points (exact mode): runtime.mallocgc, ...
   mws_allocator_ranges allocator_ranges{};  // allocator code, link-time (exact mode)
+  // Size-specialised builds: alloc holds the entry points and the paths
+  // runtime.mallocgc calls, not mallocgc, so that no allocation traps twice;
+  // a hit called from allocator code is its first outside caller's.
+  bool mallocgc_entry_unprobed = false;
   // Sampled mode: the Go runtime's heap sampler.
   std::vector<ProbeSite> sample_alloc;   // runtime.mProf_Malloc entry
   std::vector<ProbeSite> tiny_refill;       // the load of c.tinyAllocs in runtime.(*mcache).refill's tiny-span branch

@@ -87,26 +87,45 @@ bool in_ranges(const std::vector<CodeRange>& ranges, uint64_t addr) {
 
 }  // namespace
 
+namespace {
+
+// Calls `visit(target)` for each direct call (CALL rel32) in the code at
+// [entry, entry + size), in order, until it returns false.
+void for_each_direct_call(const ElfFile& exe, uint64_t entry, uint64_t size,
+                          const std::function<bool(uint64_t)>& visit) {
+  for_each_instruction(exe.read_vaddr(entry, size), entry, false, [&](const cs_insn& insn) {
+    // CALL rel32: E8 and a displacement from the next instruction.
+    if (insn.size != 5 || insn.bytes[0] != 0xE8) return true;
+    int32_t rel = 0;
+    for (int b = 4; b >= 1; b--) rel = static_cast<int32_t>((static_cast<uint32_t>(rel) << 8) | insn.bytes[b]);
+    return visit(insn.address + 5 + static_cast<int64_t>(rel));
+  });
+}
+
+}  // namespace
+
 std::vector<std::string> direct_callers_outside(const ElfFile& exe, const GoFunctionIndex& index,
                                                 const std::vector<CodeRange>& callees,
                                                 const std::vector<CodeRange>& allowed) {
   std::set<std::string> callers;
   index.for_each_function([&](std::string_view name, uint64_t entry, uint64_t size) {
     if (in_ranges(allowed, entry)) return;
-    for_each_instruction(exe.read_vaddr(entry, size), entry, false, [&](const cs_insn& insn) {
-      // CALL rel32: E8 and a displacement from the next instruction.
-      if (insn.size == 5 && insn.bytes[0] == 0xE8) {
-        int32_t rel = 0;
-        for (int b = 4; b >= 1; b--) rel = static_cast<int32_t>((static_cast<uint32_t>(rel) << 8) | insn.bytes[b]);
-        if (in_ranges(callees, insn.address + 5 + static_cast<int64_t>(rel))) {
-          callers.emplace(name);
-          return false;
-        }
-      }
-      return true;
+    for_each_direct_call(exe, entry, size, [&](uint64_t target) {
+      if (!in_ranges(callees, target)) return true;
+      callers.emplace(name);
+      return false;
     });
   });
   return {callers.begin(), callers.end()};
+}
+
+std::set<uint64_t> direct_call_targets(const ElfFile& exe, const GoFunctionRange& fn) {
+  std::set<uint64_t> targets;
+  for_each_direct_call(exe, fn.entry, fn.size, [&](uint64_t target) {
+    targets.insert(target);
+    return true;
+  });
+  return targets;
 }
 
 std::optional<uint64_t> find_allgs(const ElfFile& exe, const GoFunctionIndex& index) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,9 @@ class GoFunctionIndex {
 std::vector<std::string> direct_callers_outside(const ElfFile& exe, const GoFunctionIndex& index,
                                                 const std::vector<CodeRange>& callees,
                                                 const std::vector<CodeRange>& allowed);
+
+// The link addresses that the code of `fn` calls directly (CALL rel32).
+std::set<uint64_t> direct_call_targets(const ElfFile& exe, const GoFunctionRange& fn);
 
 // Link address of runtime.allgs ([]*g): the .symtab symbol, or, in a
 // stripped binary, the slice header that runtime.allgadd appends to (the

@@ -1,6 +1,7 @@
 // Where probes go, checked against the Go toolchain's own disassembler.
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -263,7 +264,20 @@ TEST_CASE("runtime.mbuckets and runtime.mProfCycle found from the profiler's cod
 }
 
 #ifdef MWS_GO_MATRIX
-TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only mallocgc before", "[probes][matrix]") {
+// The runtime.mallocgc* functions `func` calls directly, per go tool objdump.
+std::set<std::string> allocator_calls(const std::string& bin, const std::string& func) {
+  std::set<std::string> out;
+  const std::string text = objdump(bin, func);
+  for (size_t pos = text.find("CALL runtime.mallocgc"); pos != std::string::npos;
+       pos = text.find("CALL runtime.mallocgc", pos + 1)) {
+    const size_t name = pos + 5, end = text.find("(SB)", name);
+    if (end != std::string::npos) out.insert(text.substr(name, end - name));
+  }
+  return out;
+}
+
+TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the paths mallocgc calls, mallocgc before",
+          "[probes][matrix]") {
   for (const std::string build : {"go1.21", "go1.26", "go1.26-sizespecializedmalloc", "go1.27"}) {
     INFO(build);
     const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "/allocserver";
@@ -277,13 +291,46 @@ TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only malloc
     REQUIRE(t);
     const auto& plan = t->plan;
     REQUIRE(!plan.alloc.empty());
-    CHECK(plan.alloc.front().symbol == "runtime.mallocgc");
     const bool specialised = build == "go1.27" || build == "go1.26-sizespecializedmalloc";
-    CHECK((plan.alloc.size() > 1) == specialised);
-    // Every probe is an entry point on its function's stack-check jump.
+    CHECK(plan.mallocgc_entry_unprobed == specialised);
+    std::set<std::string> probed;
+    for (const auto& site : plan.alloc) probed.insert(site.symbol);
+    if (!specialised) {
+      CHECK(probed == std::set<std::string>{"runtime.mallocgc"});
+    } else {
+      // mallocgc hands every allocation to a probed function: each internal
+      // path it calls is probed, and it is not; so is every entry point.
+      const std::set<std::string> from_mallocgc = allocator_calls(bin, "runtime.mallocgc");
+      REQUIRE(!from_mallocgc.empty());
+      CHECK_FALSE(probed.contains("runtime.mallocgc"));
+      for (const auto& callee : from_mallocgc) {
+        INFO(callee);
+        CHECK(probed.contains(callee));
+      }
+      target::GoFunctionIndex index(**elf, t->build.version, bin);
+      std::vector<target::CodeRange> paths, mallocgc;
+      for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+        INFO(fn.name);
+        const auto role = target::allocator_role(fn.name);
+        if (role == target::AllocatorRole::kEntry && fn.name != "runtime.mallocgc") CHECK(probed.contains(fn.name));
+        if (role == target::AllocatorRole::kInternal) CHECK(probed.contains(fn.name) == from_mallocgc.contains(fn.name));
+        const target::CodeRange r{fn.range.entry, fn.range.entry + fn.range.size};
+        if (fn.name == "runtime.mallocgc") mallocgc.push_back(r);
+        if (role == target::AllocatorRole::kInternal && probed.contains(fn.name)) paths.push_back(r);
+      }
+      // Nothing but mallocgc calls the probed paths, not even the entry
+      // points' slow paths: no allocation passes two probes.
+      CHECK(target::direct_callers_outside(**elf, index, paths, mallocgc).empty());
+      // No probed function calls another: one allocation, one trap.
+      for (const auto& caller : probed)
+        for (const auto& callee : allocator_calls(bin, caller)) {
+          INFO(caller << " calls " << callee);
+          CHECK_FALSE(probed.contains(callee));
+        }
+    }
+    // Every probe sits on its function's stack-check jump.
     for (const auto& site : plan.alloc) {
       INFO(site.symbol);
-      CHECK(target::allocator_role(site.symbol) == target::AllocatorRole::kEntry);
       CHECK(site.on_stack_check_jump);
     }
     // The allocator ranges hold every runtime.mallocgc* function, and nothing
@@ -307,6 +354,22 @@ TEST_CASE("exact mode probes every allocator entry point of Go 1.27, only malloc
       CHECK_FALSE(inside(fn->entry));
     }
   }
+  // A stripped build (functions from .gopclntab) gets the same probes.
+  auto sites_of = [](const std::string& bin) {
+    auto elf = target::ElfFile::open(bin);
+    REQUIRE(elf);
+    probes::PlanRequest req;
+    req.allocations = probes::AllocationProbes::Exact;
+    req.tasks = false;
+    auto t = probes::plan_go_probes(**elf, bin, req);
+    REQUIRE(t);
+    std::set<uint64_t> sites;
+    for (const auto& site : t->plan.alloc) sites.insert(site.vaddr);
+    CHECK(t->plan.mallocgc_entry_unprobed);
+    return sites;
+  };
+  const std::string dir = std::string(MWS_FIXTURE_DIR) + "/go1.27/";
+  CHECK(sites_of(dir + "routemux_stripped") == sites_of(dir + "routemux"));
 }
 #endif
 
