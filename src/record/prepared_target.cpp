@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "probes/go_probes.h"
 #include "record/thread_recorder.h"
+#include "target/go_abi.h"
 #include "target/remote_memory.h"
 #include "util/terminal_text.h"
 
@@ -97,7 +99,14 @@ std::string attached_line(const PreparedTarget& prepared, uint32_t probes_attach
   const std::string& what = prepared.what;
   const uint64_t sample_rate = prepared.sample_rate;
   std::vector<std::string> parts;
-  if (!t.plan.alloc.empty()) {
+  if (!t.plan.alloc.empty() && t.plan.mallocgc_entry_unprobed) {
+    const auto paths = std::count_if(t.plan.alloc.begin(), t.plan.alloc.end(), [](const probes::ProbeSite& s) {
+      return target::allocator_role(s.symbol) == target::AllocatorRole::kInternal;
+    });
+    parts.push_back(fmt::format("allocations: {} size-specialised allocators and the {} paths runtime.mallocgc calls "
+                                "(one trap per allocation)",
+                                t.plan.alloc.size() - static_cast<size_t>(paths), paths));
+  } else if (!t.plan.alloc.empty()) {
     const auto& a = t.plan.alloc.front();  // runtime.mallocgc
     std::string more = t.plan.alloc.size() > 1
                            ? fmt::format(" and {} size-specialised allocators", t.plan.alloc.size() - 1)

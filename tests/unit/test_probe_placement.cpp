@@ -1,5 +1,6 @@
 // Where probes go, checked against the Go toolchain's own disassembler.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -321,6 +322,15 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
       // Nothing but mallocgc calls the probed paths, not even the entry
       // points' slow paths: no allocation passes two probes.
       CHECK(target::direct_callers_outside(**elf, index, paths, mallocgc).empty());
+      // What the attached line says.
+      record::PreparedTarget prepared;
+      prepared.plan = *t;
+      prepared.what = "allocserver";
+      const std::string line = record::attached_line(prepared, static_cast<uint32_t>(plan.alloc.size()));
+      INFO(line);
+      CHECK(line.find(fmt::format("allocations: {} size-specialised allocators and the {} paths runtime.mallocgc calls "
+                                  "(one trap per allocation)",
+                                  plan.alloc.size() - paths.size(), paths.size())) != std::string::npos);
       // No probed function calls another: one allocation, one trap.
       for (const auto& caller : probed)
         for (const auto& callee : allocator_calls(bin, caller)) {
