@@ -1288,7 +1288,9 @@ int on_route(struct pt_regs *ctx)
 			route_pending(e->g, e->serial, e->route_id);
 		}
 	}
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) != 0)
+	const __u32 segments = e->segments;
+	const __u32 last_len = segments ? e->segment_len[(segments - 1) & (MWS_ROUTE_MAX_SEGMENTS - 1)] : 0;
+	if (bpf_ringbuf_output(&events, e, mws_route_event_bytes(segments, last_len), wakeup_flags()) != 0)
 		count(MWS_CNT_RINGBUF_DROPS);
 	return 0;
 }

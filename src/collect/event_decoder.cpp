@@ -1,6 +1,8 @@
 #include "collect/event_decoder.h"
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 #include "bpf/events.h"
 #include "collect/record_frames.h"
@@ -64,8 +66,19 @@ void EventDecoder::decode(const void* data, size_t size) {
       return;
     }
     case MWS_EV_ROUTE: {
-      if (size < sizeof(mws_route_event)) break;
-      routes_.on_route(*static_cast<const mws_route_event*>(data));
+      // A record ends with its last segment's bytes (mws_route_event_bytes):
+      // no segment is read past what the record holds.
+      constexpr size_t fixed = offsetof(mws_route_event, segment);
+      if (size < fixed) break;
+      mws_route_event e{};
+      const size_t held = std::min(size, sizeof(e));
+      std::memcpy(&e, data, held);
+      for (size_t i = 0; i < MWS_ROUTE_MAX_SEGMENTS; i++) {
+        const size_t at = fixed + i * MWS_ROUTE_SEGMENT_BYTES;
+        const size_t room = held > at ? std::min<size_t>(held - at, MWS_ROUTE_SEGMENT_BYTES) : 0;
+        e.segment_len[i] = std::min<uint32_t>(e.segment_len[i], static_cast<uint32_t>(room));
+      }
+      routes_.on_route(e);
       return;
     }
     case MWS_EV_TASK_EXITS: {

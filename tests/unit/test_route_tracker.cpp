@@ -2,6 +2,8 @@
 // events: names, the innermost router, requests per route, and what a
 // hostile target can make of them.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <string>
@@ -134,8 +136,8 @@ TEST_CASE("the decoder passes route events and tags through", "[routes]") {
   RouteTracker routes;
   collect::EventDecoder dec(agg, samples, tasks, routes);
   auto e = route_event(MWS_ROUTER_SERVEMUX, MWS_METHOD_GET, {"GET /a"}, 1000, 1);
-  dec.decode(&e, sizeof e);
-  dec.decode(&e, sizeof e - 1);  // short: malformed, not read
+  dec.decode(&e, mws_route_event_bytes(1, 6));  // as on_route sends it
+  dec.decode(&e, offsetof(mws_route_event, segment) - 1);  // short: malformed, not read
   CHECK(routes.events() == 1);
   CHECK(dec.stats().malformed == 1);
 
@@ -153,4 +155,40 @@ TEST_CASE("the decoder passes route events and tags through", "[routes]") {
     tagged += c.samples;
   });
   CHECK(tagged == 1);
+}
+
+TEST_CASE("the decoder reads a route record up to its last segment's bytes, never past them", "[routes]") {
+  model::Aggregator agg;
+  model::SampleTracker samples;
+  model::TaskTracker tasks;
+  RouteTracker routes;
+  collect::EventDecoder dec(agg, samples, tasks, routes);
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : routes.routes()) out.push_back(r.name);
+    return out;
+  };
+  auto has = [&](const std::string& name) {
+    const auto all = names();
+    return std::find(all.begin(), all.end(), name) != all.end();
+  };
+  // A match with no segment: the fixed fields alone.
+  auto none = route_event(MWS_ROUTER_GIN, MWS_METHOD_GET, {}, MWS_ROUTE_ID_NONE, 1, MWS_ROUTE_FLAG_NO_MATCH);
+  CHECK(mws_route_event_bytes(0, 0) == offsetof(mws_route_event, segment));
+  dec.decode(&none, mws_route_event_bytes(0, 0));
+  // chi's two segments: the first whole, the second's 13 bytes.
+  auto chi = route_event(MWS_ROUTER_CHI, MWS_METHOD_GET, {"/api/*", "/users/{name}"}, 2000, 2);
+  CHECK(mws_route_event_bytes(2, 13) == offsetof(mws_route_event, segment) + MWS_ROUTE_SEGMENT_BYTES + 13);
+  dec.decode(&chi, mws_route_event_bytes(2, 13));
+  CHECK(has("GET /api/users/{name}"));
+  // A record that ends inside its last segment (the kernel never sends
+  // one, a corrupt ring might): the bytes past its end are not read.
+  auto cut = route_event(MWS_ROUTER_GIN, MWS_METHOD_GET, {"/items/:id"}, 3000, 3);
+  std::memset(cut.segment[0] + 10, 'X', MWS_ROUTE_SEGMENT_BYTES - 10);
+  cut.segment_len[0] = MWS_ROUTE_SEGMENT_BYTES;
+  dec.decode(&cut, mws_route_event_bytes(1, 10));
+  CHECK(has("GET /items/:id"));
+  for (const auto& n : names()) CHECK(n.find('X') == std::string::npos);
+  CHECK(routes.events() == 3);
+  CHECK(dec.stats().malformed == 0);
 }
