@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "probes/prologue.h"
 #include "probes/instruction_sites.h"
@@ -27,25 +28,30 @@ Result<ProbeSite> entry_site(const target::ElfFile& exe, const target::GoFunctio
 // twice, the outer hit counting and the inner one returning. Instead, probe
 // the internal paths mallocgc calls, and not mallocgc: every allocation then
 // passes one probe, and BPF takes a hit called from allocator code for
-// mallocgc's caller's (bpf/go.bpf.c, on_mallocgc). Only when nothing but
-// mallocgc calls those paths (else they would count twice): allocator_role's
-// table says so for the releases it knows (the unit tests check it on every
-// toolchain), and newer ones are proven here. Empty: keep mallocgc's entry.
-std::vector<std::string> mallocgc_internal_paths(const target::ElfFile& exe, const target::GoFunctionIndex& index,
-                                                 const GoTarget& t, const target::GoFunctionRange& mallocgc,
-                                                 const std::vector<target::NamedGoFunction>& internal) {
-  const std::set<uint64_t> called = target::direct_call_targets(exe, mallocgc);
+// mallocgc's caller's (bpf/go.bpf.c, on_mallocgc). Only when no other
+// allocator function calls those paths (an allocation would pass two
+// probes): the internal paths are reached from allocator code only
+// (allocator_role's table, or plan_exact's proof on a newer release), so
+// the allocator's own code, a few dozen functions, is all there is to read.
+// Empty: keep mallocgc's entry. `allocator`: every runtime.mallocgc* function.
+std::vector<std::string> mallocgc_internal_paths(const target::ElfFile& exe,
+                                                 const std::vector<target::NamedGoFunction>& allocator) {
+  auto is_mallocgc = [](const target::NamedGoFunction& fn) { return fn.name == "runtime.mallocgc"; };
+  auto mallocgc = std::find_if(allocator.begin(), allocator.end(), is_mallocgc);
+  if (mallocgc == allocator.end()) return {};
+  const std::set<uint64_t> called = target::direct_call_targets(exe, mallocgc->range);
   std::vector<std::string> paths;
-  std::vector<target::CodeRange> ranges;
-  for (const auto& fn : internal)
-    if (called.contains(fn.range.entry)) {
+  std::set<uint64_t> path_entries;
+  for (const auto& fn : allocator)
+    if (target::allocator_role(fn.name) == target::AllocatorRole::kInternal && called.contains(fn.range.entry)) {
       paths.push_back(fn.name);
-      ranges.push_back({fn.range.entry, fn.range.entry + fn.range.size});
+      path_entries.insert(fn.range.entry);
     }
-  if (paths.empty()) return {};
-  if (target::go_version_beyond_table(t.build.version) &&
-      !target::direct_callers_outside(exe, index, ranges, {{mallocgc.entry, mallocgc.entry + mallocgc.size}}).empty())
-    return {};
+  for (const auto& fn : allocator) {
+    if (is_mallocgc(fn)) continue;
+    for (uint64_t target : target::direct_call_targets(exe, fn.range))
+      if (path_entries.contains(target)) return {};
+  }
   return paths;
 }
 
@@ -58,8 +64,7 @@ std::vector<std::string> mallocgc_internal_paths(const target::ElfFile& exe, con
 // runtime.mallocgc* function of unknown role could be an entry point we
 // would miss: refuse rather than undercount.
 Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& index, GoTarget& t) {
-  auto mallocgc = index.find("runtime.mallocgc");
-  if (!mallocgc) return mallocgc.error();
+  if (auto mallocgc = index.find("runtime.mallocgc"); !mallocgc) return mallocgc.error();
   // on_mallocgc reads the size in RAX and the type in RBX (go.bpf.c).
   auto facts = target::go_function_facts(t.build.version);
   if (!facts) return facts.error();
@@ -68,8 +73,8 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
                  " does not take (size, type) first, where exact mode reads them; use --mode sampled"};
   std::vector<std::string> unknown;
   std::vector<target::CodeRange> ranges, internal;
-  std::vector<target::NamedGoFunction> internal_functions;
-  for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
+  const std::vector<target::NamedGoFunction> allocator = index.find_prefix("runtime.mallocgc");
+  for (const auto& fn : allocator) {
     const uint64_t lo = fn.range.entry, hi = fn.range.entry + fn.range.size;
     switch (target::allocator_role(fn.name)) {
       case target::AllocatorRole::kEntry: {
@@ -80,7 +85,6 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
       }
       case target::AllocatorRole::kInternal:
         internal.push_back({lo, hi});
-        internal_functions.push_back(fn);
         break;
       case target::AllocatorRole::kUnknown:
         unknown.push_back(fn.name);
@@ -115,7 +119,7 @@ Status plan_exact(const target::ElfFile& exe, const target::GoFunctionIndex& ind
                              "can tell apart; the default sampled mode works",
                              exe.path(), ranges.size(), MWS_MAX_ALLOCATOR_RANGES)};
   if (t.plan.alloc.size() > 1) {
-    if (auto paths = mallocgc_internal_paths(exe, index, t, *mallocgc, internal_functions); !paths.empty()) {
+    if (auto paths = mallocgc_internal_paths(exe, allocator); !paths.empty()) {
       std::erase_if(t.plan.alloc, [](const ProbeSite& s) { return s.symbol == "runtime.mallocgc"; });
       for (const auto& name : paths) {
         auto site = entry_site(exe, index, name);

@@ -85,10 +85,6 @@ bool in_ranges(const std::vector<CodeRange>& ranges, uint64_t addr) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // Calls `visit(target)` for each direct call (CALL rel32) in the code at
 // [entry, entry + size), in order, until it returns false.
 void for_each_direct_call(const ElfFile& exe, uint64_t entry, uint64_t size,
