@@ -277,6 +277,17 @@ std::set<std::string> allocator_calls(const std::string& bin, const std::string&
   return out;
 }
 
+// Exact mode's plan for `bin`, goroutines not tracked.
+probes::GoTarget exact_plan(const target::ElfFile& elf, const std::string& bin) {
+  probes::PlanRequest req;
+  req.allocations = probes::AllocationProbes::Exact;
+  req.tasks = false;
+  auto t = probes::plan_go_probes(elf, bin, req);
+  INFO((t ? "" : t.error().message));
+  REQUIRE(t);
+  return *t;
+}
+
 TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the paths mallocgc calls, mallocgc before",
           "[probes][matrix]") {
   for (const std::string build : {"go1.21", "go1.26", "go1.26-sizespecializedmalloc", "go1.27"}) {
@@ -284,13 +295,8 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
     const std::string bin = std::string(MWS_FIXTURE_DIR) + "/" + build + "/allocserver";
     auto elf = target::ElfFile::open(bin);
     REQUIRE(elf);
-    probes::PlanRequest req;
-    req.allocations = probes::AllocationProbes::Exact;
-    req.tasks = false;
-    auto t = probes::plan_go_probes(**elf, bin, req);
-    INFO((t ? "" : t.error().message));
-    REQUIRE(t);
-    const auto& plan = t->plan;
+    const probes::GoTarget planned = exact_plan(**elf, bin);
+    const auto& plan = planned.plan;
     REQUIRE(!plan.alloc.empty());
     const bool specialised = build == "go1.27" || build == "go1.26-sizespecializedmalloc";
     CHECK(plan.mallocgc_entry_unprobed == specialised);
@@ -308,7 +314,7 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
         INFO(callee);
         CHECK(probed.contains(callee));
       }
-      target::GoFunctionIndex index(**elf, t->build.version, bin);
+      target::GoFunctionIndex index(**elf, planned.build.version, bin);
       std::vector<target::CodeRange> paths, mallocgc;
       for (const auto& fn : index.find_prefix("runtime.mallocgc")) {
         INFO(fn.name);
@@ -324,7 +330,7 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
       CHECK(target::direct_callers_outside(**elf, index, paths, mallocgc).empty());
       // What the attached line says.
       record::PreparedTarget prepared;
-      prepared.plan = *t;
+      prepared.plan = planned;
       prepared.what = "allocserver";
       const std::string line = record::attached_line(prepared, static_cast<uint32_t>(plan.alloc.size()));
       INFO(line);
@@ -345,7 +351,7 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
     }
     // The allocator ranges hold every runtime.mallocgc* function, and nothing
     // that calls an allocator from outside (the middleware).
-    target::GoFunctionIndex index(**elf, t->build.version, bin);
+    target::GoFunctionIndex index(**elf, planned.build.version, bin);
     auto inside = [&](uint64_t addr) {
       for (uint32_t i = 0; i < plan.allocator_ranges.count; i++)
         if (addr >= plan.allocator_ranges.range[i].lo && addr < plan.allocator_ranges.range[i].hi) return true;
@@ -368,14 +374,10 @@ TEST_CASE("exact mode traps once per allocation: Go 1.27's entry points and the 
   auto sites_of = [](const std::string& bin) {
     auto elf = target::ElfFile::open(bin);
     REQUIRE(elf);
-    probes::PlanRequest req;
-    req.allocations = probes::AllocationProbes::Exact;
-    req.tasks = false;
-    auto t = probes::plan_go_probes(**elf, bin, req);
-    REQUIRE(t);
+    const probes::GoProbePlan plan = exact_plan(**elf, bin).plan;
     std::set<uint64_t> sites;
-    for (const auto& site : t->plan.alloc) sites.insert(site.vaddr);
-    CHECK(t->plan.mallocgc_entry_unprobed);
+    for (const auto& site : plan.alloc) sites.insert(site.vaddr);
+    CHECK(plan.mallocgc_entry_unprobed);
     return sites;
   };
   const std::string dir = std::string(MWS_FIXTURE_DIR) + "/go1.27/";
